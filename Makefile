@@ -1,0 +1,34 @@
+# Two entry points a newcomer needs: `make plan` and `make test`. Both bootstrap .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.grid-installed
+STACK  ?= dev
+
+.PHONY: plan test lint fmt install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Grid needs Python 3.11 or newer: install it and re-run with PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[app,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+plan: $(STAMP)
+	$(BIN)/grid plan --stack $(STACK)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .grid .pytest_cache
