@@ -1,0 +1,1 @@
+"""Reusable Pulumi ComponentResources, one Google Cloud concern per module (DESIGN §4)."""

@@ -1,0 +1,116 @@
+"""Memorystore for Redis 7, reachable only over private service access, AUTH string kept in Secret Manager."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from components.secrets import Secret, SecretArgs
+from stacks.config import CacheConfig
+
+
+@dataclass
+class CacheArgs:
+    config: CacheConfig
+    """Tier, size, AUTH/TLS, eviction and persistence from ``grid:cache`` (tier must not be ``none``)."""
+    project: str
+    region: str
+    network_id: pulumi.Input[str]
+    psa_range_name: pulumi.Input[str]
+    peering: pulumi.Resource
+    """The service-networking connection Memorystore's PRIVATE_SERVICE_ACCESS mode needs first."""
+    url_secret_id: str
+    """Secret ID of the ``redis://`` / ``rediss://`` URL (with the AUTH string) the services read."""
+    protect: bool = False
+    """Guard against deletion, and so against the silent replacement an AUTH/TLS change causes."""
+    accessors: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class Cache(GridComponent):
+    _module = "cache"
+
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    url_secret: Secret
+    server_ca_cert: pulumi.Output[str] | None
+    """PEM of the server CA when TLS is on, for clients to verify the server."""
+
+    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        if not cfg.enabled:
+            raise ValueError("Cache needs a tier other than 'none'; skip the component for no Redis")
+        redis = gcp.redis
+        redis_configs = {"maxmemory-policy": cfg.maxmemory_policy}
+        if cfg.keyspace_notifications:
+            redis_configs["notify-keyspace-events"] = cfg.keyspace_notifications
+        instance = redis.Instance(
+            self.child_name("instance"),
+            project=args.project,
+            region=args.region,
+            tier=cfg.tier,
+            memory_size_gb=cfg.memory_size_gb,
+            redis_version=cfg.version,
+            display_name=f"{name} cache",
+            authorized_network=args.network_id,
+            connect_mode="PRIVATE_SERVICE_ACCESS",
+            reserved_ip_range=args.psa_range_name,
+            auth_enabled=cfg.auth_enabled,
+            transit_encryption_mode="SERVER_AUTHENTICATION" if cfg.transit_encryption else "DISABLED",
+            redis_configs=redis_configs,
+            replica_count=cfg.read_replicas or None,
+            read_replicas_mode="READ_REPLICAS_ENABLED" if cfg.read_replicas else None,
+            persistence_config=redis.InstancePersistenceConfigArgs(
+                persistence_mode="RDB", rdb_snapshot_period=cfg.snapshot_period
+            )
+            if cfg.persistence
+            else redis.InstancePersistenceConfigArgs(persistence_mode="DISABLED"),
+            maintenance_policy=redis.InstanceMaintenancePolicyArgs(
+                weekly_maintenance_windows=[
+                    redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
+                        day=cfg.maintenance.day,
+                        start_time=redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
+                            hours=cfg.maintenance.hour, minutes=0, seconds=0, nanos=0
+                        ),
+                    )
+                ]
+            ),
+            deletion_protection=args.protect,
+            labels=dict(args.labels),
+            opts=self.child_opts(
+                depends_on=[args.peering],
+                protect=args.protect,
+                # Toggling AUTH or TLS recreates the instance (and empties it); make previews say so loudly.
+                replace_on_changes=["authEnabled", "transitEncryptionMode"],
+            ),
+        )
+        scheme = "rediss" if cfg.transit_encryption else "redis"
+        if cfg.auth_enabled:
+            url = pulumi.Output.format(
+                "{0}://:{1}@{2}:{3}/0", scheme, instance.auth_string, instance.host, instance.port
+            )
+        else:
+            url = pulumi.Output.format("{0}://{1}:{2}/0", scheme, instance.host, instance.port)
+        self.url_secret = Secret(
+            self.child_name("url-secret"),
+            SecretArgs(
+                secret_id=args.url_secret_id,
+                value=pulumi.Output.secret(url),
+                accessors=args.accessors,
+                labels=args.labels,
+            ),
+            opts=self.child_opts(),
+        )
+        self.host = instance.host
+        self.port = instance.port
+        self.server_ca_cert = (
+            instance.server_ca_certs.apply(lambda certs: certs[0].cert if certs else "")
+            if cfg.transit_encryption
+            else None
+        )
+        self.register_outputs({"host": self.host, "url_secret_id": self.url_secret.secret_id})

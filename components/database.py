@@ -1,0 +1,199 @@
+"""Cloud SQL for PostgreSQL: private IP only, TLS only, backed up, CIS logging flags, optional replica."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_random as random
+
+from components._base import GridComponent
+from components.secrets import Secret, SecretArgs
+from stacks.config import DatabaseConfig
+
+sql = gcp.sql
+
+# CIS Google Cloud Platform Foundation Benchmark v3.0, section 6.2 (Cloud SQL for PostgreSQL).
+CIS_FLAGS: dict[str, str] = {
+    "log_error_verbosity": "default",  # 6.2.1
+    "log_connections": "on",  # 6.2.2
+    "log_disconnections": "on",  # 6.2.3
+    "log_statement": "ddl",  # 6.2.4
+    "log_min_messages": "warning",  # 6.2.5
+    "log_min_error_statement": "error",  # 6.2.6
+    "log_min_duration_statement": "-1",  # 6.2.7
+    "cloudsql.enable_pgaudit": "on",  # 6.2.8
+}
+
+
+@dataclass
+class DatabaseArgs:
+    config: DatabaseConfig
+    """Tier, edition, availability, disk, backups and protection from ``grid:database``."""
+    project: str
+    region: str
+    network_id: pulumi.Input[str]
+    """VPC the private IP lives in."""
+    psa_range_name: pulumi.Input[str]
+    """Private-service-access range to allocate the IP from."""
+    peering: pulumi.Resource
+    """The service-networking connection; the instance can't get a private IP before it exists."""
+    url_secret_id: str
+    """Secret ID of the ``postgresql://`` connection URL the services read."""
+    password_secret_id: str
+    """Secret ID of the app user's password."""
+    accessors: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workload -> IAM member allowed to read the connection URL secret."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class Database(GridComponent):
+    _module = "database"
+
+    instance_name: pulumi.Output[str]
+    connection_name: pulumi.Output[str]
+    """``project:region:instance``, for the Cloud SQL connectors."""
+    private_ip: pulumi.Output[str]
+    database_name: str
+    user_name: str
+    url_secret: Secret
+    password_secret: Secret
+    replica_connection_name: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        protected = cfg.deletion_protection
+        flags = {**CIS_FLAGS, **({"max_connections": str(cfg.max_connections)} if cfg.max_connections else {})}
+        flags.update(cfg.flags)
+        ip_configuration = sql.DatabaseInstanceSettingsIpConfigurationArgs(
+            ipv4_enabled=False,
+            private_network=args.network_id,
+            allocated_ip_range=args.psa_range_name,
+            ssl_mode="ENCRYPTED_ONLY",
+            enable_private_path_for_google_cloud_services=True,
+        )
+        database_flags = [
+            sql.DatabaseInstanceSettingsDatabaseFlagArgs(name=k, value=v) for k, v in sorted(flags.items())
+        ]
+
+        def settings(availability: str, backups: sql.DatabaseInstanceSettingsBackupConfigurationArgs | None):
+            return sql.DatabaseInstanceSettingsArgs(
+                tier=cfg.tier,
+                # Always explicit: Postgres 16+ otherwise defaults to ENTERPRISE_PLUS, which rejects most tiers.
+                edition=cfg.edition,
+                availability_type=availability,
+                disk_type=cfg.disk_type,
+                disk_size=cfg.disk_size_gb,
+                disk_autoresize=cfg.disk_autoresize,
+                disk_autoresize_limit=cfg.disk_autoresize_limit_gb,
+                deletion_protection_enabled=protected,
+                retain_backups_on_delete=protected,
+                backup_configuration=backups,
+                ip_configuration=ip_configuration,
+                database_flags=database_flags,
+                insights_config=sql.DatabaseInstanceSettingsInsightsConfigArgs(
+                    query_insights_enabled=cfg.query_insights,
+                    query_string_length=1024,
+                    record_application_tags=True,
+                    record_client_address=False,
+                ),
+                maintenance_window=sql.DatabaseInstanceSettingsMaintenanceWindowArgs(
+                    day=cfg.maintenance.day, hour=cfg.maintenance.hour, update_track=cfg.maintenance.update_track
+                ),
+                user_labels=dict(args.labels),
+            )
+
+        backups = sql.DatabaseInstanceSettingsBackupConfigurationArgs(
+            enabled=cfg.backups.enabled,
+            start_time=cfg.backups.start_time,
+            point_in_time_recovery_enabled=cfg.backups.pitr,
+            transaction_log_retention_days=cfg.backups.log_retention_days,
+            backup_retention_settings=sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
+                retained_backups=cfg.backups.retained_backups, retention_unit="COUNT"
+            ),
+        )
+        instance = sql.DatabaseInstance(
+            self.child_name("instance"),
+            project=args.project,
+            region=args.region,
+            database_version=cfg.version,
+            deletion_protection=protected,
+            settings=settings(cfg.availability.upper(), backups),
+            opts=self.child_opts(depends_on=[args.peering], protect=protected),
+        )
+        self.replica_connection_name = None
+        if cfg.replica_region:
+            replica = sql.DatabaseInstance(
+                self.child_name("replica"),
+                project=args.project,
+                region=cfg.replica_region,
+                database_version=cfg.version,
+                master_instance_name=instance.name,
+                replica_configuration=sql.DatabaseInstanceReplicaConfigurationArgs(failover_target=False),
+                deletion_protection=protected,
+                # Read replicas take no backups of their own; the primary's cover them.
+                settings=settings("ZONAL", None),
+                opts=self.child_opts(depends_on=[args.peering], protect=protected),
+            )
+            self.replica_connection_name = replica.connection_name
+        # Postgres refuses to drop a database or role that still owns objects; abandon them with the instance.
+        database = sql.Database(
+            self.child_name("db"),
+            project=args.project,
+            instance=instance.name,
+            name=cfg.database_name,
+            deletion_policy="ABANDON",
+            opts=self.child_opts(),
+        )
+        password = random.RandomPassword(
+            self.child_name("password"),
+            length=32,
+            special=False,  # URL-safe: the password goes into a postgresql:// URL unescaped
+            min_lower=4,
+            min_upper=4,
+            min_numeric=4,
+            opts=self.child_opts(),
+        )
+        user = sql.User(
+            self.child_name("user"),
+            project=args.project,
+            instance=instance.name,
+            name=cfg.user_name,
+            password=password.result,
+            deletion_policy="ABANDON",
+            opts=self.child_opts(),
+        )
+        url = pulumi.Output.secret(
+            pulumi.Output.format(
+                "postgresql://{0}:{1}@{2}:5432/{3}?sslmode=require",
+                user.name,
+                password.result,
+                instance.private_ip_address,
+                database.name,
+            )
+        )
+        self.password_secret = Secret(
+            self.child_name("password-secret"),
+            SecretArgs(secret_id=args.password_secret_id, value=password.result, labels=args.labels),
+            opts=self.child_opts(),
+        )
+        self.url_secret = Secret(
+            self.child_name("url-secret"),
+            SecretArgs(secret_id=args.url_secret_id, value=url, accessors=args.accessors, labels=args.labels),
+            opts=self.child_opts(),
+        )
+        self.instance_name = instance.name
+        self.connection_name = instance.connection_name
+        self.private_ip = instance.private_ip_address
+        self.database_name = cfg.database_name
+        self.user_name = cfg.user_name
+        self.register_outputs(
+            {
+                "instance_name": self.instance_name,
+                "connection_name": self.connection_name,
+                "url_secret_id": self.url_secret.secret_id,
+            }
+        )

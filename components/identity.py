@@ -1,0 +1,74 @@
+"""One service account per workload, and the few project-level roles a workload cannot get on a resource."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+
+# Roles that must never be granted project-wide to a workload: basic roles, and roles that let an identity
+# become another one (CIS GCP 1.5 / 1.6; Checkov CKV_GCP_41, CKV_GCP_49, CKV_GCP_117).
+FORBIDDEN_PROJECT_ROLES = frozenset(
+    {
+        "roles/owner",
+        "roles/editor",
+        "roles/viewer",
+        "roles/iam.serviceAccountUser",
+        "roles/iam.serviceAccountTokenCreator",
+        "roles/iam.serviceAccountKeyAdmin",
+    }
+)
+
+
+@dataclass
+class WorkloadIdentitiesArgs:
+    project: str
+    """Project the accounts live in."""
+    accounts: Mapping[str, str]
+    """Workload name -> service account ID (6-30 chars)."""
+    project_roles: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Workload name -> project-level roles. Only for roles with no resource-level grant (e.g. writing custom
+    metrics); anything that can be granted on a resource is granted there by the component that owns it."""
+
+
+class WorkloadIdentities(GridComponent):
+    """Dedicated service accounts, so no workload ever runs as the default compute account."""
+
+    _module = "identity"
+
+    emails: dict[str, pulumi.Output[str]]
+    members: dict[str, pulumi.Output[str]]
+    """``serviceAccount:<email>`` per workload, for IAM bindings."""
+
+    def __init__(self, name: str, args: WorkloadIdentitiesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        for workload, roles in args.project_roles.items():
+            if workload not in args.accounts:
+                raise ValueError(f"project_roles names unknown workload '{workload}'")
+            if bad := FORBIDDEN_PROJECT_ROLES.intersection(roles):
+                raise ValueError(f"{workload}: {', '.join(sorted(bad))} may not be granted at project level")
+        self.emails, self.members = {}, {}
+        for workload, account_id in args.accounts.items():
+            account = gcp.serviceaccount.Account(
+                self.child_name(workload),
+                account_id=account_id,
+                display_name=f"Grid {workload} workload",
+                description=f"Runtime identity of the {workload} workload; managed by Pulumi (grid).",
+                project=args.project,
+                opts=self.child_opts(),
+            )
+            self.emails[workload] = account.email
+            self.members[workload] = account.member
+            for role in args.project_roles.get(workload, ()):
+                gcp.projects.IAMMember(
+                    self.child_name(f"{workload}-{role.rsplit('/', 1)[-1].replace('.', '-').lower()}"),
+                    project=args.project,
+                    role=role,
+                    member=account.member,
+                    opts=self.child_opts(),
+                )
+        self.register_outputs({"emails": self.emails})

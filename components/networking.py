@@ -1,0 +1,152 @@
+"""Custom-mode VPC, private subnet, NAT, private service access and serverless egress settings."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from stacks.config import NetworkConfig
+
+
+@dataclass
+class NetworkingArgs:
+    config: NetworkConfig
+    """Ranges, NAT, flow logs and egress mode from ``grid:network``."""
+    region: str
+    """Region of the subnet, router and connector."""
+    project: str
+
+
+class Networking(GridComponent):
+    """The stack's network. Cloud SQL and Memorystore reach it through private service access; Cloud Run
+    reaches it through Direct VPC egress (no connector bill) or, where configured, a Serverless VPC connector."""
+
+    _module = "networking"
+
+    network_id: pulumi.Output[str]
+    network_name: pulumi.Output[str]
+    subnet_id: pulumi.Output[str]
+    psa_range_name: pulumi.Output[str]
+    peering: gcp.servicenetworking.Connection
+    """Depend on this before creating anything with a private-service-access IP (Cloud SQL, Redis)."""
+    connector_id: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: NetworkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        vpc = gcp.compute.Network(
+            self.child_name("vpc"),
+            project=args.project,
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            description="Grid private network (custom mode).",
+            opts=self.child_opts(),
+        )
+        log_config = (
+            gcp.compute.SubnetworkLogConfigArgs(
+                aggregation_interval=cfg.flow_logs.interval,
+                flow_sampling=cfg.flow_logs.sampling,
+                metadata=cfg.flow_logs.metadata,
+            )
+            if cfg.flow_logs.enabled
+            else None
+        )
+        subnet = gcp.compute.Subnetwork(
+            self.child_name("subnet"),
+            project=args.project,
+            region=args.region,
+            network=vpc.id,
+            ip_cidr_range=cfg.subnet_cidr,
+            private_ip_google_access=True,
+            log_config=log_config,
+            secondary_ip_ranges=[
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=range_name, ip_cidr_range=cidr)
+                for range_name, cidr in sorted(cfg.secondary_ranges.items())
+            ],
+            opts=self.child_opts(),
+        )
+        if cfg.nat.enabled:
+            router = gcp.compute.Router(
+                self.child_name("router"),
+                project=args.project,
+                region=args.region,
+                network=vpc.id,
+                opts=self.child_opts(),
+            )
+            gcp.compute.RouterNat(
+                self.child_name("nat"),
+                project=args.project,
+                region=args.region,
+                router=router.name,
+                nat_ip_allocate_option="AUTO_ONLY",
+                source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
+                subnetworks=[
+                    gcp.compute.RouterNatSubnetworkArgs(name=subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])
+                ],
+                min_ports_per_vm=cfg.nat.min_ports_per_vm,
+                log_config=gcp.compute.RouterNatLogConfigArgs(
+                    enable=cfg.nat.log != "off", filter=cfg.nat.log if cfg.nat.log != "off" else "ERRORS_ONLY"
+                ),
+                opts=self.child_opts(),
+            )
+        psa = ipaddress.ip_network(cfg.private_service_cidr)
+        psa_range = gcp.compute.GlobalAddress(
+            self.child_name("psa"),
+            project=args.project,
+            purpose="VPC_PEERING",
+            address_type="INTERNAL",
+            address=str(psa.network_address),
+            prefix_length=psa.prefixlen,
+            network=vpc.id,
+            description="Private service access range for Cloud SQL and Memorystore.",
+            opts=self.child_opts(),
+        )
+        self.peering = gcp.servicenetworking.Connection(
+            self.child_name("psa-peering"),
+            network=vpc.id,
+            service="servicenetworking.googleapis.com",
+            reserved_peering_ranges=[psa_range.name],
+            # Deleting the peering while Cloud SQL still uses it fails; abandon it with the network instead.
+            deletion_policy="ABANDON",
+            opts=self.child_opts(),
+        )
+        self.connector_id = None
+        if cfg.egress == "connector":
+            connector = gcp.vpcaccess.Connector(
+                self.child_name("cx"),
+                project=args.project,
+                region=args.region,
+                network=vpc.name,
+                ip_cidr_range=cfg.connector.cidr,
+                machine_type=cfg.connector.machine_type,
+                min_instances=cfg.connector.min_instances,
+                max_instances=cfg.connector.max_instances,
+                opts=self.child_opts(),
+            )
+            self.connector_id = connector.id
+        self._egress = cfg.egress
+        self._egress_traffic = cfg.egress_traffic
+        self.network_id = vpc.id
+        self.network_name = vpc.name
+        self.subnet_id = subnet.id
+        self.psa_range_name = psa_range.name
+        self.register_outputs(
+            {"network_id": self.network_id, "subnet_id": self.subnet_id, "psa_range": self.psa_range_name}
+        )
+
+    def service_vpc_access(self) -> gcp.cloudrunv2.ServiceTemplateVpcAccessArgs:
+        """VPC access for a Cloud Run service: Direct VPC egress into the subnet, or the connector."""
+        if self._egress == "connector":
+            return gcp.cloudrunv2.ServiceTemplateVpcAccessArgs(connector=self.connector_id, egress=self._egress_traffic)
+        return gcp.cloudrunv2.ServiceTemplateVpcAccessArgs(
+            egress=self._egress_traffic,
+            network_interfaces=[
+                gcp.cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgs(
+                    network=self.network_id, subnetwork=self.subnet_id
+                )
+            ],
+        )

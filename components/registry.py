@@ -1,0 +1,63 @@
+"""Artifact Registry Docker repository with cleanup policies, so old images don't bill forever."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from stacks.config import RegistryConfig
+
+
+@dataclass
+class RegistryArgs:
+    config: RegistryConfig
+    """Repository settings from ``grid:registry``."""
+    repository_id: str
+    """Repository ID (the stack's name prefix unless configured)."""
+    region: str
+    """Repository location; the same region as the services keeps pulls free."""
+    project: str
+
+
+class Registry(GridComponent):
+    _module = "registry"
+
+    url: pulumi.Output[str]
+    """``<region>-docker.pkg.dev/<project>/<repository>``: prefix of every image reference."""
+    repository_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        ar = gcp.artifactregistry
+        repository = ar.Repository(
+            self.child_name("repo"),
+            repository_id=args.repository_id,
+            location=args.region,
+            project=args.project,
+            format="DOCKER",
+            description="Grid service images, deployed by digest.",
+            docker_config=ar.RepositoryDockerConfigArgs(immutable_tags=cfg.immutable_tags),
+            cleanup_policy_dry_run=False,
+            cleanup_policies=[
+                ar.RepositoryCleanupPolicyArgs(
+                    id="delete-untagged",
+                    action="DELETE",
+                    condition=ar.RepositoryCleanupPolicyConditionArgs(
+                        tag_state="UNTAGGED", older_than=f"{cfg.delete_untagged_after_days * 86400}s"
+                    ),
+                ),
+                ar.RepositoryCleanupPolicyArgs(
+                    id="keep-recent",
+                    action="KEEP",
+                    most_recent_versions=ar.RepositoryCleanupPolicyMostRecentVersionsArgs(keep_count=cfg.keep_recent),
+                ),
+            ],
+            opts=self.child_opts(),
+        )
+        self.repository_id = repository.repository_id
+        self.url = pulumi.Output.concat(args.region, "-docker.pkg.dev/", args.project, "/", repository.repository_id)
+        self.register_outputs({"url": self.url})

@@ -1,0 +1,78 @@
+"""Secret Manager secrets whose value only the named workloads may read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+
+
+@dataclass
+class SecretArgs:
+    secret_id: str
+    """Secret Manager secret ID (letters, digits, _ and -)."""
+    value: pulumi.Input[str]
+    """The secret payload; stored as the secret's first version and kept secret in Pulumi state."""
+    accessors: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workload name -> IAM member (``serviceAccount:...``) granted ``roles/secretmanager.secretAccessor``
+    on this secret only. Nobody else gets access."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels on the secret (stack-wide labels come from the provider)."""
+    replica_locations: Sequence[str] = ()
+    """Pin replicas to these regions (user-managed replication); empty means automatic replication."""
+
+
+class Secret(GridComponent):
+    """One secret, its first version and per-workload accessor grants."""
+
+    _module = "secrets"
+
+    secret_id: pulumi.Output[str]
+    """Fully-qualified ID: ``projects/<p>/secrets/<id>``."""
+    name: str
+    """The short secret ID, as Cloud Run's ``secretKeyRef.secret`` wants it."""
+    version: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        replication = (
+            gcp.secretmanager.SecretReplicationArgs(
+                user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
+                    replicas=[
+                        gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(location=loc)
+                        for loc in args.replica_locations
+                    ]
+                )
+            )
+            if args.replica_locations
+            else gcp.secretmanager.SecretReplicationArgs(auto=gcp.secretmanager.SecretReplicationAutoArgs())
+        )
+        secret = gcp.secretmanager.Secret(
+            self.child_name("secret"),
+            secret_id=args.secret_id,
+            replication=replication,
+            labels=dict(args.labels),
+            opts=self.child_opts(),
+        )
+        version = gcp.secretmanager.SecretVersion(
+            self.child_name("version"),
+            secret=secret.id,
+            secret_data=pulumi.Output.secret(args.value),
+            opts=self.child_opts(),
+        )
+        for workload, member in sorted(args.accessors.items()):
+            gcp.secretmanager.SecretIamMember(
+                self.child_name(f"access-{workload}"),
+                secret_id=secret.id,
+                role="roles/secretmanager.secretAccessor",
+                member=member,
+                opts=self.child_opts(),
+            )
+        self.secret_id = secret.id
+        self.name = args.secret_id
+        self.version = version.version
+        self.register_outputs({"secret_id": self.secret_id, "version": self.version})

@@ -1,0 +1,99 @@
+"""The ``grid`` command.
+
+Exit codes: 0 success (no mandatory violation); 1 mandatory policy violations or a failed Pulumi run;
+2 bad config or usage (one line per problem on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from grid.stackfile import UsageError
+from stacks.config_errors import ConfigError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's default prints the whole usage block; one line is enough and says what to do.
+        self.exit(2, f"grid: {message} (see `grid {self.prog.split()[-1]} --help`)\n")
+
+
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stack_name", nargs="?", metavar="STACK", help="stack name: selects Pulumi.STACK.yaml")
+    parser.add_argument("--stack", "-s", dest="stack_option", metavar="STACK", help="same as the positional STACK")
+
+
+def _stack(args: argparse.Namespace) -> str:
+    stack = args.stack_option or args.stack_name
+    if not stack:
+        raise UsageError("name a stack: `grid plan --stack dev` (or staging, prod)")
+    if args.stack_option and args.stack_name and args.stack_option != args.stack_name:
+        raise UsageError(f"two different stacks given ({args.stack_name}, {args.stack_option}); name one")
+    return str(stack)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grid", description="Grid: infrastructure-as-Python for Google Cloud.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan = commands.add_parser("plan", help="offline plan: resources, policy verdicts and monthly cost")
+    _stack_arguments(plan)
+    plan.add_argument("--json", action="store_true", help="print the machine-readable plan (DESIGN §5)")
+
+    for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
+        _stack_arguments(commands.add_parser(name, help=text))
+
+    local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
+    try:
+        from grid import local as local_runner
+    except ImportError:
+        local_runner = None  # type: ignore[assignment]
+    if local_runner is not None:
+        local_runner.add_arguments(local)
+    return parser
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from grid.plan import make_plan
+
+    plan = make_plan(_stack(args))
+    if args.json:
+        json.dump(plan.to_json(), sys.stdout, indent=2, sort_keys=False)
+        sys.stdout.write("\n")
+    else:
+        from grid.report import render_plan
+
+        print(render_plan(plan))
+    return 1 if plan.mandatory else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "plan":
+            return _plan(args)
+        if args.command in ("preview", "up"):
+            from grid import pulumi_cli
+
+            return pulumi_cli.run(args.command, _stack(args))
+        if args.command == "local":
+            from grid import local as local_runner
+
+            return local_runner.run(args)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"grid: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The offline engine: run ``stacks/`` under Pulumi's mock runtime and record every registration.
+
+The program runs exactly as under ``pulumi up`` (same entry point, same config map, same SDK), but the resource
+monitor is an in-process recorder backed by ``FakeCloud``. What the recorder sees is what the real engine
+would see: type, name, parent, protect, dependencies and the camelCase inputs on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import empty_pb2
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from grid.fake_cloud import AUTONAMED, FakeCloud
+from grid.stackfile import PROJECT, StackFile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = REPO_ROOT / "stacks" / "__main__.py"
+SECRET = "[secret]"
+
+
+@dataclass
+class Registration:
+    """One resource as the engine saw it (the ``resources[]`` entry of ``grid plan --json``)."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    protect: bool
+    dependencies: list[str]
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "protect": self.protect,
+            "dependencies": self.dependencies,
+            "inputs": self.inputs,
+        }
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    log: list[str]
+
+
+def render(value: Any) -> Any:
+    """Plain JSON for a deserialized property: secrets become "[secret]", unknowns None, assets their path."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: render(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf carries every number as a double; 7.0 was written as 7
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    for attr in ("path", "text", "uri"):  # pulumi assets and archives
+        if hasattr(value, attr):
+            return {"asset": getattr(value, attr)}
+    return str(value)
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """MockMonitor that keeps the full registration request of every resource."""
+
+    def __init__(self, cloud: FakeCloud) -> None:
+        super().__init__(cloud)
+        self.registrations: list[Registration] = []
+        self.stack_outputs: dict[str, Any] = {}
+        self._stack_urn = ""
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        inputs = render(rpc.deserialize_properties(request.object, keep_unknowns=True))
+        outputs: dict[str, Any] = {}
+        if request.type == "pulumi:pulumi:Stack":
+            self._stack_urn = response.urn
+        else:
+            outputs = self.resources[response.urn].state
+            if request.type in AUTONAMED and "name" not in inputs and "name" in outputs:
+                inputs["name"] = outputs["name"]  # the provider's Check would fill in the auto-name
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+                dependencies=sorted(set(request.dependencies)),
+                inputs=inputs,
+                outputs=render(outputs),
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn == self._stack_urn:
+            self.stack_outputs = render(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        return empty_pb2.Empty()
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def tree_order(registrations: list[Registration]) -> list[Registration]:
+    """Parents before children, siblings by (type, name): registration order is async, plans must not be."""
+    children: dict[str | None, list[Registration]] = {}
+    for registration in registrations:
+        children.setdefault(registration.parent, []).append(registration)
+    ordered: list[Registration] = []
+    stack = sorted(children.get(None, []), key=lambda r: (r.type, r.name), reverse=True)
+    while stack:
+        registration = stack.pop()
+        ordered.append(registration)
+        stack.extend(sorted(children.get(registration.urn, []), key=lambda r: (r.type, r.name), reverse=True))
+    return ordered
+
+
+def run_program(stack_file: StackFile, *, program: Path = PROGRAM) -> ProgramRun:
+    """Run the Pulumi program for ``stack_file`` offline and return everything it registered."""
+    project_id = str(stack_file.values.get("gcp:project", "offline-project"))
+    region = str(stack_file.values.get("gcp:region", "us-central1"))
+    monitor = RecordingMonitor(FakeCloud(project_id, region))
+    logger = logging.getLogger(f"grid.engine.{stack_file.stack}")
+    logger.propagate = False
+    collector = _LogCollector()
+    logger.addHandler(collector)
+    settings.ROOT.set(None)
+    settings.configure(
+        mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures),
+            engine=mocks.MockEngine(logger),
+            project=PROJECT,
+            stack=stack_file.stack,
+            dry_run=False,
+            organization="organization",
+            root_directory=str(REPO_ROOT),
+            callbacks=None,
+        )
+    )
+    set_all_config(stack_file.runtime_config(), sorted(stack_file.secret_keys))
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+    finally:
+        logger.removeHandler(collector)
+        settings.ROOT.set(None)
+    return ProgramRun(
+        stack=stack_file.stack,
+        resources=tree_order(monitor.registrations),
+        outputs=monitor.stack_outputs,
+        log=collector.lines,
+    )

@@ -1,0 +1,485 @@
+"""Typed stack configuration: one pydantic model per concern, validated against Google Cloud's limits.
+
+The stack file (``Pulumi.<stack>.yaml``) is validated like code. Keys are camelCase as Pulumi users write them;
+``grid:environment`` picks a preset (stacks/presets.py) that the stack file overrides key by key. Unknown keys
+are errors. ``load_stack_config`` returns a frozen ``StackConfig`` or raises ``ConfigError`` carrying one
+line per problem, each naming the file, the field path and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from stacks import gcp_limits
+from stacks.config_errors import ConfigError, format_validation_error, suggest
+from stacks.presets import ENVIRONMENTS, preset
+
+Environment = Literal["dev", "staging", "prod"]
+
+# Config secrets: separate top-level keys set with `pulumi config set --secret`, read with require_secret.
+# They never enter the models below; the models only learn which of them are present.
+SECRET_KEYS: dict[str, str] = {
+    "completionApiKey": "API key of the OpenAI-compatible completion provider used by the ai service",
+    "pagerdutyRoutingKey": "PagerDuty Events v2 routing key for the paging notification channel",
+    "slackWebhookUrl": "Slack incoming-webhook URL for the alert notification channel",
+}
+
+WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics", "migrations")
+
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):00$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, validate_default=True)
+
+
+# --- networking ---------------------------------------------------------------------------------------------
+
+
+class FlowLogsConfig(_Model):
+    enabled: bool = True
+    sampling: float = Field(0.5, ge=0.0, le=1.0, description="Fraction of flows logged.")
+    interval: Literal[
+        "INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN", "INTERVAL_5_MIN", "INTERVAL_10_MIN", "INTERVAL_15_MIN"
+    ] = "INTERVAL_5_SEC"
+    metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] = "INCLUDE_ALL_METADATA"
+
+
+class NatConfig(_Model):
+    enabled: bool = False
+    log: Literal["ERRORS_ONLY", "TRANSLATIONS_ONLY", "ALL", "off"] = "ERRORS_ONLY"
+    min_ports_per_vm: int = Field(64, ge=2, le=65536)
+
+
+class ConnectorConfig(_Model):
+    """Serverless VPC Access connector; only created when ``network.egress`` is ``connector``."""
+
+    cidr: str = "10.8.0.0/28"
+    machine_type: Literal["f1-micro", "e2-micro", "e2-standard-4"] = "e2-micro"
+    min_instances: int = Field(2, ge=2, le=9)
+    max_instances: int = Field(3, ge=3, le=10)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> ConnectorConfig:
+        if self.min_instances >= self.max_instances:
+            raise ValueError(f"minInstances ({self.min_instances}) must be below maxInstances ({self.max_instances})")
+        return self
+
+
+class NetworkConfig(_Model):
+    subnet_cidr: str = "10.10.0.0/20"
+    secondary_ranges: dict[str, str] = Field(default_factory=dict)
+    private_service_cidr: str = Field(
+        "10.20.0.0/16", description="Private-service-access range peered to Cloud SQL and Memorystore."
+    )
+    flow_logs: FlowLogsConfig = FlowLogsConfig()
+    nat: NatConfig = NatConfig()
+    egress: Literal["direct", "connector"] = "direct"
+    egress_traffic: Literal["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"] = "PRIVATE_RANGES_ONLY"
+    connector: ConnectorConfig = ConnectorConfig()
+
+    @field_validator("subnet_cidr", "private_service_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        if problem := gcp_limits.cidr_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("secondary_ranges")
+    @classmethod
+    def _secondary(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, cidr in value.items():
+            if problem := gcp_limits.name_problem("compute", name):
+                raise ValueError(f"range name {problem}")
+            if problem := gcp_limits.cidr_problem(cidr):
+                raise ValueError(f"{name}: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> NetworkConfig:
+        prefix = int(self.private_service_cidr.split("/")[1])
+        if not 16 <= prefix <= 24:
+            raise ValueError(
+                f"privateServiceCidr must be between /16 and /24 for Cloud SQL and Memorystore, got /{prefix}"
+            )
+        ranges = {"subnetCidr": self.subnet_cidr, "privateServiceCidr": self.private_service_cidr}
+        ranges.update({f"secondaryRanges.{k}": v for k, v in self.secondary_ranges.items()})
+        if self.egress == "connector":
+            if problem := gcp_limits.cidr_problem(self.connector.cidr):
+                raise ValueError(f"connector.cidr: {problem}")
+            if not self.connector.cidr.endswith("/28"):
+                raise ValueError(f"connector.cidr must be a /28 range, got {self.connector.cidr}")
+            ranges["connector.cidr"] = self.connector.cidr
+        for a, b in gcp_limits.overlapping(ranges):
+            raise ValueError(f"{a} ({ranges[a]}) overlaps {b} ({ranges[b]}): pick disjoint ranges")
+        if self.egress_traffic == "ALL_TRAFFIC" and not self.nat.enabled:
+            raise ValueError("egressTraffic ALL_TRAFFIC sends internet traffic into the VPC: set nat.enabled: true")
+        return self
+
+
+# --- database -----------------------------------------------------------------------------------------------
+
+
+class BackupConfig(_Model):
+    enabled: bool = True
+    start_time: str = Field("02:00", description="UTC hour the daily backup window starts, HH:00.")
+    retained_backups: int = Field(7, ge=1, le=365)
+    pitr: bool = Field(False, description="Point-in-time recovery (write-ahead-log retention).")
+    log_retention_days: int = Field(7, ge=1, le=35)
+
+    @field_validator("start_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"must be a full UTC hour like 02:00 (got '{value}')")
+        return value
+
+    @model_validator(mode="after")
+    def _pitr_needs_backups(self) -> BackupConfig:
+        if self.pitr and not self.enabled:
+            raise ValueError("pitr needs backups: set enabled: true or pitr: false")
+        return self
+
+
+class SqlMaintenanceConfig(_Model):
+    day: int = Field(7, ge=1, le=7, description="1 = Monday ... 7 = Sunday.")
+    hour: int = Field(3, ge=0, le=23)
+    update_track: Literal["stable", "canary", "week5"] = "stable"
+
+
+class DatabaseConfig(_Model):
+    version: Literal["POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17"] = "POSTGRES_16"
+    tier: str = "db-f1-micro"
+    edition: Literal["ENTERPRISE", "ENTERPRISE_PLUS"] = "ENTERPRISE"
+    availability: Literal["zonal", "regional"] = "zonal"
+    disk_type: Literal["PD_SSD", "PD_HDD"] = "PD_SSD"
+    disk_size_gb: int = Field(10, ge=10, le=65536)
+    disk_autoresize: bool = True
+    disk_autoresize_limit_gb: int = Field(0, ge=0, le=65536, description="0 means no limit.")
+    backups: BackupConfig = BackupConfig()
+    maintenance: SqlMaintenanceConfig = SqlMaintenanceConfig()
+    query_insights: bool = True
+    replica_region: str | None = Field(None, description="Region of a cross-region read replica, or null.")
+    database_name: str = "grid"
+    user_name: str = "grid_app"
+    deletion_protection: bool = False
+    max_connections: int | None = Field(None, ge=14, le=262143)
+    flags: dict[str, str] = Field(default_factory=dict, description="Extra database flags.")
+
+    @field_validator("tier")
+    @classmethod
+    def _tier(cls, value: str) -> str:
+        gcp_limits.parse_sql_tier(value)
+        return value
+
+    @field_validator("database_name", "user_name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if problem := gcp_limits.name_problem("postgres_identifier", value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("replica_region")
+    @classmethod
+    def _replica_region(cls, value: str | None) -> str | None:
+        if value is not None and value not in gcp_limits.REGIONS:
+            raise ValueError(f"unknown region '{value}'{suggest(value, gcp_limits.REGIONS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _edition_rules(self) -> DatabaseConfig:
+        tier = gcp_limits.parse_sql_tier(self.tier)
+        if tier.edition != self.edition:
+            raise ValueError(
+                f"tier {self.tier} exists only in edition {tier.edition}, not {self.edition}: "
+                f"set edition: {tier.edition} or pick a {self.edition} tier"
+            )
+        if self.edition == "ENTERPRISE" and self.backups.log_retention_days > 7:
+            raise ValueError("backups.logRetentionDays is at most 7 in the ENTERPRISE edition")
+        if self.edition == "ENTERPRISE_PLUS" and self.disk_type == "PD_HDD":
+            raise ValueError("the ENTERPRISE_PLUS edition supports only diskType PD_SSD")
+        if self.disk_autoresize_limit_gb and self.disk_autoresize_limit_gb < self.disk_size_gb:
+            raise ValueError(
+                f"diskAutoresizeLimitGb ({self.disk_autoresize_limit_gb}) is below diskSizeGb ({self.disk_size_gb})"
+            )
+        if self.backups.log_retention_days > self.backups.retained_backups and self.backups.pitr:
+            raise ValueError("backups.logRetentionDays cannot exceed backups.retainedBackups with pitr on")
+        return self
+
+    @property
+    def sql_tier(self) -> gcp_limits.SqlTier:
+        return gcp_limits.parse_sql_tier(self.tier)
+
+
+# --- cache --------------------------------------------------------------------------------------------------
+
+
+class RedisMaintenanceConfig(_Model):
+    day: Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"] = "SUNDAY"
+    hour: int = Field(3, ge=0, le=23)
+
+
+class CacheConfig(_Model):
+    tier: Literal["none", "BASIC", "STANDARD_HA"] = "none"
+    memory_size_gb: int = Field(1, ge=1, le=gcp_limits.REDIS_MAX_GB)
+    version: Literal["REDIS_6_X", "REDIS_7_0", "REDIS_7_2"] = "REDIS_7_2"
+    auth_enabled: bool = True
+    transit_encryption: bool = False
+    maxmemory_policy: str = "allkeys-lru"
+    keyspace_notifications: str = Field("", description="notify-keyspace-events flags, e.g. Ex.")
+    persistence: bool = False
+    snapshot_period: Literal["ONE_HOUR", "SIX_HOURS", "TWELVE_HOURS", "TWENTY_FOUR_HOURS"] = "TWELVE_HOURS"
+    read_replicas: int = Field(0, ge=0, le=5)
+    maintenance: RedisMaintenanceConfig = RedisMaintenanceConfig()
+
+    @field_validator("maxmemory_policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        if value not in gcp_limits.REDIS_EVICTION_POLICIES:
+            options = ", ".join(sorted(gcp_limits.REDIS_EVICTION_POLICIES))
+            raise ValueError(f"must be one of {options} (got '{value}')")
+        return value
+
+    @field_validator("keyspace_notifications")
+    @classmethod
+    def _notify(cls, value: str) -> str:
+        if bad := set(value) - set("KEg$lshzxetmdnA"):
+            raise ValueError(f"unsupported notify-keyspace-events flags {''.join(sorted(bad))!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _tier_rules(self) -> CacheConfig:
+        if self.read_replicas and self.tier != "STANDARD_HA":
+            raise ValueError("readReplicas need tier STANDARD_HA")
+        if self.read_replicas and self.memory_size_gb < 5:
+            raise ValueError("readReplicas need memorySizeGb of at least 5")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.tier != "none"
+
+
+# --- registry -----------------------------------------------------------------------------------------------
+
+
+class RegistryConfig(_Model):
+    repository_id: str | None = Field(None, description="Artifact Registry repository ID; default: the name prefix.")
+    keep_recent: int = Field(10, ge=1, le=1000, description="Most recent versions kept per image.")
+    delete_untagged_after_days: int = Field(14, ge=1, le=3650)
+    immutable_tags: bool = True
+
+    @field_validator("repository_id")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is not None and (problem := gcp_limits.name_problem("artifact_repository", value)):
+            raise ValueError(problem)
+        return value
+
+
+# --- Cloud Run workloads ------------------------------------------------------------------------------------
+
+
+class ServiceConfig(_Model):
+    """Size and scaling of one Cloud Run service."""
+
+    cpu: float = 1
+    memory: str = "512Mi"
+    min_instances: int = Field(0, ge=0, le=1000)
+    max_instances: int = Field(3, ge=1, le=1000)
+    concurrency: int = Field(80, ge=1, le=1000)
+    cpu_idle: bool = Field(True, description="Bill CPU only during requests (request-based billing).")
+    startup_cpu_boost: bool = True
+    gpu: int = Field(0, ge=0, le=1, description="NVIDIA L4 GPUs (0 or 1).")
+    timeout_seconds: int = Field(60, ge=1, le=3600)
+
+    @model_validator(mode="after")
+    def _limits(self) -> ServiceConfig:
+        if self.min_instances > self.max_instances:
+            raise ValueError(
+                f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances}): "
+                "lower minInstances or raise maxInstances"
+            )
+        try:
+            problem = gcp_limits.cloud_run_resources_problem(self.cpu, self.memory, self.gpu)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            raise ValueError(problem)
+        if self.gpu and self.cpu_idle:
+            raise ValueError("a GPU service needs cpuIdle: false (instance-based billing)")
+        return self
+
+
+class ServicesConfig(_Model):
+    auth: ServiceConfig = ServiceConfig()
+    api: ServiceConfig = ServiceConfig()
+    ai: ServiceConfig = Field(default_factory=lambda: ServiceConfig.model_validate({"memory": "2Gi"}))
+
+
+# --- the whole stack ----------------------------------------------------------------------------------------
+
+
+class StackConfig(_Model):
+    """Everything one stack deploys. ``project`` and ``region`` come from ``gcp:project`` / ``gcp:region``."""
+
+    stack: str
+    project: str
+    region: str = "us-central1"
+    environment: Environment
+    name_prefix: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    network: NetworkConfig = NetworkConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    cache: CacheConfig = CacheConfig()
+    registry: RegistryConfig = RegistryConfig()
+    services: ServicesConfig = ServicesConfig()
+    secrets_present: frozenset[str] = frozenset()
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not re.match(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", value):
+            raise ValueError(f"'{value}' is not a Google Cloud project ID (6-30 chars: lowercase letters, digits, -)")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in gcp_limits.REGIONS:
+            raise ValueError(f"unknown region '{value}'{suggest(value, gcp_limits.REGIONS)}")
+        return value
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.match(r"^[a-z][-a-z0-9]*[a-z0-9]$", value):
+            raise ValueError(f"'{value}' must be lowercase letters, digits and -, starting with a letter")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label in value.items():
+            if not _LABEL_KEY.match(key):
+                raise ValueError(f"label key '{key}' must match [a-z][a-z0-9_-]{{0,62}}")
+            if not _LABEL_VALUE.match(str(label)):
+                raise ValueError(f"label value '{label}' of '{key}' must match [a-z0-9_-]{{0,63}}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_concern(self) -> StackConfig:
+        from stacks.naming import Names  # local import: naming depends on this module's types
+
+        for kind, name, autonamed in Names(self).checked():
+            if problem := gcp_limits.name_problem(kind, name, autonamed=autonamed):
+                raise ValueError(f"grid:namePrefix: '{self.name_prefix}' gives an invalid {kind} name: {problem}")
+        if self.database.replica_region == self.region:
+            raise ValueError("grid:database.replicaRegion: must differ from gcp:region for a cross-region replica")
+        for name in ("auth", "api", "ai"):
+            if getattr(self.services, name).gpu and self.region not in gcp_limits.GPU_REGIONS:
+                raise ValueError(
+                    f"grid:services.{name}.gpu: Cloud Run GPUs are not offered in {self.region}; use one of "
+                    f"{', '.join(sorted(gcp_limits.GPU_REGIONS))}"
+                )
+        return self
+
+
+# --- loading ------------------------------------------------------------------------------------------------
+
+_NAMESPACED = {"project": "gcp:project", "region": "gcp:region"}
+_TOP_LEVEL_KEYS = {
+    to_camel(name): name for name in StackConfig.model_fields if name not in {"stack", "project", "region"}
+} | {"namePrefix": "name_prefix"}
+_TOP_LEVEL_KEYS.pop("secretsPresent", None)
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON strings; stack files give it parsed."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def default_name_prefix(stack: str) -> str:
+    """``grid-<stack>``, made safe for resource names: two stacks in one project never collide."""
+    simple = stack.rsplit("/", 1)[-1].lower()
+    return "grid-" + re.sub(r"[^a-z0-9-]+", "-", simple).strip("-")
+
+
+def load_stack_config(
+    raw: Mapping[str, Any], *, stack: str, source: str, secret_keys: frozenset[str] = frozenset()
+) -> StackConfig:
+    """Validate a stack's flat config map (``{"grid:environment": "prod", ...}``) into a StackConfig.
+
+    ``secret_keys`` names the keys that arrived encrypted (``secure:``). Raises ConfigError.
+    """
+    problems: list[str] = []
+    grid: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for key, value in raw.items():
+        namespace, _, name = key.partition(":")
+        if namespace != "grid":
+            continue
+        if name in SECRET_KEYS:
+            if key not in secret_keys:
+                problems.append(
+                    f"{source}: {key}: is a secret and must be encrypted: "
+                    f"run `pulumi config set --secret {key} <value>`"
+                )
+            secrets.add(name)
+        elif name in _TOP_LEVEL_KEYS:
+            grid[name] = _decode(value)
+        else:
+            known = sorted(_TOP_LEVEL_KEYS) + sorted(SECRET_KEYS)
+            problems.append(f"{source}: {key}: unknown key{suggest(name, known)} (valid: {', '.join(known)})")
+
+    environment = grid.get("environment")
+    if environment is None:
+        problems.append(
+            f"{source}: grid:environment: required: run `pulumi config set grid:environment <dev|staging|prod>`"
+        )
+    elif environment not in ENVIRONMENTS:
+        problems.append(f"{source}: grid:environment: must be one of {', '.join(ENVIRONMENTS)} (got {environment!r})")
+    if "gcp:project" not in raw:
+        problems.append(f"{source}: gcp:project: required: run `pulumi config set gcp:project <project-id>`")
+    if environment not in ENVIRONMENTS or "gcp:project" not in raw:
+        raise ConfigError(problems)
+
+    region = _decode(raw.get("gcp:region", "us-central1"))
+    document = _deep_merge(preset(str(environment), str(region)), grid)
+    document.setdefault("namePrefix", default_name_prefix(stack))
+    document.update(
+        stack=stack,
+        project=_decode(raw["gcp:project"]),
+        region=region,
+        secretsPresent=frozenset(secrets),
+    )
+    try:
+        config = StackConfig.model_validate(document)
+    except ValidationError as exc:
+        problems += format_validation_error(exc, StackConfig, source, _NAMESPACED)
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -1,0 +1,168 @@
+"""The Grid program: validate the stack's config, compose the components, export what operators need."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.cache import Cache, CacheArgs
+from components.database import Database, DatabaseArgs
+from components.identity import WorkloadIdentities, WorkloadIdentitiesArgs
+from components.networking import Networking, NetworkingArgs
+from components.project import ProjectServices, ProjectServicesArgs
+from components.registry import Registry, RegistryArgs
+from components.secrets import Secret, SecretArgs
+from stacks.config import WORKLOADS, ConfigError, StackConfig, load_stack_config
+from stacks.naming import Names
+from stacks.runtime_config import current_config, source_file
+
+APIS = (
+    "compute.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "sqladmin.googleapis.com",
+    "redis.googleapis.com",
+    "secretmanager.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "run.googleapis.com",
+    "vpcaccess.googleapis.com",
+    "iam.googleapis.com",
+    "monitoring.googleapis.com",
+    "logging.googleapis.com",
+    "cloudtrace.googleapis.com",
+)
+
+# Workloads that read each secret. Everything else gets nothing.
+DATABASE_READERS = ("auth", "api", "ai", "ml-analytics", "migrations")
+CACHE_READERS = ("auth", "api", "ai")
+CONFIG_SECRET_READERS = {"completionApiKey": ("ai",), "pagerdutyRoutingKey": (), "slackWebhookUrl": ()}
+# Project-level roles with no resource-level equivalent.
+PROJECT_ROLES = {"ai": ("roles/monitoring.metricWriter",)}
+
+
+def load() -> StackConfig:
+    """The validated config of the running stack; bad config stops the program with one line per problem."""
+    values, secret_keys = current_config()
+    try:
+        return load_stack_config(values, stack=pulumi.get_stack(), source=source_file(), secret_keys=secret_keys)
+    except ConfigError as exc:
+        # RunError prints the message without a Python traceback.
+        raise pulumi.RunError(str(exc)) from None
+
+
+def stack_labels(config: StackConfig) -> dict[str, str]:
+    labels = {
+        "app": "grid",
+        "environment": config.environment,
+        "stack": config.name_prefix,
+        "managed-by": "pulumi",
+    }
+    labels.update(config.labels)
+    return labels
+
+
+def build(config: StackConfig) -> dict[str, pulumi.Output | str | None]:
+    """Compose the components for ``config`` and return the stack outputs."""
+    names = Names(config)
+    labels = stack_labels(config)
+    provider = gcp.Provider(
+        "gcp", project=config.project, region=config.region, default_labels=labels, add_pulumi_attribution_label=True
+    )
+    base = pulumi.ResourceOptions(providers=[provider])
+    apis = ProjectServices(names("apis"), ProjectServicesArgs(project=config.project, apis=APIS), opts=base)
+    opts = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[apis]))
+
+    identities = WorkloadIdentities(
+        names("identity"),
+        WorkloadIdentitiesArgs(
+            project=config.project,
+            accounts={w: names.service_account(w) for w in WORKLOADS},
+            project_roles=PROJECT_ROLES,
+        ),
+        opts=opts,
+    )
+
+    def readers(workloads: tuple[str, ...]) -> dict[str, pulumi.Output[str]]:
+        return {w: identities.members[w] for w in workloads}
+
+    network = Networking(
+        names("net"), NetworkingArgs(config=config.network, region=config.region, project=config.project), opts=opts
+    )
+    database = Database(
+        names("db"),
+        DatabaseArgs(
+            config=config.database,
+            project=config.project,
+            region=config.region,
+            network_id=network.network_id,
+            psa_range_name=network.psa_range_name,
+            peering=network.peering,
+            url_secret_id=names.secret("database-url"),
+            password_secret_id=names.secret("db-password"),
+            accessors=readers(DATABASE_READERS),
+            labels={"component": "database"},
+        ),
+        opts=opts,
+    )
+    cache = None
+    if config.cache.enabled:
+        cache = Cache(
+            names("cache"),
+            CacheArgs(
+                config=config.cache,
+                project=config.project,
+                region=config.region,
+                network_id=network.network_id,
+                psa_range_name=network.psa_range_name,
+                peering=network.peering,
+                url_secret_id=names.secret("redis-url"),
+                protect=config.environment == "prod",
+                accessors=readers(CACHE_READERS),
+                labels={"component": "cache"},
+            ),
+            opts=opts,
+        )
+    config_secrets = {}
+    grid_config = pulumi.Config("grid")
+    for key in sorted(config.secrets_present):
+        config_secrets[key] = Secret(
+            names(_kebab(key)),
+            SecretArgs(
+                secret_id=names.secret(_kebab(key)),
+                value=grid_config.require_secret(key),
+                accessors=readers(CONFIG_SECRET_READERS[key]),
+                labels={"component": "secrets"},
+            ),
+            opts=opts,
+        )
+    registry = Registry(
+        names("registry"),
+        RegistryArgs(
+            config=config.registry, repository_id=names.repository, region=config.region, project=config.project
+        ),
+        opts=opts,
+    )
+    return {
+        "environment": config.environment,
+        "networkId": network.network_id,
+        "networkName": network.network_name,
+        "subnetId": network.subnet_id,
+        "databaseInstance": database.instance_name,
+        "databaseConnectionName": database.connection_name,
+        "databaseReplicaConnectionName": database.replica_connection_name,
+        "databaseUrlSecretId": database.url_secret.secret_id,
+        "cacheHost": cache.host if cache else None,
+        "cacheUrlSecretId": cache.url_secret.secret_id if cache else None,
+        "configSecretIds": {k: s.secret_id for k, s in config_secrets.items()},
+        "registryUrl": registry.url,
+        "serviceAccounts": identities.emails,
+    }
+
+
+def _kebab(camel: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in camel)
+
+
+def main() -> None:
+    config = load()
+    for name, value in build(config).items():
+        pulumi.export(name, value)
