@@ -1,0 +1,26 @@
+"""Request-scoped dependencies of the api routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+
+from app.api.service import ApiService
+from app.common.security import Principal, current_principal
+
+
+def _service(request: Request) -> ApiService:
+    return request.app.state.api
+
+
+def _user_id(principal: Annotated[Principal, Depends(current_principal)]) -> UUID:
+    return principal.user_id
+
+
+Service = Annotated[ApiService, Depends(_service)]
+UserId = Annotated[UUID, Depends(_user_id)]
+
+NOT_FOUND = {404: {"description": "not found (or not yours)"}}
+AUTH = {401: {"description": "missing or invalid access token"}}

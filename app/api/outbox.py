@@ -1,0 +1,69 @@
+"""Relays outbox rows to the event publisher: promptly after a commit, and periodically for anything that
+failed (publisher down, instance killed after commit)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.api import repository as repo
+from app.api.events import Event, EventPublisher
+from app.common.db import Database
+
+log = logging.getLogger("app.outbox")
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, publisher: EventPublisher, interval: float, batch: int = 100) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.interval = interval
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.publisher.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        failing = False
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            self._wake.clear()
+            try:
+                await self.drain()
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not failing:
+                    log.warning("event relay failing, will retry: %s", type(exc).__name__)
+                failing = True
+
+    async def drain(self) -> int:
+        """Publish every pending event; return how many were sent."""
+        sent = 0
+        while True:
+            async with self.db.transaction() as conn:
+                rows = await repo.claim_outbox_batch(conn, self.batch)
+                if not rows:
+                    return sent
+                events = [
+                    Event(str(r["event_id"]), r["event_type"], r["created_at"].isoformat(), r["payload"]) for r in rows
+                ]
+                # Rows stay locked (SKIP LOCKED keeps other instances off them) and are deleted only once
+                # published; a failure rolls back and the batch is retried.
+                await self.publisher.publish(events)
+                await repo.delete_outbox_rows(conn, [r["id"] for r in rows])
+                sent += len(rows)

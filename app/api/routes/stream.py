@@ -1,0 +1,59 @@
+"""WS /v1/conversations/{id}/stream: pushes `message.created` for one conversation.
+
+Browsers cannot set headers on a WebSocket, so the token may also come as `?access_token=` (the access log
+never records query strings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+
+from app.api.realtime import OVERFLOW
+from app.api.service import NotFound
+from app.common.security import authenticate, bearer_token
+
+router = APIRouter(tags=["messages"])
+
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await ws.receive_text()
+
+
+@router.websocket("/v1/conversations/{conversation_id}/stream")
+async def stream(ws: WebSocket, conversation_id: UUID) -> None:
+    token = bearer_token(ws.headers.get("authorization")) or ws.query_params.get("access_token")
+    try:
+        principal = await authenticate(ws, token)
+        await ws.app.state.api.get_conversation(principal.user_id, conversation_id)
+    except (HTTPException, NotFound):
+        await ws.close(code=POLICY_VIOLATION)
+        return
+    # Subscribe before accepting so nothing published after the client sees the handshake is missed.
+    async with ws.app.state.hub.subscribe(str(conversation_id)) as queue:
+        await ws.accept()
+        client = asyncio.create_task(_until_disconnect(ws))
+        try:
+            while True:
+                next_item = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({next_item, client}, return_when=asyncio.FIRST_COMPLETED)
+                if client in done:
+                    next_item.cancel()
+                    return
+                data = next_item.result()
+                if data == OVERFLOW:
+                    await ws.close(code=TRY_AGAIN_LATER)
+                    return
+                await ws.send_text(data)
+        except WebSocketDisconnect:
+            return
+        finally:
+            client.cancel()

@@ -1,0 +1,184 @@
+"""Agents, conversations and messages: caching, invalidation, idempotency and events around the repository."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from app.api import repository as repo
+from app.api.outbox import OutboxRelay
+from app.api.realtime import MessageHub
+from app.common.cache import TwoLayerCache
+from app.common.db import Database
+
+LIST_LIMIT = 200
+
+
+class NotFound(Exception):
+    pass
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was already used for a different request."""
+
+
+class BadCursor(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Created:
+    body: dict[str, Any]
+    replayed: bool
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw[:1] != "s" or not raw[1:].isdigit():
+            raise ValueError
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor() from None
+
+
+# Cache keys always start with the user id: a cached value is only ever served to the user it was read for.
+def _user_tag(uid: UUID) -> str:
+    return f"u:{uid}"
+
+
+def _agents_tag(uid: UUID) -> str:
+    return f"u:{uid}:agents"
+
+
+def _conversations_tag(uid: UUID) -> str:
+    return f"u:{uid}:convs"
+
+
+def _conversation_tag(cid: UUID | str) -> str:
+    return f"conv:{cid}"
+
+
+class ApiService:
+    def __init__(self, db: Database, cache: TwoLayerCache, hub: MessageHub, relay: OutboxRelay) -> None:
+        self.db = db
+        self.cache = cache
+        self.hub = hub
+        self.relay = relay
+
+    async def _cached(self, uid: UUID, key: str, tags: list[str], load: Any) -> Any:
+        async def loader() -> Any:
+            async with self.db.transaction(uid) as conn:
+                value = await load(conn)
+            if value is None:
+                raise NotFound()
+            return value
+
+        return await self.cache.get_or_load(f"u:{uid}:{key}", loader, [_user_tag(uid), *tags])
+
+    # -- agents ----------------------------------------------------------------------------------------------
+
+    async def create_agent(self, uid: UUID, fields: dict[str, Any]) -> dict[str, Any]:
+        async with self.db.transaction(uid) as conn:
+            agent = await repo.insert_agent(conn, fields)
+        await self.cache.invalidate(_agents_tag(uid))
+        return agent
+
+    async def list_agents(self, uid: UUID) -> dict[str, Any]:
+        async def load(conn: Any) -> dict[str, Any]:
+            return {"items": await repo.list_agents(conn, LIST_LIMIT)}
+
+        return await self._cached(uid, "agents", [_agents_tag(uid)], load)
+
+    async def get_agent(self, uid: UUID, aid: UUID) -> dict[str, Any]:
+        return await self._cached(uid, f"agent:{aid}", [_agents_tag(uid)], lambda c: repo.get_agent(c, aid))
+
+    async def update_agent(self, uid: UUID, aid: UUID, changes: dict[str, Any]) -> dict[str, Any]:
+        async with self.db.transaction(uid) as conn:
+            agent = await repo.update_agent(conn, aid, changes)
+        if agent is None:
+            raise NotFound()
+        await self.cache.invalidate(_agents_tag(uid))
+        return agent
+
+    async def delete_agent(self, uid: UUID, aid: UUID) -> None:
+        async with self.db.transaction(uid) as conn:
+            deleted = await repo.delete_agent(conn, aid)
+        if not deleted:
+            raise NotFound()
+        # The delete cascades to conversations and messages: drop everything cached for this user.
+        await self.cache.invalidate(_user_tag(uid))
+
+    # -- conversations ---------------------------------------------------------------------------------------
+
+    async def create_conversation(self, uid: UUID, agent_id: UUID, title: str) -> dict[str, Any]:
+        async with self.db.transaction(uid) as conn:
+            conv = await repo.insert_conversation(conn, agent_id, title)
+        if conv is None:
+            raise NotFound()
+        await self.cache.invalidate(_conversations_tag(uid))
+        return conv
+
+    async def list_conversations(self, uid: UUID) -> dict[str, Any]:
+        async def load(conn: Any) -> dict[str, Any]:
+            return {"items": await repo.list_conversations(conn, LIST_LIMIT)}
+
+        return await self._cached(uid, "convs", [_conversations_tag(uid)], load)
+
+    async def get_conversation(self, uid: UUID, cid: UUID) -> dict[str, Any]:
+        return await self._cached(uid, f"conv:{cid}", [_conversation_tag(cid)], lambda c: repo.get_conversation(c, cid))
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    async def page_messages(self, uid: UUID, cid: UUID, limit: int, cursor: str | None) -> dict[str, Any]:
+        after = decode_cursor(cursor)
+
+        async def load(conn: Any) -> dict[str, Any] | None:
+            rows = await repo.page_messages(conn, cid, after, limit + 1)
+            if not rows and not await repo.conversation_exists(conn, cid):
+                return None
+            more = len(rows) > limit
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1]["seq"]) if more else None
+            for r in rows:
+                del r["seq"]
+            return {"items": rows, "next_cursor": next_cursor}
+
+        return await self._cached(uid, f"conv:{cid}:msgs:{after}:{limit}", [_conversation_tag(cid)], load)
+
+    async def post_message(self, uid: UUID, cid: UUID, role: str, content: str, idempotency_key: str | None) -> Created:
+        request_hash = hashlib.sha256(json.dumps([str(cid), role, content]).encode()).digest()
+        async with self.db.transaction(uid) as conn:
+            if idempotency_key is not None and not await repo.claim_idempotency_key(
+                conn, idempotency_key, request_hash
+            ):
+                record = await repo.get_idempotency_record(conn, idempotency_key)
+                if record is None or bytes(record["request_hash"]) != request_hash or record["response"] is None:
+                    raise IdempotencyKeyReused()
+                return Created(record["response"], replayed=True)
+            counter = await repo.next_message_seq(conn, cid)
+            if counter is None:
+                raise NotFound()
+            message = await repo.insert_message(conn, cid, counter["last_seq"], role, content)
+            await repo.insert_outbox_event(
+                conn,
+                "message.created",
+                {"message": message, "user_id": str(uid), "agent_id": str(counter["agent_id"])},
+            )
+            if idempotency_key is not None:
+                await repo.store_idempotent_response(conn, idempotency_key, 201, message)
+        await self.cache.invalidate(_conversation_tag(cid), _conversations_tag(uid))
+        await self.hub.publish(str(cid), message)
+        self.relay.wake()
+        return Created(message, replayed=False)

@@ -1,0 +1,47 @@
+"""Environment variables of the api service (in addition to ServiceSettings')."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from app.common.settings import ServiceSettings
+
+_TOPIC = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
+
+
+class ApiSettings(ServiceSettings):
+    jwks_url: str = Field(
+        alias="JWKS_URL",
+        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
+    )
+    events_backend: Literal["redis", "pubsub", "none"] = Field(
+        "redis",
+        alias="EVENTS_BACKEND",
+        description="Where message.created events go: Redis Streams (local), Google Pub/Sub (cloud), nowhere.",
+    )
+    pubsub_topic: str | None = Field(
+        None, alias="PUBSUB_TOPIC", description="Full topic name projects/<project>/topics/<topic>."
+    )
+    pubsub_emulator_host: str | None = Field(
+        None, alias="PUBSUB_EMULATOR_HOST", description="host:port of a Pub/Sub emulator (tests, local)."
+    )
+    events_stream: str = Field(
+        "grid:events", alias="EVENTS_STREAM", description="Redis stream key for EVENTS_BACKEND=redis."
+    )
+    message_writes_per_minute: int = Field(
+        120, ge=1, alias="MESSAGE_WRITES_PER_MINUTE", description="Messages one user may post per minute."
+    )
+    outbox_relay_interval_seconds: float = Field(
+        2.0, gt=0, alias="OUTBOX_RELAY_INTERVAL_SECONDS", description="Retry period for unsent events."
+    )
+
+    @model_validator(mode="after")
+    def _pubsub_needs_topic(self) -> ApiSettings:
+        if self.events_backend == "pubsub" and (not self.pubsub_topic or not _TOPIC.match(self.pubsub_topic)):
+            raise ValueError("EVENTS_BACKEND=pubsub needs PUBSUB_TOPIC=projects/<project>/topics/<topic>")
+        if self.events_backend == "redis" and self.redis_url is None:
+            raise ValueError("EVENTS_BACKEND=redis needs REDIS_URL")
+        return self

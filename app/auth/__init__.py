@@ -1,0 +1,1 @@
+"""The auth service: accounts, passwords, access and refresh tokens, and the JWKS other services verify with."""

@@ -1,0 +1,1 @@
+"""Code shared by the bundled app services: settings, logging, database, cache, security and HTTP plumbing."""

@@ -1,0 +1,93 @@
+"""What every service's FastAPI app is made of: logging, middleware, error handlers, health, and resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.common import health
+from app.common.cache import TwoLayerCache
+from app.common.db import Database
+from app.common.errors import install_error_handlers
+from app.common.logging import configure_logging
+from app.common.middleware import RequestContextMiddleware
+from app.common.migrations import apply_migrations
+from app.common.ratelimit import RateLimiter
+from app.common.redis import SafeRedis
+from app.common.settings import ServiceSettings
+
+log = logging.getLogger("app")
+
+
+@dataclass
+class Resources:
+    settings: ServiceSettings
+    db: Database
+    redis: SafeRedis | None
+    cache: TwoLayerCache
+    limiter: RateLimiter
+
+
+Extension = Callable[[FastAPI, Resources], AbstractAsyncContextManager[Any]]
+
+
+@asynccontextmanager
+async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterator[Resources]:
+    url = settings.database_url.get_secret_value()
+    if settings.run_migrations:
+        await apply_migrations(url)
+    db = Database(url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
+    redis = SafeRedis(settings.redis_url.get_secret_value()) if settings.redis_url else None
+    cache = TwoLayerCache(
+        redis,
+        l1_ttl=settings.cache_l1_ttl_seconds,
+        l2_ttl=settings.cache_l2_ttl_seconds,
+        namespace=f"grid:{service}:cache",
+    )
+    await db.open()
+    cache.start()
+    try:
+        yield Resources(settings, db, redis, cache, RateLimiter(redis, namespace=f"grid:{service}:rl"))
+    finally:
+        await cache.stop()
+        if redis is not None:
+            await redis.close()
+        await db.close()
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    service: str,
+    title: str,
+    routers: list[Any],
+    extension: Extension | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    if configure_logs:
+        configure_logging(settings.log_level, settings.google_cloud_project)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings, service) as resources:
+            app.state.resources = resources
+            if extension is None:
+                yield
+            else:
+                async with extension(app, resources):
+                    yield
+        log.info("%s stopped", service)
+
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
+    return app

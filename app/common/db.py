@@ -1,0 +1,67 @@
+"""The async Postgres pool and the one way to run SQL: a transaction scoped to the calling user.
+
+Tenant isolation lives in the database (row-level security, see migrations): every transaction made for a
+request sets `app.user_id` with `set_config(..., true)`, which lasts until that transaction ends, so a pooled
+connection never carries one user's identity into the next request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger("app.db")
+
+Conn = AsyncConnection[DictRow]
+
+
+class UnsafeDatabaseRole(RuntimeError):
+    """The app's role would bypass row-level security, which would silently void tenant isolation."""
+
+
+class Database:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.url = url
+        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=5.0,
+            # A cheap check on checkout turns connections broken by a database restart into fresh ones.
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"row_factory": dict_row, "connect_timeout": 5},
+            reconnect_timeout=3600,
+            name="grid",
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)
+        await self.assert_role_respects_rls()
+
+    async def close(self) -> None:
+        await self.pool.close(timeout=5)
+
+    async def assert_role_respects_rls(self) -> None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            row = await cur.fetchone()
+        if row and (row["rolsuper"] or row["rolbypassrls"]):
+            raise UnsafeDatabaseRole("DATABASE_URL connects as a superuser or BYPASSRLS role; use an ordinary role")
+
+    @asynccontextmanager
+    async def transaction(self, user_id: UUID | None = None) -> AsyncIterator[Conn]:
+        async with self.pool.connection() as conn, conn.transaction():
+            if user_id is not None:
+                await conn.execute("SELECT set_config('app.user_id', %s, true)", (str(user_id),))
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.pool.connection(timeout=2.0) as conn:
+            await conn.execute("SELECT 1")

@@ -1,0 +1,85 @@
+"""Versioned SQL migrations, applied in order under a Postgres advisory lock.
+
+Several instances may start at once (Cloud Run scale-out); the session-level advisory lock makes exactly one
+apply pending migrations while the others wait and then find nothing to do. Applied files are checksummed so an
+edited migration is refused instead of silently diverging between environments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+log = logging.getLogger("app.migrations")
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Arbitrary constant shared by every instance: "grid" in ASCII.
+_LOCK_KEY = 0x67726964
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        m = _NAME.match(path.name)
+        if not m:
+            raise MigrationError(f"bad migration file name: {path.name}")
+        found.append(Migration(int(m.group(1)), m.group(2), path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError("duplicate migration versions")
+    return found
+
+
+async def apply_migrations(url: str, migrations: list[Migration] | None = None) -> list[int]:
+    """Apply pending migrations; return the versions applied by this call."""
+    migrations = load_migrations() if migrations is None else migrations
+    applied_now: list[int] = []
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version integer PRIMARY KEY,
+                       name text NOT NULL,
+                       checksum text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            cur = await conn.execute("SELECT version, checksum FROM schema_migrations")
+            done = {v: c for v, c in await cur.fetchall()}
+            for mig in migrations:
+                if mig.version in done:
+                    if done[mig.version] != mig.checksum:
+                        raise MigrationError(f"migration {mig.version}_{mig.name} changed after it was applied")
+                    continue
+                async with conn.transaction():
+                    await conn.execute(mig.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        (mig.version, mig.name, mig.checksum),
+                    )
+                log.info("applied migration %04d_%s", mig.version, mig.name)
+                applied_now.append(mig.version)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied_now

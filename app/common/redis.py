@@ -1,0 +1,111 @@
+"""A Redis client that fails fast: short timeouts, no retries, and a circuit breaker.
+
+Redis is an accelerator here, never a dependency of correctness. When it is down, callers fall back (the cache
+reads the database, rate limits count in-process), and the breaker keeps every request from paying a timeout
+while Redis stays down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+log = logging.getLogger("app.redis")
+
+T = TypeVar("T")
+
+
+class RedisUnavailable(Exception):
+    pass
+
+
+class SafeRedis:
+    def __init__(self, url: str, *, timeout: float = 0.25, cooldown: float = 1.0) -> None:
+        self.client: aioredis.Redis = aioredis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=False,
+            max_connections=64,
+        )
+        self.url = url
+        self.cooldown = cooldown
+        self._open_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    async def run(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
+        """Run one Redis operation or raise RedisUnavailable (immediately while the breaker is open)."""
+        if not self.available:
+            raise RedisUnavailable("circuit open")
+        try:
+            return await op(self.client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            if self.available:
+                log.warning("redis unavailable, failing open for %.1fs: %s", self.cooldown, type(exc).__name__)
+            self._open_until = time.monotonic() + self.cooldown
+            raise RedisUnavailable(type(exc).__name__) from exc
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.run(lambda r: r.ping()))
+        except RedisUnavailable:
+            return False
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+Handler = Callable[[bytes, bytes], Awaitable[None] | None]
+
+
+async def listen_forever(
+    safe: SafeRedis, *, channels: tuple[str, ...] = (), patterns: tuple[str, ...] = (), handler: Handler
+) -> None:
+    """Deliver pub/sub messages to `handler(channel, data)` until cancelled, reconnecting after outages.
+
+    Uses its own connection without a read timeout: a subscriber is idle by nature.
+    """
+    client = aioredis.from_url(safe.url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
+    backoff = 0.2
+    try:
+        while True:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                if channels:
+                    await pubsub.subscribe(*channels)
+                if patterns:
+                    await pubsub.psubscribe(*patterns)
+                backoff = 0.2
+                while True:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None:
+                        continue
+                    result = handler(msg["channel"], msg["data"])
+                    if result is not None:
+                        await result
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, TimeoutError):
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("pub/sub handler failed")
+                await asyncio.sleep(backoff)
+            finally:
+                with contextlib.suppress(RedisError, OSError, TimeoutError):
+                    await pubsub.aclose()
+    finally:
+        await client.aclose()

