@@ -95,7 +95,7 @@ def start_auth(postgres: LocalPostgres, redis_server: LocalRedis, key_dir: Path,
     from app.auth.main import create_app
     from app.auth.settings import AuthSettings
 
-    settings = AuthSettings(**base_env(postgres, redis_server), JWT_KEY_FILE=key_dir / "signing.pem", **extra)
+    settings = AuthSettings(**{**base_env(postgres, redis_server), "JWT_KEY_FILE": key_dir / "signing.pem", **extra})
     return ServerThread(create_app(settings, configure_logs=False)).start()
 
 
@@ -104,7 +104,7 @@ def start_api(postgres: LocalPostgres, redis_server: LocalRedis, auth_url: str, 
     from app.api.settings import ApiSettings
 
     settings = ApiSettings(
-        **base_env(postgres, redis_server), JWKS_URL=f"{auth_url}/auth/.well-known/jwks.json", **extra
+        **{**base_env(postgres, redis_server), "JWKS_URL": f"{auth_url}/auth/.well-known/jwks.json", **extra}
     )
     return ServerThread(create_app(settings, configure_logs=False)).start()
 
@@ -206,6 +206,20 @@ def new_api_instance(
         server = start_api(postgres, redis_server, auth_server.url, **extra)
         started.append(server)
         return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_thread() -> Iterator[Callable[[Any], ServerThread]]:
+    """Serve any ASGI app on a free port for the rest of the session (e.g. a fake upstream)."""
+    started: list[ServerThread] = []
+
+    def start(app: Any) -> ServerThread:
+        started.append(ServerThread(app).start())
+        return started[-1]
 
     yield start
     for server in started:
