@@ -1,0 +1,253 @@
+"""Run Grid's policy pack over an offline plan the way the Pulumi engine runs it during preview.
+
+`evaluate(resources, environment)` takes resources shaped like `grid plan --json` (DESIGN §5) and
+reproduces what pulumi_policy's analyzer server does for each gRPC call:
+
+* Analyze, once per resource (custom, component and provider alike, as the engine's step
+  generator does): inputs go through a protobuf Struct (so every number arrives as a float), are
+  deserialized and wrapped in pulumi_policy's unknown-checking proxy, and each enabled
+  ResourceValidationPolicy gets a real `ResourceValidationArgs`.
+* AnalyzeStack, once: every resource as a `PolicyResource` with parent and dependencies linked,
+  passed to each enabled StackValidationPolicy in a real `StackValidationArgs`.
+* Configuration follows `pulumi preview --policy-pack-config policies/config/<environment>.json`:
+  per-policy `enforcementLevel` overrides the policy's own, `"all"` sets every policy, the other
+  keys are validated against the policy's config schema and merged over its defaults.
+
+Unknown values: an input the plan cannot know yet is given as `UNKNOWN`, the same sentinel the
+Pulumi runtime sends to analyzers (`pulumi.runtime.rpc.UNKNOWN`). Secret inputs are the string
+"[secret]" in the plan and are passed through as that string.
+
+Each violation is `{"policy", "enforcement", "urn", "message"}`; `message` is what the engine
+shows: the policy description, a newline, then the detail. Stack-wide violations have urn None.
+A policy that trips over an unknown value is reported, like the engine does, as an advisory
+"can't run policy ... during preview" diagnostic instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from inspect import isawaitable
+from pathlib import Path
+from typing import Any, Final
+
+import jsonschema
+import yaml
+from google.protobuf import json_format, struct_pb2
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies
+
+UNKNOWN: Final = UNKNOWN_STRING_VALUE
+POLICIES_DIR: Final = Path(__file__).resolve().parent.parent / "policies"
+CONFIG_DIR: Final = POLICIES_DIR / "config"
+
+
+class PolicyConfigError(ValueError):
+    """The policy-pack config names a policy the pack lacks, or a value its schema rejects."""
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    enforcement: EnforcementLevel
+    config: dict[str, Any]
+
+
+def pack_version() -> str:
+    manifest = yaml.safe_load((POLICIES_DIR / "PulumiPolicy.yaml").read_text()) or {}
+    return str(manifest.get("version", "0.0.1"))
+
+
+def load_pack_config(environment: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+    path = config_dir / f"{environment}.json"
+    if not path.is_file():
+        raise PolicyConfigError(f"no policy config for environment {environment!r} ({path})")
+    return json.loads(path.read_text())
+
+
+def _normalize(value: Any, name: str) -> tuple[EnforcementLevel | None, dict[str, Any]]:
+    """Split one config entry into (enforcement level, properties), as the CLI does."""
+    if isinstance(value, str):
+        return EnforcementLevel(value), {}
+    if not isinstance(value, Mapping):
+        raise PolicyConfigError(f"{name}: expected an enforcement level or an object")
+    properties = {key: item for key, item in value.items() if key != "enforcementLevel"}
+    level = value.get("enforcementLevel")
+    return (EnforcementLevel(level) if level is not None else None), properties
+
+
+def _validate(policy: Policy, properties: Mapping[str, Any]) -> None:
+    schema = policy.config_schema
+    declared = schema.properties if schema is not None else {}
+    document = {
+        "type": "object",
+        "properties": declared,
+        "required": list(schema.required or []) if schema is not None else [],
+        "additionalProperties": False,
+    }
+    try:
+        jsonschema.validate(dict(properties), document)
+    except jsonschema.ValidationError as error:
+        where = ".".join(str(part) for part in error.absolute_path)
+        raise PolicyConfigError(f"{policy.name}{'.' + where if where else ''}: {error.message}") from None
+
+
+def resolve_settings(
+    policies: Sequence[Policy], raw_config: Mapping[str, Any], stack_usage: Mapping[str, Any] | None = None
+) -> dict[str, PolicySettings]:
+    """Effective enforcement level and config of every policy under a policy-pack config file."""
+    by_name = {policy.name: policy for policy in policies}
+    unknown = sorted(set(raw_config) - set(by_name) - {"all"})
+    if unknown:
+        raise PolicyConfigError(f"policy config names policies the pack does not have: {', '.join(unknown)}")
+    pack_level = _normalize(raw_config["all"], "all")[0] if "all" in raw_config else None
+    settings: dict[str, PolicySettings] = {}
+    for policy in policies:
+        level, properties = _normalize(raw_config.get(policy.name, {}), policy.name)
+        _validate(policy, properties)
+        defaults = {
+            key: spec["default"]
+            for key, spec in (policy.config_schema.properties if policy.config_schema else {}).items()
+            if "default" in spec
+        }
+        config = {**defaults, **properties}
+        if stack_usage is not None and policy.config_schema and "usage" in policy.config_schema.properties:
+            config["usage"] = dict(stack_usage)
+        enforcement = level or pack_level or policy.enforcement_level or DEFAULT_ENFORCEMENT
+        settings[policy.name] = PolicySettings(enforcement, config)
+    return settings
+
+
+def _engine_properties(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs as the analyzer sees them: a protobuf Struct round trip, then pulumi_policy's deserializer."""
+    struct = struct_pb2.Struct()
+    struct.update(dict(inputs))
+    return deserialize_properties(json_format.MessageToDict(struct))
+
+
+def _options(resource: Mapping[str, Any]) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=bool(resource.get("protect", False)),
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=resource.get("parent") or None,
+    )
+
+
+def _run(result: Any) -> None:
+    if isawaitable(result):
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(result)
+        finally:
+            loop.close()
+
+
+class _Collector:
+    """Builds the engine's diagnostics: description + detail, remediate downgraded to mandatory."""
+
+    def __init__(self) -> None:
+        self.violations: list[dict[str, Any]] = []
+        self.version = pack_version()
+
+    def reporter(self, policy: Policy, enforcement: EnforcementLevel, default_urn: str | None):
+        level = EnforcementLevel.MANDATORY if enforcement == EnforcementLevel.REMEDIATE else enforcement
+
+        def report_violation(message: str, urn: str | None = None) -> None:
+            text = policy.description + (f"\n{message}" if message else "")
+            self.add(policy.name, level, urn or default_urn, text)
+
+        return report_violation
+
+    def add(self, policy: str, level: EnforcementLevel, urn: str | None, message: str) -> None:
+        self.violations.append({"policy": policy, "enforcement": level.value, "urn": urn, "message": message})
+
+    def preview_gap(self, policy: Policy, urn: str | None, error: UnknownValueError) -> None:
+        self.add(policy.name, EnforcementLevel.ADVISORY, urn,
+                 f"can't run policy '{policy.name}' from policy pack '{PACK_NAME}@v{self.version}' "
+                 f"during preview: {error.message}")
+
+
+def _analyze(resource: Mapping[str, Any], policies: Iterable[tuple[ResourceValidationPolicy, PolicySettings]],
+             collector: _Collector) -> None:
+    properties = _engine_properties(resource.get("inputs") or {})
+    for policy, settings in policies:
+        args = ResourceValidationArgs(
+            resource["type"], unknown_checking_proxy(properties), resource["urn"], resource["name"],
+            _options(resource), None, dict(settings.config), {},
+        )
+        try:
+            _run(policy.validate(args, collector.reporter(policy, settings.enforcement, resource["urn"])))
+        except UnknownValueError as error:
+            collector.preview_gap(policy, resource["urn"], error)
+        except _NotApplicableError:
+            continue
+
+
+def _stack_resources(resources: Sequence[Mapping[str, Any]]) -> list[PolicyResource]:
+    built = {
+        resource["urn"]: PolicyResource(
+            resource["type"], unknown_checking_proxy(_engine_properties(resource.get("inputs") or {})),
+            resource["urn"], resource["name"], _options(resource), None, None, [], {},
+        )
+        for resource in resources
+    }
+    for resource in resources:
+        policy_resource = built[resource["urn"]]
+        policy_resource.parent = built.get(resource.get("parent") or "")
+        policy_resource.dependencies = [built[urn] for urn in resource.get("dependencies") or [] if urn in built]
+    return list(built.values())
+
+
+def _analyze_stack(resources: Sequence[Mapping[str, Any]],
+                   policies: Iterable[tuple[StackValidationPolicy, PolicySettings]], collector: _Collector) -> None:
+    for policy, settings in policies:
+        args = StackValidationArgs(_stack_resources(resources), dict(settings.config), {})
+        try:
+            _run(policy.validate(args, collector.reporter(policy, settings.enforcement, None)))
+        except UnknownValueError as error:
+            collector.preview_gap(policy, None, error)
+        except _NotApplicableError:
+            continue
+
+
+def evaluate(
+    resources: list[dict],
+    environment: str,
+    stack_usage: Mapping[str, Any] | None = None,
+    *,
+    raw_config: Mapping[str, Any] | None = None,
+) -> list[dict]:
+    """Violations of the policy pack over `resources` under policies/config/<environment>.json.
+
+    `stack_usage` (the stack's `grid:usage`) becomes the `usage` parameter of the policies that
+    declare one (the monthly budget). `raw_config` replaces the environment's config file.
+    """
+    config = raw_config if raw_config is not None else load_pack_config(environment)
+    settings = resolve_settings(all_policies, config, stack_usage)
+    enabled = [(p, settings[p.name]) for p in all_policies if settings[p.name].enforcement != EnforcementLevel.DISABLED]
+    resource_policies = [(p, s) for p, s in enabled if isinstance(p, ResourceValidationPolicy)]
+    stack_policies = [(p, s) for p, s in enabled if isinstance(p, StackValidationPolicy)]
+    collector = _Collector()
+    for resource in resources:
+        _analyze(resource, resource_policies, collector)
+    _analyze_stack(resources, stack_policies, collector)
+    return collector.violations
