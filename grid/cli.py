@@ -35,7 +35,8 @@ def _stack(args: argparse.Namespace) -> str:
     return str(stack)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``command`` (argv[0]) lets heavy subcommands load their options only when used."""
     parser = _Parser(prog="grid", description="Grid: infrastructure-as-Python for Google Cloud.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -47,11 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         _stack_arguments(commands.add_parser(name, help=text))
 
     local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
-    try:
+    if command == "local":  # the local runner pulls in the app stack; `grid plan` shouldn't pay for it
         from grid import local as local_runner
-    except ImportError:
-        local_runner = None  # type: ignore[assignment]
-    if local_runner is not None:
+
         local_runner.add_arguments(local)
     return parser
 
@@ -71,7 +70,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         if args.command == "plan":
             return _plan(args)

@@ -47,9 +47,15 @@ def validate(stack_file: StackFile) -> StackConfig:
     )
 
 
-def make_plan(stack: str, root: Path = REPO_ROOT) -> Plan:
+def project_root() -> Path:
+    """The directory holding the stack files: the working directory when it is a Pulumi project, else the repo."""
+    cwd = Path.cwd()
+    return cwd if (cwd / "Pulumi.yaml").is_file() else REPO_ROOT
+
+
+def make_plan(stack: str, root: Path | None = None) -> Plan:
     """Validate, run the program offline, then judge and price what it registered."""
-    stack_file = read_stack_file(root, stack)
+    stack_file = read_stack_file(root or project_root(), stack)
     config = validate(stack_file)
     run = run_program(stack_file)
     return Plan(config=config, run=run, violations=[], cost=None)

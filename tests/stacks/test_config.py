@@ -1,0 +1,207 @@
+"""Stack config: presets, overrides and Google Cloud's limits, without the Pulumi CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.config import StackConfig, load_stack_config
+from stacks.config_errors import ConfigError
+from tests.conftest import STACKS, deep_update, stack_values
+
+BASE = {"gcp:project": "acme-grid-dev", "gcp:region": "us-central1", "grid:environment": "dev"}
+
+
+def load(overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> StackConfig:
+    return load_stack_config(deep_update(base or BASE, overrides or {}), stack="dev", source="Pulumi.dev.yaml")
+
+
+def problems(overrides: dict[str, Any], base: dict[str, Any] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load(overrides, base)
+    return caught.value.lines
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stack_files_validate(stack: str) -> None:
+    secret_keys = frozenset(k for k, v in stack_values(stack).items() if isinstance(v, dict) and "secure" in v)
+    config = load_stack_config(stack_values(stack), stack=stack, source=f"Pulumi.{stack}.yaml", secret_keys=secret_keys)
+    assert config.environment == stack
+    assert config.name_prefix == f"grid-{stack}"
+
+
+def test_presets_follow_the_environment_table() -> None:
+    dev = load()
+    assert dev.database.tier == "db-f1-micro" and dev.database.availability == "zonal"
+    assert dev.database.backups.enabled and not dev.database.backups.pitr
+    assert dev.cache.tier == "none" and not dev.network.nat.enabled
+    assert dev.services.api.min_instances == 0 and dev.services.ai.gpu == 0
+    prod = load({"grid:environment": "prod", "gcp:project": "acme-grid-prod"})
+    assert prod.database.availability == "regional" and prod.database.backups.pitr
+    assert prod.database.backups.retained_backups == 30 and prod.database.deletion_protection
+    assert prod.database.replica_region == "us-east1"
+    assert prod.cache.tier == "STANDARD_HA" and prod.cache.auth_enabled and prod.cache.transit_encryption
+    assert prod.services.api.min_instances >= 2 and prod.services.auth.min_instances >= 2
+    assert prod.services.ai.gpu == 1 and not prod.services.ai.cpu_idle
+
+
+def test_stack_file_overrides_preset_key_by_key() -> None:
+    config = load({"grid:database": {"diskSizeGb": 25, "backups": {"retainedBackups": 9}}})
+    assert config.database.disk_size_gb == 25
+    assert config.database.backups.retained_backups == 9
+    assert config.database.backups.start_time == "02:00"  # untouched keys keep the preset
+    assert config.database.tier == "db-f1-micro"
+
+
+def test_structured_config_as_json_strings_like_the_language_host_passes_it() -> None:
+    config = load({"grid:database": '{"diskSizeGb": 30}'})
+    assert config.database.disk_size_gb == 30
+
+
+def test_models_are_frozen() -> None:
+    config = load()
+    with pytest.raises(Exception, match="frozen"):
+        config.database.tier = "db-g1-small"  # type: ignore[misc]
+
+
+# --- each bad-config case gives one line naming the file and the field --------------------------------------
+
+
+def test_invalid_enum_names_valid_values() -> None:
+    assert problems({"grid:database": {"availability": "regionall"}}) == [
+        "Pulumi.dev.yaml: grid:database.availability: must be one of zonal, regional (got 'regionall')"
+    ]
+
+
+def test_unknown_nested_key_suggests_the_right_one() -> None:
+    [line] = problems({"grid:database": {"diskSize": 20}})
+    assert line.startswith("Pulumi.dev.yaml: grid:database.diskSize: unknown key; did you mean 'diskSizeGb'?")
+
+
+def test_unknown_top_level_grid_key() -> None:
+    [line] = problems({"grid:databse": {"tier": "db-f1-micro"}})
+    assert line.startswith("Pulumi.dev.yaml: grid:databse: unknown key; did you mean 'database'?")
+
+
+def test_wrong_type() -> None:
+    assert problems({"grid:database": {"diskSizeGb": "lots"}}) == [
+        "Pulumi.dev.yaml: grid:database.diskSizeGb: must be a whole number (got 'lots')"
+    ]
+    [line] = problems({"grid:cache": "BASIC"})
+    assert line == "Pulumi.dev.yaml: grid:cache: must be a mapping of keys to values (got 'BASIC')"
+
+
+def test_min_above_max() -> None:
+    [line] = problems({"grid:services": {"api": {"minInstances": 5, "maxInstances": 2}}})
+    assert line.startswith("Pulumi.dev.yaml: grid:services.api: minInstances (5) is above maxInstances (2)")
+
+
+def test_missing_required_keys() -> None:
+    lines = problems({}, base={"gcp:region": "us-central1"})
+    assert (
+        "Pulumi.dev.yaml: grid:environment: required: run `pulumi config set grid:environment <dev|staging|prod>`"
+        in lines
+    )
+    assert any(line.startswith("Pulumi.dev.yaml: gcp:project: required") for line in lines)
+
+
+def test_several_problems_are_all_reported() -> None:
+    lines = problems({"grid:database": {"availability": "x", "diskSizeGb": 1}, "grid:cache": {"tier": "HUGE"}})
+    assert len(lines) == 3
+    assert all(line.startswith("Pulumi.dev.yaml: grid:") for line in lines)
+
+
+def test_plaintext_secret_is_rejected() -> None:
+    [line] = problems({"grid:completionApiKey": "sk-live-123"})
+    assert "pulumi config set --secret grid:completionApiKey" in line
+    assert "sk-live-123" not in line
+
+
+# --- Google Cloud limits ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tier", "fragment"),
+    [
+        ("db-custom-3-7680", "even number"),
+        ("db-custom-2-1024", "at least 3840 MB"),
+        ("db-custom-2-7000", "multiple of 256"),
+        ("db-n1-standard-2", "unknown Cloud SQL tier"),
+        ("db-perf-optimized-N-4", "ENTERPRISE_PLUS"),
+    ],
+)
+def test_cloud_sql_tier_rules(tier: str, fragment: str) -> None:
+    [line] = problems({"grid:database": {"tier": tier}})
+    assert line.startswith("Pulumi.dev.yaml: grid:database") and fragment in line
+
+
+def test_enterprise_plus_rules() -> None:
+    ok = load({"grid:database": {"tier": "db-perf-optimized-N-2", "edition": "ENTERPRISE_PLUS"}})
+    assert ok.database.sql_tier.vcpus == 2
+    [line] = problems(
+        {"grid:database": {"tier": "db-perf-optimized-N-2", "edition": "ENTERPRISE_PLUS", "diskType": "PD_HDD"}}
+    )
+    assert "PD_SSD" in line
+    [line] = problems({"grid:database": {"backups": {"logRetentionDays": 14}}})
+    assert "at most 7 in the ENTERPRISE edition" in line
+
+
+def test_pitr_needs_backups() -> None:
+    [line] = problems({"grid:database": {"backups": {"enabled": False, "pitr": True}}})
+    assert line == "Pulumi.dev.yaml: grid:database.backups: pitr needs backups: set enabled: true or pitr: false"
+
+
+def test_redis_limits() -> None:
+    assert "must be <= 300" in problems({"grid:cache": {"tier": "BASIC", "memorySizeGb": 500}})[0]
+    assert "readReplicas need tier STANDARD_HA" in problems({"grid:cache": {"tier": "BASIC", "readReplicas": 1}})[0]
+    assert "allkeys-lru" in problems({"grid:cache": {"tier": "BASIC", "maxmemoryPolicy": "lru"}})[0]
+
+
+def test_cidr_validity_and_overlap() -> None:
+    [line] = problems({"grid:network": {"subnetCidr": "10.10.0.1/20"}})
+    assert line.startswith("Pulumi.dev.yaml: grid:network.subnetCidr: '10.10.0.1/20' is not a valid IPv4 CIDR")
+    [line] = problems({"grid:network": {"subnetCidr": "10.20.4.0/22"}})
+    assert "overlaps privateServiceCidr" in line
+    [line] = problems({"grid:network": {"subnetCidr": "8.8.0.0/20"}})
+    assert "not a private range" in line
+    [line] = problems({"grid:network": {"egress": "connector", "connector": {"cidr": "10.8.0.0/27"}}})
+    assert "must be a /28" in line
+
+
+def test_region_names() -> None:
+    [line] = problems({"gcp:region": "us-centrall1"})
+    assert line == "Pulumi.dev.yaml: gcp:region: unknown region 'us-centrall1'; did you mean 'us-central1'?"
+    assert "must differ" in problems({"grid:database": {"replicaRegion": "us-central1"}})[0]
+
+
+def test_derived_name_lengths() -> None:
+    [line] = problems({"grid:namePrefix": "a-much-too-long-prefix-x"})
+    assert line.startswith("Pulumi.dev.yaml: grid:namePrefix:") and "over the limit of 30" in line
+
+
+@pytest.mark.parametrize(
+    ("service", "fragment"),
+    [
+        ({"cpu": 1, "memory": "8Gi"}, "needs memory between"),
+        ({"cpu": 3}, "not allowed"),
+        ({"cpu": 0.5, "memory": "1Gi"}, "at most 512Mi"),
+        ({"cpu": 2, "memory": "8Gi", "gpu": 1, "cpuIdle": False}, "at least 4 CPU and 16Gi"),
+        ({"cpu": 4, "memory": "16Gi", "gpu": 1, "cpuIdle": True}, "cpuIdle: false"),
+        ({"memory": "1GB"}, "512Mi or 4Gi"),
+    ],
+)
+def test_cloud_run_resources(service: dict[str, Any], fragment: str) -> None:
+    [line] = problems({"grid:services": {"ai": service}})
+    assert line.startswith("Pulumi.dev.yaml: grid:services.ai") and fragment in line
+
+
+def test_gpu_region_support() -> None:
+    gpu = {"cpu": 4, "memory": "16Gi", "gpu": 1, "cpuIdle": False}
+    [line] = problems({"gcp:region": "us-west1", "grid:services": {"ai": gpu}})
+    assert line.startswith("Pulumi.dev.yaml: grid:services.ai.gpu: Cloud Run GPUs are not offered in us-west1")
+
+
+def test_label_rules() -> None:
+    [line] = problems({"grid:labels": {"Team": "x"}})
+    assert "label key 'Team'" in line

@@ -1,0 +1,59 @@
+"""Project files a newcomer and the Pulumi CLI rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, STACKS
+
+SCHEMA = REPO_ROOT.parent / "shared" / "schemas" / "pulumi" / "project.json"
+
+
+@pytest.mark.skipif(not SCHEMA.is_file(), reason="shared/ schemas not beside the repository")
+def test_pulumi_yaml_matches_pulumis_project_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    jsonschema.validate(project, schema)
+    assert project["name"] == "grid" and project["main"] == "stacks/"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+    assert (REPO_ROOT / project["main"] / "__main__.py").is_file()
+
+
+def test_every_secret_in_stack_files_is_encrypted() -> None:
+    for stack in STACKS:
+        document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+        assert document["encryptionsalt"].startswith("v1:")
+        for key, value in document["config"].items():
+            if isinstance(value, dict) and "secure" in value:
+                assert re.match(r"^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$", value["secure"]), key
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    text = (REPO_ROOT / "README.md").read_text()
+    first_block = text.split("```", 2)[1]
+    assert "make plan" in first_block and "make test" in first_block
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+
+
+@pytest.mark.pulumi_cli
+@pytest.mark.skipif(
+    shutil.which("pulumi") is None or not os.environ.get("GRID_E2E"),
+    reason="needs the Pulumi CLI and Google Cloud credentials (set GRID_E2E=1 where both exist)",
+)
+def test_real_pulumi_preview_of_dev(tmp_path: Path) -> None:
+    """With the CLI and credentials, `grid preview dev` runs a real preview with the policy pack."""
+    from grid import pulumi_cli
+
+    assert pulumi_cli.run("preview", "dev") == 0
