@@ -8,6 +8,7 @@ line per problem, each naming the file, the field path and what to do.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -325,6 +326,195 @@ class ServicesConfig(_Model):
     ai: ServiceConfig = Field(default_factory=lambda: ServiceConfig.model_validate({"memory": "2Gi"}))
 
 
+# --- Cloud Functions gen2 -----------------------------------------------------------------------------------
+
+_FUNCTION_MEMORY = ("128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "32Gi")
+
+
+class FunctionConfig(_Model):
+    """One Cloud Functions (gen2) function; defaults stay inside the free tier."""
+
+    memory: str = Field("256Mi", description="Memory per instance.")
+    timeout_seconds: int = Field(60, ge=1, le=540)
+    min_instances: int = Field(0, ge=0, le=100)
+    max_instances: int = Field(3, ge=1, le=1000, description="Cap: the free-tier guard against runaway scaling.")
+    concurrency: int = Field(1, ge=1, le=1000)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if value not in _FUNCTION_MEMORY:
+            raise ValueError(f"must be one of {', '.join(_FUNCTION_MEMORY)} (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> FunctionConfig:
+        if self.min_instances > self.max_instances:
+            raise ValueError(f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances})")
+        if self.concurrency > 1 and gcp_limits.memory_mib(self.memory) < 512:
+            raise ValueError("concurrency above 1 needs at least 512Mi (a full vCPU) per instance")
+        return self
+
+
+class FunctionsConfig(_Model):
+    korean_nlp: FunctionConfig = Field(default_factory=lambda: FunctionConfig.model_validate({"memory": "512Mi"}))
+    ml_analytics: FunctionConfig = FunctionConfig()
+
+
+# --- images -------------------------------------------------------------------------------------------------
+
+_IMAGE_BY_DIGEST = re.compile(r"^[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+
+
+class ImagesConfig(_Model):
+    """Where service images come from: built from app/<service> and pushed by Pulumi, or prebuilt elsewhere."""
+
+    source: Literal["build", "prebuilt"] = "build"
+    prebuilt: dict[Literal["auth", "api", "ai", "migrations"], str] = Field(
+        default_factory=dict, description="Service -> image reference by digest (repo/image@sha256:...)."
+    )
+
+    @field_validator("prebuilt")
+    @classmethod
+    def _digests(cls, value: dict[str, str]) -> dict[str, str]:
+        for service, image in value.items():
+            if not _IMAGE_BY_DIGEST.match(image):
+                raise ValueError(f"{service}: '{image}' must be pinned by digest: <registry>/<path>@sha256:<64 hex>")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> ImagesConfig:
+        if self.source == "prebuilt" and (missing := {"auth", "api", "ai", "migrations"} - set(self.prebuilt)):
+            raise ValueError(f"source prebuilt needs an image for {', '.join(sorted(missing))} under prebuilt")
+        return self
+
+
+# --- gateway ------------------------------------------------------------------------------------------------
+
+
+class ArmorConfig(_Model):
+    enabled: bool = True
+    rate_limit_per_minute: int = Field(600, ge=10, le=100000, description="Requests per client IP per minute.")
+    ban_duration_seconds: int = Field(600, ge=60, le=86400)
+    waf_rules: list[
+        Literal["xss", "sqli", "lfi", "rfi", "rce", "scannerdetection", "protocolattack", "sessionfixation"]
+    ] = Field(default_factory=lambda: ["xss", "sqli", "lfi", "rce"])
+    waf_sensitivity: int = Field(1, ge=1, le=4)
+    allowlist: list[str] = Field(default_factory=list, description="CIDRs never rate-limited (e.g. uptime checkers).")
+    adaptive_protection: bool = False
+
+
+class GatewayConfig(_Model):
+    """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, Apigee, or none."""
+
+    type: Literal["loadBalancer", "apiGateway", "apigee", "none"] = "apiGateway"
+    domains: list[str] = Field(default_factory=list, description="Hostnames for the managed certificate.")
+    cdn: bool = False
+    armor: ArmorConfig = ArmorConfig()
+    ssl_profile: Literal["MODERN", "RESTRICTED"] = "MODERN"
+    apigee_environment_type: Literal["BASE", "INTERMEDIATE", "COMPREHENSIVE"] = "BASE"
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if not re.match(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", domain):
+                raise ValueError(f"'{domain}' is not a valid DNS name")
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> GatewayConfig:
+        if self.type in ("loadBalancer", "apigee") and not self.domains:
+            raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
+        if self.cdn and self.type != "loadBalancer":
+            raise ValueError("cdn needs type loadBalancer")
+        for cidr in self.armor.allowlist:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError(f"armor.allowlist: '{cidr}' is not a CIDR") from None
+        return self
+
+
+# --- messaging ----------------------------------------------------------------------------------------------
+
+
+class TasksConfig(_Model):
+    max_dispatches_per_second: float = Field(5, gt=0, le=500)
+    max_concurrent_dispatches: int = Field(10, ge=1, le=5000)
+    max_attempts: int = Field(5, ge=1, le=100)
+
+
+class MessagingConfig(_Model):
+    ack_deadline_seconds: int = Field(60, ge=10, le=600)
+    max_delivery_attempts: int = Field(5, ge=5, le=100)
+    retention_days: int = Field(7, ge=1, le=31)
+    min_backoff_seconds: int = Field(10, ge=0, le=600)
+    max_backoff_seconds: int = Field(600, ge=0, le=600)
+    analytics_schedule: str = Field("0 3 * * *", description="Cron for the daily analytics report.")
+    time_zone: str = "Etc/UTC"
+    tasks: TasksConfig = TasksConfig()
+
+    @field_validator("analytics_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"'{value}' is not a five-field cron expression like '0 3 * * *'")
+        return value
+
+    @model_validator(mode="after")
+    def _backoff(self) -> MessagingConfig:
+        if self.min_backoff_seconds > self.max_backoff_seconds:
+            raise ValueError("minBackoffSeconds is above maxBackoffSeconds")
+        return self
+
+
+# --- monitoring ---------------------------------------------------------------------------------------------
+
+
+class BudgetConfig(_Model):
+    billing_account: str | None = Field(None, description="Billing account ID XXXXXX-XXXXXX-XXXXXX; null: no budget.")
+    monthly_usd: float = Field(15, gt=0)
+    thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.9, 1.0])
+
+    @field_validator("billing_account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", value):
+            raise ValueError(f"'{value}' is not a billing account ID (XXXXXX-XXXXXX-XXXXXX)")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < t <= 5 for t in value):
+            raise ValueError("thresholds must be fractions of the budget between 0 and 5, e.g. [0.5, 0.9, 1.0]")
+        return sorted(value)
+
+
+class MonitoringConfig(_Model):
+    alert_emails: list[str] = Field(default_factory=list, description="Always notified.")
+    latency_p95_ms: int = Field(1000, ge=50, le=60000)
+    error_ratio: float = Field(0.02, gt=0, lt=1, description="5xx share of requests that alerts.")
+    sql_cpu_utilization: float = Field(0.8, gt=0, le=1)
+    sql_disk_utilization: float = Field(0.85, gt=0, le=1)
+    redis_memory_usage: float = Field(0.8, gt=0, le=1)
+    uptime_period_seconds: Literal[60, 300, 600, 900] = 300
+    latency_alerts: bool = True
+    paging: bool = False
+    dashboards: bool = True
+    slos: bool = False
+    budget: BudgetConfig = BudgetConfig()
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for email in value:
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", email):
+                raise ValueError(f"'{email}' is not an email address")
+        return value
+
+
 # --- the whole stack ----------------------------------------------------------------------------------------
 
 
@@ -342,6 +532,11 @@ class StackConfig(_Model):
     cache: CacheConfig = CacheConfig()
     registry: RegistryConfig = RegistryConfig()
     services: ServicesConfig = ServicesConfig()
+    functions: FunctionsConfig = FunctionsConfig()
+    images: ImagesConfig = ImagesConfig()
+    gateway: GatewayConfig = GatewayConfig()
+    messaging: MessagingConfig = MessagingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     secrets_present: frozenset[str] = frozenset()
 
     @field_validator("project")
@@ -382,6 +577,15 @@ class StackConfig(_Model):
         for kind, name, autonamed in Names(self).checked():
             if problem := gcp_limits.name_problem(kind, name, autonamed=autonamed):
                 raise ValueError(f"grid:namePrefix: '{self.name_prefix}' gives an invalid {kind} name: {problem}")
+        if not self.monitoring.alert_emails:
+            raise ValueError("grid:monitoring.alertEmails: name at least one address that receives alerts")
+        if self.monitoring.paging and "pagerdutyRoutingKey" not in self.secrets_present:
+            raise ValueError(
+                "grid:monitoring.paging: needs the secret grid:pagerdutyRoutingKey: "
+                "run `pulumi config set --secret grid:pagerdutyRoutingKey <key>` or set paging: false"
+            )
+        if self.gateway.type == "apigee" and self.environment != "prod":
+            raise ValueError("grid:gateway.type: apigee is for prod only; use apiGateway or loadBalancer here")
         if self.database.replica_region == self.region:
             raise ValueError("grid:database.replicaRegion: must differ from gcp:region for a cross-region replica")
         for name in ("auth", "api", "ai"):

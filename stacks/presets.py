@@ -45,6 +45,9 @@ _PRESETS: dict[str, dict[str, Any]] = {
         },
         "cache": {"tier": "none"},
         "registry": {"keepRecent": 5, "deleteUntaggedAfterDays": 7},
+        "functions": {"koreanNlp": {"maxInstances": 3}, "mlAnalytics": {"maxInstances": 2}},
+        "gateway": {"type": "apiGateway"},
+        "monitoring": {"latencyAlerts": False, "dashboards": False, "budget": {"monthlyUsd": 15}},
         "services": {
             "auth": _small_service(2),
             "api": _small_service(3),
@@ -63,6 +66,9 @@ _PRESETS: dict[str, dict[str, Any]] = {
         },
         "cache": {"tier": "BASIC", "memorySizeGb": 1, "authEnabled": True},
         "registry": {"keepRecent": 10, "deleteUntaggedAfterDays": 14},
+        "functions": {"koreanNlp": {"maxInstances": 5}, "mlAnalytics": {"maxInstances": 3}},
+        "gateway": {"type": "loadBalancer", "cdn": False, "armor": {"enabled": True, "rateLimitPerMinute": 600}},
+        "monitoring": {"latencyAlerts": True, "dashboards": True, "budget": {"monthlyUsd": 150}},
         "services": {
             "auth": _small_service(5),
             "api": _small_service(10),
@@ -94,6 +100,20 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "snapshotPeriod": "TWELVE_HOURS",
         },
         "registry": {"keepRecent": 20, "deleteUntaggedAfterDays": 30},
+        "functions": {"koreanNlp": {"maxInstances": 20}, "mlAnalytics": {"maxInstances": 10}},
+        "gateway": {
+            "type": "loadBalancer",
+            "cdn": True,
+            "armor": {"enabled": True, "rateLimitPerMinute": 1200, "adaptiveProtection": True},
+        },
+        "monitoring": {
+            "latencyAlerts": True,
+            "paging": True,
+            "dashboards": True,
+            "slos": True,
+            "uptimePeriodSeconds": 60,
+            "budget": {"monthlyUsd": 1500},
+        },
         "services": {
             "auth": {"cpu": 1, "memory": "512Mi", "minInstances": 2, "maxInstances": 20, "cpuIdle": True},
             "api": {"cpu": 1, "memory": "1Gi", "minInstances": 2, "maxInstances": 50, "cpuIdle": True},

@@ -32,7 +32,10 @@ def write_stack(project: Path, text: str, stack: str = "dev") -> None:
     (project / f"Pulumi.{stack}.yaml").write_text(text)
 
 
-GOOD = "config:\n  gcp:project: acme-grid-dev\n  gcp:region: us-central1\n  grid:environment: dev\n"
+GOOD = (
+    "config:\n  gcp:project: acme-grid-dev\n  gcp:region: us-central1\n  grid:environment: dev\n"
+    "  grid:monitoring:\n    alertEmails: [ops@acme.example]\n"
+)
 
 
 @pytest.mark.parametrize(

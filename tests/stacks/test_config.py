@@ -10,7 +10,12 @@ from stacks.config import StackConfig, load_stack_config
 from stacks.config_errors import ConfigError
 from tests.conftest import STACKS, deep_update, stack_values
 
-BASE = {"gcp:project": "acme-grid-dev", "gcp:region": "us-central1", "grid:environment": "dev"}
+BASE = {
+    "gcp:project": "acme-grid-dev",
+    "gcp:region": "us-central1",
+    "grid:environment": "dev",
+    "grid:monitoring": {"alertEmails": ["ops@acme.example"]},
+}
 
 
 def load(overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> StackConfig:
@@ -37,13 +42,28 @@ def test_presets_follow_the_environment_table() -> None:
     assert dev.database.backups.enabled and not dev.database.backups.pitr
     assert dev.cache.tier == "none" and not dev.network.nat.enabled
     assert dev.services.api.min_instances == 0 and dev.services.ai.gpu == 0
-    prod = load({"grid:environment": "prod", "gcp:project": "acme-grid-prod"})
+    prod = load_stack_config(
+        deep_update(
+            BASE,
+            {
+                "grid:environment": "prod",
+                "grid:pagerdutyRoutingKey": "x",
+                "grid:gateway": {"domains": ["api.acme.example"]},
+            },
+        ),
+        stack="prod",
+        source="Pulumi.prod.yaml",
+        secret_keys=frozenset({"grid:pagerdutyRoutingKey"}),
+    )
     assert prod.database.availability == "regional" and prod.database.backups.pitr
     assert prod.database.backups.retained_backups == 30 and prod.database.deletion_protection
     assert prod.database.replica_region == "us-east1"
     assert prod.cache.tier == "STANDARD_HA" and prod.cache.auth_enabled and prod.cache.transit_encryption
     assert prod.services.api.min_instances >= 2 and prod.services.auth.min_instances >= 2
     assert prod.services.ai.gpu == 1 and not prod.services.ai.cpu_idle
+    assert prod.gateway.type == "loadBalancer" and prod.gateway.cdn and prod.gateway.armor.adaptive_protection
+    assert prod.monitoring.paging and prod.monitoring.slos and dev.gateway.type == "apiGateway"
+    assert not dev.monitoring.latency_alerts and dev.monitoring.budget.monthly_usd == 15
 
 
 def test_stack_file_overrides_preset_key_by_key() -> None:
@@ -205,3 +225,16 @@ def test_gpu_region_support() -> None:
 def test_label_rules() -> None:
     [line] = problems({"grid:labels": {"Team": "x"}})
     assert "label key 'Team'" in line
+
+
+def test_serving_rules() -> None:
+    assert "needs at least one entry in domains" in problems({"grid:gateway": {"type": "loadBalancer"}})[0]
+    assert "apigee is for prod only" in problems({"grid:gateway": {"type": "apigee", "domains": ["a.example.com"]}})[0]
+    assert "must be pinned by digest" in problems({"grid:images": {"prebuilt": {"api": "gcr.io/x/api:latest"}}})[0]
+    assert "needs an image for" in problems({"grid:images": {"source": "prebuilt"}})[0]
+    [line] = problems({"grid:monitoring": {"alertEmails": []}})
+    assert line.startswith("Pulumi.dev.yaml: grid:monitoring.alertEmails: name at least one")
+    [line] = problems({"grid:monitoring": {"paging": True}})
+    assert "pulumi config set --secret grid:pagerdutyRoutingKey" in line
+    assert "five-field cron" in problems({"grid:messaging": {"analyticsSchedule": "daily"}})[0]
+    assert "must be one of 128Mi" in problems({"grid:functions": {"koreanNlp": {"memory": "300M"}}})[0]
