@@ -32,7 +32,8 @@ def _no_public_ip(r: Subject) -> Iterator[str]:
 def _no_open_authorized_networks(r: Subject) -> Iterator[str]:
     for network in known_items(r.props, "settings.ipConfiguration.authorizedNetworks"):
         if get(network, "value") in _OPEN_RANGES:
-            yield f"authorized network {get(network, 'name') or ''!s} allows {get(network, 'value')} (the whole internet)"
+            label = get(network, "name", "(unnamed)")
+            yield f"authorized network {label} allows {get(network, 'value')} (the whole internet)"
 
 
 def _ssl_required(r: Subject) -> Iterator[str]:

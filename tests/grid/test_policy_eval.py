@@ -1,0 +1,131 @@
+"""grid.policy_eval runs the pack over plan resources the way the Pulumi engine does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+
+import grid.policy_eval as policy_eval
+from grid.policy_eval import UNKNOWN, PolicyConfigError, evaluate
+from tests.policies.fixtures import SERVICE, SQL
+from tests.policies.harness import stack_resource, tweak
+
+DB_URN = "urn:pulumi:dev::grid::gcp:sql/databaseInstance:DatabaseInstance::db"
+API_URN = "urn:pulumi:dev::grid::gcp:cloudrunv2/service:Service::api"
+
+
+def plan(*resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(resources)
+
+
+def by_policy(violations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {violation["policy"]: violation for violation in violations}
+
+
+def test_violation_shape_and_engine_message() -> None:
+    public_db = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance",
+                               tweak(SQL, {"settings.ipConfiguration.ipv4Enabled": True}))
+    violation = by_policy(evaluate(plan(public_db), "prod"))["sql-no-public-ip"]
+    assert violation == {
+        "policy": "sql-no-public-ip", "enforcement": "mandatory", "urn": DB_URN,
+        "message": "Cloud SQL instances must not have a public IPv4 address.\n"
+                   "settings.ipConfiguration.ipv4Enabled is true (the provider default), "
+                   "so the instance has a public IP",
+    }
+
+
+def test_compliant_prod_resources_pass() -> None:
+    service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service",
+                             tweak(SERVICE, {"template.scaling.minInstanceCount": 2}))
+    database = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance", SQL)
+    assert evaluate(plan(service, database), "prod") == []
+
+
+def test_disabled_policies_are_skipped_per_environment() -> None:
+    zonal = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance",
+                           tweak(SQL, {"settings.availabilityType": "ZONAL"}))
+    assert "reliability-sql-regional" in by_policy(evaluate(plan(zonal), "prod"))
+    assert "reliability-sql-regional" not in by_policy(evaluate(plan(zonal), "dev"))
+
+
+def test_unknown_sentinel_is_the_engines() -> None:
+    import pulumi.runtime.rpc
+
+    assert UNKNOWN == pulumi.runtime.rpc.UNKNOWN
+
+
+def test_unknown_inputs_are_not_judged() -> None:
+    service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service",
+                             tweak(SERVICE, {"template.serviceAccount": UNKNOWN, "ingress": UNKNOWN}))
+    assert evaluate(plan(service), "staging") == []
+
+
+def test_policy_reading_an_unknown_is_an_advisory_preview_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    naive = ResourceValidationPolicy(
+        name="naive", description="Reads a property without the unknown-aware helpers.",
+        validate=lambda args, report: report(str(args.props["ingress"])), enforcement_level=EnforcementLevel.MANDATORY)
+    monkeypatch.setattr(policy_eval, "all_policies", [naive])
+    service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service", {"ingress": UNKNOWN})
+    [gap] = evaluate(plan(service), "dev", raw_config={})
+    assert gap["enforcement"] == "advisory" and gap["urn"] == API_URN
+    assert "can't run policy 'naive'" in gap["message"] and "during preview" in gap["message"]
+
+
+def test_numbers_reach_policies_as_the_engine_sends_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    probe = ResourceValidationPolicy(name="probe", description="Records what it is given.",
+                                     validate=lambda args, report: seen.append(args.props["memorySizeGb"]),
+                                     enforcement_level=EnforcementLevel.ADVISORY)
+    monkeypatch.setattr(policy_eval, "all_policies", [probe])
+    evaluate(plan(stack_resource("urn:r", "gcp:redis/instance:Instance", {"memorySizeGb": 5})), "dev", raw_config={})
+    assert seen == [5.0] and isinstance(seen[0], float)  # protobuf Struct numbers are doubles
+
+
+def test_config_all_and_per_policy_levels() -> None:
+    public_db = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance",
+                               tweak(SQL, {"settings.ipConfiguration.ipv4Enabled": True}))
+    found = by_policy(evaluate(plan(public_db), "prod", raw_config={"all": "advisory"}))
+    assert found["sql-no-public-ip"]["enforcement"] == "advisory"
+    found = by_policy(evaluate(plan(public_db), "prod", raw_config={"sql-no-public-ip": "disabled"}))
+    assert "sql-no-public-ip" not in found
+    remediate = {"sql-no-public-ip": {"enforcementLevel": "remediate"}}
+    found = by_policy(evaluate(plan(public_db), "prod", raw_config=remediate))
+    assert found["sql-no-public-ip"]["enforcement"] == "mandatory"  # remediate is reported as mandatory
+
+
+@pytest.mark.parametrize("raw_config", [
+    {"no-such-policy": "mandatory"},
+    {"cost-redis-memory": {"maxMemoryGb": "lots"}},
+    {"cost-redis-memory": {"maxMemoryGbb": 2}},
+])
+def test_bad_config_is_rejected(raw_config: dict[str, Any]) -> None:
+    with pytest.raises(PolicyConfigError):
+        evaluate([], "dev", raw_config=raw_config)
+
+
+def test_stack_usage_feeds_the_budget() -> None:
+    service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service", SERVICE)
+    assert "cost-monthly-budget" not in by_policy(evaluate(plan(service), "dev"))
+    heavy = {"resources": {"api": {"requestsPerMonth": 1_000_000_000, "avgRequestSeconds": 1}}}
+    budget = by_policy(evaluate(plan(service), "dev", stack_usage=heavy))["cost-monthly-budget"]
+    assert budget["urn"] is None and budget["enforcement"] == "mandatory"
+
+
+def test_stack_policies_see_parents_and_dependencies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pulumi_policy import StackValidationPolicy
+
+    links: list[tuple[str | None, list[str]]] = []
+
+    def record(args, report) -> None:
+        for resource in args.resources:
+            links.append((resource.parent.urn if resource.parent else None, [d.urn for d in resource.dependencies]))
+
+    monkeypatch.setattr(policy_eval, "all_policies", [StackValidationPolicy(
+        name="links", description="Records the resource graph.", validate=record,
+        enforcement_level=EnforcementLevel.ADVISORY)])
+    parent = {**stack_resource("urn:c", "grid:compute:Service", {}), "custom": False}
+    child = {**stack_resource("urn:s", "gcp:cloudrunv2/service:Service", {}, ("urn:c",)), "parent": "urn:c"}
+    evaluate(plan(parent, child), "dev", raw_config={})
+    assert links == [(None, []), ("urn:c", ["urn:c"])]

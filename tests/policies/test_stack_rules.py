@@ -1,0 +1,65 @@
+"""Stack validation policies: public invokers and the monthly budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import gcp
+from policies.props import UNKNOWN_SENTINELS
+from tests.policies.fixtures import SERVICE
+from tests.policies.harness import run_stack_policy, stack_resource, tweak
+from tests.policies.stack_fixtures import BUDGET_STACK, PUBLIC_INVOKER, STACK_CASES, StackCase, invoker_stack
+
+UNKNOWN = next(iter(UNKNOWN_SENTINELS))
+
+
+@pytest.mark.parametrize("case", STACK_CASES, ids=lambda case: case.policy)
+def test_stack_fixtures(case: StackCase) -> None:
+    assert run_stack_policy(case.policy, case.bad, case.config)
+    assert run_stack_policy(case.policy, case.good, case.config) == []
+
+
+def test_public_invoker_is_matched_by_service_name_without_dependency() -> None:
+    found = run_stack_policy("run-invoker-not-public", invoker_stack("INGRESS_TRAFFIC_ALL", linked=False))
+    assert [urn for urn, _ in found] == [invoker_stack("INGRESS_TRAFFIC_ALL")[1]["urn"]]
+
+
+def test_public_invoker_on_a_workload_outside_the_stack_is_reported() -> None:
+    grant = invoker_stack("INGRESS_TRAFFIC_ALL")[1]
+    assert run_stack_policy("run-invoker-not-public", [grant])
+
+
+def test_invoker_iam_disabled_on_open_service_is_reported() -> None:
+    service = stack_resource("urn:s", gcp.RUN_SERVICE, tweak(SERVICE, {"ingress": "INGRESS_TRAFFIC_ALL",
+                                                                       "invokerIamDisabled": True}))
+    assert run_stack_policy("run-invoker-not-public", [service]) == [
+        ("urn:s", "invokerIamDisabled=true on a service whose ingress is open to the internet")]
+
+
+def test_unknown_ingress_is_not_judged() -> None:
+    assert run_stack_policy("run-invoker-not-public", invoker_stack(UNKNOWN)) == []
+
+
+def test_private_invoker_grant_is_fine() -> None:
+    service, grant = invoker_stack("INGRESS_TRAFFIC_ALL")
+    grant = {**grant, "inputs": {**PUBLIC_INVOKER, "member": "serviceAccount:lb@p.iam.gserviceaccount.com"}}
+    assert run_stack_policy("run-invoker-not-public", [service, grant]) == []
+
+
+def test_budget_message_names_the_largest_resources() -> None:
+    [(urn, message)] = run_stack_policy("cost-monthly-budget", BUDGET_STACK, {"maxMonthlyUsd": 100})
+    assert urn is None
+    assert "exceeds the $100.00 budget" in message and "db $" in message
+
+
+def test_budget_reads_usage_from_config() -> None:
+    service = stack_resource("urn:pulumi:dev::grid::gcp:cloudrunv2/service:Service::api", gcp.RUN_SERVICE, SERVICE)
+    heavy = {"resources": {"api": {"requestsPerMonth": 500_000_000, "avgRequestSeconds": 1}}}
+    assert run_stack_policy("cost-monthly-budget", [service], {"maxMonthlyUsd": 50}) == []
+    assert run_stack_policy("cost-monthly-budget", [service], {"maxMonthlyUsd": 50, "usage": heavy})
+
+
+def test_stack_rules_survive_unknown_subtrees() -> None:
+    stack = [{**resource, "inputs": {key: UNKNOWN for key in resource["inputs"]}} for resource in BUDGET_STACK]
+    assert run_stack_policy("cost-monthly-budget", stack, {"maxMonthlyUsd": 0}) == []
+    assert run_stack_policy("run-invoker-not-public", stack) == []
