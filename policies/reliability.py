@@ -25,10 +25,12 @@ def _sql_regional(r: Subject) -> Iterator[str]:
 def _sql_backup_retention(r: Subject) -> Iterator[str]:
     if is_replica(r.props):
         return
-    kept = as_number(get(r.props, "settings.backupConfiguration.backupRetentionSettings.retainedBackups", 7))
+    configured = get(r.props, "settings.backupConfiguration.backupRetentionSettings.retainedBackups")
+    kept = as_number(7 if configured is None else configured)  # Cloud SQL keeps 7 unless told otherwise
     wanted = as_number(r.config["minRetainedBackups"]) or 0
     if kept is not None and kept < wanted:
-        yield f"{kept:g} backups are retained; keep at least {wanted:g}"
+        shown = f"{kept:g} (the default)" if configured is None else f"{kept:g}"
+        yield f"{shown} backups are retained; keep at least {wanted:g}"
 
 
 def _redis_standard_ha(r: Subject) -> Iterator[str]:

@@ -71,6 +71,28 @@ def firewall_rule(port: int, service: str):
     return check
 
 
+# (policy, TCP port, service, CIS item, Checkov check)
+PUBLIC_PORT_RULES: tuple[tuple[str, int, str, str, str], ...] = (
+    ("firewall-no-public-ssh", 22, "SSH", "3.6", "CKV_GCP_2"),
+    ("firewall-no-public-rdp", 3389, "RDP", "3.7", "CKV_GCP_3"),
+)
+
+
+def _firewall_policy(name: str, port: int, service: str, cis_item: str, checkov_id: str) -> Policy:
+    return resource_policy(
+        Meta(
+            name=name,
+            description=f"Firewall rules must not allow {service} (TCP {port}) from 0.0.0.0/0.",
+            remediation="Restrict sourceRanges to IAP's range 35.235.240.0/20 and use IAP TCP forwarding.",
+            sources=(cis(cis_item), checkov(checkov_id)),
+            enforcement=EnforcementLevel.MANDATORY,
+            severity=Severity.CRITICAL,
+        ),
+        (FIREWALL,),
+        firewall_rule(port, service),
+    )
+
+
 def _modern_tls(r: Subject) -> Iterator[str]:
     version = get(r.props, "minTlsVersion", "TLS_1_0")
     profile = get(r.props, "profile", "COMPATIBLE")
@@ -131,30 +153,7 @@ POLICIES: list[Policy] = [
         (SUBNETWORK,),
         _flow_logs,
     ),
-    resource_policy(
-        Meta(
-            name="firewall-no-public-ssh",
-            description="Firewall rules must not allow SSH (TCP 22) from 0.0.0.0/0.",
-            remediation="Restrict sourceRanges to IAP's range 35.235.240.0/20 and use IAP TCP forwarding.",
-            sources=(cis("3.6"), checkov("CKV_GCP_2")),
-            enforcement=EnforcementLevel.MANDATORY,
-            severity=Severity.CRITICAL,
-        ),
-        (FIREWALL,),
-        firewall_rule(22, "SSH"),
-    ),
-    resource_policy(
-        Meta(
-            name="firewall-no-public-rdp",
-            description="Firewall rules must not allow RDP (TCP 3389) from 0.0.0.0/0.",
-            remediation="Restrict sourceRanges to IAP's range 35.235.240.0/20 and use IAP TCP forwarding.",
-            sources=(cis("3.7"), checkov("CKV_GCP_3")),
-            enforcement=EnforcementLevel.MANDATORY,
-            severity=Severity.CRITICAL,
-        ),
-        (FIREWALL,),
-        firewall_rule(3389, "RDP"),
-    ),
+    *(_firewall_policy(*exposure) for exposure in PUBLIC_PORT_RULES),
     resource_policy(
         Meta(
             name="ssl-policy-modern-tls",

@@ -23,6 +23,9 @@ from policies.rule import effective_config
 POLICIES: dict[str, Policy] = {policy.name: policy for policy in all_policies}
 
 
+DELETE = object()  # a `tweak` value that removes the key
+
+
 def tweak(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of `base` with dotted paths set (`"settings.tier": "x"`); value DELETE removes."""
     result = copy.deepcopy(dict(base))
@@ -37,8 +40,6 @@ def tweak(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]
             node[leaf] = value
     return result
 
-
-DELETE = object()
 
 
 def _options() -> PolicyResourceOptions:
