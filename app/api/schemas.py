@@ -4,7 +4,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.common.schemas import RequestBody
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Model = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -15,18 +17,14 @@ Content = Annotated[str, Field(min_length=1, max_length=100_000)]
 Role = Literal["user", "assistant", "system", "tool"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AgentIn(_In):
+class AgentIn(RequestBody):
     name: Name
     description: Description = ""
     model: Model = "default"
     system_prompt: Prompt = ""
 
 
-class AgentPatch(_In):
+class AgentPatch(RequestBody):
     name: Name | None = None
     description: Description | None = None
     model: Model | None = None
@@ -47,7 +45,7 @@ class AgentList(BaseModel):
     items: list[Agent]
 
 
-class ConversationIn(_In):
+class ConversationIn(RequestBody):
     agent_id: UUID
     title: Title
 
@@ -64,7 +62,7 @@ class ConversationList(BaseModel):
     items: list[Conversation]
 
 
-class MessageIn(_In):
+class MessageIn(RequestBody):
     role: Role
     content: Content
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.common.schemas import RequestBody
 
 Email = Annotated[
     str,
@@ -14,22 +16,18 @@ DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RegisterIn(_In):
+class RegisterIn(RequestBody):
     email: Email
     password: Password
     display_name: DisplayName
 
 
-class LoginIn(_In):
+class LoginIn(RequestBody):
     email: Email
     password: Password
 
 
-class RefreshIn(_In):
+class RefreshIn(RequestBody):
     refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
 
 

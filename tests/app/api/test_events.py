@@ -64,6 +64,14 @@ def test_api_publishes_to_pubsub_when_configured(
     api = new_api_instance(
         EVENTS_BACKEND="pubsub", PUBSUB_TOPIC=TOPIC, PUBSUB_EMULATOR_HOST=f"127.0.0.1:{emulator.port}"
     )
+    try:
+        _publish_through(api, received, make_user, make_conversation, wait_until)
+    finally:
+        # Instances share the outbox: this one must not go on relaying other tests' events to the fake.
+        api.stop()
+
+
+def _publish_through(api, received, make_user, make_conversation, wait_until) -> None:
     user = make_user()
     conv = make_conversation(user)
     r = httpx.post(

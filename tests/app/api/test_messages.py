@@ -168,3 +168,11 @@ def test_message_writes_are_rate_limited_per_user(new_api_instance, make_user, m
         last = client.post(f"/v1/conversations/{conv['id']}/messages", json={"role": "user", "content": "x"})
     assert statuses == [201, 201, 201, 429]
     assert int(last.headers["Retry-After"]) >= 1
+
+
+def test_nul_characters_are_refused_not_500(api, user, make_conversation):
+    conv = make_conversation(user)
+    r = api.post(
+        f"/v1/conversations/{conv['id']}/messages", json={"role": "user", "content": "a\x00b"}, headers=user.headers
+    )
+    assert r.status_code == 422

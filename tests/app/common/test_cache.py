@@ -1,0 +1,115 @@
+"""The two-layer cache against a real Redis, including Redis being unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.common.cache import TwoLayerCache
+from app.common.redis import SafeRedis
+from grid.local import free_port
+
+
+class Loader:
+    def __init__(self, value):
+        self.value = value
+        self.calls = 0
+
+    async def __call__(self):
+        self.calls += 1
+        return self.value
+
+
+def _cache(url: str, ns: str, l1_ttl: float = 60.0) -> TwoLayerCache:
+    return TwoLayerCache(SafeRedis(url), l1_ttl=l1_ttl, l2_ttl=60, namespace=ns)
+
+
+def test_l1_then_l2_then_loader(redis_server):
+    async def go():
+        a, b = _cache(redis_server.url, "t1"), _cache(redis_server.url, "t1")
+        load = Loader({"v": 1})
+        assert await a.get_or_load("k", load, ["tag"]) == {"v": 1}
+        assert await a.get_or_load("k", load, ["tag"]) == {"v": 1}  # L1
+        assert await b.get_or_load("k", load, ["tag"]) == {"v": 1}  # L2, another "instance"
+        assert load.calls == 1
+        await a.redis.close()
+        await b.redis.close()
+
+    asyncio.run(go())
+
+
+def test_invalidation_reaches_l2_and_other_instances_l1(redis_server):
+    async def go():
+        a, b = _cache(redis_server.url, "t2"), _cache(redis_server.url, "t2")
+        a.start()
+        b.start()
+        await asyncio.sleep(0.2)  # let both subscribe
+        old, new = Loader("old"), Loader("new")
+        assert await a.get_or_load("k", old, ["conv:1"]) == "old"
+        assert await b.get_or_load("k", old, ["conv:1"]) == "old"  # now in b's L1
+        await a.invalidate("conv:1")
+        assert await a.get_or_load("k", new, ["conv:1"]) == "new"
+        for _ in range(50):  # b drops its L1 entry when the pub/sub message arrives
+            if await b.get_or_load("k", new, ["conv:1"]) == "new":
+                break
+            await asyncio.sleep(0.02)
+        assert await b.get_or_load("k", new, ["conv:1"]) == "new"
+        # Unrelated tags are untouched.
+        other = Loader("other")
+        assert await a.get_or_load("k2", other, ["conv:2"]) == "other"
+        await a.invalidate("conv:1")
+        assert await a.get_or_load("k2", Loader("changed"), ["conv:2"]) == "other"
+        for c in (a, b):
+            await c.stop()
+            await c.redis.close()
+
+    asyncio.run(go())
+
+
+def test_a_load_racing_an_invalidation_is_not_kept(redis_server):
+    async def go():
+        cache = _cache(redis_server.url, "t3")
+        gate = asyncio.Event()
+
+        async def slow():
+            await gate.wait()
+            return "stale"
+
+        reader = asyncio.create_task(cache.get_or_load("k", slow, ["t"]))
+        await asyncio.sleep(0.05)
+        await cache.invalidate("t")  # a write commits while the read is in flight
+        gate.set()
+        assert await reader == "stale"  # served to the racing reader...
+        assert await cache.get_or_load("k", Loader("fresh"), ["t"]) == "fresh"  # ...but never cached
+        await cache.redis.close()
+
+    asyncio.run(go())
+
+
+def test_fails_open_when_redis_is_unreachable():
+    async def go():
+        cache = _cache(f"redis://127.0.0.1:{free_port()}/0", "t4", l1_ttl=0.05)
+        load = Loader([1, 2])
+        assert await cache.get_or_load("k", load, ["t"]) == [1, 2]
+        assert await cache.get_or_load("k", load, ["t"]) == [1, 2]
+        await cache.invalidate("t")  # remembered for when Redis is back
+        assert cache._pending == {"t"}
+        await asyncio.sleep(0.06)
+        assert await cache.get_or_load("k", load, ["t"]) == [1, 2]
+        assert load.calls == 2
+        await cache.redis.close()
+
+    asyncio.run(go())
+
+
+def test_invalidations_missed_during_an_outage_are_replayed(redis_server):
+    async def go():
+        url = redis_server.url
+        cache = _cache(url, "t5", l1_ttl=0.01)
+        assert await cache.get_or_load("k", Loader("v1"), ["t"]) == "v1"  # in L2 now
+        cache._pending.add("t")  # as if the invalidation had failed while Redis was down
+        await asyncio.sleep(0.02)
+        assert await cache.get_or_load("k", Loader("v2"), ["t"]) == "v2"
+        assert not cache._pending
+        await cache.redis.close()
+
+    asyncio.run(go())

@@ -1,0 +1,89 @@
+"""Migrations and row-level security, directly against Postgres (no Python filtering involved)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import psycopg
+import pytest
+
+from app.common.db import Database, UnsafeDatabaseRole
+from app.common.migrations import Migration, MigrationError, apply_migrations, load_migrations
+
+
+def test_migrations_are_versioned_and_idempotent(postgres, api_server):
+    assert [m.version for m in load_migrations()] == sorted(m.version for m in load_migrations())
+
+    # Already applied by the services at startup; applying again (several at once) does nothing.
+    async def go():
+        return await asyncio.gather(*(apply_migrations(postgres.url) for _ in range(3)))
+
+    assert asyncio.run(go()) == [[], [], []]
+    with psycopg.connect(postgres.url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == [m.version for m in load_migrations()]
+
+
+def test_an_edited_migration_is_refused(postgres, api_server):
+    first = load_migrations()[0]
+    edited = Migration(first.version, first.name, first.sql + "\n-- edited")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        asyncio.run(apply_migrations(postgres.url, [edited]))
+
+
+def test_row_level_security_hides_other_tenants_rows_even_without_where(postgres, make_user, api, make_agent):
+    alice, bob = make_user(), make_user()
+    make_agent(alice, name="alice-agent")
+    make_agent(bob, name="bob-agent")
+
+    async def names(user_id: str | None) -> list[str]:
+        db = Database(postgres.url, min_size=0, max_size=1)
+        await db.open()
+        try:
+            async with db.transaction(uuid.UUID(user_id) if user_id else None) as conn:
+                cur = await conn.execute("SELECT name FROM agents")  # no WHERE clause at all
+                return [r["name"] for r in await cur.fetchall()]
+        finally:
+            await db.close()
+
+    assert asyncio.run(names(alice.id)) == ["alice-agent"]
+    assert asyncio.run(names(bob.id)) == ["bob-agent"]
+    assert asyncio.run(names(None)) == []
+
+
+def test_writes_for_another_tenant_are_refused_by_the_database(postgres, make_user):
+    alice, bob = make_user(), make_user()
+    with psycopg.connect(postgres.url) as conn:
+        conn.execute("SELECT set_config('app.user_id', %s, false)", (alice.id,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO agents (user_id, name, model) VALUES (%s, 'x', 'm')", (bob.id,))
+
+
+def test_the_setting_does_not_leak_past_the_transaction(postgres, make_user):
+    alice = make_user()
+
+    async def go():
+        db = Database(postgres.url, min_size=1, max_size=1)  # one connection: reuse is guaranteed
+        await db.open()
+        try:
+            async with db.transaction(uuid.UUID(alice.id)) as conn:
+                assert (await (await conn.execute("SELECT app_user_id()")).fetchone())["app_user_id"] is not None
+            async with db.transaction() as conn:
+                return (await (await conn.execute("SELECT app_user_id()")).fetchone())["app_user_id"]
+        finally:
+            await db.close()
+
+    assert asyncio.run(go()) is None
+
+
+def test_superuser_connections_are_refused(postgres):
+    async def go():
+        db = Database(postgres.admin_url, min_size=0, max_size=1)
+        try:
+            await db.open()
+        finally:
+            await db.close()
+
+    with pytest.raises(UnsafeDatabaseRole):
+        asyncio.run(go())
