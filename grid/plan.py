@@ -58,4 +58,12 @@ def make_plan(stack: str, root: Path | None = None) -> Plan:
     stack_file = read_stack_file(root or project_root(), stack)
     config = validate(stack_file)
     run = run_program(stack_file)
-    return Plan(config=config, run=run, violations=[], cost=None)
+    from grid.costing import price_plan  # the policy pack is imported only once a plan exists to judge
+    from grid.policy_eval import evaluate
+
+    resources = [r.to_json() for r in run.resources]
+    usage = config.usage.model_dump(by_alias=True)
+    violations = evaluate(resources, config.environment, usage)
+    cost = price_plan(resources, usage)
+    cost["budget"] = config.monitoring.budget.monthly_usd
+    return Plan(config=config, run=run, violations=violations, cost=cost)

@@ -1,4 +1,4 @@
-"""Human-readable rendering of a plan: a preview-style resource tree, violations, cost."""
+"""Human-readable rendering of a plan: a preview-style resource tree, violations with fixes, a cost table."""
 
 from __future__ import annotations
 
@@ -27,22 +27,70 @@ def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _remediations() -> dict[str, str]:
+    from policies import all_policies
+
+    return {p.name: " ".join(str(getattr(p, "remediation_steps", "") or "").split()) for p in all_policies}
+
+
+def _violation_lines(violations: list[dict[str, Any]]) -> list[str]:
+    if not violations:
+        return ["Policy violations: none"]
+    fixes = _remediations()
+    lines = [f"Policy violations: {len(violations)}"]
+    for v in sorted(violations, key=lambda v: (v["enforcement"] != "mandatory", v["policy"])):
+        description, _, detail = v["message"].partition("\n")
+        where = f" ({v['urn'].rsplit('::', 1)[-1]})" if v.get("urn") else ""
+        lines.append(f"  [{v['enforcement']}] {v['policy']}{where}: {detail or description}")
+        if fixes.get(v["policy"]):
+            lines.append(f"      fix: {fixes[v['policy']]}")
+    return lines
+
+
+def _component_of(urn: str, by_urn: dict[str, dict[str, Any]]) -> str:
+    """The top-level component a resource belongs to (its outermost grid: ancestor)."""
+    resource, top = by_urn.get(urn), "(stack)"
+    while resource is not None:
+        if resource["type"].startswith("grid:"):
+            top = resource["name"]
+        resource = by_urn.get(resource["parent"]) if resource["parent"] else None
+    return top
+
+
+def _cost_lines(document: dict[str, Any]) -> list[str]:
+    cost = document.get("cost")
+    if not cost:
+        return []
+    by_urn = {r["urn"]: r for r in document["resources"]}
+    per_component: dict[str, float] = defaultdict(float)
+    lines = ["", "Monthly cost (USD, list price):", f"  {'resource':58} {'monthly':>10}  basis"]
+    for item in sorted(cost["resources"], key=lambda i: -i["monthly"]):
+        per_component[_component_of(item["urn"], by_urn)] += item["monthly"]
+        if item["monthly"] > 0:
+            name = item["urn"].rsplit("::", 1)[-1]
+            lines.append(f"  {name[:58]:58} {item['monthly']:>10.2f}  {item['basis']}")
+    free = sum(1 for i in cost["resources"] if i["monthly"] == 0)
+    lines.append(f"  ({free} free resources not listed)")
+    lines += ["", "  per component:"]
+    for component, amount in sorted(per_component.items(), key=lambda kv: -kv[1]):
+        if amount > 0:
+            lines.append(f"    {component:56} {amount:>10.2f}")
+    budget = cost.get("budget")
+    total = f"  total {cost['monthly']:.2f} {cost['currency']}/month"
+    if budget:
+        total += f" of a {budget:.2f} budget ({cost['monthly'] / budget:.0%})"
+    lines += ["", total]
+    if cost["unpriced"]:
+        lines.append(f"  unpriced types: {', '.join(cost['unpriced'])}")
+    return lines
+
+
 def render_plan(plan: Plan) -> str:
     document = plan.to_json()
     out = [f"Plan for stack {document['stack']} ({document['environment']}), offline", ""]
     out += _tree_lines(document["resources"])
     custom = sum(1 for r in document["resources"] if r["custom"])
-    out += ["", f"Resources: {len(document['resources'])} to create ({custom} cloud resources)"]
-    violations = document["violations"]
-    if violations:
-        out += ["", "Policy violations:"]
-        for v in violations:
-            out.append(f"  [{v['enforcement']}] {v['policy']}: {v['message']}")
-            if v.get("urn"):
-                out.append(f"      at {v['urn'].rsplit('::', 1)[-1]}")
-    else:
-        out += ["", "Policy violations: none"]
-    cost = document.get("cost")
-    if cost:
-        out += ["", f"Estimated monthly cost: {cost['monthly']:.2f} {cost['currency']}"]
+    out += ["", f"Resources: {len(document['resources'])} to create ({custom} cloud resources)", ""]
+    out += _violation_lines(document["violations"])
+    out += _cost_lines(document)
     return "\n".join(out)

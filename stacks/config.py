@@ -515,6 +515,31 @@ class MonitoringConfig(_Model):
         return value
 
 
+# --- usage assumptions for the price catalog ----------------------------------------------------------------
+
+UsageValues = dict[str, float | bool]
+
+
+class UsageConfig(_Model):
+    """Usage assumptions for usage-priced resources, like an Infracost usage file (policies/pricing.py)."""
+
+    default: UsageValues = Field(default_factory=dict, description="Applies to every resource.")
+    types: dict[str, UsageValues] = Field(default_factory=dict, description="By type token.")
+    resources: dict[str, UsageValues] = Field(default_factory=dict, description="By service label or name.")
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> UsageConfig:
+        from policies.pricing import USAGE_KEYS  # the catalog owns the vocabulary
+
+        sections = [("default", self.default)] + [(f"types.{k}", v) for k, v in self.types.items()]
+        sections += [(f"resources.{k}", v) for k, v in self.resources.items()]
+        for where, values in sections:
+            for key in values:
+                if key not in USAGE_KEYS:
+                    raise ValueError(f"{where}.{key}: unknown usage key{suggest(key, USAGE_KEYS)}")
+        return self
+
+
 # --- the whole stack ----------------------------------------------------------------------------------------
 
 
@@ -537,6 +562,7 @@ class StackConfig(_Model):
     gateway: GatewayConfig = GatewayConfig()
     messaging: MessagingConfig = MessagingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    usage: UsageConfig = UsageConfig()
     secrets_present: frozenset[str] = frozenset()
 
     @field_validator("project")
