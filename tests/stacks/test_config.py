@@ -67,16 +67,16 @@ def test_presets_follow_the_environment_table() -> None:
 
 
 def test_stack_file_overrides_preset_key_by_key() -> None:
-    config = load({"grid:database": {"diskSizeGb": 25, "backups": {"retainedBackups": 9}}})
-    assert config.database.disk_size_gb == 25
+    config = load({"grid:database": {"diskSizeGb": 15, "backups": {"retainedBackups": 9}}})
+    assert config.database.disk_size_gb == 15
     assert config.database.backups.retained_backups == 9
     assert config.database.backups.start_time == "02:00"  # untouched keys keep the preset
     assert config.database.tier == "db-f1-micro"
 
 
 def test_structured_config_as_json_strings_like_the_language_host_passes_it() -> None:
-    config = load({"grid:database": '{"diskSizeGb": 30}'})
-    assert config.database.disk_size_gb == 30
+    config = load({"grid:database": '{"diskSizeGb": 18}'})
+    assert config.database.disk_size_gb == 18
 
 
 def test_models_are_frozen() -> None:
