@@ -270,3 +270,6 @@ def register_outputs(resource_type: str) -> Callable[[Outputs], Outputs]:
 
 def known_types() -> Mapping[str, Outputs]:
     return dict(_OUTPUTS)
+
+
+import grid.fake_cloud_ops  # noqa: E402,F401  (registers serving/ops resource outputs)

@@ -1,0 +1,372 @@
+"""Asynchronous work: a Pub/Sub event bus with dead-lettering, Cloud Scheduler jobs and a Cloud Tasks queue.
+
+Every push and every scheduled call authenticates with an OIDC token minted for a dedicated invoker service
+account, so the receiving Cloud Run service or function can stay private (``roles/run.invoker`` only).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from stacks.config import MessagingConfig, TasksConfig
+
+pubsub = gcp.pubsub
+
+# Pub/Sub keeps unacked messages on a subscription for at most 7 days, although a topic may retain for 31.
+MAX_SUBSCRIPTION_RETENTION_DAYS = 7
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _seconds(value: float) -> str:
+    """Google's duration string: ``1209600s``, ``0.5s`` (never ``1.2e+06s``, which the APIs reject)."""
+    return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
+
+
+def pubsub_service_agent(project_number: pulumi.Input[str]) -> pulumi.Output[str]:
+    """IAM member of the Google-managed account that moves undeliverable messages to the dead-letter topic."""
+    return pulumi.Output.concat("serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com")
+
+
+# --- EventBus -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PullSubscriptionArgs:
+    name: str
+    """Short name of the consumer (``ai-indexer``); the subscription is ``<topic>-<name>``."""
+    subscribers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workload -> IAM member granted ``roles/pubsub.subscriber`` on this subscription only."""
+    filter: str | None = None
+    """Optional Pub/Sub filter (``attributes.type = "message.created"``); immutable once created."""
+
+
+@dataclass
+class EventBusArgs:
+    config: MessagingConfig
+    """Ack deadline, retention, backoff and delivery attempts from ``grid:messaging``."""
+    project: str
+    project_number: pulumi.Input[str]
+    """Numeric project number: the Pub/Sub service agent is ``service-<number>@gcp-sa-pubsub...``."""
+    topic_name: str
+    """Pub/Sub topic ID of the app events (``grid-prod-events``); the dead-letter topic adds ``-dead-letter``."""
+    push_endpoint: pulumi.Input[str]
+    """HTTPS URL of the consumer (the ml-analytics function) the push subscription delivers to."""
+    push_invoker_email: pulumi.Input[str]
+    """Service account Pub/Sub mints the OIDC token for; it needs ``roles/run.invoker`` on the consumer."""
+    push_audience: pulumi.Input[str] | None = None
+    """OIDC audience; defaults to ``push_endpoint``, which is what Cloud Run and functions gen2 verify."""
+    publishers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workload -> IAM member granted ``roles/pubsub.publisher`` on the events topic only."""
+    pull_subscriptions: Sequence[PullSubscriptionArgs] = ()
+    """Extra consumers that pull (the ai indexer); each gets the same retry and dead-letter policy."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class EventBus(GridComponent):
+    """Events topic, push subscription with OIDC, pull subscriptions, and a dead-letter topic you can inspect."""
+
+    _module = "messaging"
+
+    topic_id: pulumi.Output[str]
+    """``projects/<p>/topics/<name>``."""
+    topic_name: pulumi.Output[str]
+    dead_letter_topic_id: pulumi.Output[str]
+    push_subscription_name: pulumi.Output[str]
+    dead_letter_subscription_name: pulumi.Output[str]
+    pull_subscription_names: dict[str, pulumi.Output[str]]
+    """Consumer name -> subscription name."""
+
+    def __init__(self, name: str, args: EventBusArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        labels = dict(args.labels)
+        topic_retention = _seconds(cfg.retention_days * 86400)
+        subscription_retention = _seconds(min(cfg.retention_days, MAX_SUBSCRIPTION_RETENTION_DAYS) * 86400)
+        never_expire = pubsub.SubscriptionExpirationPolicyArgs(ttl="")
+        agent = pubsub_service_agent(args.project_number)
+
+        topic = pubsub.Topic(
+            self.child_name("topic"),
+            project=args.project,
+            name=args.topic_name,
+            message_retention_duration=topic_retention,
+            labels=labels,
+            opts=self.child_opts(),
+        )
+        dead_letter = pubsub.Topic(
+            self.child_name("dead-letter"),
+            project=args.project,
+            name=f"{args.topic_name}-dead-letter",
+            message_retention_duration=topic_retention,
+            labels=labels,
+            opts=self.child_opts(),
+        )
+        # Without a subscription, messages published to the dead-letter topic are dropped: nothing to inspect.
+        dead_letter_inspect = pubsub.Subscription(
+            self.child_name("dead-letter-inspect"),
+            project=args.project,
+            name=f"{args.topic_name}-dead-letter-inspect",
+            topic=dead_letter.id,
+            ack_deadline_seconds=cfg.ack_deadline_seconds,
+            message_retention_duration=subscription_retention,
+            retain_acked_messages=True,
+            expiration_policy=never_expire,
+            labels=labels,
+            opts=self.child_opts(),
+        )
+        # The service agent publishes dead letters as itself; without this grant they are silently retried forever.
+        dead_letter_publisher = pubsub.TopicIAMMember(
+            self.child_name("dead-letter-agent-publisher"),
+            project=args.project,
+            topic=dead_letter.id,
+            role="roles/pubsub.publisher",
+            member=agent,
+            opts=self.child_opts(),
+        )
+
+        def subscription(
+            suffix: str,
+            push_config: pubsub.SubscriptionPushConfigArgs | None = None,
+            message_filter: str | None = None,
+        ) -> pubsub.Subscription:
+            sub = pubsub.Subscription(
+                self.child_name(suffix),
+                project=args.project,
+                name=f"{args.topic_name}-{suffix}",
+                topic=topic.id,
+                ack_deadline_seconds=cfg.ack_deadline_seconds,
+                message_retention_duration=subscription_retention,
+                expiration_policy=never_expire,
+                retry_policy=pubsub.SubscriptionRetryPolicyArgs(
+                    minimum_backoff=_seconds(cfg.min_backoff_seconds),
+                    maximum_backoff=_seconds(cfg.max_backoff_seconds),
+                ),
+                dead_letter_policy=pubsub.SubscriptionDeadLetterPolicyArgs(
+                    dead_letter_topic=dead_letter.id, max_delivery_attempts=cfg.max_delivery_attempts
+                ),
+                push_config=push_config,
+                filter=message_filter,
+                labels=labels,
+                opts=self.child_opts(depends_on=[dead_letter_publisher]),
+            )
+            # The agent must be able to ack the original message on the source subscription to forward it.
+            pubsub.SubscriptionIAMMember(
+                self.child_name(f"{suffix}-agent-subscriber"),
+                project=args.project,
+                subscription=sub.name,
+                role="roles/pubsub.subscriber",
+                member=agent,
+                opts=self.child_opts(),
+            )
+            return sub
+
+        push = subscription(
+            "push",
+            push_config=pubsub.SubscriptionPushConfigArgs(
+                push_endpoint=args.push_endpoint,
+                oidc_token=pubsub.SubscriptionPushConfigOidcTokenArgs(
+                    service_account_email=args.push_invoker_email,
+                    audience=args.push_audience if args.push_audience is not None else args.push_endpoint,
+                ),
+            ),
+        )
+        self.pull_subscription_names = {}
+        for consumer in args.pull_subscriptions:
+            pull = subscription(consumer.name, message_filter=consumer.filter)
+            for workload, member in sorted(consumer.subscribers.items()):
+                pubsub.SubscriptionIAMMember(
+                    self.child_name(f"{consumer.name}-subscriber-{workload}"),
+                    project=args.project,
+                    subscription=pull.name,
+                    role="roles/pubsub.subscriber",
+                    member=member,
+                    opts=self.child_opts(),
+                )
+            self.pull_subscription_names[consumer.name] = pull.name
+        for workload, member in sorted(args.publishers.items()):
+            pubsub.TopicIAMMember(
+                self.child_name(f"publisher-{workload}"),
+                project=args.project,
+                topic=topic.id,
+                role="roles/pubsub.publisher",
+                member=member,
+                opts=self.child_opts(),
+            )
+
+        self.topic_id = topic.id
+        self.topic_name = topic.name
+        self.dead_letter_topic_id = dead_letter.id
+        self.push_subscription_name = push.name
+        self.dead_letter_subscription_name = dead_letter_inspect.name
+        self.register_outputs(
+            {
+                "topic_id": self.topic_id,
+                "dead_letter_topic_id": self.dead_letter_topic_id,
+                "push_subscription_name": self.push_subscription_name,
+                "dead_letter_subscription_name": self.dead_letter_subscription_name,
+                "pull_subscription_names": self.pull_subscription_names,
+            }
+        )
+
+
+# --- Scheduler ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScheduledJobArgs:
+    name: str
+    """Cloud Scheduler job ID (``grid-prod-analytics-daily``) and the suffix of its child name."""
+    schedule: str
+    """Five-field cron expression, e.g. ``0 3 * * *``."""
+    uri: pulumi.Input[str]
+    """HTTPS target (a Cloud Run or function URL plus path)."""
+    invoker_email: pulumi.Input[str]
+    """Service account the OIDC token is minted for; needs ``roles/run.invoker`` on the target."""
+    audience: pulumi.Input[str] | None = None
+    """OIDC audience; defaults to ``uri`` (Cloud Run accepts the service URL with or without the path)."""
+    time_zone: str = "Etc/UTC"
+    """IANA time zone the schedule is evaluated in."""
+    http_method: str = "POST"
+    body: str | None = None
+    """Request body as text (sent as JSON); only for POST, PUT and PATCH."""
+    description: str = ""
+
+
+@dataclass
+class SchedulerArgs:
+    project: str
+    region: str
+    """Cloud Scheduler location (a region where the App Engine-less Scheduler API is available)."""
+    jobs: Sequence[ScheduledJobArgs]
+    retry_count: int = 3
+    """Retries after a failed run (0-5); the next scheduled run happens regardless."""
+    min_backoff_seconds: int = 30
+    max_backoff_seconds: int = 600
+    max_doublings: int = 3
+    attempt_deadline_seconds: int = 300
+    """How long one HTTP attempt may take (15 s - 30 min) before Scheduler counts it as failed."""
+
+
+class Scheduler(GridComponent):
+    """Cloud Scheduler HTTP jobs that call private endpoints with an OIDC token."""
+
+    _module = "messaging"
+
+    job_ids: dict[str, pulumi.Output[str]]
+    """Job name -> ``projects/<p>/locations/<region>/jobs/<name>``."""
+
+    def __init__(self, name: str, args: SchedulerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        retry = gcp.cloudscheduler.JobRetryConfigArgs(
+            retry_count=args.retry_count,
+            min_backoff_duration=_seconds(args.min_backoff_seconds),
+            max_backoff_duration=_seconds(args.max_backoff_seconds),
+            max_doublings=args.max_doublings,
+        )
+        self.job_ids = {}
+        for job in args.jobs:
+            method = job.http_method.upper()
+            if job.body is not None and method not in _BODY_METHODS:
+                raise ValueError(f"scheduler job {job.name}: a body needs POST, PUT or PATCH (got {method})")
+            # The Scheduler API takes the body base64-encoded; plain text is rejected at apply time.
+            body = base64.b64encode(job.body.encode()).decode() if job.body is not None else None
+            resource = gcp.cloudscheduler.Job(
+                self.child_name(job.name),
+                project=args.project,
+                region=args.region,
+                name=job.name,
+                description=job.description or None,
+                schedule=job.schedule,
+                time_zone=job.time_zone,
+                attempt_deadline=_seconds(args.attempt_deadline_seconds),
+                retry_config=retry,
+                http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+                    uri=job.uri,
+                    http_method=method,
+                    body=body,
+                    headers={"Content-Type": "application/json"} if body is not None else None,
+                    oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
+                        service_account_email=job.invoker_email,
+                        audience=job.audience if job.audience is not None else job.uri,
+                    ),
+                ),
+                opts=self.child_opts(),
+            )
+            self.job_ids[job.name] = resource.id
+        self.register_outputs({"job_ids": self.job_ids})
+
+
+# --- TaskQueue ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskQueueArgs:
+    config: TasksConfig
+    """Dispatch rate, concurrency and max attempts from ``grid:messaging.tasks``."""
+    project: str
+    region: str
+    queue_name: str | None = None
+    """Queue ID. Leave unset to auto-name: Cloud Tasks refuses to reuse a deleted queue's name for about
+    seven days, so a fixed name turns every replacement into a week-long outage."""
+    min_backoff_seconds: float = 1
+    max_backoff_seconds: float = 300
+    max_doublings: int = 5
+    enqueuers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workload -> IAM member granted ``roles/cloudtasks.enqueuer`` on this queue only."""
+    log_sampling_ratio: float = 0.1
+    """Share of task operations logged to Cloud Logging (0-1); every attempt logged gets expensive."""
+
+
+class TaskQueue(GridComponent):
+    """A rate-limited Cloud Tasks queue with retries, and who may enqueue into it."""
+
+    _module = "messaging"
+
+    queue_id: pulumi.Output[str]
+    """``projects/<p>/locations/<region>/queues/<name>``, the parent the app creates tasks in."""
+    queue_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TaskQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        if args.min_backoff_seconds > args.max_backoff_seconds:
+            raise ValueError("TaskQueue: min_backoff_seconds is above max_backoff_seconds")
+        queue = gcp.cloudtasks.Queue(
+            self.child_name("queue"),
+            project=args.project,
+            location=args.region,
+            name=args.queue_name,
+            rate_limits=gcp.cloudtasks.QueueRateLimitsArgs(
+                max_dispatches_per_second=cfg.max_dispatches_per_second,
+                max_concurrent_dispatches=cfg.max_concurrent_dispatches,
+            ),
+            retry_config=gcp.cloudtasks.QueueRetryConfigArgs(
+                max_attempts=cfg.max_attempts,
+                min_backoff=_seconds(args.min_backoff_seconds),
+                max_backoff=_seconds(args.max_backoff_seconds),
+                max_doublings=args.max_doublings,
+            ),
+            stackdriver_logging_config=gcp.cloudtasks.QueueStackdriverLoggingConfigArgs(
+                sampling_ratio=args.log_sampling_ratio
+            ),
+            opts=self.child_opts(),
+        )
+        for workload, member in sorted(args.enqueuers.items()):
+            gcp.cloudtasks.QueueIamMember(
+                self.child_name(f"enqueuer-{workload}"),
+                project=args.project,
+                location=args.region,
+                name=queue.name,
+                role="roles/cloudtasks.enqueuer",
+                member=member,
+                opts=self.child_opts(),
+            )
+        self.queue_id = queue.id
+        self.queue_name = queue.name
+        self.register_outputs({"queue_id": self.queue_id, "queue_name": self.queue_name})

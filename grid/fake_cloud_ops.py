@@ -1,0 +1,135 @@
+"""Fake-cloud outputs for the serving/ops resources: Pub/Sub, Scheduler, Tasks, Monitoring, Logging, Billing.
+
+Shapes follow what the Google APIs return (full resource names, numeric channel and policy IDs, budget UUIDs);
+every generated part derives from the logical name so plans stay stable between runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from grid.fake_cloud import FakeCloud, Outputs, State, register_outputs
+
+
+def _numeric(cloud: FakeCloud, logical: str, digits: int = 19) -> str:
+    """A numeric ID like the ones Monitoring assigns (channels, policies, conditions)."""
+    return str(int(cloud.digest(logical, 16), 16))[:digits].rjust(digits, "1")
+
+
+def _uuid(cloud: FakeCloud, logical: str) -> str:
+    return str(uuid.UUID(cloud.digest(logical, 32)))
+
+
+def _etag(cloud: FakeCloud, logical: str) -> str:
+    return f"BwY{cloud.digest(logical, 9)}="
+
+
+def _region(cloud: FakeCloud, state: State, key: str = "region") -> str:
+    return str(state.get(key) or cloud.region)
+
+
+@register_outputs("gcp:pubsub/topic:Topic")
+def _topic(cloud: FakeCloud, _logical: str, state: State) -> State:
+    return {"__id": f"projects/{cloud.project}/topics/{state['name']}"}
+
+
+@register_outputs("gcp:pubsub/subscription:Subscription")
+def _subscription(cloud: FakeCloud, _logical: str, state: State) -> State:
+    return {"__id": f"projects/{cloud.project}/subscriptions/{state['name']}"}
+
+
+@register_outputs("gcp:pubsub/topicIAMMember:TopicIAMMember")
+@register_outputs("gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember")
+@register_outputs("gcp:cloudtasks/queueIamMember:QueueIamMember")
+def _iam_member(cloud: FakeCloud, logical: str, _state: State) -> State:
+    return {"etag": _etag(cloud, logical)}
+
+
+@register_outputs("gcp:cloudscheduler/job:Job")
+def _scheduler_job(cloud: FakeCloud, _logical: str, state: State) -> State:
+    return {
+        "__id": f"projects/{cloud.project}/locations/{_region(cloud, state)}/jobs/{state['name']}",
+        "state": "ENABLED",
+    }
+
+
+@register_outputs("gcp:cloudtasks/queue:Queue")
+def _queue(cloud: FakeCloud, _logical: str, state: State) -> State:
+    location = _region(cloud, state, "location")
+    return {"__id": f"projects/{cloud.project}/locations/{location}/queues/{state['name']}", "state": "RUNNING"}
+
+
+def _monitoring_name(collection: str) -> Outputs:
+    def outputs(cloud: FakeCloud, logical: str, _state: State) -> State:
+        name = f"projects/{cloud.project}/{collection}/{_numeric(cloud, logical)}"
+        return {"__id": name, "name": name}
+
+    return outputs
+
+
+register_outputs("gcp:monitoring/notificationChannel:NotificationChannel")(_monitoring_name("notificationChannels"))
+
+
+@register_outputs("gcp:monitoring/alertPolicy:AlertPolicy")
+def _alert_policy(cloud: FakeCloud, logical: str, state: State) -> State:
+    name = f"projects/{cloud.project}/alertPolicies/{_numeric(cloud, logical)}"
+    conditions = [
+        {**condition, "name": f"{name}/conditions/{_numeric(cloud, f'{logical}/{index}')}"}
+        for index, condition in enumerate(state.get("conditions") or [])
+    ]
+    return {
+        "__id": name,
+        "name": name,
+        "conditions": conditions,
+        "creationRecords": [{"mutateTime": "2025-01-01T00:00:00Z", "mutatedBy": "offline"}],
+    }
+
+
+@register_outputs("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig")
+def _uptime_check(cloud: FakeCloud, logical: str, state: State) -> State:
+    slug = "".join(c if c.isalnum() else "-" for c in str(state.get("displayName", logical)).lower()).strip("-")
+    check_id = f"{slug}-{cloud.digest(logical, 11)}"
+    name = f"projects/{cloud.project}/uptimeCheckConfigs/{check_id}"
+    return {"__id": name, "name": name, "uptimeCheckId": check_id}
+
+
+@register_outputs("gcp:monitoring/dashboard:Dashboard")
+def _dashboard(cloud: FakeCloud, logical: str, _state: State) -> State:
+    return {"__id": f"projects/{cloud.project_number}/dashboards/{_uuid(cloud, logical)}"}
+
+
+@register_outputs("gcp:monitoring/metricDescriptor:MetricDescriptor")
+def _metric_descriptor(cloud: FakeCloud, _logical: str, state: State) -> State:
+    name = f"projects/{cloud.project}/metricDescriptors/{state['type']}"
+    return {"__id": name, "name": name, "monitoredResourceTypes": ["global", "generic_task", "generic_node"]}
+
+
+@register_outputs("gcp:logging/metric:Metric")
+def _log_metric(cloud: FakeCloud, _logical: str, state: State) -> State:
+    return {"__id": str(state["name"])}
+
+
+@register_outputs("gcp:monitoring/customService:CustomService")
+def _custom_service(cloud: FakeCloud, logical: str, state: State) -> State:
+    service_id = str(state.get("serviceId") or cloud.digest(logical, 22))
+    return {
+        "__id": f"projects/{cloud.project}/services/{service_id}",
+        "serviceId": service_id,
+        "name": f"projects/{cloud.project_number}/services/{service_id}",
+    }
+
+
+@register_outputs("gcp:monitoring/slo:Slo")
+def _slo(cloud: FakeCloud, logical: str, state: State) -> State:
+    slo_id = str(state.get("sloId") or cloud.digest(logical, 22))
+    return {
+        "__id": f"projects/{cloud.project}/services/{state.get('service')}/serviceLevelObjectives/{slo_id}",
+        "sloId": slo_id,
+        "name": f"projects/{cloud.project_number}/services/{state.get('service')}/serviceLevelObjectives/{slo_id}",
+    }
+
+
+@register_outputs("gcp:billing/budget:Budget")
+def _budget(cloud: FakeCloud, logical: str, state: State) -> State:
+    name = f"billingAccounts/{state.get('billingAccount')}/budgets/{_uuid(cloud, logical)}"
+    return {"__id": name, "name": name}
