@@ -80,8 +80,8 @@ class LocalPostgres:
         except subprocess.CalledProcessError:
             log.warning("postgres was not running")
 
-    def restart(self) -> None:
-        self.stop()
+    def resume(self) -> None:
+        """Start again after stop(), on the same data directory and socket."""
         self._server.ensure_postgres_running()
 
     def close(self) -> None:
@@ -126,6 +126,7 @@ class LocalRedis:
             "--maxmemory-policy", "allkeys-lru",
             "--loglevel", "warning",
             "--logfile", str(self.directory / "redis.log"),
+            "--pidfile", str(self.directory / "redis.pid"),
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -266,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM during startup must still stop the child servers: turn it into KeyboardInterrupt until uvicorn
     # installs its own handlers.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    server: Any = None
+    interrupted = False
     try:
         database_url = postgres.start()
         redis_url = redis.start()
@@ -277,11 +280,14 @@ def run(args: argparse.Namespace) -> int:
         )
         server = uvicorn.Server(config)
         server.run()
-        return 0 if server.started else 1
     except KeyboardInterrupt:
-        return 130
+        # Ctrl-C/SIGTERM during startup, or uvicorn re-raising the stop signal after its graceful shutdown.
+        interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
         redis.stop()
         postgres.close()
         log.info("grid local stopped")
+    if server is not None and server.started:
+        return 0
+    return 130 if interrupted else 1
