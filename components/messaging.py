@@ -33,6 +33,25 @@ def pubsub_service_agent(project_number: pulumi.Input[str]) -> pulumi.Output[str
     return pulumi.Output.concat("serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com")
 
 
+def _grant(
+    component: GridComponent,
+    iam_type: type[pulumi.CustomResource],
+    prefix: str,
+    role: str,
+    members: Mapping[str, pulumi.Input[str]],
+    **target: pulumi.Input[str],
+) -> None:
+    """One resource-level IAM member per workload, named ``<component>-<prefix>-<workload>``."""
+    for workload, member in sorted(members.items()):
+        iam_type(
+            component.child_name(f"{prefix}-{workload}"),
+            role=role,
+            member=member,
+            opts=component.child_opts(),
+            **target,
+        )
+
+
 # --- EventBus -----------------------------------------------------------------------------------------------
 
 
@@ -91,21 +110,16 @@ class EventBus(GridComponent):
         never_expire = pubsub.SubscriptionExpirationPolicyArgs(ttl="")
         agent = pubsub_service_agent(args.project_number)
 
-        topic = pubsub.Topic(
-            self.child_name("topic"),
-            project=args.project,
-            name=args.topic_name,
-            message_retention_duration=topic_retention,
-            labels=labels,
-            opts=self.child_opts(),
-        )
-        dead_letter = pubsub.Topic(
-            self.child_name("dead-letter"),
-            project=args.project,
-            name=f"{args.topic_name}-dead-letter",
-            message_retention_duration=topic_retention,
-            labels=labels,
-            opts=self.child_opts(),
+        topic, dead_letter = (
+            pubsub.Topic(
+                self.child_name(suffix),
+                project=args.project,
+                name=topic_id,
+                message_retention_duration=topic_retention,
+                labels=labels,
+                opts=self.child_opts(),
+            )
+            for suffix, topic_id in (("topic", args.topic_name), ("dead-letter", f"{args.topic_name}-dead-letter"))
         )
         # Without a subscription, messages published to the dead-letter topic are dropped: nothing to inspect.
         dead_letter_inspect = pubsub.Subscription(
@@ -179,25 +193,25 @@ class EventBus(GridComponent):
         self.pull_subscription_names = {}
         for consumer in args.pull_subscriptions:
             pull = subscription(consumer.name, message_filter=consumer.filter)
-            for workload, member in sorted(consumer.subscribers.items()):
-                pubsub.SubscriptionIAMMember(
-                    self.child_name(f"{consumer.name}-subscriber-{workload}"),
-                    project=args.project,
-                    subscription=pull.name,
-                    role="roles/pubsub.subscriber",
-                    member=member,
-                    opts=self.child_opts(),
-                )
-            self.pull_subscription_names[consumer.name] = pull.name
-        for workload, member in sorted(args.publishers.items()):
-            pubsub.TopicIAMMember(
-                self.child_name(f"publisher-{workload}"),
+            _grant(
+                self,
+                pubsub.SubscriptionIAMMember,
+                f"{consumer.name}-subscriber",
+                "roles/pubsub.subscriber",
+                consumer.subscribers,
                 project=args.project,
-                topic=topic.id,
-                role="roles/pubsub.publisher",
-                member=member,
-                opts=self.child_opts(),
+                subscription=pull.name,
             )
+            self.pull_subscription_names[consumer.name] = pull.name
+        _grant(
+            self,
+            pubsub.TopicIAMMember,
+            "publisher",
+            "roles/pubsub.publisher",
+            args.publishers,
+            project=args.project,
+            topic=topic.id,
+        )
 
         self.topic_id = topic.id
         self.topic_name = topic.name
@@ -357,16 +371,16 @@ class TaskQueue(GridComponent):
             ),
             opts=self.child_opts(),
         )
-        for workload, member in sorted(args.enqueuers.items()):
-            gcp.cloudtasks.QueueIamMember(
-                self.child_name(f"enqueuer-{workload}"),
-                project=args.project,
-                location=args.region,
-                name=queue.name,
-                role="roles/cloudtasks.enqueuer",
-                member=member,
-                opts=self.child_opts(),
-            )
+        _grant(
+            self,
+            gcp.cloudtasks.QueueIamMember,
+            "enqueuer",
+            "roles/cloudtasks.enqueuer",
+            args.enqueuers,
+            project=args.project,
+            location=args.region,
+            name=queue.name,
+        )
         self.queue_id = queue.id
         self.queue_name = queue.name
         self.register_outputs({"queue_id": self.queue_id, "queue_name": self.queue_name})

@@ -7,8 +7,9 @@ every generated part derives from the logical name so plans stay stable between 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
-from grid.fake_cloud import FakeCloud, Outputs, State, register_outputs
+from grid.fake_cloud import FakeCloud, Outputs, State, known_types, register_outputs
 
 
 def _numeric(cloud: FakeCloud, logical: str, digits: int = 19) -> str:
@@ -18,10 +19,6 @@ def _numeric(cloud: FakeCloud, logical: str, digits: int = 19) -> str:
 
 def _uuid(cloud: FakeCloud, logical: str) -> str:
     return str(uuid.UUID(cloud.digest(logical, 32)))
-
-
-def _etag(cloud: FakeCloud, logical: str) -> str:
-    return f"BwY{cloud.digest(logical, 9)}="
 
 
 def _region(cloud: FakeCloud, state: State, key: str = "region") -> str:
@@ -38,11 +35,13 @@ def _subscription(cloud: FakeCloud, _logical: str, state: State) -> State:
     return {"__id": f"projects/{cloud.project}/subscriptions/{state['name']}"}
 
 
-@register_outputs("gcp:pubsub/topicIAMMember:TopicIAMMember")
-@register_outputs("gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember")
-@register_outputs("gcp:cloudtasks/queueIamMember:QueueIamMember")
-def _iam_member(cloud: FakeCloud, logical: str, _state: State) -> State:
-    return {"etag": _etag(cloud, logical)}
+# Resource-level IAM members only compute an etag, exactly like the project-level ones.
+for _iam_type in (
+    "gcp:pubsub/topicIAMMember:TopicIAMMember",
+    "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
+    "gcp:cloudtasks/queueIamMember:QueueIamMember",
+):
+    register_outputs(_iam_type)(known_types()["gcp:projects/iAMMember:IAMMember"])
 
 
 @register_outputs("gcp:cloudscheduler/job:Job")
@@ -109,24 +108,27 @@ def _log_metric(cloud: FakeCloud, _logical: str, state: State) -> State:
     return {"__id": str(state["name"])}
 
 
-@register_outputs("gcp:monitoring/customService:CustomService")
-def _custom_service(cloud: FakeCloud, logical: str, state: State) -> State:
-    service_id = str(state.get("serviceId") or cloud.digest(logical, 22))
-    return {
-        "__id": f"projects/{cloud.project}/services/{service_id}",
-        "serviceId": service_id,
-        "name": f"projects/{cloud.project_number}/services/{service_id}",
-    }
+def _service_monitoring(id_key: str, path: Callable[[State, str], str]) -> Outputs:
+    """Custom services and SLOs: the ID is ``projects/<id>/...``, the API's ``name`` uses the project number."""
+
+    def outputs(cloud: FakeCloud, logical: str, state: State) -> State:
+        ident = str(state.get(id_key) or cloud.digest(logical, 22))
+        tail = path(state, ident)
+        return {
+            "__id": f"projects/{cloud.project}/{tail}",
+            id_key: ident,
+            "name": f"projects/{cloud.project_number}/{tail}",
+        }
+
+    return outputs
 
 
-@register_outputs("gcp:monitoring/slo:Slo")
-def _slo(cloud: FakeCloud, logical: str, state: State) -> State:
-    slo_id = str(state.get("sloId") or cloud.digest(logical, 22))
-    return {
-        "__id": f"projects/{cloud.project}/services/{state.get('service')}/serviceLevelObjectives/{slo_id}",
-        "sloId": slo_id,
-        "name": f"projects/{cloud.project_number}/services/{state.get('service')}/serviceLevelObjectives/{slo_id}",
-    }
+register_outputs("gcp:monitoring/customService:CustomService")(
+    _service_monitoring("serviceId", lambda _state, ident: f"services/{ident}")
+)
+register_outputs("gcp:monitoring/slo:Slo")(
+    _service_monitoring("sloId", lambda state, ident: f"services/{state.get('service')}/serviceLevelObjectives/{ident}")
+)
 
 
 @register_outputs("gcp:billing/budget:Budget")

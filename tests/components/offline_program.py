@@ -1,7 +1,7 @@
 """Run any Python callable as a Pulumi program under the offline engine, for component tests.
 
 The shipped stacks wire every component; a component test wants only its own resources. ``run_offline`` writes
-a one-line program that calls the callable, and runs it with ``grid.engine.run_program`` — the same mock
+a two-line program that calls the callable, and runs it with ``grid.engine.run_program`` — the same mock
 runtime, fake cloud and recorder ``grid plan`` uses, so inputs are the camelCase wire form and secrets render
 as ``"[secret]"``.
 """
@@ -10,32 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from grid.engine import Registration, run_program
 from grid.stackfile import StackFile
+from tests.conftest import Synth
 
 _PROGRAM = "import tests.components.offline_program as offline\noffline._pending()\n"
 _pending: Callable[[], None] = lambda: None  # noqa: E731  (set by run_offline for the program to call)
 
 
-class OfflineRun:
-    """What one offline run registered, with lookups by type and name."""
-
-    def __init__(self, resources: list[Registration], outputs: dict[str, Any]) -> None:
-        self.resources = resources
-        self.outputs = outputs
-
-    def of_type(self, resource_type: str) -> list[Registration]:
-        return [r for r in self.resources if r.type == resource_type]
-
-    def one(self, resource_type: str, name_suffix: str = "") -> Registration:
-        matches = [r for r in self.of_type(resource_type) if r.name.endswith(name_suffix)]
-        assert len(matches) == 1, f"expected one {resource_type} *{name_suffix}, got {[r.name for r in matches]}"
-        return matches[0]
-
-    def by_urn(self, urn: str) -> Registration:
-        return next(r for r in self.resources if r.urn == urn)
+class OfflineRun(Synth):
+    """What one offline run registered: ``Synth``'s lookups by type and name, plus a component's children."""
 
     def children_of(self, component: Registration) -> list[Registration]:
         return [r for r in self.resources if r.parent == component.urn]
@@ -64,4 +49,4 @@ def run_offline(
         run = run_program(stack_file, program=program)
     finally:
         _pending = lambda: None  # noqa: E731
-    return OfflineRun(run.resources, run.outputs)
+    return OfflineRun(run)

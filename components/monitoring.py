@@ -1,0 +1,748 @@
+"""Cloud Monitoring for one stack: channels, uptime checks, alert policies, dashboard, metrics, SLO and budget.
+
+What gets built follows ``grid:monitoring`` (DESIGN §2): every environment has uptime checks, error alerts and a
+budget; staging adds latency alerts; prod adds the paging channel, dashboards and SLOs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from stacks.config import MonitoringConfig
+
+mon = gcp.monitoring
+
+RUN_REQUESTS = "run.googleapis.com/request_count"
+RUN_LATENCIES = "run.googleapis.com/request_latencies"
+SQL_CPU = "cloudsql.googleapis.com/database/cpu/utilization"
+SQL_DISK = "cloudsql.googleapis.com/database/disk/utilization"
+REDIS_MEMORY = "redis.googleapis.com/stats/memory/usage_ratio"
+UPTIME_PASSED = "monitoring.googleapis.com/uptime_check/check_passed"
+TOKEN_METRIC = "custom.googleapis.com/grid/ai/tokens"
+ERROR_LOG_FILTER = 'severity>=ERROR AND resource.type="cloud_run_revision"'
+# Budgets only notify Monitoring *email* channels, at most five of them.
+BUDGET_MAX_CHANNELS = 5
+# Burn rate at which one hour consumes ~2% of a 28-day error budget (the SRE workbook's fast-burn page).
+FAST_BURN_RATE = 14.4
+ALIGN = "300s"
+
+Endpoint = tuple[str, pulumi.Input[str], str]
+"""(name, host, path) of one public health endpoint, e.g. ``("api", "api.example.com", "/health")``."""
+
+
+@dataclass
+class MonitoringArgs:
+    config: MonitoringConfig
+    """Thresholds, emails, paging/dashboard/SLO switches and the budget from ``grid:monitoring``."""
+    project: str
+    project_number: pulumi.Input[str]
+    """Numeric project number: budgets filter on ``projects/<number>``."""
+    environment: str
+    display_prefix: str
+    """Prefix of display names and of the log-based metric (``grid-prod``)."""
+    endpoints: Sequence[Endpoint] = ()
+    """Public health endpoints to uptime-check over HTTPS; empty when nothing is public (then no checks)."""
+    run_services: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workload -> Cloud Run service name (``resource.label.service_name``); each gets 5xx and latency alerts."""
+    functions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Function -> the Cloud Run service gen2 runs it on (same name as the function); each gets an error alert."""
+    sql_database_ids: Sequence[pulumi.Input[str]] = ()
+    """Cloud SQL ``project:instance`` IDs, the ``database_id`` label of ``cloudsql_database`` metrics."""
+    redis_instance_id: pulumi.Input[str] | None = None
+    """Full Memorystore ID ``projects/<p>/locations/<r>/instances/<name>``; None: no Redis alert."""
+    slack_auth_token: pulumi.Input[str] | None = None
+    """Slack app OAuth token (``xoxb-...``) for Monitoring's Slack channel type; kept in sensitive labels."""
+    slack_channel: str = "#alerts"
+    """Slack channel the token posts to."""
+    pagerduty_routing_key: pulumi.Input[str] | None = None
+    """PagerDuty Events v2 routing key; required when ``config.paging``. Kept in sensitive labels."""
+    budget_topic_id: pulumi.Input[str] | None = None
+    """Pub/Sub topic (``projects/<p>/topics/<t>``) that receives every budget update, for automated cost caps."""
+    uptime_content: str | None = None
+    """Text the health response must contain; None checks the status code only."""
+    function_error_threshold: int = 5
+    """ERROR log entries per function per 5 minutes that alert."""
+    slo_service: str = "api"
+    """Key of ``run_services`` whose request availability the SLO covers."""
+    slo_goal: float = 0.995
+    slo_rolling_days: int = 28
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """User labels on policies, channels and checks."""
+
+
+# --- filters and conditions ---------------------------------------------------------------------------------
+
+
+def _all(*clauses: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.all(*clauses).apply(lambda parts: " AND ".join(parts))
+
+
+def _label(key: str, value: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.concat(key, '="', value, '"')
+
+
+def _run_filter(metric: str, service: pulumi.Input[str], *extra: str) -> pulumi.Output[str]:
+    return _all(
+        'resource.type="cloud_run_revision"',
+        f'metric.type="{metric}"',
+        _label("resource.label.service_name", service),
+        *extra,
+    )
+
+
+def _aggregation(
+    aligner: str, reducer: str | None = None, group_by: Sequence[str] = (), period: str = ALIGN
+) -> mon.AlertPolicyConditionConditionThresholdAggregationArgs:
+    return mon.AlertPolicyConditionConditionThresholdAggregationArgs(
+        alignment_period=period,
+        per_series_aligner=aligner,
+        cross_series_reducer=reducer,
+        group_by_fields=list(group_by) or None,
+    )
+
+
+def _condition(
+    display_name: str,
+    filter_: pulumi.Input[str],
+    threshold: float,
+    *,
+    aggregations: Sequence[mon.AlertPolicyConditionConditionThresholdAggregationArgs] = (),
+    duration: str = ALIGN,
+    **extra: Any,
+) -> mon.AlertPolicyConditionArgs:
+    return mon.AlertPolicyConditionArgs(
+        display_name=display_name,
+        condition_threshold=mon.AlertPolicyConditionConditionThresholdArgs(
+            filter=filter_,
+            comparison="COMPARISON_GT",
+            threshold_value=threshold,
+            duration=duration,
+            aggregations=list(aggregations) or None,
+            trigger=mon.AlertPolicyConditionConditionThresholdTriggerArgs(count=1),
+            **extra,
+        ),
+    )
+
+
+def _docs(subject: str, meaning: str, actions: Sequence[str]) -> mon.AlertPolicyDocumentationArgs:
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(actions, 1))
+    return mon.AlertPolicyDocumentationArgs(
+        subject=subject,
+        mime_type="text/markdown",
+        content=f"## What it means\n\n{meaning}\n\n## What to do\n\n{steps}\n",
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+# --- the component ------------------------------------------------------------------------------------------
+
+
+class Monitoring(GridComponent):
+    """Everything that tells the team a stack is unwell or over budget, and who gets told."""
+
+    _module = "monitoring"
+
+    notification_channel_ids: list[pulumi.Output[str]]
+    """Every channel this component created (email, Slack, PagerDuty)."""
+    email_channel_ids: list[pulumi.Output[str]]
+    paging_channel_id: pulumi.Output[str] | None
+    alert_policy_names: dict[str, pulumi.Output[str]]
+    """Policy key (``5xx-api``, ``sql-disk``, ``uptime``...) -> ``projects/<p>/alertPolicies/<id>``."""
+    uptime_check_ids: dict[str, pulumi.Output[str]]
+    dashboard_id: pulumi.Output[str] | None
+    log_metric_name: pulumi.Output[str]
+    token_metric_type: str
+    slo_name: pulumi.Output[str] | None
+    budget_id: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        if cfg.paging and args.pagerduty_routing_key is None:
+            raise ValueError("Monitoring: config.paging is on but no pagerduty_routing_key was given")
+        if cfg.slos and args.slo_service not in args.run_services:
+            raise ValueError(f"Monitoring: SLO service '{args.slo_service}' is not among run_services")
+        self._args = args
+        self._labels = {"environment": args.environment, **args.labels}
+        self.alert_policy_names = {}
+
+        self._channels(args)
+        self.log_metric_name = self._log_metric(args)
+        self.token_metric_type = self._token_metric(args)
+        self._uptime(args)
+        self._service_alerts(args)
+        self._data_alerts(args)
+        self.slo_name = self._slo(args) if cfg.slos else None
+        self.dashboard_id = self._dashboard(args) if cfg.dashboards else None
+        self.budget_id = self._budget(args) if cfg.budget.billing_account else None
+        self.register_outputs(
+            {
+                "notification_channel_ids": self.notification_channel_ids,
+                "alert_policy_names": self.alert_policy_names,
+                "uptime_check_ids": self.uptime_check_ids,
+                "dashboard_id": self.dashboard_id,
+                "log_metric_name": self.log_metric_name,
+                "slo_name": self.slo_name,
+                "budget_id": self.budget_id,
+            }
+        )
+
+    # --- channels ---
+
+    def _channel(self, suffix: str, kind: str, display: str, **kwargs: Any) -> pulumi.Output[str]:
+        channel = mon.NotificationChannel(
+            self.child_name(f"channel-{suffix}"),
+            project=self._args.project,
+            type=kind,
+            display_name=f"{self._args.display_prefix} {display}",
+            user_labels=self._labels,
+            opts=self.child_opts(),
+            **kwargs,
+        )
+        return channel.name
+
+    def _channels(self, args: MonitoringArgs) -> None:
+        self.email_channel_ids = [
+            self._channel(f"email-{_slug(email)}", "email", email, labels={"email_address": email})
+            for email in args.config.alert_emails
+        ]
+        chat: list[pulumi.Output[str]] = []
+        if args.slack_auth_token is not None:
+            chat.append(
+                self._channel(
+                    "slack",
+                    "slack",
+                    f"Slack {args.slack_channel}",
+                    labels={"channel_name": args.slack_channel},
+                    sensitive_labels=mon.NotificationChannelSensitiveLabelsArgs(
+                        auth_token=pulumi.Output.secret(args.slack_auth_token)
+                    ),
+                )
+            )
+        self.paging_channel_id = None
+        if args.config.paging and args.pagerduty_routing_key is not None:
+            self.paging_channel_id = self._channel(
+                "pagerduty",
+                "pagerduty",
+                "PagerDuty",
+                sensitive_labels=mon.NotificationChannelSensitiveLabelsArgs(
+                    service_key=pulumi.Output.secret(args.pagerduty_routing_key)
+                ),
+            )
+        self._notify = [*self.email_channel_ids, *chat]
+        self._page = [*self._notify, *([self.paging_channel_id] if self.paging_channel_id is not None else [])]
+        self.notification_channel_ids = list(self._page)
+
+    def _policy(
+        self,
+        key: str,
+        display: str,
+        conditions: Sequence[mon.AlertPolicyConditionArgs],
+        documentation: mon.AlertPolicyDocumentationArgs,
+        *,
+        critical: bool,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        """One alert policy; only critical ones reach the paging channel."""
+        policy = mon.AlertPolicy(
+            self.child_name(f"alert-{key}"),
+            project=self._args.project,
+            display_name=f"{self._args.display_prefix} {display}",
+            combiner="OR",
+            conditions=list(conditions),
+            documentation=documentation,
+            severity="CRITICAL" if critical else "WARNING",
+            notification_channels=self._page if critical else self._notify,
+            alert_strategy=mon.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
+            user_labels={**self._labels, "severity": "critical" if critical else "warning"},
+            opts=self.child_opts(depends_on=list(depends_on)),
+        )
+        self.alert_policy_names[key] = policy.name
+
+    # --- metrics ---
+
+    def _log_metric(self, args: MonitoringArgs) -> pulumi.Output[str]:
+        # Counts the app's JSON log entries at ERROR or above; per service via the cloud_run_revision resource.
+        self._error_metric = gcp.logging.Metric(
+            self.child_name("app-errors"),
+            project=args.project,
+            name=f"{args.display_prefix}/app_errors",
+            description="ERROR-or-worse log entries written by Grid's Cloud Run services and functions.",
+            filter=ERROR_LOG_FILTER,
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA",
+                value_type="INT64",
+                unit="1",
+                display_name=f"{args.display_prefix} app errors",
+                labels=[
+                    gcp.logging.MetricMetricDescriptorLabelArgs(
+                        key="severity", value_type="STRING", description="ERROR, CRITICAL, ALERT or EMERGENCY"
+                    )
+                ],
+            ),
+            label_extractors={"severity": "EXTRACT(severity)"},
+            opts=self.child_opts(),
+        )
+        return self._error_metric.name
+
+    def _token_metric(self, args: MonitoringArgs) -> str:
+        # CUMULATIVE: the API rejects DELTA for client-written custom metrics, and a GAUGE point per request
+        # breaks the one-point-per-5s-per-series write limit; the ai service keeps running counters per
+        # (model, kind) and exports them periodically (what OpenTelemetry counters do). No user_id label:
+        # unbounded cardinality, and a per-user series would be personal data in Monitoring.
+        mon.MetricDescriptor(
+            self.child_name("ai-tokens"),
+            project=args.project,
+            type=TOKEN_METRIC,
+            metric_kind="CUMULATIVE",
+            value_type="INT64",
+            unit="1",
+            display_name="AI tokens",
+            description="Tokens consumed by the ai service's completion calls, by model and prompt/completion.",
+            labels=[
+                mon.MetricDescriptorLabelArgs(key="model", value_type="STRING", description="Model name"),
+                mon.MetricDescriptorLabelArgs(key="kind", value_type="STRING", description="prompt or completion"),
+            ],
+            opts=self.child_opts(),
+        )
+        return TOKEN_METRIC
+
+    # --- uptime ---
+
+    def _uptime(self, args: MonitoringArgs) -> None:
+        cfg = args.config
+        self.uptime_check_ids = {}
+        conditions = []
+        # An uptime result arrives per checker region per period; look back far enough to see several.
+        period = max(1200, 2 * cfg.uptime_period_seconds)
+        for endpoint, host, path in args.endpoints:
+            check = mon.UptimeCheckConfig(
+                self.child_name(f"uptime-{endpoint}"),
+                project=args.project,
+                display_name=f"{args.display_prefix} {endpoint} {path}",
+                period=f"{cfg.uptime_period_seconds}s",
+                timeout="10s",
+                checker_type="STATIC_IP_CHECKERS",
+                http_check=mon.UptimeCheckConfigHttpCheckArgs(
+                    path=path, port=443, use_ssl=True, validate_ssl=True, request_method="GET"
+                ),
+                monitored_resource=mon.UptimeCheckConfigMonitoredResourceArgs(
+                    type="uptime_url", labels={"project_id": args.project, "host": host}
+                ),
+                content_matchers=[
+                    mon.UptimeCheckConfigContentMatcherArgs(content=args.uptime_content, matcher="CONTAINS_STRING")
+                ]
+                if args.uptime_content
+                else None,
+                user_labels=self._labels,
+                opts=self.child_opts(),
+            )
+            self.uptime_check_ids[endpoint] = check.uptime_check_id
+            conditions.append(
+                _condition(
+                    f"{endpoint} {path} failing",
+                    _all(
+                        f'metric.type="{UPTIME_PASSED}"',
+                        'resource.type="uptime_url"',
+                        _label("metric.label.check_id", check.uptime_check_id),
+                    ),
+                    1,
+                    aggregations=[
+                        _aggregation("ALIGN_NEXT_OLDER", "REDUCE_COUNT_FALSE", ["resource.label.host"], f"{period}s")
+                    ],
+                    duration="60s",
+                )
+            )
+        if conditions:
+            self._policy(
+                "uptime",
+                "health check failing",
+                conditions,
+                _docs(
+                    "Grid health endpoint unreachable",
+                    "More than one checker region could not get a healthy response from a public `/health` "
+                    "endpoint. Users of that route are probably seeing errors too.",
+                    [
+                        "Open the uptime check in Cloud Monitoring to see which regions fail and the response.",
+                        "Check the load balancer / gateway and the certificate (SSL validation is on).",
+                        "Check the service's latest revision in Cloud Run; roll back if it was just deployed.",
+                    ],
+                ),
+                critical=True,
+            )
+
+    # --- services and functions ---
+
+    def _service_alerts(self, args: MonitoringArgs) -> None:
+        cfg = args.config
+        by_service = ["resource.label.service_name"]
+        for workload, service in sorted(args.run_services.items()):
+            # Both sides aligned and summed the same way, so the condition compares 5xx/all per service.
+            self._policy(
+                f"5xx-{workload}",
+                f"{workload} 5xx ratio",
+                [
+                    _condition(
+                        f"{workload} 5xx ratio above {cfg.error_ratio:.1%}",
+                        _run_filter(RUN_REQUESTS, service, 'metric.label.response_code_class="5xx"'),
+                        cfg.error_ratio,
+                        aggregations=[_aggregation("ALIGN_RATE", "REDUCE_SUM", by_service)],
+                        denominator_filter=_run_filter(RUN_REQUESTS, service),
+                        denominator_aggregations=[
+                            mon.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs(
+                                alignment_period=ALIGN,
+                                per_series_aligner="ALIGN_RATE",
+                                cross_series_reducer="REDUCE_SUM",
+                                group_by_fields=by_service,
+                            )
+                        ],
+                        # No traffic is not an outage; the uptime checks cover "down".
+                        evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
+                    )
+                ],
+                _docs(
+                    f"Grid {workload}: too many 5xx responses",
+                    f"More than {cfg.error_ratio:.1%} of requests to the {workload} service answered 5xx over "
+                    "five minutes.",
+                    [
+                        f"Open Logs Explorer for Cloud Run service `{workload}` at severity ERROR; the "
+                        "app logs carry a request id per failure.",
+                        "If it started with a deploy, route traffic back to the previous revision.",
+                        "If the database or Redis is the cause (timeouts, connection errors), check their alerts.",
+                    ],
+                ),
+                critical=True,
+            )
+            if cfg.latency_alerts:
+                self._policy(
+                    f"latency-{workload}",
+                    f"{workload} p95 latency",
+                    [
+                        _condition(
+                            f"{workload} p95 latency above {cfg.latency_p95_ms} ms",
+                            _run_filter(RUN_LATENCIES, service),
+                            cfg.latency_p95_ms,
+                            aggregations=[_aggregation("ALIGN_PERCENTILE_95", "REDUCE_MAX", by_service)],
+                            evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
+                        )
+                    ],
+                    _docs(
+                        f"Grid {workload}: p95 latency above {cfg.latency_p95_ms} ms",
+                        f"The slowest 5% of {workload} requests took longer than {cfg.latency_p95_ms} ms for five "
+                        "minutes.",
+                        [
+                            "Compare with instance count and CPU in Cloud Run metrics: at max instances, raise it.",
+                            "Check Cloud SQL CPU and Query Insights for slow queries.",
+                            "Look for cold starts (min instances 0) or a slow downstream (AI provider) in traces.",
+                        ],
+                    ),
+                    critical=False,
+                )
+        error_metric = f"logging.googleapis.com/user/{args.display_prefix}/app_errors"
+        for function, service in sorted(args.functions.items()):
+            self._policy(
+                f"function-errors-{function}",
+                f"{function} errors",
+                [
+                    _condition(
+                        f"{function} error logs above {args.function_error_threshold} per 5 min",
+                        _all(
+                            f'metric.type="{error_metric}"',
+                            'resource.type="cloud_run_revision"',
+                            _label("resource.label.service_name", service),
+                        ),
+                        args.function_error_threshold,
+                        aggregations=[_aggregation("ALIGN_DELTA", "REDUCE_SUM", by_service)],
+                        duration="0s",
+                        evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
+                    )
+                ],
+                _docs(
+                    f"Grid function {function}: errors",
+                    f"The {function} function (gen2, running on Cloud Run) logged more than "
+                    f"{args.function_error_threshold} ERROR entries in five minutes.",
+                    [
+                        f"Open Logs Explorer for service `{function}` at severity ERROR.",
+                        "If it is fed by Pub/Sub, failed messages are retried and then dead-lettered: inspect "
+                        "the dead-letter subscription before replaying.",
+                        "Roll back the function if the errors started with a deploy.",
+                    ],
+                ),
+                critical=False,
+                # A policy on a log-based metric fails to create until the metric exists.
+                depends_on=[self._error_metric],
+            )
+
+    # --- data stores ---
+
+    def _data_alerts(self, args: MonitoringArgs) -> None:
+        cfg = args.config
+
+        def sql_conditions(metric: str, what: str, threshold: float, duration: str) -> list[Any]:
+            return [
+                _condition(
+                    f"{what} above {threshold:.0%} on database {index}",
+                    _all(
+                        'resource.type="cloudsql_database"',
+                        f'metric.type="{metric}"',
+                        _label("resource.label.database_id", database_id),
+                    ),
+                    threshold,
+                    aggregations=[_aggregation("ALIGN_MEAN")],
+                    duration=duration,
+                )
+                for index, database_id in enumerate(args.sql_database_ids)
+            ]
+
+        if args.sql_database_ids:
+            self._policy(
+                "sql-cpu",
+                "Cloud SQL CPU",
+                sql_conditions(SQL_CPU, "CPU", cfg.sql_cpu_utilization, "600s"),
+                _docs(
+                    "Grid Cloud SQL: CPU high",
+                    f"Cloud SQL CPU utilization stayed above {cfg.sql_cpu_utilization:.0%} for ten minutes; "
+                    "queries will queue and API latency rise.",
+                    [
+                        "Open Query Insights for the instance and find the top queries by load.",
+                        "Add the missing index or fix the query; check connection count against max_connections.",
+                        "If load is legitimate, move to a larger tier (grid:database.tier).",
+                    ],
+                ),
+                critical=False,
+            )
+            self._policy(
+                "sql-disk",
+                "Cloud SQL disk",
+                sql_conditions(SQL_DISK, "disk", cfg.sql_disk_utilization, ALIGN),
+                _docs(
+                    "Grid Cloud SQL: disk filling up",
+                    f"Cloud SQL disk utilization is above {cfg.sql_disk_utilization:.0%}. A full disk stops "
+                    "writes and can take the instance offline.",
+                    [
+                        "Check whether autoresize is on and below its limit (grid:database.diskAutoresizeLimitGb).",
+                        "Look for table bloat or runaway growth (pg_stat_user_tables, temp files).",
+                        "Raise grid:database.diskSizeGb; disks can grow but never shrink.",
+                    ],
+                ),
+                critical=True,
+            )
+        if args.redis_instance_id is not None:
+            self._policy(
+                "redis-memory",
+                "Redis memory",
+                [
+                    _condition(
+                        f"Redis memory usage above {cfg.redis_memory_usage:.0%}",
+                        _all(
+                            'resource.type="redis_instance"',
+                            f'metric.type="{REDIS_MEMORY}"',
+                            _label("resource.label.instance_id", args.redis_instance_id),
+                        ),
+                        cfg.redis_memory_usage,
+                        aggregations=[_aggregation("ALIGN_MEAN")],
+                    )
+                ],
+                _docs(
+                    "Grid Redis: memory nearly full",
+                    f"Memorystore memory usage is above {cfg.redis_memory_usage:.0%} of capacity; evictions "
+                    "follow, and cache hit rate and rate limiting suffer.",
+                    [
+                        "Check evicted_keys and the key count in Memorystore metrics.",
+                        "Look for keys written without a TTL.",
+                        "Raise grid:cache.memorySizeGb if the working set really grew.",
+                    ],
+                ),
+                critical=False,
+            )
+
+    # --- SLO ---
+
+    def _slo(self, args: MonitoringArgs) -> pulumi.Output[str]:
+        service_name = args.run_services[args.slo_service]
+        custom = mon.CustomService(
+            self.child_name(f"service-{args.slo_service}"),
+            project=args.project,
+            service_id=f"{args.display_prefix}-{args.slo_service}",
+            display_name=f"{args.display_prefix} {args.slo_service}",
+            user_labels=self._labels,
+            opts=self.child_opts(),
+        )
+        total = _run_filter(RUN_REQUESTS, service_name)
+        slo = mon.Slo(
+            self.child_name(f"slo-{args.slo_service}-availability"),
+            project=args.project,
+            service=custom.service_id,
+            slo_id="availability",
+            display_name=f"{args.slo_service} availability {args.slo_goal:.1%} over {args.slo_rolling_days} days",
+            goal=args.slo_goal,
+            rolling_period_days=args.slo_rolling_days,
+            request_based_sli=mon.SloRequestBasedSliArgs(
+                good_total_ratio=mon.SloRequestBasedSliGoodTotalRatioArgs(
+                    # Client errors are the client's; only 5xx spends the error budget.
+                    good_service_filter=_run_filter(
+                        RUN_REQUESTS, service_name, 'metric.label.response_code_class=one_of("2xx","3xx","4xx")'
+                    ),
+                    total_service_filter=total,
+                )
+            ),
+            user_labels=self._labels,
+            opts=self.child_opts(),
+        )
+        self._policy(
+            f"slo-burn-{args.slo_service}",
+            f"{args.slo_service} error budget burn",
+            [
+                _condition(
+                    f"burn rate above {FAST_BURN_RATE} over 1 h",
+                    pulumi.Output.concat('select_slo_burn_rate("', slo.name, '", "3600s")'),
+                    FAST_BURN_RATE,
+                    duration="0s",
+                )
+            ],
+            _docs(
+                f"Grid {args.slo_service}: error budget burning fast",
+                f"At the last hour's error rate the {args.slo_goal:.1%} availability objective's "
+                f"{args.slo_rolling_days}-day budget is gone in about two days.",
+                [
+                    "Treat as an incident: check the 5xx alert and the latest deploy.",
+                    "Open the SLO in Cloud Monitoring > Services to see the remaining budget.",
+                ],
+            ),
+            critical=True,
+        )
+        return slo.name
+
+    # --- dashboard ---
+
+    def _dashboard(self, args: MonitoringArgs) -> pulumi.Output[str]:
+        def chart(title: str, filter_: str, aligner: str, reducer: str, group_by: list[str]) -> dict[str, Any]:
+            query = {
+                "timeSeriesFilter": {
+                    "filter": filter_,
+                    "aggregation": {
+                        "alignmentPeriod": "60s",
+                        "perSeriesAligner": aligner,
+                        "crossSeriesReducer": reducer,
+                        "groupByFields": group_by,
+                    },
+                }
+            }
+            return {"title": title, "xyChart": {"dataSets": [{"timeSeriesQuery": query, "plotType": "LINE"}]}}
+
+        run = 'resource.type="cloud_run_revision"'
+        by_service = ["resource.label.service_name"]
+        widgets = [
+            chart(
+                "Requests/s by service",
+                f'{run} AND metric.type="{RUN_REQUESTS}"',
+                "ALIGN_RATE",
+                "REDUCE_SUM",
+                by_service,
+            ),
+            chart(
+                "5xx/s by service",
+                f'{run} AND metric.type="{RUN_REQUESTS}" AND metric.label.response_code_class="5xx"',
+                "ALIGN_RATE",
+                "REDUCE_SUM",
+                by_service,
+            ),
+            chart(
+                "p95 latency (ms) by service",
+                f'{run} AND metric.type="{RUN_LATENCIES}"',
+                "ALIGN_PERCENTILE_95",
+                "REDUCE_MAX",
+                by_service,
+            ),
+            chart(
+                "Cloud SQL CPU utilization",
+                f'resource.type="cloudsql_database" AND metric.type="{SQL_CPU}"',
+                "ALIGN_MEAN",
+                "REDUCE_MAX",
+                ["resource.label.database_id"],
+            ),
+            chart(
+                "AI tokens/s by model",
+                f'metric.type="{TOKEN_METRIC}"',
+                "ALIGN_RATE",
+                "REDUCE_SUM",
+                ["metric.label.model", "metric.label.kind"],
+            ),
+            chart(
+                "Error log entries by service",
+                f'{run} AND metric.type="logging.googleapis.com/user/{args.display_prefix}/app_errors"',
+                "ALIGN_RATE",
+                "REDUCE_SUM",
+                by_service,
+            ),
+        ]
+        if args.redis_instance_id is not None:
+            widgets.append(
+                chart(
+                    "Redis memory usage ratio",
+                    f'resource.type="redis_instance" AND metric.type="{REDIS_MEMORY}"',
+                    "ALIGN_MEAN",
+                    "REDUCE_MAX",
+                    ["resource.label.instance_id"],
+                )
+            )
+        layout = {"displayName": f"{args.display_prefix} overview", "gridLayout": {"columns": "2", "widgets": widgets}}
+        dashboard = mon.Dashboard(
+            self.child_name("dashboard"),
+            project=args.project,
+            dashboard_json=json.dumps(layout, sort_keys=True),
+            # The dashboard reads the log-based metric; Monitoring rejects charts of unknown metric types.
+            opts=self.child_opts(depends_on=[self._error_metric]),
+        )
+        return dashboard.id
+
+    # --- budget ---
+
+    def _budget(self, args: MonitoringArgs) -> pulumi.Output[str]:
+        budget = args.config.budget
+        if len(self.email_channel_ids) > BUDGET_MAX_CHANNELS:
+            pulumi.log.warn(
+                f"{self._name}: budgets notify at most {BUDGET_MAX_CHANNELS} email channels; "
+                f"the first {BUDGET_MAX_CHANNELS} of grid:monitoring.alertEmails get budget mail",
+                resource=self,
+            )
+        units, fraction = divmod(budget.monthly_usd, 1)
+        resource = gcp.billing.Budget(
+            self.child_name("budget"),
+            billing_account=budget.billing_account,
+            display_name=f"{args.display_prefix} monthly"[:60],
+            amount=gcp.billing.BudgetAmountArgs(
+                specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
+                    currency_code="USD", units=str(int(units)), nanos=round(fraction * 1e9)
+                )
+            ),
+            budget_filter=gcp.billing.BudgetBudgetFilterArgs(
+                projects=[pulumi.Output.concat("projects/", args.project_number)],
+                calendar_period="MONTH",
+                credit_types_treatment="INCLUDE_ALL_CREDITS",
+            ),
+            threshold_rules=[
+                gcp.billing.BudgetThresholdRuleArgs(threshold_percent=t, spend_basis="CURRENT_SPEND")
+                for t in budget.thresholds
+            ],
+            all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
+                monitoring_notification_channels=self.email_channel_ids[:BUDGET_MAX_CHANNELS],
+                pubsub_topic=args.budget_topic_id,
+                # Required whenever a topic is set; "1.0" is the only schema.
+                schema_version="1.0" if args.budget_topic_id is not None else None,
+                disable_default_iam_recipients=False,
+            ),
+            opts=self.child_opts(),
+        )
+        return resource.id

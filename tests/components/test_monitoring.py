@@ -1,0 +1,305 @@
+"""Monitoring as the offline engine records it: channels, checks, alerts, dashboard, metrics, SLO, budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.monitoring import TOKEN_METRIC, Monitoring, MonitoringArgs
+from stacks.config import MonitoringConfig
+from tests.components.offline_program import OfflineRun, run_offline
+
+PROJECT = "acme-grid-test"
+NUMBER = "123456789012"
+ACCOUNT = "01ABCD-234567-89ABCD"
+CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
+UPTIME = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
+BUDGET = "gcp:billing/budget:Budget"
+ENDPOINTS = [
+    ("api", "api.acme.io", "/health"),
+    ("auth", "api.acme.io", "/auth/health"),
+    ("ai", "api.acme.io", "/ai/health"),
+]
+SERVICES = {"api": "grid-test-api", "auth": "grid-test-auth", "ai": "grid-test-ai"}
+
+PROD: dict[str, Any] = {
+    "alertEmails": ["ops@acme.io", "oncall@acme.io"],
+    "latencyP95Ms": 800,
+    "errorRatio": 0.01,
+    "sqlCpuUtilization": 0.75,
+    "paging": True,
+    "dashboards": True,
+    "slos": True,
+    "budget": {"billingAccount": ACCOUNT, "monthlyUsd": 150.25, "thresholds": [0.5, 0.9, 1.2]},
+}
+DEV: dict[str, Any] = {"alertEmails": ["dev@acme.io"], "latencyAlerts": False, "dashboards": False}
+
+
+def _monitoring(tmp_path: Path, config: dict[str, Any], **overrides: Any) -> OfflineRun:
+    args: dict[str, Any] = {
+        "config": MonitoringConfig.model_validate(config),
+        "project": PROJECT,
+        "project_number": NUMBER,
+        "environment": "test",
+        "display_prefix": "grid-test",
+        "endpoints": ENDPOINTS,
+        "run_services": SERVICES,
+        "functions": {"ml-analytics": "grid-test-ml-analytics"},
+        "sql_database_ids": [f"{PROJECT}:grid-test-db"],
+        "slack_auth_token": "xoxb-offline-token",
+        "pagerduty_routing_key": "pd-offline-key" if config.get("paging") else None,
+        "budget_topic_id": f"projects/{PROJECT}/topics/grid-test-budget",
+    } | overrides
+    return run_offline(lambda: Monitoring("grid-test-monitoring", MonitoringArgs(**args)), tmp_path)
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> OfflineRun:
+    redis = f"projects/{PROJECT}/locations/us-central1/instances/grid-test-cache"
+    return _monitoring(tmp_path_factory.mktemp("prod"), PROD, redis_instance_id=redis)
+
+
+def _policies(run: OfflineRun) -> dict[str, dict[str, Any]]:
+    return {p.name.removeprefix("grid-test-monitoring-alert-"): p.inputs for p in run.of_type(POLICY)}
+
+
+def _channels(run: OfflineRun) -> dict[str, Any]:
+    """Channel type/address -> its fake-cloud name, the value policies reference."""
+    return {
+        c.inputs.get("labels", {}).get("email_address", c.inputs["type"]): c.outputs["name"]
+        for c in run.of_type(CHANNEL)
+    }
+
+
+def test_one_email_channel_per_address(prod: OfflineRun) -> None:
+    emails = [c.inputs for c in prod.of_type(CHANNEL) if c.inputs["type"] == "email"]
+    assert sorted(c["labels"]["email_address"] for c in emails) == ["oncall@acme.io", "ops@acme.io"]
+
+
+def test_slack_and_pagerduty_secrets_are_sensitive_labels_only(prod: OfflineRun) -> None:
+    slack = prod.one(CHANNEL, "-channel-slack")
+    assert slack.inputs["labels"] == {"channel_name": "#alerts"}
+    assert slack.inputs["sensitiveLabels"] == "[secret]"
+    assert slack.outputs["sensitiveLabels"] == {"authToken": "xoxb-offline-token"}
+    pagerduty = prod.one(CHANNEL, "-channel-pagerduty")
+    assert pagerduty.inputs["sensitiveLabels"] == "[secret]" and "labels" not in pagerduty.inputs
+    assert pagerduty.outputs["sensitiveLabels"] == {"serviceKey": "pd-offline-key"}
+    assert "offline-token" not in json.dumps([r.inputs for r in prod.resources])
+    assert "pd-offline-key" not in json.dumps([r.inputs for r in prod.resources])
+
+
+def test_only_critical_policies_page(prod: OfflineRun) -> None:
+    channels = _channels(prod)
+    pager = channels.pop("pagerduty")
+    everyone = set(channels.values())
+    for key, policy in _policies(prod).items():
+        targets = set(policy["notificationChannels"])
+        critical = policy["severity"] == "CRITICAL"
+        assert targets == (everyone | {pager} if critical else everyone), key
+    critical = {k for k, p in _policies(prod).items() if p["severity"] == "CRITICAL"}
+    assert critical == {"5xx-api", "5xx-auth", "5xx-ai", "uptime", "sql-disk", "slo-burn-api"}
+
+
+def test_without_paging_there_is_no_pagerduty_channel(tmp_path: Path) -> None:
+    run = _monitoring(tmp_path, DEV)
+    assert "pagerduty" not in _channels(run)
+    assert all(len(p["notificationChannels"]) == 2 for p in _policies(run).values())  # email + Slack
+
+
+def test_paging_without_a_routing_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="no pagerduty_routing_key"):
+        Monitoring(
+            "x",
+            MonitoringArgs(
+                config=MonitoringConfig.model_validate({"paging": True}),
+                project=PROJECT,
+                project_number=NUMBER,
+                environment="prod",
+                display_prefix="x",
+            ),
+        )
+
+
+def test_every_policy_is_documented(prod: OfflineRun) -> None:
+    for key, policy in _policies(prod).items():
+        docs = policy["documentation"]
+        assert docs["mimeType"] == "text/markdown", key
+        assert "## What it means" in docs["content"] and "## What to do" in docs["content"], key
+        assert "1. " in docs["content"] and docs["subject"], key
+
+
+def test_5xx_ratio_uses_a_denominator_per_service(prod: OfflineRun) -> None:
+    [condition] = _policies(prod)["5xx-api"]["conditions"]
+    threshold = condition["conditionThreshold"]
+    assert threshold["thresholdValue"] == 0.01 and threshold["comparison"] == "COMPARISON_GT"
+    assert 'metric.label.response_code_class="5xx"' in threshold["filter"]
+    assert 'resource.label.service_name="grid-test-api"' in threshold["filter"]
+    assert threshold["denominatorFilter"] == threshold["filter"].replace(
+        ' AND metric.label.response_code_class="5xx"', ""
+    )
+    numerator, denominator = threshold["aggregations"][0], threshold["denominatorAggregations"][0]
+    assert numerator == denominator
+    assert numerator["perSeriesAligner"] == "ALIGN_RATE" and numerator["crossSeriesReducer"] == "REDUCE_SUM"
+
+
+def test_latency_alerts_follow_config(prod: OfflineRun, tmp_path: Path) -> None:
+    [condition] = _policies(prod)["latency-auth"]["conditions"]
+    threshold = condition["conditionThreshold"]
+    assert threshold["thresholdValue"] == 800
+    assert 'metric.type="run.googleapis.com/request_latencies"' in threshold["filter"]
+    assert threshold["aggregations"][0]["perSeriesAligner"] == "ALIGN_PERCENTILE_95"
+    assert not [k for k in _policies(_monitoring(tmp_path, DEV)) if k.startswith("latency-")]
+
+
+def test_sql_and_redis_alerts_use_the_instance_labels(prod: OfflineRun) -> None:
+    policies = _policies(prod)
+    cpu = policies["sql-cpu"]["conditions"][0]["conditionThreshold"]
+    disk = policies["sql-disk"]["conditions"][0]["conditionThreshold"]
+    assert cpu["thresholdValue"] == 0.75 and disk["thresholdValue"] == 0.85
+    for threshold in (cpu, disk):
+        assert f'resource.label.database_id="{PROJECT}:grid-test-db"' in threshold["filter"]
+    redis = policies["redis-memory"]["conditions"][0]["conditionThreshold"]
+    assert 'metric.type="redis.googleapis.com/stats/memory/usage_ratio"' in redis["filter"]
+    assert "instances/grid-test-cache" in redis["filter"] and redis["thresholdValue"] == 0.8
+
+
+def test_no_redis_no_redis_alert(tmp_path: Path) -> None:
+    assert "redis-memory" not in _policies(_monitoring(tmp_path, DEV))
+
+
+def test_function_errors_count_error_logs_of_the_function_service(prod: OfflineRun) -> None:
+    policy = prod.one(POLICY, "-alert-function-errors-ml-analytics")
+    threshold = policy.inputs["conditions"][0]["conditionThreshold"]
+    assert 'metric.type="logging.googleapis.com/user/grid-test/app_errors"' in threshold["filter"]
+    assert 'resource.label.service_name="grid-test-ml-analytics"' in threshold["filter"]
+    assert prod.one("gcp:logging/metric:Metric").urn in policy.dependencies
+
+
+def test_uptime_checks_are_https_with_ssl_validation(prod: OfflineRun) -> None:
+    checks = {c.name.removeprefix("grid-test-monitoring-uptime-"): c.inputs for c in prod.of_type(UPTIME)}
+    assert {k: c["httpCheck"]["path"] for k, c in checks.items()} == {p[0]: p[2] for p in ENDPOINTS}
+    for check in checks.values():
+        assert check["httpCheck"] | {"path": "/"} == {
+            "path": "/",
+            "port": 443,
+            "useSsl": True,
+            "validateSsl": True,
+            "requestMethod": "GET",
+        }
+        assert check["monitoredResource"] == {
+            "type": "uptime_url",
+            "labels": {"project_id": PROJECT, "host": "api.acme.io"},
+        }
+        assert check["period"] == "300s" and "contentMatchers" not in check
+    conditions = _policies(prod)["uptime"]["conditions"]
+    check_ids = {c.outputs["uptimeCheckId"] for c in prod.of_type(UPTIME)}
+    assert {c["conditionThreshold"]["filter"].rsplit('check_id="', 1)[1].rstrip('"') for c in conditions} == check_ids
+
+
+def test_no_public_endpoints_means_no_uptime_checks(tmp_path: Path) -> None:
+    run = _monitoring(tmp_path, DEV, endpoints=[])
+    assert not run.of_type(UPTIME) and "uptime" not in _policies(run)
+
+
+def test_uptime_content_matcher_and_period(tmp_path: Path) -> None:
+    run = _monitoring(tmp_path, DEV | {"uptimePeriodSeconds": 60}, endpoints=ENDPOINTS[:1], uptime_content='"ok"')
+    check = run.one(UPTIME).inputs
+    assert check["period"] == "60s"
+    assert check["contentMatchers"] == [{"content": '"ok"', "matcher": "CONTAINS_STRING"}]
+
+
+def test_dashboard_json_has_the_widgets(prod: OfflineRun, tmp_path: Path) -> None:
+    dashboard = json.loads(prod.one("gcp:monitoring/dashboard:Dashboard").inputs["dashboardJson"])
+    widgets = dashboard["gridLayout"]["widgets"]
+    filters = {w["title"]: w["xyChart"]["dataSets"][0]["timeSeriesQuery"]["timeSeriesFilter"] for w in widgets}
+    assert set(filters) >= {
+        "Requests/s by service",
+        "5xx/s by service",
+        "p95 latency (ms) by service",
+        "Cloud SQL CPU utilization",
+        "AI tokens/s by model",
+        "Redis memory usage ratio",
+    }
+    tokens = filters["AI tokens/s by model"]
+    assert TOKEN_METRIC in tokens["filter"] and "metric.label.model" in tokens["aggregation"]["groupByFields"]
+    assert filters["p95 latency (ms) by service"]["aggregation"]["perSeriesAligner"] == "ALIGN_PERCENTILE_95"
+    assert not _monitoring(tmp_path, DEV).of_type("gcp:monitoring/dashboard:Dashboard")
+
+
+def test_token_metric_has_model_and_kind_but_no_user_id(prod: OfflineRun) -> None:
+    descriptor = prod.one("gcp:monitoring/metricDescriptor:MetricDescriptor").inputs
+    assert descriptor["type"] == "custom.googleapis.com/grid/ai/tokens"
+    assert descriptor["metricKind"] == "CUMULATIVE" and descriptor["valueType"] == "INT64"
+    assert sorted(label["key"] for label in descriptor["labels"]) == ["kind", "model"]
+
+
+def test_error_log_metric_counts_cloud_run_errors(prod: OfflineRun) -> None:
+    metric = prod.one("gcp:logging/metric:Metric").inputs
+    assert metric["name"] == "grid-test/app_errors"
+    assert metric["filter"] == 'severity>=ERROR AND resource.type="cloud_run_revision"'
+    assert metric["metricDescriptor"]["metricKind"] == "DELTA"
+
+
+def test_slo_is_request_based_on_the_api_service(prod: OfflineRun, tmp_path: Path) -> None:
+    service = prod.one("gcp:monitoring/customService:CustomService").inputs
+    slo = prod.one("gcp:monitoring/slo:Slo").inputs
+    assert slo["service"] == service["serviceId"] == "grid-test-api"
+    assert slo["goal"] == 0.995 and slo["rollingPeriodDays"] == 28
+    ratio = slo["requestBasedSli"]["goodTotalRatio"]
+    assert 'service_name="grid-test-api"' in ratio["totalServiceFilter"]
+    assert ratio["goodServiceFilter"].startswith(ratio["totalServiceFilter"] + " AND ")
+    assert "5xx" not in ratio["goodServiceFilter"]
+    burn = _policies(prod)["slo-burn-api"]["conditions"][0]["conditionThreshold"]
+    assert (
+        burn["filter"].startswith('select_slo_burn_rate("projects/')
+        and "/serviceLevelObjectives/availability" in burn["filter"]
+    )
+    assert not _monitoring(tmp_path, DEV).of_type("gcp:monitoring/slo:Slo")
+
+
+def test_budget_thresholds_project_filter_channels_and_topic(prod: OfflineRun) -> None:
+    budget = prod.one(BUDGET).inputs
+    assert budget["billingAccount"] == ACCOUNT
+    assert budget["amount"] == {"specifiedAmount": {"currencyCode": "USD", "units": "150", "nanos": 250000000}}
+    assert budget["budgetFilter"]["projects"] == [f"projects/{NUMBER}"]
+    assert budget["thresholdRules"] == [{"thresholdPercent": t, "spendBasis": "CURRENT_SPEND"} for t in (0.5, 0.9, 1.2)]
+    rule = budget["allUpdatesRule"]
+    emails = [c.outputs["name"] for c in prod.of_type(CHANNEL) if c.inputs["type"] == "email"]
+    assert sorted(rule["monitoringNotificationChannels"]) == sorted(emails)  # budgets accept email channels only
+    assert rule["pubsubTopic"] == f"projects/{PROJECT}/topics/grid-test-budget" and rule["schemaVersion"] == "1.0"
+    assert prod.one(BUDGET).outputs["name"].startswith(f"billingAccounts/{ACCOUNT}/budgets/")
+
+
+def test_no_billing_account_no_budget(tmp_path: Path) -> None:
+    assert not _monitoring(tmp_path, DEV).of_type(BUDGET)
+
+
+def test_outputs(tmp_path: Path) -> None:
+    def build() -> None:
+        import pulumi
+
+        args = MonitoringArgs(
+            config=MonitoringConfig.model_validate(PROD),
+            project=PROJECT,
+            project_number=NUMBER,
+            environment="test",
+            display_prefix="grid-test",
+            run_services=SERVICES,
+            pagerduty_routing_key="key",
+        )
+        monitoring = Monitoring("grid-test-monitoring", args)
+        pulumi.export("channels", monitoring.notification_channel_ids)
+        pulumi.export("policies", monitoring.alert_policy_names)
+        pulumi.export("dashboard", monitoring.dashboard_id)
+        pulumi.export("budget", monitoring.budget_id)
+
+    outputs = run_offline(build, tmp_path).outputs
+    assert len(outputs["channels"]) == 3  # two emails and PagerDuty
+    assert all(c.startswith(f"projects/{PROJECT}/notificationChannels/") for c in outputs["channels"])
+    assert set(outputs["policies"]) == {f"{k}-{s}" for k in ("5xx", "latency") for s in SERVICES} | {"slo-burn-api"}
+    assert outputs["dashboard"].startswith("projects/") and "/dashboards/" in outputs["dashboard"]
+    assert outputs["budget"].startswith(f"billingAccounts/{ACCOUNT}/budgets/")
