@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from app.api.service import ApiService
 from app.common.security import Principal, current_principal
@@ -24,3 +24,8 @@ UserId = Annotated[UUID, Depends(_user_id)]
 
 NOT_FOUND = {404: {"description": "not found (or not yours)"}}
 AUTH = {401: {"description": "missing or invalid access token"}}
+
+
+def cached_json(body: bytes) -> Response:
+    """A response from an already-encoded JSON body (what the cache holds): nothing is serialised again."""
+    return Response(body, media_type="application/json")

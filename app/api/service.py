@@ -77,7 +77,9 @@ class ApiService:
         self.hub = hub
         self.relay = relay
 
-    async def _cached(self, uid: UUID, key: str, tags: list[str], load: Any) -> Any:
+    async def _cached(self, uid: UUID, key: str, tags: list[str], load: Any) -> bytes:
+        """A JSON body from the two-layer cache; NotFound if `load` finds nothing (misses are never cached)."""
+
         async def loader() -> Any:
             async with self.db.transaction(uid) as conn:
                 value = await load(conn)
@@ -95,13 +97,13 @@ class ApiService:
         await self.cache.invalidate(_agents_tag(uid))
         return agent
 
-    async def list_agents(self, uid: UUID) -> dict[str, Any]:
+    async def list_agents(self, uid: UUID) -> bytes:
         async def load(conn: Any) -> dict[str, Any]:
             return {"items": await repo.list_agents(conn, LIST_LIMIT)}
 
         return await self._cached(uid, "agents", [_agents_tag(uid)], load)
 
-    async def get_agent(self, uid: UUID, aid: UUID) -> dict[str, Any]:
+    async def get_agent(self, uid: UUID, aid: UUID) -> bytes:
         return await self._cached(uid, f"agent:{aid}", [_agents_tag(uid)], lambda c: repo.get_agent(c, aid))
 
     async def update_agent(self, uid: UUID, aid: UUID, changes: dict[str, Any]) -> dict[str, Any]:
@@ -130,18 +132,18 @@ class ApiService:
         await self.cache.invalidate(_conversations_tag(uid))
         return conv
 
-    async def list_conversations(self, uid: UUID) -> dict[str, Any]:
+    async def list_conversations(self, uid: UUID) -> bytes:
         async def load(conn: Any) -> dict[str, Any]:
             return {"items": await repo.list_conversations(conn, LIST_LIMIT)}
 
         return await self._cached(uid, "convs", [_conversations_tag(uid)], load)
 
-    async def get_conversation(self, uid: UUID, cid: UUID) -> dict[str, Any]:
+    async def get_conversation(self, uid: UUID, cid: UUID) -> bytes:
         return await self._cached(uid, f"conv:{cid}", [_conversation_tag(cid)], lambda c: repo.get_conversation(c, cid))
 
     # -- messages --------------------------------------------------------------------------------------------
 
-    async def page_messages(self, uid: UUID, cid: UUID, limit: int, cursor: str | None) -> dict[str, Any]:
+    async def page_messages(self, uid: UUID, cid: UUID, limit: int, cursor: str | None) -> bytes:
         after = decode_cursor(cursor)
 
         async def load(conn: Any) -> dict[str, Any] | None:

@@ -47,6 +47,7 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
         redis,
         l1_ttl=settings.cache_l1_ttl_seconds,
         l2_ttl=settings.cache_l2_ttl_seconds,
+        max_bytes=settings.cache_l1_max_bytes,
         namespace=f"grid:{service}:cache",
     )
     await db.open()

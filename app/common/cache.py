@@ -31,8 +31,12 @@ _TAG_VERSION_TTL = 7 * 24 * 3600
 @dataclass
 class _Entry:
     expires: float
-    value: Any
+    value: bytes
     tags: tuple[str, ...]
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class TwoLayerCache:
@@ -42,13 +46,14 @@ class TwoLayerCache:
         *,
         l1_ttl: float,
         l2_ttl: int,
-        max_entries: int = 10_000,
+        max_bytes: int = 32 * 1_048_576,
         namespace: str = "grid:cache",
     ) -> None:
         self.redis = redis
         self.l1_ttl = l1_ttl
         self.l2_ttl = l2_ttl
-        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self.ns = namespace
         self.channel = f"{namespace}:invalidate"
         self.instance = uuid.uuid4().hex
@@ -75,43 +80,47 @@ class TwoLayerCache:
 
     # -- reads -----------------------------------------------------------------------------------------------
 
-    async def get_or_load(self, key: str, loader: Callable[[], Awaitable[Any]], tags: Iterable[str] = ()) -> Any:
-        """Return the cached JSON-able value for `key`, loading (and caching) it on a miss."""
+    async def get_or_load(self, key: str, loader: Callable[[], Awaitable[Any]], tags: Iterable[str] = ()) -> bytes:
+        """The JSON encoding of the value for `key`, loading (and caching) it on a miss.
+
+        Values are kept encoded in both layers, so a hit is served without serialising anything and L1's memory
+        budget is counted in real bytes.
+        """
         tags = tuple(tags)
         entry = self._l1.get(key)
         if entry is not None and entry.expires > time.monotonic():
             self._l1.move_to_end(key)
             return entry.value
         generation = self._generation
-        value, versions = await self._l2_get(key, tags)
-        if value is _MISSING:
-            value = await loader()
+        body, versions = await self._l2_get(key, tags)
+        if body is None:
+            body = encode(await loader())
             if versions is not None:
-                await self._l2_set(key, value, versions)
-        # An invalidation while we were loading means `value` may predate it: serve it, don't keep it.
+                await self._l2_set(key, body, versions)
+        # An invalidation while we were loading means `body` may predate it: serve it, don't keep it.
         if generation == self._generation:
-            self._l1_put(key, value, tags)
-        return value
+            self._l1_put(key, body, tags)
+        return body
 
-    async def _l2_get(self, key: str, tags: tuple[str, ...]) -> tuple[Any, list[str] | None]:
+    async def _l2_get(self, key: str, tags: tuple[str, ...]) -> tuple[bytes | None, bytes | None]:
         if self.redis is None:
-            return _MISSING, None
+            return None, None
         try:
             await self._replay_pending()
             raw = await self.redis.run(lambda r: r.mget([self._key(key), *(self._tag_key(t) for t in tags)]))
         except RedisUnavailable:
-            return _MISSING, None
-        versions = [(v or b"0").decode() for v in raw[1:]]
+            return None, None
+        # L2 entries are "<tag versions>\n<body>": valid only while every tag still has the version it was built at.
+        versions = b",".join(v or b"0" for v in raw[1:])
         if raw[0] is not None:
-            stored = json.loads(raw[0])
-            if stored.get("v") == versions:
-                return stored["d"], versions
-        return _MISSING, versions
+            stored_versions, _, body = raw[0].partition(b"\n")
+            if stored_versions == versions:
+                return body, versions
+        return None, versions
 
-    async def _l2_set(self, key: str, value: Any, versions: list[str]) -> None:
-        payload = json.dumps({"v": versions, "d": value}, separators=(",", ":"))
+    async def _l2_set(self, key: str, body: bytes, versions: bytes) -> None:
         with contextlib.suppress(RedisUnavailable):
-            await self.redis.run(lambda r: r.set(self._key(key), payload, ex=self.l2_ttl))  # type: ignore[union-attr]
+            await self.redis.run(lambda r: r.set(self._key(key), versions + b"\n" + body, ex=self.l2_ttl))  # type: ignore[union-attr]
 
     # -- invalidation ----------------------------------------------------------------------------------------
 
@@ -159,18 +168,22 @@ class TwoLayerCache:
 
     # -- L1 bookkeeping --------------------------------------------------------------------------------------
 
-    def _l1_put(self, key: str, value: Any, tags: tuple[str, ...]) -> None:
+    def _l1_put(self, key: str, value: bytes, tags: tuple[str, ...]) -> None:
         self._drop(key)
+        if len(value) > self.max_bytes // 8:
+            return  # one huge value must not flush everything else
         self._l1[key] = _Entry(time.monotonic() + self.l1_ttl, value, tags)
+        self._bytes += len(value)
         for tag in tags:
             self._by_tag.setdefault(tag, set()).add(key)
-        while len(self._l1) > self.max_entries:
+        while self._bytes > self.max_bytes:
             self._drop(next(iter(self._l1)))
 
     def _drop(self, key: str) -> None:
         entry = self._l1.pop(key, None)
         if entry is None:
             return
+        self._bytes -= len(entry.value)
         for tag in entry.tags:
             keys = self._by_tag.get(tag)
             if keys is not None:

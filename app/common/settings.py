@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
     cache_l1_ttl_seconds: float = Field(
         2.0, gt=0, le=60, alias="CACHE_L1_TTL_SECONDS", description="In-process cache TTL."
     )
+    cache_l1_max_bytes: int = Field(
+        32 * 1_048_576, ge=0, alias="CACHE_L1_MAX_BYTES", description="Memory budget of the in-process cache."
+    )
     cache_l2_ttl_seconds: int = Field(300, gt=0, alias="CACHE_L2_TTL_SECONDS", description="Redis cache TTL.")
     max_body_bytes: int = Field(
         1_048_576, gt=0, alias="MAX_BODY_BYTES", description="Larger request bodies are refused with 413."

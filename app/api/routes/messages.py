@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import AUTH, NOT_FOUND, Service, UserId
+from app.api.deps import AUTH, NOT_FOUND, Service, UserId, cached_json
 from app.api.schemas import Message, MessageIn, MessagePage
 from app.api.service import BadCursor, IdempotencyKeyReused, NotFound
 
@@ -37,7 +37,7 @@ async def post_message(
     service: Service,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     settings = request.app.state.settings
     usage = await request.app.state.resources.limiter.hit(f"msg:user:{uid}", 60)
     if usage.count > settings.message_writes_per_minute:
@@ -59,9 +59,9 @@ async def list_messages(
     service: Service,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> JSONResponse:
+) -> Response:
     try:
-        return JSONResponse(await service.page_messages(uid, conversation_id, limit, cursor))
+        return cached_json(await service.page_messages(uid, conversation_id, limit, cursor))
     except NotFound:
         raise HTTPException(404, "conversation not found") from None
     except BadCursor:

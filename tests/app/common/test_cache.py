@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from app.common.cache import TwoLayerCache
 from app.common.redis import SafeRedis
@@ -19,6 +20,13 @@ class Loader:
         return self.value
 
 
+def _get(cache: TwoLayerCache, key: str, loader, tags):
+    async def go():
+        return json.loads(await cache.get_or_load(key, loader, tags))
+
+    return go()
+
+
 def _cache(url: str, ns: str, l1_ttl: float = 60.0) -> TwoLayerCache:
     return TwoLayerCache(SafeRedis(url), l1_ttl=l1_ttl, l2_ttl=60, namespace=ns)
 
@@ -27,9 +35,9 @@ def test_l1_then_l2_then_loader(redis_server):
     async def go():
         a, b = _cache(redis_server.url, "t1"), _cache(redis_server.url, "t1")
         load = Loader({"v": 1})
-        assert await a.get_or_load("k", load, ["tag"]) == {"v": 1}
-        assert await a.get_or_load("k", load, ["tag"]) == {"v": 1}  # L1
-        assert await b.get_or_load("k", load, ["tag"]) == {"v": 1}  # L2, another "instance"
+        assert await _get(a, "k", load, ["tag"]) == {"v": 1}
+        assert await _get(a, "k", load, ["tag"]) == {"v": 1}  # L1
+        assert await _get(b, "k", load, ["tag"]) == {"v": 1}  # L2, another "instance"
         assert load.calls == 1
         await a.redis.close()
         await b.redis.close()
@@ -44,20 +52,20 @@ def test_invalidation_reaches_l2_and_other_instances_l1(redis_server):
         b.start()
         await asyncio.sleep(0.2)  # let both subscribe
         old, new = Loader("old"), Loader("new")
-        assert await a.get_or_load("k", old, ["conv:1"]) == "old"
-        assert await b.get_or_load("k", old, ["conv:1"]) == "old"  # now in b's L1
+        assert await _get(a, "k", old, ["conv:1"]) == "old"
+        assert await _get(b, "k", old, ["conv:1"]) == "old"  # now in b's L1
         await a.invalidate("conv:1")
-        assert await a.get_or_load("k", new, ["conv:1"]) == "new"
+        assert await _get(a, "k", new, ["conv:1"]) == "new"
         for _ in range(50):  # b drops its L1 entry when the pub/sub message arrives
-            if await b.get_or_load("k", new, ["conv:1"]) == "new":
+            if await _get(b, "k", new, ["conv:1"]) == "new":
                 break
             await asyncio.sleep(0.02)
-        assert await b.get_or_load("k", new, ["conv:1"]) == "new"
+        assert await _get(b, "k", new, ["conv:1"]) == "new"
         # Unrelated tags are untouched.
         other = Loader("other")
-        assert await a.get_or_load("k2", other, ["conv:2"]) == "other"
+        assert await _get(a, "k2", other, ["conv:2"]) == "other"
         await a.invalidate("conv:1")
-        assert await a.get_or_load("k2", Loader("changed"), ["conv:2"]) == "other"
+        assert await _get(a, "k2", Loader("changed"), ["conv:2"]) == "other"
         for c in (a, b):
             await c.stop()
             await c.redis.close()
@@ -74,12 +82,12 @@ def test_a_load_racing_an_invalidation_is_not_kept(redis_server):
             await gate.wait()
             return "stale"
 
-        reader = asyncio.create_task(cache.get_or_load("k", slow, ["t"]))
+        reader = asyncio.create_task(_get(cache, "k", slow, ["t"]))
         await asyncio.sleep(0.05)
         await cache.invalidate("t")  # a write commits while the read is in flight
         gate.set()
         assert await reader == "stale"  # served to the racing reader...
-        assert await cache.get_or_load("k", Loader("fresh"), ["t"]) == "fresh"  # ...but never cached
+        assert await _get(cache, "k", Loader("fresh"), ["t"]) == "fresh"  # ...but never cached
         await cache.redis.close()
 
     asyncio.run(go())
@@ -89,12 +97,12 @@ def test_fails_open_when_redis_is_unreachable():
     async def go():
         cache = _cache(f"redis://127.0.0.1:{free_port()}/0", "t4", l1_ttl=0.05)
         load = Loader([1, 2])
-        assert await cache.get_or_load("k", load, ["t"]) == [1, 2]
-        assert await cache.get_or_load("k", load, ["t"]) == [1, 2]
+        assert await _get(cache, "k", load, ["t"]) == [1, 2]
+        assert await _get(cache, "k", load, ["t"]) == [1, 2]
         await cache.invalidate("t")  # remembered for when Redis is back
         assert cache._pending == {"t"}
         await asyncio.sleep(0.06)
-        assert await cache.get_or_load("k", load, ["t"]) == [1, 2]
+        assert await _get(cache, "k", load, ["t"]) == [1, 2]
         assert load.calls == 2
         await cache.redis.close()
 
@@ -105,11 +113,24 @@ def test_invalidations_missed_during_an_outage_are_replayed(redis_server):
     async def go():
         url = redis_server.url
         cache = _cache(url, "t5", l1_ttl=0.01)
-        assert await cache.get_or_load("k", Loader("v1"), ["t"]) == "v1"  # in L2 now
+        assert await _get(cache, "k", Loader("v1"), ["t"]) == "v1"  # in L2 now
         cache._pending.add("t")  # as if the invalidation had failed while Redis was down
         await asyncio.sleep(0.02)
-        assert await cache.get_or_load("k", Loader("v2"), ["t"]) == "v2"
+        assert await _get(cache, "k", Loader("v2"), ["t"]) == "v2"
         assert not cache._pending
         await cache.redis.close()
+
+    asyncio.run(go())
+
+
+def test_l1_memory_is_bounded_in_bytes():
+    async def go():
+        cache = TwoLayerCache(None, l1_ttl=60, l2_ttl=60, max_bytes=10_000)
+        for i in range(100):
+            await cache.get_or_load(f"k{i}", Loader("x" * 500), ["t"])
+        assert cache._bytes <= 10_000
+        assert len(cache._l1) < 100
+        # The most recent entries are the ones kept.
+        assert "k99" in cache._l1 and "k0" not in cache._l1
 
     asyncio.run(go())
