@@ -34,6 +34,8 @@ class CacheArgs:
 class Cache(GridComponent):
     _module = "cache"
 
+    instance_id: pulumi.Output[str]
+    """``projects/<p>/locations/<region>/instances/<name>``, as monitoring filters want it."""
     host: pulumi.Output[str]
     port: pulumi.Output[int]
     url_secret: Secret
@@ -106,6 +108,7 @@ class Cache(GridComponent):
             ),
             opts=self.child_opts(),
         )
+        self.instance_id = instance.id
         self.host = instance.host
         self.port = instance.port
         self.server_ca_cert = (

@@ -89,13 +89,18 @@ def _label(key: str, value: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.concat(key, '="', value, '"')
 
 
-def _run_filter(metric: str, service: pulumi.Input[str], *extra: str) -> pulumi.Output[str]:
-    return _all(
-        'resource.type="cloud_run_revision"',
-        f'metric.type="{metric}"',
-        _label("resource.label.service_name", service),
-        *extra,
-    )
+def _one_of(key: str, values: Sequence[pulumi.Input[str]]) -> pulumi.Output[str]:
+    """``key=one_of("a","b")``: one condition watches every listed series (and still fires per series)."""
+    return pulumi.Output.all(*values).apply(lambda vs: f"{key}=one_of({','.join(json.dumps(v) for v in vs)})")
+
+
+def _run_filter(
+    metric: str, services: pulumi.Input[str] | Sequence[pulumi.Input[str]], *extra: str
+) -> pulumi.Output[str]:
+    """Cloud Run metric filter for one service (exact match, as SLOs need) or several (one_of)."""
+    key = "resource.label.service_name"
+    scope = _one_of(key, services) if isinstance(services, (list, tuple)) else _label(key, services)
+    return _all('resource.type="cloud_run_revision"', f'metric.type="{metric}"', scope, *extra)
 
 
 def _aggregation(
@@ -182,7 +187,8 @@ class Monitoring(GridComponent):
         self.token_metric_type = self._token_metric(args)
         self._uptime(args)
         self._service_alerts(args)
-        self._data_alerts(args)
+        if args.config.data_alerts:
+            self._data_alerts(args)
         self.slo_name = self._slo(args) if cfg.slos else None
         self.dashboard_id = self._dashboard(args) if cfg.dashboards else None
         self.budget_id = self._budget(args) if cfg.budget.billing_account else None
@@ -323,7 +329,6 @@ class Monitoring(GridComponent):
     def _uptime(self, args: MonitoringArgs) -> None:
         cfg = args.config
         self.uptime_check_ids = {}
-        conditions = []
         # An uptime result arrives per checker region per period; look back far enough to see several.
         period = max(1200, 2 * cfg.uptime_period_seconds)
         for endpoint, host, path in args.endpoints:
@@ -349,26 +354,30 @@ class Monitoring(GridComponent):
                 opts=self.child_opts(),
             )
             self.uptime_check_ids[endpoint] = check.uptime_check_id
-            conditions.append(
-                _condition(
-                    f"{endpoint} {path} failing",
-                    _all(
-                        f'metric.type="{UPTIME_PASSED}"',
-                        'resource.type="uptime_url"',
-                        _label("metric.label.check_id", check.uptime_check_id),
-                    ),
-                    1,
-                    aggregations=[
-                        _aggregation("ALIGN_NEXT_OLDER", "REDUCE_COUNT_FALSE", ["resource.label.host"], f"{period}s")
-                    ],
-                    duration="60s",
-                )
+        if self.uptime_check_ids:
+            # One condition over every check, grouped by check: each failing route alerts on its own.
+            condition = _condition(
+                "a health endpoint is failing",
+                _all(
+                    f'metric.type="{UPTIME_PASSED}"',
+                    'resource.type="uptime_url"',
+                    _one_of("metric.label.check_id", list(self.uptime_check_ids.values())),
+                ),
+                1,
+                aggregations=[
+                    _aggregation(
+                        "ALIGN_NEXT_OLDER",
+                        "REDUCE_COUNT_FALSE",
+                        ["metric.label.check_id", "resource.label.host"],
+                        f"{period}s",
+                    )
+                ],
+                duration="60s",
             )
-        if conditions:
             self._policy(
                 "uptime",
                 "health check failing",
-                conditions,
+                [condition],
                 _docs(
                     "Grid health endpoint unreachable",
                     "More than one checker region could not get a healthy response from a public `/health` "
@@ -387,18 +396,22 @@ class Monitoring(GridComponent):
     def _service_alerts(self, args: MonitoringArgs) -> None:
         cfg = args.config
         by_service = ["resource.label.service_name"]
-        for workload, service in sorted(args.run_services.items()):
-            # Both sides aligned and summed the same way, so the condition compares 5xx/all per service.
+        # One condition per kind over every service, grouped by service: each service still alerts on its own,
+        # and the stack pays for one alerting condition instead of one per service.
+        services = [service for _, service in sorted(args.run_services.items())]
+        listed = ", ".join(f"`{w}`" for w in sorted(args.run_services))
+        if services:
             self._policy(
-                f"5xx-{workload}",
-                f"{workload} 5xx ratio",
+                "5xx",
+                "5xx ratio",
                 [
                     _condition(
-                        f"{workload} 5xx ratio above {cfg.error_ratio:.1%}",
-                        _run_filter(RUN_REQUESTS, service, 'metric.label.response_code_class="5xx"'),
+                        f"5xx ratio above {cfg.error_ratio:.1%}",
+                        _run_filter(RUN_REQUESTS, services, 'metric.label.response_code_class="5xx"'),
                         cfg.error_ratio,
+                        # Both sides aligned and summed the same way, so it compares 5xx/all per service.
                         aggregations=[_aggregation("ALIGN_RATE", "REDUCE_SUM", by_service)],
-                        denominator_filter=_run_filter(RUN_REQUESTS, service),
+                        denominator_filter=_run_filter(RUN_REQUESTS, services),
                         denominator_aggregations=[
                             mon.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs(
                                 alignment_period=ALIGN,
@@ -412,55 +425,56 @@ class Monitoring(GridComponent):
                     )
                 ],
                 _docs(
-                    f"Grid {workload}: too many 5xx responses",
-                    f"More than {cfg.error_ratio:.1%} of requests to the {workload} service answered 5xx over "
-                    "five minutes.",
+                    "Grid: too many 5xx responses",
+                    f"More than {cfg.error_ratio:.1%} of requests to one of the services ({listed}) answered 5xx "
+                    "over five minutes; the incident names the service.",
                     [
-                        f"Open Logs Explorer for Cloud Run service `{workload}` at severity ERROR; the "
-                        "app logs carry a request id per failure.",
+                        "Open Logs Explorer for that Cloud Run service at severity ERROR; the app logs carry a "
+                        "request id per failure.",
                         "If it started with a deploy, route traffic back to the previous revision.",
                         "If the database or Redis is the cause (timeouts, connection errors), check their alerts.",
                     ],
                 ),
                 critical=True,
             )
-            if cfg.latency_alerts:
-                self._policy(
-                    f"latency-{workload}",
-                    f"{workload} p95 latency",
-                    [
-                        _condition(
-                            f"{workload} p95 latency above {cfg.latency_p95_ms} ms",
-                            _run_filter(RUN_LATENCIES, service),
-                            cfg.latency_p95_ms,
-                            aggregations=[_aggregation("ALIGN_PERCENTILE_95", "REDUCE_MAX", by_service)],
-                            evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
-                        )
-                    ],
-                    _docs(
-                        f"Grid {workload}: p95 latency above {cfg.latency_p95_ms} ms",
-                        f"The slowest 5% of {workload} requests took longer than {cfg.latency_p95_ms} ms for five "
-                        "minutes.",
-                        [
-                            "Compare with instance count and CPU in Cloud Run metrics: at max instances, raise it.",
-                            "Check Cloud SQL CPU and Query Insights for slow queries.",
-                            "Look for cold starts (min instances 0) or a slow downstream (AI provider) in traces.",
-                        ],
-                    ),
-                    critical=False,
-                )
-        error_metric = f"logging.googleapis.com/user/{args.display_prefix}/app_errors"
-        for function, service in sorted(args.functions.items()):
+        if services and cfg.latency_alerts:
             self._policy(
-                f"function-errors-{function}",
-                f"{function} errors",
+                "latency",
+                "p95 latency",
                 [
                     _condition(
-                        f"{function} error logs above {args.function_error_threshold} per 5 min",
+                        f"p95 latency above {cfg.latency_p95_ms} ms",
+                        _run_filter(RUN_LATENCIES, services),
+                        cfg.latency_p95_ms,
+                        aggregations=[_aggregation("ALIGN_PERCENTILE_95", "REDUCE_MAX", by_service)],
+                        evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
+                    )
+                ],
+                _docs(
+                    f"Grid: p95 latency above {cfg.latency_p95_ms} ms",
+                    f"The slowest 5% of requests to one of the services ({listed}) took longer than "
+                    f"{cfg.latency_p95_ms} ms for five minutes; the incident names the service.",
+                    [
+                        "Compare with instance count and CPU in Cloud Run metrics: at max instances, raise it.",
+                        "Check Cloud SQL CPU and Query Insights for slow queries.",
+                        "Look for cold starts (min instances 0) or a slow downstream (AI provider) in traces.",
+                    ],
+                ),
+                critical=False,
+            )
+        functions = [service for _, service in sorted(args.functions.items())]
+        if functions:
+            error_metric = f"logging.googleapis.com/user/{args.display_prefix}/app_errors"
+            self._policy(
+                "function-errors",
+                "function errors",
+                [
+                    _condition(
+                        f"function error logs above {args.function_error_threshold} per 5 min",
                         _all(
                             f'metric.type="{error_metric}"',
                             'resource.type="cloud_run_revision"',
-                            _label("resource.label.service_name", service),
+                            _one_of("resource.label.service_name", functions),
                         ),
                         args.function_error_threshold,
                         aggregations=[_aggregation("ALIGN_DELTA", "REDUCE_SUM", by_service)],
@@ -469,11 +483,11 @@ class Monitoring(GridComponent):
                     )
                 ],
                 _docs(
-                    f"Grid function {function}: errors",
-                    f"The {function} function (gen2, running on Cloud Run) logged more than "
-                    f"{args.function_error_threshold} ERROR entries in five minutes.",
+                    "Grid function errors",
+                    f"A function ({', '.join(f'`{f}`' for f in sorted(args.functions))}; gen2, running on "
+                    f"Cloud Run) logged more than {args.function_error_threshold} ERROR entries in five minutes.",
                     [
-                        f"Open Logs Explorer for service `{function}` at severity ERROR.",
+                        "Open Logs Explorer for the named function's service at severity ERROR.",
                         "If it is fed by Pub/Sub, failed messages are retried and then dead-lettered: inspect "
                         "the dead-letter subscription before replaying.",
                         "Roll back the function if the errors started with a deploy.",

@@ -150,3 +150,9 @@ class Networking(GridComponent):
                 )
             ],
         )
+
+    def function_network_interface(self) -> gcp.cloudfunctionsv2.FunctionServiceConfigDirectVpcNetworkInterfaceArgs:
+        """Direct VPC egress for a Cloud Function: the same subnet as the services."""
+        return gcp.cloudfunctionsv2.FunctionServiceConfigDirectVpcNetworkInterfaceArgs(
+            network=self.network_id, subnetwork=self.subnet_id
+        )

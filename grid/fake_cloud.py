@@ -41,7 +41,7 @@ AUTONAMED: frozenset[str] = frozenset(
         "gcp:cloudtasks/queue:Queue",
         "gcp:compute/backendService:BackendService",
         "gcp:compute/globalForwardingRule:GlobalForwardingRule",
-        "gcp:compute/urlMap:URLMap",
+        "gcp:compute/uRLMap:URLMap",
         "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
         "gcp:compute/targetHttpProxy:TargetHttpProxy",
         "gcp:compute/managedSslCertificate:ManagedSslCertificate",
@@ -85,24 +85,27 @@ class FakeCloud(pulumi.runtime.Mocks):
         return f"34.{96 + n % 32}.{(n >> 8) % 256}.{(n >> 16) % 254 + 1}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        inputs = unwrap(args.inputs)
-        state: State = dict(inputs)
-        if args.typ in AUTONAMED and not state.get("name"):
-            state["name"] = f"{args.name}-{self.digest(args.name, 7)}"
+        # Outputs are computed from plain values, but inputs keep their secret marking in the returned state:
+        # a secret that goes in comes back out as a secret, as with a real provider.
+        plain: State = unwrap(args.inputs)
+        state: State = dict(args.inputs)
+        if args.typ in AUTONAMED and not plain.get("name"):
+            plain["name"] = state["name"] = f"{args.name}-{self.digest(args.name, 7)}"
+        plain.setdefault("project", self.project)
         state.setdefault("project", self.project)
         compute = _OUTPUTS.get(args.typ)
         if compute is not None:
-            state.update(compute(self, args.name, state))
+            state.update(compute(self, args.name, plain))
         resource_id = state.pop("__id", None) or state.get("id") or f"{args.name}-{self.digest(args.name)}"
         state.pop("id", None)
         return str(resource_id), state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token == "gcp:organizations/getProject:getProject":
-            return {"projectId": self.project, "number": self.project_number, "name": self.project}, None
+            return {"projectId": self.project, "number": self.project_number, "name": self.project}, []
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
-            return {"project": self.project, "region": self.region, "accessToken": "offline"}, None
-        return {}, None
+            return {"project": self.project, "region": self.region, "accessToken": "offline"}, []
+        return {}, []
 
 
 # --- per-type computed outputs ------------------------------------------------------------------------------
@@ -272,4 +275,5 @@ def known_types() -> Mapping[str, Outputs]:
     return dict(_OUTPUTS)
 
 
-import grid.fake_cloud_ops  # noqa: E402,F401  (registers serving/ops resource outputs)
+import grid.fake_cloud_ops  # noqa: E402  (registers serving/ops resource outputs)
+import grid.fake_cloud_serving  # noqa: E402,F401  (registers compute/gateway resource outputs)

@@ -88,6 +88,7 @@ PRICERS: Final[Mapping[str, Pricer]] = {
 
 # Resources Google does not bill for (their cost, if any, shows up on another resource).
 FREE_TYPES: Final[Mapping[str, str]] = {
+    "docker-build:index:Image": "built by the deployer's BuildKit; its storage is priced on the Artifact Registry repository",
     "gcp:compute/network:Network": "VPC networks are free",
     "gcp:compute/subnetwork:Subnetwork": "subnets are free (flow logs are billed as logging volume)",
     "gcp:compute/router:Router": "Cloud Routers without BGP sessions are free",

@@ -28,10 +28,12 @@ Environment = Literal["dev", "staging", "prod"]
 SECRET_KEYS: dict[str, str] = {
     "completionApiKey": "API key of the OpenAI-compatible completion provider used by the ai service",
     "pagerdutyRoutingKey": "PagerDuty Events v2 routing key for the paging notification channel",
-    "slackWebhookUrl": "Slack incoming-webhook URL for the alert notification channel",
+    "slackAuthToken": "Slack bot OAuth token (xoxb-...) for the alert notification channel",
 }
 
-WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics", "migrations")
+# One service account each. "gateway" is the identity API Gateway/Apigee call services with; "invoker" signs
+# the OIDC tokens of Pub/Sub push and Cloud Scheduler.
+WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics", "migrations", "gateway", "invoker")
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -494,6 +496,7 @@ class BudgetConfig(_Model):
 
 class MonitoringConfig(_Model):
     alert_emails: list[str] = Field(default_factory=list, description="Always notified.")
+    slack_channel: str = Field("#alerts", description="Channel the Slack notification channel posts to.")
     latency_p95_ms: int = Field(1000, ge=50, le=60000)
     error_ratio: float = Field(0.02, gt=0, lt=1, description="5xx share of requests that alerts.")
     sql_cpu_utilization: float = Field(0.8, gt=0, le=1)
@@ -501,6 +504,7 @@ class MonitoringConfig(_Model):
     redis_memory_usage: float = Field(0.8, gt=0, le=1)
     uptime_period_seconds: Literal[60, 300, 600, 900] = 300
     latency_alerts: bool = True
+    data_alerts: bool = Field(True, description="Cloud SQL CPU/disk and Redis memory alerts.")
     paging: bool = False
     dashboards: bool = True
     slos: bool = False

@@ -48,7 +48,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "registry": {"keepRecent": 5, "deleteUntaggedAfterDays": 7},
         "functions": {"koreanNlp": {"maxInstances": 3}, "mlAnalytics": {"maxInstances": 2}},
         "gateway": {"type": "apiGateway"},
-        "monitoring": {"latencyAlerts": False, "dashboards": False, "budget": {"monthlyUsd": 15}},
+        # Each alerting condition is billed; dev keeps the ones DESIGN §2 asks for: uptime, errors, budget.
+        "monitoring": {"latencyAlerts": False, "dataAlerts": False, "dashboards": False, "budget": {"monthlyUsd": 15}},
         "services": {
             "auth": _small_service(2),
             "api": _small_service(3),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -29,12 +31,22 @@ APIS = (
     "monitoring.googleapis.com",
     "logging.googleapis.com",
     "cloudtrace.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "eventarc.googleapis.com",
+    "pubsub.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "cloudtasks.googleapis.com",
+    "apigateway.googleapis.com",
+    "servicemanagement.googleapis.com",
+    "servicecontrol.googleapis.com",
+    "billingbudgets.googleapis.com",
 )
 
 # Workloads that read each secret. Everything else gets nothing.
 DATABASE_READERS = ("auth", "api", "ai", "ml-analytics", "migrations")
 CACHE_READERS = ("auth", "api", "ai")
-CONFIG_SECRET_READERS = {"completionApiKey": ("ai",), "pagerdutyRoutingKey": (), "slackWebhookUrl": ()}
+CONFIG_SECRET_READERS = {"completionApiKey": ("ai",), "pagerdutyRoutingKey": (), "slackAuthToken": ()}
 # Project-level roles with no resource-level equivalent.
 PROJECT_ROLES = {"ai": ("roles/monitoring.metricWriter",)}
 
@@ -60,8 +72,25 @@ def stack_labels(config: StackConfig) -> dict[str, str]:
     return labels
 
 
-def build(config: StackConfig) -> dict[str, pulumi.Output | str | None]:
-    """Compose the components for ``config`` and return the stack outputs."""
+@dataclass
+class Foundation:
+    """What the serving layer builds on."""
+
+    opts: pulumi.ResourceOptions
+    names: Names
+    identities: WorkloadIdentities
+    network: Networking
+    database: Database
+    cache: Cache | None
+    config_secrets: dict[str, Secret]
+    config_secret_values: dict[str, pulumi.Output[str]]
+    """Config secrets as (secret) outputs, for resources that need the value itself (channel credentials)."""
+    registry: Registry
+    outputs: dict[str, pulumi.Output | str | None]
+
+
+def foundation(config: StackConfig) -> Foundation:
+    """Network, data stores, identities, secrets and registry for ``config``."""
     names = Names(config)
     labels = stack_labels(config)
     provider = gcp.Provider(
@@ -77,6 +106,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output | str | None]:
             project=config.project,
             accounts={w: names.service_account(w) for w in WORKLOADS},
             project_roles=PROJECT_ROLES,
+            # api and ai enqueue slow AI work as Cloud Tasks that call ai with the invoker's OIDC token.
+            act_as={"invoker": ("api", "ai")},
         ),
         opts=opts,
     )
@@ -121,14 +152,16 @@ def build(config: StackConfig) -> dict[str, pulumi.Output | str | None]:
             ),
             opts=opts,
         )
-    config_secrets = {}
     grid_config = pulumi.Config("grid")
-    for key in sorted(config.secrets_present):
+    secret_values = {key: grid_config.require_secret(key) for key in sorted(config.secrets_present)}
+    config_secrets = {}
+    # Secrets a workload reads go to Secret Manager; channel credentials go only to their channel.
+    for key in (k for k in secret_values if CONFIG_SECRET_READERS[k]):
         config_secrets[key] = Secret(
             names(_kebab(key)),
             SecretArgs(
                 secret_id=names.secret(_kebab(key)),
-                value=grid_config.require_secret(key),
+                value=secret_values[key],
                 accessors=readers(CONFIG_SECRET_READERS[key]),
                 labels={"component": "secrets"},
             ),
@@ -141,7 +174,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output | str | None]:
         ),
         opts=opts,
     )
-    return {
+    outputs = {
         "environment": config.environment,
         "networkId": network.network_id,
         "networkName": network.network_name,
@@ -156,10 +189,21 @@ def build(config: StackConfig) -> dict[str, pulumi.Output | str | None]:
         "registryUrl": registry.url,
         "serviceAccounts": identities.emails,
     }
+    return Foundation(
+        opts, names, identities, network, database, cache, config_secrets, secret_values, registry, outputs
+    )
 
 
 def _kebab(camel: str) -> str:
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in camel)
+
+
+def build(config: StackConfig) -> dict[str, pulumi.Output | str | None]:
+    """Compose every component for ``config``; returns the stack outputs."""
+    from stacks.serving import serving
+
+    base = foundation(config)
+    return {**base.outputs, **serving(config, base)}
 
 
 def main() -> None:

@@ -131,15 +131,19 @@ def _last_segment(value: Any) -> str | None:
 
 
 def _invoked_workload(grant: StackResource, by_urn: Mapping[str, StackResource]) -> StackResource | None:
-    """The service or function an invoker grant applies to: by dependency first, then by name."""
-    target_type = FUNCTION if grant.type in FUNCTION_IAM else RUN_SERVICE
+    """The service or function an invoker grant applies to: by dependency first, then by name.
+
+    A gen2 function runs as a Cloud Run service of the same name, so roles/run.invoker on that service (the
+    documented way to allow invocation) targets the function.
+    """
+    targets = (FUNCTION,) if grant.type in FUNCTION_IAM else (RUN_SERVICE, FUNCTION)
     for urn in grant.dependencies:
         candidate = by_urn.get(urn)
-        if candidate is not None and candidate.type == target_type:
+        if candidate is not None and candidate.type in targets:
             return candidate
-    wanted = _last_segment(get(grant.props, "cloudFunction" if target_type == FUNCTION else "name"))
+    wanted = _last_segment(get(grant.props, "cloudFunction" if targets == (FUNCTION,) else "name"))
     for candidate in by_urn.values():
-        if candidate.type == target_type and wanted and _last_segment(get(candidate.props, "name")) == wanted:
+        if candidate.type in targets and wanted and _last_segment(get(candidate.props, "name")) == wanted:
             return candidate
     return None
 

@@ -17,7 +17,7 @@ def test_custom_mode_vpc_and_private_subnet_with_flow_logs(synth) -> None:
 
 def test_private_service_access_range_and_peering(synth) -> None:
     plan = synth("prod")
-    psa = plan.one("gcp:compute/globalAddress:GlobalAddress")
+    psa = plan.one("gcp:compute/globalAddress:GlobalAddress", "-net-psa")
     assert psa.inputs["purpose"] == "VPC_PEERING" and psa.inputs["addressType"] == "INTERNAL"
     assert (psa.inputs["address"], psa.inputs["prefixLength"]) == ("10.60.0.0", 16)
     peering = plan.one("gcp:servicenetworking/connection:Connection")

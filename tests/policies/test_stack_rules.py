@@ -63,3 +63,19 @@ def test_stack_rules_survive_unknown_subtrees() -> None:
     stack = [{**resource, "inputs": {key: UNKNOWN for key in resource["inputs"]}} for resource in BUDGET_STACK]
     assert run_stack_policy("cost-monthly-budget", stack, {"maxMonthlyUsd": 0}) == []
     assert run_stack_policy("run-invoker-not-public", stack) == []
+
+
+@pytest.mark.parametrize(("ingress", "violations"), [("ALLOW_INTERNAL_AND_GCLB", 0), ("ALLOW_ALL", 1)])
+def test_public_run_invoker_on_a_gen2_function_follows_the_function_ingress(ingress: str, violations: int) -> None:
+    """A gen2 function runs as a Cloud Run service of the same name; run.invoker on it targets the function."""
+    function_urn = "urn:pulumi:prod::grid::gcp:cloudfunctionsv2/function:Function::fn"
+    function = stack_resource(
+        function_urn, gcp.FUNCTION, {"name": "grid-prod-fn", "serviceConfig": {"ingressSettings": ingress}}
+    )
+    grant = stack_resource(
+        "urn:pulumi:prod::grid::gcp:cloudrunv2/serviceIamMember:ServiceIamMember::fn-public",
+        "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+        {**PUBLIC_INVOKER, "name": "grid-prod-fn"},
+        (function_urn,),
+    )
+    assert len(run_stack_policy("run-invoker-not-public", [function, grant])) == violations

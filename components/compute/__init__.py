@@ -1,0 +1,18 @@
+"""Compute: Cloud Run services and jobs, Cloud Functions (gen2), and the images they run."""
+
+from components.compute.functions import CloudFunction, CloudFunctionArgs, FunctionSourceBucket
+from components.compute.images import ServiceImage, ServiceImageArgs
+from components.compute.run import CloudRunJob, CloudRunJobArgs, CloudRunService, CloudRunServiceArgs, SecretRef
+
+__all__ = [
+    "CloudFunction",
+    "CloudFunctionArgs",
+    "CloudRunJob",
+    "CloudRunJobArgs",
+    "CloudRunService",
+    "CloudRunServiceArgs",
+    "FunctionSourceBucket",
+    "SecretRef",
+    "ServiceImage",
+    "ServiceImageArgs",
+]

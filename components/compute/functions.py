@@ -1,0 +1,163 @@
+"""Cloud Functions (gen2): source zipped from app/functions/<name> by content hash, secrets by reference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from components.compute.images import tree_hash
+from components.compute.run import SecretRef
+from stacks.config import FunctionConfig
+
+fn = gcp.cloudfunctionsv2
+
+
+@dataclass
+class FunctionSourceBucketArgs:
+    project: str
+    region: str
+
+
+class FunctionSourceBucket(GridComponent):
+    """The private bucket function sources are uploaded to (uniform access, public access prevented)."""
+
+    _module = "compute"
+
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FunctionSourceBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        bucket = gcp.storage.Bucket(
+            self.child_name("bucket"),
+            project=args.project,
+            location=args.region,
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            force_destroy=True,  # holds only build inputs that are re-uploaded from the repository
+            lifecycle_rules=[
+                gcp.storage.BucketLifecycleRuleArgs(
+                    action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                    condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=90, with_state="ANY"),
+                )
+            ],
+            opts=self.child_opts(),
+        )
+        self.name = bucket.name
+        self.register_outputs({"name": self.name})
+
+
+@dataclass
+class CloudFunctionArgs:
+    function_name: str
+    """Function (and underlying Cloud Run service) name."""
+    source_dir: Path
+    """Directory zipped as the function's source (app/functions/<name>), with a pinned requirements.txt."""
+    entry_point: str
+    """Python callable name registered with functions-framework."""
+    bucket: pulumi.Input[str]
+    region: str
+    project: str
+    config: FunctionConfig
+    """Memory, timeout, min/max instances from ``grid:functions``."""
+    service_account: pulumi.Input[str]
+    ingress: str = "ALLOW_INTERNAL_AND_GCLB"
+    """Who may reach the function's URL: internal traffic and the load balancer by default."""
+    network_interface: fn.FunctionServiceConfigDirectVpcNetworkInterfaceArgs | None = None
+    """Direct VPC egress into the stack's subnet."""
+    egress: str = "VPC_EGRESS_PRIVATE_RANGES_ONLY"
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    pubsub_topic: pulumi.Input[str] | None = None
+    """Set for a Pub/Sub-triggered function (Eventarc); otherwise the function is HTTP-triggered."""
+    trigger_service_account: pulumi.Input[str] | None = None
+    invokers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Name -> IAM member granted roles/run.invoker on the function's service only."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    runtime: str = "python312"
+
+
+class CloudFunction(GridComponent):
+    _module = "compute"
+
+    uri: pulumi.Output[str]
+    name: pulumi.Output[str]
+    source_object: str
+
+    def __init__(self, name: str, args: CloudFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        if not (args.source_dir / "requirements.txt").is_file() and args.source_dir.is_dir():
+            raise ValueError(f"{args.source_dir}: a function's source needs a requirements.txt with pinned versions")
+        cfg = args.config
+        digest = tree_hash([args.source_dir], args.source_dir.parent) if args.source_dir.exists() else "missing"
+        self.source_object = f"{args.function_name}/{digest[:20]}.zip"
+        source = gcp.storage.BucketObject(
+            self.child_name("source"),
+            bucket=args.bucket,
+            name=self.source_object,
+            source=pulumi.FileArchive(str(args.source_dir)),
+            opts=self.child_opts(),
+        )
+        event_trigger = (
+            fn.FunctionEventTriggerArgs(
+                trigger_region=args.region,
+                event_type="google.cloud.pubsub.topic.v1.messagePublished",
+                pubsub_topic=args.pubsub_topic,
+                retry_policy="RETRY_POLICY_RETRY",
+                service_account_email=args.trigger_service_account or args.service_account,
+            )
+            if args.pubsub_topic is not None
+            else None
+        )
+        function = fn.Function(
+            self.child_name("function"),
+            name=args.function_name,
+            location=args.region,
+            project=args.project,
+            labels=dict(args.labels),
+            build_config=fn.FunctionBuildConfigArgs(
+                runtime=args.runtime,
+                entry_point=args.entry_point,
+                source=fn.FunctionBuildConfigSourceArgs(
+                    storage_source=fn.FunctionBuildConfigSourceStorageSourceArgs(bucket=args.bucket, object=source.name)
+                ),
+            ),
+            service_config=fn.FunctionServiceConfigArgs(
+                available_memory=cfg.memory,
+                timeout_seconds=cfg.timeout_seconds,
+                min_instance_count=cfg.min_instances,
+                max_instance_count=cfg.max_instances,
+                max_instance_request_concurrency=cfg.concurrency,
+                service_account_email=args.service_account,
+                ingress_settings=args.ingress,
+                all_traffic_on_latest_revision=True,
+                direct_vpc_network_interfaces=[args.network_interface] if args.network_interface else None,
+                direct_vpc_egress=args.egress if args.network_interface else None,
+                environment_variables=dict(args.env),
+                secret_environment_variables=[
+                    fn.FunctionServiceConfigSecretEnvironmentVariableArgs(
+                        key=key, project_id=args.project, secret=ref.secret, version=ref.version
+                    )
+                    for key, ref in sorted(args.secret_env.items())
+                ],
+            ),
+            event_trigger=event_trigger,
+            opts=self.child_opts(),
+        )
+        for who, member in sorted(args.invokers.items()):
+            gcp.cloudrunv2.ServiceIamMember(
+                self.child_name(f"invoker-{who}"),
+                name=function.name,
+                location=args.region,
+                project=args.project,
+                role="roles/run.invoker",
+                member=member,
+                opts=self.child_opts(),
+            )
+        self.uri = function.url
+        self.name = function.name
+        self.register_outputs({"uri": self.uri, "name": self.name})

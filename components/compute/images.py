@@ -1,0 +1,79 @@
+"""Service images built from app/<service>, pushed to Artifact Registry and deployed by digest."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker_build as docker_build
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+
+_SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+
+
+def tree_hash(paths: Sequence[Path], root: Path) -> str:
+    """Hash of every file under ``paths`` (relative names and bytes): the image tag changes iff the code does."""
+    digest = hashlib.sha256()
+    for base in paths:
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for file in files:
+            if _SKIP.intersection(file.relative_to(root).parts) or file.suffix == ".pyc":
+                continue
+            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class ServiceImageArgs:
+    service: str
+    """Service directory under app/ (auth, api, ai)."""
+    repo_root: Path
+    """Build context: the repository root, so images can copy app/common."""
+    registry_url: pulumi.Input[str]
+    """``<region>-docker.pkg.dev/<project>/<repository>``."""
+    registry_host: str
+    """``<region>-docker.pkg.dev``, for docker login."""
+    target: str | None = None
+    """Dockerfile stage to build (e.g. the CUDA variant of the ai image)."""
+
+
+class ServiceImage(GridComponent):
+    """Builds with BuildKit via the docker-build provider; ``ref`` is ``<repo>/<service>@sha256:<digest>``."""
+
+    _module = "compute"
+
+    ref: pulumi.Output[str]
+    tag: str
+
+    def __init__(self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        app = args.repo_root / "app"
+        sources = [app / args.service, app / "common", args.repo_root / "pyproject.toml"]
+        self.tag = tree_hash([p for p in sources if p.exists()], args.repo_root)[:16] + (
+            f"-{args.target}" if args.target else ""
+        )
+        token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).access_token
+        image = docker_build.Image(
+            self.child_name("image"),
+            tags=[pulumi.Output.concat(args.registry_url, f"/{args.service}:{self.tag}")],
+            context=docker_build.BuildContextArgs(location=str(args.repo_root)),
+            dockerfile=docker_build.DockerfileArgs(location=str(app / args.service / "Dockerfile")),
+            target=args.target,
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            push=True,
+            # Previews must not build: a plan is cheap and offline; `up` builds and pushes.
+            build_on_preview=False,
+            registries=[
+                docker_build.RegistryArgs(
+                    address=args.registry_host, username="oauth2accesstoken", password=pulumi.Output.secret(token)
+                )
+            ],
+            opts=self.child_opts(),
+        )
+        self.ref = image.ref
+        self.register_outputs({"ref": self.ref})

@@ -1,0 +1,243 @@
+"""Cloud Run v2 services and jobs: images by digest, secrets by reference, dedicated identities, private egress."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from stacks.config import ServiceConfig
+
+run = gcp.cloudrunv2
+
+PORT = 8080
+HEALTH_PATH = "/health"
+
+
+class SecretRef(NamedTuple):
+    """An environment variable filled from Secret Manager: short secret ID and pinned version."""
+
+    secret: pulumi.Input[str]
+    version: pulumi.Input[str]
+
+
+def _service_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> list:
+    if overlap := set(plain) & set(secrets):
+        raise ValueError(f"{', '.join(sorted(overlap))} given both as plain value and as secret")
+    envs = [run.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(plain.items())]
+    envs += [
+        run.ServiceTemplateContainerEnvArgs(
+            name=k,
+            value_source=run.ServiceTemplateContainerEnvValueSourceArgs(
+                secret_key_ref=run.ServiceTemplateContainerEnvValueSourceSecretKeyRefArgs(
+                    secret=s.secret, version=s.version
+                )
+            ),
+        )
+        for k, s in sorted(secrets.items())
+    ]
+    return envs
+
+
+@dataclass
+class CloudRunServiceArgs:
+    service_name: str
+    """Cloud Run service name (at most 49 chars)."""
+    region: str
+    project: str
+    image: pulumi.Input[str]
+    """Image reference pinned by digest (``...@sha256:...``); a tag would let a push change a running stack."""
+    config: ServiceConfig
+    """CPU, memory, scaling, concurrency, GPU from ``grid:services.<name>``."""
+    service_account: pulumi.Input[str]
+    """Email of the service's own runtime identity."""
+    vpc_access: run.ServiceTemplateVpcAccessArgs | None
+    """Direct VPC egress (or connector) settings from the networking component."""
+    ingress: str = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+    """Who may reach the service: only the load balancer by default."""
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plain environment variables (never secrets)."""
+    secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    """Environment variables read from Secret Manager at instance start."""
+    invokers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Name -> IAM member granted roles/run.invoker on this service only."""
+    deletion_protection: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Resources the first revision needs, e.g. the secret accessor grants."""
+
+
+class CloudRunService(GridComponent):
+    _module = "compute"
+
+    uri: pulumi.Output[str]
+    name: pulumi.Output[str]
+    service: run.Service
+
+    def __init__(self, name: str, args: CloudRunServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        cfg = args.config
+        limits = {"cpu": f"{cfg.cpu:g}", "memory": cfg.memory}
+        if cfg.gpu:
+            limits["nvidia.com/gpu"] = str(cfg.gpu)
+        probe_get = run.ServiceTemplateContainerStartupProbeHttpGetArgs(path=HEALTH_PATH, port=PORT)
+        container = run.ServiceTemplateContainerArgs(
+            image=args.image,
+            ports=run.ServiceTemplateContainerPortsArgs(container_port=PORT, name="http1"),
+            resources=run.ServiceTemplateContainerResourcesArgs(
+                limits=limits, cpu_idle=cfg.cpu_idle, startup_cpu_boost=cfg.startup_cpu_boost
+            ),
+            envs=_service_env(args.env, args.secret_env),
+            startup_probe=run.ServiceTemplateContainerStartupProbeArgs(
+                http_get=probe_get, initial_delay_seconds=0, period_seconds=2, timeout_seconds=1, failure_threshold=30
+            ),
+            liveness_probe=run.ServiceTemplateContainerLivenessProbeArgs(
+                http_get=run.ServiceTemplateContainerLivenessProbeHttpGetArgs(path=HEALTH_PATH, port=PORT),
+                period_seconds=15,
+                timeout_seconds=2,
+                failure_threshold=3,
+            ),
+        )
+        template = run.ServiceTemplateArgs(
+            service_account=args.service_account,
+            containers=[container],
+            execution_environment="EXECUTION_ENVIRONMENT_GEN2",
+            max_instance_request_concurrency=cfg.concurrency,
+            timeout=f"{cfg.timeout_seconds}s",
+            scaling=run.ServiceTemplateScalingArgs(
+                min_instance_count=cfg.min_instances, max_instance_count=cfg.max_instances
+            ),
+            vpc_access=args.vpc_access,
+            labels=dict(args.labels),
+            # Cloud Run GPUs: an L4 on a node selector, and zonal redundancy off unless the quota for it exists.
+            node_selector=run.ServiceTemplateNodeSelectorArgs(accelerator="nvidia-l4") if cfg.gpu else None,
+            gpu_zonal_redundancy_disabled=True if cfg.gpu else None,
+        )
+        self.service = run.Service(
+            self.child_name("service"),
+            name=args.service_name,
+            location=args.region,
+            project=args.project,
+            ingress=args.ingress,
+            # The provider defaults deletion protection to true; say what each environment wants.
+            deletion_protection=args.deletion_protection,
+            launch_stage="GA",
+            labels=dict(args.labels),
+            template=template,
+            traffics=[run.ServiceTrafficArgs(type="TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", percent=100)],
+            opts=self.child_opts(depends_on=list(args.depends_on)),
+        )
+        for who, member in sorted(args.invokers.items()):
+            run.ServiceIamMember(
+                self.child_name(f"invoker-{who}"),
+                name=self.service.name,
+                location=args.region,
+                project=args.project,
+                role="roles/run.invoker",
+                member=member,
+                opts=self.child_opts(),
+            )
+        self.uri = self.service.uri
+        self.name = self.service.name
+        self.register_outputs({"uri": self.uri, "name": self.name})
+
+
+@dataclass
+class CloudRunJobArgs:
+    job_name: str
+    region: str
+    project: str
+    image: pulumi.Input[str]
+    """Image pinned by digest."""
+    command: Sequence[str]
+    """Entrypoint override, e.g. the migration runner."""
+    service_account: pulumi.Input[str]
+    vpc_access: run.ServiceTemplateVpcAccessArgs | None
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    cpu: str = "1"
+    memory: str = "512Mi"
+    timeout_seconds: int = 600
+    max_retries: int = 1
+    deletion_protection: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class CloudRunJob(GridComponent):
+    """A run-to-completion job (database migrations run as one before a new revision takes traffic)."""
+
+    _module = "compute"
+
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CloudRunJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        vpc = (
+            run.JobTemplateTemplateVpcAccessArgs(
+                connector=args.vpc_access.connector,
+                egress=args.vpc_access.egress,
+                network_interfaces=[
+                    run.JobTemplateTemplateVpcAccessNetworkInterfaceArgs(network=n.network, subnetwork=n.subnetwork)
+                    for n in (args.vpc_access.network_interfaces or [])
+                ]
+                or None,
+            )
+            if args.vpc_access
+            else None
+        )
+        envs = [
+            run.JobTemplateTemplateContainerEnvArgs(name=e.name, value=e.value, value_source=_job_value_source(e))
+            for e in _service_env(args.env, args.secret_env)
+        ]
+        job = run.Job(
+            self.child_name("job"),
+            name=args.job_name,
+            location=args.region,
+            project=args.project,
+            deletion_protection=args.deletion_protection,
+            launch_stage="GA",
+            labels=dict(args.labels),
+            template=run.JobTemplateArgs(
+                task_count=1,
+                parallelism=1,
+                template=run.JobTemplateTemplateArgs(
+                    service_account=args.service_account,
+                    max_retries=args.max_retries,
+                    timeout=f"{args.timeout_seconds}s",
+                    execution_environment="EXECUTION_ENVIRONMENT_GEN2",
+                    vpc_access=vpc,
+                    containers=[
+                        run.JobTemplateTemplateContainerArgs(
+                            image=args.image,
+                            commands=list(args.command),
+                            envs=envs,
+                            resources=run.JobTemplateTemplateContainerResourcesArgs(
+                                limits={"cpu": args.cpu, "memory": args.memory}
+                            ),
+                        )
+                    ],
+                ),
+            ),
+            opts=self.child_opts(depends_on=list(args.depends_on)),
+        )
+        self.name = job.name
+        self.register_outputs({"name": self.name})
+
+
+def _job_value_source(
+    env: run.ServiceTemplateContainerEnvArgs,
+) -> run.JobTemplateTemplateContainerEnvValueSourceArgs | None:
+    source = env.value_source
+    if source is None:
+        return None
+    ref = source.secret_key_ref
+    return run.JobTemplateTemplateContainerEnvValueSourceArgs(
+        secret_key_ref=run.JobTemplateTemplateContainerEnvValueSourceSecretKeyRefArgs(
+            secret=ref.secret, version=ref.version
+        )
+    )

@@ -1,0 +1,84 @@
+"""The infra side of the app contract: which environment variables each workload gets, and from where.
+
+The app side is each service's settings class (app/<service>/settings.py, ``env_vars()``); a test checks the
+two agree. Secrets are only ever Secret Manager references (SecretRef), never values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.compute import SecretRef
+
+
+@dataclass
+class WorkloadEnv:
+    plain: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    secrets: dict[str, SecretRef] = field(default_factory=dict)
+
+
+@dataclass
+class EnvSources:
+    """What the stack has to offer workloads."""
+
+    environment: str
+    project: str
+    database_url: SecretRef
+    redis_url: SecretRef | None
+    jwt_signing_key: SecretRef
+    jwks_url: pulumi.Input[str]
+    events_topic: pulumi.Input[str]
+    completion_api_key: SecretRef | None
+    trusted_proxy_hops: int
+
+
+def _common(src: EnvSources) -> WorkloadEnv:
+    env = WorkloadEnv(
+        plain={
+            "ENVIRONMENT": src.environment,
+            "LOG_LEVEL": "INFO",
+            "GOOGLE_CLOUD_PROJECT": src.project,
+            # Migrations run once per release as a Cloud Run job, not in every instance's startup.
+            "RUN_MIGRATIONS": "false",
+            "TRUSTED_PROXY_HOPS": str(src.trusted_proxy_hops),
+        },
+        secrets={"DATABASE_URL": src.database_url},
+    )
+    if src.redis_url is not None:
+        env.secrets["REDIS_URL"] = src.redis_url
+    return env
+
+
+def service_env(service: str, src: EnvSources) -> WorkloadEnv:
+    """Environment of ``service`` (auth, api, ai, migrations)."""
+    env = _common(src)
+    if service == "auth":
+        env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
+    elif service == "api":
+        env.plain.update({"JWKS_URL": src.jwks_url, "EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
+    elif service == "ai":
+        env.plain["JWKS_URL"] = src.jwks_url
+        if src.completion_api_key is not None:
+            env.secrets["COMPLETION_API_KEY"] = src.completion_api_key
+    elif service == "migrations":
+        env.plain["RUN_MIGRATIONS"] = "true"
+    else:
+        raise ValueError(f"no environment contract for '{service}'")
+    return env
+
+
+def function_env(function: str, environment: str, database_url: SecretRef) -> WorkloadEnv:
+    """Environment of a Cloud Function (korean-nlp needs nothing; ml-analytics writes usage to Postgres)."""
+    if function == "korean-nlp":
+        return WorkloadEnv(plain={"ENVIRONMENT": environment})
+    if function == "ml-analytics":
+        return WorkloadEnv(plain={"ENVIRONMENT": environment}, secrets={"DATABASE_URL": database_url})
+    raise ValueError(f"no environment contract for function '{function}'")
+
+
+def names_of(env: WorkloadEnv) -> Mapping[str, bool]:
+    """Variable name -> is secret, for contract checks."""
+    return {**dict.fromkeys(env.plain, False), **dict.fromkeys(env.secrets, True)}

@@ -1,0 +1,401 @@
+"""The serving layer: images, Cloud Run services and job, functions, the public gateway, messaging, monitoring.
+
+Deploys the bundled apps from app/ onto the foundation (stacks/program.py). Routing is DESIGN §7's:
+``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions, everything else -> api.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.compute import (
+    CloudFunction,
+    CloudFunctionArgs,
+    CloudRunJob,
+    CloudRunJobArgs,
+    CloudRunService,
+    CloudRunServiceArgs,
+    FunctionSourceBucket,
+    SecretRef,
+    ServiceImage,
+    ServiceImageArgs,
+)
+from components.compute.functions import FunctionSourceBucketArgs
+from components.gateway import (
+    ApiGateway,
+    ApiGatewayArgs,
+    ApigeeArgs,
+    ApigeeGateway,
+    ArmorArgs,
+    ArmorPolicy,
+    Backend,
+    HttpsLoadBalancer,
+    LoadBalancerArgs,
+)
+from components.identity import SigningKey, SigningKeyArgs
+from components.messaging import (
+    EventBus,
+    EventBusArgs,
+    PullSubscriptionArgs,
+    ScheduledJobArgs,
+    Scheduler,
+    SchedulerArgs,
+    TaskQueue,
+    TaskQueueArgs,
+)
+from components.monitoring import Monitoring, MonitoringArgs
+from components.secrets import Secret
+from stacks.config import FunctionConfig, StackConfig
+from stacks.service_env import EnvSources, function_env, service_env
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("auth", "api", "ai")
+MIGRATION_COMMAND = ("python", "-m", "app.common.migrations")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A bundled function: its source directory under app/functions and its functions-framework entry point."""
+
+    name: str
+    source: str
+    entry_point: str
+    route: str
+
+
+FUNCTIONS = (
+    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp"),
+    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
+)
+
+
+def _function_config(config: StackConfig, function: str) -> FunctionConfig:
+    return getattr(config.functions, function.replace("-", "_"))
+
+
+def _images(config: StackConfig, base) -> dict[str, pulumi.Input[str]]:
+    """Image reference by digest for each service (and the migrations job, which runs the api image)."""
+    if config.images.source == "prebuilt":
+        return dict(config.images.prebuilt)
+    host = f"{config.region}-docker.pkg.dev"
+    refs: dict[str, pulumi.Input[str]] = {}
+    for service in SERVICES:
+        target = None
+        if service == "ai":
+            target = "cuda" if config.services.ai.gpu else "cpu"
+        image = ServiceImage(
+            base.names(f"{service}-image"),
+            ServiceImageArgs(
+                service=service,
+                repo_root=REPO_ROOT,
+                registry_url=base.registry.url,
+                registry_host=host,
+                target=target,
+            ),
+            opts=base.opts,
+        )
+        refs[service] = image.ref
+    refs["migrations"] = refs["api"]
+    return refs
+
+
+@dataclass
+class Exposure:
+    """How services are reached, which follows from the gateway type."""
+
+    run_ingress: str
+    function_ingress: str
+    public: bool
+    """Unauthenticated invocation is allowed (only behind the load balancer, which Armor guards)."""
+    trusted_proxy_hops: int
+
+
+def _exposure(gateway_type: str) -> Exposure:
+    if gateway_type == "loadBalancer":
+        # Only the load balancer can reach the services; it appends the client and its own address to XFF.
+        return Exposure("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "ALLOW_INTERNAL_AND_GCLB", True, 2)
+    # API Gateway, Apigee or none: services keep their run.app URL but only trusted identities may invoke.
+    return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1)
+
+
+def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
+    """Compose the serving layer on ``base`` (a stacks.program.Foundation); returns its stack outputs."""
+    names, ids, opts = base.names, base.identities, base.opts
+    prod = config.environment == "prod"
+    exposure = _exposure(config.gateway.type)
+    images = _images(config, base)
+    project_number = gcp.organizations.get_project_output(project_id=config.project).number
+
+    # Access tokens are signed by auth with this key; other services verify with the published public key.
+    jwt_secret = SigningKey(
+        names("jwt-signing-key"),
+        SigningKeyArgs(
+            secret_id=names.secret("jwt-signing-key"),
+            readers={"auth": ids.members["auth"]},
+            labels={"component": "secrets"},
+        ),
+        opts=opts,
+    ).secret
+
+    invoker_members: dict[str, pulumi.Input[str]] = {}
+    if exposure.public:
+        invoker_members["public"] = "allUsers"
+    elif config.gateway.type in ("apiGateway", "apigee"):
+        invoker_members["gateway"] = ids.members["gateway"]
+
+    # Functions first: the event bus pushes to ml-analytics and the scheduler calls it.
+    bucket = FunctionSourceBucket(
+        names("fn-src"), FunctionSourceBucketArgs(project=config.project, region=config.region), opts=opts
+    )
+    interface = base.network.function_network_interface()
+    database_url = SecretRef(base.database.url_secret.name, base.database.url_secret.version)
+    functions: dict[str, CloudFunction] = {}
+    for spec in FUNCTIONS:
+        env = function_env(spec.name, config.environment, database_url)
+        functions[spec.name] = CloudFunction(
+            names(f"fn-{spec.name}"),
+            CloudFunctionArgs(
+                function_name=names(spec.name),
+                source_dir=REPO_ROOT / "app" / "functions" / spec.source,
+                entry_point=spec.entry_point,
+                bucket=bucket.name,
+                region=config.region,
+                project=config.project,
+                config=_function_config(config, spec.name),
+                service_account=ids.emails[spec.name],
+                ingress=exposure.function_ingress,
+                network_interface=interface,
+                env=env.plain,
+                secret_env=env.secrets,
+                invokers={**invoker_members, "invoker": ids.members["invoker"]},  # push + scheduler
+                labels={"grid-service": spec.name},
+            ),
+            opts=opts,
+        )
+    analytics = functions["ml-analytics"]
+
+    events = EventBus(
+        names("events"),
+        EventBusArgs(
+            config=config.messaging,
+            project=config.project,
+            project_number=project_number,
+            topic_name=names("events"),
+            push_endpoint=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/events"),
+            push_invoker_email=ids.emails["invoker"],
+            push_audience=analytics.uri,
+            publishers={"api": ids.members["api"]},
+            pull_subscriptions=[PullSubscriptionArgs(name="ai-indexer", subscribers={"ai": ids.members["ai"]})],
+        ),
+        opts=opts,
+    )
+    Scheduler(
+        names("schedules"),
+        SchedulerArgs(
+            project=config.project,
+            region=config.region,
+            jobs=[
+                ScheduledJobArgs(
+                    name="daily-report",
+                    schedule=config.messaging.analytics_schedule,
+                    time_zone=config.messaging.time_zone,
+                    uri=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/report"),
+                    invoker_email=ids.emails["invoker"],
+                    audience=analytics.uri,
+                    description="Daily usage report: flags anomalous per-user usage.",
+                )
+            ],
+        ),
+        opts=opts,
+    )
+    ai_queue = TaskQueue(
+        names("ai-tasks"),
+        TaskQueueArgs(
+            config=config.messaging.tasks,
+            project=config.project,
+            region=config.region,
+            enqueuers={"api": ids.members["api"], "ai": ids.members["ai"]},
+        ),
+        opts=opts,
+    )
+
+    grants = [jwt_secret, base.database.url_secret, *([base.cache.url_secret] if base.cache else [])]
+    grants += list(base.config_secrets.values())
+    services: dict[str, CloudRunService] = {}
+    sources: EnvSources | None = None
+    for service in SERVICES:  # auth first: the others verify tokens against its published keys
+        if sources is None and service != "auth":
+            sources = _env_sources(config, base, jwt_secret, exposure, events.topic_id, services["auth"].uri)
+        env = service_env(service, sources or _env_sources(config, base, jwt_secret, exposure, events.topic_id, None))
+        callers = dict(invoker_members)
+        if service == "ai":
+            callers["invoker"] = ids.members["invoker"]  # Cloud Tasks deliver AI work with this identity
+        if service == "auth" and not exposure.public and not config.gateway.domains:
+            # Without a public hostname the api and ai services fetch the JWKS from auth's own URL.
+            callers.update({"api": ids.members["api"], "ai": ids.members["ai"]})
+        services[service] = CloudRunService(
+            names(service),
+            CloudRunServiceArgs(
+                service_name=names(service),
+                region=config.region,
+                project=config.project,
+                image=images[service],
+                config=getattr(config.services, service),
+                service_account=ids.emails[service],
+                vpc_access=base.network.service_vpc_access(),
+                ingress=exposure.run_ingress,
+                env=env.plain,
+                secret_env=env.secrets,
+                invokers=callers,
+                deletion_protection=prod,
+                labels={"grid-service": service},
+                depends_on=grants,
+            ),
+            opts=opts,
+        )
+    assert sources is not None
+    migrations_env = service_env("migrations", sources)
+    migrations = CloudRunJob(
+        names("migrate"),
+        CloudRunJobArgs(
+            job_name=names("migrate"),
+            region=config.region,
+            project=config.project,
+            image=images["migrations"],
+            command=MIGRATION_COMMAND,
+            service_account=ids.emails["migrations"],
+            vpc_access=base.network.service_vpc_access(),
+            env=migrations_env.plain,
+            secret_env=migrations_env.secrets,
+            deletion_protection=prod,
+            labels={"grid-service": "migrations"},
+            depends_on=grants,
+        ),
+        opts=opts,
+    )
+
+    backends = [
+        Backend("auth", "run", services["auth"].name, "/auth", services["auth"].uri),
+        Backend("ai", "run", services["ai"].name, "/ai", services["ai"].uri),
+        *[
+            Backend(f"fn-{spec.name}", "function", functions[spec.name].name, spec.route, functions[spec.name].uri)
+            for spec in FUNCTIONS
+        ],
+        Backend("api", "run", services["api"].name, None, services["api"].uri, cdn=config.gateway.cdn),
+    ]
+    outputs: dict[str, pulumi.Input | None] = {
+        "serviceUrls": {name: s.uri for name, s in services.items()},
+        "functionUrls": {name: f.uri for name, f in functions.items()},
+        "migrationJob": migrations.name,
+        "eventsTopic": events.topic_id,
+        "aiTaskQueue": ai_queue.queue_id,
+        "gateway": config.gateway.type,
+    }
+    gateway_outputs = _gateway(config, base, backends)
+    outputs.update(gateway_outputs)
+    monitoring = Monitoring(
+        names("monitoring"),
+        MonitoringArgs(
+            config=config.monitoring,
+            project=config.project,
+            project_number=project_number,
+            environment=config.environment,
+            display_prefix=names.prefix,
+            endpoints=[
+                (route, host, path)
+                for host in gateway_outputs["gatewayHosts"][:1]
+                for route, path in (("api", "/health"), ("auth", "/auth/health"), ("ai", "/ai/health"))
+            ],
+            run_services={name: s.name for name, s in services.items()},
+            functions={name: f.name for name, f in functions.items()},
+            sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
+            redis_instance_id=base.cache.instance_id if base.cache else None,
+            slack_auth_token=base.config_secret_values.get("slackAuthToken"),
+            slack_channel=config.monitoring.slack_channel,
+            pagerduty_routing_key=base.config_secret_values.get("pagerdutyRoutingKey"),
+        ),
+        opts=opts,
+    )
+    outputs["alertPolicies"] = monitoring.alert_policy_names
+    outputs["dashboard"] = monitoring.dashboard_id
+    outputs["budget"] = monitoring.budget_id
+    return outputs
+
+
+def _env_sources(
+    config: StackConfig,
+    base,
+    jwt_secret: Secret,
+    exposure: Exposure,
+    events_topic: pulumi.Input[str],
+    auth_uri: pulumi.Input[str] | None,
+) -> EnvSources:
+    def ref(secret: Secret) -> SecretRef:
+        return SecretRef(secret.name, secret.version)
+
+    path = "/auth/.well-known/jwks.json"
+    if config.gateway.domains:
+        jwks_url: pulumi.Input[str] = f"https://{config.gateway.domains[0]}{path}"
+    else:
+        jwks_url = pulumi.Output.concat(auth_uri, path) if auth_uri is not None else ""
+    completion = base.config_secrets.get("completionApiKey")
+    return EnvSources(
+        environment=config.environment,
+        project=config.project,
+        database_url=ref(base.database.url_secret),
+        redis_url=ref(base.cache.url_secret) if base.cache else None,
+        jwt_signing_key=ref(jwt_secret),
+        jwks_url=jwks_url,
+        events_topic=events_topic,
+        completion_api_key=ref(completion) if completion else None,
+        trusted_proxy_hops=exposure.trusted_proxy_hops,
+    )
+
+
+def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pulumi.Input | None]:
+    names, opts, gw = base.names, base.opts, config.gateway
+    if gw.type == "loadBalancer":
+        armor = ArmorPolicy(names("armor"), ArmorArgs(config=gw.armor, project=config.project), opts=opts)
+        lb = HttpsLoadBalancer(
+            names("lb"),
+            LoadBalancerArgs(
+                project=config.project,
+                region=config.region,
+                domains=gw.domains,
+                backends=backends,
+                security_policy=armor.id if gw.armor.enabled else None,
+                ssl_profile=gw.ssl_profile,
+            ),
+            opts=opts,
+        )
+        return {"gatewayAddress": lb.ip_address, "gatewayHosts": list(gw.domains)}
+    if gw.type == "apiGateway":
+        api = ApiGateway(
+            names("gw"),
+            ApiGatewayArgs(
+                project=config.project,
+                region=config.region,
+                backends=backends,
+                service_account=base.identities.emails["gateway"],
+            ),
+            opts=opts,
+        )
+        return {"gatewayAddress": api.hostname, "gatewayHosts": [api.hostname]}
+    if gw.type == "apigee":
+        apigee = ApigeeGateway(
+            names("apigee"),
+            ApigeeArgs(
+                project=config.project,
+                region=config.region,
+                network_id=base.network.network_id,
+                domains=gw.domains,
+                environment_type=gw.apigee_environment_type,
+            ),
+            opts=opts,
+        )
+        return {"gatewayAddress": apigee.environment, "gatewayHosts": list(gw.domains)}
+    return {"gatewayAddress": None, "gatewayHosts": []}
