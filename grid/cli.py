@@ -43,6 +43,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="offline plan: resources, policy verdicts and monthly cost")
     _stack_arguments(plan)
     plan.add_argument("--json", action="store_true", help="print the machine-readable plan (DESIGN §5)")
+    plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
 
     for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
         _stack_arguments(commands.add_parser(name, help=text))
@@ -58,7 +59,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def _plan(args: argparse.Namespace) -> int:
     from grid.plan import make_plan
 
-    plan = make_plan(_stack(args))
+    plan = make_plan(_stack(args), project=args.project)
     if args.json:
         json.dump(plan.to_json(), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")

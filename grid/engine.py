@@ -143,7 +143,7 @@ def tree_order(registrations: list[Registration]) -> list[Registration]:
     return ordered
 
 
-def run_program(stack_file: StackFile, *, program: Path = PROGRAM) -> ProgramRun:
+def run_program(stack_file: StackFile, *, program: Path = PROGRAM, project: str = PROJECT) -> ProgramRun:
     """Run the Pulumi program for ``stack_file`` offline and return everything it registered."""
     project_id = str(stack_file.values.get("gcp:project", "offline-project"))
     region = str(stack_file.values.get("gcp:region", "us-central1"))
@@ -158,7 +158,7 @@ def run_program(stack_file: StackFile, *, program: Path = PROGRAM) -> ProgramRun
             monitor=monitor,
             monitor_features=set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures),
             engine=mocks.MockEngine(logger),
-            project=PROJECT,
+            project=project,
             stack=stack_file.stack,
             dry_run=False,
             organization="organization",

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grid.engine import REPO_ROOT, ProgramRun, run_program
-from grid.stackfile import PROJECT, StackFile, read_stack_file
-from stacks.config import StackConfig, load_stack_config
+from grid.engine import ProgramRun, run_program
+from grid.projects import PROJECTS, PlanSettings, ProjectSpec
+from grid.stackfile import StackFile, UsageError, read_stack_file
 
 
 @dataclass
 class Plan:
-    config: StackConfig
+    project: str
+    settings: PlanSettings
     run: ProgramRun
     violations: list[dict[str, Any]]
     cost: dict[str, Any] | None
@@ -24,9 +25,9 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
-            "project": PROJECT,
+            "project": self.project,
             "stack": self.run.stack,
-            "environment": self.config.environment,
+            "environment": self.settings.environment,
             "resources": [r.to_json() for r in self.run.resources],
             "violations": self.violations,
         }
@@ -40,30 +41,37 @@ class Plan:
         return document
 
 
-def validate(stack_file: StackFile) -> StackConfig:
-    """The stack's validated config (raises ConfigError), exactly as the program will load it."""
-    return load_stack_config(
-        stack_file.values, stack=stack_file.stack, source=stack_file.source, secret_keys=stack_file.secret_keys
-    )
+def project_spec(name: str = "grid") -> ProjectSpec:
+    if name not in PROJECTS:
+        raise UsageError(f"unknown project '{name}' (known: {', '.join(PROJECTS)})")
+    return PROJECTS[name]
 
 
-def project_root() -> Path:
-    """The directory holding the stack files: the working directory when it is a Pulumi project, else the repo."""
+def project_root(spec: ProjectSpec) -> Path:
+    """The stack files' directory: the working directory when it holds this project's Pulumi.yaml, else the repo's."""
     cwd = Path.cwd()
-    return cwd if (cwd / "Pulumi.yaml").is_file() else REPO_ROOT
+    pulumi_yaml = cwd / "Pulumi.yaml"
+    if pulumi_yaml.is_file() and f"name: {spec.name}\n" in pulumi_yaml.read_text(encoding="utf-8"):
+        return cwd
+    return spec.root
 
 
-def make_plan(stack: str, root: Path | None = None) -> Plan:
+def validate(stack_file: StackFile, spec: ProjectSpec | None = None) -> PlanSettings:
+    """The stack's validated config as a plan needs it (raises ConfigError), as the program will load it."""
+    return (spec or project_spec()).plan_settings(stack_file)
+
+
+def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Plan:
     """Validate, run the program offline, then judge and price what it registered."""
-    stack_file = read_stack_file(root or project_root(), stack)
-    config = validate(stack_file)
-    run = run_program(stack_file)
+    spec = project_spec(project)
+    stack_file = read_stack_file(root or project_root(spec), stack, spec.name)
+    settings = validate(stack_file, spec)
+    run = run_program(stack_file, program=spec.program, project=spec.name)
     from grid.costing import price_plan  # the policy pack is imported only once a plan exists to judge
     from grid.policy_eval import evaluate
 
     resources = [r.to_json() for r in run.resources]
-    usage = config.usage.model_dump(by_alias=True)
-    violations = evaluate(resources, config.environment, usage)
-    cost = price_plan(resources, usage)
-    cost["budget"] = config.monitoring.budget.monthly_usd
-    return Plan(config=config, run=run, violations=violations, cost=cost)
+    violations = evaluate(resources, settings.environment, settings.usage)
+    cost = price_plan(resources, settings.usage)
+    cost["budget"] = settings.budget
+    return Plan(project=spec.name, settings=settings, run=run, violations=violations, cost=cost)

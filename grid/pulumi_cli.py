@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from grid.engine import REPO_ROOT
-from grid.plan import project_root, validate
+from grid.plan import project_root, project_spec, validate
 from grid.stackfile import UsageError, read_stack_file
 
 INSTALL_HINT = (
@@ -29,7 +29,7 @@ def run(command: str, stack: str, root: Path | None = None) -> int:
     """Run ``pulumi preview`` or ``pulumi up`` on ``stack`` with Grid's policy pack."""
     if shutil.which("pulumi") is None:
         raise UsageError(INSTALL_HINT)
-    root = root or project_root()
+    root = root or project_root(project_spec())
     config = validate(read_stack_file(root, stack))  # fail fast, offline, with Grid's messages
     from pulumi import automation
 

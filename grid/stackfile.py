@@ -70,7 +70,7 @@ def stack_names(root: Path) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
-def read_stack_file(root: Path, stack: str) -> StackFile:
+def read_stack_file(root: Path, stack: str, project: str = PROJECT) -> StackFile:
     """Parse and normalise a stack file. Raises UsageError (no such stack) or ConfigError (bad YAML/shape)."""
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
@@ -99,7 +99,7 @@ def read_stack_file(root: Path, stack: str) -> StackFile:
     secret_keys: set[str] = set()
     for raw_key, value in config.items():
         # Pulumi reads an un-namespaced key as belonging to the project.
-        key = raw_key if ":" in str(raw_key) else f"{PROJECT}:{raw_key}"
+        key = raw_key if ":" in str(raw_key) else f"{project}:{raw_key}"
         if _has_secure(value):
             secret_keys.add(key)
             value = _redact(value, key)

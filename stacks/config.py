@@ -717,3 +717,17 @@ def load_stack_config(
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def plan_settings(stack_file: Any) -> Any:
+    """What ``grid plan`` needs from a validated stack file (grid.projects.PlanSettings)."""
+    from grid.projects import PlanSettings
+
+    config = load_stack_config(
+        stack_file.values, stack=stack_file.stack, source=stack_file.source, secret_keys=stack_file.secret_keys
+    )
+    return PlanSettings(
+        environment=config.environment,
+        usage=config.usage.model_dump(by_alias=True),
+        budget=config.monitoring.budget.monthly_usd,
+    )

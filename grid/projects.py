@@ -1,0 +1,52 @@
+"""The Pulumi projects `grid plan` knows: where each one's stack files and program live, and how to read its
+config into what a plan needs (environment for the policy config, usage for prices, budget for the report)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grid.stackfile import StackFile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    environment: str
+    """Selects policies/config/<environment>.json."""
+    usage: dict[str, Any]
+    """The stack's usage assumptions for the price catalog (grid:usage shape)."""
+    budget: float | None
+    """Monthly budget in USD the cost table compares against, if any."""
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    name: str
+    """Pulumi project name (un-namespaced config keys belong to it)."""
+    root: Path
+    """Directory of Pulumi.yaml and the Pulumi.<stack>.yaml files."""
+    program: Path
+    """The program's entry file."""
+    settings: str
+    """``module:function`` taking a StackFile and returning PlanSettings; raises ConfigError on bad config."""
+
+    def plan_settings(self, stack_file: StackFile) -> PlanSettings:
+        module, _, function = self.settings.partition(":")
+        loader: Callable[[StackFile], PlanSettings] = getattr(importlib.import_module(module), function)
+        return loader(stack_file)
+
+
+PROJECTS: dict[str, ProjectSpec] = {
+    "grid": ProjectSpec("grid", REPO_ROOT, REPO_ROOT / "stacks" / "__main__.py", "stacks.config:plan_settings"),
+    "bootstrap": ProjectSpec(
+        "grid-bootstrap",
+        REPO_ROOT / "bootstrap",
+        REPO_ROOT / "bootstrap" / "__main__.py",
+        "bootstrap.config:plan_settings",
+    ),
+}
