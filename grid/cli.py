@@ -48,6 +48,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
         _stack_arguments(commands.add_parser(name, help=text))
 
+    cost = commands.add_parser("cost", help="monthly estimate per component, or the change between two plans")
+    cost.add_argument("stack_name", nargs="?", metavar="STACK", help="stack name: selects Pulumi.STACK.yaml")
+    cost.add_argument("--stack", "-s", dest="stack_option", metavar="STACK", help="same as the positional STACK")
+    cost.add_argument(
+        "--diff", nargs=2, metavar=("BEFORE.json", "AFTER.json"), help="compare two `grid plan --json` files"
+    )
+
     local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
     if command == "local":  # the local runner pulls in the app stack; `grid plan` shouldn't pay for it
         from grid import local as local_runner
@@ -70,12 +77,27 @@ def _plan(args: argparse.Namespace) -> int:
     return 1 if plan.mandatory else 0
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from grid import cost
+
+    if args.diff:
+        before, after = (cost.load_plan(path) for path in args.diff)
+        print("\n".join(cost.diff_lines(before, after)))
+        return 0
+    from grid.plan import make_plan
+
+    print("\n".join(cost.summary_lines(make_plan(_stack(args)).to_json())))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         if args.command == "plan":
             return _plan(args)
+        if args.command == "cost":
+            return _cost(args)
         if args.command in ("preview", "up"):
             from grid import pulumi_cli
 

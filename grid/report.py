@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from grid.cost import per_component
 from grid.plan import Plan
 
 
@@ -47,32 +48,19 @@ def _violation_lines(violations: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _component_of(urn: str, by_urn: dict[str, dict[str, Any]]) -> str:
-    """The top-level component a resource belongs to (its outermost grid: ancestor)."""
-    resource, top = by_urn.get(urn), "(stack)"
-    while resource is not None:
-        if resource["type"].startswith("grid:"):
-            top = resource["name"]
-        resource = by_urn.get(resource["parent"]) if resource["parent"] else None
-    return top
-
-
 def _cost_lines(document: dict[str, Any]) -> list[str]:
     cost = document.get("cost")
     if not cost:
         return []
-    by_urn = {r["urn"]: r for r in document["resources"]}
-    per_component: dict[str, float] = defaultdict(float)
     lines = ["", "Monthly cost (USD, list price):", f"  {'resource':58} {'monthly':>10}  basis"]
     for item in sorted(cost["resources"], key=lambda i: -i["monthly"]):
-        per_component[_component_of(item["urn"], by_urn)] += item["monthly"]
         if item["monthly"] > 0:
             name = item["urn"].rsplit("::", 1)[-1]
             lines.append(f"  {name[:58]:58} {item['monthly']:>10.2f}  {item['basis']}")
     free = sum(1 for i in cost["resources"] if i["monthly"] == 0)
     lines.append(f"  ({free} free resources not listed)")
     lines += ["", "  per component:"]
-    for component, amount in sorted(per_component.items(), key=lambda kv: -kv[1]):
+    for component, amount in sorted(per_component(document).items(), key=lambda kv: -kv[1]):
         if amount > 0:
             lines.append(f"    {component:56} {amount:>10.2f}")
     budget = cost.get("budget")

@@ -1,0 +1,54 @@
+"""`grid cost`: per-component estimates and the change between two plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grid import cost
+from grid.cli import main
+from grid.plan import make_plan
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def plans() -> dict[str, dict]:
+    return {stack: make_plan(stack, root=REPO_ROOT).to_json() for stack in ("dev", "prod")}
+
+
+def test_components_add_up_to_the_total(plans) -> None:
+    for document in plans.values():
+        assert sum(cost.per_component(document).values()) == pytest.approx(document["cost"]["monthly"], abs=0.05)
+
+
+def test_summary_names_components_without_the_stack_prefix(plans) -> None:
+    lines = cost.summary_lines(plans["prod"])
+    assert lines[0].startswith("Monthly estimate for prod (prod)")
+    assert any(line.split()[0] == "db" for line in lines[1:])
+    assert lines[-1].split() == ["budget", "1500.00"]
+
+
+def test_diff_reports_each_component_and_the_total(plans) -> None:
+    lines = cost.diff_lines(plans["dev"], plans["prod"])
+    db = next(line for line in lines if line.split()[0] == "db").split()
+    before, after = cost.per_component(plans["dev"]), cost.per_component(plans["prod"])
+    assert float(db[1]) == pytest.approx(before["grid-dev-db"], abs=0.01)
+    assert float(db[3]) == pytest.approx(after["grid-prod-db"], abs=0.01)
+    total = lines[-1].split()
+    assert float(total[-1]) == pytest.approx(
+        plans["prod"]["cost"]["monthly"] - plans["dev"]["cost"]["monthly"], abs=0.01
+    )
+
+
+def test_cli_diff_and_bad_input(plans, tmp_path: Path, capsys) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(plans["dev"]))
+    b.write_text(json.dumps(plans["prod"]))
+    assert main(["cost", "--diff", str(a), str(b)]) == 0
+    assert "Monthly cost change dev -> prod" in capsys.readouterr().out
+    b.write_text("{not json")
+    assert main(["cost", "--diff", str(a), str(b)]) == 2
+    assert "not JSON" in capsys.readouterr().err
+    assert main(["cost", "--diff", str(a), str(tmp_path / "missing.json")]) == 2
