@@ -100,12 +100,19 @@ class Conn:
         return status
 
 
-async def open_loop(port: int, paths: list[str], token: str, rate: float, seconds: float) -> dict[str, float]:
-    """Send len(paths)... requests at `rate`/s, cycling through `paths`; return latency statistics (ms)."""
+async def open_loop(
+    port: int, paths: list[str], token: str, rate: float, seconds: float, max_connections: int = 64
+) -> dict[str, float]:
+    """Send `rate * seconds` requests on schedule, cycling through `paths`; return latency statistics (ms).
+
+    At most `max_connections` are open, like a load balancer in front of a Cloud Run instance with concurrency
+    64: when all are busy, a request waits for one, and that wait counts in its latency.
+    """
     total = int(rate * seconds)
     idle: list[Conn] = []
+    slots = asyncio.Semaphore(max_connections)
     latencies: list[float] = []
-    errors = 0
+    errors: dict[str, int] = {}
 
     def request(path: str) -> bytes:
         return (
@@ -113,17 +120,19 @@ async def open_loop(port: int, paths: list[str], token: str, rate: float, second
         ).encode()
 
     async def one(scheduled: float, path: str) -> None:
-        nonlocal errors
-        conn = idle.pop() if idle else Conn(*await asyncio.open_connection("127.0.0.1", port))
-        try:
-            status = await conn.get(request(path))
-        except (OSError, asyncio.IncompleteReadError):
-            errors += 1
-            return
-        latencies.append((time.perf_counter() - scheduled) * 1000)
-        if status != 200:
-            errors += 1
-        idle.append(conn)
+        async with slots:
+            conn = idle.pop() if idle else None
+            try:
+                if conn is None:
+                    conn = Conn(*await asyncio.open_connection("127.0.0.1", port))
+                status = await conn.get(request(path))
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+            if status != 200:
+                errors[str(status)] = errors.get(str(status), 0) + 1
+            idle.append(conn)
 
     tasks = []
     start = time.perf_counter() + 0.2
@@ -140,8 +149,9 @@ async def open_loop(port: int, paths: list[str], token: str, rate: float, second
     latencies.sort()
     return {
         "requests": total,
-        "errors": errors,
-        "throughput": len(latencies) / elapsed,
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "throughput": (len(latencies) - sum(v for k, v in errors.items() if k.isdigit())) / elapsed,
         "p50": latencies[len(latencies) // 2],
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "max": latencies[-1],
@@ -281,7 +291,7 @@ def render(args, results, cold, idle, after) -> str:
     def row(name: str, r: dict[str, float], rate: float) -> str:
         return (
             f"| {name} | {rate:.0f} | {r['throughput']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-            f"{r['max']:.1f} | {r['cpu_ms_per_request']:.2f} | {r['errors']} |"
+            f"{r['max']:.1f} | {r['cpu_ms_per_request']:.2f} | {_errors(r)} |"
         )
 
     med = {k: statistics.median(v) for k, v in cold.items()}
@@ -314,15 +324,64 @@ def render(args, results, cold, idle, after) -> str:
             row("uncached pages, lower rate", results["uncached_sustainable"], args.uncached_rate),
             "",
             "| service | cold start, process start -> /ready 200 (median of "
-            f"{len(cold['auth'])}) | idle RSS after start | idle RSS after the load |",
+            f"{len(cold['auth'])}) | idle RSS after start | idle RSS after the load phases |",
             "|---|---|---|---|",
             f"| auth | {med['auth'] * 1000:.0f} ms (min {min(cold['auth']) * 1000:.0f}, max "
             f"{max(cold['auth']) * 1000:.0f}) | {idle['auth']:.0f} MB | {after['auth']:.0f} MB |",
             f"| api | {med['api'] * 1000:.0f} ms (min {min(cold['api']) * 1000:.0f}, max "
             f"{max(cold['api']) * 1000:.0f}) | {idle['api']:.0f} MB | {after['api']:.0f} MB |",
             "",
+            *verdicts(args, results, med, idle, after),
+            "",
         ]
     )
+
+
+def verdicts(args, results, med, idle, after) -> list[str]:
+    """Each target, met or not, in words; the reasons for misses are what profiling showed (see the text)."""
+    cached = results["cached"]
+    ok = cached["p99"] <= 10 and cached["throughput"] >= args.rate * 0.98
+    cold_ok = max(med.values()) <= 1.0
+    rss_ok = max(idle.values()) <= 100
+    lines = [
+        "Targets:",
+        "",
+        f"- Cached read p99 <= 10 ms at 500 req/s: **{'met' if ok else 'missed'}** "
+        f"(p99 {cached['p99']:.2f} ms at {cached['throughput']:.0f} req/s; the api spends "
+        f"{cached['cpu_ms_per_request']:.2f} ms of CPU per cached request, most of it in uvicorn and FastAPI's "
+        "routing and dependency resolution: an L1 hit itself is a dictionary lookup returning pre-encoded bytes, "
+        "and a token already verified is not verified again until it expires).",
+        f"- Cold start <= 1 s: **{'met' if cold_ok else 'missed'}** (median auth {med['auth'] * 1000:.0f} ms, "
+        f"api {med['api'] * 1000:.0f} ms). "
+        + (
+            ""
+            if cold_ok
+            else "Most of it is importing the Python dependencies (FastAPI/pydantic, redis, httpx, psycopg, "
+            "cryptography: about 0.6-0.8 s on this machine by `python -X importtime`), the rest is opening the "
+            "pool and checking migrations. Cloud Run's startup CPU boost and precompiled bytecode in the image "
+            "(the Dockerfiles compile it at build time) help there; on this shared 2-core machine the figure "
+            "also moves with the other processes' load."
+        ),
+        f"- Idle RSS <= 100 MB per service: **{'met' if rss_ok else 'missed'}** after start (auth "
+        f"{idle['auth']:.0f} MB, api {idle['api']:.0f} MB). After the load phases the api holds "
+        f"{after['api']:.0f} MB: the in-process cache is capped at CACHE_L1_MAX_BYTES (32 MB by default), and the "
+        "rest is the high-water mark of the saturated phase (thousands of queued requests' objects), which "
+        "CPython keeps in its arenas rather than returning to the OS. Cloud Run's per-instance concurrency limit "
+        "bounds that queue in production.",
+        f"- Uncached reads have no target: one instance saturates at about {results['uncached']['throughput']:.0f} "
+        f"req/s on this machine ({results['uncached']['cpu_ms_per_request']:.2f} ms of api CPU per request, with "
+        "Postgres and the load generator on the same two cores), so the 500 req/s phase measures queueing, not "
+        f"service time; at {args.uncached_rate:.0f} req/s p99 is {results['uncached_sustainable']['p99']:.1f} ms. "
+        "Each miss costs a pool checkout with a liveness check, BEGIN + set_config (row-level security), the "
+        "keyset query, COMMIT, and two Redis round trips (read the tag versions, store the page).",
+    ]
+    return lines
+
+
+def _errors(r: dict) -> str:
+    if not r["errors"]:
+        return "0"
+    return f"{r['errors']} (" + ", ".join(f"{k}: {v}" for k, v in sorted(r["error_kinds"].items())) + ")"
 
 
 def write_section(path: Path, section: str) -> None:

@@ -8,12 +8,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.api.settings import ApiSettings
 from app.common.redis import SafeRedis
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("app.events")
 
@@ -90,6 +91,8 @@ class PubSubPublisher:
     """
 
     def __init__(self, topic: str, *, emulator_host: str | None = None, http: httpx.AsyncClient | None = None):
+        import httpx  # only deployments that publish to Pub/Sub pay for importing it
+
         self.topic = topic
         self.http = http or httpx.AsyncClient(timeout=10.0)
         self.base = f"http://{emulator_host}" if emulator_host else PUBSUB_ENDPOINT
