@@ -55,6 +55,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--diff", nargs=2, metavar=("BEFORE.json", "AFTER.json"), help="compare two `grid plan --json` files"
     )
 
+    rollout = commands.add_parser("rollout", help="promote the candidate revision of a service, or roll it back")
+    rollout.add_argument("stack_name", metavar="STACK")
+    rollout.add_argument("service", choices=("auth", "api", "ai"))
+    rollout.add_argument("action", choices=("promote", "rollback"))
+
     local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
     if command == "local":  # the local runner pulls in the app stack; `grid plan` shouldn't pay for it
         from grid import local as local_runner
@@ -96,6 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _plan(args)
+        if args.command == "rollout":
+            from grid import rollout
+            from grid.plan import project_root, project_spec
+
+            return rollout.run(args.stack_name, args.service, args.action, project_root(project_spec()))
         if args.command == "cost":
             return _cost(args)
         if args.command in ("preview", "up"):

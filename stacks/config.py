@@ -519,6 +519,37 @@ class MonitoringConfig(_Model):
         return value
 
 
+# --- rollouts -----------------------------------------------------------------------------------------------
+
+RolloutService = Literal["auth", "api", "ai"]
+_REVISION = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class RolloutConfig(_Model):
+    """How a new revision takes traffic. ``tagged``: it gets the candidate tag and 0% until ``grid rollout ...
+    promote`` pins it as stable; ``immediate``: the latest revision serves everything as soon as it is ready."""
+
+    strategy: Literal["immediate", "tagged"] = "immediate"
+    candidate_tag: str = Field("candidate", description="Tag of the new revision: https://<tag>---<service host>.")
+    stable: dict[RolloutService, str] = Field(default_factory=dict, description="Revision serving 100%, per service.")
+    previous: dict[RolloutService, str] = Field(default_factory=dict, description="Rollback target, per service.")
+
+    @field_validator("stable", "previous")
+    @classmethod
+    def _revisions(cls, value: dict[str, str]) -> dict[str, str]:
+        for service, revision in value.items():
+            if not _REVISION.match(revision):
+                raise ValueError(f"{service}: '{revision}' is not a Cloud Run revision name")
+        return value
+
+    @field_validator("candidate_tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        if not re.match(r"^[a-z](?:[-a-z0-9]{0,44}[a-z0-9])?$", value):
+            raise ValueError(f"'{value}' is not a valid traffic tag (lowercase letters, digits, -)")
+        return value
+
+
 # --- usage assumptions for the price catalog ----------------------------------------------------------------
 
 UsageValues = dict[str, float | bool]
@@ -567,6 +598,7 @@ class StackConfig(_Model):
     messaging: MessagingConfig = MessagingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     usage: UsageConfig = UsageConfig()
+    rollout: RolloutConfig = RolloutConfig()
     secrets_present: frozenset[str] = frozenset()
 
     @field_validator("project")
@@ -616,6 +648,12 @@ class StackConfig(_Model):
             )
         if self.gateway.type == "apigee" and self.environment != "prod":
             raise ValueError("grid:gateway.type: apigee is for prod only; use apiGateway or loadBalancer here")
+        for service, revision in {**self.rollout.stable, **self.rollout.previous}.items():
+            if not revision.startswith(f"{self.name_prefix}-{service}-"):
+                raise ValueError(
+                    f"grid:rollout: '{revision}' is not a revision of {self.name_prefix}-{service}; "
+                    "use `grid rollout` to set it"
+                )
         if self.database.replica_region == self.region:
             raise ValueError("grid:database.replicaRegion: must differ from gcp:region for a cross-region replica")
         for name in ("auth", "api", "ai"):

@@ -70,6 +70,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "cache": {"tier": "BASIC", "memorySizeGb": 1, "authEnabled": True, "transitEncryption": True},
         "registry": {"keepRecent": 10, "deleteUntaggedAfterDays": 14},
         "functions": {"koreanNlp": {"maxInstances": 5}, "mlAnalytics": {"maxInstances": 3}},
+        "rollout": {"strategy": "tagged"},
         "gateway": {"type": "loadBalancer", "cdn": False, "armor": {"enabled": True, "rateLimitPerMinute": 600}},
         "monitoring": {"latencyAlerts": True, "dashboards": True, "budget": {"monthlyUsd": 150}},
         "services": {
@@ -104,6 +105,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         },
         "registry": {"keepRecent": 20, "deleteUntaggedAfterDays": 30},
         "functions": {"koreanNlp": {"maxInstances": 20}, "mlAnalytics": {"maxInstances": 10}},
+        "rollout": {"strategy": "tagged"},
         "gateway": {
             "type": "loadBalancer",
             "cdn": True,

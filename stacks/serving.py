@@ -254,6 +254,8 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 deletion_protection=prod,
                 labels={"grid-service": service},
                 depends_on=grants,
+                candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
+                stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
             ),
             opts=opts,
         )
@@ -289,6 +291,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     ]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
+        "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
         "functionUrls": {name: f.uri for name, f in functions.items()},
         "migrationJob": migrations.name,
         "eventsTopic": events.topic_id,

@@ -69,6 +69,20 @@ class CloudRunServiceArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources the first revision needs, e.g. the secret accessor grants."""
+    candidate_tag: str | None = None
+    """Tagged rollout: the latest revision gets this tag and 0% traffic while ``stable_revision`` serves."""
+    stable_revision: str | None = None
+    """Revision pinned to 100% in a tagged rollout; None before the first promote."""
+
+
+def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.ServiceTrafficArgs]:
+    """Traffic split: all to the latest revision, or (tagged) all to the stable one with the latest tagged at 0%."""
+    if candidate_tag is None or stable_revision is None:
+        return [run.ServiceTrafficArgs(type="TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", percent=100, tag=candidate_tag)]
+    return [
+        run.ServiceTrafficArgs(type="TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision=stable_revision, percent=100),
+        run.ServiceTrafficArgs(type="TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", percent=0, tag=candidate_tag),
+    ]
 
 
 class CloudRunService(GridComponent):
@@ -76,6 +90,8 @@ class CloudRunService(GridComponent):
 
     uri: pulumi.Output[str]
     name: pulumi.Output[str]
+    latest_revision: pulumi.Output[str]
+    """The newest ready revision: what ``grid rollout ... promote`` pins."""
     service: run.Service
 
     def __init__(self, name: str, args: CloudRunServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -128,7 +144,7 @@ class CloudRunService(GridComponent):
             launch_stage="GA",
             labels=dict(args.labels),
             template=template,
-            traffics=[run.ServiceTrafficArgs(type="TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", percent=100)],
+            traffics=traffic(args.candidate_tag, args.stable_revision),
             opts=self.child_opts(depends_on=list(args.depends_on)),
         )
         for who, member in sorted(args.invokers.items()):
@@ -143,7 +159,8 @@ class CloudRunService(GridComponent):
             )
         self.uri = self.service.uri
         self.name = self.service.name
-        self.register_outputs({"uri": self.uri, "name": self.name})
+        self.latest_revision = self.service.latest_ready_revision
+        self.register_outputs({"uri": self.uri, "name": self.name, "latest_revision": self.latest_revision})
 
 
 @dataclass
