@@ -236,19 +236,19 @@ def main() -> int:
         p, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
         stop(p)
 
-        cold: dict[str, list[float]] = {"auth": [], "api": []}
-        for _ in range(args.cold_starts):
-            p, seconds = start_service("app.auth.main:create_app", auth_env, auth_port)
-            cold["auth"].append(seconds)
-            stop(p)
-        auth_proc, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
-        procs.append(auth_proc)
-        for _ in range(args.cold_starts):
-            p, seconds = start_service("app.api.main:create_app", api_env, api_port)
-            cold["api"].append(seconds)
-            stop(p)
-        api_proc, _ = start_service("app.api.main:create_app", api_env, api_port)
-        procs.append(api_proc)
+        cold: dict[str, list[float]] = {}
+        running: dict[str, subprocess.Popen[bytes]] = {}
+        # auth first and left running: the api needs its JWKS to serve authenticated requests.
+        for name, env, port in (("auth", auth_env, auth_port), ("api", api_env, api_port)):
+            target = f"app.{name}.main:create_app"
+            cold[name] = []
+            for _ in range(args.cold_starts):
+                p, seconds = start_service(target, env, port)
+                cold[name].append(seconds)
+                stop(p)
+            running[name], _ = start_service(target, env, port)
+            procs.append(running[name])
+        auth_proc, api_proc = running["auth"], running["api"]
         time.sleep(1.0)
         idle = {"auth": rss_mb(auth_proc), "api": rss_mb(api_proc)}
 

@@ -13,7 +13,10 @@ class AuthSettings(ServiceSettings):
     jwt_signing_key: SecretStr | None = Field(
         None,
         alias="JWT_SIGNING_KEY",
-        description="PEM (PKCS#8) EC P-256 private key signing access tokens; from Secret Manager in the cloud.",
+        description=(
+            "PEM (PKCS#8) EC P-256 private key signing access tokens, from Secret Manager; required unless"
+            " ENVIRONMENT is local or test."
+        ),
     )
     jwt_key_file: Path | None = Field(
         None,

@@ -33,7 +33,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     environment: Literal["local", "dev", "staging", "prod", "test"] = Field(
-        "local", alias="ENVIRONMENT", description="Deployment environment name."
+        "local", alias="ENVIRONMENT", description="One of local, dev, staging, prod, test."
     )
     log_level: str = Field("INFO", alias="LOG_LEVEL", description="Python log level.")
     access_log: bool = Field(

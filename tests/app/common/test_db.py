@@ -87,3 +87,22 @@ def test_superuser_connections_are_refused(postgres):
 
     with pytest.raises(UnsafeDatabaseRole):
         asyncio.run(go())
+
+
+def test_access_path_indexes_exist_and_are_used(postgres, api_server):
+    with psycopg.connect(postgres.admin_url) as conn:
+        defs = {
+            r[0]: r[1] for r in conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+        }
+        assert "(lower(email))" in defs["users_email_key"] and "UNIQUE" in defs["users_email_key"]
+        assert "(created_at DESC)" in defs["users_created_at_idx"]
+        assert "(user_id, created_at DESC, id)" in defs["agents_user_idx"]
+        assert "(conversation_id, created_at)" in defs["messages_conversation_created_idx"]
+        assert "(conversation_id, seq)" in defs["messages_conversation_seq_key"]
+        conn.execute("SET enable_seqscan = off")  # tiny test tables: ask what the planner *can* use
+        plan = conn.execute(
+            "EXPLAIN SELECT * FROM messages WHERE conversation_id = gen_random_uuid() AND seq > 10 ORDER BY seq LIMIT 20"
+        ).fetchall()
+        assert "messages_conversation_seq_key" in " ".join(r[0] for r in plan)
+        plan = conn.execute("EXPLAIN SELECT id FROM users WHERE lower(email) = 'a@b.c'").fetchall()
+        assert "users_email_key" in " ".join(r[0] for r in plan)
