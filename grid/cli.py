@@ -60,6 +60,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     rollout.add_argument("service", choices=("auth", "api", "ai"))
     rollout.add_argument("action", choices=("promote", "rollback"))
 
+    from grid import db
+
+    db.add_arguments(commands.add_parser("db", help="back up and restore the database, verified"))
+
     local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
     if command == "local":  # the local runner pulls in the app stack; `grid plan` shouldn't pay for it
         from grid import local as local_runner
@@ -106,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from grid.plan import project_root, project_spec
 
             return rollout.run(args.stack_name, args.service, args.action, project_root(project_spec()))
+        if args.command == "db":
+            from grid import db
+
+            return db.run(args)
         if args.command == "cost":
             return _cost(args)
         if args.command in ("preview", "up"):

@@ -1,0 +1,86 @@
+"""Backup and restore round trip on a real (embedded) PostgreSQL: row counts and checksums must match."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from grid import db
+from grid.stackfile import UsageError
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    from app.common.migrations import apply_migrations
+    from grid.local import LocalPostgres
+
+    pg = LocalPostgres(tmp_path_factory.mktemp("db") / "postgres")
+    pg.start()
+    asyncio.run(apply_migrations(pg.admin_url))
+    import psycopg
+
+    with psycopg.connect(pg.admin_url, autocommit=True) as conn:
+        user = conn.execute(
+            "INSERT INTO users (email, password_hash, display_name) VALUES ('a@example.com', 'x', 'A') RETURNING id"
+        ).fetchone()[0]
+        agent = conn.execute(
+            "INSERT INTO agents (user_id, name, model) VALUES (%s, 'helper', 'm') RETURNING id", (user,)
+        ).fetchone()[0]
+        conversation = conn.execute(
+            "INSERT INTO conversations (user_id, agent_id, title) VALUES (%s, %s, 't') RETURNING id", (user, agent)
+        ).fetchone()[0]
+        for i in range(50):
+            conn.execute(
+                "INSERT INTO messages (conversation_id, user_id, seq, role, content) VALUES (%s, %s, %s, 'user', %s)",
+                (conversation, user, i + 1, f"message {i} <b>'; DROP TABLE users;--"),
+            )
+    yield pg
+    pg.close()
+
+
+def test_round_trip_is_verified(postgres, tmp_path: Path) -> None:
+    archive = tmp_path / "backup.dump"
+    manifest_path = db.backup(postgres.admin_url, archive)
+    assert archive.stat().st_size > 0 and manifest_path.is_file()
+    report = db.restore(postgres.admin_url, archive, "grid_restored")
+    assert report.verified, report.mismatches
+    assert report.rows >= 53
+    original = db.manifest(postgres.admin_url)
+    assert original["messages"].rows == 50
+    assert db.manifest(db._with_database(postgres.admin_url, "grid_restored")) == original
+
+
+def test_a_changed_restore_is_caught(postgres, tmp_path: Path) -> None:
+    archive = tmp_path / "backup.dump"
+    db.backup(postgres.admin_url, archive)
+    # Tamper with the manifest's expectation, as if a row had been lost on the way.
+    manifest_path = archive.with_name(archive.name + ".manifest.json")
+    manifest_path.write_text(manifest_path.read_text().replace('"rows": 50', '"rows": 51'))
+    report = db.restore(postgres.admin_url, archive, "grid_restored_bad")
+    assert not report.verified
+    assert any(line.startswith("messages: expected 51 rows") for line in report.mismatches)
+
+
+def test_restore_refuses_an_existing_database(postgres, tmp_path: Path) -> None:
+    archive = tmp_path / "backup.dump"
+    db.backup(postgres.admin_url, archive)
+    with pytest.raises(UsageError, match="exists"):
+        db.restore(postgres.admin_url, archive, "grid")
+
+
+def test_cloud_restore_is_a_point_in_time_clone() -> None:
+    command = db.clone_command("acme-grid-prod", "grid-prod-db-instance-1", "grid-prod-verify", "2026-11-20T03:00:00Z")
+    assert command == [
+        "gcloud",
+        "sql",
+        "instances",
+        "clone",
+        "grid-prod-db-instance-1",
+        "grid-prod-verify",
+        "--project=acme-grid-prod",
+        "--point-in-time=2026-11-20T03:00:00Z",
+    ]
+    with pytest.raises(UsageError, match="RFC 3339"):
+        db.clone_command("p", "i", "t", "yesterday")
