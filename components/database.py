@@ -56,6 +56,8 @@ class Database(GridComponent):
     connection_name: pulumi.Output[str]
     """``project:region:instance``, for the Cloud SQL connectors."""
     private_ip: pulumi.Output[str]
+    service_account: pulumi.Output[str]
+    """The instance's own service account (writes exports)."""
     database_name: str
     user_name: str
     url_secret: Secret
@@ -188,6 +190,7 @@ class Database(GridComponent):
         self.instance_name = instance.name
         self.connection_name = instance.connection_name
         self.private_ip = instance.private_ip_address
+        self.service_account = instance.service_account_email_address
         self.database_name = cfg.database_name
         self.user_name = cfg.user_name
         self.register_outputs(

@@ -235,7 +235,7 @@ class EventBus(GridComponent):
 @dataclass
 class ScheduledJobArgs:
     name: str
-    """Cloud Scheduler job ID (``grid-prod-analytics-daily``) and the suffix of its child name."""
+    """Suffix of the job: its Cloud Scheduler job ID and child name are ``<component>-<name>``."""
     schedule: str
     """Five-field cron expression, e.g. ``0 3 * * *``."""
     uri: pulumi.Input[str]
@@ -250,6 +250,8 @@ class ScheduledJobArgs:
     body: str | None = None
     """Request body as text (sent as JSON); only for POST, PUT and PATCH."""
     description: str = ""
+    google_api: bool = False
+    """The target is a Google API (e.g. Workflows executions): send an OAuth access token, not an OIDC token."""
 
 
 @dataclass
@@ -294,7 +296,7 @@ class Scheduler(GridComponent):
                 self.child_name(job.name),
                 project=args.project,
                 region=args.region,
-                name=job.name,
+                name=self.child_name(job.name),  # unique per stack: job IDs are per project+region
                 description=job.description or None,
                 schedule=job.schedule,
                 time_zone=job.time_zone,
@@ -305,10 +307,18 @@ class Scheduler(GridComponent):
                     http_method=method,
                     body=body,
                     headers={"Content-Type": "application/json"} if body is not None else None,
-                    oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
+                    oidc_token=None
+                    if job.google_api
+                    else gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
                         service_account_email=job.invoker_email,
                         audience=job.audience if job.audience is not None else job.uri,
                     ),
+                    oauth_token=gcp.cloudscheduler.JobHttpTargetOauthTokenArgs(
+                        service_account_email=job.invoker_email,
+                        scope="https://www.googleapis.com/auth/cloud-platform",
+                    )
+                    if job.google_api
+                    else None,
                 ),
                 opts=self.child_opts(),
             )

@@ -166,3 +166,10 @@ def _private_key(cloud: FakeCloud, logical: str, state: State) -> State:
         "privateKeyPemPkcs8": rpc.wrap_rpc_secret(f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"),
         "publicKeyPem": f"-----BEGIN PUBLIC KEY-----\n{body[:32]}\n-----END PUBLIC KEY-----\n",
     }
+
+
+@register_outputs("gcp:workflows/workflow:Workflow")
+def _workflow(cloud: FakeCloud, logical: str, state: State) -> State:
+    name = state.get("name") or f"{logical}-{cloud.digest(logical, 7)}"
+    region = state.get("region") or cloud.region
+    return {"__id": f"projects/{cloud.project}/locations/{region}/workflows/{name}", "name": name, "state": "ACTIVE"}

@@ -88,6 +88,8 @@ PRICERS: Final[Mapping[str, Pricer]] = {
 
 # Resources Google does not bill for (their cost, if any, shows up on another resource).
 FREE_TYPES: Final[Mapping[str, str]] = {
+    # https://cloud.google.com/workflows/pricing (2026-11): 5,000 internal steps a month free.
+    "gcp:workflows/workflow:Workflow": "a daily export run is ~4 internal steps: within the 5,000 free a month",
     "docker-build:index:Image": "built by the deployer's BuildKit; its storage is priced on the Artifact Registry repository",
     "gcp:compute/network:Network": "VPC networks are free",
     "gcp:compute/subnetwork:Subnetwork": "subnets are free (flow logs are billed as logging volume)",

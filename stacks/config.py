@@ -32,8 +32,8 @@ SECRET_KEYS: dict[str, str] = {
 }
 
 # One service account each. "gateway" is the identity API Gateway/Apigee call services with; "invoker" signs
-# the OIDC tokens of Pub/Sub push and Cloud Scheduler.
-WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics", "migrations", "gateway", "invoker")
+# the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports.
+WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics", "migrations", "gateway", "invoker", "backup")
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -152,6 +152,24 @@ class BackupConfig(_Model):
         return self
 
 
+class BackupExportConfig(_Model):
+    """Daily SQL exports to a retention-locked bucket, in addition to Cloud SQL's automated backups."""
+
+    enabled: bool = False
+    schedule: str = Field("30 4 * * *", description="Cron (UTC) of the daily export; after the backup window.")
+    retention_days: int = Field(30, ge=1, le=3650)
+    lock_retention: bool = Field(False, description="Lock the bucket's retention policy. Irreversible.")
+    storage_class: Literal["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"] = "NEARLINE"
+    serverless_export: bool = Field(True, description="Export from a temporary instance, not the primary.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"'{value}' is not a five-field cron expression like '30 4 * * *'")
+        return value
+
+
 class SqlMaintenanceConfig(_Model):
     day: int = Field(7, ge=1, le=7, description="1 = Monday ... 7 = Sunday.")
     hour: int = Field(3, ge=0, le=23)
@@ -168,6 +186,7 @@ class DatabaseConfig(_Model):
     disk_autoresize: bool = True
     disk_autoresize_limit_gb: int = Field(0, ge=0, le=65536, description="0 means no limit.")
     backups: BackupConfig = BackupConfig()
+    exports: BackupExportConfig = BackupExportConfig()
     maintenance: SqlMaintenanceConfig = SqlMaintenanceConfig()
     query_insights: bool = True
     replica_region: str | None = Field(None, description="Region of a cross-region read replica, or null.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.backups import SqlExports, SqlExportsArgs
 from components.cache import Cache, CacheArgs
 from components.database import Database, DatabaseArgs
 from components.identity import WorkloadIdentities, WorkloadIdentitiesArgs
@@ -41,6 +42,8 @@ APIS = (
     "servicemanagement.googleapis.com",
     "servicecontrol.googleapis.com",
     "billingbudgets.googleapis.com",
+    "workflows.googleapis.com",
+    "workflowexecutions.googleapis.com",
 )
 
 # Workloads that read each secret. Everything else gets nothing.
@@ -134,6 +137,21 @@ def foundation(config: StackConfig) -> Foundation:
         ),
         opts=opts,
     )
+    if config.database.exports.enabled:
+        SqlExports(
+            names("db-exports"),
+            SqlExportsArgs(
+                config=config.database.exports,
+                project=config.project,
+                region=config.region,
+                instance_name=database.instance_name,
+                instance_service_account=database.service_account,
+                database=config.database.database_name,
+                runner_email=identities.emails["backup"],
+                runner_member=identities.members["backup"],
+            ),
+            opts=opts,
+        )
     cache = None
     if config.cache.enabled:
         cache = Cache(

@@ -163,7 +163,7 @@ def _scheduler(tmp_path: Path, *jobs: ScheduledJobArgs, **overrides: object) -> 
 
 def test_scheduler_job_calls_with_oidc_and_retries(tmp_path: Path) -> None:
     report = ScheduledJobArgs(
-        name="grid-test-analytics-daily",
+        name="analytics-daily",
         schedule="0 3 * * *",
         uri=f"{CONSUMER}/report",
         invoker_email=INVOKER,
@@ -171,7 +171,7 @@ def test_scheduler_job_calls_with_oidc_and_retries(tmp_path: Path) -> None:
         body=json.dumps({"report": "daily"}),
     )
     job = _scheduler(tmp_path, report, retry_count=2, max_backoff_seconds=120).one(JOB).inputs
-    assert job["name"] == "grid-test-analytics-daily" and job["region"] == "europe-west1"
+    assert job["name"] == "grid-test-scheduler-analytics-daily" and job["region"] == "europe-west1"
     assert job["schedule"] == "0 3 * * *" and job["timeZone"] == "Asia/Seoul"
     target = job["httpTarget"]
     assert target["oidcToken"] == {"serviceAccountEmail": INVOKER, "audience": f"{CONSUMER}/report"}

@@ -112,7 +112,7 @@ def test_functions_python312_from_hashed_source_with_caps(synth) -> None:
         config = function.inputs["serviceConfig"]
         assert config["maxInstanceCount"] >= 1 and config["directVpcNetworkInterfaces"]
     assert functions["grid-prod-ml-analytics"].inputs["serviceConfig"]["availableMemory"] == "256Mi"
-    bucket = plan.one("gcp:storage/bucket:Bucket")
+    bucket = plan.one("gcp:storage/bucket:Bucket", "-fn-src-bucket")
     assert bucket.inputs["uniformBucketLevelAccess"] is True and bucket.inputs["publicAccessPrevention"] == "enforced"
 
 
@@ -152,7 +152,7 @@ def test_messaging_dead_letters_scheduler_and_tasks(synth) -> None:
     assert push.inputs["pushConfig"]["oidcToken"]["serviceAccountEmail"].startswith("grid-prod-invoker@")
     assert push.inputs["deadLetterPolicy"]["maxDeliveryAttempts"] == 5
     assert push.inputs["pushConfig"]["pushEndpoint"].endswith("/fn/ml-analytics/events")
-    job = plan.one("gcp:cloudscheduler/job:Job")
+    job = plan.one("gcp:cloudscheduler/job:Job", "-schedules-daily-report")
     assert job.inputs["httpTarget"]["oidcToken"]["serviceAccountEmail"].startswith("grid-prod-invoker@")
     queue = plan.one("gcp:cloudtasks/queue:Queue")
     assert queue.inputs["rateLimits"]["maxConcurrentDispatches"] == 10
