@@ -111,7 +111,7 @@ async def _send_413(send: Send, request_id: str) -> None:
 
 def _log_access(scope: Scope, headers: dict[bytes, bytes], status: int, seconds: float) -> None:
     client: Any = scope.get("client") or ("", 0)
-    # The path only: query strings can carry tokens (WebSocket access_token) and must not be logged.
+    # The path only: query strings can carry secrets or personal data and must not be logged.
     path = scope.get("path", "")
     method = scope.get("method", "WS")
     log.info(

@@ -1,7 +1,7 @@
 """WS /v1/conversations/{id}/stream: pushes `message.created` for one conversation.
 
-Browsers cannot set headers on a WebSocket, so the token may also come as `?access_token=` (the access log
-never records query strings).
+The token comes in the Authorization header, or, from browsers (which cannot set headers on a WebSocket), as
+the subprotocol pair `["bearer", <token>]`. Never in the URL: request logs (Cloud Run's included) record URLs.
 """
 
 from __future__ import annotations
@@ -28,9 +28,17 @@ async def _until_disconnect(ws: WebSocket) -> None:
             await ws.receive_text()
 
 
+def _token(ws: WebSocket) -> tuple[str | None, str | None]:
+    """The access token, and the subprotocol to confirm if the token came as one."""
+    protocols = ws.scope.get("subprotocols") or []
+    if len(protocols) == 2 and protocols[0] == "bearer":
+        return protocols[1], "bearer"
+    return bearer_token(ws.headers.get("authorization")), None
+
+
 @router.websocket("/v1/conversations/{conversation_id}/stream")
 async def stream(ws: WebSocket, conversation_id: UUID) -> None:
-    token = bearer_token(ws.headers.get("authorization")) or ws.query_params.get("access_token")
+    token, subprotocol = _token(ws)
     try:
         principal = await authenticate(ws, token)
         await ws.app.state.api.get_conversation(principal.user_id, conversation_id)
@@ -39,7 +47,7 @@ async def stream(ws: WebSocket, conversation_id: UUID) -> None:
         return
     # Subscribe before accepting so nothing published after the client sees the handshake is missed.
     async with ws.app.state.hub.subscribe(str(conversation_id)) as queue:
-        await ws.accept()
+        await ws.accept(subprotocol=subprotocol)
         client = asyncio.create_task(_until_disconnect(ws))
         try:
             while True:

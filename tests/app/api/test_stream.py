@@ -9,9 +9,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 
-def _ws_url(base: str, conversation_id: str, token: str | None = None) -> str:
-    url = base.replace("http://", "ws://") + f"/v1/conversations/{conversation_id}/stream"
-    return url + (f"?access_token={token}" if token else "")
+def _ws_url(base: str, conversation_id: str) -> str:
+    return base.replace("http://", "ws://") + f"/v1/conversations/{conversation_id}/stream"
 
 
 def _next_message(ws, timeout: float = 5.0) -> dict:
@@ -27,9 +26,10 @@ def test_stream_pushes_new_messages(api_server, user, make_conversation, post_me
         assert _next_message(ws) == sent
 
 
-def test_stream_accepts_token_in_query(api_server, user, make_conversation, post_message):
+def test_stream_accepts_the_browser_subprotocol_form(api_server, user, make_conversation, post_message):
     conv = make_conversation(user)
-    with connect(_ws_url(api_server.url, conv["id"], user.access_token), open_timeout=5) as ws:
+    with connect(_ws_url(api_server.url, conv["id"]), subprotocols=["bearer", user.access_token], open_timeout=5) as ws:
+        assert ws.subprotocol == "bearer"
         sent = post_message(user, conv["id"], "via query token")
         assert _next_message(ws)["id"] == sent["id"]
 
@@ -60,4 +60,4 @@ def test_stream_rejects_anonymous_and_other_users(api_server, make_user, make_co
     with pytest.raises(InvalidStatus):
         connect(_ws_url(api_server.url, conv["id"]), additional_headers=stranger.headers, open_timeout=5)
     with pytest.raises(InvalidStatus):
-        connect(_ws_url(api_server.url, conv["id"], "forged.token.value"), open_timeout=5)
+        connect(_ws_url(api_server.url, conv["id"]), subprotocols=["bearer", "forged.token.value"], open_timeout=5)
