@@ -7,6 +7,7 @@ would see: type, name, parent, protect, dependencies and the camelCase inputs on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import runpy
 from dataclasses import dataclass, field
@@ -15,8 +16,8 @@ from typing import Any
 
 from google.protobuf import empty_pb2
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import stack as pulumi_stack
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from grid.fake_cloud import AUTONAMED, FakeCloud
@@ -129,6 +130,32 @@ class _LogCollector(logging.Handler):
         self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
+async def _wait_for_outstanding_work(await_all_outstanding_tasks: bool = True) -> None:
+    """Drop-in for the SDK's ``wait_for_rpcs`` that waits for pending outputs in one batch.
+
+    The SDK waits with ``asyncio.wait(FIRST_COMPLETED)`` in a loop, re-registering a callback on every pending
+    task each time one finishes: quadratic in the number of outputs, and most of an offline plan's run time
+    for a stack of ~200 resources. Gathering the batch gives the same guarantee (every RPC and output settled,
+    the first failure re-raised) in linear time.
+    """
+    manager = settings._get_rpc_manager()
+    while True:
+        while manager.rpcs:
+            await asyncio.sleep(0)
+            await manager.rpcs.pop()
+        if manager.unhandled_exception is not None:
+            raise manager.unhandled_exception.with_traceback(manager.exception_traceback)
+        while await_all_outstanding_tasks:
+            with settings.SETTINGS.lock:
+                pending = list(settings.SETTINGS.outputs)
+                settings.SETTINGS.outputs.clear()
+            if not pending:
+                break
+            await asyncio.gather(*pending)
+        if not manager.rpcs:
+            return
+
+
 def tree_order(registrations: list[Registration]) -> list[Registration]:
     """Parents before children, siblings by (type, name): registration order is async, plans must not be."""
     children: dict[str | None, list[Registration]] = {}
@@ -167,9 +194,12 @@ def run_program(stack_file: StackFile, *, program: Path = PROGRAM, project: str 
         )
     )
     set_all_config(stack_file.runtime_config(), sorted(stack_file.secret_keys))
+    sdk_wait = pulumi_stack.wait_for_rpcs
+    pulumi_stack.wait_for_rpcs = _wait_for_outstanding_work
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+        _sync_await(pulumi_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     finally:
+        pulumi_stack.wait_for_rpcs = sdk_wait
         logger.removeHandler(collector)
         settings.ROOT.set(None)
     return ProgramRun(

@@ -188,11 +188,13 @@ class _Collector:
 
 def _analyze(resource: Mapping[str, Any], policies: Iterable[tuple[ResourceValidationPolicy, PolicySettings]],
              collector: _Collector) -> None:
-    properties = _engine_properties(resource.get("inputs") or {})
+    # The analyzer builds this proxy anew for each policy; it is read-only, and Grid's policies are pure, so one
+    # per resource gives the same verdicts at a fraction of the cost (proxy building dominated plan time).
+    props = unknown_checking_proxy(_engine_properties(resource.get("inputs") or {}))
+    options = _options(resource)
     for policy, settings in policies:
         args = ResourceValidationArgs(
-            resource["type"], unknown_checking_proxy(properties), resource["urn"], resource["name"],
-            _options(resource), None, dict(settings.config), {},
+            resource["type"], props, resource["urn"], resource["name"], options, None, dict(settings.config), {},
         )
         try:
             _run(policy.validate(args, collector.reporter(policy, settings.enforcement, resource["urn"])))
