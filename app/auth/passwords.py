@@ -46,7 +46,9 @@ class Hasher:
     async def verify(self, stored: str | None, password: str) -> bool:
         if stored is None and self._dummy is None:
             self._dummy = await self.hash("grid-dummy-password-for-timing")
-        return await to_thread.run_sync(self._verify, stored or self._dummy, password, stored is not None)
+        against = stored or self._dummy
+        assert against is not None
+        return await to_thread.run_sync(self._verify, against, password, stored is not None)
 
     def _verify(self, stored: str, password: str, real: bool) -> bool:
         try:

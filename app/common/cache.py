@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from app.common.redis import RedisUnavailable, SafeRedis, listen_forever
 
@@ -107,7 +107,10 @@ class TwoLayerCache:
             return None, None
         try:
             await self._replay_pending()
-            raw = await self.redis.run(lambda r: r.mget([self._key(key), *(self._tag_key(t) for t in tags)]))
+            raw = cast(  # decode_responses=False: values are bytes
+                "list[bytes | None]",
+                await self.redis.run(lambda r: r.mget([self._key(key), *(self._tag_key(t) for t in tags)])),
+            )
         except RedisUnavailable:
             return None, None
         # L2 entries are "<tag versions>\n<body>": valid only while every tag still has the version it was built at.
