@@ -277,3 +277,4 @@ def known_types() -> Mapping[str, Outputs]:
 
 import grid.fake_cloud_ops  # noqa: E402  (registers serving/ops resource outputs)
 import grid.fake_cloud_serving  # noqa: E402,F401  (registers compute/gateway resource outputs)
+import grid.fake_cloud_bootstrap  # noqa: E402,F401  (registers bootstrap resource outputs: KMS, WIF)

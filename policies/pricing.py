@@ -125,6 +125,11 @@ FREE_TYPES: Final[Mapping[str, str]] = {
     "gcp:monitoring/metricDescriptor:MetricDescriptor": "ingestion-priced; assumed within the 150 MiB free allotment",
     "gcp:logging/metric:Metric": "ingestion-priced; assumed within the 150 MiB free allotment",
     "gcp:billing/budget:Budget": "budgets are free",
+    # https://cloud.google.com/iam/docs/workload-identity-federation (2026-11): no charge for federation.
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": "Workload Identity Federation is free",
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": "Workload Identity Federation is free",
+    # https://cloud.google.com/kms/pricing (2026-11): key rings are free; key versions are billed.
+    "gcp:kms/keyRing:KeyRing": "key rings are free (their keys' versions are billed)",
 }
 _FREE_PATTERNS: Final = (
     (re.compile(r"^gcp:[^:]+:\w*I[aA][mM](Member|Binding|Policy|AuditConfig|CustomRole)$"), "IAM is free"),
