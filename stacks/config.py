@@ -32,8 +32,20 @@ SECRET_KEYS: dict[str, str] = {
 }
 
 # One service account each. "gateway" is the identity API Gateway/Apigee call services with; "invoker" signs
-# the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports.
-WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics", "migrations", "gateway", "invoker", "backup")
+# the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports;
+# "cost-cap" stops the services when a dev budget is spent.
+WORKLOADS = (
+    "auth",
+    "api",
+    "ai",
+    "korean-nlp",
+    "ml-analytics",
+    "migrations",
+    "gateway",
+    "invoker",
+    "backup",
+    "cost-cap",
+)
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -497,6 +509,16 @@ class BudgetConfig(_Model):
     billing_account: str | None = Field(None, description="Billing account ID XXXXXX-XXXXXX-XXXXXX; null: no budget.")
     monthly_usd: float = Field(15, gt=0)
     thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.9, 1.0])
+    cap_at_budget: bool = Field(
+        False,
+        description="Stop every Cloud Run service of the stack when actual spend reaches the budget "
+        "(needs billingAccount).",
+    )
+
+    @property
+    def caps_spend(self) -> bool:
+        """The stack stops its services at the budget: asked for, and there is a budget to trigger it."""
+        return self.cap_at_budget and self.billing_account is not None
 
     @field_validator("billing_account")
     @classmethod

@@ -49,7 +49,12 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "functions": {"koreanNlp": {"maxInstances": 3}, "mlAnalytics": {"maxInstances": 2}},
         "gateway": {"type": "apiGateway"},
         # Each alerting condition is billed; dev keeps the ones DESIGN §2 asks for: uptime, errors, budget.
-        "monitoring": {"latencyAlerts": False, "dataAlerts": False, "dashboards": False, "budget": {"monthlyUsd": 15}},
+        "monitoring": {
+            "latencyAlerts": False,
+            "dataAlerts": False,
+            "dashboards": False,
+            "budget": {"monthlyUsd": 15, "capAtBudget": True},
+        },
         "services": {
             "auth": _small_service(2),
             "api": _small_service(3),

@@ -50,6 +50,7 @@ APIS = (
 DATABASE_READERS = ("auth", "api", "ai", "ml-analytics", "migrations")
 CACHE_READERS = ("auth", "api", "ai")
 CONFIG_SECRET_READERS = {"completionApiKey": ("ai",), "pagerdutyRoutingKey": (), "slackAuthToken": ()}
+RUNTIME_WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics")
 # Project-level roles with no resource-level equivalent.
 PROJECT_ROLES = {"ai": ("roles/monitoring.metricWriter",)}
 
@@ -110,7 +111,11 @@ def foundation(config: StackConfig) -> Foundation:
             accounts={w: names.service_account(w) for w in WORKLOADS},
             project_roles=PROJECT_ROLES,
             # api and ai enqueue slow AI work as Cloud Tasks that call ai with the invoker's OIDC token.
-            act_as={"invoker": ("api", "ai")},
+            act_as={
+                "invoker": ("api", "ai"),
+                # Stopping a service (cost cap) is an update, which needs to act as its runtime identity.
+                **({w: ("cost-cap",) for w in RUNTIME_WORKLOADS} if config.monitoring.budget.caps_spend else {}),
+            },
         ),
         opts=opts,
     )

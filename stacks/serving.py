@@ -25,6 +25,7 @@ from components.compute import (
     ServiceImageArgs,
 )
 from components.compute.functions import FunctionSourceBucketArgs
+from components.cost_cap import CostCap, CostCapArgs
 from components.gateway import (
     ApiGateway,
     ApiGatewayArgs,
@@ -71,6 +72,7 @@ FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp"),
     FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
 )
+COST_CAP = "cost-cap"
 
 
 def _function_config(config: StackConfig, function: str) -> FunctionConfig:
@@ -317,6 +319,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             functions={name: f.name for name, f in functions.items()},
             sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
             redis_instance_id=base.cache.instance_id if base.cache else None,
+            budget_topic_id=_cost_cap(config, base, bucket),
             slack_auth_token=base.config_secret_values.get("slackAuthToken"),
             slack_channel=config.monitoring.slack_channel,
             pagerduty_routing_key=base.config_secret_values.get("pagerdutyRoutingKey"),
@@ -402,3 +405,23 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
         )
         return {"gatewayAddress": apigee.environment, "gatewayHosts": list(gw.domains)}
     return {"gatewayAddress": None, "gatewayHosts": []}
+
+
+def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi.Input[str] | None:
+    """The budget's topic, when the stack stops its services at the budget (dev)."""
+    if not config.monitoring.budget.caps_spend:
+        return None
+    cap = CostCap(
+        base.names(COST_CAP),
+        CostCapArgs(
+            project=config.project,
+            region=config.region,
+            stack_label=base.names.prefix,
+            source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
+            bucket=bucket.name,
+            service_account=base.identities.emails[COST_CAP],
+            member=base.identities.members[COST_CAP],
+        ),
+        opts=base.opts,
+    )
+    return cap.topic_id

@@ -46,3 +46,17 @@ def test_staging_unlocked_and_dev_without_exports(synth) -> None:
 def test_workflow_exports_a_dated_compressed_file() -> None:
     assert "googleapis.sqladmin.v1.instances.export" in WORKFLOW
     assert 'stamp + ".sql.gz"' in WORKFLOW and "time.format(sys.now())" in WORKFLOW
+
+
+def test_dev_stops_its_services_when_the_budget_is_spent(synth) -> None:
+    plan = synth("dev")
+    budget = plan.one("gcp:billing/budget:Budget")
+    topic = plan.one("gcp:pubsub/topic:Topic", "-cost-cap-topic")
+    assert budget.inputs["allUpdatesRule"]["pubsubTopic"] == f"projects/acme-grid-dev/topics/{topic.inputs['name']}"
+    function = plan.one("gcp:cloudfunctionsv2/function:Function", "-cost-cap-function-function")
+    assert function.inputs["eventTrigger"]["eventType"] == "google.cloud.pubsub.topic.v1.messagePublished"
+    assert function.inputs["serviceConfig"]["environmentVariables"]["STACK"] == "grid-dev"
+    grant = plan.one("gcp:projects/iAMMember:IAMMember", "-cost-cap-may-stop-services")
+    assert grant.inputs["role"] == "roles/run.developer"
+    assert 'services/grid-dev-")' in grant.inputs["condition"]["expression"]
+    assert not [t for t in synth("prod").of_type("gcp:pubsub/topic:Topic") if "cost-cap" in t.name]

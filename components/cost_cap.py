@@ -1,0 +1,74 @@
+"""A budget's brake: the topic Cloud Billing publishes to, and the function that stops the stack's services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components._base import GridComponent
+from components.compute import CloudFunction, CloudFunctionArgs
+from stacks.config import FunctionConfig
+
+
+@dataclass
+class CostCapArgs:
+    project: str
+    region: str
+    stack_label: str
+    """Value of the ``stack`` label on the services it may stop (the provider's default label)."""
+    source_dir: Path
+    """app/functions/cost_cap."""
+    bucket: pulumi.Input[str]
+    """Function source bucket."""
+    service_account: pulumi.Input[str]
+    member: pulumi.Input[str]
+
+
+class CostCap(GridComponent):
+    _module = "monitoring"
+
+    topic_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CostCapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        topic = gcp.pubsub.Topic(self.child_name("topic"), project=args.project, opts=self.child_opts())
+        # Updating a service needs run.services.update; only on this stack's services.
+        gcp.projects.IAMMember(
+            self.child_name("may-stop-services"),
+            project=args.project,
+            role="roles/run.developer",
+            member=args.member,
+            condition=gcp.projects.IAMMemberConditionArgs(
+                title="only-this-stack",
+                expression=(
+                    f'resource.name.startsWith("projects/{args.project}/locations/{args.region}/services/'
+                    f'{args.stack_label}-")'
+                ),
+            ),
+            opts=self.child_opts(),
+        )
+        CloudFunction(
+            self.child_name("function"),
+            CloudFunctionArgs(
+                function_name=name,
+                source_dir=args.source_dir,
+                entry_point="cost_cap",
+                bucket=args.bucket,
+                region=args.region,
+                project=args.project,
+                config=FunctionConfig.model_validate({"memory": "128Mi", "maxInstances": 1, "timeoutSeconds": 120}),
+                service_account=args.service_account,
+                ingress="ALLOW_INTERNAL_ONLY",
+                env={"GOOGLE_CLOUD_PROJECT": args.project, "REGION": args.region, "STACK": args.stack_label},
+                pubsub_topic=topic.id,
+                trigger_service_account=args.service_account,
+                invokers={"eventarc": args.member},
+                labels={"grid-service": "cost-cap"},
+            ),
+            opts=self.child_opts(),
+        )
+        self.topic_id = topic.id
+        self.register_outputs({"topic_id": self.topic_id})
