@@ -83,3 +83,29 @@ async def apply_migrations(url: str, migrations: list[Migration] | None = None) 
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now
+
+
+def main() -> int:
+    """`python -m app.common.migrations`: the Cloud Run migrations job, run once per release before traffic moves.
+
+    Reads DATABASE_URL (and LOG_LEVEL, GOOGLE_CLOUD_PROJECT) like the services; exits non-zero on failure so the
+    pipeline stops before a new revision takes traffic.
+    """
+    import asyncio
+
+    from app.common.logging import configure_logging
+    from app.common.settings import ServiceSettings
+
+    settings = ServiceSettings()  # type: ignore[call-arg]
+    configure_logging(settings.log_level, settings.google_cloud_project)
+    try:
+        applied = asyncio.run(apply_migrations(settings.database_url.get_secret_value()))
+    except (MigrationError, psycopg.Error) as exc:
+        log.error("migrations failed: %s", type(exc).__name__ if isinstance(exc, psycopg.Error) else exc)
+        return 1
+    log.info("migrations up to date; applied now: %s", ", ".join(f"{v:04d}" for v in applied) or "none")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

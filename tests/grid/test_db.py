@@ -84,3 +84,21 @@ def test_cloud_restore_is_a_point_in_time_clone() -> None:
     ]
     with pytest.raises(UsageError, match="RFC 3339"):
         db.clone_command("p", "i", "t", "yesterday")
+
+
+def test_migrations_job_entry_point(postgres) -> None:
+    """The command the Cloud Run migrations job runs: idempotent, exit 0, and 1 on an unreachable database."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DATABASE_URL": postgres.admin_url}
+    command = [sys.executable, "-m", "app.common.migrations"]
+    ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert "migrations up to date" in ok.stdout
+    env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    bad = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert bad.returncode == 1 and "migrations failed" in bad.stdout and "nobody" not in bad.stdout
