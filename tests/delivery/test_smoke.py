@@ -1,0 +1,78 @@
+"""`.github/scripts/smoke.py` against a stand-in platform served on localhost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+SMOKE = Path(__file__).resolve().parents[2] / ".github" / "scripts" / "smoke.py"
+
+
+class _Platform(BaseHTTPRequestHandler):
+    users: dict[str, str] = {}
+    broken_login = False
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def _reply(self, status: int, body: object) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self) -> None:
+        ok = self.path in ("/health", "/auth/health", "/ai/health")
+        self._reply(200 if ok else 404, {"status": "ok"} if ok else {"detail": "not found"})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/auth/register":
+            self.users[body["email"]] = body["password"]
+            self._reply(201, {"id": "0", "email": body["email"], "display_name": body["display_name"]})
+        elif self.path == "/auth/login" and not self.broken_login and self.users.get(body["email"]) == body["password"]:
+            self._reply(200, {"access_token": "t", "refresh_token": "r", "token_type": "bearer", "expires_in": 900})
+        else:
+            self._reply(401, {"detail": "invalid credentials"})
+
+
+@pytest.fixture
+def platform() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    _Platform.broken_login = False
+
+
+def smoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SMOKE), *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_passes_against_a_healthy_platform(platform: str) -> None:
+    result = smoke(platform, "--service", f"auth={platform}", "--wait", "5")
+    assert result.returncode == 0, result.stderr
+    assert "ok   POST /auth/login" in result.stdout
+
+
+def test_fails_when_login_is_broken(platform: str) -> None:
+    _Platform.broken_login = True
+    result = smoke(platform, "--wait", "5")
+    assert result.returncode == 1
+    assert "FAIL POST /auth/login: 401" in result.stderr
+
+
+def test_fails_when_a_service_never_becomes_healthy(platform: str) -> None:
+    result = smoke(platform, "--service", f"ai={platform}/nowhere", "--wait", "0")
+    assert result.returncode == 1
+    assert "/nowhere/ai/health: not healthy" in result.stderr
