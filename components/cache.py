@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
+from components.networking import PrivateAccess
 from components.secrets import Secret, SecretArgs
 from stacks.config import CacheConfig
 
@@ -19,10 +20,8 @@ class CacheArgs:
     """Tier, size, AUTH/TLS, eviction and persistence from ``grid:cache`` (tier must not be ``none``)."""
     project: str
     region: str
-    network_id: pulumi.Input[str]
-    psa_range_name: pulumi.Input[str]
-    peering: pulumi.Resource
-    """The service-networking connection Memorystore's PRIVATE_SERVICE_ACCESS mode needs first."""
+    access: PrivateAccess
+    """Network, private-service-access range and peering (PRIVATE_SERVICE_ACCESS mode needs the peering first)."""
     url_secret_id: str
     """Secret ID of the ``redis://`` / ``rediss://`` URL (with the AUTH string) the services read."""
     protect: bool = False
@@ -59,9 +58,9 @@ class Cache(GridComponent):
             memory_size_gb=cfg.memory_size_gb,
             redis_version=cfg.version,
             display_name=f"{name} cache",
-            authorized_network=args.network_id,
+            authorized_network=args.access.network_id,
             connect_mode="PRIVATE_SERVICE_ACCESS",
-            reserved_ip_range=args.psa_range_name,
+            reserved_ip_range=args.access.range_name,
             auth_enabled=cfg.auth_enabled,
             transit_encryption_mode="SERVER_AUTHENTICATION" if cfg.transit_encryption else "DISABLED",
             redis_configs=redis_configs,
@@ -85,7 +84,7 @@ class Cache(GridComponent):
             deletion_protection=args.protect,
             labels=dict(args.labels),
             opts=self.child_opts(
-                depends_on=[args.peering],
+                depends_on=[args.access.peering],
                 protect=args.protect,
                 # Toggling AUTH or TLS recreates the instance (and empties it); make previews say so loudly.
                 replace_on_changes=["authEnabled", "transitEncryptionMode"],

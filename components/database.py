@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from components._base import GridComponent
+from components.networking import PrivateAccess
 from components.secrets import Secret, SecretArgs
 from stacks.config import DatabaseConfig
 
@@ -34,12 +35,8 @@ class DatabaseArgs:
     """Tier, edition, availability, disk, backups and protection from ``grid:database``."""
     project: str
     region: str
-    network_id: pulumi.Input[str]
-    """VPC the private IP lives in."""
-    psa_range_name: pulumi.Input[str]
-    """Private-service-access range to allocate the IP from."""
-    peering: pulumi.Resource
-    """The service-networking connection; the instance can't get a private IP before it exists."""
+    access: PrivateAccess
+    """Network, private-service-access range and peering for the private IP."""
     url_secret_id: str
     """Secret ID of the ``postgresql://`` connection URL the services read."""
     password_secret_id: str
@@ -72,8 +69,8 @@ class Database(GridComponent):
         flags.update(cfg.flags)
         ip_configuration = sql.DatabaseInstanceSettingsIpConfigurationArgs(
             ipv4_enabled=False,
-            private_network=args.network_id,
-            allocated_ip_range=args.psa_range_name,
+            private_network=args.access.network_id,
+            allocated_ip_range=args.access.range_name,
             ssl_mode="ENCRYPTED_ONLY",
             enable_private_path_for_google_cloud_services=True,
         )
@@ -124,7 +121,7 @@ class Database(GridComponent):
             database_version=cfg.version,
             deletion_protection=protected,
             settings=settings(cfg.availability.upper(), backups),
-            opts=self.child_opts(depends_on=[args.peering], protect=protected),
+            opts=self.child_opts(depends_on=[args.access.peering], protect=protected),
         )
         self.replica_connection_name = None
         if cfg.replica_region:
@@ -138,7 +135,7 @@ class Database(GridComponent):
                 deletion_protection=protected,
                 # Read replicas take no backups of their own; the primary's cover them.
                 settings=settings("ZONAL", None),
-                opts=self.child_opts(depends_on=[args.peering], protect=protected),
+                opts=self.child_opts(depends_on=[args.access.peering], protect=protected),
             )
             self.replica_connection_name = replica.connection_name
         # Postgres refuses to drop a database or role that still owns objects; abandon them with the instance.

@@ -12,6 +12,18 @@ from components._base import GridComponent
 from stacks.config import NetworkConfig
 
 
+@dataclass(frozen=True)
+class PrivateAccess:
+    """What a private-service-access client (Cloud SQL, Memorystore) needs from the network."""
+
+    network_id: pulumi.Input[str]
+    """VPC the private IP lives in."""
+    range_name: pulumi.Input[str]
+    """Private-service-access range to allocate the IP from."""
+    peering: pulumi.Resource
+    """The service-networking connection; nothing gets a private IP before it exists."""
+
+
 @dataclass
 class NetworkingArgs:
     config: NetworkConfig
@@ -34,6 +46,7 @@ class Networking(GridComponent):
     peering: gcp.servicenetworking.Connection
     """Depend on this before creating anything with a private-service-access IP (Cloud SQL, Redis)."""
     connector_id: pulumi.Output[str] | None
+    private_access: PrivateAccess
 
     def __init__(self, name: str, args: NetworkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -134,6 +147,7 @@ class Networking(GridComponent):
         self.network_name = vpc.name
         self.subnet_id = subnet.id
         self.psa_range_name = psa_range.name
+        self.private_access = PrivateAccess(vpc.id, psa_range.name, self.peering)
         self.register_outputs(
             {"network_id": self.network_id, "subnet_id": self.subnet_id, "psa_range": self.psa_range_name}
         )
