@@ -35,6 +35,8 @@ class WorkloadIdentitiesArgs:
     act_as: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """Workload -> workloads allowed to act as it (roles/iam.serviceAccountUser on that one account only),
     e.g. callers that create Cloud Tasks carrying its OIDC token."""
+    deployers: Sequence[str] = ()
+    """IAM members that deploy the stack (CI): they act as every workload account, granted on each account."""
     project_roles: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """Workload name -> project-level roles. Only for roles with no resource-level grant (e.g. writing custom
     metrics); anything that can be granted on a resource is granted there by the component that owns it."""
@@ -77,6 +79,15 @@ class WorkloadIdentities(GridComponent):
                     project=args.project,
                     role=role,
                     member=account.member,
+                    opts=self.child_opts(),
+                )
+        for workload in args.accounts if args.deployers else ():
+            for index, deployer in enumerate(args.deployers):
+                gcp.serviceaccount.IAMMember(
+                    self.child_name(f"deployer{index}-acts-as-{workload}"),
+                    service_account_id=self.account_ids[workload],
+                    role="roles/iam.serviceAccountUser",
+                    member=deployer,
                     opts=self.child_opts(),
                 )
         for target, callers in sorted(args.act_as.items()):

@@ -152,6 +152,9 @@ APIGEE_ENVIRONMENT_HOUR: Final = {
 
 # --- Platform services -------------------------------------------------------------------------
 SECRET_VERSION: Final = Price(0.06, "active version-month", SECRETS_URL)
+KMS_URL: Final = "https://cloud.google.com/kms/pricing"
+KMS_KEY_VERSION: Final = Price(0.06, "active software key version-month", KMS_URL)
+KMS_OPERATIONS: Final = Price(0.03, "10k cryptographic operations", KMS_URL)
 SECRET_ACCESS: Final = Price(0.03, "10k access operations", SECRETS_URL)
 REGISTRY_STORAGE: Final = Price(0.10, "GB-month", REGISTRY_URL)
 PUBSUB_THROUGHPUT: Final = Price(40.0 / 1024, "GiB", PUBSUB_URL, note="$40 per TiB")
@@ -160,9 +163,11 @@ SCHEDULER_JOB: Final = Price(0.10, "job-month", SCHEDULER_URL)
 TASKS_OPERATIONS: Final = Price(0.40, "million operations", TASKS_URL)
 UPTIME_EXECUTIONS: Final = Price(0.30, "1k executions", MONITORING_URL)
 ALERT_CONDITION: Final = Price(
-    1.50, "condition-month", MONITORING_URL,
+    1.50,
+    "condition-month",
+    MONITORING_URL,
     note="announced alerting price; Google's docs say charging starts 'no sooner than' a date that has moved "
-         "(Jan 2025, then Apr 2025): confirm it is in effect",
+    "(Jan 2025, then Apr 2025): confirm it is in effect",
 )
 ALERT_TIME_SERIES: Final = Price(0.35, "million time series returned", MONITORING_URL)
 UPTIME_CHECKER_REGIONS: Final = 6  # all checker locations are used when selectedRegions is empty
@@ -182,24 +187,73 @@ STORAGE_MULTI_REGIONS: Final = frozenset({"US", "EU", "ASIA"})
 # has two price tiers. Regions not listed are priced as us-central1 and the basis says so.
 REGION_FACTORS: Final = {
     "compute": {
-        "us-central1": 1.0, "us-east1": 1.0, "us-west1": 1.0, "us-east4": 1.127, "us-west2": 1.20,
-        "europe-west1": 1.10, "europe-west4": 1.10, "europe-west2": 1.20, "europe-west3": 1.20,
-        "asia-northeast1": 1.29, "asia-northeast3": 1.29, "asia-southeast1": 1.23,
+        "us-central1": 1.0,
+        "us-east1": 1.0,
+        "us-west1": 1.0,
+        "us-east4": 1.127,
+        "us-west2": 1.20,
+        "europe-west1": 1.10,
+        "europe-west4": 1.10,
+        "europe-west2": 1.20,
+        "europe-west3": 1.20,
+        "asia-northeast1": 1.29,
+        "asia-northeast3": 1.29,
+        "asia-southeast1": 1.23,
         "australia-southeast1": 1.36,
     },
     "run": {
-        **{region: 1.0 for region in (
-            "us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "europe-west1",
-            "europe-west4", "europe-west8", "europe-west9", "europe-north1", "europe-southwest1",
-            "asia-east1", "asia-northeast1", "asia-northeast2", "me-west1")},
-        **{region: 1.4 for region in (
-            "asia-northeast3", "asia-east2", "asia-south1", "asia-southeast1", "asia-southeast2",
-            "australia-southeast1", "europe-west2", "europe-west3", "europe-west6", "europe-central2",
-            "northamerica-northeast1", "southamerica-east1", "us-west2", "us-west3", "us-west4")},
+        **{
+            region: 1.0
+            for region in (
+                "us-central1",
+                "us-east1",
+                "us-east4",
+                "us-east5",
+                "us-south1",
+                "us-west1",
+                "europe-west1",
+                "europe-west4",
+                "europe-west8",
+                "europe-west9",
+                "europe-north1",
+                "europe-southwest1",
+                "asia-east1",
+                "asia-northeast1",
+                "asia-northeast2",
+                "me-west1",
+            )
+        },
+        **{
+            region: 1.4
+            for region in (
+                "asia-northeast3",
+                "asia-east2",
+                "asia-south1",
+                "asia-southeast1",
+                "asia-southeast2",
+                "australia-southeast1",
+                "europe-west2",
+                "europe-west3",
+                "europe-west6",
+                "europe-central2",
+                "northamerica-northeast1",
+                "southamerica-east1",
+                "us-west2",
+                "us-west3",
+                "us-west4",
+            )
+        },
     },
     "storage": {
-        "us-central1": 1.0, "us-east1": 1.0, "us-west1": 1.0, "europe-west1": 1.0, "europe-west4": 1.0,
-        "europe-west2": 1.15, "europe-west3": 1.15, "asia-northeast1": 1.15, "asia-northeast3": 1.15,
+        "us-central1": 1.0,
+        "us-east1": 1.0,
+        "us-west1": 1.0,
+        "europe-west1": 1.0,
+        "europe-west4": 1.0,
+        "europe-west2": 1.15,
+        "europe-west3": 1.15,
+        "asia-northeast1": 1.15,
+        "asia-northeast3": 1.15,
         "asia-southeast1": 1.0,
     },
 }

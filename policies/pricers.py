@@ -111,8 +111,16 @@ def sql_tier_shape(tier: str) -> tuple[float, float] | None:
     return None
 
 
-_MEMORY_UNITS = {"": 1 / 2**30, "k": 1e3 / 2**30, "M": 1e6 / 2**30, "G": 1e9 / 2**30,
-                 "Ki": 1 / 2**20, "Mi": 1 / 2**10, "Gi": 1.0, "Ti": 2**10}
+_MEMORY_UNITS = {
+    "": 1 / 2**30,
+    "k": 1e3 / 2**30,
+    "M": 1e6 / 2**30,
+    "G": 1e9 / 2**30,
+    "Ki": 1 / 2**20,
+    "Mi": 1 / 2**10,
+    "Gi": 1.0,
+    "Ti": 2**10,
+}
 
 
 def memory_gib(value: Any, default: float) -> float:
@@ -137,6 +145,7 @@ def cpu_count(value: Any, default: float) -> float:
 
 # --- Cloud SQL -------------------------------------------------------------------------------
 
+
 def price_sql_instance(props: Mapping[str, Any], usage: Usage) -> Estimate | None:
     tier = get(props, "settings.tier")
     if not isinstance(tier, str):
@@ -157,10 +166,12 @@ def price_sql_instance(props: Mapping[str, Any], usage: Usage) -> Estimate | Non
         perf = tier.startswith("db-perf-optimized")
         edition = known(get(props, "settings.edition"), "ENTERPRISE_PLUS" if perf else "ENTERPRISE")
         rates = catalog.SQL_COMPUTE.get(edition, catalog.SQL_COMPUTE["ENTERPRISE"])
-        lines.append(Line(f"{vcpus:g} vCPU x {HOURS_PER_MONTH:g} h", vcpus * HOURS_PER_MONTH,
-                          rates["vcpu"], multiplier, label))
-        lines.append(Line(f"{memory:g} GB x {HOURS_PER_MONTH:g} h", memory * HOURS_PER_MONTH,
-                          rates["memory"], multiplier, label))
+        lines.append(
+            Line(f"{vcpus:g} vCPU x {HOURS_PER_MONTH:g} h", vcpus * HOURS_PER_MONTH, rates["vcpu"], multiplier, label)
+        )
+        lines.append(
+            Line(f"{memory:g} GB x {HOURS_PER_MONTH:g} h", memory * HOURS_PER_MONTH, rates["memory"], multiplier, label)
+        )
     disk_gb = float(known(get(props, "settings.diskSize"), 10))
     disk_type = known(get(props, "settings.diskType"), "PD_SSD")
     storage = catalog.SQL_STORAGE.get(disk_type, catalog.SQL_STORAGE["PD_SSD"])
@@ -168,13 +179,13 @@ def price_sql_instance(props: Mapping[str, Any], usage: Usage) -> Estimate | Non
     replica = bool(known(get(props, "masterInstanceName"), ""))
     if not replica and get(props, "settings.backupConfiguration.enabled") is True:
         backup_gb = number(usage, "backupGb", disk_gb * 0.5)
-        lines.append(Line(f"{backup_gb:g} GB backups", backup_gb, catalog.SQL_BACKUP, factor,
-                          region_label))
+        lines.append(Line(f"{backup_gb:g} GB backups", backup_gb, catalog.SQL_BACKUP, factor, region_label))
     summary = f"{tier} {'REGIONAL' if ha else 'ZONAL'}{' read replica' if replica else ''}"
     return Estimate(summary, tuple(lines))
 
 
 # --- Memorystore ----------------------------------------------------------------------------
+
 
 def price_redis_instance(props: Mapping[str, Any], usage: Usage) -> Estimate | None:
     tier = known(get(props, "tier"), "BASIC")
@@ -189,6 +200,7 @@ def price_redis_instance(props: Mapping[str, Any], usage: Usage) -> Estimate | N
 
 
 # --- Cloud Run and functions ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -222,15 +234,26 @@ def run_shape(resource_type: str, props: Mapping[str, Any]) -> Shape:
         gpus = 1.0
     redundancy_off = get(template, "gpuZonalRedundancyDisabled") is True
     gpu_price = catalog.RUN_GPU["nvidia-l4-no-zonal-redundancy" if redundancy_off else "nvidia-l4"]
-    min_instances = max(float(known(get(template, "scaling.minInstanceCount"), 0)),
-                        float(known(get(props, "scaling.minInstanceCount"), 0)))
-    return Shape(vcpu, memory, gpus, gpu_price, min_instances,
-                 instance_based=always_on or gpus > 0 or resource_type == RUN_JOB)
+    min_instances = max(
+        float(known(get(template, "scaling.minInstanceCount"), 0)),
+        float(known(get(props, "scaling.minInstanceCount"), 0)),
+    )
+    return Shape(
+        vcpu, memory, gpus, gpu_price, min_instances, instance_based=always_on or gpus > 0 or resource_type == RUN_JOB
+    )
 
 
 # Cloud Run functions default CPU by memory size (GiB upper bound -> vCPU).
-_FUNCTION_DEFAULT_CPU = ((0.125, 0.083), (0.25, 0.167), (0.5, 0.333), (1.0, 0.583), (2.0, 1.0),
-                         (8.0, 2.0), (16.0, 4.0), (float("inf"), 8.0))
+_FUNCTION_DEFAULT_CPU = (
+    (0.125, 0.083),
+    (0.25, 0.167),
+    (0.5, 0.333),
+    (1.0, 0.583),
+    (2.0, 1.0),
+    (8.0, 2.0),
+    (16.0, 4.0),
+    (float("inf"), 8.0),
+)
 
 
 def function_shape(props: Mapping[str, Any]) -> Shape:
@@ -246,19 +269,41 @@ def _request_based_lines(shape: Shape, usage: Usage, factor: float, label: str) 
     requests = number(usage, "requestsPerMonth", 1_000_000)
     active = requests * number(usage, "avgRequestSeconds", 0.2) / max(number(usage, "avgConcurrency", 1), 1e-9)
     lines = [
-        Line(f"{active:,.0f} s x {shape.vcpu:g} vCPU", active * shape.vcpu, rates["vcpu"], factor, label,
-             "run-request-vcpu-seconds"),
-        Line(f"{active:,.0f} s x {shape.memory_gib:g} GiB", active * shape.memory_gib, rates["memory"], factor,
-             label, "run-request-gib-seconds"),
+        Line(
+            f"{active:,.0f} s x {shape.vcpu:g} vCPU",
+            active * shape.vcpu,
+            rates["vcpu"],
+            factor,
+            label,
+            "run-request-vcpu-seconds",
+        ),
+        Line(
+            f"{active:,.0f} s x {shape.memory_gib:g} GiB",
+            active * shape.memory_gib,
+            rates["memory"],
+            factor,
+            label,
+            "run-request-gib-seconds",
+        ),
         Line(f"{requests / 1e6:g}M requests", requests / 1e6, rates["requests"], factor, label, "run-requests"),
     ]
     idle = max(shape.min_instances * SECONDS_PER_MONTH - active, 0.0)
     if idle:
         lines += [
-            Line(f"{shape.min_instances:g} idle min instances x {shape.vcpu:g} vCPU", idle * shape.vcpu,
-                 rates["idle_vcpu"], factor, label),
-            Line(f"{shape.min_instances:g} idle min instances x {shape.memory_gib:g} GiB",
-                 idle * shape.memory_gib, rates["idle_memory"], factor, label),
+            Line(
+                f"{shape.min_instances:g} idle min instances x {shape.vcpu:g} vCPU",
+                idle * shape.vcpu,
+                rates["idle_vcpu"],
+                factor,
+                label,
+            ),
+            Line(
+                f"{shape.min_instances:g} idle min instances x {shape.memory_gib:g} GiB",
+                idle * shape.memory_gib,
+                rates["idle_memory"],
+                factor,
+                label,
+            ),
         ]
     return lines
 
@@ -266,14 +311,33 @@ def _request_based_lines(shape: Shape, usage: Usage, factor: float, label: str) 
 def _instance_lines(shape: Shape, instance_seconds: float, factor: float, label: str) -> list[Line]:
     rates = catalog.RUN_INSTANCE_BASED
     lines = [
-        Line(f"{instance_seconds:,.0f} instance-s x {shape.vcpu:g} vCPU", instance_seconds * shape.vcpu,
-             rates["vcpu"], factor, label, "run-instance-vcpu-seconds"),
-        Line(f"{instance_seconds:,.0f} instance-s x {shape.memory_gib:g} GiB", instance_seconds * shape.memory_gib,
-             rates["memory"], factor, label, "run-instance-gib-seconds"),
+        Line(
+            f"{instance_seconds:,.0f} instance-s x {shape.vcpu:g} vCPU",
+            instance_seconds * shape.vcpu,
+            rates["vcpu"],
+            factor,
+            label,
+            "run-instance-vcpu-seconds",
+        ),
+        Line(
+            f"{instance_seconds:,.0f} instance-s x {shape.memory_gib:g} GiB",
+            instance_seconds * shape.memory_gib,
+            rates["memory"],
+            factor,
+            label,
+            "run-instance-gib-seconds",
+        ),
     ]
     if shape.gpus:
-        lines.append(Line(f"{instance_seconds:,.0f} instance-s x {shape.gpus:g} L4 GPU",
-                          instance_seconds * shape.gpus, shape.gpu_price, factor, label))
+        lines.append(
+            Line(
+                f"{instance_seconds:,.0f} instance-s x {shape.gpus:g} L4 GPU",
+                instance_seconds * shape.gpus,
+                shape.gpu_price,
+                factor,
+                label,
+            )
+        )
     return lines
 
 
@@ -284,8 +348,10 @@ def _serving_estimate(shape: Shape, props: Mapping[str, Any], usage: Usage, what
     requests = number(usage, "requestsPerMonth", 1_000_000)
     active = requests * number(usage, "avgRequestSeconds", 0.2) / max(number(usage, "avgConcurrency", 1), 1e-9)
     instance_seconds = max(shape.min_instances * SECONDS_PER_MONTH, active)
-    return Estimate(f"{what}, instance-based billing, min {shape.min_instances:g}",
-                    tuple(_instance_lines(shape, instance_seconds, factor, label)))
+    return Estimate(
+        f"{what}, instance-based billing, min {shape.min_instances:g}",
+        tuple(_instance_lines(shape, instance_seconds, factor, label)),
+    )
 
 
 def price_run_service(props: Mapping[str, Any], usage: Usage) -> Estimate:
@@ -308,14 +374,20 @@ def price_run_job(props: Mapping[str, Any], usage: Usage) -> Estimate:
 
 # --- Networking --------------------------------------------------------------------------------
 
+
 def price_vpc_connector(props: Mapping[str, Any], usage: Usage) -> Estimate | None:
     machine = known(get(props, "machineType"), "e2-micro")
     if machine not in catalog.VPC_CONNECTOR_INSTANCE_HOUR:
         return None
     instances = number(usage, "avgInstances", float(known(get(props, "minInstances"), 2)))
     factor, label = region_factor("compute", region_of(props))
-    line = Line(f"{instances:g} x {machine} x {HOURS_PER_MONTH:g} h", instances * HOURS_PER_MONTH,
-                catalog.VPC_CONNECTOR_INSTANCE_HOUR[machine], factor, label)
+    line = Line(
+        f"{instances:g} x {machine} x {HOURS_PER_MONTH:g} h",
+        instances * HOURS_PER_MONTH,
+        catalog.VPC_CONNECTOR_INSTANCE_HOUR[machine],
+        factor,
+        label,
+    )
     return Estimate("Serverless VPC Access connector", (line,))
 
 
@@ -331,31 +403,41 @@ def price_router_nat(props: Mapping[str, Any], usage: Usage) -> Estimate:
 
 def price_forwarding_rule(props: Mapping[str, Any], usage: Usage) -> Estimate:
     gigabytes = number(usage, "gbProcessedPerMonth", 10)
-    return Estimate("forwarding rule", (
-        Line(f"{HOURS_PER_MONTH:g} h", HOURS_PER_MONTH, catalog.FORWARDING_RULE_HOUR),
-        Line(f"{gigabytes:g} GB", gigabytes, catalog.LB_DATA),
-    ))
+    return Estimate(
+        "forwarding rule",
+        (
+            Line(f"{HOURS_PER_MONTH:g} h", HOURS_PER_MONTH, catalog.FORWARDING_RULE_HOUR),
+            Line(f"{gigabytes:g} GB", gigabytes, catalog.LB_DATA),
+        ),
+    )
 
 
 def price_address(props: Mapping[str, Any], usage: Usage) -> Estimate:
-    internal = (get(props, "addressType") == "INTERNAL"
-                or get(props, "purpose") in ("VPC_PEERING", "PRIVATE_SERVICE_CONNECT", "GCE_ENDPOINT"))
+    internal = get(props, "addressType") == "INTERNAL" or get(props, "purpose") in (
+        "VPC_PEERING",
+        "PRIVATE_SERVICE_CONNECT",
+        "GCE_ENDPOINT",
+    )
     if internal:
         return Estimate("internal address range: no charge")
     if usage.get("attached", True):
         return Estimate("external IP in use by a forwarding rule: no charge")
-    return Estimate("unattached static IP", (Line(f"{HOURS_PER_MONTH:g} h", HOURS_PER_MONTH,
-                                                   catalog.UNUSED_STATIC_IP_HOUR),))
+    return Estimate(
+        "unattached static IP", (Line(f"{HOURS_PER_MONTH:g} h", HOURS_PER_MONTH, catalog.UNUSED_STATIC_IP_HOUR),)
+    )
 
 
 def price_security_policy(props: Mapping[str, Any], usage: Usage) -> Estimate:
     rules = max(len(known_items(props, "rules")), 1)  # the default rule always exists
     requests = number(usage, "requestsPerMonth", 1_000_000) / 1e6
-    return Estimate("Cloud Armor Standard", (
-        Line("1 policy", 1, catalog.CLOUD_ARMOR["policy"]),
-        Line(f"{rules} rules", rules, catalog.CLOUD_ARMOR["rule"]),
-        Line(f"{requests:g}M requests", requests, catalog.CLOUD_ARMOR["requests"]),
-    ))
+    return Estimate(
+        "Cloud Armor Standard",
+        (
+            Line("1 policy", 1, catalog.CLOUD_ARMOR["policy"]),
+            Line(f"{rules} rules", rules, catalog.CLOUD_ARMOR["rule"]),
+            Line(f"{requests:g}M requests", requests, catalog.CLOUD_ARMOR["requests"]),
+        ),
+    )
 
 
 def price_cloud_armor_tier(props: Mapping[str, Any], usage: Usage) -> Estimate | None:
@@ -370,19 +452,24 @@ def price_cdn_backend(props: Mapping[str, Any], usage: Usage) -> Estimate:
     egress = number(usage, "egressGbPerMonth", 10)
     fill = number(usage, "cacheFillGbPerMonth", 1)
     lookups = number(usage, "requestsPerMonth", 1_000_000) / 1e4
-    return Estimate("Cloud CDN", (
-        Line(f"{egress:g} GB", egress, catalog.CDN["egress"]),
-        Line(f"{fill:g} GB", fill, catalog.CDN["fill"]),
-        Line(f"{lookups:g} x 10k lookups", lookups, catalog.CDN["lookups"]),
-    ))
+    return Estimate(
+        "Cloud CDN",
+        (
+            Line(f"{egress:g} GB", egress, catalog.CDN["egress"]),
+            Line(f"{fill:g} GB", fill, catalog.CDN["fill"]),
+            Line(f"{lookups:g} x 10k lookups", lookups, catalog.CDN["lookups"]),
+        ),
+    )
 
 
 # --- API front doors -------------------------------------------------------------------------
 
+
 def price_api_gateway(props: Mapping[str, Any], usage: Usage) -> Estimate:
     calls = number(usage, "requestsPerMonth", 1_000_000) / 1e6
-    return Estimate("API Gateway", (Line(f"{calls:g}M calls", calls, catalog.API_GATEWAY_CALLS,
-                                         free_pool="api-gateway-calls"),))
+    return Estimate(
+        "API Gateway", (Line(f"{calls:g}M calls", calls, catalog.API_GATEWAY_CALLS, free_pool="api-gateway-calls"),)
+    )
 
 
 def price_apigee_environment(props: Mapping[str, Any], usage: Usage) -> Estimate:
@@ -396,27 +483,50 @@ def price_apigee_environment(props: Mapping[str, Any], usage: Usage) -> Estimate
 
 # --- Platform services ----------------------------------------------------------------------
 
+
 def price_secret(props: Mapping[str, Any], usage: Usage) -> Estimate:
     operations = number(usage, "accessOpsPerMonth", 10_000) / 1e4
-    return Estimate("Secret Manager access", (Line(f"{operations:g} x 10k accesses", operations,
-                                                   catalog.SECRET_ACCESS, free_pool="secret-access"),))
+    return Estimate(
+        "Secret Manager access",
+        (Line(f"{operations:g} x 10k accesses", operations, catalog.SECRET_ACCESS, free_pool="secret-access"),),
+    )
 
 
 def price_secret_version(props: Mapping[str, Any], usage: Usage) -> Estimate:
-    return Estimate("Secret Manager", (Line("1 active version", 1, catalog.SECRET_VERSION,
-                                            free_pool="secret-versions"),))
+    return Estimate(
+        "Secret Manager", (Line("1 active version", 1, catalog.SECRET_VERSION, free_pool="secret-versions"),)
+    )
+
+
+def price_kms_key(props: Mapping[str, Any], usage: Usage) -> Estimate:
+    """Every key version not destroyed is billed: with rotation, versions accumulate until destroyed."""
+    rotation = get(props, "rotationPeriod")
+    seconds = float(str(rotation).rstrip("s")) if isinstance(rotation, str) and rotation.rstrip("s").isdigit() else 0
+    # Versions alive after a year of rotation (old ones are kept for decrypting old secrets).
+    versions = 1 + (365 * 86400 // seconds if seconds else 0)
+    operations = number(usage, "operationsPerMonth", 10_000) / 1e4
+    return Estimate(
+        "Cloud KMS",
+        (
+            Line(f"{versions:g} key versions", versions, catalog.KMS_KEY_VERSION),
+            Line(f"{operations:g} x 10k operations", operations, catalog.KMS_OPERATIONS),
+        ),
+    )
 
 
 def price_registry(props: Mapping[str, Any], usage: Usage) -> Estimate:
     gigabytes = number(usage, "storageGb", 2)
-    return Estimate("Artifact Registry", (Line(f"{gigabytes:g} GB", gigabytes, catalog.REGISTRY_STORAGE,
-                                               free_pool="registry-gb"),))
+    return Estimate(
+        "Artifact Registry", (Line(f"{gigabytes:g} GB", gigabytes, catalog.REGISTRY_STORAGE, free_pool="registry-gb"),)
+    )
 
 
 def price_topic(props: Mapping[str, Any], usage: Usage) -> Estimate:
     gigabytes = number(usage, "throughputGbPerMonth", 1)
-    return Estimate("Pub/Sub throughput", (Line(f"{gigabytes:g} GiB", gigabytes, catalog.PUBSUB_THROUGHPUT,
-                                                free_pool="pubsub-gib"),))
+    return Estimate(
+        "Pub/Sub throughput",
+        (Line(f"{gigabytes:g} GiB", gigabytes, catalog.PUBSUB_THROUGHPUT, free_pool="pubsub-gib"),),
+    )
 
 
 def price_subscription(props: Mapping[str, Any], usage: Usage) -> Estimate:
@@ -432,8 +542,10 @@ def price_scheduler_job(props: Mapping[str, Any], usage: Usage) -> Estimate:
 
 def price_tasks_queue(props: Mapping[str, Any], usage: Usage) -> Estimate:
     operations = number(usage, "operationsPerMonth", 100_000) / 1e6
-    return Estimate("Cloud Tasks", (Line(f"{operations:g}M operations", operations, catalog.TASKS_OPERATIONS,
-                                         free_pool="tasks-operations"),))
+    return Estimate(
+        "Cloud Tasks",
+        (Line(f"{operations:g}M operations", operations, catalog.TASKS_OPERATIONS, free_pool="tasks-operations"),),
+    )
 
 
 def _seconds(value: Any, default: float) -> float:
@@ -449,9 +561,10 @@ def price_uptime_check(props: Mapping[str, Any], usage: Usage) -> Estimate:
     period = _seconds(known(get(props, "period"), None), 300.0)
     regions = len(known_items(props, "selectedRegions")) or catalog.UPTIME_CHECKER_REGIONS
     executions = regions * SECONDS_PER_MONTH / period / 1000
-    return Estimate(f"uptime check every {period:g}s from {regions} regions", (
-        Line(f"{executions:g}k executions", executions, catalog.UPTIME_EXECUTIONS, free_pool="uptime-executions"),
-    ))
+    return Estimate(
+        f"uptime check every {period:g}s from {regions} regions",
+        (Line(f"{executions:g}k executions", executions, catalog.UPTIME_EXECUTIONS, free_pool="uptime-executions"),),
+    )
 
 
 def price_alert_policy(props: Mapping[str, Any], usage: Usage) -> Estimate:
@@ -459,10 +572,13 @@ def price_alert_policy(props: Mapping[str, Any], usage: Usage) -> Estimate:
     series = number(usage, "timeSeriesPerPeriod", 1)
     # Conditions execute every 30 s-60 s; one per minute is the conservative middle.
     returned = conditions * series * (SECONDS_PER_MONTH / 60) / 1e6
-    return Estimate("alerting", (
-        Line(f"{conditions} conditions", conditions, catalog.ALERT_CONDITION),
-        Line(f"{returned:g}M time series", returned, catalog.ALERT_TIME_SERIES),
-    ))
+    return Estimate(
+        "alerting",
+        (
+            Line(f"{conditions} conditions", conditions, catalog.ALERT_CONDITION),
+            Line(f"{returned:g}M time series", returned, catalog.ALERT_TIME_SERIES),
+        ),
+    )
 
 
 def price_bucket(props: Mapping[str, Any], usage: Usage) -> Estimate:
@@ -472,6 +588,7 @@ def price_bucket(props: Mapping[str, Any], usage: Usage) -> Estimate:
     multi_region = location in catalog.STORAGE_MULTI_REGIONS
     factor, label = (1.0, "") if multi_region else region_factor("storage", location.lower())
     gigabytes = number(usage, "storageGb", 1)
-    line = Line(f"{gigabytes:g} GB {storage_class} {location}", gigabytes, multi if multi_region else regional,
-                factor, label)
+    line = Line(
+        f"{gigabytes:g} GB {storage_class} {location}", gigabytes, multi if multi_region else regional, factor, label
+    )
     return Estimate("Cloud Storage", (line,))

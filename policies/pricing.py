@@ -33,8 +33,10 @@ from policies.props import get, plain
 
 # Every usage key, what reads it, and its default when the stack does not say.
 USAGE_KEYS: Final[Mapping[str, tuple[str, float | bool | str]]] = {
-    "requestsPerMonth": ("Cloud Run services and functions (invocations), API Gateway calls, Cloud Armor "
-                         "requests, CDN lookups", 1_000_000),
+    "requestsPerMonth": (
+        "Cloud Run services and functions (invocations), API Gateway calls, Cloud Armor requests, CDN lookups",
+        1_000_000,
+    ),
     "avgRequestSeconds": ("Cloud Run services and functions: mean request duration", 0.2),
     "avgConcurrency": ("Cloud Run services and functions: mean concurrent requests per busy instance", 1),
     "executionsPerMonth": ("Cloud Run jobs", 30),
@@ -57,6 +59,7 @@ USAGE_KEYS: Final[Mapping[str, tuple[str, float | bool | str]]] = {
 PRICERS: Final[Mapping[str, Pricer]] = {
     "gcp:sql/databaseInstance:DatabaseInstance": pricers.price_sql_instance,
     "gcp:redis/instance:Instance": pricers.price_redis_instance,
+    "gcp:kms/cryptoKey:CryptoKey": pricers.price_kms_key,
     "gcp:cloudrunv2/service:Service": pricers.price_run_service,
     "gcp:cloudrunv2/job:Job": pricers.price_run_job,
     "gcp:cloudfunctionsv2/function:Function": pricers.price_function,

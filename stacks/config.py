@@ -628,6 +628,11 @@ class StackConfig(_Model):
     environment: Environment
     name_prefix: str
     labels: dict[str, str] = Field(default_factory=dict)
+    deployers: list[str] = Field(
+        default_factory=list,
+        description="IAM members that run `pulumi up` (the bootstrap's deployer account): granted "
+        "iam.serviceAccountUser on each workload account, never project-wide.",
+    )
     network: NetworkConfig = NetworkConfig()
     database: DatabaseConfig = DatabaseConfig()
     cache: CacheConfig = CacheConfig()
@@ -661,6 +666,15 @@ class StackConfig(_Model):
     def _prefix(cls, value: str) -> str:
         if not re.match(r"^[a-z][-a-z0-9]*[a-z0-9]$", value):
             raise ValueError(f"'{value}' must be lowercase letters, digits and -, starting with a letter")
+        return value
+
+    @field_validator("deployers")
+    @classmethod
+    def _deployers(cls, value: list[str]) -> list[str]:
+        pattern = r"^serviceAccount:[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$"
+        for member in value:
+            if not re.match(pattern, member):
+                raise ValueError(f"'{member}' must be serviceAccount:<name>@<project>.iam.gserviceaccount.com")
         return value
 
     @field_validator("labels")

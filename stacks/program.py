@@ -110,6 +110,7 @@ def foundation(config: StackConfig) -> Foundation:
             project=config.project,
             accounts={w: names.service_account(w) for w in WORKLOADS},
             project_roles=PROJECT_ROLES,
+            deployers=config.deployers,
             # api and ai enqueue slow AI work as Cloud Tasks that call ai with the invoker's OIDC token.
             act_as={
                 "invoker": ("api", "ai"),

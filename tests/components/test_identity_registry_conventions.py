@@ -68,3 +68,15 @@ def test_every_child_is_parented_and_named_after_its_component(synth) -> None:
     for component in [r for r in plan.resources if r.type.startswith("grid:")]:
         module, name = component.type.split(":")[1:]
         assert module and name[0].isupper()
+
+
+def test_the_deployer_acts_as_each_workload_account_not_project_wide(synth) -> None:
+    plan = synth("prod")
+    grants = [g for g in plan.of_type("gcp:serviceaccount/iAMMember:IAMMember") if "-deployer0-acts-as-" in g.name]
+    assert len(grants) == len(WORKLOADS)
+    assert {g.inputs["member"] for g in grants} == {
+        "serviceAccount:grid-deployer-prod@acme-grid-ops.iam.gserviceaccount.com"
+    }
+    assert {g.inputs["role"] for g in grants} == {"roles/iam.serviceAccountUser"}
+    project_roles = {m.inputs["role"] for m in plan.of_type("gcp:projects/iAMMember:IAMMember")}
+    assert "roles/iam.serviceAccountUser" not in project_roles
