@@ -47,6 +47,19 @@ def test_actionlint_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_workflows_match_githubs_workflow_schema() -> None:
+    """SchemaStore's GitHub workflow schema, vendored in check-jsonschema (offline, always runs)."""
+    binary = Path(sys.executable).with_name("check-jsonschema")
+    result = subprocess.run(
+        [str(binary), "--builtin-schema", "vendor.github-workflows", *map(str, FILES)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_no_long_lived_credentials(path: Path) -> None:
     text = path.read_text()
