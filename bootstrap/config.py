@@ -17,10 +17,10 @@ from pydantic.alias_generators import to_camel
 
 from stacks import gcp_limits
 from stacks.config_errors import ConfigError, format_validation_error, suggest
+from stacks.gcp_types import BillingAccount, ProjectId, Region
 
 NAMESPACE = "grid-bootstrap"
 
-_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 # https://cloud.google.com/storage/docs/buckets#naming (dots allowed only for domain-verified names: not here)
 _BUCKET = re.compile(r"^[a-z0-9][-_a-z0-9]{1,61}[a-z0-9]$")
 # https://cloud.google.com/storage/docs/locations
@@ -34,7 +34,6 @@ _GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,
 _GITHUB_ENVIRONMENT = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 _BRANCH = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}(?<!/)$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,17}$")
-_BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 # google.subject is capped at 127 bytes; Grid maps it from the token's `sub` claim.
 _MAX_SUBJECT = 127
 
@@ -163,19 +162,12 @@ class SecretsKeyConfig(_Model):
 class EnvironmentConfig(_Model):
     """One Grid environment: the project its stack deploys into and who may deploy it from CI."""
 
-    project: str
+    project: ProjectId
     github_environment: str | None = Field(
         None,
         description="GitHub environment whose jobs (on the deploy branch) may impersonate this environment's "
         "deployer; leave unset for an environment CI only previews (e.g. dev, deployed by developers).",
     )
-
-    @field_validator("project")
-    @classmethod
-    def _project(cls, value: str) -> str:
-        if not _PROJECT_ID.match(value):
-            raise ValueError(f"'{value}' is not a Google Cloud project ID (6-30 chars: lowercase letters, digits, -)")
-        return value
 
     @field_validator("github_environment")
     @classmethod
@@ -188,31 +180,17 @@ class EnvironmentConfig(_Model):
 class BootstrapConfig(_Model):
     """Everything one bootstrap stack creates. ``project``/``region`` come from ``gcp:project``/``gcp:region``."""
 
-    project: str
-    region: str = "us-central1"
+    project: ProjectId
+    region: Region = "us-central1"
     github: GithubConfig
     state_bucket: StateBucketConfig
     secrets_key: SecretsKeyConfig = SecretsKeyConfig()
     environments: dict[str, EnvironmentConfig]
     apis: list[str] = Field(default_factory=list, description="More APIs to enable, in every project.")
-    billing_account: str | None = Field(
+    billing_account: BillingAccount | None = Field(
         None, description="Billing account the deployers may manage budgets on (roles/billing.costsManager)."
     )
     budget_monthly_usd: float | None = Field(None, gt=0, description="What `grid plan` compares this stack's cost to.")
-
-    @field_validator("project")
-    @classmethod
-    def _project(cls, value: str) -> str:
-        if not _PROJECT_ID.match(value):
-            raise ValueError(f"'{value}' is not a Google Cloud project ID (6-30 chars: lowercase letters, digits, -)")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if value not in gcp_limits.REGIONS:
-            raise ValueError(f"unknown region '{value}'{suggest(value, gcp_limits.REGIONS)}")
-        return value
 
     @field_validator("environments")
     @classmethod
@@ -230,13 +208,6 @@ class BootstrapConfig(_Model):
         for api in value:
             if not re.match(r"^[a-z][a-z0-9.-]*\.googleapis\.com$", api):
                 raise ValueError(f"'{api}' is not a Google API service name (like run.googleapis.com)")
-        return value
-
-    @field_validator("billing_account")
-    @classmethod
-    def _billing(cls, value: str | None) -> str | None:
-        if value is not None and not _BILLING_ACCOUNT.match(value):
-            raise ValueError(f"'{value}' is not a billing account ID (XXXXXX-XXXXXX-XXXXXX)")
         return value
 
     @model_validator(mode="after")

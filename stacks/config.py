@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from stacks import gcp_limits
 from stacks.config_errors import ConfigError, format_validation_error, suggest
+from stacks.gcp_types import BillingAccount, ProjectId, Region
 from stacks.presets import ENVIRONMENTS, preset
 
 Environment = Literal["dev", "staging", "prod"]
@@ -201,7 +202,7 @@ class DatabaseConfig(_Model):
     exports: BackupExportConfig = BackupExportConfig()
     maintenance: SqlMaintenanceConfig = SqlMaintenanceConfig()
     query_insights: bool = True
-    replica_region: str | None = Field(None, description="Region of a cross-region read replica, or null.")
+    replica_region: Region | None = Field(None, description="Region of a cross-region read replica, or null.")
     database_name: str = "grid"
     user_name: str = "grid_app"
     deletion_protection: bool = False
@@ -219,13 +220,6 @@ class DatabaseConfig(_Model):
     def _identifier(cls, value: str) -> str:
         if problem := gcp_limits.name_problem("postgres_identifier", value):
             raise ValueError(problem)
-        return value
-
-    @field_validator("replica_region")
-    @classmethod
-    def _replica_region(cls, value: str | None) -> str | None:
-        if value is not None and value not in gcp_limits.REGIONS:
-            raise ValueError(f"unknown region '{value}'{suggest(value, gcp_limits.REGIONS)}")
         return value
 
     @model_validator(mode="after")
@@ -506,7 +500,9 @@ class MessagingConfig(_Model):
 
 
 class BudgetConfig(_Model):
-    billing_account: str | None = Field(None, description="Billing account ID XXXXXX-XXXXXX-XXXXXX; null: no budget.")
+    billing_account: BillingAccount | None = Field(
+        None, description="Billing account ID XXXXXX-XXXXXX-XXXXXX; null: no budget."
+    )
     monthly_usd: float = Field(15, gt=0)
     thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.9, 1.0])
     cap_at_budget: bool = Field(
@@ -519,13 +515,6 @@ class BudgetConfig(_Model):
     def caps_spend(self) -> bool:
         """The stack stops its services at the budget: asked for, and there is a budget to trigger it."""
         return self.cap_at_budget and self.billing_account is not None
-
-    @field_validator("billing_account")
-    @classmethod
-    def _account(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", value):
-            raise ValueError(f"'{value}' is not a billing account ID (XXXXXX-XXXXXX-XXXXXX)")
-        return value
 
     @field_validator("thresholds")
     @classmethod
@@ -623,8 +612,8 @@ class StackConfig(_Model):
     """Everything one stack deploys. ``project`` and ``region`` come from ``gcp:project`` / ``gcp:region``."""
 
     stack: str
-    project: str
-    region: str = "us-central1"
+    project: ProjectId
+    region: Region = "us-central1"
     environment: Environment
     name_prefix: str
     labels: dict[str, str] = Field(default_factory=dict)
@@ -646,20 +635,6 @@ class StackConfig(_Model):
     usage: UsageConfig = UsageConfig()
     rollout: RolloutConfig = RolloutConfig()
     secrets_present: frozenset[str] = frozenset()
-
-    @field_validator("project")
-    @classmethod
-    def _project(cls, value: str) -> str:
-        if not re.match(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", value):
-            raise ValueError(f"'{value}' is not a Google Cloud project ID (6-30 chars: lowercase letters, digits, -)")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if value not in gcp_limits.REGIONS:
-            raise ValueError(f"unknown region '{value}'{suggest(value, gcp_limits.REGIONS)}")
-        return value
 
     @field_validator("name_prefix")
     @classmethod
