@@ -57,6 +57,11 @@ class LocalPostgres:
                 conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE")
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone():
                 conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")
+        # -- ai services (issue #6): pgvector is not a trusted extension, so the superuser creates it in the app's
+        # database; the app role's migration then finds it (CREATE EXTENSION IF NOT EXISTS needs no privilege).
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        # -- end ai services
         return self.url
 
     @property

@@ -1,0 +1,105 @@
+"""korean-nlp: Korean morphological analysis as a Cloud Function (gen2, functions-framework, entry `korean_nlp`).
+
+`POST /fn/korean-nlp/analyze {"text": "..."}` answers
+`{"tokens": [{form, tag, start, len}], "nouns": [...], "sentences": [...], "keywords": [{word, count}]}`.
+
+The analyser is kiwipiepy, whose model ships inside the `kiwipiepy_model` wheel, so nothing is downloaded at run
+time. Loading it takes most of a cold start, so it happens once per instance, at import: Cloud Functions imports
+the module before routing the first request, and every later request reuses it. Errors are JSON with a fixed
+message per case; exception text never reaches the caller (it can carry paths and library internals).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+import functions_framework
+from flask import Request, Response
+from kiwipiepy import Kiwi
+
+log = logging.getLogger("korean-nlp")
+
+# Analysis is roughly linear in the text; these bounds keep one request well under a second on one vCPU.
+MAX_BODY_BYTES = 256 * 1024
+MAX_TEXT_CHARS = 20_000
+MAX_KEYWORDS = 10
+NOUN_TAGS = frozenset({"NNG", "NNP"})
+PREFIX = "/fn/korean-nlp"
+
+_kiwi: Kiwi | None = None
+_kiwi_lock = threading.Lock()
+
+
+def analyser() -> Kiwi:
+    """The instance's one Kiwi (thread-safe to call; built once even under concurrent first requests)."""
+    global _kiwi
+    if _kiwi is None:
+        with _kiwi_lock:
+            if _kiwi is None:
+                _kiwi = Kiwi()
+    return _kiwi
+
+
+def analyze(text: str) -> dict[str, Any]:
+    kiwi = analyser()
+    tokens = kiwi.tokenize(text)
+    nouns = [t.form for t in tokens if t.tag in NOUN_TAGS]
+    # Keywords: the most frequent content nouns; one-syllable nouns (것, 수, 때 ...) are mostly grammatical.
+    counts = Counter(n for n in nouns if len(n) >= 2)
+    return {
+        "tokens": [{"form": t.form, "tag": t.tag, "start": t.start, "len": t.len} for t in tokens],
+        "nouns": nouns,
+        "sentences": [s.text for s in kiwi.split_into_sents(text)],
+        "keywords": [{"word": w, "count": c} for w, c in counts.most_common(MAX_KEYWORDS)],
+    }
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+def _error(status: int, detail: str) -> Response:
+    return _json({"detail": detail}, status)
+
+
+def _route(path: str) -> str:
+    # Behind the load balancer the path keeps its /fn/korean-nlp prefix; called on its own URL it has none.
+    return path[len(PREFIX) :] if path.startswith(PREFIX + "/") else path
+
+
+@functions_framework.http
+def korean_nlp(request: Request) -> Response:
+    route = _route(request.path)
+    if route in ("/health", "/"):
+        return _json({"status": "ok"})
+    if route != "/analyze":
+        return _error(404, "not found")
+    if request.method != "POST":
+        return _error(405, "use POST")
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:  # chunked bodies have no Content-Length
+        return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _error(422, "body must be JSON")
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return _error(422, "`text` must be a non-empty string")
+    if len(text) > MAX_TEXT_CHARS:
+        return _error(413, f"`text` longer than {MAX_TEXT_CHARS} characters")
+    try:
+        return _json(analyze(text))
+    except Exception:
+        log.exception("analysis failed")
+        return _error(500, "analysis failed")
+
+
+# Load the model while the instance starts rather than in the first request.
+analyser()

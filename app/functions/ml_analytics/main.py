@@ -1,0 +1,319 @@
+"""ml-analytics: usage analytics as a Cloud Function (gen2, functions-framework, entry `ml_analytics`).
+
+Routes (with or without the load balancer's /fn/ml-analytics prefix):
+
+- `POST /anomalies {"series": [{"t", "value"}], "threshold"?, "window"?}` -> `{"anomalies": [{t, value, score}]}`.
+- `POST /events`: Pub/Sub push of `message.created` (the envelope `{"message": {"data": base64, "attributes"},
+  "subscription"}`). Adds the message to its user's daily usage in Postgres, exactly once per message id: the
+  subscription delivers at least once, so a redelivery must not count twice.
+- `POST /report {"day"?: "YYYY-MM-DD"}` (Cloud Scheduler, daily): flags users whose usage on `day` (default:
+  yesterday, UTC) is anomalous against their own previous 28 days, and records the flags.
+
+Anomaly method: the robust z-score of Iglewicz and Hoaglin, z = 0.6745 (x - median) / MAD, where MAD is the
+median absolute deviation from the median; |z| > 3.5 is an outlier. Median and MAD are barely moved by the
+outliers themselves (breakdown point 50 %), unlike mean and standard deviation, which a single large spike
+inflates enough to hide itself. When more than half the points are equal MAD is 0; then the mean absolute
+deviation, scaled by 1.2533 to estimate sigma the same way, takes its place, and a perfectly flat series has no
+anomalies. With `window`, each point is scored against the points in a centred window of that many points, which
+follows slow trends and seasonality instead of flagging them.
+
+Invocation is authenticated by the platform (IAM invoker with OIDC tokens for Pub/Sub and Scheduler); errors are
+JSON with a fixed message per case and never carry exception text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import os
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import functions_framework
+import numpy as np
+from flask import Request, Response
+
+log = logging.getLogger("ml-analytics")
+
+PREFIX = "/fn/ml-analytics"
+MAX_BODY_BYTES = 2 * 1_048_576
+MAX_POINTS = 100_000
+DEFAULT_THRESHOLD = 3.5
+_MAD_TO_SIGMA = 0.6745  # Phi^-1(0.75): MAD of a normal distribution is 0.6745 sigma
+_MEANAD_TO_SIGMA = 0.7979  # sqrt(2/pi): mean absolute deviation of a normal distribution
+HISTORY_DAYS = 28
+MIN_HISTORY_DAYS = 7
+# A user going from 1 to 4 messages a day is not worth a flag, however improbable.
+MIN_FLAGGED_MESSAGES = 20
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+# -- anomaly detection ---------------------------------------------------------------------------------------
+
+
+def robust_scores(values: np.ndarray) -> np.ndarray:
+    """Robust z-scores of `values` against their own median and MAD (see the module docstring)."""
+    if values.size == 0:
+        return values.astype(float)
+    median = np.median(values)
+    deviation = np.abs(values - median)
+    mad = np.median(deviation)
+    if mad > 0:
+        return _MAD_TO_SIGMA * (values - median) / mad
+    mean_ad = deviation.mean()
+    if mean_ad > 0:
+        return _MEANAD_TO_SIGMA * (values - median) / mean_ad
+    return np.zeros_like(values, dtype=float)
+
+
+def rolling_scores(values: np.ndarray, window: int) -> np.ndarray:
+    """Each point's robust z-score within the centred window of `window` points around it."""
+    n = values.size
+    half = window // 2
+    out = np.empty(n, dtype=float)
+    for i in range(n):
+        lo = max(0, min(i - half, n - window))
+        hi = min(n, lo + window)
+        segment = values[lo:hi]
+        out[i] = robust_scores(segment)[i - lo]
+    return out
+
+
+def find_anomalies(
+    series: list[dict[str, Any]], *, threshold: float = DEFAULT_THRESHOLD, window: int | None = None
+) -> list[dict[str, Any]]:
+    values = np.array([float(p["value"]) for p in series], dtype=float)
+    scores = robust_scores(values) if window is None or window >= values.size else rolling_scores(values, window)
+    return [
+        {"t": p["t"], "value": p["value"], "score": round(float(s), 4)}
+        for p, s in zip(series, scores, strict=True)
+        if abs(s) > threshold
+    ]
+
+
+def _parse_series(body: dict[str, Any]) -> tuple[list[dict[str, Any]], float, int | None]:
+    series = body.get("series")
+    if not isinstance(series, list) or not series:
+        raise BadRequest(422, "`series` must be a non-empty list of {t, value}")
+    if len(series) > MAX_POINTS:
+        raise BadRequest(413, f"`series` has more than {MAX_POINTS} points")
+    for point in series:
+        if not isinstance(point, dict) or "t" not in point:
+            raise BadRequest(422, "every point needs `t` and `value`")
+        value = point.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise BadRequest(422, "every `value` must be a finite number")
+    threshold = body.get("threshold", DEFAULT_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 100:
+        raise BadRequest(422, "`threshold` must be a number in (0, 100]")
+    window = body.get("window")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 5):
+        raise BadRequest(422, "`window` must be an integer >= 5")
+    return series, float(threshold), window
+
+
+# -- Postgres ------------------------------------------------------------------------------------------------
+
+_pool: Any = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> Any:
+    """The instance's connection pool, opened on first use: no database work at import, so cold starts stay short."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                from psycopg_pool import ConnectionPool
+
+                url = os.environ.get("DATABASE_URL")
+                if not url:
+                    raise BadRequest(503, "analytics storage is not configured")
+                _pool = ConnectionPool(
+                    url,
+                    min_size=0,
+                    max_size=4,
+                    timeout=5.0,
+                    check=ConnectionPool.check_connection,
+                    kwargs={"connect_timeout": 5},
+                    open=True,
+                )
+    return _pool
+
+
+def record_message(event_id: str | None, payload: dict[str, Any], published: datetime) -> bool:
+    """Count one message in its user's daily usage; False if it was already counted."""
+    message = payload["message"]
+    message_id = UUID(str(message["id"]))
+    user_id = UUID(str(payload["user_id"]))
+    created = message.get("created_at")
+    when = datetime.fromisoformat(created) if isinstance(created, str) else published
+    day = when.astimezone(UTC).date()
+    chars = len(message.get("content") or "")
+    with pool().connection() as conn, conn.transaction():
+        cur = conn.execute(
+            "INSERT INTO usage_counted_messages (message_id, user_id, day) VALUES (%s, %s, %s)"
+            " ON CONFLICT (message_id) DO NOTHING",
+            (message_id, user_id, day),
+        )
+        if cur.rowcount == 0:
+            return False
+        conn.execute(
+            """INSERT INTO usage_daily (user_id, day, messages, chars) VALUES (%s, %s, 1, %s)
+               ON CONFLICT (user_id, day)
+               DO UPDATE SET messages = usage_daily.messages + 1, chars = usage_daily.chars + EXCLUDED.chars""",
+            (user_id, day, chars),
+        )
+    log.debug("counted message %s (event %s)", message_id, event_id)
+    return True
+
+
+def daily_report(day: date) -> list[dict[str, Any]]:
+    """Flag users whose message count on `day` is an outlier against their own previous HISTORY_DAYS days.
+
+    Days without messages count as 0 within the user's active span, so a burst after quiet days stands out.
+    """
+    start = day - timedelta(days=HISTORY_DAYS)
+    with pool().connection() as conn, conn.transaction():
+        rows = conn.execute(
+            """SELECT user_id, day, messages FROM usage_daily
+               WHERE day BETWEEN %s AND %s AND user_id IN (SELECT user_id FROM usage_daily WHERE day = %s)
+               ORDER BY user_id, day""",
+            (start, day, day),
+        ).fetchall()
+        by_user: dict[UUID, dict[date, int]] = {}
+        for user_id, d, messages in rows:
+            by_user.setdefault(user_id, {})[d] = messages
+        flagged = []
+        for user_id, days in by_user.items():
+            first = min(days)
+            history = [days.get(first + timedelta(days=i), 0) for i in range((day - first).days)]
+            today = days[day]
+            if len(history) < MIN_HISTORY_DAYS or today < MIN_FLAGGED_MESSAGES:
+                continue
+            values = np.array([*history, today], dtype=float)
+            score = float(robust_scores(values)[-1])
+            if score > DEFAULT_THRESHOLD:
+                flagged.append(
+                    {
+                        "user_id": str(user_id),
+                        "messages": today,
+                        "baseline": float(np.median(history)),
+                        "score": round(score, 4),
+                    }
+                )
+        for f in flagged:
+            conn.execute(
+                """INSERT INTO usage_anomalies (user_id, day, messages, baseline, score) VALUES (%s, %s, %s, %s, %s)
+                   ON CONFLICT (user_id, day) DO UPDATE
+                   SET messages = EXCLUDED.messages, baseline = EXCLUDED.baseline, score = EXCLUDED.score,
+                       flagged_at = now()""",
+                (f["user_id"], day, f["messages"], f["baseline"], f["score"]),
+            )
+    return flagged
+
+
+# -- HTTP ----------------------------------------------------------------------------------------------------
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise BadRequest(422, "body must be JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest(422, "body must be a JSON object")
+    return body
+
+
+def _anomalies(request: Request) -> Response:
+    series, threshold, window = _parse_series(_body(request))
+    return _json({"anomalies": find_anomalies(series, threshold=threshold, window=window)})
+
+
+def _events(request: Request) -> Response:
+    envelope = _body(request)
+    message = envelope.get("message")
+    if not isinstance(message, dict):
+        raise BadRequest(422, "not a Pub/Sub push envelope")
+    attributes = message.get("attributes") or {}
+    if attributes.get("type") != "message.created":
+        # Acknowledge (2xx) what we do not consume, or Pub/Sub would redeliver it forever.
+        return _json({"status": "ignored"})
+    try:
+        payload = json.loads(base64.b64decode(message.get("data") or "", validate=True))
+        published = datetime.fromisoformat(message.get("publishTime") or attributes.get("time"))
+        counted = record_message(attributes.get("id"), payload, published)
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        # A malformed event will never parse; acknowledging it keeps it from blocking the subscription (it is
+        # logged for inspection; the dead-letter topic catches what fails for other reasons).
+        log.warning("dropping a malformed message.created event")
+        return _json({"status": "malformed"})
+    return _json({"status": "counted" if counted else "duplicate"})
+
+
+def _report(request: Request) -> Response:
+    body = _body(request)
+    raw_day = body.get("day")
+    if raw_day is None:
+        day = datetime.now(UTC).date() - timedelta(days=1)
+    else:
+        try:
+            day = date.fromisoformat(str(raw_day))
+        except ValueError:
+            raise BadRequest(422, "`day` must be YYYY-MM-DD") from None
+    flagged = daily_report(day)
+    if flagged:
+        log.warning("usage anomalies on %s: %d user(s)", day, len(flagged))
+    return _json({"day": day.isoformat(), "flagged": flagged})
+
+
+ROUTES = {"/anomalies": _anomalies, "/events": _events, "/report": _report}
+
+
+@functions_framework.http
+def ml_analytics(request: Request) -> Response:
+    path = request.path[len(PREFIX) :] if request.path.startswith(PREFIX + "/") else request.path
+    if path in ("/", "/health"):
+        return _json({"status": "ok"})
+    handler = ROUTES.get(path)
+    if handler is None:
+        return _json({"detail": "not found"}, 404)
+    if request.method != "POST":
+        return _json({"detail": "use POST"}, 405)
+    try:
+        return handler(request)
+    except BadRequest as exc:
+        return _json({"detail": exc.detail}, exc.status)
+    except Exception as exc:
+        import psycopg
+        import psycopg_pool
+
+        if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            # 503 makes Pub/Sub and Scheduler retry later, which is what an outage needs.
+            return _json({"detail": "temporarily unavailable"}, 503)
+        log.exception("request failed")
+        return _json({"detail": "internal error"}, 500)
