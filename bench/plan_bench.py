@@ -42,6 +42,45 @@ def resource_classes(stack: str) -> list[str]:
     return sorted(classes)
 
 
+BREAKDOWN = """
+import json, sys, time
+t0 = time.perf_counter()
+import pulumi, pulumi_gcp, pulumi_random
+CLASSES
+t1 = time.perf_counter()
+from grid.engine import run_program
+from grid.plan import make_plan, project_spec
+from grid.stackfile import read_stack_file
+import grid.policy_eval, grid.costing
+t2 = time.perf_counter()
+spec = project_spec()
+stack_file = read_stack_file(spec.root, STACK)
+settings = spec.plan_settings(stack_file)
+t3 = time.perf_counter()
+run = run_program(stack_file)
+t4 = time.perf_counter()
+resources = [r.to_json() for r in run.resources]
+grid.policy_eval.evaluate(resources, settings.environment, settings.usage)
+t5 = time.perf_counter()
+grid.costing.price_plan(resources, settings.usage)
+t6 = time.perf_counter()
+print(json.dumps({"provider_imports": t1 - t0, "grid_imports": t2 - t1, "config": t3 - t2,
+                  "program_run": t4 - t3, "policies": t5 - t4, "prices": t6 - t5}))
+"""
+
+
+def breakdown(stack: str, classes: list[str], runs: int) -> dict[str, float]:
+    """Median seconds of each phase of a plan, in fresh processes (same interpreter, same machine)."""
+    code = BREAKDOWN.replace("CLASSES", "; ".join(classes)).replace("STACK", repr(stack))
+    samples = [
+        json.loads(
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        )
+        for _ in range(runs)
+    ]
+    return {key: round(statistics.median(s[key] for s in samples), 3) for key in samples[0]}
+
+
 def timed(argv: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -62,15 +101,22 @@ def main() -> None:
         floors.append(timed(floor_cmd))
         plans.append(timed(plan_cmd))
     floor, plan = statistics.median(floors), statistics.median(plans)
+    phases = breakdown(args.stack, classes, args.runs)
     print(
         json.dumps(
             {
                 "stack": args.stack,
                 "runs": args.runs,
-                "resource_classes": classes,
+                "resource_classes": len(classes),
                 "import_floor_s": round(floor, 3),
                 "plan_s": round(plan, 3),
                 "ratio": round(plan / floor, 2),
+                "phases_s": phases,
+                "resource_half_ratio": round(
+                    (phases["provider_imports"] + phases["grid_imports"] + phases["config"] + phases["program_run"])
+                    / phases["provider_imports"],
+                    2,
+                ),
             },
             indent=2,
         )
