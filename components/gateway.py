@@ -168,6 +168,9 @@ class LoadBalancerArgs:
     """Cloud Armor policy attached to every backend service."""
     ssl_profile: str = "MODERN"
     log_sample_rate: float = 1.0
+    candidate_tag: str | None = None
+    """Tagged rollouts: ``<tag>.<first domain>`` routes to each Cloud Run service's revision with this tag, so
+    a new revision can be smoke-tested through the load balancer (and Armor) before it takes traffic."""
 
 
 class HttpsLoadBalancer(GridComponent):
@@ -177,6 +180,8 @@ class HttpsLoadBalancer(GridComponent):
 
     ip_address: pulumi.Output[str]
     backend_services: dict[str, pulumi.Output[str]]
+    candidate_host: str | None
+    """``<tag>.<domain>``: the hostname that reaches candidate revisions (point its DNS at ``ip_address`` too)."""
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -190,10 +195,13 @@ class HttpsLoadBalancer(GridComponent):
             ip_version="IPV4",
             opts=self.child_opts(),
         )
+        self.candidate_host = f"{args.candidate_tag}.{args.domains[0]}" if args.candidate_tag and args.domains else None
         certificate = compute.ManagedSslCertificate(
             self.child_name("cert"),
             project=args.project,
-            managed=compute.ManagedSslCertificateManagedArgs(domains=list(args.domains)),
+            managed=compute.ManagedSslCertificateManagedArgs(
+                domains=[*args.domains, *([self.candidate_host] if self.candidate_host else [])]
+            ),
             opts=self.child_opts(),
         )
         ssl_policy = compute.SSLPolicy(
@@ -203,52 +211,25 @@ class HttpsLoadBalancer(GridComponent):
             min_tls_version="TLS_1_2",
             opts=self.child_opts(),
         )
-        services: dict[str, compute.BackendService] = {}
-        for backend in args.backends:
-            neg = compute.RegionNetworkEndpointGroup(
-                self.child_name(f"{backend.key}-neg"),
-                project=args.project,
-                region=args.region,
-                network_endpoint_type="SERVERLESS",
-                cloud_run=compute.RegionNetworkEndpointGroupCloudRunArgs(service=backend.service_name)
-                if backend.kind == "run"
-                else None,
-                cloud_function=compute.RegionNetworkEndpointGroupCloudFunctionArgs(function=backend.service_name)
-                if backend.kind == "function"
-                else None,
-                opts=self.child_opts(),
-            )
-            services[backend.key] = compute.BackendService(
-                self.child_name(f"{backend.key}-backend"),
-                project=args.project,
-                load_balancing_scheme="EXTERNAL_MANAGED",
-                protocol="HTTPS",
-                backends=[compute.BackendServiceBackendArgs(group=neg.id)],
-                security_policy=args.security_policy,
-                log_config=compute.BackendServiceLogConfigArgs(enable=True, sample_rate=args.log_sample_rate),
-                enable_cdn=backend.cdn,
-                cdn_policy=_cdn_policy() if backend.cdn else None,
-                opts=self.child_opts(),
-            )
-        default = services[defaults[0].key]
+        services = {b.key: self._backend_service(b.key, b, None, args) for b in args.backends}
+        host_rules = [compute.URLMapHostRuleArgs(hosts=["*"], path_matcher="routes")]
+        matchers = [_path_matcher("routes", args.backends, services)]
+        if args.candidate_tag and args.domains:
+            # Candidate revisions of Cloud Run services; functions have no tags and serve as they are.
+            candidates = {
+                b.key: self._backend_service(f"{b.key}-{args.candidate_tag}", b, args.candidate_tag, args)
+                if b.kind == "run"
+                else services[b.key]
+                for b in args.backends
+            }
+            host_rules.append(compute.URLMapHostRuleArgs(hosts=[self.candidate_host], path_matcher="candidate"))
+            matchers.append(_path_matcher("candidate", args.backends, candidates))
         url_map = compute.URLMap(
             self.child_name("urlmap"),
             project=args.project,
-            default_service=default.id,
-            host_rules=[compute.URLMapHostRuleArgs(hosts=["*"], path_matcher="routes")],
-            path_matchers=[
-                compute.URLMapPathMatcherArgs(
-                    name="routes",
-                    default_service=default.id,
-                    path_rules=[
-                        compute.URLMapPathMatcherPathRuleArgs(
-                            paths=route_paths(b.path_prefix), service=services[b.key].id
-                        )
-                        for b in args.backends
-                        if b.path_prefix is not None
-                    ],
-                )
-            ],
+            default_service=services[defaults[0].key].id,
+            host_rules=host_rules,
+            path_matchers=matchers,
             opts=self.child_opts(),
         )
         https_proxy = compute.TargetHttpsProxy(
@@ -294,6 +275,53 @@ class HttpsLoadBalancer(GridComponent):
         self.ip_address = address.address
         self.backend_services = {k: s.id for k, s in services.items()}
         self.register_outputs({"ip_address": self.ip_address})
+
+    def _backend_service(
+        self, key: str, backend: Backend, tag: str | None, args: LoadBalancerArgs
+    ) -> compute.BackendService:
+        """A serverless NEG for ``backend`` (one tagged revision when ``tag`` is set) and its backend service."""
+        neg = compute.RegionNetworkEndpointGroup(
+            self.child_name(f"{key}-neg"),
+            project=args.project,
+            region=args.region,
+            network_endpoint_type="SERVERLESS",
+            cloud_run=compute.RegionNetworkEndpointGroupCloudRunArgs(service=backend.service_name, tag=tag)
+            if backend.kind == "run"
+            else None,
+            cloud_function=compute.RegionNetworkEndpointGroupCloudFunctionArgs(function=backend.service_name)
+            if backend.kind == "function"
+            else None,
+            opts=self.child_opts(),
+        )
+        cdn = backend.cdn and tag is None  # a candidate is never cached
+        return compute.BackendService(
+            self.child_name(f"{key}-backend"),
+            project=args.project,
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            protocol="HTTPS",
+            backends=[compute.BackendServiceBackendArgs(group=neg.id)],
+            security_policy=args.security_policy,
+            log_config=compute.BackendServiceLogConfigArgs(enable=True, sample_rate=args.log_sample_rate),
+            enable_cdn=cdn,
+            cdn_policy=_cdn_policy() if cdn else None,
+            opts=self.child_opts(),
+        )
+
+
+def _path_matcher(
+    name: str, backends: Sequence[Backend], services: Mapping[str, compute.BackendService]
+) -> compute.URLMapPathMatcherArgs:
+    """DESIGN §7's routing over ``services``: each prefix to its backend, everything else to the default one."""
+    default = next(services[b.key] for b in backends if b.path_prefix is None)
+    return compute.URLMapPathMatcherArgs(
+        name=name,
+        default_service=default.id,
+        path_rules=[
+            compute.URLMapPathMatcherPathRuleArgs(paths=route_paths(b.path_prefix), service=services[b.key].id)
+            for b in backends
+            if b.path_prefix is not None
+        ],
+    )
 
 
 def _cdn_policy() -> compute.BackendServiceCdnPolicyArgs:

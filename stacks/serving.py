@@ -375,10 +375,11 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
                 backends=backends,
                 security_policy=armor.id if gw.armor.enabled else None,
                 ssl_profile=gw.ssl_profile,
+                candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
             ),
             opts=opts,
         )
-        return {"gatewayAddress": lb.ip_address, "gatewayHosts": list(gw.domains)}
+        return {"gatewayAddress": lb.ip_address, "gatewayHosts": list(gw.domains), "candidateHost": lb.candidate_host}
     if gw.type == "apiGateway":
         api = ApiGateway(
             names("gw"),

@@ -145,7 +145,9 @@ def test_a_stack_deploy_migrates_smokes_the_candidate_then_promotes_or_rolls_bac
     assert 'grid rollout "$STACK" "$service" rollback' in by_name["Roll back"]["run"]
     assert by_name["Roll back"]["if"].startswith("${{ failure()")
     outputs = by_name["Stack outputs"]["run"]
-    assert "https://{tag}---{url.removeprefix('https://')}" in outputs
+    # Candidates are smoke-tested through the load balancer's candidate host (services only accept the LB).
+    assert "candidate-url=https://{outputs['candidateHost']}" in outputs
+    assert "candidate-url" in by_name["Smoke test the candidate revisions"]["run"]
 
 
 def _plan(stack: str, monthly: float, urns: list[str], violations: list[dict[str, str]]) -> dict[str, Any]:

@@ -125,7 +125,7 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
     assert ban["rateLimitOptions"]["rateLimitThreshold"] == {"count": 1200, "intervalSec": 60}
     assert armor.inputs["adaptiveProtectionConfig"]["layer7DdosDefenseConfig"]["enable"] is True
     backends = plan.of_type("gcp:compute/backendService:BackendService")
-    assert len(backends) == 5
+    assert len(backends) == 8  # 5 routes + a candidate backend per Cloud Run service (tagged rollouts)
     assert all(b.inputs["securityPolicy"] and b.inputs["logConfig"]["enable"] for b in backends)
     [cdn] = [b for b in backends if b.inputs.get("enableCdn")]
     assert cdn.name.endswith("-api-backend")
@@ -140,9 +140,13 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
     ssl = plan.one("gcp:compute/sSLPolicy:SSLPolicy")
     assert (ssl.inputs["profile"], ssl.inputs["minTlsVersion"]) == ("MODERN", "TLS_1_2")
     cert = plan.one("gcp:compute/managedSslCertificate:ManagedSslCertificate")
-    assert cert.inputs["managed"]["domains"] == ["api.acme.example"]
+    assert cert.inputs["managed"]["domains"][0] == "api.acme.example"
     negs = plan.of_type("gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup")
-    assert len(negs) == 5 and all(n.inputs["networkEndpointType"] == "SERVERLESS" for n in negs)
+    assert len(negs) == 8 and all(n.inputs["networkEndpointType"] == "SERVERLESS" for n in negs)
+    tagged = {n.inputs["cloudRun"]["service"] for n in negs if n.inputs.get("cloudRun", {}).get("tag") == "candidate"}
+    assert tagged == {"grid-prod-auth", "grid-prod-api", "grid-prod-ai"}
+    assert routes.inputs["hostRules"][1] == {"hosts": ["candidate.api.acme.example"], "pathMatcher": "candidate"}
+    assert "candidate.api.acme.example" in cert.inputs["managed"]["domains"]
 
 
 def test_messaging_dead_letters_scheduler_and_tasks(synth) -> None:
