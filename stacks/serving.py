@@ -391,7 +391,7 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
             ),
             opts=opts,
         )
-        return {"gatewayAddress": api.hostname, "gatewayHosts": [api.hostname]}
+        return {"gatewayAddress": api.hostname, "gatewayHosts": [api.hostname], "candidateHost": None}
     if gw.type == "apigee":
         apigee = ApigeeGateway(
             names("apigee"),
@@ -404,8 +404,8 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
             ),
             opts=opts,
         )
-        return {"gatewayAddress": apigee.environment, "gatewayHosts": list(gw.domains)}
-    return {"gatewayAddress": None, "gatewayHosts": []}
+        return {"gatewayAddress": apigee.environment, "gatewayHosts": list(gw.domains), "candidateHost": None}
+    return {"gatewayAddress": None, "gatewayHosts": [], "candidateHost": None}
 
 
 def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi.Input[str] | None:
