@@ -549,6 +549,24 @@ class MonitoringConfig(_Model):
         return value
 
 
+# --- AI completion provider --------------------------------------------------------------------------------
+
+
+class CompletionConfig(_Model):
+    """The OpenAI-compatible chat-completions API the ai service routes /ai/complete to (key: grid:completionApiKey)."""
+
+    base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1; null: /ai/complete answers 503.")
+    model: str = "gpt-4o-mini"
+    daily_token_budget: int = Field(200_000, ge=0, description="Completion tokens one user may spend per UTC day.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https://[^\s/]+(/\S*)?$", value):
+            raise ValueError(f"'{value}' must be an https:// URL")
+        return value
+
+
 # --- rollouts -----------------------------------------------------------------------------------------------
 
 RolloutService = Literal["auth", "api", "ai"]
@@ -634,6 +652,7 @@ class StackConfig(_Model):
     monitoring: MonitoringConfig = MonitoringConfig()
     usage: UsageConfig = UsageConfig()
     rollout: RolloutConfig = RolloutConfig()
+    completion: CompletionConfig = CompletionConfig()
     secrets_present: frozenset[str] = frozenset()
 
     @field_validator("name_prefix")

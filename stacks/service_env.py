@@ -33,6 +33,11 @@ class EnvSources:
     events_topic: pulumi.Input[str]
     completion_api_key: SecretRef | None
     trusted_proxy_hops: int
+    ai_subscription: pulumi.Input[str]
+    """Full name of the pull subscription the ai indexer reads message.created from."""
+    completion_base_url: str | None
+    completion_model: str
+    daily_token_budget: int
 
 
 def _common(src: EnvSources) -> WorkloadEnv:
@@ -60,7 +65,17 @@ def service_env(service: str, src: EnvSources) -> WorkloadEnv:
     elif service == "api":
         env.plain.update({"JWKS_URL": src.jwks_url, "EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
     elif service == "ai":
-        env.plain["JWKS_URL"] = src.jwks_url
+        env.plain.update(
+            {
+                "JWKS_URL": src.jwks_url,
+                "EVENTS_BACKEND": "pubsub",
+                "PUBSUB_SUBSCRIPTION": src.ai_subscription,
+                "COMPLETION_MODEL": src.completion_model,
+                "DAILY_TOKEN_BUDGET": str(src.daily_token_budget),
+            }
+        )
+        if src.completion_base_url is not None:
+            env.plain["COMPLETION_BASE_URL"] = src.completion_base_url
         if src.completion_api_key is not None:
             env.secrets["COMPLETION_API_KEY"] = src.completion_api_key
     elif service == "migrations":

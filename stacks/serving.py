@@ -73,6 +73,7 @@ FUNCTIONS = (
     FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
 )
 COST_CAP = "cost-cap"
+AI_INDEXER = "ai-indexer"
 
 
 def _function_config(config: StackConfig, function: str) -> FunctionConfig:
@@ -191,7 +192,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             push_invoker_email=ids.emails["invoker"],
             push_audience=analytics.uri,
             publishers={"api": ids.members["api"]},
-            pull_subscriptions=[PullSubscriptionArgs(name="ai-indexer", subscribers={"ai": ids.members["ai"]})],
+            pull_subscriptions=[PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})],
         ),
         opts=opts,
     )
@@ -231,8 +232,8 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     sources: EnvSources | None = None
     for service in SERVICES:  # auth first: the others verify tokens against its published keys
         if sources is None and service != "auth":
-            sources = _env_sources(config, base, jwt_secret, exposure, events.topic_id, services["auth"].uri)
-        env = service_env(service, sources or _env_sources(config, base, jwt_secret, exposure, events.topic_id, None))
+            sources = _env_sources(config, base, jwt_secret, exposure, events, services["auth"].uri)
+        env = service_env(service, sources or _env_sources(config, base, jwt_secret, exposure, events, None))
         callers = dict(invoker_members)
         if service == "ai":
             callers["invoker"] = ids.members["invoker"]  # Cloud Tasks deliver AI work with this identity
@@ -337,7 +338,7 @@ def _env_sources(
     base,
     jwt_secret: Secret,
     exposure: Exposure,
-    events_topic: pulumi.Input[str],
+    events: EventBus,
     auth_uri: pulumi.Input[str] | None,
 ) -> EnvSources:
     def ref(secret: Secret) -> SecretRef:
@@ -356,7 +357,13 @@ def _env_sources(
         redis_url=ref(base.cache.url_secret) if base.cache else None,
         jwt_signing_key=ref(jwt_secret),
         jwks_url=jwks_url,
-        events_topic=events_topic,
+        events_topic=events.topic_id,
+        ai_subscription=pulumi.Output.concat(
+            "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]
+        ),
+        completion_base_url=config.completion.base_url,
+        completion_model=config.completion.model,
+        daily_token_budget=config.completion.daily_token_budget,
         completion_api_key=ref(completion) if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
     )
