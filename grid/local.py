@@ -171,9 +171,14 @@ class LocalRedis:
 class PathRouter:
     """ASGI app routing by path prefix like the cloud load balancer, and running each service's lifespan."""
 
-    def __init__(self, auth: Any, api: Any) -> None:
+    def __init__(self, auth: Any, api: Any, ai: Any = None, functions: dict[str, Any] | None = None) -> None:
         self.auth = auth
         self.api = api
+        # -- ai services (issue #6): the ai app, the functions as ASGI apps by name, and the analytics feed.
+        self.ai = ai
+        self.functions = functions or {}
+        self.analytics_feed: Any = None
+        # -- end ai services
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -183,9 +188,16 @@ class PathRouter:
         if path == "/auth" or path.startswith("/auth/"):
             await self.auth(scope, receive, send)
         elif path == "/ai" or path.startswith("/ai/"):
-            await _unavailable(scope, send, "the ai service is not part of this release yet")
+            if self.ai is None:
+                await _unavailable(scope, send, "the ai service is not running")
+            else:
+                await self.ai(scope, receive, send)
         elif path.startswith("/fn/"):
-            await _unavailable(scope, send, "functions are not part of this release yet")
+            function = self.functions.get(path.split("/")[2])
+            if function is None:
+                await _unavailable(scope, send, "no such function")
+            else:
+                await function(scope, receive, send)
         else:
             await self.api(scope, receive, send)
 
@@ -195,8 +207,11 @@ class PathRouter:
         async with AsyncExitStack() as stack:
             try:
                 # auth first: the api verifies tokens with the keys auth publishes.
-                for app in (self.auth, self.api):
+                for app in (self.auth, self.api, *([self.ai] if self.ai is not None else [])):
                     await stack.enter_async_context(app.router.lifespan_context(app))
+                if self.analytics_feed is not None:  # ai services (issue #6)
+                    self.analytics_feed.start()
+                    stack.push_async_callback(self.analytics_feed.stop)
             except Exception as exc:
                 log.exception("startup failed")
                 await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
@@ -244,7 +259,25 @@ def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port
         ),
         configure_logs=False,
     )
-    return PathRouter(auth, api)
+    # -- ai services (issue #6): the ai service, the functions, and ml-analytics fed from the local event bus.
+    from app.ai.main import create_app as create_ai
+    from app.ai.settings import AiSettings
+    from app.functions.local import AnalyticsFeed, WsgiApp, load_functions
+
+    ai = create_ai(
+        AiSettings(
+            **common,
+            JWKS_URL=f"http://127.0.0.1:{port}/auth/.well-known/jwks.json",
+            EVENTS_BACKEND="redis" if redis_url else "none",
+        ),
+        configure_logs=False,
+    )
+    functions = load_functions(database_url)
+    router = PathRouter(auth, api, ai, {name: WsgiApp(app) for name, app in functions.items()})
+    if redis_url:
+        router.analytics_feed = AnalyticsFeed(redis_url, "grid:events", functions["ml-analytics"])
+    # -- end ai services
+    return router
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -126,11 +126,11 @@ def test_grid_local_journey_restart_and_clean_stop(grid_local):
     assert [m["content"] for m in page1["items"] + page2["items"]] == [f"m{i}" for i in range(5)]
     assert page2["next_cursor"] is None
 
-    # The cloud's routing: /auth/* to auth, /ai/* and /fn/* answer 503 until those services exist.
+    # The cloud's routing: /auth/* to auth, /ai/* to ai, /fn/<name>/* to that function.
     assert c.get("/auth/me", headers=h).json()["email"] == email
-    for path in ("/ai/v1/chat", "/fn/korean-nlp/analyze"):
-        r = c.post(path, json={})
-        assert r.status_code == 503 and "not part of this release" in r.json()["detail"]
+    assert c.get("/ai/health").json() == {"status": "ok"}
+    assert c.post("/fn/korean-nlp/analyze", json={"text": "고양이가 좋아요"}).json()["nouns"] == ["고양이"]
+    assert c.post("/fn/unknown/x", json={}).status_code == 503
     kid = c.get("/auth/.well-known/jwks.json").json()["keys"][0]["kid"]
     redis_pid = int((grid_local.data_dir / "redis" / "redis.pid").read_text())
     c.close()

@@ -1,0 +1,1 @@
+"""The ai service: embeddings, semantic search over messages, and completions through a configured provider."""

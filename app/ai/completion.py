@@ -1,0 +1,238 @@
+"""Completions through an OpenAI-compatible chat-completions API, made resilient.
+
+- Timeouts per attempt (connect 5 s, the whole response COMPLETION_TIMEOUT_SECONDS).
+- Retries of what may succeed next time (timeouts, connection errors, 429, 5xx) with exponential backoff and full
+  jitter, honouring a provider's Retry-After up to the cap; other 4xx are the request's fault and not retried.
+- A circuit breaker: after `threshold` consecutive failed completions it opens for `cooldown` seconds and calls
+  fail at once (503) instead of queueing on a provider that is down; then one trial call decides.
+- Token usage is reported to a metric hook: Cloud Monitoring `custom.googleapis.com/grid/ai/tokens` (labels
+  model, kind) when a project and the monitoring client are available, a log line otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("app.ai.completion")
+
+METRIC_TYPE = "custom.googleapis.com/grid/ai/tokens"
+
+
+class ProviderNotConfigured(Exception):
+    pass
+
+
+class ProviderUnavailable(Exception):
+    """The provider failed after every attempt, or the breaker is open. `retry_after` in seconds."""
+
+    def __init__(self, reason: str, retry_after: int = 1) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class ProviderRejected(Exception):
+    """The provider refused the request itself (a 4xx other than 429)."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class CircuitBreaker:
+    def __init__(self, threshold: int = 5, cooldown: float = 30.0) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._trial = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "open" if time.monotonic() - self.opened_at < self.cooldown else "half-open"
+
+    def allow(self) -> bool:
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half-open" and not self._trial:
+            self._trial = True  # exactly one caller probes the provider
+            return True
+        return False
+
+    def retry_after(self) -> int:
+        if self.opened_at is None:
+            return 1
+        return max(1, int(self.cooldown - (time.monotonic() - self.opened_at)) + 1)
+
+    def success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self._trial = False
+
+    def failure(self) -> None:
+        self.failures += 1
+        self._trial = False
+        if self.opened_at is not None or self.failures >= self.threshold:
+            if self.opened_at is None or self.state == "half-open":
+                log.warning("completion provider circuit open for %.0fs", self.cooldown)
+            self.opened_at = time.monotonic()
+
+
+class TokenMeter:
+    """Reports token usage per model and kind (prompt, completion)."""
+
+    def __init__(self, project: str | None) -> None:
+        self.project = project
+        self._client: Any = None
+        if project:
+            try:
+                from google.cloud import monitoring_v3  # optional: only in images that install it
+
+                self._client = monitoring_v3.MetricServiceClient()
+            except Exception:  # not installed or no credentials: fall back to logging
+                self._client = None
+
+    async def record(self, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        if self._client is None:
+            log.info(
+                "ai tokens",
+                extra={"metric": METRIC_TYPE, "model": model, "prompt": prompt_tokens, "completion": completion_tokens},
+            )
+            return
+        try:
+            await asyncio.to_thread(self._write, model, {"prompt": prompt_tokens, "completion": completion_tokens})
+        except Exception as exc:  # metrics must never fail a completion
+            log.warning("could not write token metric: %s", type(exc).__name__)
+
+    def _write(self, model: str, counts: dict[str, int]) -> None:
+        from google.cloud import monitoring_v3
+
+        now = time.time()
+        series = []
+        for kind, value in counts.items():
+            ts = monitoring_v3.TimeSeries()
+            ts.metric.type = METRIC_TYPE
+            ts.metric.labels["model"] = model
+            ts.metric.labels["kind"] = kind
+            ts.resource.type = "global"
+            ts.resource.labels["project_id"] = str(self.project)
+            point = monitoring_v3.Point(
+                {"interval": {"end_time": {"seconds": int(now), "nanos": int((now % 1) * 1e9)}},
+                 "value": {"int64_value": value}}
+            )  # fmt: skip
+            ts.points = [point]
+            series.append(ts)
+        self._client.create_time_series(name=f"projects/{self.project}", time_series=series)
+
+
+class CompletionClient:
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 3,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 4.0,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.model = model
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.breaker = breaker or CircuitBreaker()
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+
+    @property
+    def configured(self) -> bool:
+        return self.base_url is not None
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        # Full jitter: spreads the retries of many clients instead of synchronising them on the provider.
+        delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_cap))
+        return delay
+
+    async def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> Completion:
+        if self.base_url is None:
+            raise ProviderNotConfigured()
+        if not self.breaker.allow():
+            raise ProviderUnavailable("circuit open", self.breaker.retry_after())
+        body: dict[str, Any] = {"model": self.model, "messages": messages}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        last = "no attempt"
+        for attempt in range(self.max_attempts):
+            retry_after: float | None = None
+            try:
+                resp = await self.http.post(f"{self.base_url}/chat/completions", json=body)
+            except httpx.TimeoutException:
+                last = "timeout"
+            except httpx.TransportError as exc:
+                last = type(exc).__name__
+            else:
+                if resp.status_code == 200:
+                    try:
+                        completion = self._parse(resp.json())
+                    except (ValueError, KeyError, IndexError, TypeError):
+                        last = "malformed response"
+                    else:
+                        self.breaker.success()
+                        return completion
+                elif resp.status_code == 429 or resp.status_code >= 500:
+                    last = f"HTTP {resp.status_code}"
+                    retry_after = _retry_after(resp.headers.get("retry-after"))
+                else:
+                    # Our request is at fault; the provider is healthy, so the breaker counts it as a success.
+                    self.breaker.success()
+                    log.warning("completion provider rejected the request: HTTP %d", resp.status_code)
+                    raise ProviderRejected(f"HTTP {resp.status_code}")
+            log.info("completion attempt %d/%d failed: %s", attempt + 1, self.max_attempts, last)
+            if attempt + 1 < self.max_attempts:
+                await asyncio.sleep(self._delay(attempt, retry_after))
+        self.breaker.failure()
+        raise ProviderUnavailable(last, self.breaker.retry_after() if self.breaker.state == "open" else 1)
+
+    def _parse(self, body: dict[str, Any]) -> Completion:
+        content = body["choices"][0]["message"]["content"]
+        if not isinstance(content, str):
+            raise TypeError("content")
+        usage = body.get("usage") or {}
+        return Completion(
+            content=content,
+            model=str(body.get("model") or self.model),
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+        )
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

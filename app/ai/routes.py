@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from app.ai.completion import ProviderNotConfigured, ProviderRejected, ProviderUnavailable
+from app.ai.schemas import CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
+from app.ai.service import AiService, BudgetExceeded, NotFound
+from app.common import health
+from app.common.security import Principal, current_principal
+
+AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid access token"}}
+
+
+async def _service(request: Request) -> AiService:
+    return request.app.state.ai
+
+
+async def _user_id(principal: Annotated[Principal, Depends(current_principal)]) -> UUID:
+    return principal.user_id
+
+
+Service = Annotated[AiService, Depends(_service)]
+UserId = Annotated[UUID, Depends(_user_id)]
+
+# The load balancer sends /ai/* here unchanged, so the health checks answer under /ai too.
+health_router = APIRouter(prefix="/ai", tags=["health"])
+health_router.add_api_route("/health", health.health, methods=["GET"], response_model=health.Health)
+health_router.add_api_route("/ready", health.ready, methods=["GET"], response_model=health.Readiness)
+
+router = APIRouter(prefix="/ai", tags=["ai"], responses=AUTH)
+
+
+@router.post("/embed", response_model=EmbedOut, responses={413: {"description": "a text is too long"}})
+async def embed(body: EmbedIn, uid: UserId, service: Service) -> EmbedOut:
+    if body.too_long():
+        raise HTTPException(413, "each text may have at most 8000 characters")
+    vectors = await service.embed(body.texts)
+    return EmbedOut(model=service.model, dim=len(vectors[0]), vectors=vectors)
+
+
+@router.post("/search", response_model=SearchOut)
+async def search(body: SearchIn, uid: UserId, service: Service) -> dict[str, Any]:
+    return {"items": await service.search(uid, body.query, body.conversation_id, body.limit)}
+
+
+@router.post(
+    "/complete",
+    response_model=CompleteOut,
+    responses={
+        404: {"description": "conversation not found (or not yours)"},
+        429: {"description": "daily token budget spent"},
+        502: {"description": "the provider refused the request"},
+        503: {"description": "no provider configured, or the provider is unavailable"},
+    },
+)
+async def complete(body: CompleteIn, uid: UserId, service: Service) -> CompleteOut:
+    try:
+        c = await service.complete(uid, body.prompt, body.conversation_id, body.max_tokens)
+    except NotFound:
+        raise HTTPException(404, "conversation not found") from None
+    except BudgetExceeded:
+        raise HTTPException(429, "daily token budget spent; it resets at 00:00 UTC") from None
+    except ProviderNotConfigured:
+        raise HTTPException(
+            503, "no completion provider is configured (set COMPLETION_BASE_URL and COMPLETION_API_KEY)"
+        ) from None
+    except ProviderUnavailable as exc:
+        raise HTTPException(
+            503, "the completion provider is unavailable, retry later", headers={"Retry-After": str(exc.retry_after)}
+        ) from None
+    except ProviderRejected:
+        raise HTTPException(502, "the completion provider rejected the request") from None
+    usage = {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "total_tokens": c.total_tokens}
+    return CompleteOut(model=c.model, content=c.content, usage=usage)  # type: ignore[arg-type]
+
+
+routers = [health_router, router]

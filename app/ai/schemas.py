@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+MAX_TEXT_CHARS = 8_000
+
+
+class EmbedIn(BaseModel):
+    texts: list[str] = Field(min_length=1, max_length=64)
+
+    def too_long(self) -> bool:
+        return any(len(t) > MAX_TEXT_CHARS for t in self.texts)
+
+
+class EmbedOut(BaseModel):
+    model: str
+    dim: int
+    vectors: list[list[float]]
+
+
+class SearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    conversation_id: UUID | None = None
+    limit: int = Field(10, ge=1, le=100)
+
+
+class SearchHit(BaseModel):
+    message_id: UUID
+    conversation_id: UUID
+    content: str
+    score: float
+
+
+class SearchOut(BaseModel):
+    items: list[SearchHit]
+
+
+class CompleteIn(BaseModel):
+    prompt: str = Field(min_length=1, max_length=32_000)
+    conversation_id: UUID | None = None
+    max_tokens: int = Field(1024, ge=1, le=32_768)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class CompleteOut(BaseModel):
+    model: str
+    content: str
+    usage: Usage

