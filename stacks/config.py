@@ -557,7 +557,6 @@ class CompletionConfig(_Model):
 
     base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1; null: /ai/complete answers 503.")
     model: str = "gpt-4o-mini"
-    daily_token_budget: int = Field(200_000, ge=0, description="Completion tokens one user may spend per UTC day.")
 
     @field_validator("base_url")
     @classmethod

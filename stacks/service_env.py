@@ -37,7 +37,6 @@ class EnvSources:
     """Full name of the pull subscription the ai indexer reads message.created from."""
     completion_base_url: str | None
     completion_model: str
-    daily_token_budget: int
 
 
 def _common(src: EnvSources) -> WorkloadEnv:
@@ -71,7 +70,6 @@ def service_env(service: str, src: EnvSources) -> WorkloadEnv:
                 "EVENTS_BACKEND": "pubsub",
                 "PUBSUB_SUBSCRIPTION": src.ai_subscription,
                 "COMPLETION_MODEL": src.completion_model,
-                "DAILY_TOKEN_BUDGET": str(src.daily_token_budget),
             }
         )
         if src.completion_base_url is not None:

@@ -363,7 +363,6 @@ def _env_sources(
         ),
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
-        daily_token_budget=config.completion.daily_token_budget,
         completion_api_key=ref(completion) if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
     )
