@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from stacks import gcp_limits
 from stacks.config_errors import ConfigError, format_validation_error, suggest
-from stacks.gcp_types import BillingAccount, ProjectId, Region
+from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
 from stacks.presets import ENVIRONMENTS, preset
 
 Environment = Literal["dev", "staging", "prod"]
@@ -169,18 +169,11 @@ class BackupExportConfig(_Model):
     """Daily SQL exports to a retention-locked bucket, in addition to Cloud SQL's automated backups."""
 
     enabled: bool = False
-    schedule: str = Field("30 4 * * *", description="Cron (UTC) of the daily export; after the backup window.")
+    schedule: Cron = Field("30 4 * * *", description="Cron (UTC) of the daily export; after the backup window.")
     retention_days: int = Field(30, ge=1, le=3650)
     lock_retention: bool = Field(False, description="Lock the bucket's retention policy. Irreversible.")
     storage_class: Literal["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"] = "NEARLINE"
     serverless_export: bool = Field(True, description="Export from a temporary instance, not the primary.")
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"'{value}' is not a five-field cron expression like '30 4 * * *'")
-        return value
 
 
 class SqlMaintenanceConfig(_Model):
@@ -478,16 +471,9 @@ class MessagingConfig(_Model):
     retention_days: int = Field(7, ge=1, le=31)
     min_backoff_seconds: int = Field(10, ge=0, le=600)
     max_backoff_seconds: int = Field(600, ge=0, le=600)
-    analytics_schedule: str = Field("0 3 * * *", description="Cron for the daily analytics report.")
+    analytics_schedule: Cron = Field("0 3 * * *", description="Cron for the daily analytics report.")
     time_zone: str = "Etc/UTC"
     tasks: TasksConfig = TasksConfig()
-
-    @field_validator("analytics_schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"'{value}' is not a five-field cron expression like '0 3 * * *'")
-        return value
 
     @model_validator(mode="after")
     def _backoff(self) -> MessagingConfig:

@@ -32,6 +32,14 @@ def _billing_account(value: str) -> str:
     return value
 
 
+def _cron(value: str) -> str:
+    if len(value.split()) != 5:
+        raise ValueError(f"'{value}' is not a five-field cron expression like '0 3 * * *'")
+    return value
+
+
 ProjectId = Annotated[str, AfterValidator(_project_id)]
+Cron = Annotated[str, AfterValidator(_cron)]
+"""A Cloud Scheduler schedule: five-field unix cron."""
 Region = Annotated[str, AfterValidator(_region)]
 BillingAccount = Annotated[str, AfterValidator(_billing_account)]
