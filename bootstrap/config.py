@@ -7,15 +7,15 @@ Bad config is one line per problem naming the file and key, never a traceback.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks import gcp_limits
+from stacks.config_base import ConfigModel, decode_config_value
 from stacks.config_errors import ConfigError, format_validation_error, suggest
 from stacks.gcp_types import BillingAccount, ProjectId, Region
 
@@ -56,8 +56,7 @@ ENVIRONMENT_APIS = (
 )
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, validate_default=True)
+_Model = ConfigModel
 
 
 class GithubConfig(_Model):
@@ -250,16 +249,6 @@ _NAMESPACED = {"project": "gcp:project", "region": "gcp:region"} | {
 _KEYS = sorted(to_camel(name) for name in BootstrapConfig.model_fields if name not in {"project", "region"})
 
 
-def _decode(value: Any) -> Any:
-    """Pulumi hands structured config to programs as JSON strings; stack files give it parsed."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def load_bootstrap_config(
     raw: Mapping[str, Any], *, source: str, secret_keys: frozenset[str] = frozenset()
 ) -> BootstrapConfig:
@@ -273,13 +262,16 @@ def load_bootstrap_config(
         if key in secret_keys:
             problems.append(f"{source}: {key}: bootstrap has no secrets; store this value as plain config")
         elif name in _KEYS:
-            document[name] = _decode(value)
+            document[name] = decode_config_value(value)
         else:
             problems.append(f"{source}: {key}: unknown key{suggest(name, _KEYS)} (valid: {', '.join(_KEYS)})")
     if "gcp:project" not in raw:
         problems.append(f"{source}: gcp:project: required: run `pulumi config set gcp:project <ops-project-id>`")
         raise ConfigError(problems)
-    document.update(project=_decode(raw["gcp:project"]), region=_decode(raw.get("gcp:region", "us-central1")))
+    document.update(
+        project=decode_config_value(raw["gcp:project"]),
+        region=decode_config_value(raw.get("gcp:region", "us-central1")),
+    )
     try:
         config = BootstrapConfig.model_validate(document)
     except ValidationError as exc:

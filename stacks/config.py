@@ -9,15 +9,15 @@ line per problem, each naming the file, the field path and what to do.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks import gcp_limits
+from stacks.config_base import ConfigModel, decode_config_value
 from stacks.config_errors import ConfigError, format_validation_error, suggest
 from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
 from stacks.presets import ENVIRONMENTS, preset
@@ -53,8 +53,7 @@ _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):00$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, validate_default=True)
+_Model = ConfigModel
 
 
 # --- networking ---------------------------------------------------------------------------------------------
@@ -718,16 +717,6 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def _decode(value: Any) -> Any:
-    """Pulumi hands structured config to programs as JSON strings; stack files give it parsed."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def default_name_prefix(stack: str) -> str:
     """``grid-<stack>``, made safe for resource names: two stacks in one project never collide."""
     simple = stack.rsplit("/", 1)[-1].lower()
@@ -756,7 +745,7 @@ def load_stack_config(
                 )
             secrets.add(name)
         elif name in _TOP_LEVEL_KEYS:
-            grid[name] = _decode(value)
+            grid[name] = decode_config_value(value)
         else:
             known = sorted(_TOP_LEVEL_KEYS) + sorted(SECRET_KEYS)
             problems.append(f"{source}: {key}: unknown key{suggest(name, known)} (valid: {', '.join(known)})")
@@ -773,12 +762,12 @@ def load_stack_config(
     if environment not in ENVIRONMENTS or "gcp:project" not in raw:
         raise ConfigError(problems)
 
-    region = _decode(raw.get("gcp:region", "us-central1"))
+    region = decode_config_value(raw.get("gcp:region", "us-central1"))
     document = _deep_merge(preset(str(environment), str(region)), grid)
     document.setdefault("namePrefix", default_name_prefix(stack))
     document.update(
         stack=stack,
-        project=_decode(raw["gcp:project"]),
+        project=decode_config_value(raw["gcp:project"]),
         region=region,
         secretsPresent=frozenset(secrets),
     )
