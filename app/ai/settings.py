@@ -40,6 +40,14 @@ class AiSettings(ServiceSettings):
         alias="COMPLETION_TOKENS_PER_DAY",
         description="Completion tokens one user may spend per UTC day.",
     )
+    embed_torch_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        alias="EMBED_TORCH_THREADS",
+        description="Intra-op CPU threads of the embedding model; 0: torch's default (one per core). "
+        "Set 1 where the cores are shared (see docs/benchmarks.md).",
+    )
     events_backend: Literal["auto", "redis", "pubsub", "none"] = Field(
         "auto",
         alias="EVENTS_BACKEND",

@@ -100,7 +100,7 @@ class StreamConsumer(BackgroundLoop):
             await client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
 
     async def _read(self, client: aioredis.Redis) -> None:
-        reply = await client.xreadgroup(
+        reply: Any = await client.xreadgroup(
             self.group, self.consumer, {self.stream: ">"}, count=self.batch, block=self.block_ms
         )
         for _stream, entries in reply or []:

@@ -40,7 +40,12 @@ def analyser() -> Kiwi:
     if _kiwi is None:
         with _kiwi_lock:
             if _kiwi is None:
-                _kiwi = Kiwi()
+                # The typo and multi-word dictionaries double the load time and memory for corrections this
+                # endpoint does not ask for.
+                kiwi = Kiwi(load_typo_dict=False, load_multi_dict=False)
+                # Kiwi finishes initialising on its first analysis (about a second): do it now, not in a request.
+                kiwi.tokenize("초기화")
+                _kiwi = kiwi
     return _kiwi
 
 

@@ -264,7 +264,7 @@ def _events(request: Request) -> Response:
         return _json({"status": "ignored"})
     try:
         payload = json.loads(base64.b64decode(message.get("data") or "", validate=True))
-        published = datetime.fromisoformat(message.get("publishTime") or attributes.get("time"))
+        published = datetime.fromisoformat(str(message.get("publishTime") or attributes.get("time") or ""))
         counted = record_message(attributes.get("id"), payload, published)
     except (binascii.Error, ValueError, KeyError, TypeError):
         # A malformed event will never parse; acknowledging it keeps it from blocking the subscription (it is

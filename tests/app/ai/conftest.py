@@ -105,7 +105,8 @@ def fake_provider() -> Iterator[FakeProvider]:
 def embedder():
     from app.ai.embeddings import get_embedder
 
-    return get_embedder()
+    # One intra-op thread: the test machine's cores are shared (see EMBED_TORCH_THREADS).
+    return get_embedder(1)
 
 
 def start_ai(postgres, redis_server, auth_url: str, **extra: Any) -> ServerThread:
