@@ -5,11 +5,12 @@ The settings classes are the source of truth; tests/app/test_envdoc.py fails whe
 
 from __future__ import annotations
 
+from app.ai.settings import AiSettings
 from app.api.settings import ApiSettings
 from app.auth.settings import AuthSettings
 from app.common.settings import ServiceSettings
 
-SERVICES: dict[str, type[ServiceSettings]] = {"auth": AuthSettings, "api": ApiSettings}
+SERVICES: dict[str, type[ServiceSettings]] = {"auth": AuthSettings, "api": ApiSettings, "ai": AiSettings}
 
 
 def render() -> str:
