@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
+
+
+class SecretRef(NamedTuple):
+    """An environment variable filled from Secret Manager: short secret ID and pinned version."""
+
+    secret: pulumi.Input[str]
+    version: pulumi.Input[str]
 
 
 @dataclass
@@ -76,3 +84,8 @@ class Secret(GridComponent):
         self.name = args.secret_id
         self.version = version.version
         self.register_outputs({"secret_id": self.secret_id, "version": self.version})
+
+    @property
+    def ref(self) -> SecretRef:
+        """This secret's pinned version, for a workload's environment."""
+        return SecretRef(self.name, self.version)

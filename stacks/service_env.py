@@ -29,7 +29,6 @@ class EnvSources:
     database_url: SecretRef
     redis_url: SecretRef | None
     jwt_signing_key: SecretRef
-    jwks_url: pulumi.Input[str]
     events_topic: pulumi.Input[str]
     completion_api_key: SecretRef | None
     trusted_proxy_hops: int
@@ -56,17 +55,19 @@ def _common(src: EnvSources) -> WorkloadEnv:
     return env
 
 
-def service_env(service: str, src: EnvSources) -> WorkloadEnv:
-    """Environment of ``service`` (auth, api, ai, migrations)."""
+def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | None = None) -> WorkloadEnv:
+    """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks_url``."""
+    if service in ("api", "ai") and jwks_url is None:
+        raise ValueError(f"{service} needs the auth service's JWKS URL")
     env = _common(src)
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
-        env.plain.update({"JWKS_URL": src.jwks_url, "EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
+        env.plain.update({"JWKS_URL": jwks_url, "EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
     elif service == "ai":
         env.plain.update(
             {
-                "JWKS_URL": src.jwks_url,
+                "JWKS_URL": jwks_url,
                 "EVENTS_BACKEND": "pubsub",
                 "PUBSUB_SUBSCRIPTION": src.ai_subscription,
                 "COMPLETION_MODEL": src.completion_model,

@@ -20,7 +20,6 @@ from components.compute import (
     CloudRunService,
     CloudRunServiceArgs,
     FunctionSourceBucket,
-    SecretRef,
     ServiceImage,
     ServiceImageArgs,
 )
@@ -155,7 +154,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         names("fn-src"), FunctionSourceBucketArgs(project=config.project, region=config.region), opts=opts
     )
     interface = base.network.function_network_interface()
-    database_url = SecretRef(base.database.url_secret.name, base.database.url_secret.version)
+    database_url = base.database.url_secret.ref
     functions: dict[str, CloudFunction] = {}
     for spec in FUNCTIONS:
         env = function_env(spec.name, config.environment, database_url)
@@ -229,11 +228,10 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     grants = [jwt_secret, base.database.url_secret, *([base.cache.url_secret] if base.cache else [])]
     grants += list(base.config_secrets.values())
     services: dict[str, CloudRunService] = {}
-    sources: EnvSources | None = None
+    sources = _env_sources(config, base, jwt_secret, exposure, events)
+    jwks_url: pulumi.Input[str] | None = None
     for service in SERVICES:  # auth first: the others verify tokens against its published keys
-        if sources is None and service != "auth":
-            sources = _env_sources(config, base, jwt_secret, exposure, events, services["auth"].uri)
-        env = service_env(service, sources or _env_sources(config, base, jwt_secret, exposure, events, None))
+        env = service_env(service, sources, jwks_url)
         callers = dict(invoker_members)
         if service == "ai":
             callers["invoker"] = ids.members["invoker"]  # Cloud Tasks deliver AI work with this identity
@@ -262,7 +260,8 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             ),
             opts=opts,
         )
-    assert sources is not None
+        if service == "auth":
+            jwks_url = _jwks_url(config, services["auth"].uri)
     migrations_env = service_env("migrations", sources)
     migrations = CloudRunJob(
         names("migrate"),
@@ -333,37 +332,29 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     return outputs
 
 
-def _env_sources(
-    config: StackConfig,
-    base,
-    jwt_secret: Secret,
-    exposure: Exposure,
-    events: EventBus,
-    auth_uri: pulumi.Input[str] | None,
-) -> EnvSources:
-    def ref(secret: Secret) -> SecretRef:
-        return SecretRef(secret.name, secret.version)
-
+def _jwks_url(config: StackConfig, auth_uri: pulumi.Input[str]) -> pulumi.Input[str]:
+    """Where api and ai fetch auth's public keys: the public hostname, else auth's own URL (they may invoke it)."""
     path = "/auth/.well-known/jwks.json"
     if config.gateway.domains:
-        jwks_url: pulumi.Input[str] = f"https://{config.gateway.domains[0]}{path}"
-    else:
-        jwks_url = pulumi.Output.concat(auth_uri, path) if auth_uri is not None else ""
+        return f"https://{config.gateway.domains[0]}{path}"
+    return pulumi.Output.concat(auth_uri, path)
+
+
+def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposure, events: EventBus) -> EnvSources:
     completion = base.config_secrets.get("completionApiKey")
     return EnvSources(
         environment=config.environment,
         project=config.project,
-        database_url=ref(base.database.url_secret),
-        redis_url=ref(base.cache.url_secret) if base.cache else None,
-        jwt_signing_key=ref(jwt_secret),
-        jwks_url=jwks_url,
+        database_url=base.database.url_secret.ref,
+        redis_url=base.cache.url_secret.ref if base.cache else None,
+        jwt_signing_key=jwt_secret.ref,
         events_topic=events.topic_id,
         ai_subscription=pulumi.Output.concat(
             "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]
         ),
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
-        completion_api_key=ref(completion) if completion else None,
+        completion_api_key=completion.ref if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
     )
 

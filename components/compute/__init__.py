@@ -2,7 +2,8 @@
 
 from components.compute.functions import CloudFunction, CloudFunctionArgs, FunctionSourceBucket
 from components.compute.images import ServiceImage, ServiceImageArgs
-from components.compute.run import CloudRunJob, CloudRunJobArgs, CloudRunService, CloudRunServiceArgs, SecretRef
+from components.compute.run import CloudRunJob, CloudRunJobArgs, CloudRunService, CloudRunServiceArgs
+from components.secrets import SecretRef
 
 __all__ = [
     "CloudFunction",

@@ -11,7 +11,7 @@ import pulumi_gcp as gcp
 
 from components._base import GridComponent
 from components.compute.images import tree_hash
-from components.compute.run import SecretRef
+from components.secrets import SecretRef
 from stacks.config import FunctionConfig
 
 fn = gcp.cloudfunctionsv2

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
+from components.secrets import SecretRef
 from stacks.config import ServiceConfig
 
 run = gcp.cloudrunv2
 
 PORT = 8080
 HEALTH_PATH = "/health"
-
-
-class SecretRef(NamedTuple):
-    """An environment variable filled from Secret Manager: short secret ID and pinned version."""
-
-    secret: pulumi.Input[str]
-    version: pulumi.Input[str]
 
 
 def _service_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> list:
