@@ -75,6 +75,10 @@ class FakeCloud(pulumi.runtime.Mocks):
     def digest(text: str, length: int = 8) -> str:
         return hashlib.sha256(text.encode()).hexdigest()[:length]
 
+    def location_of(self, state: State) -> str:
+        """The resource's location or region input, else the stack's region (what the provider defaults to)."""
+        return str(state.get("location") or state.get("region") or self.region)
+
     def private_ip(self, seed: str, cidr: str = "10.20.0.0/16") -> str:
         net = ipaddress.ip_network(cidr)
         offset = 2 + int(self.digest(seed), 16) % max(net.num_addresses - 4, 1)
@@ -275,6 +279,6 @@ def known_types() -> Mapping[str, Outputs]:
     return dict(_OUTPUTS)
 
 
+import grid.fake_cloud_bootstrap  # noqa: E402  (registers bootstrap resource outputs: KMS, WIF)
 import grid.fake_cloud_ops  # noqa: E402  (registers serving/ops resource outputs)
 import grid.fake_cloud_serving  # noqa: E402,F401  (registers compute/gateway resource outputs)
-import grid.fake_cloud_bootstrap  # noqa: E402,F401  (registers bootstrap resource outputs: KMS, WIF)

@@ -21,10 +21,6 @@ def _uuid(cloud: FakeCloud, logical: str) -> str:
     return str(uuid.UUID(cloud.digest(logical, 32)))
 
 
-def _region(cloud: FakeCloud, state: State, key: str = "region") -> str:
-    return str(state.get(key) or cloud.region)
-
-
 @register_outputs("gcp:pubsub/topic:Topic")
 def _topic(cloud: FakeCloud, _logical: str, state: State) -> State:
     return {"__id": f"projects/{cloud.project}/topics/{state['name']}"}
@@ -47,14 +43,14 @@ for _iam_type in (
 @register_outputs("gcp:cloudscheduler/job:Job")
 def _scheduler_job(cloud: FakeCloud, _logical: str, state: State) -> State:
     return {
-        "__id": f"projects/{cloud.project}/locations/{_region(cloud, state)}/jobs/{state['name']}",
+        "__id": f"projects/{cloud.project}/locations/{cloud.location_of(state)}/jobs/{state['name']}",
         "state": "ENABLED",
     }
 
 
 @register_outputs("gcp:cloudtasks/queue:Queue")
 def _queue(cloud: FakeCloud, _logical: str, state: State) -> State:
-    location = _region(cloud, state, "location")
+    location = cloud.location_of(state)
     return {"__id": f"projects/{cloud.project}/locations/{location}/queues/{state['name']}", "state": "RUNNING"}
 
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from pulumi.runtime import rpc
 
-from grid.fake_cloud import FakeCloud, State, register_outputs
-
-
-def _location(cloud: FakeCloud, state: State) -> str:
-    return str(state.get("location") or state.get("region") or cloud.region)
+from grid.fake_cloud import FakeCloud, State, known_types, register_outputs
 
 
 @register_outputs("gcp:cloudrunv2/service:Service")
 def _run_service(cloud: FakeCloud, logical: str, state: State) -> State:
-    location = _location(cloud, state)
+    location = cloud.location_of(state)
     name = state["name"]
     return {
         "__id": f"projects/{cloud.project}/locations/{location}/services/{name}",
@@ -28,17 +24,16 @@ def _run_service(cloud: FakeCloud, logical: str, state: State) -> State:
 
 @register_outputs("gcp:cloudrunv2/job:Job")
 def _run_job(cloud: FakeCloud, logical: str, state: State) -> State:
-    return {"__id": f"projects/{cloud.project}/locations/{_location(cloud, state)}/jobs/{state['name']}"}
+    return {"__id": f"projects/{cloud.project}/locations/{cloud.location_of(state)}/jobs/{state['name']}"}
 
 
-@register_outputs("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
-def _run_iam(cloud: FakeCloud, logical: str, state: State) -> State:
-    return {"etag": f"BwY{cloud.digest(logical, 9)}="}
+# Like every IAM member, only an etag is computed.
+register_outputs("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")(known_types()["gcp:projects/iAMMember:IAMMember"])
 
 
 @register_outputs("gcp:cloudfunctionsv2/function:Function")
 def _function(cloud: FakeCloud, logical: str, state: State) -> State:
-    location = _location(cloud, state)
+    location = cloud.location_of(state)
     name = state["name"]
     return {
         "__id": f"projects/{cloud.project}/locations/{location}/functions/{name}",
