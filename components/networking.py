@@ -42,11 +42,9 @@ class Networking(GridComponent):
     network_id: pulumi.Output[str]
     network_name: pulumi.Output[str]
     subnet_id: pulumi.Output[str]
-    psa_range_name: pulumi.Output[str]
-    peering: gcp.servicenetworking.Connection
-    """Depend on this before creating anything with a private-service-access IP (Cloud SQL, Redis)."""
     connector_id: pulumi.Output[str] | None
     private_access: PrivateAccess
+    """What Cloud SQL and Memorystore need; its peering must exist before anything gets a private IP."""
 
     def __init__(self, name: str, args: NetworkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -118,7 +116,7 @@ class Networking(GridComponent):
             description="Private service access range for Cloud SQL and Memorystore.",
             opts=self.child_opts(),
         )
-        self.peering = gcp.servicenetworking.Connection(
+        peering = gcp.servicenetworking.Connection(
             self.child_name("psa-peering"),
             network=vpc.id,
             service="servicenetworking.googleapis.com",
@@ -146,11 +144,8 @@ class Networking(GridComponent):
         self.network_id = vpc.id
         self.network_name = vpc.name
         self.subnet_id = subnet.id
-        self.psa_range_name = psa_range.name
-        self.private_access = PrivateAccess(vpc.id, psa_range.name, self.peering)
-        self.register_outputs(
-            {"network_id": self.network_id, "subnet_id": self.subnet_id, "psa_range": self.psa_range_name}
-        )
+        self.private_access = PrivateAccess(vpc.id, psa_range.name, peering)
+        self.register_outputs({"network_id": self.network_id, "subnet_id": self.subnet_id, "psa_range": psa_range.name})
 
     def service_vpc_access(self) -> gcp.cloudrunv2.ServiceTemplateVpcAccessArgs:
         """VPC access for a Cloud Run service: Direct VPC egress into the subnet, or the connector."""
