@@ -441,9 +441,14 @@ class GatewayConfig(_Model):
                 raise ValueError(f"'{domain}' is not a valid DNS name")
         return value
 
+    @property
+    def serves_domains(self) -> bool:
+        """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
+        return self.type in ("loadBalancer", "apigee")
+
     @model_validator(mode="after")
     def _needs(self) -> GatewayConfig:
-        if self.type in ("loadBalancer", "apigee") and not self.domains:
+        if self.serves_domains and not self.domains:
             raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
         if self.cdn and self.type != "loadBalancer":
             raise ValueError("cdn needs type loadBalancer")

@@ -7,16 +7,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from app.common.settings import ServiceSettings
+from app.common.settings import VerifyingServiceSettings
 
 _TOPIC = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 
 
-class ApiSettings(ServiceSettings):
-    jwks_url: str = Field(
-        alias="JWKS_URL",
-        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
-    )
+class ApiSettings(VerifyingServiceSettings):
     events_backend: Literal["redis", "pubsub", "none"] = Field(
         "redis",
         alias="EVENTS_BACKEND",

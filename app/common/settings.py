@@ -79,6 +79,13 @@ class ServiceSettings(BaseSettings):
     )
     jwt_issuer: str = Field("grid-auth", alias="JWT_ISSUER", description="`iss` of access tokens.")
     jwt_audience: str = Field("grid", alias="JWT_AUDIENCE", description="`aud` of access tokens.")
+    user_auth_header: Literal["Authorization", "X-Forwarded-Authorization"] = Field(
+        "Authorization",
+        alias="USER_AUTH_HEADER",
+        description="The one header the caller's access token is read from; the other is ignored. "
+        "X-Forwarded-Authorization only behind API Gateway, where the gateway is the only way in "
+        "(docs/app-services.md).",
+    )
 
     @classmethod
     def env_vars(cls) -> list[EnvVar]:
@@ -95,3 +102,18 @@ class ServiceSettings(BaseSettings):
                 )
             )
         return out
+
+
+class VerifyingServiceSettings(ServiceSettings):
+    """Variables of a service that verifies access tokens against the auth service's published keys (api, ai)."""
+
+    jwks_url: str = Field(
+        alias="JWKS_URL",
+        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
+    )
+    jwks_audience: str | None = Field(
+        None,
+        alias="JWKS_AUDIENCE",
+        description="Set when JWKS_URL is auth's private Cloud Run URL: the keys are fetched with a Google-signed "
+        "ID token for this audience (auth's URL) from the metadata server. Unset: a plain GET.",
+    )

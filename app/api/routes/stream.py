@@ -1,6 +1,7 @@
 """WS /v1/conversations/{id}/stream: pushes `message.created` for one conversation.
 
-The token comes in the Authorization header, or, from browsers (which cannot set headers on a WebSocket), as
+The token comes in the header USER_AUTH_HEADER names (Authorization, or X-Forwarded-Authorization behind API
+Gateway), or, from browsers (which cannot set headers on a WebSocket), as
 the subprotocol pair `["bearer", <token>]`. Never in the URL: request logs (Cloud Run's included) record URLs.
 """
 
@@ -14,7 +15,7 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
 from app.api.realtime import OVERFLOW
 from app.api.service import NotFound
-from app.common.security import authenticate, bearer_token
+from app.common.security import authenticate, user_token
 
 router = APIRouter(tags=["messages"])
 
@@ -33,7 +34,7 @@ def _token(ws: WebSocket) -> tuple[str | None, str | None]:
     protocols = ws.scope.get("subprotocols") or []
     if len(protocols) == 2 and protocols[0] == "bearer":
         return protocols[1], "bearer"
-    return bearer_token(ws.headers.get("authorization")), None
+    return user_token(ws), None
 
 
 @router.websocket("/v1/conversations/{conversation_id}/stream")
