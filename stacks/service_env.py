@@ -28,6 +28,8 @@ class EnvSources:
     project: str
     database_url: SecretRef
     redis_url: SecretRef | None
+    redis_ca_cert: pulumi.Input[str] | None
+    """PEM of the cache's server CAs when it speaks TLS (public: a plain value, not a secret)."""
     jwt_signing_key: SecretRef
     events_topic: pulumi.Input[str]
     completion_api_key: SecretRef | None
@@ -62,6 +64,8 @@ def _common(src: EnvSources) -> WorkloadEnv:
     )
     if src.redis_url is not None:
         env.secrets["REDIS_URL"] = src.redis_url
+        if src.redis_ca_cert is not None:
+            env.plain["REDIS_CA_CERT"] = src.redis_ca_cert
     return env
 
 

@@ -362,6 +362,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         project=config.project,
         database_url=base.database.url_secret.ref,
         redis_url=base.cache.url_secret.ref if base.cache else None,
+        redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
         jwt_signing_key=jwt_secret.ref,
         events_topic=events.topic_id,
         ai_subscription=pulumi.Output.concat(

@@ -69,7 +69,11 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
             if backend == "redis":
                 assert settings.redis_url is not None
                 consumer = StreamConsumer(
-                    settings.redis_url.get_secret_value(), settings.events_stream, GROUP, indexer.on_stream_events
+                    settings.redis_url.get_secret_value(),
+                    settings.events_stream,
+                    GROUP,
+                    indexer.on_stream_events,
+                    ca_pem=settings.redis_ca_cert,
                 )
                 consumer.start()
                 stack.push_async_callback(consumer.stop)

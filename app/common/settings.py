@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,6 +60,12 @@ class ServiceSettings(BaseSettings):
         alias="REDIS_URL",
         description="redis:// or rediss:// URL (with AUTH). Unset: in-process cache and rate limits only.",
     )
+    redis_ca_cert: str | None = Field(
+        None,
+        alias="REDIS_CA_CERT",
+        description="PEM of the CA certificate(s) that sign the Redis server's (Memorystore's server CAs, from "
+        "the plan). With a rediss:// REDIS_URL the server is verified against these instead of the system CAs.",
+    )
     cache_l1_ttl_seconds: float = Field(
         2.0, gt=0, le=60, alias="CACHE_L1_TTL_SECONDS", description="In-process cache TTL."
     )
@@ -86,6 +92,12 @@ class ServiceSettings(BaseSettings):
         "X-Forwarded-Authorization only behind API Gateway, where the gateway is the only way in "
         "(docs/app-services.md).",
     )
+
+    @model_validator(mode="after")
+    def _ca_needs_tls(self) -> ServiceSettings:
+        if self.redis_ca_cert and not (self.redis_url and self.redis_url.get_secret_value().startswith("rediss://")):
+            raise ValueError("REDIS_CA_CERT is set but REDIS_URL is not a rediss:// (TLS) URL: set both or neither")
+        return self
 
     @classmethod
     def env_vars(cls) -> list[EnvVar]:

@@ -87,3 +87,20 @@ def test_without_api_gateway_services_read_only_authorization(plan, stack) -> No
     planned = plan(stack)
     for name in ("auth", "api", "ai"):
         assert env(planned, name)["USER_AUTH_HEADER"] == "Authorization"
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_workload_reading_the_tls_cache_is_given_its_server_ca(plan, stack) -> None:
+    planned = plan(stack)
+    [instance] = planned.of_type("gcp:redis/instance:Instance")
+    assert instance.inputs["transitEncryptionMode"] == "SERVER_AUTHENTICATION"
+    cas = "".join(c["cert"] for c in instance.outputs["serverCaCerts"])
+    readers = []
+    for workload in planned.of_type(RUN) + planned.of_type("gcp:cloudrunv2/job:Job"):
+        template = workload.inputs["template"]
+        [container] = template.get("containers") or template["template"]["containers"]
+        names = {e["name"]: e for e in container.get("envs", [])}
+        if "REDIS_URL" in names:
+            assert names["REDIS_CA_CERT"]["value"] == cas, workload.name
+            readers.append(workload.inputs["labels"]["grid-service"])
+    assert {"auth", "api", "ai"} <= set(readers)
