@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks import gcp_limits
-from stacks.config_base import ConfigModel, decode_config_value
+from stacks.config_base import ConfigModel, decode_config_value, deep_merge
 from stacks.config_errors import ConfigError, format_validation_error, suggest
 from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
 from stacks.presets import ENVIRONMENTS, preset
@@ -712,16 +712,6 @@ _TOP_LEVEL_KEYS = {
 _TOP_LEVEL_KEYS.pop("secretsPresent", None)
 
 
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def default_name_prefix(stack: str) -> str:
     """``grid-<stack>``, made safe for resource names: two stacks in one project never collide."""
     simple = stack.rsplit("/", 1)[-1].lower()
@@ -768,7 +758,7 @@ def load_stack_config(
         raise ConfigError(problems)
 
     region = decode_config_value(raw.get("gcp:region", "us-central1"))
-    document = _deep_merge(preset(str(environment), str(region)), grid)
+    document = deep_merge(preset(str(environment), str(region)), grid)
     document.setdefault("namePrefix", default_name_prefix(stack))
     document.update(
         stack=stack,

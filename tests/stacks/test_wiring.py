@@ -104,3 +104,10 @@ def test_every_workload_reading_the_tls_cache_is_given_its_server_ca(plan, stack
             assert names["REDIS_CA_CERT"]["value"] == cas, workload.name
             readers.append(workload.inputs["labels"]["grid-service"])
     assert {"auth", "api", "ai"} <= set(readers)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_korean_nlp_deploys_with_its_own_memory_default(plan, stack) -> None:
+    functions = plan(stack).of_type("gcp:cloudfunctionsv2/function:Function")
+    [nlp] = [f for f in functions if f.inputs.get("labels", {}).get("grid-service") == "korean-nlp"]
+    assert nlp.inputs["serviceConfig"]["availableMemory"] == "512Mi"
