@@ -319,7 +319,12 @@ class ServiceConfig(_Model):
     cpu_idle: bool = Field(True, description="Bill CPU only during requests (request-based billing).")
     startup_cpu_boost: bool = True
     gpu: int = Field(0, ge=0, le=1, description="NVIDIA L4 GPUs (0 or 1).")
-    timeout_seconds: int = Field(60, ge=1, le=3600)
+    timeout_seconds: int = Field(
+        60,
+        ge=1,
+        le=gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS,
+        description="Cloud Run's request timeout; it also ends WebSocket streams.",
+    )
 
     @model_validator(mode="after")
     def _limits(self) -> ServiceConfig:
@@ -341,7 +346,12 @@ class ServiceConfig(_Model):
 
 class ServicesConfig(_Model):
     auth: ServiceConfig = ServiceConfig()
-    api: ServiceConfig = ServiceConfig()
+    # The api holds WebSocket streams open: they last as long as Cloud Run lets a request last.
+    api: ServiceConfig = Field(
+        default_factory=lambda: ServiceConfig.model_validate(
+            {"timeoutSeconds": gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS}
+        )
+    )
     ai: ServiceConfig = Field(default_factory=lambda: ServiceConfig.model_validate({"memory": "2Gi"}))
 
 

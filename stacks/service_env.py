@@ -39,6 +39,8 @@ class EnvSources:
     """Full name of the pull subscription the ai indexer reads message.created from."""
     completion_base_url: str | None
     completion_model: str
+    api_timeout_seconds: int
+    """The api's Cloud Run request timeout, which also ends its WebSocket streams."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,13 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
         _verifying(env, jwks, service)
-        env.plain.update({"EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
+        env.plain.update(
+            {
+                "EVENTS_BACKEND": "pubsub",
+                "PUBSUB_TOPIC": src.events_topic,
+                "REQUEST_TIMEOUT_SECONDS": str(src.api_timeout_seconds),
+            }
+        )
     elif service == "ai":
         _verifying(env, jwks, service)
         env.plain.update(

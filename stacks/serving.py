@@ -370,6 +370,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         ),
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
+        api_timeout_seconds=config.services.api.timeout_seconds,
         completion_api_key=completion.ref if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
         user_auth_header=exposure.user_auth_header,

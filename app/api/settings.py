@@ -30,6 +30,13 @@ class ApiSettings(VerifyingServiceSettings):
     message_writes_per_minute: int = Field(
         120, ge=1, alias="MESSAGE_WRITES_PER_MINUTE", description="Messages one user may post per minute."
     )
+    request_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        alias="REQUEST_TIMEOUT_SECONDS",
+        description="The platform's request timeout (Cloud Run's, from the plan): a WebSocket stream is closed "
+        "(1001, reconnect with the cursor) shortly before it cuts the connection. Unset: streams have no limit.",
+    )
     outbox_relay_interval_seconds: float = Field(
         2.0, gt=0, alias="OUTBOX_RELAY_INTERVAL_SECONDS", description="Retry period for unsent events."
     )

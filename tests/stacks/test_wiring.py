@@ -111,3 +111,12 @@ def test_korean_nlp_deploys_with_its_own_memory_default(plan, stack) -> None:
     functions = plan(stack).of_type("gcp:cloudfunctionsv2/function:Function")
     [nlp] = [f for f in functions if f.inputs.get("labels", {}).get("grid-service") == "korean-nlp"]
     assert nlp.inputs["serviceConfig"]["availableMemory"] == "512Mi"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_api_streams_as_long_as_cloud_run_allows_and_knows_its_limit(plan, stack) -> None:
+    from stacks.gcp_limits import CLOUD_RUN_MAX_TIMEOUT_SECONDS
+
+    api = service(plan(stack), "api")
+    assert api.inputs["template"]["timeout"] == f"{CLOUD_RUN_MAX_TIMEOUT_SECONDS}s"
+    assert env(plan(stack), "api")["REQUEST_TIMEOUT_SECONDS"] == str(CLOUD_RUN_MAX_TIMEOUT_SECONDS)
