@@ -264,7 +264,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 secret_env=env.secrets,
                 invokers=callers,
                 deletion_protection=prod,
-                labels={"grid-service": service},
+                labels={"grid-service": service, **config.rollout.labels(service)},
                 depends_on=grants,
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
