@@ -1,7 +1,8 @@
 """The serving layer: images, Cloud Run services and job, functions, the public gateway, messaging, monitoring.
 
 Deploys the bundled apps from app/ onto the foundation (stacks/program.py). Routing is DESIGN §7's:
-``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions, everything else -> api.
+``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions (ml-analytics: its user endpoint only),
+everything else -> api.
 """
 
 from __future__ import annotations
@@ -65,11 +66,15 @@ class FunctionSpec:
     source: str
     entry_point: str
     route: str
+    public_route: str
+    """What the entry point (load balancer, API Gateway) forwards to the function: ``route`` or a part of it."""
 
 
 FUNCTIONS = (
-    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp"),
-    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
+    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp", "/fn/korean-nlp"),
+    # Only /anomalies is for users. /events (Pub/Sub push) and /report (Cloud Scheduler) trust their caller to be
+    # the platform: the entry point must not forward them, or anyone could post usage or run the report through it.
+    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics", "/fn/ml-analytics/anomalies"),
 )
 COST_CAP = "cost-cap"
 AI_INDEXER = "ai-indexer"
@@ -297,7 +302,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         Backend("auth", "run", services["auth"].name, "/auth", services["auth"].uri),
         Backend("ai", "run", services["ai"].name, "/ai", services["ai"].uri),
         *[
-            Backend(f"fn-{spec.name}", "function", functions[spec.name].name, spec.route, functions[spec.name].uri)
+            Backend(
+                f"fn-{spec.name}", "function", functions[spec.name].name, spec.public_route, functions[spec.name].uri
+            )
             for spec in FUNCTIONS
         ],
         Backend("api", "run", services["api"].name, None, services["api"].uri, cdn=config.gateway.cdn),
