@@ -270,29 +270,48 @@ def _boolean_enforced(policy: dict[str, Any]) -> bool:
     return any(rule.get("enforce") for rule in (policy.get("spec") or {}).get("rules") or [])
 
 
+def _org_policy_check(
+    ctx: Context,
+    constraint: str,
+    refuses: Callable[[dict[str, Any]], bool],
+    refusal: str,
+    resources: Sequence[dict[str, Any]],
+    **text: str,
+) -> Check:
+    """A check that the effective organisation policy ``constraint`` on the project allows what ``resources`` do."""
+
+    def probe() -> Verdict:
+        if refuses(_org_policy(ctx, constraint)):
+            return Verdict(FAIL, f"{constraint} is enforced: {refusal}")
+        return Verdict(PASS, f"{constraint} is not enforced on {ctx.project}")
+
+    return Check(
+        needed_by=_names(resources),
+        command=f"gcloud org-policies describe {constraint} --project={ctx.project} --effective",
+        probe=probe,
+        **text,
+    )
+
+
 def _domain_restricted_sharing(ctx: Context) -> Check | None:
     public = [r for r in ctx.resources if PUBLIC_MEMBERS & set(_members(r.get("inputs") or {}))]
     if not public:
         return None
     constraint = "iam.allowedPolicyMemberDomains"
-
-    def probe() -> Verdict:
-        if _list_policy_allows_public(_org_policy(ctx, constraint)):
-            return Verdict(PASS, f"{constraint} is not enforced on {ctx.project}")
-        return Verdict(FAIL, f"{constraint} is enforced: IAM will refuse the allUsers/allAuthenticatedUsers grants")
-
-    return Check(
-        "domain-restricted-sharing",
-        f"Domain Restricted Sharing ({constraint}) allows allUsers",
-        "the plan grants roles to allUsers/allAuthenticatedUsers; under Domain Restricted Sharing (the default "
+    return _org_policy_check(
+        ctx,
+        constraint,
+        lambda policy: not _list_policy_allows_public(policy),
+        "IAM will refuse the allUsers/allAuthenticatedUsers grants",
+        public,
+        key="domain-restricted-sharing",
+        title=f"Domain Restricted Sharing ({constraint}) allows allUsers",
+        why="the plan grants roles to allUsers/allAuthenticatedUsers; under Domain Restricted Sharing (the default "
         "for organisations created since May 2024) IAM refuses such grants",
-        _names(public),
-        f"gcloud org-policies describe {constraint} --project={ctx.project} --effective",
-        "disable the Cloud Run invoker IAM check on those services instead of granting allUsers "
+        fix="disable the Cloud Run invoker IAM check on those services instead of granting allUsers "
         "(https://cloud.google.com/run/docs/authenticating/public#invoker_check), or ask the organisation "
         "policy administrator for an exception on this project",
-        "https://cloud.google.com/resource-manager/docs/organization-policy/restricting-domains",
-        probe,
+        docs="https://cloud.google.com/resource-manager/docs/organization-policy/restricting-domains",
     )
 
 
@@ -301,21 +320,17 @@ def _invoker_check(ctx: Context) -> Check | None:
     if not disabled:
         return None
     constraint = "run.managed.requireInvokerIam"
-
-    def probe() -> Verdict:
-        if _boolean_enforced(_org_policy(ctx, constraint)):
-            return Verdict(FAIL, f"{constraint} is enforced: Cloud Run refuses services without the invoker check")
-        return Verdict(PASS, f"{constraint} is not enforced on {ctx.project}")
-
-    return Check(
-        "invoker-iam-check",
-        f"the organisation policy {constraint} lets services disable the invoker IAM check",
-        "services the plan exposes through the load balancer only disable Cloud Run's invoker IAM check",
-        _names(disabled),
-        f"gcloud org-policies describe {constraint} --project={ctx.project} --effective",
-        "ask the organisation policy administrator to exempt this project from the constraint",
-        "https://cloud.google.com/run/docs/authenticating/public#invoker_check",
-        probe,
+    return _org_policy_check(
+        ctx,
+        constraint,
+        _boolean_enforced,
+        "Cloud Run refuses services without the invoker check",
+        disabled,
+        key="invoker-iam-check",
+        title=f"the organisation policy {constraint} lets services disable the invoker IAM check",
+        why="services the plan exposes through the load balancer only disable Cloud Run's invoker IAM check",
+        fix="ask the organisation policy administrator to exempt this project from the constraint",
+        docs="https://cloud.google.com/run/docs/authenticating/public#invoker_check",
     )
 
 

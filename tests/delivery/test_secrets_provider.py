@@ -100,3 +100,9 @@ def test_the_check_fails_for_a_passphrase_stack(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setitem(globals(), "read_stack_file", as_passphrase)
     with pytest.raises(AssertionError, match="sets no passphrase"):
         test_each_job_provides_what_its_stacks_secrets_provider_needs(bootstrap)
+
+
+def test_the_getting_started_guide_names_the_same_key(bootstrap: Plan) -> None:
+    guide = (REPO_ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    assert f"--secrets-provider {bootstrap.run.outputs['secretsProvider']}" in guide
+    assert "passphrase" not in (REPO_ROOT / "README.md").read_text(encoding="utf-8").lower()
