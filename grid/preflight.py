@@ -69,6 +69,11 @@ def _roles_of(policy: dict[str, Any], member: str) -> set[str]:
     return {b["role"] for b in (policy or {}).get("bindings", []) if member in b.get("members", [])}
 
 
+def _lacking(policy: dict[str, Any], members: Iterable[str], roles: set[str]) -> list[str]:
+    """The members an IAM policy grants none of ``roles``."""
+    return [member for member in members if not _roles_of(policy, member) & roles]
+
+
 # --- APIs and billing -------------------------------------------------------------------------------------------
 
 # The program enables its APIs through the Service Usage API, which (with Resource Manager, for the project lookups)
@@ -142,7 +147,7 @@ def _budget_permission(ctx: Context) -> list[Check]:
         def probe(account: str = account) -> Verdict:
             policy = gcloud_json("billing", "accounts", "get-iam-policy", account)
             members = ctx.deployers or [_active_member()]
-            lacking = [m for m in members if not _roles_of(policy, m) & BUDGET_ROLES]
+            lacking = _lacking(policy, members, BUDGET_ROLES)
             if lacking:
                 return Verdict(FAIL, f"{', '.join(lacking)} cannot create budgets on {account}")
             return Verdict(PASS, f"{', '.join(members)} may manage budgets on {account}")
@@ -377,13 +382,14 @@ def _default_build_account(ctx: Context) -> Check | None:
 
 # --- identities from elsewhere ----------------------------------------------------------------------------------
 
+ACCOUNT = "gcp:serviceaccount/account:Account"
 _SERVICE_ACCOUNT = re.compile(r"^serviceAccount:([^@]+)@([a-z][-a-z0-9]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$")
 
 
 def _external_accounts(ctx: Context) -> Check | None:
     """Service accounts the plan grants roles to but does not create, in another project (the bootstrap's)."""
     created = {r["inputs"].get("email") or r["inputs"].get("accountId") for r in ctx.of_type(ACCOUNT)}
-    grants: dict[str, list[str]] = {}
+    grants: dict[str, list[str]] = {}  # email -> the planned resources that grant it something
     for resource in ctx.resources:
         for member in _members(resource.get("inputs") or {}):
             match = _SERVICE_ACCOUNT.match(member)
@@ -398,9 +404,8 @@ def _external_accounts(ctx: Context) -> Check | None:
         missing = []
         for email in sorted(grants):
             try:
-                gcloud_json(
-                    "iam", "service-accounts", "describe", email, f"--project={email.split('@')[1].split('.')[0]}"
-                )
+                project = email.split("@")[1].removesuffix(".iam.gserviceaccount.com")
+                gcloud_json("iam", "service-accounts", "describe", email, f"--project={project}")
             except GcloudError:
                 missing.append(email)
         if missing:
@@ -418,8 +423,6 @@ def _external_accounts(ctx: Context) -> Check | None:
         probe,
     )
 
-
-ACCOUNT = "gcp:serviceaccount/account:Account"
 
 # --- the secrets provider CI uses -------------------------------------------------------------------------------
 
@@ -444,10 +447,11 @@ def _secrets_provider(ctx: Context) -> Check:
                 "key; run `pulumi stack init` with the key and set each with `pulumi config set --secret`",
             )
         policy = gcloud_json("kms", "keys", "get-iam-policy", key)
-        lacking = [m for m in ctx.deployers if not _roles_of(policy, m) & KEY_ROLES]
+        lacking = _lacking(policy, ctx.deployers, KEY_ROLES)
         if lacking:
             return Verdict(FAIL, f"{', '.join(lacking)} may not encrypt/decrypt with {key}")
-        return Verdict(PASS, f"the deployers may use {key}")
+        who = ", ".join(ctx.deployers) or "no grid:deployers (whoever runs pulumi needs the key)"
+        return Verdict(PASS, f"{key} exists; may use it: {who}")
 
     return Check(
         "secrets-provider",
