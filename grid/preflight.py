@@ -88,9 +88,7 @@ def _apis(ctx: Context) -> Check | None:
         return None
 
     def probe() -> Verdict:
-        enabled = {
-            s["config"]["name"] for s in gcloud_json("services", "list", "--enabled", f"--project={ctx.project}")
-        }
+        enabled = _enabled_apis(ctx.project)
         missing = [api for api in BOOTSTRAP_APIS if api not in enabled]
         return Verdict(FAIL, f"not enabled: {', '.join(missing)}") if missing else Verdict(PASS, "both enabled")
 
@@ -104,6 +102,10 @@ def _apis(ctx: Context) -> Check | None:
         "https://cloud.google.com/service-usage/docs/enable-disable",
         probe,
     )
+
+
+def _enabled_apis(project: str) -> set[str]:
+    return {s["config"]["name"] for s in gcloud_json("services", "list", "--enabled", f"--project={project}") or []}
 
 
 BUDGET = "gcp:billing/budget:Budget"
@@ -168,6 +170,53 @@ def _budget_permission(ctx: Context) -> list[Check]:
             )
         )
     return checks
+
+
+BUDGET_API = "billingbudgets.googleapis.com"
+PROVIDER = "pulumi:providers:gcp"
+
+
+def _budget_api(ctx: Context) -> Check | None:
+    """The Budget API is called through a quota project, not the budget's own: the caller's unless a provider
+    sets ``billing_project`` with ``user_project_override``. The API must be on in that project.
+    https://cloud.google.com/billing/docs/how-to/budget-api-setup
+    https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/provider_reference#user_project_override
+    """
+    budgets = ctx.of_type(BUDGET)
+    if not budgets:
+        return None
+    enabled_by_plan = {s["inputs"]["project"] for s in ctx.of_type(SERVICE) if s["inputs"].get("service") == BUDGET_API}
+    overrides = {
+        str(p["inputs"]["billingProject"])
+        for p in ctx.of_type(PROVIDER)
+        if str(p["inputs"].get("userProjectOverride")).lower() == "true" and p["inputs"].get("billingProject")
+    }
+    if overrides and overrides <= enabled_by_plan:
+        return None  # the program bills the calls to a project where it enables the API itself
+    callers = sorted({m.split("@")[1].removesuffix(".iam.gserviceaccount.com") for m in ctx.deployers if "@" in m})
+    quota_projects = sorted(overrides - enabled_by_plan) or callers
+
+    def probe() -> Verdict:
+        if not quota_projects:
+            return Verdict(FAIL, "no grid:deployers: cannot tell which quota project the Budget API is called through")
+        missing = [project for project in quota_projects if BUDGET_API not in _enabled_apis(project)]
+        if missing:
+            return Verdict(FAIL, f"{BUDGET_API} is not enabled in {', '.join(missing)}")
+        return Verdict(PASS, f"{BUDGET_API} is enabled in {', '.join(quota_projects)}")
+
+    where = ", ".join(quota_projects) or "the deployer's own project"
+    return Check(
+        "budget-api",
+        f"the Billing Budget API is enabled where the budget call is billed ({where})",
+        "the provider sends the budget request through the caller's quota project (the deployer's project) "
+        "unless it sets billing_project with user_project_override; the API must be enabled there",
+        _names(budgets),
+        "; ".join(f"gcloud services list --enabled --project={project}" for project in quota_projects)
+        or "gcloud services list --enabled --project=DEPLOYER_PROJECT",
+        f"gcloud services enable {BUDGET_API} --project={quota_projects[0] if quota_projects else 'DEPLOYER_PROJECT'}",
+        "https://cloud.google.com/billing/docs/how-to/budget-api-setup",
+        probe,
+    )
 
 
 def _active_member() -> str:
@@ -530,6 +579,7 @@ def derive_checks(
         _apis(ctx),
         _billing(ctx),
         *_budget_permission(ctx),
+        _budget_api(ctx),
         *_gpu_quota(ctx),
         _domain_restricted_sharing(ctx),
         _invoker_check(ctx),

@@ -56,6 +56,7 @@ def passing(resources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         f"services list --enabled --project={PROJECT} --format=json": [
             ok([{"config": {"name": api}} for api in ("cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com")])
         ],
+        "services list --enabled --project=acme-grid-ops --format=json": [ok([{"config": {"name": "billingbudgets.googleapis.com"}}])],
         f"billing projects describe {PROJECT} --format=json": [
             ok({"billingEnabled": True, "billingAccountName": "billingAccounts/0A1B2C-3D4E5F-6A7B8C"})
         ],
@@ -113,6 +114,12 @@ def test_prod_lists_every_prerequisite_that_applies(resources: list[dict[str, An
         if r["type"] == preflight.FUNCTION
     )
     assert ("default-build-account" in found) == default_build
+    overridden = any(
+        str(r["inputs"].get("userProjectOverride")).lower() == "true"
+        for r in resources
+        if r["type"] == preflight.PROVIDER
+    )
+    assert ("budget-api" in found) == (not overridden)
     for check in checks:
         assert check.why and check.needed_by and check.command.startswith(("gcloud ", "dig ")) and check.fix
         assert check.docs.startswith("https://cloud.google.com/")
@@ -133,13 +140,15 @@ def test_checks_follow_the_plan_not_the_stack_name(resources: list[dict[str, Any
             inputs["invokerIamDisabled"] = True
         if inputs.get("member") in preflight.PUBLIC_MEMBERS:
             inputs["member"] = "serviceAccount:grid-prod-invoker@acme-grid-prod.iam.gserviceaccount.com"
+        if resource["type"] == preflight.PROVIDER:  # budget calls billed to the stack's project, which enables the API
+            inputs.update(userProjectOverride="true", billingProject=PROJECT)
         if resource["type"] == preflight.FUNCTION:
             inputs.setdefault("buildConfig", {})["serviceAccount"] = (
                 "projects/p/serviceAccounts/build@p.iam.gserviceaccount.com"
             )
     found = keys(preflight.derive_checks("prod", changed, stack_file))
     assert "invoker-iam-check" in found
-    assert not {"domain-restricted-sharing", "default-build-account"} & set(found)
+    assert not {"domain-restricted-sharing", "default-build-account", "budget-api"} & set(found)
     assert not [k for k in found if k.startswith("quota-")]
 
 
@@ -170,6 +179,7 @@ def test_online_failures_say_what_is_wrong(resources: list[dict[str, Any]], stac
         ok([{"config": {"name": "serviceusage.googleapis.com"}}])
     ]
     answers[f"billing projects describe {PROJECT} --format=json"] = [ok({"billingEnabled": False})]
+    answers["services list --enabled --project=acme-grid-ops --format=json"] = [ok([])]
     answers["billing accounts get-iam-policy 0A1B2C-3D4E5F-6A7B8C --format=json"] = [
         error("PERMISSION_DENIED: The caller does not have permission")
     ]
@@ -189,6 +199,8 @@ def test_online_failures_say_what_is_wrong(resources: list[dict[str, Any]], stac
     verdicts = {c.key: v for c, v in zip(checks, preflight.run_checks(checks), strict=True)}
     assert verdicts["apis"].detail == "not enabled: cloudresourcemanager.googleapis.com"
     assert "has no billing account" in verdicts["billing-link"].detail
+    if "budget-api" in verdicts:
+        assert verdicts["budget-api"].detail == "billingbudgets.googleapis.com is not enabled in acme-grid-ops"
     assert verdicts["budget-permission-0A1B2C-3D4E5F-6A7B8C"].detail.endswith("The caller does not have permission")
     assert verdicts[f"quota-{GPU_QUOTA}"].detail == f"{GPU_QUOTA} in us-central1 is 0, the plan scales to 3"
     assert "may not encrypt/decrypt" in verdicts["secrets-provider"].detail
