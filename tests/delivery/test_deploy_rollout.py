@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import REPO_ROOT as ROOT
 from tests.delivery.test_workflows import load
 
 JOB = load("deploy-stack.yml")["jobs"]["deploy"]
@@ -98,3 +99,33 @@ def test_a_first_release_has_nothing_to_return_to(tmp_path: Path, reply: str, ex
     code, output, calls = run_step("Roll back", tmp_path, {"rollout prod auth rollback": [2, reply]})
     assert (code, calls) == (expected, ["rollout prod auth rollback"])
     assert reply in output
+
+
+@pytest.mark.parametrize(
+    ("gateway", "candidate", "tls_hosts"),
+    [
+        ("loadBalancer", "candidate.api.acme.example", "api.acme.example candidate.api.acme.example"),
+        ("apiGateway", None, ""),  # API Gateway's own hostname has Google's certificate: nothing to wait for
+    ],
+)
+def test_stack_outputs_name_the_certificate_hosts(tmp_path: Path, gateway: str, candidate: str | None,
+                                                  tls_hosts: str) -> None:  # fmt: skip
+    outputs = {"migrationJob": "grid-prod-migrate", "gateway": gateway, "gatewayAddress": "34.120.1.2",
+               "gatewayHosts": ["api.acme.example"], "candidateHost": candidate}  # fmt: skip
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pulumi = bin_dir / "pulumi"
+    pulumi.write_text(f"#!/bin/sh\necho '{json.dumps(outputs)}'\n")
+    pulumi.chmod(0o755)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / "Pulumi.prod.yaml").write_text((ROOT / "Pulumi.prod.yaml").read_text())
+    github_output = tmp_path / "github-output"
+    script = tmp_path / "step.sh"
+    script.write_text(STEPS["Stack outputs"]["run"])
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STACK": "prod", "GITHUB_OUTPUT": str(github_output)}
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path, env=env,
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    values = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    assert values["tls-hosts"] == tls_hosts
+    assert values["address"] == "34.120.1.2" and values["project"] == "acme-grid-prod"
