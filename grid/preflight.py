@@ -251,7 +251,7 @@ def _gpu_needs(service: dict[str, Any]) -> tuple[str, int] | None:
 
 
 def _gpu_quota(ctx: Context) -> list[Check]:
-    wanted: dict[str, tuple[int, list[str]]] = {}
+    wanted: dict[tuple[str, str], tuple[int, list[str]]] = {}  # (quota ID, region) -> (GPUs, services)
     for service in ctx.of_type(CLOUD_RUN):
         needs = _gpu_needs(service)
         if needs is None:
@@ -259,30 +259,31 @@ def _gpu_quota(ctx: Context) -> list[Check]:
         accelerator, gpus = needs
         redundant, no_redundancy = GPU_QUOTAS.get(accelerator, (f"{accelerator} GPU", f"{accelerator} GPU"))
         quota = no_redundancy if (service["inputs"]["template"] or {}).get("gpuZonalRedundancyDisabled") else redundant
-        total, names = wanted.get(quota, (0, []))
-        wanted[quota] = (total + gpus, [*names, service["name"]])
+        where = (quota, str(service["inputs"].get("location") or ctx.region))
+        total, names = wanted.get(where, (0, []))
+        wanted[where] = (total + gpus, [*names, service["name"]])
     checks = []
-    for quota, (gpus, names) in sorted(wanted.items()):
+    for (quota, region), (gpus, names) in sorted(wanted.items()):
 
-        def probe(quota: str = quota, gpus: int = gpus) -> Verdict:
+        def probe(quota: str = quota, region: str = region, gpus: int = gpus) -> Verdict:
             info = gcloud_json(
                 "beta", "quotas", "info", "describe", quota, "--service=run.googleapis.com", f"--project={ctx.project}"
             )
-            granted = _quota_value(info, ctx.region)
+            granted = _quota_value(info, region)
             if granted < gpus:
-                return Verdict(FAIL, f"{quota} in {ctx.region} is {granted}, the plan scales to {gpus}")
-            return Verdict(PASS, f"{quota} in {ctx.region} is {granted} (plan needs {gpus})")
+                return Verdict(FAIL, f"{quota} in {region} is {granted}, the plan scales to {gpus}")
+            return Verdict(PASS, f"{quota} in {region} is {granted} (plan needs {gpus})")
 
         checks.append(
             Check(
-                f"quota-{quota}",
-                f"Cloud Run quota {quota} >= {gpus} in {ctx.region}",
-                f"the plan runs up to {gpus} GPU(s) in {ctx.region}; a new project's GPU quota is 0 and the first "
+                f"quota-{quota}-{region}",
+                f"Cloud Run quota {quota} >= {gpus} in {region}",
+                f"the plan runs up to {gpus} GPU(s) in {region}; a new project's GPU quota is 0 and the first "
                 "revision is refused without it (a quota request can take days)",
                 tuple(names),
                 f"gcloud beta quotas info describe {quota} --service=run.googleapis.com --project={ctx.project}",
                 "request it: https://cloud.google.com/run/docs/configuring/services/gpu#request-quota "
-                f"(region {ctx.region}, value {gpus})",
+                f"(region {region}, value {gpus})",
                 "https://cloud.google.com/run/docs/configuring/services/gpu#request-quota",
                 probe,
             )

@@ -101,7 +101,7 @@ def keys(checks: list[preflight.Check]) -> list[str]:
 def test_prod_lists_every_prerequisite_that_applies(resources: list[dict[str, Any]], stack_file: StackFile) -> None:
     checks = preflight.derive_checks("prod", resources, stack_file)
     found = keys(checks)
-    for key in ("apis", "billing-link", "budget-permission-0A1B2C-3D4E5F-6A7B8C", f"quota-{GPU_QUOTA}",
+    for key in ("apis", "billing-link", "budget-permission-0A1B2C-3D4E5F-6A7B8C", f"quota-{GPU_QUOTA}-us-central1",
                 "external-accounts", "secrets-provider", "dns-grid-prod-lb-cert"):  # fmt: skip
         assert key in found
     public = any(m in preflight.PUBLIC_MEMBERS for r in resources for m in preflight._members(r["inputs"]))
@@ -202,7 +202,7 @@ def test_online_failures_say_what_is_wrong(resources: list[dict[str, Any]], stac
     if "budget-api" in verdicts:
         assert verdicts["budget-api"].detail == "billingbudgets.googleapis.com is not enabled in acme-grid-ops"
     assert verdicts["budget-permission-0A1B2C-3D4E5F-6A7B8C"].detail.endswith("The caller does not have permission")
-    assert verdicts[f"quota-{GPU_QUOTA}"].detail == f"{GPU_QUOTA} in us-central1 is 0, the plan scales to 3"
+    assert verdicts[f"quota-{GPU_QUOTA}-us-central1"].detail == f"{GPU_QUOTA} in us-central1 is 0, the plan scales to 3"
     assert "may not encrypt/decrypt" in verdicts["secrets-provider"].detail
     assert "add the DNS record `api.acme.example. A 34.120.1.2`" in verdicts["dns-grid-prod-lb-cert"].detail
     for key in ("domain-restricted-sharing", "invoker-iam-check"):
