@@ -43,7 +43,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="offline plan: resources, policy verdicts and monthly cost")
     _stack_arguments(plan)
-    plan.add_argument("--json", action="store_true", help="print the machine-readable plan (DESIGN §5)")
+    plan.add_argument("--json", action="store_true", help="print the machine-readable plan (docs/design.md §5)")
     plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
 
     for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
