@@ -70,6 +70,9 @@ class Embedder:
         if threads > 0:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        # Idle pool threads spin-wait by default, burning the CPU the event loop and other requests need (and,
+        # on Cloud Run, the CPU the instance is billed for) between model calls: let them sleep instead.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         available = ort.get_available_providers()
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         self.session = ort.InferenceSession(str(directory / "model.onnx"), options, providers=providers)
