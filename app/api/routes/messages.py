@@ -40,7 +40,7 @@ async def post_message(
 ) -> Response:
     settings = request.app.state.settings
     usage = await request.app.state.resources.limiter.hit(f"msg:user:{uid}", 60)
-    if usage.count > settings.message_writes_per_minute:
+    if usage.exceeded(settings.message_writes_per_minute):
         raise HTTPException(429, "too many messages, retry later", headers={"Retry-After": str(usage.retry_after)})
     try:
         created = await service.post_message(uid, conversation_id, body.role, body.content, idempotency_key)
