@@ -45,6 +45,7 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
     redis = SafeRedis(settings.redis_url.get_secret_value()) if settings.redis_url else None
     cache = TwoLayerCache(
         redis,
+        db=db,
         l1_ttl=settings.cache_l1_ttl_seconds,
         l2_ttl=settings.cache_l2_ttl_seconds,
         max_bytes=settings.cache_l1_max_bytes,
