@@ -1,7 +1,9 @@
 """Fan-out of new messages to WebSocket subscribers on every instance, through Redis pub/sub.
 
 Each instance keeps one pattern subscription and forwards to its local subscribers. Without Redis (down or not
-configured) messages still reach subscribers connected to the instance that stored them.
+configured) messages still reach subscribers connected to the instance that stored them. Pub/sub is best effort
+(nothing is kept for a subscription that is down), so every event carries its message's position (`seq`, and
+the opaque `cursor` a client resumes from) and a stream fills any gap from Postgres: see routes/stream.py.
 """
 
 from __future__ import annotations
@@ -13,27 +15,49 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from app.api.cursors import BadCursor, decode_cursor, encode_cursor
 from app.common.redis import RedisUnavailable, SafeRedis, listen_forever
 
 log = logging.getLogger("app.realtime")
 
 PREFIX = "grid:rt:conv:"
 QUEUE_SIZE = 256
+
+# Queue items are (seq, event JSON), or one of these markers (seq 0: no message has it).
 # Put in place of the backlog of a subscriber too slow to keep up; the stream then closes and the client
-# catches up with GET /messages?cursor=..., rather than memory growing without bound.
-OVERFLOW = "__overflow__"
+# resumes from its last cursor, rather than memory growing without bound.
+OVERFLOW = (0, "__overflow__")
+# The pub/sub subscription was (re)made: anything published while it was down is lost, so catch up.
+RESYNC = (0, "__resync__")
+
+Item = tuple[int, str]
+
+
+def message_event(message: dict[str, Any], seq: int) -> str:
+    """The stream's `message.created` event, the same whether pushed live or replayed from Postgres."""
+    event = {"type": "message.created", "message": message, "cursor": encode_cursor(seq)}
+    return json.dumps(event, separators=(",", ":"))
+
+
+def _seq(data: str) -> int | None:
+    try:
+        return decode_cursor(json.loads(data)["cursor"])
+    except (ValueError, KeyError, TypeError, BadCursor):
+        return None
 
 
 class MessageHub:
     def __init__(self, redis: SafeRedis | None) -> None:
         self.redis = redis
-        self._subscribers: dict[str, set[asyncio.Queue[str]]] = {}
+        self._subscribers: dict[str, set[asyncio.Queue[Item]]] = {}
         self._listener: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self.redis is not None:
             self._listener = asyncio.create_task(
-                listen_forever(self.redis, patterns=(PREFIX + "*",), handler=self._on_redis_message)
+                listen_forever(
+                    self.redis, patterns=(PREFIX + "*",), handler=self._on_redis_message, on_subscribed=self._resync
+                )
             )
 
     async def stop(self) -> None:
@@ -42,8 +66,8 @@ class MessageHub:
             await asyncio.gather(self._listener, return_exceptions=True)
 
     @asynccontextmanager
-    async def subscribe(self, conversation_id: str) -> AsyncIterator[asyncio.Queue[str]]:
-        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+    async def subscribe(self, conversation_id: str) -> AsyncIterator[asyncio.Queue[Item]]:
+        queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.setdefault(conversation_id, set()).add(queue)
         try:
             yield queue
@@ -54,23 +78,30 @@ class MessageHub:
                 if not subs:
                     del self._subscribers[conversation_id]
 
-    async def publish(self, conversation_id: str, message: dict[str, Any]) -> None:
-        data = json.dumps({"type": "message.created", "message": message}, separators=(",", ":"))
+    async def publish(self, conversation_id: str, message: dict[str, Any], seq: int) -> None:
+        data = message_event(message, seq)
         if self.redis is not None:
             try:
                 await self.redis.run(lambda r: r.publish(PREFIX + conversation_id, data))
                 return
             except RedisUnavailable:
                 pass
-        self._deliver(conversation_id, data)
+        self._deliver(conversation_id, (seq, data))
 
     def _on_redis_message(self, channel: bytes, data: bytes) -> None:
-        self._deliver(channel.decode()[len(PREFIX) :], data.decode())
+        text = data.decode()
+        seq = _seq(text)
+        if seq is not None:
+            self._deliver(channel.decode()[len(PREFIX) :], (seq, text))
 
-    def _deliver(self, conversation_id: str, data: str) -> None:
+    def _resync(self) -> None:
+        for conversation_id in list(self._subscribers):
+            self._deliver(conversation_id, RESYNC)
+
+    def _deliver(self, conversation_id: str, item: Item) -> None:
         for queue in self._subscribers.get(conversation_id, ()):
             try:
-                queue.put_nowait(data)
+                queue.put_nowait(item)
             except asyncio.QueueFull:
                 log.warning("stream subscriber too slow, closing it")
                 while not queue.empty():

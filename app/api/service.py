@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -13,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from app.api import repository as repo
+from app.api.cursors import decode_cursor, encode_cursor
 from app.api.outbox import OutboxRelay
 from app.api.realtime import MessageHub
 from app.common.cache import TwoLayerCache
@@ -29,30 +28,10 @@ class IdempotencyKeyReused(Exception):
     """The key was already used for a different request."""
 
 
-class BadCursor(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class Created:
     body: dict[str, Any]
     replayed: bool
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw[:1] != "s" or not raw[1:].isdigit():
-            raise ValueError
-        return int(raw[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor() from None
 
 
 # Cache keys always start with the user id: a cached value is only ever served to the user it was read for.
@@ -186,6 +165,17 @@ class ApiService:
             )
             if idempotency_key is not None:
                 await repo.store_idempotent_response(conn, idempotency_key, 201, message)
-        await self.hub.publish(str(cid), message)
+        await self.hub.publish(str(cid), message, counter["last_seq"])
         self.relay.wake()
         return Created(message, replayed=False)
+
+    # -- the stream's catch-up (uncached: it must see every committed message) ------------------------------------
+
+    async def last_seq(self, uid: UUID, cid: UUID) -> int:
+        async with self.db.transaction(uid) as conn:
+            return await repo.conversation_last_seq(conn, cid) or 0
+
+    async def messages_after(self, uid: UUID, cid: UUID, after_seq: int, limit: int) -> list[dict[str, Any]]:
+        """Messages with seq > after_seq in order, each with its `seq`."""
+        async with self.db.transaction(uid) as conn:
+            return await repo.page_messages(conn, cid, after_seq, limit)

@@ -136,9 +136,10 @@ class AuthService:
             token_hash=_hash_refresh(refresh_token),
             expires_at=datetime.now(UTC) + timedelta(seconds=s.refresh_token_ttl_seconds),
         )
-        return Tokens(self.access_token(user_id), refresh_token, s.access_token_ttl_seconds)
+        return Tokens(self.access_token(user_id, family_id), refresh_token, s.access_token_ttl_seconds)
 
-    def access_token(self, user_id: UUID) -> str:
+    def access_token(self, user_id: UUID, session_id: UUID) -> str:
+        """An access token of the session `session_id` (its refresh-token family), which can revoke it."""
         now = int(time.time())
         claims = {
             "iss": self.settings.jwt_issuer,
@@ -148,6 +149,7 @@ class AuthService:
             "nbf": now,
             "exp": now + self.settings.access_token_ttl_seconds,
             "jti": uuid.uuid4().hex,
+            "sid": str(session_id),
         }
         return jwt.encode(claims, self.key.private_key, algorithm="ES256", headers={"kid": self.key.kid, "typ": "JWT"})
 

@@ -19,6 +19,7 @@ from app.common.middleware import RequestContextMiddleware
 from app.common.migrations import apply_migrations
 from app.common.ratelimit import RateLimiter
 from app.common.redis import SafeRedis
+from app.common.sessions import SessionCheck
 from app.common.settings import ServiceSettings
 
 log = logging.getLogger("app")
@@ -78,6 +79,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, service) as resources:
             app.state.resources = resources
+            app.state.sessions = SessionCheck(resources.db, recheck=settings.cache_l1_ttl_seconds)
             if extension is None:
                 yield
             else:

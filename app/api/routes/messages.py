@@ -6,9 +6,10 @@ from uuid import UUID
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.api.cursors import BadCursor
 from app.api.deps import AUTH, NOT_FOUND, Service, UserId, cached_json
 from app.api.schemas import Message, MessageIn, MessagePage
-from app.api.service import BadCursor, IdempotencyKeyReused, NotFound
+from app.api.service import IdempotencyKeyReused, NotFound
 
 router = APIRouter(prefix="/v1/conversations/{conversation_id}/messages", tags=["messages"], responses=AUTH)
 
