@@ -29,6 +29,10 @@ QUEUE_SIZE = 256
 OVERFLOW = (0, "__overflow__")
 # The pub/sub subscription was (re)made: anything published while it was down is lost, so catch up.
 RESYNC = (0, "__resync__")
+# Published for a conversation whose messages this instance could not publish (Redis down or breaker open), once
+# Redis is reachable again: every instance's streams of it then catch up from Postgres.
+RESYNC_NOTICE = '{"type":"resync"}'
+RESYNC_NOTICE_INTERVAL = 0.5
 
 Item = tuple[int, str]
 
@@ -51,6 +55,9 @@ class MessageHub:
         self.redis = redis
         self._subscribers: dict[str, set[asyncio.Queue[Item]]] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._notifier: asyncio.Task[None] | None = None
+        # Conversations with messages other instances may have missed, to announce once Redis is back.
+        self._unsent: set[str] = set()
 
     def start(self) -> None:
         if self.redis is not None:
@@ -59,11 +66,13 @@ class MessageHub:
                     self.redis, patterns=(PREFIX + "*",), handler=self._on_redis_message, on_subscribed=self._resync
                 )
             )
+            self._notifier = asyncio.create_task(self._announce_unsent())
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        tasks = [t for t in (self._listener, self._notifier) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @asynccontextmanager
     async def subscribe(self, conversation_id: str) -> AsyncIterator[asyncio.Queue[Item]]:
@@ -85,14 +94,37 @@ class MessageHub:
                 await self.redis.run(lambda r: r.publish(PREFIX + conversation_id, data))
                 return
             except RedisUnavailable:
-                pass
+                self._unsent.add(conversation_id)
         self._deliver(conversation_id, (seq, data))
 
+    async def _announce_unsent(self) -> None:
+        assert self.redis is not None
+        while True:
+            await asyncio.sleep(RESYNC_NOTICE_INTERVAL)
+            if not self._unsent or not self.redis.available:
+                continue
+            conversations = list(self._unsent)
+
+            async def notify(r: Any, conversations: list[str] = conversations) -> Any:
+                pipe = r.pipeline(transaction=False)
+                for conversation_id in conversations:
+                    pipe.publish(PREFIX + conversation_id, RESYNC_NOTICE)
+                return await pipe.execute()
+
+            try:
+                await self.redis.run(notify)
+            except RedisUnavailable:
+                continue
+            self._unsent.difference_update(conversations)
+
     def _on_redis_message(self, channel: bytes, data: bytes) -> None:
-        text = data.decode()
+        conversation_id, text = channel.decode()[len(PREFIX) :], data.decode()
+        if text == RESYNC_NOTICE:
+            self._deliver(conversation_id, RESYNC)
+            return
         seq = _seq(text)
         if seq is not None:
-            self._deliver(channel.decode()[len(PREFIX) :], (seq, text))
+            self._deliver(conversation_id, (seq, text))
 
     def _resync(self) -> None:
         for conversation_id in list(self._subscribers):
