@@ -52,29 +52,6 @@ def test_redis_down_reads_and_writes_still_served(
     assert read_all(user, conv["id"])[-1]["id"] == after["id"]
 
 
-def test_database_restart_recovers_without_losing_committed_writes(
-    api, postgres, user, make_conversation, post_message, read_all, wait_until
-):
-    conv = make_conversation(user)
-    committed = [post_message(user, conv["id"], f"durable-{i}")["id"] for i in range(5)]
-
-    postgres.stop()
-    try:
-        r = api.post(
-            f"/v1/conversations/{conv['id']}/messages", json={"role": "user", "content": "x"}, headers=user.headers
-        )
-        assert r.status_code == 503
-        assert r.json()["detail"] == "service temporarily unavailable"
-        assert "psycopg" not in r.text and "postgres" not in r.text.lower()
-        assert api.get("/ready").status_code == 503
-    finally:
-        postgres.resume()
-
-    assert wait_until(lambda: api.get("/ready").status_code == 200, timeout=30)
-    later = post_message(user, conv["id"], "after restart")["id"]
-    assert [m["id"] for m in read_all(user, conv["id"])] == [*committed, later]
-
-
 def test_writes_during_a_redis_outage_are_never_read_stale_after_redis_and_services_restart(
     postgres, auth_server, scratch, user
 ):
@@ -109,3 +86,26 @@ def test_writes_during_a_redis_outage_are_never_read_stale_after_redis_and_servi
             if server is not None:
                 server.stop()
         durable.stop()
+
+
+def test_database_restart_recovers_without_losing_committed_writes(
+    api, postgres, user, make_conversation, post_message, read_all, wait_until
+):
+    conv = make_conversation(user)
+    committed = [post_message(user, conv["id"], f"durable-{i}")["id"] for i in range(5)]
+
+    postgres.stop()
+    try:
+        r = api.post(
+            f"/v1/conversations/{conv['id']}/messages", json={"role": "user", "content": "x"}, headers=user.headers
+        )
+        assert r.status_code == 503
+        assert r.json()["detail"] == "service temporarily unavailable"
+        assert "psycopg" not in r.text and "postgres" not in r.text.lower()
+        assert api.get("/ready").status_code == 503
+    finally:
+        postgres.resume()
+
+    assert wait_until(lambda: api.get("/ready").status_code == 200, timeout=30)
+    later = post_message(user, conv["id"], "after restart")["id"]
+    assert [m["id"] for m in read_all(user, conv["id"])] == [*committed, later]
