@@ -79,7 +79,10 @@ def test_parallel_wrong_passwords_from_one_ip_evaluate_at_most_the_limit(auth_se
     emails = [f"nobody-{i}-{ip}@example.com" for i in range(60)]
     statuses = _burst(auth_server.url, [(e, ip) for e in emails])
     assert statuses[401] <= IP_LIMIT, statuses
-    assert statuses[401] + statuses[429] == 60, statuses
+    assert statuses[429] >= 60 - IP_LIMIT, statuses
+    # Up to 50 evaluations at once can outwait the test services' 8 database connections on a loaded machine:
+    # those are shed with 503 (counted, never evaluated), which is not a throttling failure.
+    assert statuses[401] + statuses[429] + statuses[503] == 60, statuses
 
 
 def test_a_successful_login_does_not_count_against_its_client_ip(auth, make_user, unthrottled_ip):
