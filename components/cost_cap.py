@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-from components.compute import CloudFunction, CloudFunctionArgs
+from components.compute import CloudFunction, CloudFunctionArgs, FunctionBuilds
 from stacks.config import FunctionConfig
 
 
@@ -25,6 +25,8 @@ class CostCapArgs:
     """Function source bucket."""
     service_account: pulumi.Input[str]
     member: pulumi.Input[str]
+    builds: FunctionBuilds
+    """The stack's function build account and image repository."""
 
 
 class CostCap(GridComponent):
@@ -61,6 +63,7 @@ class CostCap(GridComponent):
                 project=args.project,
                 config=FunctionConfig.model_validate({"memory": "128Mi", "maxInstances": 1, "timeoutSeconds": 120}),
                 service_account=args.service_account,
+                builds=args.builds,
                 ingress="ALLOW_INTERNAL_ONLY",
                 env={"GOOGLE_CLOUD_PROJECT": args.project, "REGION": args.region, "STACK": args.stack_label},
                 pubsub_topic=topic.id,

@@ -38,7 +38,7 @@ class EnvSources:
     completion_model: str
 
 
-def _common(src: EnvSources) -> WorkloadEnv:
+def _common(src: EnvSources, cache: bool = True) -> WorkloadEnv:
     env = WorkloadEnv(
         plain={
             "ENVIRONMENT": src.environment,
@@ -50,7 +50,7 @@ def _common(src: EnvSources) -> WorkloadEnv:
         },
         secrets={"DATABASE_URL": src.database_url},
     )
-    if src.redis_url is not None:
+    if cache and src.redis_url is not None:
         env.secrets["REDIS_URL"] = src.redis_url
     return env
 
@@ -59,7 +59,9 @@ def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | Non
     """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks_url``."""
     if service in ("api", "ai") and jwks_url is None:
         raise ValueError(f"{service} needs the auth service's JWKS URL")
-    env = _common(src)
+    # The migrations job only talks to Postgres; it is no reader of the Redis secret, and Cloud Run refuses to
+    # run a job that references a secret its identity cannot access.
+    env = _common(src, cache=service != "migrations")
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":

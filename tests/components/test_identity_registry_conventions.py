@@ -25,7 +25,7 @@ def test_forbidden_project_roles_are_refused() -> None:
 
 
 def test_registry_cleanup_policies(synth) -> None:
-    repo = synth("dev").one("gcp:artifactregistry/repository:Repository")
+    repo = synth("dev").one("gcp:artifactregistry/repository:Repository", "-registry-repo")
     assert repo.inputs["format"] == "DOCKER" and repo.inputs["repositoryId"] == "grid-dev"
     assert repo.inputs["dockerConfig"] == {"immutableTags": True}
     policies = {p["id"]: p for p in repo.inputs["cleanupPolicies"]}
