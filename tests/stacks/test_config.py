@@ -238,3 +238,11 @@ def test_serving_rules() -> None:
     assert "pulumi config set --secret grid:pagerdutyRoutingKey" in line
     assert "five-field cron" in problems({"grid:messaging": {"analyticsSchedule": "daily"}})[0]
     assert "must be one of 128Mi" in problems({"grid:functions": {"koreanNlp": {"memory": "300M"}}})[0]
+
+
+def test_gpu_regions_are_the_ones_a_new_project_can_use() -> None:
+    """asia-south1 offers Cloud Run L4s by invitation only: a fresh project has no quota there."""
+    gpu = {"cpu": 4, "memory": "16Gi", "gpu": 1, "cpuIdle": False}
+    [line] = problems({"gcp:region": "asia-south1", "grid:services": {"ai": gpu}})
+    assert "Cloud Run GPUs are not offered in asia-south1" in line
+    assert load({"gcp:region": "us-east4", "grid:services": {"ai": gpu}}).services.ai.gpu == 1
