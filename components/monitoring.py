@@ -732,6 +732,18 @@ class Monitoring(GridComponent):
                 resource=self,
             )
         units, fraction = divmod(budget.monthly_usd, 1)
+        # The Budget API bills every call to a quota project. Without one the provider sends the caller's own:
+        # for user credentials none at all (refused), for a deployer account its home project, where
+        # billingbudgets.googleapis.com is not enabled (403 SERVICE_DISABLED; terraform-example-foundation#353,
+        # terraform-google-project-factory#696). This stack's project has the API enabled (stacks/program.py),
+        # and the deployer may use it (serviceusage admin there), so budgets are called with it as quota project.
+        billing = gcp.Provider(
+            self.child_name("billing"),
+            project=args.project,
+            billing_project=args.project,
+            user_project_override=True,
+            opts=self.child_opts(),
+        )
         resource = gcp.billing.Budget(
             self.child_name("budget"),
             billing_account=budget.billing_account,
@@ -757,6 +769,6 @@ class Monitoring(GridComponent):
                 schema_version="1.0" if args.budget_topic_id is not None else None,
                 disable_default_iam_recipients=False,
             ),
-            opts=self.child_opts(),
+            opts=self.child_opts(provider=billing),
         )
         return resource.id

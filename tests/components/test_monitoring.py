@@ -279,6 +279,14 @@ def test_budget_thresholds_project_filter_channels_and_topic(prod: OfflineRun) -
     assert prod.one(BUDGET).outputs["name"].startswith(f"billingAccounts/{ACCOUNT}/budgets/")
 
 
+def test_budget_is_called_with_the_stack_project_as_quota_project(prod: OfflineRun) -> None:
+    """Otherwise the Budget API is billed to the caller's project, where it is not enabled (403 on first up)."""
+    [billing] = [p for p in prod.of_type("pulumi:providers:gcp") if p.name == "grid-test-monitoring-billing"]
+    assert billing.inputs["billingProject"] == PROJECT
+    assert json.loads(str(billing.inputs["userProjectOverride"])) is True
+    assert prod.one(BUDGET).provider.startswith(f"{billing.urn}::")
+
+
 def test_no_billing_account_no_budget(tmp_path: Path) -> None:
     assert not _monitoring(tmp_path, DEV).of_type(BUDGET)
 
