@@ -138,6 +138,7 @@ _FREE_PATTERNS: Final = (
     (re.compile(r"^gcp:[^:]+:\w*I[aA][mM](Member|Binding|Policy|AuditConfig|CustomRole)$"), "IAM is free"),
     (re.compile(r"^random:"), "random values are computed locally"),
     (re.compile(r"^tls:"), "keys and certificates are computed locally"),
+    (re.compile(r"^time:"), "waits happen in the engine"),
     (re.compile(r"^pulumi:"), "Pulumi engine resource"),
 )
 
