@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class CostCapArgs:
     member: pulumi.Input[str]
     builds: FunctionBuilds
     """The stack's function build account and image repository."""
+    trigger_agents: Sequence[pulumi.Resource] = ()
+    """The Eventarc and Pub/Sub service agents (and their roles) the function's trigger is created by."""
 
 
 class CostCap(GridComponent):
@@ -70,6 +73,7 @@ class CostCap(GridComponent):
                 trigger_service_account=args.service_account,
                 invokers={"eventarc": args.member},
                 labels={"grid-service": "cost-cap"},
+                depends_on=list(args.trigger_agents),
             ),
             opts=self.child_opts(),
         )

@@ -112,6 +112,7 @@ FREE_TYPES: Final[Mapping[str, str]] = {
     "gcp:redis/instance:InstanceAuthString": "billed on its instance",
     "gcp:serviceaccount/account:Account": "service accounts are free",
     "gcp:projects/service:Service": "enabling an API is free",
+    "gcp:projects/serviceIdentity:ServiceIdentity": "service agents are free",
     "gcp:storage/bucketObject:BucketObject": "storage is billed on its bucket",
     "gcp:apigateway/api:Api": "billed per call on the gateway",
     "gcp:apigateway/apiConfig:ApiConfig": "billed per call on the gateway",

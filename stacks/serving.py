@@ -204,7 +204,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         EventBusArgs(
             config=config.messaging,
             project=config.project,
-            project_number=project_number,
+            service_agent=base.agents.members["pubsub.googleapis.com"],
             topic_name=names("events"),
             push_endpoint=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/events"),
             push_invoker_email=ids.emails["invoker"],
@@ -440,6 +440,7 @@ def _cost_cap(
             service_account=base.identities.emails[COST_CAP],
             member=base.identities.members[COST_CAP],
             builds=builds,
+            trigger_agents=[*base.agents.ready["eventarc.googleapis.com"], *base.agents.ready["pubsub.googleapis.com"]],
         ),
         opts=base.opts,
     )

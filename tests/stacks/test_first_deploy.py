@@ -98,3 +98,22 @@ def test_first_deploy_policies_pass_on_the_shipped_plans(plan: Synth) -> None:
     resources = [r.to_json() for r in plan.resources]
     violations = [v for v in evaluate(resources, environment) if v["policy"] in FIRST_DEPLOY_POLICIES]
     assert violations == []
+
+
+def test_service_agents_exist_before_anything_grants_or_needs_them(plan: Synth) -> None:
+    """The first Eventarc trigger (and a grant to the Pub/Sub agent) fails until the agent exists."""
+    agents = {a.inputs["service"]: a for a in plan.of_type("gcp:projects/serviceIdentity:ServiceIdentity")}
+    assert set(agents) == {"pubsub.googleapis.com", "eventarc.googleapis.com"}
+    [eventarc_role] = [
+        g for g in plan.of_type("gcp:projects/iAMMember:IAMMember") if g.inputs["role"] == "roles/eventarc.serviceAgent"
+    ]
+    assert eventarc_role.inputs["member"] == agents["eventarc.googleapis.com"].outputs["member"]
+    pubsub_agent = agents["pubsub.googleapis.com"]
+    agent_grants = [r for r in plan.resources if r.inputs.get("member") == pubsub_agent.outputs["member"]]
+    assert len(agent_grants) >= 2  # dead-letter publisher, subscriber on each source subscription
+    assert all(pubsub_agent.urn in g.dependencies for g in agent_grants)
+    # A function with an Eventarc trigger (dev's cost cap) is created after the agents and the Eventarc role.
+    triggered = [f for f in plan.of_type(FUNCTION) if "eventTrigger" in f.inputs]
+    assert len(triggered) == (1 if plan.run.stack == "dev" else 0)
+    for function in triggered:
+        assert {a.urn for a in agents.values()} | {eventarc_role.urn} <= set(function.dependencies), function.name
