@@ -11,8 +11,9 @@ import pulumi_gcp as gcp
 
 from components._base import GridComponent
 from components.compute.images import tree_hash
+from components.registry import Registry, RegistryArgs
 from components.secrets import SecretRef
-from stacks.config import FunctionConfig
+from stacks.config import FunctionConfig, RegistryConfig
 
 fn = gcp.cloudfunctionsv2
 
@@ -90,28 +91,16 @@ class FunctionBuilds(GridComponent):
 
     def __init__(self, name: str, args: FunctionBuildsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        ar = gcp.artifactregistry
-        repository = ar.Repository(
+        # Function images change tags as functions are redeployed: a repository of their own, with mutable tags.
+        registry = Registry(
             self.child_name("images"),
-            repository_id=args.repository_id,
-            location=args.region,
-            project=args.project,
-            format="DOCKER",
-            description="Images built from function sources; rebuilt from the repository on every deploy.",
-            # Builds tag images by function version; keep a few, drop the rest.
-            cleanup_policy_dry_run=False,
-            cleanup_policies=[
-                ar.RepositoryCleanupPolicyArgs(
-                    id="keep-recent",
-                    action="KEEP",
-                    most_recent_versions=ar.RepositoryCleanupPolicyMostRecentVersionsArgs(keep_count=5),
-                ),
-                ar.RepositoryCleanupPolicyArgs(
-                    id="delete-old",
-                    action="DELETE",
-                    condition=ar.RepositoryCleanupPolicyConditionArgs(tag_state="ANY", older_than="2592000s"),
-                ),
-            ],
+            RegistryArgs(
+                config=RegistryConfig.model_validate({"keepRecent": 5, "immutableTags": False}),
+                repository_id=args.repository_id,
+                region=args.region,
+                project=args.project,
+                description="Images built from function sources; rebuilt from the repository on every deploy.",
+            ),
             opts=self.child_opts(),
         )
         self.grants = [
@@ -123,11 +112,11 @@ class FunctionBuilds(GridComponent):
                 member=args.member,
                 opts=self.child_opts(),
             ),
-            ar.RepositoryIamMember(
+            gcp.artifactregistry.RepositoryIamMember(
                 self.child_name("push"),
                 project=args.project,
                 location=args.region,
-                repository=repository.name,
+                repository=registry.repository_id,
                 role=BUILD_IMAGE_ROLE,
                 member=args.member,
                 opts=self.child_opts(),
@@ -141,7 +130,7 @@ class FunctionBuilds(GridComponent):
             ),
         ]
         self.service_account = args.account_name
-        self.docker_repository = repository.id
+        self.docker_repository = registry.id
         self.register_outputs({"docker_repository": self.docker_repository})
 
 

@@ -35,7 +35,7 @@ def test_registry_cleanup_policies(synth) -> None:
 
 
 def test_stack_wide_labels_on_the_provider(synth) -> None:
-    provider = synth("dev").one("pulumi:providers:gcp")
+    provider = synth("dev").one("pulumi:providers:gcp", "gcp")  # the default one (budgets have their own)
     labels = provider.inputs["defaultLabels"]
     labels = labels if isinstance(labels, dict) else __import__("json").loads(labels)
     assert labels["environment"] == "dev" and labels["app"] == "grid" and labels["team"] == "platform"

@@ -63,7 +63,7 @@ def test_functions_build_as_a_dedicated_account_with_what_a_build_needs(plan: Sy
     """Builds ran as the default compute account, which has no roles in projects created since mid-2024."""
     account = plan.one("gcp:serviceaccount/account:Account", "-identity-fn-build")
     member = f"serviceAccount:{plan.outputs['serviceAccounts']['fn-build']}"
-    repository = plan.one("gcp:artifactregistry/repository:Repository", "-fn-build-images")
+    repository = plan.one("gcp:artifactregistry/repository:Repository", "-fn-build-images-repo")
     grants = {
         "project": plan.one("gcp:projects/iAMMember:IAMMember", "-fn-build-logs"),
         "repository": plan.one("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", "-fn-build-push"),
