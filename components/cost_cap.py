@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-from components.compute import CloudFunction, CloudFunctionArgs
+from components.compute import CloudFunction, CloudFunctionArgs, FunctionBuilds
 from stacks.config import FunctionConfig
 
 
@@ -25,6 +26,10 @@ class CostCapArgs:
     """Function source bucket."""
     service_account: pulumi.Input[str]
     member: pulumi.Input[str]
+    builds: FunctionBuilds
+    """The stack's function build account and image repository."""
+    trigger_agents: Sequence[pulumi.Resource] = ()
+    """The Eventarc and Pub/Sub service agents (and their roles) the function's trigger is created by."""
 
 
 class CostCap(GridComponent):
@@ -61,12 +66,14 @@ class CostCap(GridComponent):
                 project=args.project,
                 config=FunctionConfig.model_validate({"memory": "128Mi", "maxInstances": 1, "timeoutSeconds": 120}),
                 service_account=args.service_account,
+                builds=args.builds,
                 ingress="ALLOW_INTERNAL_ONLY",
                 env={"GOOGLE_CLOUD_PROJECT": args.project, "REGION": args.region, "STACK": args.stack_label},
                 pubsub_topic=topic.id,
                 trigger_service_account=args.service_account,
                 invokers={"eventarc": args.member},
                 labels={"grid-service": "cost-cap"},
+                depends_on=list(args.trigger_agents),
             ),
             opts=self.child_opts(),
         )

@@ -28,11 +28,6 @@ def _seconds(value: float) -> str:
     return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
 
 
-def pubsub_service_agent(project_number: pulumi.Input[str]) -> pulumi.Output[str]:
-    """IAM member of the Google-managed account that moves undeliverable messages to the dead-letter topic."""
-    return pulumi.Output.concat("serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com")
-
-
 def _grant(
     component: GridComponent,
     iam_type: type[pulumi.CustomResource],
@@ -70,8 +65,10 @@ class EventBusArgs:
     config: MessagingConfig
     """Ack deadline, retention, backoff and delivery attempts from ``grid:messaging``."""
     project: str
-    project_number: pulumi.Input[str]
-    """Numeric project number: the Pub/Sub service agent is ``service-<number>@gcp-sa-pubsub...``."""
+    service_agent: pulumi.Input[str]
+    """IAM member of the Pub/Sub service agent (the Google-managed account that moves undeliverable messages to
+    the dead-letter topic), from the one that created it (components/project.py ServiceAgents), so the grants
+    to it wait until it exists."""
     topic_name: str
     """Pub/Sub topic ID of the app events (``grid-prod-events``); the dead-letter topic adds ``-dead-letter``."""
     push_endpoint: pulumi.Input[str]
@@ -108,7 +105,7 @@ class EventBus(GridComponent):
         topic_retention = _seconds(cfg.retention_days * 86400)
         subscription_retention = _seconds(min(cfg.retention_days, MAX_SUBSCRIPTION_RETENTION_DAYS) * 86400)
         never_expire = pubsub.SubscriptionExpirationPolicyArgs(ttl="")
-        agent = pubsub_service_agent(args.project_number)
+        agent = args.service_agent
 
         topic, dead_letter = (
             pubsub.Topic(

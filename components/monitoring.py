@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumiverse_time
 
 from components._base import GridComponent
 from stacks.config import MonitoringConfig
@@ -33,6 +34,11 @@ BUDGET_MAX_CHANNELS = 5
 # Burn rate at which one hour consumes ~2% of a 28-day error budget (the SRE workbook's fast-burn page).
 FAST_BURN_RATE = 14.4
 ALIGN = "300s"
+# Monitoring rejects an alert policy or chart on a log-based metric it does not know yet ("Cannot find
+# metric(s) ... If a metric was created recently, it could take up to 10 minutes to become available"), and
+# the provider does not retry it (hashicorp/terraform-provider-google#11102, open). A dependency on the metric
+# only orders the calls; what reads the metric waits this long after the metric is (re)created.
+LOG_METRIC_PROPAGATION = "600s"
 
 Endpoint = tuple[str, pulumi.Input[str], str]
 """(name, host, path) of one public health endpoint, e.g. ``("api", "api.example.com", "/health")``."""
@@ -300,6 +306,13 @@ class Monitoring(GridComponent):
             label_extractors={"severity": "EXTRACT(severity)"},
             opts=self.child_opts(),
         )
+        # Sleeps on create only, and again whenever the metric is replaced (its name is the trigger).
+        self._error_metric_ready = pulumiverse_time.Sleep(
+            self.child_name("app-errors-propagation"),
+            create_duration=LOG_METRIC_PROPAGATION,
+            triggers={"metric": self._error_metric.name},
+            opts=self.child_opts(depends_on=[self._error_metric]),
+        )
         return self._error_metric.name
 
     def _token_metric(self, args: MonitoringArgs) -> str:
@@ -307,7 +320,7 @@ class Monitoring(GridComponent):
         # breaks the one-point-per-5s-per-series write limit; the ai service keeps running counters per
         # (model, kind) and exports them periodically (what OpenTelemetry counters do). No user_id label:
         # unbounded cardinality, and a per-user series would be personal data in Monitoring.
-        mon.MetricDescriptor(
+        self._token_descriptor = mon.MetricDescriptor(
             self.child_name("ai-tokens"),
             project=args.project,
             type=TOKEN_METRIC,
@@ -494,8 +507,8 @@ class Monitoring(GridComponent):
                     ],
                 ),
                 critical=False,
-                # A policy on a log-based metric fails to create until the metric exists.
-                depends_on=[self._error_metric],
+                # A policy on a log-based metric fails to create until Monitoring knows the metric.
+                depends_on=[self._error_metric, self._error_metric_ready],
             )
 
     # --- data stores ---
@@ -717,7 +730,8 @@ class Monitoring(GridComponent):
             project=args.project,
             dashboard_json=json.dumps(layout, sort_keys=True),
             # The dashboard reads the log-based metric; Monitoring rejects charts of unknown metric types.
-            opts=self.child_opts(depends_on=[self._error_metric]),
+            # Its charts also read the token metric, which exists once its descriptor does.
+            opts=self.child_opts(depends_on=[self._error_metric, self._error_metric_ready, self._token_descriptor]),
         )
         return dashboard.id
 
@@ -732,6 +746,18 @@ class Monitoring(GridComponent):
                 resource=self,
             )
         units, fraction = divmod(budget.monthly_usd, 1)
+        # The Budget API bills every call to a quota project. Without one the provider sends the caller's own:
+        # for user credentials none at all (refused), for a deployer account its home project, where
+        # billingbudgets.googleapis.com is not enabled (403 SERVICE_DISABLED; terraform-example-foundation#353,
+        # terraform-google-project-factory#696). This stack's project has the API enabled (stacks/program.py),
+        # and the deployer may use it (serviceusage admin there), so budgets are called with it as quota project.
+        billing = gcp.Provider(
+            self.child_name("billing"),
+            project=args.project,
+            billing_project=args.project,
+            user_project_override=True,
+            opts=self.child_opts(),
+        )
         resource = gcp.billing.Budget(
             self.child_name("budget"),
             billing_account=budget.billing_account,
@@ -757,6 +783,6 @@ class Monitoring(GridComponent):
                 schema_version="1.0" if args.budget_topic_id is not None else None,
                 disable_default_iam_recipients=False,
             ),
-            opts=self.child_opts(),
+            opts=self.child_opts(provider=billing),
         )
         return resource.id

@@ -41,6 +41,8 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    provider: str | None = None
+    """Provider reference (``<provider urn>::<id>``) the resource was registered with; None for the default."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +113,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 dependencies=sorted(set(request.dependencies)),
                 inputs=inputs,
                 outputs=render(outputs),
+                provider=request.provider or None,
             )
         )
         return response

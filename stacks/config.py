@@ -34,7 +34,7 @@ SECRET_KEYS: dict[str, str] = {
 
 # One service account each. "gateway" is the identity API Gateway/Apigee call services with; "invoker" signs
 # the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports;
-# "cost-cap" stops the services when a dev budget is spent.
+# "cost-cap" stops the services when a dev budget is spent; "fn-build" builds the functions' images.
 WORKLOADS = (
     "auth",
     "api",
@@ -46,6 +46,7 @@ WORKLOADS = (
     "invoker",
     "backup",
     "cost-cap",
+    "fn-build",
 )
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

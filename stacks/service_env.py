@@ -51,7 +51,7 @@ class Jwks:
     audience: pulumi.Input[str] | None
 
 
-def _common(src: EnvSources) -> WorkloadEnv:
+def _common(src: EnvSources, cache: bool = True) -> WorkloadEnv:
     env = WorkloadEnv(
         plain={
             "ENVIRONMENT": src.environment,
@@ -64,7 +64,7 @@ def _common(src: EnvSources) -> WorkloadEnv:
         },
         secrets={"DATABASE_URL": src.database_url},
     )
-    if src.redis_url is not None:
+    if cache and src.redis_url is not None:
         env.secrets["REDIS_URL"] = src.redis_url
         if src.redis_ca_cert is not None:
             env.plain["REDIS_CA_CERT"] = src.redis_ca_cert
@@ -81,7 +81,9 @@ def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
 
 def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
     """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
-    env = _common(src)
+    # The migrations job only talks to Postgres; it is no reader of the Redis secret, and Cloud Run refuses to
+    # run a job that references a secret its identity cannot access.
+    env = _common(src, cache=service != "migrations")
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":

@@ -20,6 +20,8 @@ from components.compute import (
     CloudRunJobArgs,
     CloudRunService,
     CloudRunServiceArgs,
+    FunctionBuilds,
+    FunctionBuildsArgs,
     FunctionSourceBucket,
     ServiceImage,
     ServiceImageArgs,
@@ -49,7 +51,7 @@ from components.messaging import (
     TaskQueueArgs,
 )
 from components.monitoring import Monitoring, MonitoringArgs
-from components.secrets import Secret
+from components.secrets import Secret, own_grants
 from stacks.config import FunctionConfig, StackConfig
 from stacks.service_env import EnvSources, Jwks, function_env, service_env
 
@@ -160,14 +162,29 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     ).secret
 
     invoker_members: dict[str, pulumi.Input[str]] = {}
-    if exposure.public:
-        invoker_members["public"] = "allUsers"
-    elif config.gateway.type in ("apiGateway", "apigee"):
+    if config.gateway.type in ("apiGateway", "apigee"):
         invoker_members["gateway"] = ids.members["gateway"]
+    # Behind the load balancer, Cloud Run services turn the invoker IAM check off instead of granting allUsers,
+    # which Domain Restricted Sharing (the default for new organisations) refuses:
+    # https://cloud.google.com/run/docs/authenticating/public#invoker_check. The Cloud Functions v2 API has no
+    # such setting, so functions behind the load balancer still need the allUsers grant.
+    function_invokers = {**invoker_members, **({"public": "allUsers"} if exposure.public else {})}
 
     # Functions first: the event bus pushes to ml-analytics and the scheduler calls it.
     bucket = FunctionSourceBucket(
         names("fn-src"), FunctionSourceBucketArgs(project=config.project, region=config.region), opts=opts
+    )
+    builds = FunctionBuilds(
+        names("fn-build"),
+        FunctionBuildsArgs(
+            project=config.project,
+            region=config.region,
+            repository_id=names.function_repository,
+            source_bucket=bucket.name,
+            account_name=ids.account_ids["fn-build"],
+            member=ids.members["fn-build"],
+        ),
+        opts=opts,
     )
     interface = base.network.function_network_interface()
     database_url = base.database.url_secret.ref
@@ -185,12 +202,14 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 project=config.project,
                 config=_function_config(config, spec.name),
                 service_account=ids.emails[spec.name],
+                builds=builds,
                 ingress=exposure.function_ingress,
                 network_interface=interface,
                 env=env.plain,
                 secret_env=env.secrets,
-                invokers={**invoker_members, "invoker": ids.members["invoker"]},  # push + scheduler
+                invokers={**function_invokers, "invoker": ids.members["invoker"]},  # push + scheduler
                 labels={"grid-service": spec.name},
+                depends_on=own_grants(spec.name, env.secrets.values()),
             ),
             opts=opts,
         )
@@ -201,7 +220,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         EventBusArgs(
             config=config.messaging,
             project=config.project,
-            project_number=project_number,
+            service_agent=base.agents.members["pubsub.googleapis.com"],
             topic_name=names("events"),
             push_endpoint=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/events"),
             push_invoker_email=ids.emails["invoker"],
@@ -241,8 +260,6 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         opts=opts,
     )
 
-    grants = [jwt_secret, base.database.url_secret, *([base.cache.url_secret] if base.cache else [])]
-    grants += list(base.config_secrets.values())
     services: dict[str, CloudRunService] = {}
     sources = _env_sources(config, base, jwt_secret, exposure, events)
     jwks: Jwks | None = None
@@ -268,9 +285,10 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 env=env.plain,
                 secret_env=env.secrets,
                 invokers=callers,
+                invoker_iam_disabled=exposure.public,
                 deletion_protection=prod,
                 labels={"grid-service": service, **config.rollout.labels(service)},
-                depends_on=grants,
+                depends_on=own_grants(service, env.secrets.values()),
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
             ),
@@ -293,7 +311,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             secret_env=migrations_env.secrets,
             deletion_protection=prod,
             labels={"grid-service": "migrations"},
-            depends_on=grants,
+            depends_on=own_grants("migrations", migrations_env.secrets.values()),
         ),
         opts=opts,
     )
@@ -337,7 +355,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             functions={name: f.name for name, f in functions.items()},
             sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
             redis_instance_id=base.cache.instance_id if base.cache else None,
-            budget_topic_id=_cost_cap(config, base, bucket),
+            budget_topic_id=_cost_cap(config, base, bucket, builds),
             slack_auth_token=base.config_secret_values.get("slackAuthToken"),
             slack_channel=config.monitoring.slack_channel,
             pagerduty_routing_key=base.config_secret_values.get("pagerdutyRoutingKey"),
@@ -430,7 +448,9 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
     return {"gatewayAddress": None, "gatewayHosts": [], "candidateHost": None}
 
 
-def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi.Input[str] | None:
+def _cost_cap(
+    config: StackConfig, base, bucket: FunctionSourceBucket, builds: FunctionBuilds
+) -> pulumi.Input[str] | None:
     """The budget's topic, when the stack stops its services at the budget (dev)."""
     if not config.monitoring.budget.caps_spend:
         return None
@@ -444,6 +464,8 @@ def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi
             bucket=bucket.name,
             service_account=base.identities.emails[COST_CAP],
             member=base.identities.members[COST_CAP],
+            builds=builds,
+            trigger_agents=[*base.agents.ready["eventarc.googleapis.com"], *base.agents.ready["pubsub.googleapis.com"]],
         ),
         opts=base.opts,
     )

@@ -58,6 +58,9 @@ class CloudRunServiceArgs:
     """Environment variables read from Secret Manager at instance start."""
     invokers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Name -> IAM member granted roles/run.invoker on this service only."""
+    invoker_iam_disabled: bool = False
+    """Anyone who reaches the service may invoke it (no IAM check): for services only the load balancer can
+    reach. Unlike an allUsers grant, Domain Restricted Sharing allows it."""
     deletion_protection: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[pulumi.Resource] = ()
@@ -132,6 +135,7 @@ class CloudRunService(GridComponent):
             location=args.region,
             project=args.project,
             ingress=args.ingress,
+            invoker_iam_disabled=args.invoker_iam_disabled or None,
             # The provider defaults deletion protection to true; say what each environment wants.
             deletion_protection=args.deletion_protection,
             launch_stage="GA",

@@ -257,3 +257,11 @@ def test_partial_blocks_keep_per_workload_defaults_and_still_override_what_they_
     fns = FunctionsConfig.model_validate({"koreanNlp": {"timeoutSeconds": 30}})
     assert (fns.korean_nlp.memory, fns.korean_nlp.timeout_seconds) == ("512Mi", 30)
     assert load({"grid:functions": {"koreanNlp": {"memory": "1Gi"}}}).functions.korean_nlp.memory == "1Gi"
+
+
+def test_gpu_regions_are_the_ones_a_new_project_can_use() -> None:
+    """asia-south1 offers Cloud Run L4s by invitation only: a fresh project has no quota there."""
+    gpu = {"cpu": 4, "memory": "16Gi", "gpu": 1, "cpuIdle": False}
+    [line] = problems({"gcp:region": "asia-south1", "grid:services": {"ai": gpu}})
+    assert "Cloud Run GPUs are not offered in asia-south1" in line
+    assert load({"gcp:region": "us-east4", "grid:services": {"ai": gpu}}).services.ai.gpu == 1

@@ -63,14 +63,24 @@ def test_dev_scales_to_zero_with_no_gpu_and_no_protection(synth) -> None:
 def test_prod_services_are_reachable_only_through_the_load_balancer(synth) -> None:
     plan = synth("prod")
     public = [g for g in plan.of_type(RUN_IAM) if g.inputs["member"] in ("allUsers", "allAuthenticatedUsers")]
-    assert public, "the load balancer needs unauthenticated invocation"
+    # Cloud Run services skip the invoker check instead of granting allUsers, which Domain Restricted Sharing
+    # (the default for new organisations) refuses; the Functions v2 API has no such setting.
+    for service in plan.of_type(RUN):
+        assert service.inputs["invokerIamDisabled"] is True
+        assert service.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+    assert public, "the load balancer needs unauthenticated invocation of the functions"
     for grant in public:
         target = plan.by_urn(grant.parent)
         workload = next(r for r in plan.resources if r.parent == target.urn and r.type in (RUN, FUNCTION))
-        if workload.type == RUN:
-            assert workload.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-        else:
-            assert workload.inputs["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_AND_GCLB"
+        assert workload.type == FUNCTION, f"{grant.name}: allUsers on a Cloud Run service"
+        assert workload.inputs["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_AND_GCLB"
+
+
+def test_services_behind_an_authenticating_gateway_keep_the_invoker_check(synth) -> None:
+    plan = synth("dev")
+    for service in plan.of_type(RUN):
+        assert "invokerIamDisabled" not in service.inputs
+    assert not [g for g in plan.of_type(RUN_IAM) if g.inputs["member"] in ("allUsers", "allAuthenticatedUsers")]
 
 
 def test_no_workload_uses_the_default_compute_service_account(synth) -> None:
