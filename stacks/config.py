@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from stacks import gcp_limits
+from stacks import capacity, gcp_limits
 from stacks.config_base import ConfigModel, decode_config_value
 from stacks.config_errors import ConfigError, format_validation_error, suggest
 from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
@@ -689,6 +689,7 @@ class StackConfig(_Model):
                 )
         if self.database.replica_region == self.region:
             raise ValueError("grid:database.replicaRegion: must differ from gcp:region for a cross-region replica")
+        capacity.plan_pools(self)  # the pools of every connecting workload must fit the database
         for name in ("auth", "api", "ai"):
             if getattr(self.services, name).gpu and self.region not in gcp_limits.GPU_REGIONS:
                 raise ValueError(

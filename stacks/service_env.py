@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.compute import SecretRef
+from components.compute.run import STARTUP_CONNECT_SECONDS
 
 
 @dataclass
@@ -36,9 +37,11 @@ class EnvSources:
     """Full name of the pull subscription the ai indexer reads message.created from."""
     completion_base_url: str | None
     completion_model: str
+    db_pools: Mapping[str, int] = field(default_factory=dict)
+    """DB_POOL_MAX_SIZE per connecting workload, sized so the stack fits max_connections (stacks/capacity.py)."""
 
 
-def _common(src: EnvSources) -> WorkloadEnv:
+def _common(service: str, src: EnvSources) -> WorkloadEnv:
     env = WorkloadEnv(
         plain={
             "ENVIRONMENT": src.environment,
@@ -47,9 +50,13 @@ def _common(src: EnvSources) -> WorkloadEnv:
             # Migrations run once per release as a Cloud Run job, not in every instance's startup.
             "RUN_MIGRATIONS": "false",
             "TRUSTED_PROXY_HOPS": str(src.trusted_proxy_hops),
+            # Retry the first database/Redis connection while Direct VPC egress connects, inside the probe.
+            "STARTUP_CONNECT_SECONDS": str(STARTUP_CONNECT_SECONDS),
         },
         secrets={"DATABASE_URL": src.database_url},
     )
+    if service in src.db_pools:
+        env.plain["DB_POOL_MAX_SIZE"] = str(src.db_pools[service])
     if src.redis_url is not None:
         env.secrets["REDIS_URL"] = src.redis_url
     return env
@@ -59,7 +66,7 @@ def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | Non
     """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks_url``."""
     if service in ("api", "ai") and jwks_url is None:
         raise ValueError(f"{service} needs the auth service's JWKS URL")
-    env = _common(src)
+    env = _common(service, src)
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
@@ -84,12 +91,13 @@ def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | Non
     return env
 
 
-def function_env(function: str, environment: str, database_url: SecretRef) -> WorkloadEnv:
+def function_env(function: str, environment: str, database_url: SecretRef, db_pool: int | None = None) -> WorkloadEnv:
     """Environment of a Cloud Function (korean-nlp needs nothing; ml-analytics writes usage to Postgres)."""
     if function == "korean-nlp":
         return WorkloadEnv(plain={"ENVIRONMENT": environment})
     if function == "ml-analytics":
-        return WorkloadEnv(plain={"ENVIRONMENT": environment}, secrets={"DATABASE_URL": database_url})
+        plain = {"ENVIRONMENT": environment, **({"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {})}
+        return WorkloadEnv(plain=plain, secrets={"DATABASE_URL": database_url})
     raise ValueError(f"no environment contract for function '{function}'")
 
 

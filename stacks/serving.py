@@ -49,6 +49,7 @@ from components.messaging import (
 )
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secrets import Secret
+from stacks import capacity
 from stacks.config import FunctionConfig, StackConfig
 from stacks.service_env import EnvSources, function_env, service_env
 
@@ -156,8 +157,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     interface = base.network.function_network_interface()
     database_url = base.database.url_secret.ref
     functions: dict[str, CloudFunction] = {}
+    pools = capacity.plan_pools(config)
     for spec in FUNCTIONS:
-        env = function_env(spec.name, config.environment, database_url)
+        env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(
@@ -356,6 +358,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         completion_model=config.completion.model,
         completion_api_key=completion.ref if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
+        db_pools=capacity.plan_pools(config),
     )
 
 

@@ -40,7 +40,7 @@ Extension = Callable[[FastAPI, Resources], AbstractAsyncContextManager[Any]]
 async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterator[Resources]:
     url = settings.database_url.get_secret_value()
     if settings.run_migrations:
-        await apply_migrations(url)
+        await apply_migrations(url, connect_budget=settings.startup_connect_seconds)
     db = Database(url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
     redis = SafeRedis(settings.redis_url.get_secret_value()) if settings.redis_url else None
     cache = TwoLayerCache(
@@ -50,7 +50,10 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
         max_bytes=settings.cache_l1_max_bytes,
         namespace=f"grid:{service}:cache",
     )
-    await db.open()
+    await db.open(connect_budget=settings.startup_connect_seconds)
+    if redis is not None:
+        # Reached through the same VPC egress as the database; fail open (degraded) if it still is not up.
+        await redis.wait_until_reachable(settings.startup_connect_seconds)
     cache.start()
     try:
         yield Resources(settings, db, redis, cache, RateLimiter(redis, namespace=f"grid:{service}:rl"))

@@ -19,6 +19,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from app.common.startup import retry_connect
+
 log = logging.getLogger("app.redis")
 
 T = TypeVar("T")
@@ -63,6 +65,18 @@ class SafeRedis:
             return bool(await self.run(lambda r: r.ping()))
         except RedisUnavailable:
             return False
+
+    async def wait_until_reachable(self, budget: float) -> bool:
+        """At instance start: retry a ping for ``budget`` seconds; False (and degraded, not fatal) if never up."""
+
+        async def ping() -> None:
+            await self.client.ping()
+
+        try:
+            await retry_connect(ping, what="redis", budget=budget, retry_on=(RedisError, OSError, TimeoutError))
+        except (RedisError, OSError, TimeoutError):
+            return False
+        return True
 
     async def close(self) -> None:
         await self.client.aclose()

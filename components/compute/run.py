@@ -17,6 +17,17 @@ run = gcp.cloudrunv2
 PORT = 8080
 HEALTH_PATH = "/health"
 
+# Direct VPC egress may take "a minute or more" to connect at instance start, and the app opens its database
+# (and Redis) connections before it listens, so the startup probe must outlast that: the most a service's
+# startup probe may wait (failureThreshold x periodSeconds <= 240 s), polled every 5 s.
+# https://cloud.google.com/run/docs/configuring/vpc-direct-vpc#limitations
+# https://cloud.google.com/run/docs/configuring/healthchecks#startup-probes
+STARTUP_PROBE_PERIOD_SECONDS = 5
+STARTUP_PROBE_SECONDS = 240
+# How long the app keeps retrying its first database/Redis connection (STARTUP_CONNECT_SECONDS): inside the
+# probe's budget, leaving time to load what follows the connection (the ai model, migrations' advisory lock).
+STARTUP_CONNECT_SECONDS = 180
+
 
 def _service_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> list:
     if overlap := set(plain) & set(secrets):
@@ -102,7 +113,11 @@ class CloudRunService(GridComponent):
             ),
             envs=_service_env(args.env, args.secret_env),
             startup_probe=run.ServiceTemplateContainerStartupProbeArgs(
-                http_get=probe_get, initial_delay_seconds=0, period_seconds=2, timeout_seconds=1, failure_threshold=30
+                http_get=probe_get,
+                initial_delay_seconds=0,
+                period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
+                timeout_seconds=1,
+                failure_threshold=STARTUP_PROBE_SECONDS // STARTUP_PROBE_PERIOD_SECONDS,
             ),
             liveness_probe=run.ServiceTemplateContainerLivenessProbeArgs(
                 http_get=run.ServiceTemplateContainerLivenessProbeHttpGetArgs(path=HEALTH_PATH, port=PORT),
