@@ -50,7 +50,7 @@ from components.messaging import (
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secrets import Secret
 from stacks import capacity
-from stacks.config import FunctionConfig, StackConfig
+from stacks.config import FunctionConfig, ServiceConfig, StackConfig
 from stacks.service_env import EnvSources, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,8 @@ FUNCTIONS = (
     FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
 )
 COST_CAP = "cost-cap"
+# Public health path of each service, behind the gateway's routing.
+HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
 
 
@@ -315,8 +317,11 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             endpoints=[
                 (route, host, path)
                 for host in gateway_outputs["gatewayHosts"][:1]
-                for route, path in (("api", "/health"), ("auth", "/auth/health"), ("ai", "/ai/health"))
+                for route, path in HEALTH_ROUTES.items()
+                if not scales_to_zero_on_gpu(getattr(config.services, route))
             ],
+            scale_to_zero=[route for route in HEALTH_ROUTES if getattr(config.services, route).min_instances == 0],
+            region=config.region,
             run_services={name: s.name for name, s in services.items()},
             functions={name: f.name for name, f in functions.items()},
             sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
@@ -332,6 +337,13 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     outputs["dashboard"] = monitoring.dashboard_id
     outputs["budget"] = monitoring.budget_id
     return outputs
+
+
+def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
+    """No uptime check on such a service: a check every period keeps a GPU instance (billed per instance-second)
+    up around the clock, and a cold start (loading a model onto the GPU) times the check out and pages.
+    https://cloud.google.com/run/docs/configuring/services/gpu#pricing"""
+    return bool(service.gpu) and service.min_instances == 0
 
 
 def _jwks_url(config: StackConfig, auth_uri: pulumi.Input[str]) -> pulumi.Input[str]:
@@ -418,6 +430,7 @@ def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi
             project=config.project,
             region=config.region,
             stack_label=base.names.prefix,
+            services=[base.names(workload) for workload in (*SERVICES, *(spec.name for spec in FUNCTIONS))],
             source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
             bucket=bucket.name,
             service_account=base.identities.emails[COST_CAP],

@@ -28,3 +28,45 @@ def test_startup_probes_outlast_direct_vpc_egress_and_the_app_retries_inside_the
     [container] = job.inputs["template"]["template"]["containers"]
     assert int(_env(container)["STARTUP_CONNECT_SECONDS"]) == STARTUP_CONNECT_SECONDS
     assert int(job.inputs["template"]["template"]["timeout"].rstrip("s")) > STARTUP_CONNECT_SECONDS
+
+
+UPTIME = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
+ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+
+
+def test_no_uptime_check_keeps_the_scale_to_zero_gpu_service_warm(synth) -> None:
+    plan = synth("prod")
+    checks = {c.inputs["userLabels"]["grid-service"]: c.inputs for c in plan.of_type(UPTIME)}
+    assert set(checks) == {"api", "auth"}  # prod's ai runs on an L4 and scales to zero
+    for check in checks.values():
+        assert len(check["selectedRegions"]) == 3 and check["timeout"] == "10s"  # api, auth keep warm instances
+    [uptime] = [p for p in plan.of_type(ALERT) if p.inputs["userLabels"].get("grid-alert") == "uptime"] or [
+        p for p in plan.of_type(ALERT) if "health" in p.inputs["displayName"]
+    ]
+    assert uptime.inputs["conditions"][0]["conditionThreshold"]["duration"] == "300s"
+
+
+def test_a_warm_gpu_service_keeps_its_uptime_check(synth) -> None:
+    plan = synth("prod", {"grid:services": {"ai": {"minInstances": 1}}})
+    assert "ai" in {c.inputs["userLabels"]["grid-service"] for c in plan.of_type(UPTIME)}
+
+
+def test_scale_to_zero_services_get_a_cold_start_timeout(synth) -> None:
+    plan = synth("staging")
+    timeouts = {c.inputs["userLabels"]["grid-service"]: c.inputs["timeout"] for c in plan.of_type(UPTIME)}
+    assert timeouts == {"api": "45s", "auth": "45s", "ai": "45s"}
+
+
+def test_cost_cap_addresses_every_service_by_name_inside_its_grant(synth) -> None:
+    plan = synth("dev")
+    [cap] = [f for f in plan.of_type(FUNCTION) if f.inputs["labels"]["grid-service"] == "cost-cap"]
+    named = set(cap.inputs["serviceConfig"]["environmentVariables"]["SERVICES"].split(","))
+    deployed = {s.inputs["name"] for s in plan.of_type(RUN_SERVICE)} | {
+        f.inputs["name"] for f in plan.of_type(FUNCTION)
+    }
+    assert named == deployed - {cap.inputs["name"]}  # everything but itself
+    [grant] = [g for g in plan.of_type("gcp:projects/iAMMember:IAMMember") if g.inputs["role"] == "roles/run.developer"]
+    prefix = grant.inputs["condition"]["expression"].split('startsWith("', 1)[1].rstrip('")')
+    location = prefix.rsplit("/services/", 1)[0]
+    assert all(f"{location}/services/{name}".startswith(prefix) for name in named)
