@@ -70,6 +70,9 @@ class FlowLogsConfig(_Model):
 
 class NatConfig(_Model):
     enabled: bool = False
+    addresses: int = Field(
+        1, ge=1, le=16, description="Static external addresses reserved for egress (a stable, allow-listable source)."
+    )
     log: Literal["ERRORS_ONLY", "TRANSLATIONS_ONLY", "ALL", "off"] = "ERRORS_ONLY"
     min_ports_per_vm: int = Field(64, ge=2, le=65536)
 

@@ -199,6 +199,7 @@ def foundation(config: StackConfig) -> Foundation:
         "networkId": network.network_id,
         "networkName": network.network_name,
         "subnetId": network.subnet_id,
+        "egressAddresses": network.egress_addresses,
         "databaseInstance": database.instance_name,
         "databaseConnectionName": database.connection_name,
         "databaseReplicaConnectionName": database.replica_connection_name,

@@ -70,3 +70,39 @@ def test_cost_cap_addresses_every_service_by_name_inside_its_grant(synth) -> Non
     prefix = grant.inputs["condition"]["expression"].split('startsWith("', 1)[1].rstrip('")')
     location = prefix.rsplit("/services/", 1)[0]
     assert all(f"{location}/services/{name}".startswith(prefix) for name in named)
+
+
+SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+API = "gcp:projects/service:Service"
+
+
+def test_the_read_replica_does_not_copy_the_primarys_maintenance_or_backups(synth) -> None:
+    plan = synth("prod")
+    [replica] = [i for i in plan.of_type(SQL) if i.inputs.get("masterInstanceName")]
+    [primary] = [i for i in plan.of_type(SQL) if not i.inputs.get("masterInstanceName")]
+    assert "maintenanceWindow" in primary.inputs["settings"] and "backupConfiguration" in primary.inputs["settings"]
+    for key in ("maintenanceWindow", "backupConfiguration", "retainBackupsOnDelete"):
+        assert key not in replica.inputs["settings"], key
+
+
+def test_nat_egresses_from_reserved_static_addresses(synth) -> None:
+    plan = synth("prod", {"grid:network": {"nat": {"enabled": True, "addresses": 2}}})
+    nat = plan.one("gcp:compute/routerNat:RouterNat")
+    addresses = plan.of_type("gcp:compute/address:Address")
+    assert nat.inputs["natIpAllocateOption"] == "MANUAL_ONLY"
+    assert sorted(nat.inputs["natIps"]) == sorted(a.outputs["selfLink"] for a in addresses) and len(addresses) == 2
+    assert all(a.inputs["addressType"] == "EXTERNAL" for a in addresses)
+    assert plan.outputs["egressAddresses"] == [a.outputs["address"] for a in addresses]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_depends_explicitly_on_the_project_apis(synth, stack: str) -> None:
+    plan = synth(stack)
+    apis = {r.urn for r in plan.of_type(API)}
+    assert apis
+    loose = [
+        r.name
+        for r in plan.resources
+        if r.type.startswith("gcp:") and r.type != API and not apis <= set(r.dependencies)
+    ]
+    assert loose == []
