@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from policies.gcp import APP_DEFAULT_POOL, RESERVED_CONNECTIONS, default_max_connections
 from stacks import gcp_limits
 
 if TYPE_CHECKING:
@@ -22,34 +23,9 @@ if TYPE_CHECKING:
 # Workloads that connect to the database (and read its URL secret). Everything else gets nothing.
 DATABASE_CLIENTS = ("auth", "api", "ai", "ml-analytics", "migrations")
 
-# Cloud SQL for PostgreSQL's default max_connections by the tier's memory (GB, at least -> connections):
-# https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections
-_DEFAULT_MAX_CONNECTIONS: tuple[tuple[float, int], ...] = (
-    (120, 1000),
-    (60, 800),
-    (30, 600),
-    (15, 500),
-    (7.5, 400),
-    (6, 200),
-    (3.75, 100),
-    (1.7, 50),
-    (0, 25),
-)
-
-# Connections kept free of the app's pools: Postgres' superuser_reserved_connections (3, which Cloud SQL keeps
-# for its own cloudsqladmin maintenance connections) and two for an operator's psql / a non-serverless export.
-# The migrations job is counted as a client below (one connection per task).
-# https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-SUPERUSER-RESERVED-CONNECTIONS
-RESERVED_CONNECTIONS = {"superuser": 3, "operator": 2}
-
-# More connections than an instance serves requests at once only sit idle; the app's own default is 10.
-APP_POOL_CAP = 10
+# The migrations job runs one task on one connection. A pool is never larger than the app's default (10): more
+# connections than an instance serves requests at once only sit idle.
 MIGRATIONS_CONNECTIONS = 1
-
-
-def default_max_connections(memory_gb: float) -> int:
-    """Cloud SQL's default max_connections for a tier with this much memory."""
-    return next(limit for floor, limit in _DEFAULT_MAX_CONNECTIONS if memory_gb >= floor - 1e-9)
 
 
 @dataclass(frozen=True)
@@ -107,7 +83,7 @@ def database_clients(config: StackConfig) -> list[DbClient]:
             continue
         workload = getattr(config.services, name, None) or getattr(config.functions, name.replace("-", "_"))
         # One connection per concurrent request, plus one for background work (outbox relay, indexer).
-        clients.append(DbClient(name, workload.max_instances, min(APP_POOL_CAP, workload.concurrency + 1)))
+        clients.append(DbClient(name, workload.max_instances, min(APP_DEFAULT_POOL, workload.concurrency + 1)))
     return clients
 
 
@@ -115,7 +91,7 @@ def plan_pools(config: StackConfig) -> Mapping[str, int]:
     """Pool size (DB_POOL_MAX_SIZE) per connecting workload; ValueError with the fix when nothing fits."""
     limit = max_connections(config)
     try:
-        return pool_sizes(limit, database_clients(config), sum(RESERVED_CONNECTIONS.values()))
+        return pool_sizes(limit, database_clients(config), RESERVED_CONNECTIONS)
     except ValueError as exc:
         raise ValueError(
             f"grid:database: {exc}: lower maxInstances of the services/functions, set database.maxConnections, "

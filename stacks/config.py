@@ -48,6 +48,17 @@ WORKLOADS = (
     "cost-cap",
 )
 
+# Work a workload does outside the request that caused it, and how it runs once deployed. Cloud Run with
+# request-based billing gives an instance almost no CPU between requests
+# (https://cloud.google.com/run/docs/tips/general#avoid-background), so: "request" runs it inside the causing
+# request, "push" has Pub/Sub deliver it as a request, "background" keeps a loop, which the stack then gives
+# always-allocated CPU and a warm instance (and the policy run-background-work-has-cpu checks it). Request and
+# push cost nothing between requests; background costs an always-on instance per service.
+BACKGROUND_WORK: dict[str, tuple[str, Literal["request", "push", "background"]]] = {
+    "api": ("outbox-relay", "request"),  # app/api/outbox.py: publishes before the response
+    "ai": ("message-indexer", "push"),  # app/ai/push.py: Pub/Sub pushes message.created to /ai/events/pubsub
+}
+
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):00$")

@@ -13,6 +13,7 @@ import pulumi
 
 from components.compute import SecretRef
 from components.compute.run import STARTUP_CONNECT_SECONDS
+from stacks.config import BACKGROUND_WORK
 
 
 @dataclass
@@ -34,9 +35,13 @@ class EnvSources:
     completion_api_key: SecretRef | None
     trusted_proxy_hops: int
     ai_subscription: pulumi.Input[str]
-    """Full name of the pull subscription the ai indexer reads message.created from."""
+    """Full name of the subscription that carries message.created to the ai indexer."""
     completion_base_url: str | None
     completion_model: str
+    ai_push_audience: str | None = None
+    """With push delivery to ai: the OIDC audience of the pushes (None: ai pulls ``ai_subscription``)."""
+    push_invoker_email: pulumi.Input[str] | None = None
+    """The account Pub/Sub signs push tokens as."""
     db_pools: Mapping[str, int] = field(default_factory=dict)
     """DB_POOL_MAX_SIZE per connecting workload, sized so the stack fits max_connections (stacks/capacity.py)."""
 
@@ -71,15 +76,24 @@ def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | Non
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
         env.plain.update({"JWKS_URL": jwks_url, "EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
+        env.plain["OUTBOX_RELAY_MODE"] = "background" if BACKGROUND_WORK["api"][1] == "background" else "request"
     elif service == "ai":
         env.plain.update(
             {
                 "JWKS_URL": jwks_url,
-                "EVENTS_BACKEND": "pubsub",
-                "PUBSUB_SUBSCRIPTION": src.ai_subscription,
                 "COMPLETION_MODEL": src.completion_model,
             }
         )
+        if src.ai_push_audience is not None:
+            env.plain.update(
+                {
+                    "EVENTS_BACKEND": "push",
+                    "PUSH_AUDIENCE": src.ai_push_audience,
+                    "PUSH_SERVICE_ACCOUNT": src.push_invoker_email,
+                }
+            )
+        else:
+            env.plain.update({"EVENTS_BACKEND": "pubsub", "PUBSUB_SUBSCRIPTION": src.ai_subscription})
         if src.completion_base_url is not None:
             env.plain["COMPLETION_BASE_URL"] = src.completion_base_url
         if src.completion_api_key is not None:

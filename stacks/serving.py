@@ -49,8 +49,9 @@ from components.messaging import (
 )
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secrets import Secret
+from policies.operations import BACKGROUND_LABEL
 from stacks import capacity
-from stacks.config import FunctionConfig, ServiceConfig, StackConfig
+from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
 from stacks.service_env import EnvSources, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ COST_CAP = "cost-cap"
 # Public health path of each service, behind the gateway's routing.
 HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
+AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
 
 
 def _function_config(config: StackConfig, function: str) -> FunctionConfig:
@@ -195,7 +197,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             push_invoker_email=ids.emails["invoker"],
             push_audience=analytics.uri,
             publishers={"api": ids.members["api"]},
-            pull_subscriptions=[PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})],
+            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)],
         ),
         opts=opts,
     )
@@ -249,7 +251,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 region=config.region,
                 project=config.project,
                 image=images[service],
-                config=getattr(config.services, service),
+                config=_with_background_work(service, getattr(config.services, service)),
                 service_account=ids.emails[service],
                 vpc_access=base.network.service_vpc_access(),
                 ingress=exposure.run_ingress,
@@ -257,7 +259,8 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 secret_env=env.secrets,
                 invokers=callers,
                 deletion_protection=prod,
-                labels={"grid-service": service},
+                labels={"grid-service": service, **_background_label(service)},
+                custom_audiences=[_push_audience(names)] if service == "ai" and _delivery("ai") == "push" else [],
                 depends_on=grants,
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
@@ -339,6 +342,39 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     return outputs
 
 
+def _delivery(workload: str) -> str | None:
+    return BACKGROUND_WORK[workload][1] if workload in BACKGROUND_WORK else None
+
+
+def _background_label(workload: str) -> dict[str, str]:
+    """``grid-background: <work>`` on a service that runs a loop between requests (the policy reads it)."""
+    return {BACKGROUND_LABEL: BACKGROUND_WORK[workload][0]} if _delivery(workload) == "background" else {}
+
+
+def _with_background_work(workload: str, service: ServiceConfig) -> ServiceConfig:
+    """A loop between requests needs CPU between requests and an instance to run on."""
+    if _delivery(workload) != "background":
+        return service
+    return service.model_copy(update={"cpu_idle": False, "min_instances": max(1, service.min_instances)})
+
+
+def _push_audience(names) -> str:
+    """The OIDC audience of pushes to ai: fixed, so ai's own settings need not wait for its URL."""
+    return names(AI_INDEXER)
+
+
+def _ai_indexer_subscription(config: StackConfig, names, ids, project_number) -> PullSubscriptionArgs:
+    """message.created for the ai indexer: pushed to ai (a request, no CPU between requests) or pulled by ai."""
+    if _delivery("ai") != "push":
+        return PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})
+    # Cloud Run's deterministic URL: https://<service>-<project number>.<region>.run.app
+    # (https://cloud.google.com/run/docs/triggering/https-request#deterministic)
+    endpoint = pulumi.Output.concat(
+        "https://", names("ai"), "-", project_number, ".", config.region, ".run.app", AI_PUSH_PATH
+    )
+    return PullSubscriptionArgs(name=AI_INDEXER, push_endpoint=endpoint, push_audience=_push_audience(names))
+
+
 def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
     """No uptime check on such a service: a check every period keeps a GPU instance (billed per instance-second)
     up around the clock, and a cold start (loading a model onto the GPU) times the check out and pages.
@@ -366,6 +402,8 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         ai_subscription=pulumi.Output.concat(
             "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]
         ),
+        ai_push_audience=_push_audience(base.names) if _delivery("ai") == "push" else None,
+        push_invoker_email=base.identities.emails["invoker"],
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
         completion_api_key=completion.ref if completion else None,

@@ -48,11 +48,18 @@ class AiSettings(ServiceSettings):
         description="Intra-op CPU threads of the embedding model; 0: torch's default (one per core). "
         "Set 1 where the cores are shared (see docs/benchmarks.md).",
     )
-    events_backend: Literal["auto", "redis", "pubsub", "none"] = Field(
+    events_backend: Literal["auto", "redis", "pubsub", "push", "none"] = Field(
         "auto",
         alias="EVENTS_BACKEND",
         description="Where message.created events come from: Redis Streams, a Pub/Sub pull subscription, "
-        "nowhere; auto: pubsub with PUBSUB_SUBSCRIPTION, else redis locally (REDIS_URL), else none.",
+        "Pub/Sub push to POST /ai/events/pubsub, nowhere; auto: pubsub with PUBSUB_SUBSCRIPTION, else redis "
+        "locally (REDIS_URL), else none.",
+    )
+    push_audience: str | None = Field(
+        None, alias="PUSH_AUDIENCE", description="OIDC audience the push subscription's tokens carry (push)."
+    )
+    push_service_account: str | None = Field(
+        None, alias="PUSH_SERVICE_ACCOUNT", description="Email of the account Pub/Sub signs push tokens as (push)."
     )
     pubsub_subscription: str | None = Field(
         None,
@@ -79,10 +86,12 @@ class AiSettings(ServiceSettings):
             raise ValueError("EVENTS_BACKEND=pubsub needs PUBSUB_SUBSCRIPTION=projects/<project>/subscriptions/<name>")
         if backend == "redis" and self.redis_url is None:
             raise ValueError("EVENTS_BACKEND=redis needs REDIS_URL")
+        if backend == "push" and not (self.push_audience and self.push_service_account):
+            raise ValueError("EVENTS_BACKEND=push needs PUSH_AUDIENCE and PUSH_SERVICE_ACCOUNT")
         return self
 
     @property
-    def resolved_events_backend(self) -> Literal["redis", "pubsub", "none"]:
+    def resolved_events_backend(self) -> Literal["redis", "pubsub", "push", "none"]:
         if self.events_backend != "auto":
             return self.events_backend
         if self.pubsub_subscription:

@@ -182,5 +182,5 @@ class ApiService:
                 await repo.store_idempotent_response(conn, idempotency_key, 201, message)
         await self.cache.invalidate(_conversation_tag(cid), _conversations_tag(uid))
         await self.hub.publish(str(cid), message)
-        self.relay.wake()
+        await self.relay.after_commit()
         return Created(message, replayed=False)

@@ -77,6 +77,8 @@ class CloudRunServiceArgs:
     """Tagged rollout: the latest revision gets this tag and 0% traffic while ``stable_revision`` serves."""
     stable_revision: str | None = None
     """Revision pinned to 100% in a tagged rollout; None before the first promote."""
+    custom_audiences: Sequence[str] = ()
+    """Extra OIDC audiences Cloud Run accepts for invocation (a push subscription's audience)."""
 
 
 def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.ServiceTrafficArgs]:
@@ -153,6 +155,8 @@ class CloudRunService(GridComponent):
             labels=dict(args.labels),
             template=template,
             traffics=traffic(args.candidate_tag, args.stable_revision),
+            # https://cloud.google.com/run/docs/configuring/custom-audiences
+            custom_audiences=list(args.custom_audiences) or None,
             opts=self.child_opts(depends_on=list(args.depends_on)),
         )
         for who, member in sorted(args.invokers.items()):

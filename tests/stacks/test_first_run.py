@@ -106,3 +106,43 @@ def test_every_resource_depends_explicitly_on_the_project_apis(synth, stack: str
         if r.type.startswith("gcp:") and r.type != API and not apis <= set(r.dependencies)
     ]
     assert loose == []
+
+
+SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+SUBSCRIBER = "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"
+
+
+def _service(plan, role: str):
+    return next(s for s in plan.of_type(RUN_SERVICE) if s.inputs["labels"]["grid-service"] == role)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_background_work_runs_inside_requests_so_no_cpu_is_needed_between_them(synth, stack: str) -> None:
+    plan = synth(stack)
+    ai, api = _service(plan, "ai"), _service(plan, "api")
+    [indexer] = [s for s in plan.of_type(SUBSCRIPTION) if s.inputs["name"].endswith("-ai-indexer")]
+    push = indexer.inputs["pushConfig"]
+    ai_env = _env(ai.inputs["template"]["containers"][0])
+    assert push["pushEndpoint"].endswith("/ai/events/pubsub") and ai.inputs["name"] in push["pushEndpoint"]
+    assert push["oidcToken"]["audience"] == ai_env["PUSH_AUDIENCE"] and ai.inputs["customAudiences"] == [
+        ai_env["PUSH_AUDIENCE"]]
+    assert ai_env["EVENTS_BACKEND"] == "push" and ai_env["PUSH_SERVICE_ACCOUNT"] == push["oidcToken"][
+        "serviceAccountEmail"]
+    assert not [g for g in plan.of_type(SUBSCRIBER) if g.inputs["member"].startswith("serviceAccount:grid-")
+                and "-ai@" in g.inputs["member"]]  # ai pulls nothing
+    assert _env(api.inputs["template"]["containers"][0])["OUTBOX_RELAY_MODE"] == "request"
+    assert "grid-background" not in ai.inputs["labels"] and "grid-background" not in api.inputs["labels"]
+
+
+def test_a_workload_declared_background_gets_cpu_and_an_instance(synth, monkeypatch) -> None:
+    from stacks.config import BACKGROUND_WORK
+
+    monkeypatch.setitem(BACKGROUND_WORK, "ai", ("message-indexer", "background"))
+    plan = synth("staging")
+    ai = _service(plan, "ai")
+    assert ai.inputs["template"]["containers"][0]["resources"]["cpuIdle"] is False
+    assert ai.inputs["template"]["scaling"]["minInstanceCount"] == 1
+    assert ai.inputs["labels"]["grid-background"] == "message-indexer"
+    [indexer] = [s for s in plan.of_type(SUBSCRIPTION) if s.inputs["name"].endswith("-ai-indexer")]
+    assert "pushConfig" not in indexer.inputs
+    assert _env(ai.inputs["template"]["containers"][0])["EVENTS_BACKEND"] == "pubsub"
