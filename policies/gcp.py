@@ -104,6 +104,7 @@ def default_max_connections(memory_gb: float) -> int:
     """Cloud SQL's default max_connections for a tier with this much memory."""
     return next(limit for floor, limit in _DEFAULT_MAX_CONNECTIONS if memory_gb >= floor - 1e-9)
 
+
 # Label the stack puts on Cloud Run services (`grid-service: auth|api|ai`) and on components.
 SERVICE_LABEL: Final = "grid-service"
 

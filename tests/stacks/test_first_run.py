@@ -125,11 +125,17 @@ def test_background_work_runs_inside_requests_so_no_cpu_is_needed_between_them(s
     ai_env = _env(ai.inputs["template"]["containers"][0])
     assert push["pushEndpoint"].endswith("/ai/events/pubsub") and ai.inputs["name"] in push["pushEndpoint"]
     assert push["oidcToken"]["audience"] == ai_env["PUSH_AUDIENCE"] and ai.inputs["customAudiences"] == [
-        ai_env["PUSH_AUDIENCE"]]
-    assert ai_env["EVENTS_BACKEND"] == "push" and ai_env["PUSH_SERVICE_ACCOUNT"] == push["oidcToken"][
-        "serviceAccountEmail"]
-    assert not [g for g in plan.of_type(SUBSCRIBER) if g.inputs["member"].startswith("serviceAccount:grid-")
-                and "-ai@" in g.inputs["member"]]  # ai pulls nothing
+        ai_env["PUSH_AUDIENCE"]
+    ]
+    assert (
+        ai_env["EVENTS_BACKEND"] == "push"
+        and ai_env["PUSH_SERVICE_ACCOUNT"] == push["oidcToken"]["serviceAccountEmail"]
+    )
+    assert not [
+        g
+        for g in plan.of_type(SUBSCRIBER)
+        if g.inputs["member"].startswith("serviceAccount:grid-") and "-ai@" in g.inputs["member"]
+    ]  # ai pulls nothing
     assert _env(api.inputs["template"]["containers"][0])["OUTBOX_RELAY_MODE"] == "request"
     assert "grid-background" not in ai.inputs["labels"] and "grid-background" not in api.inputs["labels"]
 

@@ -52,8 +52,15 @@ class Jwks:
 
     def token(self, **claims: Any) -> str:
         now = int(time.time())
-        body = {"iss": "https://accounts.google.com", "aud": AUDIENCE, "email": INVOKER, "email_verified": True,
-                "iat": now, "exp": now + 600, "sub": "1234567890"} | claims
+        body = {
+            "iss": "https://accounts.google.com",
+            "aud": AUDIENCE,
+            "email": INVOKER,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + 600,
+            "sub": "1234567890",
+        } | claims
         return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": "k1"})
 
 
@@ -66,8 +73,14 @@ def jwks() -> Iterator[Jwks]:
 
 @pytest.fixture(scope="module")
 def push_ai(postgres, redis_server, auth_server, api_server, embedder, jwks) -> Iterator[Any]:
-    server = start_ai(postgres, redis_server, auth_server.url, EVENTS_BACKEND="push", PUSH_AUDIENCE=AUDIENCE,
-                      PUSH_SERVICE_ACCOUNT=INVOKER)
+    server = start_ai(
+        postgres,
+        redis_server,
+        auth_server.url,
+        EVENTS_BACKEND="push",
+        PUSH_AUDIENCE=AUDIENCE,
+        PUSH_SERVICE_ACCOUNT=INVOKER,
+    )
     # Google's JWKS is not reachable from the tests: verify against the local one.
     server.server.config.app.state.push_verifier = PushVerifier(AUDIENCE, INVOKER, jwks_url=jwks.url)
     yield server
@@ -76,34 +89,49 @@ def push_ai(postgres, redis_server, auth_server, api_server, embedder, jwks) -> 
 
 def _envelope(message: dict, user_id: str) -> dict:
     data = base64.b64encode(json.dumps({"message": message, "user_id": user_id}).encode()).decode()
-    return {"message": {"data": data, "attributes": {"type": "message.created"}, "messageId": "1"},
-            "subscription": "projects/acme-grid-test/subscriptions/grid-test-events-ai-indexer"}
+    return {
+        "message": {"data": data, "attributes": {"type": "message.created"}, "messageId": "1"},
+        "subscription": "projects/acme-grid-test/subscriptions/grid-test-events-ai-indexer",
+    }
 
 
 def _indexed(postgres, message_id: str) -> bool:
     with psycopg.connect(postgres.admin_url) as conn:
-        return conn.execute("SELECT 1 FROM message_embeddings WHERE message_id = %s", (message_id,)).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM message_embeddings WHERE message_id = %s", (message_id,)).fetchone() is not None
+        )
 
 
-def test_a_push_indexes_the_message_within_the_request(push_ai, jwks, postgres, user, make_conversation,
-                                                       post_message) -> None:
+def test_a_push_indexes_the_message_within_the_request(
+    push_ai, jwks, postgres, user, make_conversation, post_message
+) -> None:
     sent = post_message(user, make_conversation(user)["id"], "pushed to the indexer")
-    r = httpx.post(f"{push_ai.url}/ai/events/pubsub", json=_envelope(sent, user.id),
-                   headers={"Authorization": f"Bearer {jwks.token()}"})
+    r = httpx.post(
+        f"{push_ai.url}/ai/events/pubsub",
+        json=_envelope(sent, user.id),
+        headers={"Authorization": f"Bearer {jwks.token()}"},
+    )
     assert r.status_code == 204
     assert _indexed(postgres, sent["id"])  # done before the response: nothing runs between requests
 
 
-@pytest.mark.parametrize("claims", [{"aud": "someone-else"}, {"email": "attacker@evil.example"},
-                                    {"iss": "https://evil.example"}, {"exp": 1}])
+@pytest.mark.parametrize(
+    "claims", [{"aud": "someone-else"}, {"email": "attacker@evil.example"}, {"iss": "https://evil.example"}, {"exp": 1}]
+)
 def test_a_push_without_the_stacks_token_is_refused(push_ai, jwks, claims: dict) -> None:
-    r = httpx.post(f"{push_ai.url}/ai/events/pubsub", json={"message": {}},
-                   headers={"Authorization": f"Bearer {jwks.token(**claims)}"})
+    r = httpx.post(
+        f"{push_ai.url}/ai/events/pubsub",
+        json={"message": {}},
+        headers={"Authorization": f"Bearer {jwks.token(**claims)}"},
+    )
     assert r.status_code == 401
     assert httpx.post(f"{push_ai.url}/ai/events/pubsub", json={"message": {}}).status_code == 401
 
 
 def test_a_message_that_never_parses_is_acknowledged(push_ai, jwks) -> None:
-    r = httpx.post(f"{push_ai.url}/ai/events/pubsub", json={"message": {"data": "!!not base64"}},
-                   headers={"Authorization": f"Bearer {jwks.token()}"})
+    r = httpx.post(
+        f"{push_ai.url}/ai/events/pubsub",
+        json={"message": {"data": "!!not base64"}},
+        headers={"Authorization": f"Bearer {jwks.token()}"},
+    )
     assert r.status_code == 204
