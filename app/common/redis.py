@@ -17,7 +17,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 
 from app.common.startup import retry_connect
 
@@ -28,6 +28,10 @@ T = TypeVar("T")
 
 class RedisUnavailable(Exception):
     pass
+
+
+class _Refused(Exception):
+    """Redis answered but refused the credentials."""
 
 
 class SafeRedis:
@@ -70,11 +74,14 @@ class SafeRedis:
         """At instance start: retry a ping for ``budget`` seconds; False (and degraded, not fatal) if never up."""
 
         async def ping() -> None:
-            await self.client.ping()
+            try:
+                await self.client.ping()
+            except AuthenticationError as exc:  # reached, but refused: waiting will not change that
+                raise _Refused() from exc
 
         try:
             await retry_connect(ping, what="redis", budget=budget, retry_on=(RedisError, OSError, TimeoutError))
-        except (RedisError, OSError, TimeoutError):
+        except (RedisError, OSError, TimeoutError, _Refused):
             return False
         return True
 

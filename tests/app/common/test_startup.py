@@ -56,7 +56,9 @@ class LateListener:
 def _via(url: str, port: int) -> str:
     """``url`` with its address replaced by 127.0.0.1:``port`` (Postgres conninfo or redis:// URL)."""
     if url.startswith("redis"):
-        return urlunsplit(urlsplit(url)._replace(netloc=f"127.0.0.1:{port}"))
+        parts = urlsplit(url)
+        userinfo = parts.netloc.rpartition("@")[0]  # keep AUTH credentials
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"))
     return make_conninfo(url, host="127.0.0.1", port=str(port))
 
 
