@@ -19,7 +19,9 @@ class CostCapArgs:
     project: str
     region: str
     stack_label: str
-    """Value of the ``stack`` label on the services it may stop (the provider's default label)."""
+    """The stack's name prefix: every service it may stop is named ``<prefix>-...``."""
+    services: Sequence[str]
+    """Cloud Run services (and gen2 functions, which run as services of the same name) it stops, by name."""
     source_dir: Path
     """app/functions/cost_cap."""
     bucket: pulumi.Input[str]
@@ -40,7 +42,11 @@ class CostCap(GridComponent):
     def __init__(self, name: str, args: CostCapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         topic = gcp.pubsub.Topic(self.child_name("topic"), project=args.project, opts=self.child_opts())
-        # Updating a service needs run.services.update; only on this stack's services.
+        # Reading and updating a service (run.services.get/update) is authorised on the service, so a condition on
+        # its name holds; listing is authorised on the location, whose name never matches, so the function
+        # addresses services by name (SERVICES) and never lists.
+        # https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name
+        # https://cloud.google.com/run/docs/reference/iam/permissions
         gcp.projects.IAMMember(
             self.child_name("may-stop-services"),
             project=args.project,
@@ -68,7 +74,11 @@ class CostCap(GridComponent):
                 service_account=args.service_account,
                 builds=args.builds,
                 ingress="ALLOW_INTERNAL_ONLY",
-                env={"GOOGLE_CLOUD_PROJECT": args.project, "REGION": args.region, "STACK": args.stack_label},
+                env={
+                    "GOOGLE_CLOUD_PROJECT": args.project,
+                    "REGION": args.region,
+                    "SERVICES": ",".join(args.services),
+                },
                 pubsub_topic=topic.id,
                 trigger_service_account=args.service_account,
                 invokers={"eventarc": args.member},

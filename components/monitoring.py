@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,27 @@ SQL_CPU = "cloudsql.googleapis.com/database/cpu/utilization"
 SQL_DISK = "cloudsql.googleapis.com/database/disk/utilization"
 REDIS_MEMORY = "redis.googleapis.com/stats/memory/usage_ratio"
 UPTIME_PASSED = "monitoring.googleapis.com/uptime_check/check_passed"
+# Uptime checks: https://cloud.google.com/monitoring/uptime-checks (timeout at most 60 s, at least 3 regions).
+WARM_TIMEOUT = "10s"
+COLD_START_TIMEOUT = "45s"
+UPTIME_ALERT_AFTER = "300s"
+SERVICE_LABEL = "grid-service"
+_CHECKER_REGIONS = {
+    "us": ("USA_OREGON", "USA_IOWA", "USA_VIRGINIA"),
+    "northamerica": ("USA_OREGON", "USA_IOWA", "USA_VIRGINIA"),
+    "southamerica": ("SOUTH_AMERICA", "USA_VIRGINIA", "USA_IOWA"),
+    "europe": ("EUROPE", "USA_VIRGINIA", "USA_IOWA"),
+    "me": ("EUROPE", "ASIA_PACIFIC", "USA_VIRGINIA"),
+    "africa": ("EUROPE", "SOUTH_AMERICA", "USA_VIRGINIA"),
+}
+_FAR_CHECKERS = ("ASIA_PACIFIC", "USA_OREGON", "USA_IOWA")  # asia-*, australia-*
+
+
+def checker_regions(region: str) -> tuple[str, ...]:
+    """The three uptime checker regions nearest to a Google Cloud region."""
+    return _CHECKER_REGIONS.get(region.split("-", 1)[0], _FAR_CHECKERS)
+
+
 TOKEN_METRIC = "custom.googleapis.com/grid/ai/tokens"
 ERROR_LOG_FILTER = 'severity>=ERROR AND resource.type="cloud_run_revision"'
 # Budgets only notify Monitoring *email* channels, at most five of them.
@@ -55,7 +76,12 @@ class MonitoringArgs:
     display_prefix: str
     """Prefix of display names and of the log-based metric (``grid-prod``)."""
     endpoints: Sequence[Endpoint] = ()
-    """Public health endpoints to uptime-check over HTTPS; empty when nothing is public (then no checks)."""
+    """Public health endpoints to uptime-check over HTTPS; empty when nothing is public (then no checks).
+    Leave out services that scale to zero on a GPU: every check is a request that keeps an instance billed."""
+    scale_to_zero: Collection[str] = ()
+    """Endpoints whose service scales to zero: their checks allow for a cold start."""
+    region: str = "us-central1"
+    """The stack's region: uptime checks run from the three checker regions nearest to it."""
     run_services: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Workload -> Cloud Run service name (``resource.label.service_name``); each gets 5xx and latency alerts."""
     functions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -350,8 +376,11 @@ class Monitoring(GridComponent):
                 project=args.project,
                 display_name=f"{args.display_prefix} {endpoint} {path}",
                 period=f"{cfg.uptime_period_seconds}s",
-                timeout="10s",
+                # A scale-to-zero service answers its first request after a cold start; don't call that down.
+                timeout=COLD_START_TIMEOUT if endpoint in args.scale_to_zero else WARM_TIMEOUT,
                 checker_type="STATIC_IP_CHECKERS",
+                # Three checker regions (the minimum), not all six: each check is a request to the service.
+                selected_regions=list(checker_regions(args.region)),
                 http_check=mon.UptimeCheckConfigHttpCheckArgs(
                     path=path, port=443, use_ssl=True, validate_ssl=True, request_method="GET"
                 ),
@@ -363,7 +392,7 @@ class Monitoring(GridComponent):
                 ]
                 if args.uptime_content
                 else None,
-                user_labels=self._labels,
+                user_labels={**self._labels, SERVICE_LABEL: endpoint},
                 opts=self.child_opts(),
             )
             self.uptime_check_ids[endpoint] = check.uptime_check_id
@@ -385,7 +414,8 @@ class Monitoring(GridComponent):
                         f"{period}s",
                     )
                 ],
-                duration="60s",
+                # Page only on a failure that lasts, not on one slow response (a cold start, a deploy).
+                duration=UPTIME_ALERT_AFTER,
             )
             self._policy(
                 "uptime",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from stacks import gcp_limits
+from stacks import capacity, gcp_limits
 from stacks.config_base import ConfigModel, decode_config_value, deep_merge
 from stacks.config_errors import ConfigError, format_validation_error, suggest
 from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
@@ -49,6 +49,17 @@ WORKLOADS = (
     "fn-build",
 )
 
+# Work a workload does outside the request that caused it, and how it runs once deployed. Cloud Run with
+# request-based billing gives an instance almost no CPU between requests
+# (https://cloud.google.com/run/docs/tips/general#avoid-background), so: "request" runs it inside the causing
+# request, "push" has Pub/Sub deliver it as a request, "background" keeps a loop, which the stack then gives
+# always-allocated CPU and a warm instance (and the policy run-background-work-has-cpu checks it). Request and
+# push cost nothing between requests; background costs an always-on instance per service.
+BACKGROUND_WORK: dict[str, tuple[str, Literal["request", "push", "background"]]] = {
+    "api": ("outbox-relay", "request"),  # app/api/outbox.py: publishes before the response
+    "ai": ("message-indexer", "push"),  # app/ai/push.py: Pub/Sub pushes message.created to /ai/events/pubsub
+}
+
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):00$")
@@ -71,6 +82,9 @@ class FlowLogsConfig(_Model):
 
 class NatConfig(_Model):
     enabled: bool = False
+    addresses: int = Field(
+        1, ge=1, le=16, description="Static external addresses reserved for egress (a stable, allow-listable source)."
+    )
     log: Literal["ERRORS_ONLY", "TRANSLATIONS_ONLY", "ALL", "off"] = "ERRORS_ONLY"
     min_ports_per_vm: int = Field(64, ge=2, le=65536)
 
@@ -716,6 +730,7 @@ class StackConfig(_Model):
                 )
         if self.database.replica_region == self.region:
             raise ValueError("grid:database.replicaRegion: must differ from gcp:region for a cross-region replica")
+        capacity.plan_pools(self)  # the pools of every connecting workload must fit the database
         for name in ("auth", "api", "ai"):
             if getattr(self.services, name).gpu and self.region not in gcp_limits.GPU_REGIONS:
                 raise ValueError(

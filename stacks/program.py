@@ -15,6 +15,7 @@ from components.networking import Networking, NetworkingArgs
 from components.project import ProjectServices, ProjectServicesArgs, ServiceAgents, ServiceAgentsArgs
 from components.registry import Registry, RegistryArgs
 from components.secrets import Secret, SecretArgs
+from stacks.capacity import DATABASE_CLIENTS
 from stacks.config import WORKLOADS, ConfigError, StackConfig, load_stack_config
 from stacks.naming import Names
 from stacks.runtime_config import current_config, source_file
@@ -47,7 +48,6 @@ APIS = (
 )
 
 # Workloads that read each secret. Everything else gets nothing.
-DATABASE_READERS = ("auth", "api", "ai", "ml-analytics", "migrations")
 CACHE_READERS = ("auth", "api", "ai")
 CONFIG_SECRET_READERS = {"completionApiKey": ("ai",), "pagerdutyRoutingKey": (), "slackAuthToken": ()}
 RUNTIME_WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics")
@@ -148,7 +148,7 @@ def foundation(config: StackConfig) -> Foundation:
             access=network.private_access,
             url_secret_id=names.secret("database-url"),
             password_secret_id=names.secret("db-password"),
-            accessors=readers(DATABASE_READERS),
+            accessors=readers(DATABASE_CLIENTS),
             labels={"component": "database"},
         ),
         opts=opts,
@@ -211,6 +211,7 @@ def foundation(config: StackConfig) -> Foundation:
         "networkId": network.network_id,
         "networkName": network.network_name,
         "subnetId": network.subnet_id,
+        "egressAddresses": network.egress_addresses,
         "databaseInstance": database.instance_name,
         "databaseConnectionName": database.connection_name,
         "databaseReplicaConnectionName": database.replica_connection_name,

@@ -52,7 +52,9 @@ from components.messaging import (
 )
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secrets import Secret, own_grants
-from stacks.config import FunctionConfig, StackConfig
+from policies.operations import BACKGROUND_LABEL
+from stacks import capacity
+from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
 from stacks.service_env import EnvSources, Jwks, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +81,10 @@ FUNCTIONS = (
     FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics", "/fn/ml-analytics/anomalies"),
 )
 COST_CAP = "cost-cap"
+# Public health path of each service, behind the gateway's routing.
+HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
+AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
 
 
 def _function_config(config: StackConfig, function: str) -> FunctionConfig:
@@ -189,8 +194,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     interface = base.network.function_network_interface()
     database_url = base.database.url_secret.ref
     functions: dict[str, CloudFunction] = {}
+    pools = capacity.plan_pools(config)
     for spec in FUNCTIONS:
-        env = function_env(spec.name, config.environment, database_url)
+        env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(
@@ -226,7 +232,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             push_invoker_email=ids.emails["invoker"],
             push_audience=analytics.uri,
             publishers={"api": ids.members["api"]},
-            pull_subscriptions=[PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})],
+            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)],
         ),
         opts=opts,
     )
@@ -278,7 +284,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 region=config.region,
                 project=config.project,
                 image=images[service],
-                config=getattr(config.services, service),
+                config=_with_background_work(service, getattr(config.services, service)),
                 service_account=ids.emails[service],
                 vpc_access=base.network.service_vpc_access(),
                 ingress=exposure.run_ingress,
@@ -287,7 +293,8 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 invokers=callers,
                 invoker_iam_disabled=exposure.public,
                 deletion_protection=prod,
-                labels={"grid-service": service, **config.rollout.labels(service)},
+                labels={"grid-service": service, **config.rollout.labels(service), **_background_label(service)},
+                custom_audiences=[_push_audience(names)] if service == "ai" and _delivery("ai") == "push" else [],
                 depends_on=own_grants(service, env.secrets.values()),
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
@@ -349,8 +356,11 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             endpoints=[
                 (route, host, path)
                 for host in gateway_outputs["gatewayHosts"][:1]
-                for route, path in (("api", "/health"), ("auth", "/auth/health"), ("ai", "/ai/health"))
+                for route, path in HEALTH_ROUTES.items()
+                if not scales_to_zero_on_gpu(getattr(config.services, route))
             ],
+            scale_to_zero=[route for route in HEALTH_ROUTES if getattr(config.services, route).min_instances == 0],
+            region=config.region,
             run_services={name: s.name for name, s in services.items()},
             functions={name: f.name for name, f in functions.items()},
             sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
@@ -366,6 +376,46 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     outputs["dashboard"] = monitoring.dashboard_id
     outputs["budget"] = monitoring.budget_id
     return outputs
+
+
+def _delivery(workload: str) -> str | None:
+    return BACKGROUND_WORK[workload][1] if workload in BACKGROUND_WORK else None
+
+
+def _background_label(workload: str) -> dict[str, str]:
+    """``grid-background: <work>`` on a service that runs a loop between requests (the policy reads it)."""
+    return {BACKGROUND_LABEL: BACKGROUND_WORK[workload][0]} if _delivery(workload) == "background" else {}
+
+
+def _with_background_work(workload: str, service: ServiceConfig) -> ServiceConfig:
+    """A loop between requests needs CPU between requests and an instance to run on."""
+    if _delivery(workload) != "background":
+        return service
+    return service.model_copy(update={"cpu_idle": False, "min_instances": max(1, service.min_instances)})
+
+
+def _push_audience(names) -> str:
+    """The OIDC audience of pushes to ai: fixed, so ai's own settings need not wait for its URL."""
+    return names(AI_INDEXER)
+
+
+def _ai_indexer_subscription(config: StackConfig, names, ids, project_number) -> PullSubscriptionArgs:
+    """message.created for the ai indexer: pushed to ai (a request, no CPU between requests) or pulled by ai."""
+    if _delivery("ai") != "push":
+        return PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})
+    # Cloud Run's deterministic URL: https://<service>-<project number>.<region>.run.app
+    # (https://cloud.google.com/run/docs/triggering/https-request#deterministic)
+    endpoint = pulumi.Output.concat(
+        "https://", names("ai"), "-", project_number, ".", config.region, ".run.app", AI_PUSH_PATH
+    )
+    return PullSubscriptionArgs(name=AI_INDEXER, push_endpoint=endpoint, push_audience=_push_audience(names))
+
+
+def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
+    """No uptime check on such a service: a check every period keeps a GPU instance (billed per instance-second)
+    up around the clock, and a cold start (loading a model onto the GPU) times the check out and pages.
+    https://cloud.google.com/run/docs/configuring/services/gpu#pricing"""
+    return bool(service.gpu) and service.min_instances == 0
 
 
 def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:
@@ -393,12 +443,15 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         ai_subscription=pulumi.Output.concat(
             "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]
         ),
+        ai_push_audience=_push_audience(base.names) if _delivery("ai") == "push" else None,
+        push_invoker_email=base.identities.emails["invoker"],
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
         api_timeout_seconds=config.services.api.timeout_seconds,
         completion_api_key=completion.ref if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
         user_auth_header=exposure.user_auth_header,
+        db_pools=capacity.plan_pools(config),
     )
 
 
@@ -460,6 +513,7 @@ def _cost_cap(
             project=config.project,
             region=config.region,
             stack_label=base.names.prefix,
+            services=[base.names(workload) for workload in (*SERVICES, *(spec.name for spec in FUNCTIONS))],
             source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
             bucket=bucket.name,
             service_account=base.identities.emails[COST_CAP],

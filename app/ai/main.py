@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from app.ai.completion import CompletionClient, TokenMeter
 from app.ai.embeddings import MicroBatcher, get_embedder
 from app.ai.indexer import GROUP, Indexer, PubSubPuller
+from app.ai.push import PushVerifier
 from app.ai.routes import routers
 from app.ai.service import AiService
 from app.ai.settings import AiSettings
@@ -77,6 +78,9 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
                 )
                 consumer.start()
                 stack.push_async_callback(consumer.stop)
+            elif backend == "push":
+                assert settings.push_audience is not None and settings.push_service_account is not None
+                app.state.push_verifier = PushVerifier(settings.push_audience, settings.push_service_account)
             elif backend == "pubsub":
                 assert settings.pubsub_subscription is not None
                 puller = PubSubPuller(

@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from app.ai.completion import ProviderNotConfigured, ProviderRejected, ProviderUnavailable
+from app.ai.indexer import message_ref
+from app.ai.push import InvalidPush, envelope_event
 from app.ai.schemas import CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
 from app.ai.service import AiService, BudgetExceeded, NotFound
 from app.common import health
@@ -31,6 +33,33 @@ health_router.add_api_route("/health", health.health, methods=["GET"], response_
 health_router.add_api_route("/ready", health.ready, methods=["GET"], response_model=health.Readiness)
 
 router = APIRouter(prefix="/ai", tags=["ai"], responses=AUTH)
+
+# Pub/Sub push (EVENTS_BACKEND=push): authenticated by the push's OIDC token, not a user's access token.
+events_router = APIRouter(prefix="/ai", tags=["events"])
+
+
+@events_router.post(
+    "/events/pubsub",
+    status_code=204,
+    responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
+)
+async def pubsub_push(request: Request) -> Response:
+    verifier = getattr(request.app.state, "push_verifier", None)
+    if verifier is None:
+        raise HTTPException(404, "push delivery is not enabled")
+    try:
+        await verifier.verify(request.headers.get("authorization"))
+    except InvalidPush:
+        raise HTTPException(401, "invalid push token") from None
+    try:
+        envelope = await request.json()
+    except ValueError:
+        envelope = None
+    event = envelope_event(envelope)
+    ref = message_ref(*event) if event is not None else None
+    if ref is not None:
+        await request.app.state.indexer.index([ref])  # an error is a 5xx: Pub/Sub redelivers
+    return Response(status_code=204)  # acknowledged (also what can never parse)
 
 
 @router.post("/embed", response_model=EmbedOut, responses={413: {"description": "a text is too long"}})
@@ -77,4 +106,4 @@ async def complete(body: CompleteIn, uid: UserId, service: Service) -> CompleteO
     return CompleteOut(model=c.model, content=c.content, usage=usage)  # type: ignore[arg-type]
 
 
-routers = [health_router, router]
+routers = [health_router, router, events_router]

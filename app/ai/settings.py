@@ -51,11 +51,18 @@ class AiSettings(VerifyingServiceSettings):
         description="Directory holding the converted embedding model (model.onnx, tokenizer.json, model.json); "
         "default: app/ai/model, where `make` and the image build put it.",
     )
-    events_backend: Literal["auto", "redis", "pubsub", "none"] = Field(
+    events_backend: Literal["auto", "redis", "pubsub", "push", "none"] = Field(
         "auto",
         alias="EVENTS_BACKEND",
         description="Where message.created events come from: Redis Streams, a Pub/Sub pull subscription, "
-        "nowhere; auto: pubsub with PUBSUB_SUBSCRIPTION, else redis locally (REDIS_URL), else none.",
+        "Pub/Sub push to POST /ai/events/pubsub, nowhere; auto: pubsub with PUBSUB_SUBSCRIPTION, else redis "
+        "locally (REDIS_URL), else none.",
+    )
+    push_audience: str | None = Field(
+        None, alias="PUSH_AUDIENCE", description="OIDC audience the push subscription's tokens carry (push)."
+    )
+    push_service_account: str | None = Field(
+        None, alias="PUSH_SERVICE_ACCOUNT", description="Email of the account Pub/Sub signs push tokens as (push)."
     )
     pubsub_subscription: str | None = Field(
         None,
@@ -82,10 +89,12 @@ class AiSettings(VerifyingServiceSettings):
             raise ValueError("EVENTS_BACKEND=pubsub needs PUBSUB_SUBSCRIPTION=projects/<project>/subscriptions/<name>")
         if backend == "redis" and self.redis_url is None:
             raise ValueError("EVENTS_BACKEND=redis needs REDIS_URL")
+        if backend == "push" and not (self.push_audience and self.push_service_account):
+            raise ValueError("EVENTS_BACKEND=push needs PUSH_AUDIENCE and PUSH_SERVICE_ACCOUNT")
         return self
 
     @property
-    def resolved_events_backend(self) -> Literal["redis", "pubsub", "none"]:
+    def resolved_events_backend(self) -> Literal["redis", "pubsub", "push", "none"]:
         if self.events_backend != "auto":
             return self.events_backend
         if self.pubsub_subscription:

@@ -23,7 +23,12 @@ def create_app(settings: ApiSettings | None = None, *, configure_logs: bool = Tr
     @asynccontextmanager
     async def extension(app: FastAPI, res: Resources) -> AsyncIterator[None]:
         hub = MessageHub(res.redis)
-        relay = OutboxRelay(res.db, build_publisher(settings, res.redis), settings.outbox_relay_interval_seconds)
+        relay = OutboxRelay(
+            res.db,
+            build_publisher(settings, res.redis),
+            settings.outbox_relay_interval_seconds,
+            in_request=settings.outbox_relay_mode == "request",
+        )
         app.state.hub = hub
         app.state.api = ApiService(res.db, res.cache, hub, relay)
         app.state.verifier = jwks_verifier(settings)

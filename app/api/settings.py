@@ -40,6 +40,12 @@ class ApiSettings(VerifyingServiceSettings):
     outbox_relay_interval_seconds: float = Field(
         2.0, gt=0, alias="OUTBOX_RELAY_INTERVAL_SECONDS", description="Retry period for unsent events."
     )
+    outbox_relay_mode: Literal["background", "request"] = Field(
+        "background",
+        alias="OUTBOX_RELAY_MODE",
+        description="background: a relay loop (needs CPU between requests); request: the committing request "
+        "publishes its events before it responds (Cloud Run with request-based billing).",
+    )
 
     @model_validator(mode="after")
     def _pubsub_needs_topic(self) -> ApiSettings:

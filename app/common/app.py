@@ -41,7 +41,7 @@ Extension = Callable[[FastAPI, Resources], AbstractAsyncContextManager[Any]]
 async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterator[Resources]:
     url = settings.database_url.get_secret_value()
     if settings.run_migrations:
-        await apply_migrations(url)
+        await apply_migrations(url, connect_budget=settings.startup_connect_seconds)
     db = Database(url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
     redis = (
         SafeRedis(settings.redis_url.get_secret_value(), ca_pem=settings.redis_ca_cert) if settings.redis_url else None
@@ -54,9 +54,10 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
         max_bytes=settings.cache_l1_max_bytes,
         namespace=f"grid:{service}:cache",
     )
-    await db.open()
-    if redis is not None and not await redis.ping():
-        # Configured but unusable (unreachable, TLS verification, AUTH): the services fail open, loudly.
+    await db.open(connect_budget=settings.startup_connect_seconds)
+    # Reached through the same VPC egress as the database: wait for it within the same budget, then fail open
+    # (degraded), loudly, if it is still unusable (unreachable, TLS verification, AUTH).
+    if redis is not None and not await redis.wait_until_reachable(settings.startup_connect_seconds):
         log.error("REDIS_URL is set but Redis does not answer: running without a shared cache (see the warning above)")
     cache.start()
     try:

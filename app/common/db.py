@@ -12,9 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from app.common.startup import retry_connect
 
 log = logging.getLogger("app.db")
 
@@ -41,9 +44,15 @@ class Database:
             name="grid",
         )
 
-    async def open(self) -> None:
+    async def open(self, connect_budget: float = 0.0) -> None:
+        """Open the pool; the first connection is retried for ``connect_budget`` seconds (instance start)."""
         await self.pool.open(wait=False)
-        await self.assert_role_respects_rls()
+        await retry_connect(
+            self.assert_role_respects_rls,
+            what="database",
+            budget=connect_budget,
+            retry_on=(PoolTimeout, psycopg.OperationalError),
+        )
 
     async def close(self) -> None:
         await self.pool.close(timeout=5)

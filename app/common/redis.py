@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,7 +18,9 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
+
+from app.common.startup import retry_connect
 
 log = logging.getLogger("app.redis")
 
@@ -43,6 +46,10 @@ def connect(url: str, ca_pem: str | None = None, **options: Any) -> aioredis.Red
         if ca_pem:
             options.update(ssl_ca_data=ca_pem, ssl_check_hostname=False)
     return aioredis.from_url(url, **options)
+
+
+class _Refused(Exception):
+    """Redis answered but refused the credentials."""
 
 
 class SafeRedis:
@@ -83,6 +90,26 @@ class SafeRedis:
             return bool(await self.run(lambda r: r.ping()))
         except RedisUnavailable:
             return False
+
+    async def wait_until_reachable(self, budget: float) -> bool:
+        """At instance start: retry a ping for ``budget`` seconds; False (and degraded, not fatal) if never up."""
+
+        async def ping() -> None:
+            try:
+                await self.client.ping()
+            except AuthenticationError as exc:  # reached, but refused: waiting will not change that
+                raise _Refused() from exc
+            except RedisError as exc:
+                # Nor will a server certificate that fails verification (wrong or missing REDIS_CA_CERT).
+                if isinstance(exc.__cause__, ssl.SSLError):
+                    raise _Refused() from exc
+                raise
+
+        try:
+            await retry_connect(ping, what="redis", budget=budget, retry_on=(RedisError, OSError, TimeoutError))
+        except (RedisError, OSError, TimeoutError, _Refused):
+            return False
+        return True
 
     async def close(self) -> None:
         await self.client.aclose()

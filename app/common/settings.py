@@ -52,6 +52,14 @@ class ServiceSettings(BaseSettings):
     )
     db_pool_min_size: int = Field(1, ge=0, le=100, alias="DB_POOL_MIN_SIZE", description="Pool minimum.")
     db_pool_max_size: int = Field(10, ge=1, le=200, alias="DB_POOL_MAX_SIZE", description="Pool maximum.")
+    startup_connect_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        alias="STARTUP_CONNECT_SECONDS",
+        description="How long the first database/Redis connection is retried at start (the stack sets it inside "
+        "the startup probe's budget: Direct VPC egress can take a minute to connect).",
+    )
     run_migrations: bool = Field(
         True, alias="RUN_MIGRATIONS", description="Apply SQL migrations at startup (under an advisory lock)."
     )

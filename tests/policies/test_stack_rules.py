@@ -142,3 +142,53 @@ def test_unknown_build_account_is_not_judged() -> None:
 def test_invoker_iam_disabled_behind_the_load_balancer_passes() -> None:
     service = stack_resource("urn:s", gcp.RUN_SERVICE, tweak(SERVICE, {"invokerIamDisabled": True}))
     assert run_stack_policy("run-invoker-not-public", [service]) == []
+
+
+# -- what breaks once running (policies/operations.py), also on the real plans through grid's evaluator --------
+
+OPERATIONS = ("db-connections-fit-limit", "run-background-work-has-cpu", "monitoring-no-uptime-on-cold-gpu",
+              "run-startup-probe-covers-vpc-egress")
+
+
+@pytest.mark.parametrize("case", [c for c in STACK_CASES if c.policy in OPERATIONS], ids=lambda c: c.policy)
+def test_operations_rules_survive_unknown_subtrees(case: StackCase) -> None:
+    for fixture in (case.bad, case.good):
+        stack = [{**r, "inputs": {key: UNKNOWN for key in r["inputs"]}} for r in fixture]
+        assert run_stack_policy(case.policy, stack, case.config) == []
+
+
+def test_a_consumer_of_a_push_subscription_needs_no_always_on_cpu() -> None:
+    from tests.policies.stack_fixtures import PUSH_SUBSCRIPTION, SUBSCRIBER, consumer_service
+
+    assert run_stack_policy("run-background-work-has-cpu", [PUSH_SUBSCRIPTION, SUBSCRIBER,
+                                                            consumer_service(True, 0)]) == []
+
+
+def test_a_service_labelled_with_background_work_is_judged_without_a_subscription() -> None:
+    from tests.policies.stack_fixtures import consumer_service
+
+    service = consumer_service(True, 0)
+    service = {**service, "inputs": {**service["inputs"], "labels": {"grid-background": "outbox-relay"}}}
+    assert len(run_stack_policy("run-background-work-has-cpu", [service])) == 2
+
+
+def test_a_startup_probe_with_cloud_runs_defaults_is_too_short_for_direct_vpc() -> None:
+    from tests.policies.stack_fixtures import egress_service
+
+    [(_, message)] = run_stack_policy("run-startup-probe-covers-vpc-egress", egress_service(None, None),
+                                      {"minStartupSeconds": 120})
+    assert "gives up after 30s" in message
+
+
+def test_an_uptime_check_on_another_service_is_fine() -> None:
+    from tests.policies.stack_fixtures import gpu_stack
+
+    assert run_stack_policy("monitoring-no-uptime-on-cold-gpu", gpu_stack(0, checked="api")) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_shipped_plans_pass_the_operations_rules_in_grid_plan(synth, stack: str) -> None:
+    from grid.policy_eval import evaluate
+
+    resources = [r.to_json() for r in synth(stack).resources]
+    assert [v for v in evaluate(resources, stack) if v["policy"] in OPERATIONS] == []

@@ -164,7 +164,7 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
 def test_messaging_dead_letters_scheduler_and_tasks(synth) -> None:
     plan = synth("prod")
     subscriptions = plan.of_type("gcp:pubsub/subscription:Subscription")
-    push = next(s for s in subscriptions if "pushConfig" in s.inputs)
+    push = next(s for s in subscriptions if s.inputs["name"].endswith("-events-push"))
     assert push.inputs["pushConfig"]["oidcToken"]["serviceAccountEmail"].startswith("grid-prod-invoker@")
     assert push.inputs["deadLetterPolicy"]["maxDeliveryAttempts"] == 5
     assert push.inputs["pushConfig"]["pushEndpoint"].endswith("/fn/ml-analytics/events")

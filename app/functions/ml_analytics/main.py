@@ -143,7 +143,8 @@ def pool() -> Any:
                 _pool = ConnectionPool(
                     url,
                     min_size=0,
-                    max_size=4,
+                    # Sized by the stack so every workload's pools fit max_connections (stacks/capacity.py).
+                    max_size=int(os.environ.get("DB_POOL_MAX_SIZE", "4")),
                     timeout=5.0,
                     check=ConnectionPool.check_connection,
                     kwargs={"connect_timeout": 5},
