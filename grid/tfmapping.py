@@ -10,7 +10,8 @@ one-element list a plain value). That file is 3 MB for pulumi-gcp; Grid uses a f
         random=.../pulumi-resource-random/bridge-metadata.json tls=.../pulumi-resource-tls/bridge-metadata.json
 
 (the files are in each provider's GitHub repository, e.g. https://github.com/pulumi/pulumi-gcp). The resource
-types kept are the custom types of every shipped stack's plan and of the bootstrap project's, so regenerate
+types kept are the custom types of every shipped stack's plan and of the bootstrap project's, and the types the
+policy pack names in ``policies/gcp.py`` (so an injected resource of those types translates too); regenerate
 after a program change adds a type; ``tests/grid/test_tfplan.py`` fails while one is missing.
 
 Two metadata formats exist: newer bridges (pulumi-gcp, pulumi-random) write ``auto-aliasing`` (per Terraform
@@ -84,6 +85,18 @@ def load(path: Path = MAPPING_FILE) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text(encoding="utf-8"))["resources"]
 
 
+def judged_tokens() -> set[str]:
+    """The resource types the policy pack names (policies/gcp.py): scanners must see them translated too."""
+    from policies import gcp
+
+    tokens: set[str] = set()
+    for value in vars(gcp).values():
+        for token in value if isinstance(value, tuple) else (value,):
+            if isinstance(token, str) and token.split(":", 1)[0] in PROVIDERS and token.count(":") == 2:
+                tokens.add(token)
+    return tokens
+
+
 def planned_tokens() -> set[str]:
     """The bridged resource types of every shipped stack and of the bootstrap project (runs the plans)."""
     from grid.plan import make_plan, project_root, project_spec
@@ -109,7 +122,7 @@ def main(argv: Sequence[str]) -> int:
             )
             return 2
         metadata[package] = json.loads(Path(path).read_text(encoding="utf-8"))
-    document = derive(metadata, planned_tokens())
+    document = derive(metadata, planned_tokens() | judged_tokens())
     MAPPING_FILE.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     print(f"wrote {MAPPING_FILE} ({len(document['resources'])} resource types)")
     return 0

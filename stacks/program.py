@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.audit import DataAccessAudit, DataAccessAuditArgs
 from components.backups import SqlExports, SqlExportsArgs
 from components.cache import Cache, CacheArgs
 from components.database import Database, DatabaseArgs
@@ -103,6 +104,7 @@ def foundation(config: StackConfig) -> Foundation:
     base = pulumi.ResourceOptions(providers=[provider])
     apis = ProjectServices(names("apis"), ProjectServicesArgs(project=config.project, apis=APIS), opts=base)
     opts = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[apis]))
+    DataAccessAudit(names("audit"), DataAccessAuditArgs(project=config.project), opts=opts)
 
     identities = WorkloadIdentities(
         names("identity"),
