@@ -72,7 +72,7 @@ class FlagRequirement:
     flag: str
     allowed: frozenset[str]
     postgres_default: str
-    cis_item: str
+    cis_item: str | None
     checkov_id: str | None
     why: str
 

@@ -42,3 +42,7 @@ STACK_CASES: list[StackCase] = [
               invoker_stack("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"), {}),
     StackCase("cost-monthly-budget", BUDGET_STACK, BUDGET_STACK[2:], {"maxMonthlyUsd": 100}),
 ]
+
+from tests.policies.scanner_parity_fixtures import parity_stack_cases  # noqa: E402
+
+STACK_CASES += parity_stack_cases(StackCase)
