@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import jsonschema
-import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     EnforcementLevel,
@@ -51,7 +50,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies
+from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies, pack_version
 
 UNKNOWN: Final = UNKNOWN_STRING_VALUE
 POLICIES_DIR: Final = Path(__file__).resolve().parent.parent / "policies"
@@ -66,11 +65,6 @@ class PolicyConfigError(ValueError):
 class PolicySettings:
     enforcement: EnforcementLevel
     config: dict[str, Any]
-
-
-def pack_version() -> str:
-    manifest = yaml.safe_load((POLICIES_DIR / "PulumiPolicy.yaml").read_text()) or {}
-    return str(manifest.get("version", "0.0.1"))
 
 
 def load_pack_config(environment: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""A published pack is unpacked into a directory that is not named `policies`: it must still load itself."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Runs the pack's entry point with the repository unreachable: no editable-install finder, no repo on sys.path,
+# so only the copied directory can provide `policies`. It prints the port (the pack serves) and where its
+# rules were loaded from.
+_RUNNER = """
+import runpy, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__ and "editable" not in repr(f)]
+sys.path[:] = [p for p in sys.path if p and not p.startswith(sys.argv[2])]
+import pulumi_policy.policy as policy_module
+original = policy_module.PolicyPack.__init__
+def report(self, *args, **kwargs):
+    print(sys.modules["policies"].__file__, flush=True)
+    return original(self, *args, **kwargs)
+policy_module.PolicyPack.__init__ = report
+import pulumi_policy
+pulumi_policy.PolicyPack = policy_module.PolicyPack
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+
+def test_the_pack_serves_from_a_directory_with_another_name(tmp_path: Path) -> None:
+    unpacked = tmp_path / "grid-policies-0.1.0"
+    shutil.copytree(REPO_ROOT / "policies", unpacked, ignore=shutil.ignore_patterns("__pycache__"))
+    process = subprocess.Popen(
+        [sys.executable, "-c", _RUNNER, str(unpacked / "__main__.py"), str(REPO_ROOT)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        loaded_from = process.stdout.readline().strip()
+        port = process.stdout.readline().strip()
+        assert loaded_from == str(unpacked / "__init__.py"), process.stderr.read() if process.stderr else ""
+        assert port.isdigit()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_the_served_pack_reports_the_manifests_version() -> None:
+    """One version: what the analyzer tells the engine is PulumiPolicy.yaml's, which `grid plan` reports too."""
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    from policies import pack_version
+
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "policies" / "__main__.py")],
+        cwd=REPO_ROOT / "policies",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        assert port.isdigit(), process.stderr.read() if process.stderr else ""
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+        assert info.name == "grid-policies"
+        assert info.version == pack_version() == "0.1.0"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
