@@ -183,3 +183,13 @@ def test_a_skip_without_check_targets_or_one_sentence_is_rejected(tmp_path: Path
     path.write_text(json.dumps({"skips": [entry]}))
     with pytest.raises(ValueError, match=problem):
         scanner.load_skips(path, known_targets=("dev", "prod"))
+
+
+def test_security_doc_lists_every_rule_and_every_skipped_check() -> None:
+    from grid.projects import REPO_ROOT
+    from policies import all_policies
+
+    doc = (REPO_ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    rules = [p.name for p in all_policies if not p.name.startswith(("cost-", "reliability-"))]
+    assert not [name for name in rules if f"`{name}`" not in doc], "add the rule to docs/security.md's table"
+    assert not [skip.check for skip in scanner.load_skips() if skip.check not in doc]
