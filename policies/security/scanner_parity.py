@@ -45,6 +45,18 @@ _AUDITED_BY_TYPE: Final = {
 }
 _DATA_LOG_TYPES = frozenset({"DATA_READ", "DATA_WRITE"})
 
+# Per-module performance statistics: each writes a block of counters for every statement (PostgreSQL default off).
+_STATS_WHY = "per-statement performance statistics flood the log and can stall a busy instance"
+STATS_FLAGS: tuple[FlagRequirement, ...] = tuple(
+    FlagRequirement(f"sql-{flag.replace('_', '-')}-off", flag, frozenset({"off"}), "off", None, check, _STATS_WHY)
+    for flag, check in (
+        ("log_executor_stats", "CKV2_GCP_14"),
+        ("log_parser_stats", "CKV2_GCP_15"),
+        ("log_planner_stats", "CKV2_GCP_16"),
+        ("log_statement_stats", "CKV2_GCP_17"),
+    )
+)
+
 DIAGNOSTIC_FLAGS: tuple[FlagRequirement, ...] = (
     FlagRequirement(
         "sql-log-checkpoints",
@@ -150,7 +162,8 @@ def _flag_policy(requirement: FlagRequirement) -> Policy:
         Meta(
             name=requirement.policy,
             description=f"Cloud SQL PostgreSQL flag {requirement.flag} must be one of {sorted(requirement.allowed)}.",
-            remediation=f"Add {{name: '{requirement.flag}', value: 'on'}} to settings.databaseFlags.",
+            remediation=f"Set {{name: '{requirement.flag}', value: '{sorted(requirement.allowed)[0]}'}} "
+            "in settings.databaseFlags (or leave it out when PostgreSQL's default complies).",
             sources=(
                 checkov(str(requirement.checkov_id)),
                 google_doc("https://cloud.google.com/sql/docs/postgres/flags"),
@@ -219,5 +232,5 @@ POLICIES: list[Policy] = [
         ),
         _data_access_logged,
     ),
-    *(_flag_policy(requirement) for requirement in DIAGNOSTIC_FLAGS),
+    *(_flag_policy(requirement) for requirement in (*DIAGNOSTIC_FLAGS, *STATS_FLAGS)),
 ]

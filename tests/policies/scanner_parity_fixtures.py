@@ -6,7 +6,7 @@ from typing import Any
 
 from policies import gcp
 from policies.security.scanner_parity import AUDIT_CONFIG, SECRET, SECURITY_POLICY, WORKFLOW
-from tests.policies.fixtures import BUCKET, SERVICE, SQL, Case, flag_case, iam
+from tests.policies.fixtures import BUCKET, CIS_FLAGS, SERVICE, SQL, Case, flag_case, iam
 from tests.policies.harness import stack_resource, tweak
 
 _ARMOR_RULE = {
@@ -35,6 +35,15 @@ PARITY_RESOURCE_CASES: list[Case] = [
     ),
     flag_case("sql-log-checkpoints", "log_checkpoints", "off"),
     flag_case("sql-log-lock-waits", "log_lock_waits", "off"),
+    *(
+        Case(
+            f"sql-{flag.replace('_', '-')}-off",
+            gcp.SQL_INSTANCE,
+            tweak(SQL, {"settings.databaseFlags": [*CIS_FLAGS, {"name": flag, "value": "on"}]}),
+            SQL,
+        )
+        for flag in ("log_executor_stats", "log_parser_stats", "log_planner_stats", "log_statement_stats")
+    ),
 ]
 
 
