@@ -14,8 +14,10 @@ reproduces what pulumi_policy's analyzer server does for each gRPC call:
   keys are validated against the policy's config schema and merged over its defaults.
 
 Unknown values: an input the plan cannot know yet is given as `UNKNOWN`, the same sentinel the
-Pulumi runtime sends to analyzers (`pulumi.runtime.rpc.UNKNOWN`). Secret inputs are the string
-"[secret]" in the plan and are passed through as that string.
+Pulumi runtime sends to analyzers (`pulumi.runtime.rpc.UNKNOWN`). Secret inputs come as the engine sends
+them (`Registration.policy_inputs`: the wire's secret marker around the value), so policies see the
+unwrapped value exactly as under `pulumi preview`; what only the offline plan can tell from that marker is
+in grid/secret_exposure.py.
 
 Each violation is `{"policy", "enforcement", "urn", "message"}`; `message` is what the engine
 shows: the policy description, a newline, then the detail. Stack-wide violations have urn None.
@@ -223,6 +225,19 @@ def _analyze_stack(resources: Sequence[Mapping[str, Any]],
             collector.preview_gap(policy, None, error)
         except _NotApplicableError:
             continue
+
+
+@dataclass(frozen=True)
+class PolicyInEnvironment:
+    enforcement: EnforcementLevel
+    description: str
+
+
+def policy_settings(name: str, environment: str) -> PolicyInEnvironment:
+    """One policy's effective enforcement under policies/config/<environment>.json, and its description."""
+    policy = next(p for p in all_policies if p.name == name)
+    settings = resolve_settings(all_policies, load_pack_config(environment))[name]
+    return PolicyInEnvironment(settings.enforcement, policy.description)
 
 
 def evaluate(

@@ -16,7 +16,6 @@ import pytest
 
 from grid import scanner
 from grid.engine import Registration
-from grid.plan import make_plan
 from grid.tfplan import export
 
 FAULTS = "faults"
@@ -31,6 +30,7 @@ def _one(resources: list[Registration], type_: str, suffix: str) -> Registration
 def _changed(resource: Registration, change: Callable[[dict[str, Any]], None]) -> Registration:
     faulty = copy.deepcopy(resource)
     change(faulty.inputs)
+    change(faulty.policy_inputs)  # what the pack is handed (the engine's view) carries the fault too
     return faulty
 
 
@@ -45,6 +45,7 @@ def _added(like: Registration, type_: str, name: str, inputs: dict[str, Any]) ->
         dependencies=[],
         inputs=inputs,
         outputs=dict(inputs),
+        policy_inputs=dict(inputs),
     )
 
 
@@ -100,10 +101,10 @@ def targets() -> dict[str, tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def exports(targets: dict[str, tuple[str, str]]) -> dict[str, tuple[list[Registration], dict[str, Any]]]:
+def exports(shipped_plans, targets) -> dict[str, tuple[list[Registration], dict[str, Any]]]:
     found = {}
     for target, (project, stack) in targets.items():
-        resources = make_plan(stack, project=project).run.resources
+        resources = shipped_plans[target].run.resources
         found[target] = (resources, export(resources, stack=stack, project=project))
     return found
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,25 +30,31 @@ runpy.run_path(sys.argv[1], run_name="__main__")
 """
 
 
-def test_the_pack_serves_from_a_directory_with_another_name(tmp_path: Path) -> None:
-    unpacked = tmp_path / "grid-policies-0.1.0"
-    shutil.copytree(REPO_ROOT / "policies", unpacked, ignore=shutil.ignore_patterns("__pycache__"))
-    process = subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, str(unpacked / "__main__.py"), str(REPO_ROOT)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@contextmanager
+def _serving(argv: list[str], cwd: Path) -> Iterator[Callable[[], str]]:
+    """Run a pack entry point; yields a reader of its stdout lines (the port comes last); stops it afterwards."""
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    stdout, stderr = process.stdout, process.stderr
+
+    def line() -> str:
+        text = stdout.readline().strip()
+        assert text, stderr.read()
+        return text
+
     try:
-        assert process.stdout is not None
-        loaded_from = process.stdout.readline().strip()
-        port = process.stdout.readline().strip()
-        assert loaded_from == str(unpacked / "__init__.py"), process.stderr.read() if process.stderr else ""
-        assert port.isdigit()
+        yield line
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_the_pack_serves_from_a_directory_with_another_name(tmp_path: Path) -> None:
+    unpacked = tmp_path / "grid-policies-0.1.0"
+    shutil.copytree(REPO_ROOT / "policies", unpacked, ignore=shutil.ignore_patterns("__pycache__"))
+    with _serving([sys.executable, "-c", _RUNNER, str(unpacked / "__main__.py"), str(REPO_ROOT)], tmp_path) as line:
+        assert line() == str(unpacked / "__init__.py")
+        assert line().isdigit()
 
 
 def test_the_served_pack_reports_the_manifests_version() -> None:
@@ -57,21 +65,9 @@ def test_the_served_pack_reports_the_manifests_version() -> None:
 
     from policies import pack_version
 
-    process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "policies" / "__main__.py")],
-        cwd=REPO_ROOT / "policies",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        assert port.isdigit(), process.stderr.read() if process.stderr else ""
+    with _serving([sys.executable, str(REPO_ROOT / "policies" / "__main__.py")], REPO_ROOT / "policies") as line:
+        port = line()
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
-        assert info.name == "grid-policies"
-        assert info.version == pack_version() == "0.1.0"
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+    assert info.name == "grid-policies"
+    assert info.version == pack_version() == "0.1.0"
