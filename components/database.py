@@ -27,6 +27,12 @@ CIS_FLAGS: dict[str, str] = {
     "log_min_duration_statement": "-1",  # 6.2.7
     "cloudsql.enable_pgaudit": "on",  # 6.2.8
 }
+# Cheap diagnostics Checkov asks for (CKV_GCP_51, CKV_GCP_54) and earlier CIS versions did: one line per checkpoint
+# and per lock wait longer than deadlock_timeout (1 s) — https://cloud.google.com/sql/docs/postgres/flags
+DIAGNOSTIC_FLAGS: dict[str, str] = {
+    "log_checkpoints": "on",
+    "log_lock_waits": "on",
+}
 
 
 @dataclass
@@ -65,7 +71,11 @@ class Database(GridComponent):
         super().__init__(name, opts)
         cfg = args.config
         protected = cfg.deletion_protection
-        flags = {**CIS_FLAGS, **({"max_connections": str(cfg.max_connections)} if cfg.max_connections else {})}
+        flags = {
+            **CIS_FLAGS,
+            **DIAGNOSTIC_FLAGS,
+            **({"max_connections": str(cfg.max_connections)} if cfg.max_connections else {}),
+        }
         flags.update(cfg.flags)
         ip_configuration = sql.DatabaseInstanceSettingsIpConfigurationArgs(
             ipv4_enabled=False,

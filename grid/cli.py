@@ -45,6 +45,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _stack_arguments(plan)
     plan.add_argument("--json", action="store_true", help="print the machine-readable plan (docs/design.md §5)")
     plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
+    plan.add_argument(
+        "--format",
+        choices=("text", "json", "tfplan"),
+        default=None,
+        help="text (default), json (same as --json) or tfplan: Terraform plan JSON for Terraform scanners",
+    )
 
     for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
         _stack_arguments(commands.add_parser(name, help=text))
@@ -80,8 +86,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def _plan(args: argparse.Namespace) -> int:
     from grid.plan import make_plan
 
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} ask for two formats; give one")
     plan = make_plan(_stack(args), project=args.project)
-    if args.json:
+    if args.format == "tfplan":
+        from grid.tfplan import export
+
+        json.dump(export(plan.run.resources, stack=plan.run.stack, project=args.project), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    elif args.json or args.format == "json":
         json.dump(plan.to_json(), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
     else:

@@ -282,5 +282,6 @@ def known_types() -> Mapping[str, Outputs]:
 
 
 import grid.fake_cloud_bootstrap  # noqa: E402  (registers bootstrap resource outputs: KMS, WIF)
+import grid.fake_cloud_iam  # noqa: E402  (registers custom role and audit config outputs)
 import grid.fake_cloud_ops  # noqa: E402  (registers serving/ops resource outputs)
 import grid.fake_cloud_serving  # noqa: E402,F401  (registers compute/gateway resource outputs)

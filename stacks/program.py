@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.audit import DataAccessAudit, DataAccessAuditArgs
 from components.backups import SqlExports, SqlExportsArgs
 from components.cache import Cache, CacheArgs
 from components.database import Database, DatabaseArgs
@@ -115,6 +116,7 @@ def foundation(config: StackConfig) -> Foundation:
         opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[apis])),
     )
     opts = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[apis, agents]))
+    DataAccessAudit(names("audit"), DataAccessAuditArgs(project=config.project), opts=opts)
 
     identities = WorkloadIdentities(
         names("identity"),

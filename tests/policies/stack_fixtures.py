@@ -153,3 +153,7 @@ STACK_CASES: list[StackCase] = [
     StackCase("run-startup-probe-covers-vpc-egress", egress_service(2, 30), egress_service(5, 48),
               {"minStartupSeconds": 120}),
 ]
+
+from tests.policies.scanner_parity_fixtures import parity_stack_cases  # noqa: E402
+
+STACK_CASES += parity_stack_cases(StackCase)

@@ -131,6 +131,7 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
     armor = plan.one("gcp:compute/securityPolicy:SecurityPolicy")
     expressions = " ".join(r["match"].get("expr", {}).get("expression", "") for r in armor.inputs["rules"])
     assert "xss-v33-stable" in expressions and "sqli-v33-stable" in expressions
+    assert "evaluatePreconfiguredWaf('cve-canary')" in expressions  # Log4j (CKV_GCP_73), every signature
     ban = next(r for r in armor.inputs["rules"] if r["action"] == "rate_based_ban")
     assert ban["rateLimitOptions"]["rateLimitThreshold"] == {"count": 1200, "intervalSec": 60}
     assert armor.inputs["adaptiveProtectionConfig"]["layer7DdosDefenseConfig"]["enable"] is True
