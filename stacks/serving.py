@@ -65,11 +65,17 @@ class FunctionSpec:
     source: str
     entry_point: str
     route: str
+    private: bool = False
+    """Invoked by platform identities only (the invoker account's OIDC tokens): never allUsers nor the gateway."""
 
 
+# The functions log as the services do, through app/common/logging.py (standard library only), packed into each
+# function's source at the same import path.
+FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
 FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp"),
-    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
+    # Pub/Sub push and Cloud Scheduler call it with OIDC tokens; it has nothing for end users.
+    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics", private=True),
 )
 COST_CAP = "cost-cap"
 AI_INDEXER = "ai-indexer"
@@ -163,6 +169,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             CloudFunctionArgs(
                 function_name=names(spec.name),
                 source_dir=REPO_ROOT / "app" / "functions" / spec.source,
+                shared_files={name: REPO_ROOT / name for name in FUNCTION_SHARED_FILES},
                 entry_point=spec.entry_point,
                 bucket=bucket.name,
                 region=config.region,
@@ -173,7 +180,10 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 network_interface=interface,
                 env=env.plain,
                 secret_env=env.secrets,
-                invokers={**invoker_members, "invoker": ids.members["invoker"]},  # push + scheduler
+                invokers={
+                    **({} if spec.private else invoker_members),
+                    "invoker": ids.members["invoker"],  # push + scheduler
+                },
                 labels={"grid-service": spec.name},
             ),
             opts=opts,
