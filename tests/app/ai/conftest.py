@@ -112,14 +112,14 @@ def embedder():
     return get_embedder(1)
 
 
-def start_ai(postgres, redis_server, auth_url: str, **extra: Any) -> ServerThread:
+def start_ai(postgres, redis_server, auth_url: str, embedder: Any = None, **extra: Any) -> ServerThread:
     from app.ai.main import create_app
     from app.ai.settings import AiSettings
 
     settings = AiSettings(
         **{**base_env(postgres, redis_server), "JWKS_URL": f"{auth_url}/auth/.well-known/jwks.json", **extra}
     )
-    return ServerThread(create_app(settings, configure_logs=False)).start(timeout=120)
+    return ServerThread(create_app(settings, configure_logs=False, embedder=embedder)).start(timeout=120)
 
 
 @pytest.fixture(scope="session")
