@@ -155,3 +155,82 @@ def install_error_handlers(app: FastAPI) -> None:
     ):
         app.add_exception_handler(exc_type, _unavailable)
     app.add_middleware(CatchAll)
+
+
+# Status -> what it means wherever it appears; each is declared once under components/responses.
+ERROR_RESPONSES: dict[int, str] = {
+    400: "The request body is not valid UTF-8 JSON.",
+    401: "Missing or invalid access token.",
+    404: "Not found (or not yours).",
+    409: "Conflict: a record the request refers to no longer exists, or one like it already exists.",
+    413: "The request body, or an input in it, is larger than its budget (the detail names it).",
+    422: "The request is invalid; `errors` lists each invalid field.",
+    429: "A rate or budget is spent; retry after `Retry-After` seconds.",
+    500: "Unexpected error; quote `request_id` when reporting it.",
+    503: "A dependency is unavailable; retry after `Retry-After` seconds.",
+}
+_WRITES = {"post", "put", "patch", "delete"}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+
+
+def _error_response(status: int, description: str) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    if status in (429, 503):
+        response["headers"] = _RETRY_AFTER
+    return response
+
+
+def _possible_errors(method: str, operation: dict[str, Any]) -> set[int]:
+    """The statuses any operation of this kind can answer besides its own: the error handlers' and middleware's."""
+    statuses = {500, 503}
+    if operation.get("requestBody"):
+        statuses |= {400, 413, 422}
+    if operation.get("parameters"):
+        statuses.add(422)
+    if operation.get("security") and method in _WRITES:
+        statuses.add(409)  # e.g. the user of a still-valid token was deleted: see ConstraintViolation
+    return statuses
+
+
+def _is_fastapi_default(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return schema.get("$ref", "").endswith("/HTTPValidationError")
+
+
+def document_errors(app: FastAPI) -> None:
+    """Declare `ErrorBody` in the app's OpenAPI document as the body of every 4xx and 5xx, through
+    components/responses, replacing FastAPI's default 422 schema (which our handler does not produce)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(error_schema.pop("$defs", {}))
+        schemas["ErrorBody"] = error_schema
+        components["responses"] = {f"Error{s}": _error_response(s, d) for s, d in ERROR_RESPONSES.items()}
+        for path_item in schema.get("paths", {}).values():
+            for method, operation in path_item.items():
+                responses = operation.setdefault("responses", {})
+                for status in _possible_errors(method, operation):
+                    responses.setdefault(str(status), {"$ref": f"#/components/responses/Error{status}"})
+                for status, response in responses.items():
+                    if status == "422" and _is_fastapi_default(response):
+                        responses[status] = {"$ref": "#/components/responses/Error422"}
+                    elif status[:1] in "45" and "$ref" not in response and "content" not in response:
+                        # The operation's own wording, the one error shape (a response with a model of its own,
+                        # like /ready's 503, keeps it).
+                        responses[status] = _error_response(int(status), response.get("description", ""))
+                operation["responses"] = dict(sorted(responses.items()))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
