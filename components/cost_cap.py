@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -25,6 +26,8 @@ class CostCapArgs:
     """Function source bucket."""
     service_account: pulumi.Input[str]
     member: pulumi.Input[str]
+    shared_files: Mapping[str, Path] = field(default_factory=dict)
+    """Repository files packed into the source (see CloudFunctionArgs.shared_files)."""
 
 
 class CostCap(GridComponent):
@@ -55,6 +58,7 @@ class CostCap(GridComponent):
             CloudFunctionArgs(
                 function_name=name,
                 source_dir=args.source_dir,
+                shared_files=args.shared_files,
                 entry_point="cost_cap",
                 bucket=args.bucket,
                 region=args.region,

@@ -81,6 +81,10 @@ COST_CAP = "cost-cap"
 AI_INDEXER = "ai-indexer"
 
 
+def _function_shared_files() -> dict[str, Path]:
+    return {name: REPO_ROOT / name for name in FUNCTION_SHARED_FILES}
+
+
 def _function_config(config: StackConfig, function: str) -> FunctionConfig:
     return getattr(config.functions, function.replace("-", "_"))
 
@@ -169,7 +173,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             CloudFunctionArgs(
                 function_name=names(spec.name),
                 source_dir=REPO_ROOT / "app" / "functions" / spec.source,
-                shared_files={name: REPO_ROOT / name for name in FUNCTION_SHARED_FILES},
+                shared_files=_function_shared_files(),
                 entry_point=spec.entry_point,
                 bucket=bucket.name,
                 region=config.region,
@@ -426,6 +430,7 @@ def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi
             region=config.region,
             stack_label=base.names.prefix,
             source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
+            shared_files=_function_shared_files(),
             bucket=bucket.name,
             service_account=base.identities.emails[COST_CAP],
             member=base.identities.members[COST_CAP],

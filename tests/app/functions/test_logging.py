@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.serving import FUNCTION_SHARED_FILES, FUNCTIONS
+from stacks.serving import FUNCTION_SHARED_FILES, FUNCTIONS, FunctionSpec
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -26,6 +26,8 @@ _CALLS = {
         "malformed",
     ),
 }
+# cost-cap is a CloudEvent function that logs only on odd notifications: check that importing it configures logging.
+COST_CAP = FunctionSpec("cost-cap", "cost_cap", "cost_cap", "")
 
 
 def _deployed_source(spec, root: Path) -> Path:
@@ -58,3 +60,20 @@ def test_functions_log_cloud_logging_json_with_severity_as_deployed(spec, tmp_pa
     assert any(e["severity"] == severity and text in e["message"] for e in lines), run.stdout + run.stderr
     assert all("severity" in e and "logging.googleapis.com/sourceLocation" in e for e in lines)
     assert not run.stderr.strip(), run.stderr  # nothing logged as plain text
+
+
+def test_cost_cap_logs_cloud_logging_json_as_deployed(tmp_path):
+    src = _deployed_source(COST_CAP, tmp_path)
+    script = (
+        "import logging\n"
+        "from functions_framework import create_app\n"
+        "create_app(target='cost_cap', source='main.py', signature_type='cloudevent')\n"
+        "logging.getLogger('cost-cap').info('configured')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LOG_LEVEL")}
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=src, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    [entry] = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert entry["severity"] == "INFO" and entry["message"] == "configured"
