@@ -78,6 +78,19 @@ def test_rolling_window_follows_a_trend(client):
     assert [a["t"] for a in r.get_json()["anomalies"]] == [150]
 
 
+def test_rolling_scores_equal_each_points_own_window(client):
+    module = next(m for m in sys.modules.values() if getattr(m, "__file__", None) == str(SOURCE))
+    rng = np.random.default_rng(3)
+    values = np.round(rng.normal(50, 10, 200))  # rounded: some windows have MAD 0
+    values[:30] = 7.0
+    window, half = 21, 10
+    expected = []
+    for i in range(values.size):  # the definition, one window at a time
+        lo = max(0, min(i - half, values.size - window))
+        expected.append(module.robust_scores(values[lo : lo + window])[i - lo])
+    assert np.allclose(module.rolling_scores(values, window), expected)
+
+
 def test_flat_series_and_mostly_equal_values(client):
     assert client.post(f"{FN}/anomalies", json={"series": _series([5] * 50)}).get_json() == {"anomalies": []}
     values = [5.0] * 50
@@ -106,7 +119,7 @@ def test_invalid_series_is_422(client, body):
 def test_limits(client):
     r = client.post(f"{FN}/anomalies", json={"series": [{"t": i, "value": 1} for i in range(10_001)]})
     assert r.status_code == 413 and "10000" in r.get_json()["detail"]
-    r = client.post(f"{FN}/anomalies", json={"series": _series(range(2000)), "window": 1001})
+    r = client.post(f"{FN}/anomalies", json={"series": _series(range(2000)), "window": 366})
     assert r.status_code == 413 and "window" in r.get_json()["detail"]
     assert client.post(f"{FN}/anomalies", data=b"[1", content_type="application/json").status_code == 422
     assert client.post(f"{FN}/unknown", json={}).status_code == 404
