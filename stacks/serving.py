@@ -1,6 +1,6 @@
 """The serving layer: images, Cloud Run services and job, functions, the public gateway, messaging, monitoring.
 
-Deploys the bundled apps from app/ onto the foundation (stacks/program.py). Routing is DESIGN §7's:
+Deploys the bundled apps from app/ onto the foundation (stacks/program.py). Routing is docs/design.md §7's:
 ``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions, everything else -> api.
 """
 
