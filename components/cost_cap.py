@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -32,6 +32,8 @@ class CostCapArgs:
     """The stack's function build account and image repository."""
     trigger_agents: Sequence[pulumi.Resource] = ()
     """The Eventarc and Pub/Sub service agents (and their roles) the function's trigger is created by."""
+    shared_files: Mapping[str, Path] = field(default_factory=dict)
+    """Repository files packed into the source (see CloudFunctionArgs.shared_files)."""
 
 
 class CostCap(GridComponent):
@@ -66,6 +68,7 @@ class CostCap(GridComponent):
             CloudFunctionArgs(
                 function_name=name,
                 source_dir=args.source_dir,
+                shared_files=args.shared_files,
                 entry_point="cost_cap",
                 bucket=args.bucket,
                 region=args.region,

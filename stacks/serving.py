@@ -74,6 +74,9 @@ class FunctionSpec:
     """What the entry point (load balancer, API Gateway) forwards to the function: ``route`` or a part of it."""
 
 
+# The functions log as the services do, through app/common/logging.py (standard library only), packed into each
+# function's source at the same import path.
+FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
 FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp", "/fn/korean-nlp"),
     # Only /anomalies is for users. /events (Pub/Sub push) and /report (Cloud Scheduler) trust their caller to be
@@ -85,6 +88,10 @@ COST_CAP = "cost-cap"
 HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
 AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
+
+
+def _function_shared_files() -> dict[str, Path]:
+    return {name: REPO_ROOT / name for name in FUNCTION_SHARED_FILES}
 
 
 def _function_config(config: StackConfig, function: str) -> FunctionConfig:
@@ -202,6 +209,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             CloudFunctionArgs(
                 function_name=names(spec.name),
                 source_dir=REPO_ROOT / "app" / "functions" / spec.source,
+                shared_files=_function_shared_files(),
                 entry_point=spec.entry_point,
                 bucket=bucket.name,
                 region=config.region,
@@ -515,6 +523,7 @@ def _cost_cap(
             stack_label=base.names.prefix,
             services=[base.names(workload) for workload in (*SERVICES, *(spec.name for spec in FUNCTIONS))],
             source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
+            shared_files=_function_shared_files(),
             bucket=bucket.name,
             service_account=base.identities.emails[COST_CAP],
             member=base.identities.members[COST_CAP],

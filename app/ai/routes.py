@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from app.ai.completion import ProviderNotConfigured, ProviderRejected, ProviderUnavailable
 from app.ai.indexer import message_ref
 from app.ai.push import InvalidPush, envelope_event
-from app.ai.schemas import CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
+from app.ai.schemas import MAX_TEXT_CHARS, CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
 from app.ai.service import AiService, BudgetExceeded, NotFound
 from app.common import health
 from app.common.security import Principal, current_principal
@@ -26,6 +26,27 @@ async def _user_id(principal: Annotated[Principal, Depends(current_principal)]) 
 
 Service = Annotated[AiService, Depends(_service)]
 UserId = Annotated[UUID, Depends(_user_id)]
+
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "per-user rate spent; see Retry-After"}}
+
+
+def _per_minute(kind: str, setting: str) -> Any:
+    """A dependency counting the caller's calls of `kind` per minute against the setting named `setting`: the model
+    work one user can cause is bounded by this rate times the request's own input budget."""
+
+    async def check(request: Request, uid: UserId) -> UUID:
+        usage = await request.app.state.resources.limiter.hit(f"{kind}:user:{uid}", 60)
+        limit = getattr(request.app.state.settings, setting)
+        if usage.count > limit:
+            raise HTTPException(
+                429,
+                f"more than {limit} {kind} calls a minute; retry later",
+                headers={"Retry-After": str(usage.retry_after)},
+            )
+        return uid
+
+    return Depends(check)
+
 
 # The load balancer sends /ai/* here unchanged, so the health checks answer under /ai too.
 health_router = APIRouter(prefix="/ai", tags=["health"])
@@ -62,16 +83,30 @@ async def pubsub_push(request: Request) -> Response:
     return Response(status_code=204)  # acknowledged (also what can never parse)
 
 
-@router.post("/embed", response_model=EmbedOut, responses={413: {"description": "a text is too long"}})
-async def embed(body: EmbedIn, uid: UserId, service: Service) -> EmbedOut:
+@router.post(
+    "/embed",
+    response_model=EmbedOut,
+    responses={413: {"description": "a text, or all texts together, too long"}, **RATE_LIMITED},
+)
+async def embed(
+    body: EmbedIn,
+    request: Request,
+    service: Service,
+    uid: Annotated[UUID, _per_minute("embed", "embed_requests_per_minute")],
+) -> EmbedOut:
     if body.too_long():
-        raise HTTPException(413, "each text may have at most 8000 characters")
+        raise HTTPException(413, f"each text may have at most {MAX_TEXT_CHARS} characters")
+    budget = request.app.state.settings.embed_max_chars_per_request
+    if body.total_chars() > budget:
+        raise HTTPException(413, f"all texts together may have at most {budget} characters; split the request")
     vectors = await service.embed(body.texts)
     return EmbedOut(model=service.model, dim=len(vectors[0]), vectors=vectors)
 
 
-@router.post("/search", response_model=SearchOut)
-async def search(body: SearchIn, uid: UserId, service: Service) -> dict[str, Any]:
+@router.post("/search", response_model=SearchOut, responses=RATE_LIMITED)
+async def search(
+    body: SearchIn, service: Service, uid: Annotated[UUID, _per_minute("search", "search_requests_per_minute")]
+) -> dict[str, Any]:
     return {"items": await service.search(uid, body.query, body.conversation_id, body.limit)}
 
 

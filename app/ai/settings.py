@@ -78,6 +78,19 @@ class AiSettings(VerifyingServiceSettings):
     embed_batch_size: int = Field(
         64, ge=1, le=1024, alias="EMBED_BATCH_SIZE", description="Texts per model call at most."
     )
+    embed_max_chars_per_request: int = Field(
+        32_000,
+        ge=8_000,
+        le=512_000,
+        alias="EMBED_MAX_CHARS_PER_REQUEST",
+        description="Characters one POST /ai/embed may carry in all its texts together; more is a 413.",
+    )
+    embed_requests_per_minute: int = Field(
+        60, ge=1, alias="EMBED_REQUESTS_PER_MINUTE", description="POST /ai/embed calls one user may make per minute."
+    )
+    search_requests_per_minute: int = Field(
+        60, ge=1, alias="SEARCH_REQUESTS_PER_MINUTE", description="POST /ai/search calls one user may make per minute."
+    )
     embed_batch_wait_ms: float = Field(
         5.0, ge=0, le=1000, alias="EMBED_BATCH_WAIT_MS", description="How long a batch waits for more texts."
     )

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from app.common import health
 from app.common.cache import TwoLayerCache
 from app.common.db import Database
-from app.common.errors import install_error_handlers
+from app.common.errors import document_errors, install_error_handlers
 from app.common.logging import configure_logging
 from app.common.middleware import RequestContextMiddleware
 from app.common.migrations import apply_migrations
@@ -96,6 +96,7 @@ def create_service_app(
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    document_errors(app)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)

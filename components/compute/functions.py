@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-from components.compute.images import tree_hash
+from components.compute.images import tree_files, tree_hash
 from components.registry import Registry, RegistryArgs
 from components.secrets import SecretRef
 from stacks.config import FunctionConfig, RegistryConfig
@@ -166,6 +167,9 @@ class CloudFunctionArgs:
     runtime: str = "python312"
     depends_on: Sequence[pulumi.Resource] = ()
     """What the function's first revision needs, e.g. its own secret accessor grants (secrets.own_grants)."""
+    shared_files: Mapping[str, Path] = field(default_factory=dict)
+    """Path in the source archive -> repository file added to it, so a function imports a shared module (e.g.
+    ``app/common/logging.py``) under the same name as the services instead of carrying a copy."""
 
 
 class CloudFunction(GridComponent):
@@ -181,12 +185,23 @@ class CloudFunction(GridComponent):
             raise ValueError(f"{args.source_dir}: a function's source needs a requirements.txt with pinned versions")
         cfg = args.config
         digest = tree_hash([args.source_dir], args.source_dir.parent) if args.source_dir.exists() else "missing"
+        archive: pulumi.Archive = pulumi.FileArchive(str(args.source_dir))
+        if args.shared_files:
+            shared = sorted(args.shared_files.items())
+            digest = hashlib.sha256(
+                digest.encode() + b"".join(name.encode() + b"\0" + path.read_bytes() for name, path in shared)
+            ).hexdigest()
+            files = tree_files([args.source_dir], args.source_dir)
+            archive = pulumi.AssetArchive(
+                {str(f.relative_to(args.source_dir)): pulumi.FileAsset(str(f)) for f in files}
+                | {name: pulumi.FileAsset(str(path)) for name, path in shared}
+            )
         self.source_object = f"{args.function_name}/{digest[:20]}.zip"
         source = gcp.storage.BucketObject(
             self.child_name("source"),
             bucket=args.bucket,
             name=self.source_object,
-            source=pulumi.FileArchive(str(args.source_dir)),
+            source=archive,
             opts=self.child_opts(),
         )
         event_trigger = (

@@ -26,6 +26,10 @@ from typing import Any
 
 import functions_framework
 
+# Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common.logging import configure_hosted_logging
+
+configure_hosted_logging()
 log = logging.getLogger("cost-cap")
 
 METADATA = os.environ.get("METADATA_HOST", "http://metadata.google.internal")
