@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks import gcp_limits
-from stacks.config_base import ConfigModel, decode_config_value
+from stacks.config_base import ConfigModel, decode_config_value, deep_merge
 from stacks.config_errors import ConfigError, format_validation_error, suggest
 from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
 from stacks.presets import ENVIRONMENTS, preset
@@ -319,7 +319,12 @@ class ServiceConfig(_Model):
     cpu_idle: bool = Field(True, description="Bill CPU only during requests (request-based billing).")
     startup_cpu_boost: bool = True
     gpu: int = Field(0, ge=0, le=1, description="NVIDIA L4 GPUs (0 or 1).")
-    timeout_seconds: int = Field(60, ge=1, le=3600)
+    timeout_seconds: int = Field(
+        60,
+        ge=1,
+        le=gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS,
+        description="Cloud Run's request timeout; it also ends WebSocket streams.",
+    )
 
     @model_validator(mode="after")
     def _limits(self) -> ServiceConfig:
@@ -341,7 +346,12 @@ class ServiceConfig(_Model):
 
 class ServicesConfig(_Model):
     auth: ServiceConfig = ServiceConfig()
-    api: ServiceConfig = ServiceConfig()
+    # The api holds WebSocket streams open: they last as long as Cloud Run lets a request last.
+    api: ServiceConfig = Field(
+        default_factory=lambda: ServiceConfig.model_validate(
+            {"timeoutSeconds": gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS}
+        )
+    )
     ai: ServiceConfig = Field(default_factory=lambda: ServiceConfig.model_validate({"memory": "2Gi"}))
 
 
@@ -441,9 +451,14 @@ class GatewayConfig(_Model):
                 raise ValueError(f"'{domain}' is not a valid DNS name")
         return value
 
+    @property
+    def serves_domains(self) -> bool:
+        """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
+        return self.type in ("loadBalancer", "apigee")
+
     @model_validator(mode="after")
     def _needs(self) -> GatewayConfig:
-        if self.type in ("loadBalancer", "apigee") and not self.domains:
+        if self.serves_domains and not self.domains:
             raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
         if self.cdn and self.type != "loadBalancer":
             raise ValueError("cdn needs type loadBalancer")
@@ -707,16 +722,6 @@ _TOP_LEVEL_KEYS = {
 _TOP_LEVEL_KEYS.pop("secretsPresent", None)
 
 
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def default_name_prefix(stack: str) -> str:
     """``grid-<stack>``, made safe for resource names: two stacks in one project never collide."""
     simple = stack.rsplit("/", 1)[-1].lower()
@@ -763,7 +768,7 @@ def load_stack_config(
         raise ConfigError(problems)
 
     region = decode_config_value(raw.get("gcp:region", "us-central1"))
-    document = _deep_merge(preset(str(environment), str(region)), grid)
+    document = deep_merge(preset(str(environment), str(region)), grid)
     document.setdefault("namePrefix", default_name_prefix(stack))
     document.update(
         stack=stack,

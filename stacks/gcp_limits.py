@@ -162,6 +162,10 @@ CLOUD_RUN_CPU_MEMORY: dict[float, tuple[int, int]] = {
 }
 _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
 
+# A Cloud Run request, a WebSocket stream included, ends at the service's request timeout: at most 60 minutes
+# (https://cloud.google.com/run/docs/configuring/request-timeout, https://cloud.google.com/run/docs/triggering/websockets).
+CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600
+
 
 def memory_mib(value: str) -> int:
     """'512Mi' -> 512, '4Gi' -> 4096; raises ValueError on other spellings."""

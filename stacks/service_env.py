@@ -28,14 +28,27 @@ class EnvSources:
     project: str
     database_url: SecretRef
     redis_url: SecretRef | None
+    redis_ca_cert: pulumi.Input[str] | None
+    """PEM of the cache's server CAs when it speaks TLS (public: a plain value, not a secret)."""
     jwt_signing_key: SecretRef
     events_topic: pulumi.Input[str]
     completion_api_key: SecretRef | None
     trusted_proxy_hops: int
+    user_auth_header: str
     ai_subscription: pulumi.Input[str]
     """Full name of the pull subscription the ai indexer reads message.created from."""
     completion_base_url: str | None
     completion_model: str
+    api_timeout_seconds: int
+    """The api's Cloud Run request timeout, which also ends its WebSocket streams."""
+
+
+@dataclass(frozen=True)
+class Jwks:
+    """Where api and ai fetch auth's public keys, and the ID-token audience the fetch needs (None: public path)."""
+
+    url: pulumi.Input[str]
+    audience: pulumi.Input[str] | None
 
 
 def _common(src: EnvSources) -> WorkloadEnv:
@@ -47,27 +60,43 @@ def _common(src: EnvSources) -> WorkloadEnv:
             # Migrations run once per release as a Cloud Run job, not in every instance's startup.
             "RUN_MIGRATIONS": "false",
             "TRUSTED_PROXY_HOPS": str(src.trusted_proxy_hops),
+            "USER_AUTH_HEADER": src.user_auth_header,
         },
         secrets={"DATABASE_URL": src.database_url},
     )
     if src.redis_url is not None:
         env.secrets["REDIS_URL"] = src.redis_url
+        if src.redis_ca_cert is not None:
+            env.plain["REDIS_CA_CERT"] = src.redis_ca_cert
     return env
 
 
-def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | None = None) -> WorkloadEnv:
-    """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks_url``."""
-    if service in ("api", "ai") and jwks_url is None:
+def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
+    if jwks is None:
         raise ValueError(f"{service} needs the auth service's JWKS URL")
+    env.plain["JWKS_URL"] = jwks.url
+    if jwks.audience is not None:
+        env.plain["JWKS_AUDIENCE"] = jwks.audience
+
+
+def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
+    """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
     env = _common(src)
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
-        env.plain.update({"JWKS_URL": jwks_url, "EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
-    elif service == "ai":
+        _verifying(env, jwks, service)
         env.plain.update(
             {
-                "JWKS_URL": jwks_url,
+                "EVENTS_BACKEND": "pubsub",
+                "PUBSUB_TOPIC": src.events_topic,
+                "REQUEST_TIMEOUT_SECONDS": str(src.api_timeout_seconds),
+            }
+        )
+    elif service == "ai":
+        _verifying(env, jwks, service)
+        env.plain.update(
+            {
                 "EVENTS_BACKEND": "pubsub",
                 "PUBSUB_SUBSCRIPTION": src.ai_subscription,
                 "COMPLETION_MODEL": src.completion_model,

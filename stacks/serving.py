@@ -50,7 +50,7 @@ from components.messaging import (
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secrets import Secret
 from stacks.config import FunctionConfig, StackConfig
-from stacks.service_env import EnvSources, function_env, service_env
+from stacks.service_env import EnvSources, Jwks, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "api", "ai")
@@ -114,14 +114,25 @@ class Exposure:
     public: bool
     """Unauthenticated invocation is allowed (only behind the load balancer, which Armor guards)."""
     trusted_proxy_hops: int
+    user_auth_header: str
+    """The header the services read the caller's access token from (USER_AUTH_HEADER)."""
 
 
 def _exposure(gateway_type: str) -> Exposure:
     if gateway_type == "loadBalancer":
         # Only the load balancer can reach the services; it appends the client and its own address to XFF.
-        return Exposure("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "ALLOW_INTERNAL_AND_GCLB", True, 2)
-    # API Gateway, Apigee or none: services keep their run.app URL but only trusted identities may invoke.
-    return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1)
+        return Exposure("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "ALLOW_INTERNAL_AND_GCLB", True, 2, "Authorization")
+    if gateway_type == "apiGateway":
+        # API Gateway calls its x-google-backend with its own Google-signed ID token (jwt_audience) in
+        # Authorization and passes the caller's header on as X-Forwarded-Authorization
+        # (https://cloud.google.com/api-gateway/docs/securing-backend-services,
+        # https://cloud.google.com/endpoints/docs/openapi/openapi-extensions#jwt_audience_disable_auth). Trusting
+        # that header is safe only because the services are private: Cloud Run IAM admits the gateway's identity
+        # and the platform's own (api/ai fetching auth's keys, Cloud Tasks), never allUsers, so no client can
+        # reach them but through the gateway, which sets X-Forwarded-Authorization from the caller's Authorization.
+        return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "X-Forwarded-Authorization")
+    # Apigee or none: services keep their run.app URL but only trusted identities may invoke.
+    return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "Authorization")
 
 
 def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
@@ -229,13 +240,13 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     grants += list(base.config_secrets.values())
     services: dict[str, CloudRunService] = {}
     sources = _env_sources(config, base, jwt_secret, exposure, events)
-    jwks_url: pulumi.Input[str] | None = None
+    jwks: Jwks | None = None
     for service in SERVICES:  # auth first: the others verify tokens against its published keys
-        env = service_env(service, sources, jwks_url)
+        env = service_env(service, sources, jwks)
         callers = dict(invoker_members)
         if service == "ai":
             callers["invoker"] = ids.members["invoker"]  # Cloud Tasks deliver AI work with this identity
-        if service == "auth" and not exposure.public and not config.gateway.domains:
+        if service == "auth" and not exposure.public and not config.gateway.serves_domains:
             # Without a public hostname the api and ai services fetch the JWKS from auth's own URL.
             callers.update({"api": ids.members["api"], "ai": ids.members["ai"]})
         services[service] = CloudRunService(
@@ -261,7 +272,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             opts=opts,
         )
         if service == "auth":
-            jwks_url = _jwks_url(config, services["auth"].uri)
+            jwks = _jwks(config, services["auth"].uri)
     migrations_env = service_env("migrations", sources)
     migrations = CloudRunJob(
         names("migrate"),
@@ -332,12 +343,16 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     return outputs
 
 
-def _jwks_url(config: StackConfig, auth_uri: pulumi.Input[str]) -> pulumi.Input[str]:
-    """Where api and ai fetch auth's public keys: the public hostname, else auth's own URL (they may invoke it)."""
+def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:
+    """Where api and ai fetch auth's public keys: the public hostname, else auth's own URL (they may invoke it).
+
+    auth's own URL is private (not allUsers): Cloud Run IAM refuses a call without a Google-signed ID token for
+    that URL, so the audience goes with it (https://cloud.google.com/run/docs/authenticating/service-to-service).
+    """
     path = "/auth/.well-known/jwks.json"
-    if config.gateway.domains:
-        return f"https://{config.gateway.domains[0]}{path}"
-    return pulumi.Output.concat(auth_uri, path)
+    if config.gateway.serves_domains:
+        return Jwks(f"https://{config.gateway.domains[0]}{path}", None)
+    return Jwks(pulumi.Output.concat(auth_uri, path), auth_uri)
 
 
 def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposure, events: EventBus) -> EnvSources:
@@ -347,6 +362,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         project=config.project,
         database_url=base.database.url_secret.ref,
         redis_url=base.cache.url_secret.ref if base.cache else None,
+        redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
         jwt_signing_key=jwt_secret.ref,
         events_topic=events.topic_id,
         ai_subscription=pulumi.Output.concat(
@@ -354,8 +370,10 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         ),
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
+        api_timeout_seconds=config.services.api.timeout_seconds,
         completion_api_key=completion.ref if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
+        user_auth_header=exposure.user_auth_header,
     )
 
 

@@ -18,8 +18,8 @@ from app.ai.service import AiService
 from app.ai.settings import AiSettings
 from app.common.app import Resources, create_service_app
 from app.common.cache import TwoLayerCache
-from app.common.security import JwksKeys, TokenVerifier
 from app.common.streams import StreamConsumer
+from app.common.verifier import jwks_verifier
 
 log = logging.getLogger("app.ai")
 
@@ -60,9 +60,7 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
         indexer = Indexer(res.db, service.embed_array, model.name)
         app.state.ai = service
         app.state.indexer = indexer
-        app.state.verifier = TokenVerifier(
-            JwksKeys(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
-        )
+        app.state.verifier = jwks_verifier(settings)
         async with AsyncExitStack() as stack:
             batcher.start()
             stack.push_async_callback(batcher.stop)
@@ -71,7 +69,11 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
             if backend == "redis":
                 assert settings.redis_url is not None
                 consumer = StreamConsumer(
-                    settings.redis_url.get_secret_value(), settings.events_stream, GROUP, indexer.on_stream_events
+                    settings.redis_url.get_secret_value(),
+                    settings.events_stream,
+                    GROUP,
+                    indexer.on_stream_events,
+                    ca_pem=settings.redis_ca_cert,
                 )
                 consumer.start()
                 stack.push_async_callback(consumer.stop)

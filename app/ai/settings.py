@@ -7,16 +7,12 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from app.common.settings import ServiceSettings
+from app.common.settings import VerifyingServiceSettings
 
 _SUBSCRIPTION = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/subscriptions/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 
 
-class AiSettings(ServiceSettings):
-    jwks_url: str = Field(
-        alias="JWKS_URL",
-        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
-    )
+class AiSettings(VerifyingServiceSettings):
     completion_base_url: str | None = Field(
         None,
         alias="COMPLETION_BASE_URL",

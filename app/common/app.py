@@ -42,7 +42,9 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
     if settings.run_migrations:
         await apply_migrations(url)
     db = Database(url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
-    redis = SafeRedis(settings.redis_url.get_secret_value()) if settings.redis_url else None
+    redis = (
+        SafeRedis(settings.redis_url.get_secret_value(), ca_pem=settings.redis_ca_cert) if settings.redis_url else None
+    )
     cache = TwoLayerCache(
         redis,
         l1_ttl=settings.cache_l1_ttl_seconds,
@@ -51,6 +53,9 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
         namespace=f"grid:{service}:cache",
     )
     await db.open()
+    if redis is not None and not await redis.ping():
+        # Configured but unusable (unreachable, TLS verification, AUTH): the services fail open, loudly.
+        log.error("REDIS_URL is set but Redis does not answer: running without a shared cache (see the warning above)")
     cache.start()
     try:
         yield Resources(settings, db, redis, cache, RateLimiter(redis, namespace=f"grid:{service}:rl"))

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -28,10 +28,28 @@ class RedisUnavailable(Exception):
     pass
 
 
+def connect(url: str, ca_pem: str | None = None, **options: Any) -> aioredis.Redis:
+    """A client for ``url``. Over TLS (``rediss://``) the server's certificate is always verified: against
+    ``ca_pem`` when given (REDIS_CA_CERT, Memorystore's server CA), else against the system's CAs.
+
+    A Memorystore instance signs its server certificate with CAs unique to the instance, and clients reach it by
+    IP address (https://cloud.google.com/memorystore/docs/redis/about-in-transit-encryption#certificate_authority).
+    Google documents no subject-alternative name matching that address (users report the IP in the CN only, e.g.
+    https://github.com/envoyproxy/ratelimit/pull/409), so with the instance's own CAs pinned the chain alone
+    establishes the server's identity and the name check is off. With the system's CAs it stays on.
+    """
+    if url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = "required"
+        if ca_pem:
+            options.update(ssl_ca_data=ca_pem, ssl_check_hostname=False)
+    return aioredis.from_url(url, **options)
+
+
 class SafeRedis:
-    def __init__(self, url: str, *, timeout: float = 0.25, cooldown: float = 1.0) -> None:
-        self.client: aioredis.Redis = aioredis.from_url(
+    def __init__(self, url: str, *, ca_pem: str | None = None, timeout: float = 0.25, cooldown: float = 1.0) -> None:
+        self.client: aioredis.Redis = connect(
             url,
+            ca_pem,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
@@ -39,6 +57,7 @@ class SafeRedis:
             max_connections=64,
         )
         self.url = url
+        self.ca_pem = ca_pem
         self.cooldown = cooldown
         self._open_until = 0.0
 
@@ -54,7 +73,8 @@ class SafeRedis:
             return await op(self.client)
         except (RedisError, OSError, TimeoutError) as exc:
             if self.available:
-                log.warning("redis unavailable, failing open for %.1fs: %s", self.cooldown, type(exc).__name__)
+                # The reason (refused, TLS verification, AUTH) goes in the log: failing open must not be silent.
+                log.warning("redis unavailable, failing open for %.1fs: %s: %s", self.cooldown, type(exc).__name__, exc)
             self._open_until = time.monotonic() + self.cooldown
             raise RedisUnavailable(type(exc).__name__) from exc
 
@@ -78,7 +98,7 @@ async def listen_forever(
 
     Uses its own connection without a read timeout: a subscriber is idle by nature.
     """
-    client = aioredis.from_url(safe.url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
+    client = connect(safe.url, safe.ca_pem, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
     backoff = 0.2
     try:
         while True:
