@@ -58,7 +58,7 @@ log = logging.getLogger("grid.localcloud")
 # What the container platform sets or the machine needs besides the plan's env: the port to listen on, where
 # the metadata server and Pub/Sub are, and what any process needs to start (PATH, HOME, locale, temp dir).
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "OMP_NUM_THREADS")
-MEMORY_POLL_S = 0.25
+MEMORY_POLL_S = 0.5
 
 
 class _Server(uvicorn.Server):
@@ -259,6 +259,11 @@ class LocalCloudRunner:
             entry_sock.listen(128)
             entry_sock.setblocking(False)
             self.port = entry_sock.getsockname()[1]
+            # DNS: the entry point's public hostnames lead to it (the JWKS URL in staging/prod names one).
+            entry_hosts = entry.lb.domains if isinstance(entry, LoadBalancerEntry) else []
+            if isinstance(entry, GatewayEntry):
+                entry_hosts = [entry.gateway.hostname]
+            self.addresses += [(f"https://{host}", f"http://127.0.0.1:{self.port}") for host in entry_hosts]
             if entry is not None:
                 await self.serve(entry, entry_sock)
             control = _listen()
