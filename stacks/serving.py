@@ -50,6 +50,7 @@ from components.messaging import (
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secrets import Secret
 from stacks.config import FunctionConfig, StackConfig
+from stacks.routes import ROUTES, Route
 from stacks.service_env import EnvSources, Jwks, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,12 +65,11 @@ class FunctionSpec:
     name: str
     source: str
     entry_point: str
-    route: str
 
 
 FUNCTIONS = (
-    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp"),
-    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
+    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
+    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics"),
 )
 COST_CAP = "cost-cap"
 AI_INDEXER = "ai-indexer"
@@ -293,15 +293,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         opts=opts,
     )
 
-    backends = [
-        Backend("auth", "run", services["auth"].name, "/auth", services["auth"].uri),
-        Backend("ai", "run", services["ai"].name, "/ai", services["ai"].uri),
-        *[
-            Backend(f"fn-{spec.name}", "function", functions[spec.name].name, spec.route, functions[spec.name].uri)
-            for spec in FUNCTIONS
-        ],
-        Backend("api", "run", services["api"].name, None, services["api"].uri, cdn=config.gateway.cdn),
-    ]
+    backends = [_backend(route, services, functions, config.gateway.cdn) for route in ROUTES]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
         "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
@@ -341,6 +333,25 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     outputs["dashboard"] = monitoring.dashboard_id
     outputs["budget"] = monitoring.budget_id
     return outputs
+
+
+def _backend(
+    route: Route, services: dict[str, CloudRunService], functions: dict[str, CloudFunction], cdn: bool
+) -> Backend:
+    """The gateway backend of one public route (stacks/routes.py); only the default (api) route is cached."""
+    if route.workload in services:
+        target, kind, key = services[route.workload], "run", route.workload
+    else:
+        target, kind, key = functions[route.workload], "function", f"fn-{route.workload}"
+    return Backend(
+        key,
+        kind,
+        target.name,
+        route.prefix,
+        target.uri,
+        cdn=cdn and route.prefix is None,
+        public_paths=route.public_paths,
+    )
 
 
 def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:

@@ -231,6 +231,9 @@ def test_gateway_moves_the_callers_authorization_and_calls_with_its_own_id_token
             return await c.get(path, **kw)
 
     assert asyncio.run(call("/nowhere")).status_code == 404
+    # ml-analytics' ingest and report are not in the OpenAPI document: only Pub/Sub push and Scheduler call them.
+    assert asyncio.run(call("/fn/ml-analytics/events")).status_code == 404
+    assert asyncio.run(call("/fn/ml-analytics/report")).status_code == 404
     assert asyncio.run(call("/v1/agents", headers={"Authorization": "Bearer user-token"})).status_code == 200
     assert seen["x-forwarded-authorization"] == "Bearer user-token"
     assert seen["upstream"] == dev.workloads["api"].urls[0] and seen["path"] == "/v1/agents"
