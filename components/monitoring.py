@@ -1,6 +1,6 @@
 """Cloud Monitoring for one stack: channels, uptime checks, alert policies, dashboard, metrics, SLO and budget.
 
-What gets built follows ``grid:monitoring`` (DESIGN §2): every environment has uptime checks, error alerts and a
+What gets built follows ``grid:monitoring`` (docs/design.md §2): every environment has uptime checks, error alerts and a
 budget; staging adds latency alerts; prod adds the paging channel, dashboards and SLOs.
 """
 

@@ -43,7 +43,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="offline plan: resources, policy verdicts and monthly cost")
     _stack_arguments(plan)
-    plan.add_argument("--json", action="store_true", help="print the machine-readable plan (DESIGN §5)")
+    plan.add_argument("--json", action="store_true", help="print the machine-readable plan (docs/design.md §5)")
     plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
 
     for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
@@ -64,6 +64,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from grid import db
 
     db.add_arguments(commands.add_parser("db", help="back up and restore the database, verified"))
+
+    preflight = commands.add_parser("preflight", help="what must be true before the first pulumi up, checked")
+    _stack_arguments(preflight)
+    preflight.add_argument("--offline", action="store_true", help="print the checklist only, even with gcloud")
 
     local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
     if command == "local":  # the local runner pulls in the app stack; `grid plan` shouldn't pay for it
@@ -121,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from grid import pulumi_cli
 
             return pulumi_cli.run(args.command, _stack(args))
+        if args.command == "preflight":
+            from grid import preflight
+
+            return preflight.run(_stack(args), offline=args.offline)
         if args.command == "local":
             from grid import local as local_runner
 

@@ -1,4 +1,4 @@
-"""Price an offline plan: the `cost` section of `grid plan --json` (DESIGN §5).
+"""Price an offline plan: the `cost` section of `grid plan --json` (docs/design.md §5).
 
 Only custom resources are priced (components hold no cloud resources of their own). Prices and
 usage assumptions come from policies/pricing.py, the same catalog the budget policy uses, so the

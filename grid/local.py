@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -115,7 +116,14 @@ class LocalPostgres:
 
 
 class LocalRedis:
-    """A redis-server child process on 127.0.0.1. With `persist`, an append-only file in `directory`."""
+    """A redis-server child process on 127.0.0.1. With `persist`, an append-only file in `directory`.
+
+    Like the cloud's Memorystore with AUTH: the server requires a password (generated once and kept in
+    `directory`), passed to the services inside `url`, and everything it writes (append-only file, log, pid) is
+    readable by the owner only, since it holds cached message text and emails.
+    """
+
+    PASSWORD_FILE = "redis.password"
 
     def __init__(
         self, directory: Path, *, port: int | None = None, persist: bool = True, password: str | None = None
@@ -123,9 +131,9 @@ class LocalRedis:
         self.directory = directory
         self.port = port or free_port()
         self.persist = persist
-        self.password = password
-        """With a password, the server requires AUTH (Memorystore's AUTH string)."""
         self.proc: subprocess.Popen[bytes] | None = None
+        self._password: str | None = password
+        """A given AUTH string (a stack's Memorystore instance, `grid local --stack`), else one made and kept."""
 
     @staticmethod
     def executable() -> str:
@@ -137,13 +145,25 @@ class LocalRedis:
         return exe
 
     @property
+    def password(self) -> str:
+        """The AUTH password: made on first use and kept (0600) so a restart on the same data keeps it."""
+        if self._password is None:
+            self._password = _private_secret(self.directory / self.PASSWORD_FILE)
+        return self._password
+
+    @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
+        _make_private(self.directory)
+        # The password goes in a 0600 config file, not on the command line where `ps` would show it.
+        conf = self.directory / "redis.conf"
+        _write_private(conf, f"requirepass {self.password}\n".encode())
         args = [
             self.executable(),
+            str(conf),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
@@ -155,16 +175,8 @@ class LocalRedis:
             "--logfile", str(self.directory / "redis.log"),
             "--pidfile", str(self.directory / "redis.pid"),
         ]  # fmt: skip
-        if self.password is not None:
-            # From a config on stdin, not argv: the AUTH string must not show in `ps`.
-            args.append("-")
-        if self.password is None:
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
-        else:
-            self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, start_new_session=True)
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(f'requirepass "{self.password}"\n'.encode())
-            self.proc.stdin.close()
+        # umask 077: every file redis-server creates (append-only files, log, pid) is 0600.
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True, umask=0o077)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -178,10 +190,14 @@ class LocalRedis:
     def _ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                answer = s.recv(64)
-                # With AUTH required the server answers NOAUTH: it is up.
-                return answer.startswith(b"+PONG") or answer.startswith(b"-NOAUTH")
+                s.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                reply = b""
+                while len(reply) < 12 and not reply.startswith(b"-"):
+                    chunk = s.recv(64)
+                    if not chunk:
+                        break
+                    reply += chunk
+                return reply.startswith(b"+OK\r\n+PONG")
         except OSError:
             return False
 
@@ -199,6 +215,29 @@ class LocalRedis:
             self.proc.kill()
             self.proc.wait(5)
         self.proc = None
+
+
+def _make_private(directory: Path) -> None:
+    """0700 on `directory` and 0600 on what is in it, also for data dirs made before files were private."""
+    directory.chmod(0o700)
+    for path in directory.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    path.chmod(0o600)
+
+
+def _private_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    _write_private(path, secret.encode())
+    return secret
 
 
 class PathRouter:

@@ -1,4 +1,4 @@
-"""Build the ``grid plan`` document (DESIGN §5) for a stack: resources, policy verdicts, cost, summary."""
+"""Build the ``grid plan`` document (docs/design.md §5) for a stack: resources, policy verdicts, cost, summary."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Run Grid's policy pack over an offline plan the way the Pulumi engine runs it during preview.
 
-`evaluate(resources, environment)` takes resources shaped like `grid plan --json` (DESIGN §5) and
+`evaluate(resources, environment)` takes resources shaped like `grid plan --json` (docs/design.md §5) and
 reproduces what pulumi_policy's analyzer server does for each gRPC call:
 
 * Analyze, once per resource (custom, component and provider alike, as the engine's step

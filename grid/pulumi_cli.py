@@ -41,11 +41,15 @@ def run(command: str, stack: str, root: Path | None = None) -> int:
         "on_output": lambda line: print(line, end="" if line.endswith("\n") else "\n"),
         "color": "auto",
     }
+    from grid.rollout import recorded_rollout  # here: grid.rollout imports this module
+
     try:
-        if command == "preview":
-            workspace_stack.preview(diff=True, **common)
-        else:
-            workspace_stack.up(show_secrets=False, **common)
+        # The last promote/rollback lives in the stack's state, not in this checkout's stack file.
+        with recorded_rollout(workspace_stack, root, stack):
+            if command == "preview":
+                workspace_stack.preview(diff=True, **common)
+            else:
+                workspace_stack.up(show_secrets=False, **common)
     except automation.CommandError as exc:
         print(str(exc).strip().splitlines()[-1], file=sys.stderr)
         return 1

@@ -27,6 +27,11 @@ class StackFile:
     """Config key (``namespace:key``) -> value as written (mappings stay mappings)."""
     secret_keys: frozenset[str]
     """Keys whose value is ``secure:`` ciphertext; their value here is a placeholder, never the plaintext."""
+    secrets_provider: str = "passphrase"
+    """``secretsprovider:`` as written; without it a self-managed backend (gs://) uses the passphrase provider."""
+    has_encrypted_key: bool = False
+    """Whether ``encryptedkey:`` (a cloud provider's wrapped data key) is present: the ``secure:`` values were
+    encrypted under this stack's own key, not copied from elsewhere."""
 
     @property
     def source(self) -> str:
@@ -104,4 +109,11 @@ def read_stack_file(root: Path, stack: str, project: str = PROJECT) -> StackFile
             secret_keys.add(key)
             value = _redact(value, key)
         values[key] = value
-    return StackFile(stack=stack, path=path, values=values, secret_keys=frozenset(secret_keys))
+    return StackFile(
+        stack=stack,
+        path=path,
+        values=values,
+        secret_keys=frozenset(secret_keys),
+        secrets_provider=str(document.get("secretsprovider") or "passphrase"),
+        has_encrypted_key=bool(document.get("encryptedkey")),
+    )

@@ -570,6 +570,10 @@ class CompletionConfig(_Model):
 
 RolloutService = Literal["auth", "api", "ai"]
 _REVISION = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+# Where a tagged rollout's decision is recorded: labels on the Cloud Run service itself, so it lives in the stack's
+# state (and on the service), where the next deploy reads it back (grid/rollout.py), not in a CI runner's copy of
+# the stack file. Revision names fit label values (lowercase letters, digits, -; at most 63 characters).
+ROLLOUT_LABELS = {"stable": "grid-stable-revision", "previous": "grid-previous-revision"}
 
 
 class RolloutConfig(_Model):
@@ -588,6 +592,13 @@ class RolloutConfig(_Model):
             if not _REVISION.match(revision):
                 raise ValueError(f"{service}: '{revision}' is not a Cloud Run revision name")
         return value
+
+    def labels(self, service: str) -> dict[str, str]:
+        """The service's labels recording this decision (ROLLOUT_LABELS), for a tagged rollout."""
+        if self.strategy != "tagged":
+            return {}
+        decided = {"stable": self.stable.get(service), "previous": self.previous.get(service)}
+        return {ROLLOUT_LABELS[key]: revision for key, revision in decided.items() if revision}
 
     @field_validator("candidate_tag")
     @classmethod

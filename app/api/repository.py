@@ -131,6 +131,12 @@ async def page_messages(conn: Conn, conversation_id: UUID, after_seq: int, limit
     return [jsonable(r) for r in await cur.fetchall()]
 
 
+async def conversation_last_seq(conn: Conn, conversation_id: UUID) -> int | None:
+    cur = await conn.execute("SELECT last_seq FROM conversations WHERE id = %s", (conversation_id,))
+    row = await cur.fetchone()
+    return row["last_seq"] if row else None
+
+
 async def conversation_exists(conn: Conn, conversation_id: UUID) -> bool:
     cur = await conn.execute("SELECT 1 FROM conversations WHERE id = %s", (conversation_id,))
     return await cur.fetchone() is not None

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from app.api import repository as repo
+from app.api.cursors import decode_cursor, encode_cursor
 from app.api.outbox import OutboxRelay
 from app.api.realtime import MessageHub
 from app.common.cache import TwoLayerCache
-from app.common.db import Database
+from app.common.db import Conn, Database
 
 LIST_LIMIT = 200
 
@@ -27,30 +28,10 @@ class IdempotencyKeyReused(Exception):
     """The key was already used for a different request."""
 
 
-class BadCursor(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class Created:
     body: dict[str, Any]
     replayed: bool
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw[:1] != "s" or not raw[1:].isdigit():
-            raise ValueError
-        return int(raw[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor() from None
 
 
 # Cache keys always start with the user id: a cached value is only ever served to the user it was read for.
@@ -77,6 +58,14 @@ class ApiService:
         self.hub = hub
         self.relay = relay
 
+    @asynccontextmanager
+    async def _writing(self, uid: UUID, *tags: str) -> AsyncIterator[Conn]:
+        """A transaction for the user that also bumps `tags`' cache versions, and evicts them from L1 after commit."""
+        async with self.db.transaction(uid) as conn:
+            yield conn
+            await self.cache.bump(conn, *tags)
+        await self.cache.invalidate(*tags)
+
     async def _cached(self, uid: UUID, key: str, tags: list[str], load: Any) -> bytes:
         """A JSON body from the two-layer cache; NotFound if `load` finds nothing (misses are never cached)."""
 
@@ -92,9 +81,8 @@ class ApiService:
     # -- agents ----------------------------------------------------------------------------------------------
 
     async def create_agent(self, uid: UUID, fields: dict[str, Any]) -> dict[str, Any]:
-        async with self.db.transaction(uid) as conn:
+        async with self._writing(uid, _agents_tag(uid)) as conn:
             agent = await repo.insert_agent(conn, fields)
-        await self.cache.invalidate(_agents_tag(uid))
         return agent
 
     async def list_agents(self, uid: UUID) -> bytes:
@@ -107,29 +95,26 @@ class ApiService:
         return await self._cached(uid, f"agent:{aid}", [_agents_tag(uid)], lambda c: repo.get_agent(c, aid))
 
     async def update_agent(self, uid: UUID, aid: UUID, changes: dict[str, Any]) -> dict[str, Any]:
-        async with self.db.transaction(uid) as conn:
+        async with self._writing(uid, _agents_tag(uid)) as conn:
             agent = await repo.update_agent(conn, aid, changes)
         if agent is None:
             raise NotFound()
-        await self.cache.invalidate(_agents_tag(uid))
         return agent
 
     async def delete_agent(self, uid: UUID, aid: UUID) -> None:
-        async with self.db.transaction(uid) as conn:
+        # The delete cascades to conversations and messages: drop everything cached for this user.
+        async with self._writing(uid, _user_tag(uid)) as conn:
             deleted = await repo.delete_agent(conn, aid)
         if not deleted:
             raise NotFound()
-        # The delete cascades to conversations and messages: drop everything cached for this user.
-        await self.cache.invalidate(_user_tag(uid))
 
     # -- conversations ---------------------------------------------------------------------------------------
 
     async def create_conversation(self, uid: UUID, agent_id: UUID, title: str) -> dict[str, Any]:
-        async with self.db.transaction(uid) as conn:
+        async with self._writing(uid, _conversations_tag(uid)) as conn:
             conv = await repo.insert_conversation(conn, agent_id, title)
         if conv is None:
             raise NotFound()
-        await self.cache.invalidate(_conversations_tag(uid))
         return conv
 
     async def list_conversations(self, uid: UUID) -> bytes:
@@ -161,7 +146,7 @@ class ApiService:
 
     async def post_message(self, uid: UUID, cid: UUID, role: str, content: str, idempotency_key: str | None) -> Created:
         request_hash = hashlib.sha256(json.dumps([str(cid), role, content]).encode()).digest()
-        async with self.db.transaction(uid) as conn:
+        async with self._writing(uid, _conversation_tag(cid), _conversations_tag(uid)) as conn:
             if idempotency_key is not None and not await repo.claim_idempotency_key(
                 conn, idempotency_key, request_hash
             ):
@@ -180,7 +165,17 @@ class ApiService:
             )
             if idempotency_key is not None:
                 await repo.store_idempotent_response(conn, idempotency_key, 201, message)
-        await self.cache.invalidate(_conversation_tag(cid), _conversations_tag(uid))
-        await self.hub.publish(str(cid), message)
+        await self.hub.publish(str(cid), message, counter["last_seq"])
         self.relay.wake()
         return Created(message, replayed=False)
+
+    # -- the stream's catch-up (uncached: it must see every committed message) ------------------------------------
+
+    async def last_seq(self, uid: UUID, cid: UUID) -> int:
+        async with self.db.transaction(uid) as conn:
+            return await repo.conversation_last_seq(conn, cid) or 0
+
+    async def messages_after(self, uid: UUID, cid: UUID, after_seq: int, limit: int) -> list[dict[str, Any]]:
+        """Messages with seq > after_seq in order, each with its `seq`."""
+        async with self.db.transaction(uid) as conn:
+            return await repo.page_messages(conn, cid, after_seq, limit)

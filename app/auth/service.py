@@ -66,7 +66,7 @@ class AuthService:
     async def register(self, email: str, password: str, display_name: str, ip: str) -> dict[str, Any]:
         s = self.settings
         usage = await self.limiter.hit(f"register:ip:{ip}", s.register_window_seconds)
-        if usage.count > s.register_max_per_ip:
+        if usage.exceeded(s.register_max_per_ip):
             raise Throttled(usage.retry_after)
         problem = password_problem(password, email)
         if problem:
@@ -83,20 +83,23 @@ class AuthService:
 
     async def login(self, email: str, password: str, ip: str) -> Tokens:
         s = self.settings
-        keys = {f"login:acct:{email}": s.login_max_failures_per_account, f"login:ip:{ip}": s.login_max_failures_per_ip}
-        for key, limit in keys.items():
-            usage = await self.limiter.peek(key)
-            if usage.exceeded(limit):
-                raise Throttled(usage.retry_after)
+        # Keyed as the lookup matches (lower(email)), so changing the case of an address is not a fresh budget.
+        account, client = f"login:acct:{email.lower()}", f"login:ip:{ip}"
+        limits = (s.login_max_failures_per_account, s.login_max_failures_per_ip)
+        # Counted before the password is checked, so a parallel burst cannot all be evaluated (see ratelimit.py).
+        usages = await self.limiter.hit_all([account, client], s.login_failure_window_seconds)
+        over = [u.retry_after for u, limit in zip(usages, limits, strict=True) if u.exceeded(limit)]
+        if over:
+            raise Throttled(max(over))
         async with self.db.transaction() as conn:
             user = await repo.user_by_email(conn, email)
         stored = user["password_hash"] if user else None
         if not await self.hasher.verify(stored, password):
-            for key in keys:
-                await self.limiter.hit(key, s.login_failure_window_seconds)
-            raise InvalidCredentials()
+            raise InvalidCredentials()  # the attempt stays counted as a failure
         assert user is not None
-        await self.limiter.reset(f"login:acct:{email}")
+        # Only failures count: a success clears the account's and gives back the client's.
+        await self.limiter.reset(account)
+        await self.limiter.refund(client)
         async with self.db.transaction() as conn:
             if self.hasher.needs_rehash(user["password_hash"]):
                 await repo.update_password_hash(conn, user["id"], await self.hasher.hash(password))
@@ -133,9 +136,10 @@ class AuthService:
             token_hash=_hash_refresh(refresh_token),
             expires_at=datetime.now(UTC) + timedelta(seconds=s.refresh_token_ttl_seconds),
         )
-        return Tokens(self.access_token(user_id), refresh_token, s.access_token_ttl_seconds)
+        return Tokens(self.access_token(user_id, family_id), refresh_token, s.access_token_ttl_seconds)
 
-    def access_token(self, user_id: UUID) -> str:
+    def access_token(self, user_id: UUID, session_id: UUID) -> str:
+        """An access token of the session `session_id` (its refresh-token family), which can revoke it."""
         now = int(time.time())
         claims = {
             "iss": self.settings.jwt_issuer,
@@ -145,6 +149,7 @@ class AuthService:
             "nbf": now,
             "exp": now + self.settings.access_token_ttl_seconds,
             "jti": uuid.uuid4().hex,
+            "sid": str(session_id),
         }
         return jwt.encode(claims, self.key.private_key, algorithm="ES256", headers={"kid": self.key.kid, "typ": "JWT"})
 

@@ -19,6 +19,7 @@ from app.common.middleware import RequestContextMiddleware
 from app.common.migrations import apply_migrations
 from app.common.ratelimit import RateLimiter
 from app.common.redis import SafeRedis
+from app.common.sessions import SessionCheck
 from app.common.settings import ServiceSettings
 
 log = logging.getLogger("app")
@@ -47,6 +48,7 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
     )
     cache = TwoLayerCache(
         redis,
+        db=db,
         l1_ttl=settings.cache_l1_ttl_seconds,
         l2_ttl=settings.cache_l2_ttl_seconds,
         max_bytes=settings.cache_l1_max_bytes,
@@ -82,6 +84,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, service) as resources:
             app.state.resources = resources
+            app.state.sessions = SessionCheck(resources.db, recheck=settings.cache_l1_ttl_seconds)
             if extension is None:
                 yield
             else:

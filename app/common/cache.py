@@ -1,10 +1,15 @@
 """Two-layer cache: an in-process L1 with a short TTL in front of Redis (L2), failing open when Redis is down.
 
-Invalidation is by tag. Each tag has a version token in Redis; an L2 entry records the versions it was built
-from and is only served while they still match, so a reader racing a writer can never resurrect stale data for
-longer than nothing at all. L1 entries are dropped locally at once and on other instances through a Redis
-pub/sub channel; if Redis is down, other instances converge within the L1 TTL, and invalidations that could not
-reach Redis are replayed when it is back.
+Invalidation is by tag. Each tag has a version in Postgres (table cache_versions), bumped by `bump()` inside the
+writing transaction, so it commits or rolls back with the data. An L2 entry records the versions it was built
+from (read before its data was loaded) and is only served while they still match. Keeping versions in Redis
+instead (as before) lost invalidations made while Redis was down, and a Redis restarted from its own data
+served the old entries as current for the whole L2 lifetime; with the versions next to the data, whatever Redis
+did or restored, an entry older than a committed write can never match. The price is one primary-key read of
+the versions per L1 miss.
+
+L1 entries are dropped locally at once (the writer's next read is fresh) and on other instances through a Redis
+pub/sub channel; if that message is lost (Redis down), other instances converge within the L1 TTL.
 """
 
 from __future__ import annotations
@@ -20,12 +25,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from app.common.db import Conn, Database
 from app.common.redis import RedisUnavailable, SafeRedis, listen_forever
 
 log = logging.getLogger("app.cache")
-
-_MISSING = object()
-_TAG_VERSION_TTL = 7 * 24 * 3600
 
 
 @dataclass
@@ -44,12 +47,14 @@ class TwoLayerCache:
         self,
         redis: SafeRedis | None,
         *,
+        db: Database | None = None,
         l1_ttl: float,
         l2_ttl: int,
         max_bytes: int = 32 * 1_048_576,
         namespace: str = "grid:cache",
     ) -> None:
         self.redis = redis
+        self.db = db
         self.l1_ttl = l1_ttl
         self.l2_ttl = l2_ttl
         self.max_bytes = max_bytes
@@ -61,7 +66,6 @@ class TwoLayerCache:
         self._by_tag: dict[str, set[str]] = {}
         # Bumped by every invalidation; a load that saw it change keeps its result out of L1.
         self._generation = 0
-        self._pending: set[str] = set()
         self._listener: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -103,23 +107,32 @@ class TwoLayerCache:
         return body
 
     async def _l2_get(self, key: str, tags: tuple[str, ...]) -> tuple[bytes | None, bytes | None]:
-        if self.redis is None:
+        if self.redis is None or not self.redis.available:
             return None, None
-        try:
-            await self._replay_pending()
-            raw = cast(  # decode_responses=False: values are bytes
-                "list[bytes | None]",
-                await self.redis.run(lambda r: r.mget([self._key(key), *(self._tag_key(t) for t in tags)])),
-            )
-        except RedisUnavailable:
-            return None, None
+        # Versions first: read before the loader runs, they can only be older than the data stored under them.
+        versions, raw = await asyncio.gather(self._versions(tags), self._l2_raw(key))
         # L2 entries are "<tag versions>\n<body>": valid only while every tag still has the version it was built at.
-        versions = b",".join(v or b"0" for v in raw[1:])
-        if raw[0] is not None:
-            stored_versions, _, body = raw[0].partition(b"\n")
+        if raw is not None:
+            stored_versions, _, body = raw.partition(b"\n")
             if stored_versions == versions:
                 return body, versions
         return None, versions
+
+    async def _l2_raw(self, key: str) -> bytes | None:
+        try:
+            return cast("bytes | None", await self.redis.run(lambda r: r.get(self._key(key))))  # type: ignore[union-attr]
+        except RedisUnavailable:
+            return None
+
+    async def _versions(self, tags: tuple[str, ...]) -> bytes:
+        if not tags:
+            return b""
+        if self.db is None:
+            raise ValueError("tagged cache entries need the database that holds their tags' versions")
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("SELECT tag, version FROM cache_versions WHERE tag = ANY(%s)", (list(tags),))
+            found = {r["tag"]: r["version"] for r in await cur.fetchall()}
+        return ",".join(str(found.get(t, 0)) for t in tags).encode()
 
     async def _l2_set(self, key: str, body: bytes, versions: bytes) -> None:
         with contextlib.suppress(RedisUnavailable):
@@ -127,33 +140,24 @@ class TwoLayerCache:
 
     # -- invalidation ----------------------------------------------------------------------------------------
 
+    @staticmethod
+    async def bump(conn: Conn, *tags: str) -> None:
+        """Make every L2 entry built on `tags` unservable; call inside the transaction that changes the data."""
+        # Sorted: concurrent writers lock the version rows in one order, so they cannot deadlock each other.
+        await conn.execute(
+            "INSERT INTO cache_versions (tag) SELECT unnest(%s::text[]) ORDER BY 1"
+            " ON CONFLICT (tag) DO UPDATE SET version = cache_versions.version + 1",
+            (sorted(set(tags)),),
+        )
+
     async def invalidate(self, *tags: str) -> None:
+        """Drop L1 entries built on `tags`, here at once and on other instances through pub/sub (best effort)."""
         self._evict_local(tags)
         if self.redis is None:
             return
-        try:
-            await self._bump_versions(tags, publish=True)
-        except RedisUnavailable:
-            self._pending.update(tags)
-
-    async def _bump_versions(self, tags: Iterable[str], *, publish: bool) -> None:
-        tags = tuple(tags)
-
-        async def op(r: Any) -> Any:
-            pipe = r.pipeline(transaction=False)
-            for tag in tags:
-                pipe.set(self._tag_key(tag), uuid.uuid4().hex, ex=_TAG_VERSION_TTL)
-            if publish:
-                pipe.publish(self.channel, json.dumps({"i": self.instance, "t": list(tags)}))
-            return await pipe.execute()
-
-        await self.redis.run(op)  # type: ignore[union-attr]
-
-    async def _replay_pending(self) -> None:
-        if self._pending:
-            tags = tuple(self._pending)
-            await self._bump_versions(tags, publish=True)
-            self._pending.difference_update(tags)
+        message = json.dumps({"i": self.instance, "t": list(tags)})
+        with contextlib.suppress(RedisUnavailable):
+            await self.redis.run(lambda r: r.publish(self.channel, message))  # type: ignore[union-attr]
 
     def _on_remote_invalidation(self, _channel: bytes, data: bytes) -> None:
         try:
@@ -196,6 +200,3 @@ class TwoLayerCache:
 
     def _key(self, key: str) -> str:
         return f"{self.ns}:k:{key}"
-
-    def _tag_key(self, tag: str) -> str:
-        return f"{self.ns}:t:{tag}"

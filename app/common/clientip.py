@@ -1,4 +1,10 @@
-"""The caller's IP, trusting only as many X-Forwarded-For hops as the deployment says proxies add."""
+"""The caller's IP, trusting only as many X-Forwarded-For hops as the deployment says proxies add.
+
+Google's external Application Load Balancer appends `<client-ip>,<load-balancer-ip>` to whatever
+X-Forwarded-For the client sent (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header), so
+behind it TRUSTED_PROXY_HOPS is 2 (stacks/serving.py) and the client's IP is the second entry from the right;
+anything further left is the client's own writing and is never used, or a client could pick its rate-limit key.
+"""
 
 from __future__ import annotations
 

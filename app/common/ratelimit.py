@@ -1,6 +1,14 @@
-"""Fixed-window rate limiting in Redis, shared by all instances, with an in-process fallback.
+"""Fixed-window rate limiting in Redis, shared by all instances, with a conservative in-process fallback.
 
-If Redis is down the limits still hold per instance, which keeps brute-force protection on (weaker, never off).
+Every limit is count-then-decide in one step: an attempt is counted first (one Redis round trip, a script that
+increments every key the decision needs) and allowed only if the counts it got back are within the limits. Each
+INCR returns a distinct number, so however many requests race, at most `limit` of them see a count within it;
+checking first and counting afterwards (what this replaced) let a burst through whole.
+
+The fallback never splits counts between Redis and memory: every attempt is also counted in-process, and a
+decision uses the larger of the two counts. While Redis is slow or down an instance therefore still stops at the
+full limit on its own (cluster-wide at most limit x instances, bounded by the service's max instances). It does
+not fail closed altogether: that would turn a Redis outage into a lockout of every user.
 """
 
 from __future__ import annotations
@@ -8,27 +16,40 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.common.redis import RedisUnavailable, SafeRedis
 
-# INCR and set the window's expiry on first hit atomically (Redis 6 has no EXPIRE NX).
+# For each key: INCR, and start the window's expiry on the first hit (or if a key somehow lost its TTL).
 _HIT = """
-local c = redis.call('INCR', KEYS[1])
-if c == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {c, ttl}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local c = redis.call('INCR', key)
+  local ttl = redis.call('TTL', key)
+  if c == 1 or ttl < 0 then redis.call('EXPIRE', key, ARGV[1]); ttl = tonumber(ARGV[1]) end
+  out[i] = {c, ttl}
+end
+return out
+"""
+
+# Give back one attempt (a successful login is not a failure); never below zero, never creating a key.
+_REFUND = """
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c > 0 then redis.call('DECR', KEYS[1]) end
+return c
 """
 
 
 @dataclass(frozen=True)
 class Usage:
+    """The window's count including the attempt just counted, and seconds until the window resets."""
+
     count: int
     retry_after: int
 
     def exceeded(self, limit: int) -> bool:
-        return self.count >= limit
+        return self.count > limit
 
 
 class RateLimiter:
@@ -36,44 +57,39 @@ class RateLimiter:
         self.redis = redis
         self.ns = namespace
         self._local: dict[str, tuple[int, float]] = {}
+        self._hit = redis.client.register_script(_HIT) if redis is not None else None
+        self._refund = redis.client.register_script(_REFUND) if redis is not None else None
 
     async def hit(self, key: str, window: int) -> Usage:
-        """Count one event against `key` and return the window's usage so far."""
+        """Count one event against `key` and return the window's usage including it."""
+        return (await self.hit_all([key], window))[0]
+
+    async def hit_all(self, keys: Sequence[str], window: int) -> list[Usage]:
+        """Count one event against each key, atomically and in one Redis round trip."""
+        full = [f"{self.ns}:{k}" for k in keys]
+        local = [self._local_hit(k, window) for k in full]
+        if self._hit is None or self.redis is None:
+            return local
+        script = self._hit
+        try:
+            shared = await self.redis.run(lambda r: script(keys=full, args=[window], client=r))
+        except RedisUnavailable:
+            return local
+        return [
+            Usage(max(int(c), mine.count), max(int(ttl), mine.retry_after, 1))
+            for (c, ttl), mine in zip(shared, local, strict=True)
+        ]
+
+    async def refund(self, key: str) -> None:
+        """Take back one counted event (best effort)."""
         full = f"{self.ns}:{key}"
-        if self.redis is not None:
-            try:
-                count, ttl = await self.redis.run(lambda r: r.eval(_HIT, 1, full, window))
-                return Usage(int(count), max(int(ttl), 1))
-            except RedisUnavailable:
-                pass
-        now = time.monotonic()
-        count, reset_at = self._local.get(full, (0, now + window))
-        if reset_at <= now:
-            count, reset_at = 0, now + window
-        self._local[full] = (count + 1, reset_at)
-        self._prune(now)
-        return Usage(count + 1, max(math.ceil(reset_at - now), 1))
-
-    async def peek(self, key: str) -> Usage:
-        full = f"{self.ns}:{key}"
-        if self.redis is not None:
-            try:
-
-                async def op(r):  # type: ignore[no-untyped-def]
-                    pipe = r.pipeline(transaction=False)
-                    pipe.get(full)
-                    pipe.ttl(full)
-                    return await pipe.execute()
-
-                raw, ttl = await self.redis.run(op)
-                return Usage(int(raw or 0), max(int(ttl), 1))
-            except RedisUnavailable:
-                pass
-        now = time.monotonic()
-        count, reset_at = self._local.get(full, (0, now))
-        if reset_at <= now:
-            return Usage(0, 1)
-        return Usage(count, max(math.ceil(reset_at - now), 1))
+        count, reset_at = self._local.get(full, (0, 0.0))
+        if count > 0:
+            self._local[full] = (count - 1, reset_at)
+        if self._refund is not None and self.redis is not None:
+            script = self._refund
+            with contextlib.suppress(RedisUnavailable):
+                await self.redis.run(lambda r: script(keys=[full], client=r))
 
     async def reset(self, key: str) -> None:
         full = f"{self.ns}:{key}"
@@ -81,6 +97,17 @@ class RateLimiter:
         if self.redis is not None:
             with contextlib.suppress(RedisUnavailable):
                 await self.redis.run(lambda r: r.delete(full))
+
+    def _local_hit(self, full: str, window: int) -> Usage:
+        # No await in here: within one event loop, counting and reading the count is atomic.
+        now = time.monotonic()
+        count, reset_at = self._local.get(full, (0, now + window))
+        if reset_at <= now:
+            count, reset_at = 0, now + window
+        self._local[full] = (count + 1, reset_at)
+        self._prune(now)
+        # Rounded first: (now + window) - now can come out a hair above window and ceil to window + 1.
+        return Usage(count + 1, max(math.ceil(round(reset_at - now, 3)), 1))
 
     def _prune(self, now: float) -> None:
         if len(self._local) > 50_000:

@@ -92,11 +92,18 @@ Handler = Callable[[bytes, bytes], Awaitable[None] | None]
 
 
 async def listen_forever(
-    safe: SafeRedis, *, channels: tuple[str, ...] = (), patterns: tuple[str, ...] = (), handler: Handler
+    safe: SafeRedis,
+    *,
+    channels: tuple[str, ...] = (),
+    patterns: tuple[str, ...] = (),
+    handler: Handler,
+    on_subscribed: Callable[[], None] | None = None,
 ) -> None:
     """Deliver pub/sub messages to `handler(channel, data)` until cancelled, reconnecting after outages.
 
-    Uses its own connection without a read timeout: a subscriber is idle by nature.
+    Uses its own connection without a read timeout: a subscriber is idle by nature. Pub/sub keeps nothing for a
+    subscriber that is not connected, so `on_subscribed()` is called each time the subscription is (re)made, once
+    Redis has confirmed it: whatever was published in between is lost and the caller catches up on its own.
     """
     client = connect(safe.url, safe.ca_pem, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
     backoff = 0.2
@@ -109,8 +116,13 @@ async def listen_forever(
                 if patterns:
                     await pubsub.psubscribe(*patterns)
                 backoff = 0.2
+                confirmed = False
                 while True:
                     msg = await pubsub.get_message(timeout=1.0)
+                    if not confirmed and on_subscribed is not None:
+                        # The first read consumed the subscription's confirmation (or waited it out).
+                        confirmed = True
+                        on_subscribed()
                     if msg is None:
                         continue
                     result = handler(msg["channel"], msg["data"])

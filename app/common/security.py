@@ -177,9 +177,14 @@ async def authenticate(conn: Request | WebSocket, token: str | None) -> Principa
     if token is None:
         raise HTTPException(401, "not authenticated", headers=_UNAUTHORIZED)
     try:
-        return await conn.app.state.verifier.verify(token)
+        principal = await conn.app.state.verifier.verify(token)
     except InvalidToken:
         raise HTTPException(401, "invalid or expired token", headers=_UNAUTHORIZED) from None
+    # Revocation (logout, refresh-family revocation, account deletion): see app/common/sessions.py.
+    sessions = getattr(conn.app.state, "sessions", None)
+    if sessions is not None and not await sessions.live(principal.user_id, principal.claims):
+        raise HTTPException(401, "session ended, sign in again", headers=_UNAUTHORIZED)
+    return principal
 
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/login")

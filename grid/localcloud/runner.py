@@ -222,6 +222,11 @@ class LocalCloudRunner:
                 self.addresses.append((db.address, f"127.0.0.1:{pg_port}"))
             if topology.cache is not None:
                 cache = topology.cache
+                if not cache.auth:
+                    raise RuntimeError(
+                        "the plan's Memorystore instance has no AUTH; the local Redis always requires it "
+                        "(set grid:cache.authEnabled, or see docs/local-cloud.md)"
+                    )
                 redis = LocalRedis(self.data_dir / "redis", persist=True, password=cache.password)
                 await asyncio.to_thread(redis.start)
                 redis_port = redis.port

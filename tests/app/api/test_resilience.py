@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import redis
@@ -49,6 +50,42 @@ def test_redis_down_reads_and_writes_still_served(
     # And nothing stale is served after recovery.
     after = post_message(user, conv["id"], "after outage")
     assert read_all(user, conv["id"])[-1]["id"] == after["id"]
+
+
+def test_writes_during_a_redis_outage_are_never_read_stale_after_redis_and_services_restart(
+    postgres, auth_server, scratch, user
+):
+    """Invalidate while Redis is down, restart Redis from its own (old) data, restart the services: no stale read."""
+    from grid.local import LocalRedis
+    from tests.app.conftest import start_api
+
+    durable = LocalRedis(scratch / f"redis-{uuid.uuid4().hex[:8]}", persist=True)
+    durable.start()
+    first = start_api(postgres, durable, auth_server.url)
+    second = None
+    try:
+        with httpx.Client(base_url=first.url, headers=user.headers, timeout=15) as api:
+            agent = api.post("/v1/agents", json={"name": "before"}).json()
+            conv = api.post("/v1/conversations", json={"agent_id": agent["id"], "title": "t"}).json()
+            messages = f"/v1/conversations/{conv['id']}/messages"
+            api.post(messages, json={"role": "user", "content": "one"})
+            # Both reads are now cached in Redis, which writes them to its append-only file on shutdown.
+            assert api.get(f"/v1/agents/{agent['id']}").json()["name"] == "before"
+            assert len(api.get(messages).json()["items"]) == 1
+            durable.stop()
+            assert api.patch(f"/v1/agents/{agent['id']}", json={"name": "after"}).status_code == 200
+            assert api.post(messages, json={"role": "user", "content": "two"}).status_code == 201
+        first.stop()
+        durable.start()  # from its own data: the old entries are back
+        second = start_api(postgres, durable, auth_server.url)
+        with httpx.Client(base_url=second.url, headers=user.headers, timeout=15) as api:
+            assert api.get(f"/v1/agents/{agent['id']}").json()["name"] == "after"
+            assert [m["content"] for m in api.get(messages).json()["items"]] == ["one", "two"]
+    finally:
+        for server in (first, second):
+            if server is not None:
+                server.stop()
+        durable.stop()
 
 
 def test_database_restart_recovers_without_losing_committed_writes(

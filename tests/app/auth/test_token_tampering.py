@@ -89,7 +89,10 @@ def _forgeries(user, real_key) -> dict[str, str]:
 
 def test_a_well_formed_token_from_the_real_key_is_accepted(auth, api, user, real_key):
     # Control case: proves the forgeries below fail for the reason under test, not for a setup mistake.
-    token = jwt.encode(_claims(user.id), real_key.private_key, algorithm="ES256", headers={"kid": real_key.kid})
+    sid = _segments(user.access_token)[1]["sid"]  # a real session: tokens must name one to be revocable
+    token = jwt.encode(
+        _claims(user.id, sid=sid), real_key.private_key, algorithm="ES256", headers={"kid": real_key.kid}
+    )
     assert auth.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert api.get("/v1/agents", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
@@ -101,6 +104,23 @@ def test_forged_tokens_are_rejected_by_auth_and_api(auth, api, user, real_key):
         r = api.get("/v1/agents", headers=headers)
         assert r.status_code == 401, name
         assert r.json()["detail"] == "invalid or expired token"
+
+
+def test_well_signed_tokens_without_a_live_session_are_rejected(auth, api, make_user, real_key):
+    user, other = make_user(), make_user()
+    other_sid = _segments(other.access_token)[1]["sid"]
+    for name, claims in {
+        "no session": _claims(user.id),
+        "unknown session": _claims(user.id, sid=str(uuid.uuid4())),
+        "another user's session": _claims(user.id, sid=other_sid),
+        "session not a uuid": _claims(user.id, sid="x"),
+    }.items():
+        token = jwt.encode(claims, real_key.private_key, algorithm="ES256", headers={"kid": real_key.kid})
+        headers = {"Authorization": f"Bearer {token}"}
+        assert auth.get("/auth/me", headers=headers).status_code == 401, name
+        r = api.get("/v1/agents", headers=headers)
+        assert r.status_code == 401, name
+        assert r.json()["detail"] == "session ended, sign in again"
 
 
 def test_non_bearer_schemes_are_rejected(api, user):

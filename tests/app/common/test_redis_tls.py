@@ -119,7 +119,8 @@ def memorystore_ca(tmp_path_factory) -> Iterator[tuple[str, Path, Path]]:
 def tls_redis(redis_server, memorystore_ca) -> Iterator[str]:
     _, cert, key = memorystore_ca
     front = TlsFront(redis_server.port, cert, key)
-    yield f"rediss://127.0.0.1:{front.port}/0"
+    # Memorystore in staging/prod has AUTH and TLS: the same password, over the TLS port.
+    yield f"rediss://:{redis_server.password}@127.0.0.1:{front.port}/0"
     front.stop()
 
 
