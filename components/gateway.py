@@ -52,6 +52,13 @@ class Backend:
     """The service's own URL (API Gateway forwards to it)."""
     cdn: bool = False
     """Cache responses at the edge (only what the service marks cacheable)."""
+    public_paths: Sequence[str] | None = None
+    """Only these exact paths are routed (the rest of the prefix is not public); None routes the whole prefix."""
+
+    def paths(self) -> list[str]:
+        """URL-map path patterns of this (non-default) backend."""
+        assert self.path_prefix is not None
+        return list(self.public_paths) if self.public_paths else route_paths(self.path_prefix)
 
 
 def route_paths(prefix: str) -> list[str]:
@@ -333,7 +340,7 @@ def _path_matcher(
         name=name,
         default_service=default.id,
         path_rules=[
-            compute.URLMapPathMatcherPathRuleArgs(paths=route_paths(b.path_prefix), service=services[b.key].id)
+            compute.URLMapPathMatcherPathRuleArgs(paths=b.paths(), service=services[b.key].id)
             for b in backends
             if b.path_prefix is not None
         ],
@@ -368,7 +375,8 @@ def openapi_spec(title: str, backends: Sequence[Backend], uris: Mapping[str, str
     for backend in backends:
         uri = uris[backend.key]
         operation_id = backend.key.replace("-", "_")
-        for index, path in enumerate(_gateway_paths(backend.path_prefix)):
+        gateway_paths = list(backend.public_paths) if backend.public_paths else _gateway_paths(backend.path_prefix)
+        for index, path in enumerate(gateway_paths):
             params = [{"name": "rest", "in": "path", "required": True, "type": "string"}] if "{rest" in path else []
             paths[path] = {
                 method: {

@@ -20,7 +20,7 @@ from pulumi.runtime import stack as pulumi_stack
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.sync_await import _sync_await
 
-from grid.fake_cloud import AUTONAMED, FakeCloud
+from grid.fake_cloud import AUTONAMED, FakeCloud, unwrap
 from grid.stackfile import PROJECT, StackFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,9 @@ class Registration:
     policy_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
     """The inputs as the engine hands them to a policy pack: secrets as wrapped secret values (which the analyzer
     unwraps), not "[secret]". Never part of the plan document."""
+    revealed: dict[str, Any] | None = field(default=None, repr=False)
+    """Inputs and outputs with secrets in plain text, only when the run was asked to reveal them (`grid local
+    --stack` needs the plan's secret versions); never part of ``to_json``."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,8 +98,9 @@ def render(value: Any, *, keep_secrets: bool = False) -> Any:
 class RecordingMonitor(mocks.MockMonitor):
     """MockMonitor that keeps the full registration request of every resource."""
 
-    def __init__(self, cloud: FakeCloud) -> None:
+    def __init__(self, cloud: FakeCloud, *, reveal: bool = False) -> None:
         super().__init__(cloud)
+        self.reveal = reveal
         self.registrations: list[Registration] = []
         self.stack_outputs: dict[str, Any] = {}
         self._stack_urn = ""
@@ -126,6 +130,9 @@ class RecordingMonitor(mocks.MockMonitor):
                 outputs=render(outputs),
                 provider=request.provider or None,
                 policy_inputs=policy_inputs,
+                revealed={"inputs": unwrap(raw), "outputs": unwrap(outputs), "id": response.id}
+                if self.reveal
+                else None,
             )
         )
         return response
@@ -185,11 +192,22 @@ def tree_order(registrations: list[Registration]) -> list[Registration]:
     return ordered
 
 
-def run_program(stack_file: StackFile, *, program: Path = PROGRAM, project: str = PROJECT) -> ProgramRun:
-    """Run the Pulumi program for ``stack_file`` offline and return everything it registered."""
+def run_program(
+    stack_file: StackFile,
+    *,
+    program: Path = PROGRAM,
+    project: str = PROJECT,
+    cloud: type[FakeCloud] = FakeCloud,
+    reveal: bool = False,
+) -> ProgramRun:
+    """Run the Pulumi program for ``stack_file`` offline and return everything it registered.
+
+    ``cloud`` computes the outputs (``grid local --stack`` passes one that makes real passwords and keys);
+    ``reveal`` keeps each registration's plain-text values in ``Registration.revealed``.
+    """
     project_id = str(stack_file.values.get("gcp:project", "offline-project"))
     region = str(stack_file.values.get("gcp:region", "us-central1"))
-    monitor = RecordingMonitor(FakeCloud(project_id, region))
+    monitor = RecordingMonitor(cloud(project_id, region), reveal=reveal)
     logger = logging.getLogger(f"grid.engine.{stack_file.stack}")
     logger.propagate = False
     collector = _LogCollector()

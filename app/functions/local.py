@@ -23,9 +23,6 @@ log = logging.getLogger("app.functions.local")
 HERE = Path(__file__).resolve().parent
 # name on the URL -> (source directory, entry point), as stacks/serving.py deploys them.
 FUNCTIONS = {"korean-nlp": ("korean_nlp", "korean_nlp"), "ml-analytics": ("ml_analytics", "ml_analytics")}
-# Invoked by platform identities only (Pub/Sub push, Scheduler), as stacks/serving.py grants them: not served on the
-# local port either; `AnalyticsFeed` delivers to ml-analytics directly.
-PRIVATE = frozenset({"ml-analytics"})
 ANALYTICS_GROUP = "ml-analytics"
 
 
@@ -112,8 +109,10 @@ async def _send(send: Any, status: int, body: bytes, headers: list[tuple[bytes, 
 
 
 def public_apps(functions: dict[str, Any]) -> dict[str, WsgiApp]:
-    """The functions the local port serves (the cloud's public ones), as ASGI apps by name."""
-    return {name: WsgiApp(app) for name, app in functions.items() if name not in PRIVATE}
+    """Every function as an ASGI app by name. Which of their paths the local port serves is the cloud's routing
+    (stacks/routes.py: ml-analytics' ingest and report are not public); `AnalyticsFeed` delivers to ml-analytics
+    directly, as Pub/Sub push does."""
+    return {name: WsgiApp(app) for name, app in functions.items()}
 
 
 def load_functions(database_url: str) -> dict[str, Any]:

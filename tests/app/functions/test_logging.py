@@ -27,7 +27,7 @@ _CALLS = {
     ),
 }
 # cost-cap is a CloudEvent function that logs only on odd notifications: check that importing it configures logging.
-COST_CAP = FunctionSpec("cost-cap", "cost_cap", "cost_cap", "")
+COST_CAP = FunctionSpec("cost-cap", "cost_cap", "cost_cap")
 
 
 def _deployed_source(spec, root: Path) -> Path:
