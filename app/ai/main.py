@@ -80,7 +80,9 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
                 stack.push_async_callback(consumer.stop)
             elif backend == "push":
                 assert settings.push_audience is not None and settings.push_service_account is not None
-                app.state.push_verifier = PushVerifier(settings.push_audience, settings.push_service_account)
+                app.state.push_verifier = PushVerifier(
+                    settings.push_audience, settings.push_service_account, jwks_url=settings.google_certs_url
+                )
             elif backend == "pubsub":
                 assert settings.pubsub_subscription is not None
                 puller = PubSubPuller(

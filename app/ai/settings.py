@@ -64,6 +64,12 @@ class AiSettings(VerifyingServiceSettings):
     push_service_account: str | None = Field(
         None, alias="PUSH_SERVICE_ACCOUNT", description="Email of the account Pub/Sub signs push tokens as (push)."
     )
+    google_certs_url: str = Field(
+        "https://www.googleapis.com/oauth2/v3/certs",
+        alias="GOOGLE_CERTS_URL",
+        description="Where Google publishes the keys that sign Pub/Sub push tokens (push); `grid local --stack` "
+        "points it at the local issuer that stands for Google.",
+    )
     pubsub_subscription: str | None = Field(
         None,
         alias="PUBSUB_SUBSCRIPTION",

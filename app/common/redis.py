@@ -101,7 +101,7 @@ class SafeRedis:
                 raise _Refused() from exc
             except RedisError as exc:
                 # Nor will a server certificate that fails verification (wrong or missing REDIS_CA_CERT).
-                if isinstance(exc.__cause__, ssl.SSLError):
+                if isinstance(exc.__cause__ or exc.__context__, ssl.SSLError):
                     raise _Refused() from exc
                 raise
 

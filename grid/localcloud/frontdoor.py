@@ -12,7 +12,8 @@ Ingress (https://cloud.google.com/run/docs/securing/ingress): ``all`` admits eve
 admits VPC and Google-internal sources, ``internal-and-lb`` also the load balancer; a refused request gets 404,
 as from Cloud Run. IAM (https://cloud.google.com/run/docs/securing/managing-access,
 https://cloud.google.com/run/docs/authenticating/service-to-service): unless ``allUsers`` holds
-roles/run.invoker, a request needs a Google-signed ID token whose audience is the service's URL (401 without
+roles/run.invoker or the service turns the invoker check off
+(https://cloud.google.com/run/docs/authenticating/public#invoker_check), a request needs a Google-signed ID token whose audience is the service's URL (401 without
 a valid one) and whose identity holds roles/run.invoker (403 otherwise).
 """
 
@@ -42,7 +43,7 @@ class FrontDoor:
         self.forwarder = forwarder
         self.upstream = ""
         """http://127.0.0.1:<port> of the workload's own process, set once it listens."""
-        self.audiences: set[str] = set(workload.urls)
+        self.audiences: set[str] = {*workload.urls, *workload.custom_audiences}
         """The service's URLs: the plan's and, once listening, the local ones."""
 
     def app(self, origin: Origin) -> Any:
@@ -57,7 +58,7 @@ class FrontDoor:
         """None to admit the request, else the status and reason Cloud Run would answer with."""
         if origin not in ADMITS[self.workload.ingress]:
             return 404, f"{self.workload.name} does not admit {origin} traffic (ingress {self.workload.ingress})"
-        if "allUsers" in self.workload.invokers:
+        if self.workload.anyone_may_invoke:
             return None
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:

@@ -154,5 +154,15 @@ def metadata_routes(issuer: Issuer, email: str, project: str) -> list[Route]:
     ]
 
 
+def certs_route(issuer: Issuer) -> Route:
+    """Google's OAuth2 signing keys (https://www.googleapis.com/oauth2/v3/certs), here the local issuer's: what an
+    app that verifies Google-signed tokens itself (ai's Pub/Sub push endpoint) fetches."""
+
+    async def certs(request: Request) -> Response:
+        return JSONResponse(issuer.jwks)
+
+    return Route("/oauth2/v3/certs", certs)
+
+
 def metadata_app(issuer: Issuer, email: str, project: str) -> Starlette:
     return Starlette(routes=metadata_routes(issuer, email, project))

@@ -36,7 +36,7 @@ from grid.local import LocalPostgres, LocalRedis
 from grid.localcloud.cloud import LocalCloud
 from grid.localcloud.entry import GatewayEntry, LoadBalancerEntry
 from grid.localcloud.frontdoor import FrontDoor
-from grid.localcloud.identity import Issuer, metadata_routes
+from grid.localcloud.identity import Issuer, certs_route, metadata_routes
 from grid.localcloud.pki import LocalPki
 from grid.localcloud.proxy import Forwarder
 from grid.localcloud.pubsub import PubSub, pubsub_routes
@@ -252,6 +252,7 @@ class LocalCloudRunner:
                 google = Starlette(
                     routes=[
                         *metadata_routes(self.issuer, workload.service_account, topology.project),
+                        certs_route(self.issuer),
                         *pubsub_routes(self.pubsub, f"serviceAccount:{workload.service_account}"),
                     ]
                 )
@@ -321,6 +322,8 @@ class LocalCloudRunner:
                 "GCE_METADATA_HOST": f"127.0.0.1:{google[1]}",
                 "GCE_METADATA_IP": f"127.0.0.1:{google[1]}",
                 "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{google[1]}",
+                # Google's OAuth2 signing keys, for apps that verify Google-signed tokens themselves (ai's push).
+                "GOOGLE_CERTS_URL": f"http://127.0.0.1:{google[1]}/oauth2/v3/certs",
                 "PYTHONPATH": str(REPO_ROOT),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -452,9 +455,6 @@ class LocalCloudRunner:
                 return JSONResponse({"error": f"{job.name} targets {job.uri}, which the local cloud does not run"}, 400)
             return JSONResponse({"job": job.name, "status": code})
 
-        async def jwks(request: Request) -> Response:
-            return JSONResponse(self.issuer.jwks)
-
         async def publish(request: Request) -> Response:
             body = await request.json()
             ids = self.pubsub.publish(request.path_params["topic"], body.get("messages", []), None)
@@ -464,7 +464,7 @@ class LocalCloudRunner:
             routes=[
                 Route("/status", status),
                 Route("/scheduler/{job}:run", trigger, methods=["POST"]),
-                Route("/oauth2/v3/certs", jwks),
+                certs_route(self.issuer),
                 Route("/pubsub/{topic:path}:publish", publish, methods=["POST"]),
             ]
         )

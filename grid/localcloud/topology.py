@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pulumi
+
 from grid.engine import ProgramRun, Registration
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
@@ -82,10 +84,20 @@ class Workload:
     (https://cloud.google.com/run/docs/configuring/request-timeout)."""
     invokers: set[str] = field(default_factory=set)
     """IAM members granted roles/run.invoker on this workload."""
+    custom_audiences: list[str] = field(default_factory=list)
+    """Audiences an ID token may name besides the service's URLs
+    (https://cloud.google.com/run/docs/configuring/custom-audiences)."""
+    invoker_iam_disabled: bool = False
+    """Cloud Run's invoker IAM check is off: every caller that ingress admits is invoked, like allUsers but
+    without the grant Domain Restricted Sharing refuses (https://cloud.google.com/run/docs/authenticating/public)."""
+
+    @property
+    def anyone_may_invoke(self) -> bool:
+        return self.invoker_iam_disabled or "allUsers" in self.invokers
 
     @property
     def public(self) -> bool:
-        return "allUsers" in self.invokers and self.ingress == "all"
+        return self.anyone_may_invoke and self.ingress == "all"
 
 
 @dataclass
@@ -243,6 +255,8 @@ def read_topology(run: ProgramRun) -> Topology:
             },
             timeout_s=_seconds(i["template"].get("timeout"), 300.0),
             invokers=invokers.get(i["name"], set()),
+            custom_audiences=list(i.get("customAudiences") or []),
+            invoker_iam_disabled=bool(i.get("invokerIamDisabled")),
         )
     for r in by_type.get(RUN_JOB, []):
         i = plain(r)
@@ -267,7 +281,7 @@ def read_topology(run: ProgramRun) -> Topology:
     for r in by_type.get(FUNCTION, []):
         i, o = plain(r), out(r)
         service, build = i["serviceConfig"], i["buildConfig"]
-        source = Path(plain(objects[build["source"]["storageSource"]["object"]])["source"].path)
+        source = _function_source(plain(objects[build["source"]["storageSource"]["object"]])["source"])
         workloads[i["labels"]["grid-service"]] = Workload(
             name=i["labels"]["grid-service"],
             kind="function",
@@ -475,3 +489,12 @@ def _armor_rules(policy: dict[str, Any]) -> list[ArmorRule]:
             )
         )
     return rules
+
+
+def _function_source(archive: Any) -> Path:
+    """The directory holding a function's ``main.py``, from the archive its BucketObject uploads: a FileArchive of
+    the directory, or an AssetArchive of its files plus shared modules (``app/common/logging.py``), which the
+    local cloud's workloads import from the repository root they run in."""
+    if isinstance(archive, pulumi.FileArchive):
+        return Path(archive.path)
+    return Path(archive.assets["main.py"].path).parent

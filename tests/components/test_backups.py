@@ -59,7 +59,10 @@ def test_dev_stops_its_services_when_the_budget_is_spent(synth) -> None:
     assert budget.inputs["allUpdatesRule"]["pubsubTopic"] == f"projects/acme-grid-dev/topics/{topic.inputs['name']}"
     function = plan.one("gcp:cloudfunctionsv2/function:Function", "-cost-cap-function-function")
     assert function.inputs["eventTrigger"]["eventType"] == "google.cloud.pubsub.topic.v1.messagePublished"
-    assert function.inputs["serviceConfig"]["environmentVariables"]["STACK"] == "grid-dev"
+    # Services by name: listing them is authorised on the location, which the conditional grant does not cover.
+    assert function.inputs["serviceConfig"]["environmentVariables"]["SERVICES"] == (
+        "grid-dev-auth,grid-dev-api,grid-dev-ai,grid-dev-korean-nlp,grid-dev-ml-analytics"
+    )
     grant = plan.one("gcp:projects/iAMMember:IAMMember", "-cost-cap-may-stop-services")
     assert grant.inputs["role"] == "roles/run.developer"
     assert 'services/grid-dev-")' in grant.inputs["condition"]["expression"]

@@ -41,7 +41,8 @@ def dev_document() -> dict:
 def test_dev_gateway_document_is_valid_swagger_2(dev_document: dict) -> None:
     assert dev_document["swagger"] == "2.0"
     wildcards = [path for path in dev_document["paths"] if "=**}" in path]
-    assert len(wildcards) == 5  # auth, ai, two functions and the api's /v1
+    assert len(wildcards) == 4  # auth, ai, korean-nlp and the api's /v1
+    assert "/fn/ml-analytics/anomalies" in dev_document["paths"]  # ml-analytics: only its public path
     assert _errors(dev_document) == []
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Runs the pack's entry point with the repository unreachable: no editable-install finder, no repo on sys.path,
+# Runs the pack's entry point with the repository unreachable: no editable-install finder, no repo on sys.path
+# (but the virtualenv, which a fresh clone keeps inside the repository as .venv),
 # so only the copied directory can provide `policies`. It prints the port (the pack serves) and where its
 # rules were loaded from.
 _RUNNER = """
 import runpy, sys
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__ and "editable" not in repr(f)]
-sys.path[:] = [p for p in sys.path if p and not p.startswith(sys.argv[2])]
+sys.path[:] = [p for p in sys.path if p and (p.startswith(sys.prefix) or not p.startswith(sys.argv[2]))]
 import pulumi_policy.policy as policy_module
 original = policy_module.PolicyPack.__init__
 def report(self, *args, **kwargs):

@@ -191,18 +191,3 @@ def test_migrations_run_as_a_job_with_the_api_image(synth) -> None:
     api = next(s for s in plan.of_type(RUN) if s.inputs["labels"]["grid-service"] == "api")
     assert c["image"] == container(api)["image"]
     assert c["commands"] == ["python", "-m", "app.common.migrations"]
-
-
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_ml_analytics_is_invoked_by_the_platform_invoker_only(synth, stack) -> None:
-    # Its ingest (/events, /report) and its CPU-bound /anomalies are for Pub/Sub push and Scheduler, which carry
-    # the invoker account's OIDC token: no allUsers (load balancer) and no gateway identity.
-    from app.functions.local import PRIVATE
-    from stacks.serving import FUNCTIONS
-
-    assert {f.name for f in FUNCTIONS if f.private} == PRIVATE == {"ml-analytics"}
-    plan = synth(stack)
-    [analytics] = [f for f in plan.of_type(FUNCTION) if f.inputs["labels"]["grid-service"] == "ml-analytics"]
-    parent = plan.by_urn(analytics.parent)
-    members = [g.inputs["member"] for g in plan.of_type(RUN_IAM) if g.parent == parent.urn]
-    assert len(members) == 1 and members[0].startswith("serviceAccount:") and "invoker" in members[0], members

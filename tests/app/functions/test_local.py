@@ -57,7 +57,7 @@ def test_non_public_function_paths_are_404_and_a_crash_is_one_500_on_a_live_conn
             stream = sock.makefile("rb")
             ingest = _exchange(sock, stream, "/fn/ml-analytics/events")
             crashed = _exchange(sock, stream, "/fn/korean-nlp/raise")
-            after = _exchange(sock, stream, "/fn/nope/x")  # the same keep-alive connection
+            after = _exchange(sock, stream, "/fn/ml-analytics/report")  # the same keep-alive connection
     finally:
         server.stop()
     assert ingest.startswith(b"HTTP/1.1 404") and b'"not a public path"' in ingest

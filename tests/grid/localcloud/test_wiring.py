@@ -76,7 +76,8 @@ def test_entry_points_come_from_the_plan(topologies):
 
 
 def test_public_only_where_anonymous_internet_traffic_gets_in(topologies):
-    # dev: only the gateway may invoke; staging/prod: allUsers, but ingress admits the load balancer only.
+    # dev: only the gateway may invoke; staging/prod: anyone (invoker check off, allUsers on functions), but
+    # ingress admits the load balancer only.
     for topology in topologies.values():
         assert not any(w.public for w in topology.workloads.values())
 
@@ -100,7 +101,7 @@ def test_cloud_run_iam_and_ingress_decisions(topologies, pki):
     assert auth.decide("internet", f"Bearer {forged.id_token(api_sa, aud)}")[0] == 401
     api = _door(topologies["prod"].workloads["api"], issuer)
     assert api.decide("internet", None)[0] == 404  # internal-and-cloud-load-balancing
-    assert api.decide("lb", None) is None  # allUsers behind the load balancer
+    assert api.decide("lb", None) is None  # the invoker check is off behind the load balancer
     cost_cap = _door(dev.workloads["cost-cap"], issuer)
     assert cost_cap.decide("lb", None)[0] == 404
 
