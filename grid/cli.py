@@ -11,9 +11,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from grid.stackfile import UsageError
 from stacks.config_errors import ConfigError
+
+if TYPE_CHECKING:
+    from grid import pulumi_cli
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +40,29 @@ def _stack(args: argparse.Namespace) -> str:
     return str(stack)
 
 
+def _pulumi_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The `pulumi up` / `pulumi preview` options Grid passes through, spelt as Pulumi spells them."""
+    _stack_arguments(parser)
+    if command == "up":
+        parser.add_argument(
+            "--yes", "-y", action="store_true", help="deploy without asking (required without a terminal)"
+        )
+    parser.add_argument(
+        "--target", "-t", action="append", default=[], metavar="URN", help="only this resource (repeatable)"
+    )
+    parser.add_argument("--refresh", "-r", action="store_true", help="refresh the state from the cloud first")
+    parser.add_argument("--diff", action="store_true", help="show the changed properties of every resource")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout (with up: needs --yes)")
+
+
+def _pulumi_options(args: argparse.Namespace) -> pulumi_cli.Options:
+    from grid import pulumi_cli
+
+    return pulumi_cli.Options(
+        yes=getattr(args, "yes", False), target=args.target, refresh=args.refresh, diff=args.diff, json=args.json
+    )
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``command`` (argv[0]) lets heavy subcommands load their options only when used."""
     parser = _Parser(prog="grid", description="Grid: infrastructure-as-Python for Google Cloud.")
@@ -46,8 +73,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the machine-readable plan (docs/design.md §5)")
     plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
 
-    for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
-        _stack_arguments(commands.add_parser(name, help=text))
+    for name, text in (
+        ("preview", "pulumi preview with the policy pack, Grid's verdicts and the cost change"),
+        ("up", "preview, ask, then pulumi up with the policy pack (--yes skips the question)"),
+    ):
+        _pulumi_arguments(commands.add_parser(name, help=text), name)
 
     cost = commands.add_parser("cost", help="monthly estimate per component, or the change between two plans")
     cost.add_argument("stack_name", nargs="?", metavar="STACK", help="stack name: selects Pulumi.STACK.yaml")
@@ -124,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("preview", "up"):
             from grid import pulumi_cli
 
-            return pulumi_cli.run(args.command, _stack(args))
+            return pulumi_cli.run(args.command, _stack(args), options=_pulumi_options(args))
         if args.command == "preflight":
             from grid import preflight
 

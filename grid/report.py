@@ -34,7 +34,7 @@ def _remediations() -> dict[str, str]:
     return {p.name: " ".join(str(getattr(p, "remediation_steps", "") or "").split()) for p in all_policies}
 
 
-def _violation_lines(violations: list[dict[str, Any]]) -> list[str]:
+def violation_lines(violations: list[dict[str, Any]]) -> list[str]:
     if not violations:
         return ["Policy violations: none"]
     fixes = _remediations()
@@ -79,6 +79,6 @@ def render_plan(plan: Plan) -> str:
     out += _tree_lines(document["resources"])
     custom = sum(1 for r in document["resources"] if r["custom"])
     out += ["", f"Resources: {len(document['resources'])} to create ({custom} cloud resources)", ""]
-    out += _violation_lines(document["violations"])
+    out += violation_lines(document["violations"])
     out += _cost_lines(document)
     return "\n".join(out)
