@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from grid.stackfile import UsageError
@@ -18,6 +18,7 @@ from stacks.config_errors import ConfigError
 
 if TYPE_CHECKING:
     from grid import pulumi_cli
+    from grid.plan import Plan
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +73,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _stack_arguments(plan)
     plan.add_argument("--json", action="store_true", help="print the machine-readable plan (docs/design.md §5)")
     plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
+    plan.add_argument(
+        "--diff",
+        metavar="BASE.json",
+        help="what changes against a saved `grid plan --json` (like pulumi preview --diff)",
+    )
+    plan.add_argument(
+        "--format",
+        choices=tuple(PLAN_FORMATS),
+        default="text",
+        help="text (default): the report; mermaid or dot: the components and their connections",
+    )
 
     for name, text in (
         ("preview", "pulumi preview with the policy pack, Grid's verdicts and the cost change"),
@@ -107,17 +119,58 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _text(plan: Plan, diff: dict | None) -> str:
+    from grid.report import render_plan
+
+    if diff is None:
+        return render_plan(plan)
+    from grid.plandiff import diff_lines
+
+    return "\n".join(diff_lines(diff))
+
+
+def _graph(renderer: str) -> Callable[[Plan, dict | None], str]:
+    def render(plan: Plan, diff: dict | None) -> str:
+        from grid import diagram
+
+        return getattr(diagram, renderer)(plan.to_json()).rstrip("\n")
+
+    return render
+
+
+# `grid plan --format NAME`: how a finished plan is printed (another format is one more entry here).
+PLAN_FORMATS: dict[str, Callable[[Plan, dict | None], str]] = {
+    "text": _text,
+    "mermaid": _graph("mermaid"),
+    "dot": _graph("dot"),
+}
+
+
 def _plan(args: argparse.Namespace) -> int:
     from grid.plan import make_plan
 
+    if args.json and args.format != "text":
+        raise UsageError("--json and --format are two outputs; choose one")
+    base = None
+    if args.diff:
+        from grid.cost import load_plan
+
+        base = load_plan(args.diff)  # a bad file fails before the (slow) plan runs
     plan = make_plan(_stack(args), project=args.project)
+    diff = None
+    if base is not None:
+        from grid.plandiff import diff_plans
+
+        replace = {r.urn: r.replace_on_changes for r in plan.run.resources if r.replace_on_changes}
+        diff = diff_plans(base, plan.to_json(), replace)
     if args.json:
-        json.dump(plan.to_json(), sys.stdout, indent=2, sort_keys=False)
+        document = plan.to_json()
+        if diff is not None:
+            document["diff"] = diff
+        json.dump(document, sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
     else:
-        from grid.report import render_plan
-
-        print(render_plan(plan))
+        print(PLAN_FORMATS[args.format](plan, diff))
     return 1 if plan.mandatory else 0
 
 

@@ -41,6 +41,8 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    replace_on_changes: list[str] = field(default_factory=list, repr=False)
+    """Input properties whose change replaces the resource (``ResourceOptions.replace_on_changes``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +113,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 dependencies=sorted(set(request.dependencies)),
                 inputs=inputs,
                 outputs=render(outputs),
+                replace_on_changes=list(request.replaceOnChanges),
             )
         )
         return response
