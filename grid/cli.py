@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from grid.stackfile import UsageError
+from grid.stackfile import CommandFailed, UsageError
 from stacks.config_errors import ConfigError
 
 if TYPE_CHECKING:
@@ -223,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"grid: {exc}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"grid: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `grid plan prod | head`: the reader left; not an error worth a traceback

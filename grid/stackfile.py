@@ -19,6 +19,10 @@ class UsageError(Exception):
     """Bad command-line use: a one-line message, exit code 2."""
 
 
+class CommandFailed(Exception):
+    """A command used correctly that could not do its job (a restore that failed): a one-line message, exit code 1."""
+
+
 @dataclass(frozen=True)
 class StackFile:
     stack: str
