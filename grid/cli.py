@@ -7,8 +7,10 @@ Exit codes: 0 success (no mandatory violation); 1 mandatory policy violations or
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -21,10 +23,51 @@ if TYPE_CHECKING:
     from grid.plan import Plan
 
 
+EPILOG = """\
+examples:
+  grid plan dev                          offline plan: resource tree, policy verdicts, monthly cost
+  grid plan prod --json > prod.json      the plan as JSON (schema: grid/schemas/plan.schema.json)
+  grid plan prod --diff prod.json        what changed since a saved plan, like `pulumi preview --diff`
+  grid plan prod --format mermaid        the components and their connections (or --format dot)
+  grid -C bootstrap plan example         the bootstrap project (the Pulumi project in ./bootstrap)
+  grid up staging                        preview, then ask; `--yes` deploys without asking (CI)
+  grid cost prod --json                  the monthly estimate per component
+  grid completion bash > /etc/bash_completion.d/grid
+
+exit codes:
+  0  success
+  1  mandatory policy violations, a failed Pulumi run, a declined `grid up`, or a command that failed
+  2  bad config or usage (one line per problem on stderr)
+
+reference: docs/cli.md
+"""
+
+
+def version() -> str:
+    """The installed distribution's version; pyproject.toml's when run from a source tree that isn't installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("grid")
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        from grid.engine import REPO_ROOT
+
+        return str(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse's default prints the whole usage block; one line is enough and says what to do.
-        self.exit(2, f"grid: {message} (see `grid {self.prog.split()[-1]} --help`)\n")
+        choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if choice:  # Python 3.11's argparse doesn't suggest; a close match is what the user meant most of the time
+            known = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), known, n=1)
+            message = f"unknown choice '{choice.group(1)}'" + (
+                f"; did you mean '{close[0]}'?" if close else f" (choose from {', '.join(known)})"
+            )
+        self.exit(2, f"grid: {message} (see `{self.prog} --help`)\n")
 
 
 def _stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,13 +109,24 @@ def _pulumi_options(args: argparse.Namespace) -> pulumi_cli.Options:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``command`` (argv[0]) lets heavy subcommands load their options only when used."""
-    parser = _Parser(prog="grid", description="Grid: infrastructure-as-Python for Google Cloud.")
+    parser = _Parser(
+        prog="grid",
+        description="Grid: infrastructure-as-Python for Google Cloud.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"grid {version()}")
+    parser.add_argument(
+        "--cwd", "-C", metavar="DIR", help="run as if started in DIR (like pulumi -C): its Pulumi.yaml is the project"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     plan = commands.add_parser("plan", help="offline plan: resources, policy verdicts and monthly cost")
     _stack_arguments(plan)
-    plan.add_argument("--json", action="store_true", help="print the machine-readable plan (docs/design.md §5)")
-    plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
+    plan.add_argument(
+        "--json", action="store_true", help="print the machine-readable plan (grid/schemas/plan.schema.json)"
+    )
+    plan.add_argument("--project", help="grid or bootstrap; same as `-C DIR` with that project's directory")
     plan.add_argument(
         "--diff",
         metavar="BASE.json",
@@ -97,6 +151,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     cost.add_argument(
         "--diff", nargs=2, metavar=("BEFORE.json", "AFTER.json"), help="compare two `grid plan --json` files"
     )
+    cost.add_argument("--json", action="store_true", help="print the estimate (or the change) as JSON")
 
     rollout = commands.add_parser("rollout", help="promote the candidate revision of a service, or roll it back")
     rollout.add_argument("stack_name", metavar="STACK")
@@ -111,8 +166,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _stack_arguments(preflight)
     preflight.add_argument("--offline", action="store_true", help="print the checklist only, even with gcloud")
 
+    completion = commands.add_parser("completion", help="print the shell completion script (bash, zsh or tcsh)")
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+
     local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
-    if command == "local":  # the local runner pulls in the app stack; `grid plan` shouldn't pay for it
+    # The local runner pulls in the app stack; `grid plan` shouldn't pay for it. Completion needs every option.
+    if command in ("local", "completion"):
         from grid import local as local_runner
 
         local_runner.add_arguments(local)
@@ -146,8 +205,15 @@ PLAN_FORMATS: dict[str, Callable[[Plan, dict | None], str]] = {
 }
 
 
+def _change_directory(directory: str) -> None:
+    try:
+        os.chdir(directory)
+    except OSError as exc:
+        raise UsageError(f"--cwd {directory}: {exc.strerror.lower()}") from None
+
+
 def _plan(args: argparse.Namespace) -> int:
-    from grid.plan import make_plan
+    from grid.plan import make_plan, project_here
 
     if args.json and args.format != "text":
         raise UsageError("--json and --format are two outputs; choose one")
@@ -156,7 +222,7 @@ def _plan(args: argparse.Namespace) -> int:
         from grid.cost import load_plan
 
         base = load_plan(args.diff)  # a bad file fails before the (slow) plan runs
-    plan = make_plan(_stack(args), project=args.project)
+    plan = make_plan(_stack(args), project=args.project or project_here())
     diff = None
     if base is not None:
         from grid.plandiff import diff_plans
@@ -167,8 +233,7 @@ def _plan(args: argparse.Namespace) -> int:
         document = plan.to_json()
         if diff is not None:
             document["diff"] = diff
-        json.dump(document, sys.stdout, indent=2, sort_keys=False)
-        sys.stdout.write("\n")
+        _print_json(document)
     else:
         print(PLAN_FORMATS[args.format](plan, diff))
     return 1 if plan.mandatory else 0
@@ -179,18 +244,39 @@ def _cost(args: argparse.Namespace) -> int:
 
     if args.diff:
         before, after = (cost.load_plan(path) for path in args.diff)
-        print("\n".join(cost.diff_lines(before, after)))
+        if args.json:
+            _print_json(cost.diff(before, after))
+        else:
+            print("\n".join(cost.diff_lines(before, after)))
         return 0
     from grid.plan import make_plan
 
-    print("\n".join(cost.summary_lines(make_plan(_stack(args)).to_json())))
+    document = make_plan(_stack(args)).to_json()
+    if args.json:
+        _print_json(cost.summary(document))
+    else:
+        print("\n".join(cost.summary_lines(document)))
     return 0
+
+
+def _print_json(document: dict) -> None:
+    json.dump(document, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    command = next((a for a in argv if a in ("local", "completion")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
     try:
+        if args.cwd:
+            _change_directory(args.cwd)
+        if args.command == "completion":
+            import shtab  # maintained generator of completion scripts from the argparse parser
+
+            print(shtab.complete(parser, args.shell))
+            return 0
         if args.command == "plan":
             return _plan(args)
         if args.command == "rollout":
