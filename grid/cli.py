@@ -223,6 +223,8 @@ def _plan(args: argparse.Namespace) -> int:
 
         base = load_plan(args.diff)  # a bad file fails before the (slow) plan runs
     plan = make_plan(_stack(args), project=args.project or project_here())
+    for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
+        print(f"grid: warning: {warning}", file=sys.stderr)
     diff = None
     if base is not None:
         from grid.plandiff import diff_plans

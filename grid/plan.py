@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ class Plan:
     run: ProgramRun
     violations: list[dict[str, Any]]
     cost: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    """What the plan could not do faithfully (e.g. secrets it could not decrypt); printed on stderr."""
 
     @property
     def mandatory(self) -> int:
@@ -91,4 +93,12 @@ def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Pl
     violations = evaluate(resources, settings.environment, settings.usage)
     cost = price_plan(resources, settings.usage)
     cost["budget"] = settings.budget
-    return Plan(project=spec.name, settings=settings, run=run, violations=violations, cost=cost)
+    warning = stack_file.undecrypted_warning()
+    return Plan(
+        project=spec.name,
+        settings=settings,
+        run=run,
+        violations=violations,
+        cost=cost,
+        warnings=[warning] if warning else [],
+    )
