@@ -182,6 +182,11 @@ def _text(plan: Plan, diff: dict | None) -> str:
     from grid.report import render_plan
 
     if diff is None:
+        from grid import terminal
+
+        if terminal.is_terminal():  # drawn to fit the terminal; pipes and files keep the plain text
+            terminal.print_plan(plan)
+            return ""
         return render_plan(plan)
     from grid.plandiff import diff_lines
 
@@ -222,9 +227,14 @@ def _plan(args: argparse.Namespace) -> int:
         from grid.cost import load_plan
 
         base = load_plan(args.diff)  # a bad file fails before the (slow) plan runs
-    plan = make_plan(_stack(args), project=args.project or project_here())
+    from grid.terminal import progress
+
+    with progress(f"Planning {_stack(args)} offline…"):
+        plan = make_plan(_stack(args), project=args.project or project_here())
     for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
-        print(f"grid: warning: {warning}", file=sys.stderr)
+        from grid.terminal import warn
+
+        warn(f"grid: warning: {warning}")
     diff = None
     if base is not None:
         from grid.plandiff import diff_plans
@@ -237,7 +247,9 @@ def _plan(args: argparse.Namespace) -> int:
             document["diff"] = diff
         _print_json(document)
     else:
-        print(PLAN_FORMATS[args.format](plan, diff))
+        output = PLAN_FORMATS[args.format](plan, diff)
+        if output:
+            print(output)
     return 1 if plan.mandatory else 0
 
 

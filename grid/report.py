@@ -28,7 +28,7 @@ def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _remediations() -> dict[str, str]:
+def remediations() -> dict[str, str]:
     from policies import all_policies
 
     return {p.name: " ".join(str(getattr(p, "remediation_steps", "") or "").split()) for p in all_policies}
@@ -37,7 +37,7 @@ def _remediations() -> dict[str, str]:
 def violation_lines(violations: list[dict[str, Any]]) -> list[str]:
     if not violations:
         return ["Policy violations: none"]
-    fixes = _remediations()
+    fixes = remediations()
     lines = [f"Policy violations: {len(violations)}"]
     for v in sorted(violations, key=lambda v: (v["enforcement"] != "mandatory", v["policy"])):
         description, _, detail = v["message"].partition("\n")

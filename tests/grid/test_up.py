@@ -4,12 +4,15 @@ and nothing changed without a yes. The CLI runs as a subprocess against a fake A
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -32,11 +35,16 @@ def _calls(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def _in_terminal(args: list[str], answer: str, log: Path) -> tuple[int, str]:
-    """Run `grid ARGS` on a pseudo-terminal; type ``answer`` when it asks. (exit code, everything it wrote)"""
+def in_terminal(
+    args: list[str], answer: str, log: Path, columns: int = 120, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run `grid ARGS` on a pseudo-terminal ``columns`` wide; type ``answer`` when it asks. (exit code, output)"""
     primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    environment = {**_env(log), **(env or {})}
+    environment.pop("COLUMNS", None)  # the terminal's own size decides
     process = subprocess.Popen(
-        [*GRID, *args], cwd=REPO_ROOT, env=_env(log), stdin=secondary, stdout=secondary, stderr=secondary
+        [*GRID, *args], cwd=REPO_ROOT, env=environment, stdin=secondary, stdout=secondary, stderr=secondary
     )
     os.close(secondary)
     output, answered, deadline = b"", False, time.monotonic() + 240
@@ -74,7 +82,7 @@ def test_up_without_a_terminal_refuses_to_ask(tmp_path: Path) -> None:
 
 def test_up_declined_changes_nothing(tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
-    code, output = _in_terminal(["up", "dev"], "no", log)
+    code, output = in_terminal(["up", "dev"], "no", log)
     assert code == 1, output
     preview_at = output.index("Previewing update (fake)")
     assert preview_at < output.index("Policy violations: none") < output.index("[yes/no]")
@@ -87,7 +95,7 @@ def test_up_declined_changes_nothing(tmp_path: Path) -> None:
 def test_up_confirmed_passes_pulumi_options_through(tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
     urn = "urn:pulumi:dev::grid::grid:database:Database::grid-dev-db"
-    code, output = _in_terminal(["up", "dev", "--target", urn, "--refresh", "--diff"], "yes", log)
+    code, output = in_terminal(["up", "dev", "--target", urn, "--refresh", "--diff"], "yes", log)
     assert code == 0, output
     calls = _calls(log)
     assert [c["call"] for c in calls] == ["select_stack", "preview", "up"]
