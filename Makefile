@@ -6,8 +6,11 @@ STAMP  := $(VENV)/.grid-installed
 STACK  ?= dev
 # The ai service's embedding model, converted to ONNX once from the packaged weights (app/ai/model_export.py).
 MODEL  := app/ai/model/model.onnx
+# Checkov cannot share .venv (see policies/scanner-requirements.txt): grid.scanner finds it here.
+SCANNER       := .grid/scanner
+SCANNER_STAMP := $(SCANNER)/.installed
 
-.PHONY: plan test lint fmt install clean
+.PHONY: plan test lint fmt install scanner scan clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Grid needs Python 3.11 or newer: install it and re-run with PYTHON=python3.11")'
@@ -21,10 +24,21 @@ install: $(STAMP) $(MODEL)
 $(MODEL): $(STAMP) app/ai/model_export.py
 	$(BIN)/python -m app.ai.model_export $(dir $(MODEL))
 
+$(SCANNER_STAMP): policies/scanner-requirements.txt
+	$(PYTHON) -m venv $(SCANNER)
+	$(SCANNER)/bin/python -m pip install --quiet -r policies/scanner-requirements.txt
+	@touch $(SCANNER_STAMP)
+
+scanner: $(SCANNER_STAMP)
+
+# Checkov on the Terraform-plan export of every stack; fails on anything policies/scanner-skips.yaml doesn't skip.
+scan: $(STAMP) $(SCANNER_STAMP)
+	$(BIN)/python -m grid.scanner
+
 plan: $(STAMP)
 	$(BIN)/grid plan --stack $(STACK)
 
-test: $(STAMP) $(MODEL)
+test: $(STAMP) $(MODEL) $(SCANNER_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -6,6 +6,7 @@ import pulumi
 
 from bootstrap import roles
 from bootstrap.config import BootstrapConfig, load_bootstrap_config
+from components.audit import DataAccessAudit, DataAccessAuditArgs
 from components.bootstrap import (
     CiIdentity,
     CiIdentityArgs,
@@ -56,6 +57,12 @@ def main() -> None:
             rotation_days=config.secrets_key.rotation_days,
             labels=LABELS,
         ),
+        opts=after_apis,
+    )
+    # Who read the state (it holds every stack's encrypted secrets) and who used the key that decrypts them.
+    DataAccessAudit(
+        "audit",
+        DataAccessAuditArgs(project=config.project, services=("storage.googleapis.com", "cloudkms.googleapis.com")),
         opts=after_apis,
     )
     github = config.github

@@ -43,6 +43,7 @@ DEPLOYER_PROJECT_ROLES: tuple[str, ...] = (
     "roles/serviceusage.serviceUsageAdmin",  # the program enables its APIs (components/project.py)
     "roles/iam.serviceAccountAdmin",  # workload accounts, and the act-as grants on them
     "roles/resourcemanager.projectIamAdmin",  # the few project-level workload roles (e.g. metricWriter)
+    "roles/iam.roleAdmin",  # the SQL exporter's one-permission custom role (components/backups.py)
     "roles/run.admin",
     "roles/cloudfunctions.admin",
     "roles/cloudsql.admin",

@@ -17,6 +17,9 @@ from components.messaging import ScheduledJobArgs, Scheduler, SchedulerArgs
 from stacks.config import BackupExportConfig
 
 # The Workflow: one date-stamped, compressed SQL export per run; the connector waits for the operation.
+# The one permission an export needs beyond reading the instance and its operations (Cloud SQL Viewer, below).
+EXPORT_PERMISSIONS = ("cloudsql.instances.export",)
+
 WORKFLOW = """\
 main:
   params: [args]
@@ -93,7 +96,7 @@ class SqlExports(GridComponent):
             member=pulumi.Output.concat("serviceAccount:", args.instance_service_account),
             opts=self.child_opts(),
         )
-        # Exporting needs cloudsql.instances.export; grant it on this one instance only.
+        # The workflow reads the instance and polls the export operation (Cloud SQL Viewer, read-only).
         gcp.projects.IAMMember(
             self.child_name("runner-exports"),
             project=args.project,
@@ -101,10 +104,23 @@ class SqlExports(GridComponent):
             member=args.runner_member,
             opts=self.child_opts(),
         )
+        # Exporting needs only cloudsql.instances.export (Cloud SQL Editor would also let the runner reconfigure
+        # or delete the instance), so a custom role holds that one permission — Google's documented alternative
+        # to Cloud SQL Editor for exports:
+        # https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql#required_roles_and_permissions
+        exporter = gcp.projects.IAMCustomRole(
+            self.child_name("exporter-role"),
+            project=args.project,
+            role_id=self.child_name("exporter").replace("-", "_"),
+            title="Grid SQL exporter",
+            description="Export one Cloud SQL instance to Cloud Storage (cloudsql.instances.export only).",
+            permissions=list(EXPORT_PERMISSIONS),
+            opts=self.child_opts(),
+        )
         gcp.projects.IAMMember(
             self.child_name("runner-export-instance"),
             project=args.project,
-            role="roles/cloudsql.editor",
+            role=exporter.name,
             member=args.runner_member,
             condition=gcp.projects.IAMMemberConditionArgs(
                 title="only-the-exported-instance",

@@ -39,7 +39,9 @@ class Cache(GridComponent):
     port: pulumi.Output[int]
     url_secret: Secret
     server_ca_cert: pulumi.Output[str] | None
-    """PEM of the server CA when TLS is on, for clients to verify the server."""
+    """PEM of every server CA of the instance when TLS is on (several during a CA rotation, all to be trusted:
+    https://cloud.google.com/memorystore/docs/redis/about-in-transit-encryption#certificate_authority_rotation),
+    for clients to verify the server. Not a secret."""
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -111,7 +113,7 @@ class Cache(GridComponent):
         self.host = instance.host
         self.port = instance.port
         self.server_ca_cert = (
-            instance.server_ca_certs.apply(lambda certs: certs[0].cert if certs else "")
+            instance.server_ca_certs.apply(lambda certs: "".join(c.cert for c in certs or []))
             if cfg.transit_encryption
             else None
         )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-from components.compute import CloudFunction, CloudFunctionArgs
+from components.compute import CloudFunction, CloudFunctionArgs, FunctionBuilds
 from stacks.config import FunctionConfig
 
 
@@ -18,13 +19,21 @@ class CostCapArgs:
     project: str
     region: str
     stack_label: str
-    """Value of the ``stack`` label on the services it may stop (the provider's default label)."""
+    """The stack's name prefix: every service it may stop is named ``<prefix>-...``."""
+    services: Sequence[str]
+    """Cloud Run services (and gen2 functions, which run as services of the same name) it stops, by name."""
     source_dir: Path
     """app/functions/cost_cap."""
     bucket: pulumi.Input[str]
     """Function source bucket."""
     service_account: pulumi.Input[str]
     member: pulumi.Input[str]
+    builds: FunctionBuilds
+    """The stack's function build account and image repository."""
+    trigger_agents: Sequence[pulumi.Resource] = ()
+    """The Eventarc and Pub/Sub service agents (and their roles) the function's trigger is created by."""
+    shared_files: Mapping[str, Path] = field(default_factory=dict)
+    """Repository files packed into the source (see CloudFunctionArgs.shared_files)."""
 
 
 class CostCap(GridComponent):
@@ -35,7 +44,11 @@ class CostCap(GridComponent):
     def __init__(self, name: str, args: CostCapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         topic = gcp.pubsub.Topic(self.child_name("topic"), project=args.project, opts=self.child_opts())
-        # Updating a service needs run.services.update; only on this stack's services.
+        # Reading and updating a service (run.services.get/update) is authorised on the service, so a condition on
+        # its name holds; listing is authorised on the location, whose name never matches, so the function
+        # addresses services by name (SERVICES) and never lists.
+        # https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name
+        # https://cloud.google.com/run/docs/reference/iam/permissions
         gcp.projects.IAMMember(
             self.child_name("may-stop-services"),
             project=args.project,
@@ -55,18 +68,25 @@ class CostCap(GridComponent):
             CloudFunctionArgs(
                 function_name=name,
                 source_dir=args.source_dir,
+                shared_files=args.shared_files,
                 entry_point="cost_cap",
                 bucket=args.bucket,
                 region=args.region,
                 project=args.project,
                 config=FunctionConfig.model_validate({"memory": "128Mi", "maxInstances": 1, "timeoutSeconds": 120}),
                 service_account=args.service_account,
+                builds=args.builds,
                 ingress="ALLOW_INTERNAL_ONLY",
-                env={"GOOGLE_CLOUD_PROJECT": args.project, "REGION": args.region, "STACK": args.stack_label},
+                env={
+                    "GOOGLE_CLOUD_PROJECT": args.project,
+                    "REGION": args.region,
+                    "SERVICES": ",".join(args.services),
+                },
                 pubsub_topic=topic.id,
                 trigger_service_account=args.service_account,
                 invokers={"eventarc": args.member},
                 labels={"grid-service": "cost-cap"},
+                depends_on=list(args.trigger_agents),
             ),
             opts=self.child_opts(),
         )

@@ -27,6 +27,12 @@ CIS_FLAGS: dict[str, str] = {
     "log_min_duration_statement": "-1",  # 6.2.7
     "cloudsql.enable_pgaudit": "on",  # 6.2.8
 }
+# Cheap diagnostics Checkov asks for (CKV_GCP_51, CKV_GCP_54) and earlier CIS versions did: one line per checkpoint
+# and per lock wait longer than deadlock_timeout (1 s) — https://cloud.google.com/sql/docs/postgres/flags
+DIAGNOSTIC_FLAGS: dict[str, str] = {
+    "log_checkpoints": "on",
+    "log_lock_waits": "on",
+}
 
 
 @dataclass
@@ -65,7 +71,11 @@ class Database(GridComponent):
         super().__init__(name, opts)
         cfg = args.config
         protected = cfg.deletion_protection
-        flags = {**CIS_FLAGS, **({"max_connections": str(cfg.max_connections)} if cfg.max_connections else {})}
+        flags = {
+            **CIS_FLAGS,
+            **DIAGNOSTIC_FLAGS,
+            **({"max_connections": str(cfg.max_connections)} if cfg.max_connections else {}),
+        }
         flags.update(cfg.flags)
         ip_configuration = sql.DatabaseInstanceSettingsIpConfigurationArgs(
             ipv4_enabled=False,
@@ -79,6 +89,14 @@ class Database(GridComponent):
         ]
 
         def settings(availability: str, backups: sql.DatabaseInstanceSettingsBackupConfigurationArgs | None):
+            """Settings of the primary (with ``backups``) or of a read replica (``backups`` None).
+
+            A read replica takes no backups and has no maintenance window of its own ("Read replicas do not
+            support the maintenance window setting", https://cloud.google.com/sql/docs/postgres/instance-settings);
+            sending the primary's gives a 400 or a diff on every preview
+            (https://github.com/hashicorp/terraform-provider-google/issues/7609), so a replica gets neither.
+            """
+            primary = backups is not None
             return sql.DatabaseInstanceSettingsArgs(
                 tier=cfg.tier,
                 # Always explicit: Postgres 16+ otherwise defaults to ENTERPRISE_PLUS, which rejects most tiers.
@@ -89,7 +107,7 @@ class Database(GridComponent):
                 disk_autoresize=cfg.disk_autoresize,
                 disk_autoresize_limit=cfg.disk_autoresize_limit_gb,
                 deletion_protection_enabled=protected,
-                retain_backups_on_delete=protected,
+                retain_backups_on_delete=protected if primary else None,
                 backup_configuration=backups,
                 ip_configuration=ip_configuration,
                 database_flags=database_flags,
@@ -101,7 +119,9 @@ class Database(GridComponent):
                 ),
                 maintenance_window=sql.DatabaseInstanceSettingsMaintenanceWindowArgs(
                     day=cfg.maintenance.day, hour=cfg.maintenance.hour, update_track=cfg.maintenance.update_track
-                ),
+                )
+                if primary
+                else None,
                 user_labels=dict(args.labels),
             )
 
@@ -133,7 +153,7 @@ class Database(GridComponent):
                 master_instance_name=instance.name,
                 replica_configuration=sql.DatabaseInstanceReplicaConfigurationArgs(failover_target=False),
                 deletion_protection=protected,
-                # Read replicas take no backups of their own; the primary's cover them.
+                # Read replicas take no backups and follow the primary's maintenance (see settings()).
                 settings=settings("ZONAL", None),
                 opts=self.child_opts(depends_on=[args.access.peering], protect=protected),
             )

@@ -31,6 +31,9 @@ WAF_RULE_SETS = {
     "protocolattack": "protocolattack-v33-stable",
     "sessionfixation": "sessionfixation-v33-stable",
 }
+# The CVE rule set (Log4j signatures), always on: https://cloud.google.com/armor/docs/waf-rules#cves_and_other_vulnerabilities
+# and https://cloud.google.com/armor/docs/rule-tuning (without a sensitivity, all signatures are evaluated).
+CVE_RULE_SET = "cve-canary"
 DEFAULT_RULE_PRIORITY = 2147483647
 
 
@@ -103,6 +106,19 @@ class ArmorPolicy(GridComponent):
                     ),
                 )
             )
+        rules.append(
+            compute.SecurityPolicyRuleArgs(
+                priority=1000 + len(cfg.waf_rules),
+                action="deny(403)",
+                description=f"Preconfigured WAF: {CVE_RULE_SET} (Log4j CVE-2021-44228/45046)",
+                match=compute.SecurityPolicyRuleMatchArgs(
+                    # No sensitivity: every cve-canary signature is evaluated (Armor's default level is 4).
+                    expr=compute.SecurityPolicyRuleMatchExprArgs(
+                        expression=f"evaluatePreconfiguredWaf('{CVE_RULE_SET}')"
+                    )
+                ),
+            )
+        )
         rules.append(
             compute.SecurityPolicyRuleArgs(
                 priority=2000,

@@ -28,11 +28,6 @@ def _seconds(value: float) -> str:
     return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
 
 
-def pubsub_service_agent(project_number: pulumi.Input[str]) -> pulumi.Output[str]:
-    """IAM member of the Google-managed account that moves undeliverable messages to the dead-letter topic."""
-    return pulumi.Output.concat("serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com")
-
-
 def _grant(
     component: GridComponent,
     iam_type: type[pulumi.CustomResource],
@@ -63,6 +58,11 @@ class PullSubscriptionArgs:
     """Workload -> IAM member granted ``roles/pubsub.subscriber`` on this subscription only."""
     filter: str | None = None
     """Optional Pub/Sub filter (``attributes.type = "message.created"``); immutable once created."""
+    push_endpoint: pulumi.Input[str] | None = None
+    """Deliver by push (with an OIDC token for ``push_invoker_email``) to this URL instead of being pulled; the
+    consumer then needs no subscriber grant and no CPU between requests."""
+    push_audience: pulumi.Input[str] | None = None
+    """OIDC audience of the pushes; defaults to ``push_endpoint``."""
 
 
 @dataclass
@@ -70,8 +70,10 @@ class EventBusArgs:
     config: MessagingConfig
     """Ack deadline, retention, backoff and delivery attempts from ``grid:messaging``."""
     project: str
-    project_number: pulumi.Input[str]
-    """Numeric project number: the Pub/Sub service agent is ``service-<number>@gcp-sa-pubsub...``."""
+    service_agent: pulumi.Input[str]
+    """IAM member of the Pub/Sub service agent (the Google-managed account that moves undeliverable messages to
+    the dead-letter topic), from the one that created it (components/project.py ServiceAgents), so the grants
+    to it wait until it exists."""
     topic_name: str
     """Pub/Sub topic ID of the app events (``grid-prod-events``); the dead-letter topic adds ``-dead-letter``."""
     push_endpoint: pulumi.Input[str]
@@ -108,7 +110,7 @@ class EventBus(GridComponent):
         topic_retention = _seconds(cfg.retention_days * 86400)
         subscription_retention = _seconds(min(cfg.retention_days, MAX_SUBSCRIPTION_RETENTION_DAYS) * 86400)
         never_expire = pubsub.SubscriptionExpirationPolicyArgs(ttl="")
-        agent = pubsub_service_agent(args.project_number)
+        agent = args.service_agent
 
         topic, dead_letter = (
             pubsub.Topic(
@@ -180,18 +182,26 @@ class EventBus(GridComponent):
             )
             return sub
 
-        push = subscription(
-            "push",
-            push_config=pubsub.SubscriptionPushConfigArgs(
-                push_endpoint=args.push_endpoint,
+        def push_to(endpoint: pulumi.Input[str], audience: pulumi.Input[str] | None):
+            return pubsub.SubscriptionPushConfigArgs(
+                push_endpoint=endpoint,
                 oidc_token=pubsub.SubscriptionPushConfigOidcTokenArgs(
                     service_account_email=args.push_invoker_email,
-                    audience=args.push_audience if args.push_audience is not None else args.push_endpoint,
+                    audience=audience if audience is not None else endpoint,
                 ),
-            ),
-        )
+            )
+
+        push = subscription("push", push_config=push_to(args.push_endpoint, args.push_audience))
         self.pull_subscription_names = {}
         for consumer in args.pull_subscriptions:
+            if consumer.push_endpoint is not None:
+                pushed = subscription(
+                    consumer.name,
+                    push_config=push_to(consumer.push_endpoint, consumer.push_audience),
+                    message_filter=consumer.filter,
+                )
+                self.pull_subscription_names[consumer.name] = pushed.name
+                continue
             pull = subscription(consumer.name, message_filter=consumer.filter)
             _grant(
                 self,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumiverse_time
 
 from components._base import GridComponent
 from stacks.config import MonitoringConfig
@@ -26,6 +27,27 @@ SQL_CPU = "cloudsql.googleapis.com/database/cpu/utilization"
 SQL_DISK = "cloudsql.googleapis.com/database/disk/utilization"
 REDIS_MEMORY = "redis.googleapis.com/stats/memory/usage_ratio"
 UPTIME_PASSED = "monitoring.googleapis.com/uptime_check/check_passed"
+# Uptime checks: https://cloud.google.com/monitoring/uptime-checks (timeout at most 60 s, at least 3 regions).
+WARM_TIMEOUT = "10s"
+COLD_START_TIMEOUT = "45s"
+UPTIME_ALERT_AFTER = "300s"
+SERVICE_LABEL = "grid-service"
+_CHECKER_REGIONS = {
+    "us": ("USA_OREGON", "USA_IOWA", "USA_VIRGINIA"),
+    "northamerica": ("USA_OREGON", "USA_IOWA", "USA_VIRGINIA"),
+    "southamerica": ("SOUTH_AMERICA", "USA_VIRGINIA", "USA_IOWA"),
+    "europe": ("EUROPE", "USA_VIRGINIA", "USA_IOWA"),
+    "me": ("EUROPE", "ASIA_PACIFIC", "USA_VIRGINIA"),
+    "africa": ("EUROPE", "SOUTH_AMERICA", "USA_VIRGINIA"),
+}
+_FAR_CHECKERS = ("ASIA_PACIFIC", "USA_OREGON", "USA_IOWA")  # asia-*, australia-*
+
+
+def checker_regions(region: str) -> tuple[str, ...]:
+    """The three uptime checker regions nearest to a Google Cloud region."""
+    return _CHECKER_REGIONS.get(region.split("-", 1)[0], _FAR_CHECKERS)
+
+
 TOKEN_METRIC = "custom.googleapis.com/grid/ai/tokens"
 ERROR_LOG_FILTER = 'severity>=ERROR AND resource.type="cloud_run_revision"'
 # Budgets only notify Monitoring *email* channels, at most five of them.
@@ -33,6 +55,11 @@ BUDGET_MAX_CHANNELS = 5
 # Burn rate at which one hour consumes ~2% of a 28-day error budget (the SRE workbook's fast-burn page).
 FAST_BURN_RATE = 14.4
 ALIGN = "300s"
+# Monitoring rejects an alert policy or chart on a log-based metric it does not know yet ("Cannot find
+# metric(s) ... If a metric was created recently, it could take up to 10 minutes to become available"), and
+# the provider does not retry it (hashicorp/terraform-provider-google#11102, open). A dependency on the metric
+# only orders the calls; what reads the metric waits this long after the metric is (re)created.
+LOG_METRIC_PROPAGATION = "600s"
 
 Endpoint = tuple[str, pulumi.Input[str], str]
 """(name, host, path) of one public health endpoint, e.g. ``("api", "api.example.com", "/health")``."""
@@ -49,7 +76,12 @@ class MonitoringArgs:
     display_prefix: str
     """Prefix of display names and of the log-based metric (``grid-prod``)."""
     endpoints: Sequence[Endpoint] = ()
-    """Public health endpoints to uptime-check over HTTPS; empty when nothing is public (then no checks)."""
+    """Public health endpoints to uptime-check over HTTPS; empty when nothing is public (then no checks).
+    Leave out services that scale to zero on a GPU: every check is a request that keeps an instance billed."""
+    scale_to_zero: Collection[str] = ()
+    """Endpoints whose service scales to zero: their checks allow for a cold start."""
+    region: str = "us-central1"
+    """The stack's region: uptime checks run from the three checker regions nearest to it."""
     run_services: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Workload -> Cloud Run service name (``resource.label.service_name``); each gets 5xx and latency alerts."""
     functions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -300,6 +332,13 @@ class Monitoring(GridComponent):
             label_extractors={"severity": "EXTRACT(severity)"},
             opts=self.child_opts(),
         )
+        # Sleeps on create only, and again whenever the metric is replaced (its name is the trigger).
+        self._error_metric_ready = pulumiverse_time.Sleep(
+            self.child_name("app-errors-propagation"),
+            create_duration=LOG_METRIC_PROPAGATION,
+            triggers={"metric": self._error_metric.name},
+            opts=self.child_opts(depends_on=[self._error_metric]),
+        )
         return self._error_metric.name
 
     def _token_metric(self, args: MonitoringArgs) -> str:
@@ -307,7 +346,7 @@ class Monitoring(GridComponent):
         # breaks the one-point-per-5s-per-series write limit; the ai service keeps running counters per
         # (model, kind) and exports them periodically (what OpenTelemetry counters do). No user_id label:
         # unbounded cardinality, and a per-user series would be personal data in Monitoring.
-        mon.MetricDescriptor(
+        self._token_descriptor = mon.MetricDescriptor(
             self.child_name("ai-tokens"),
             project=args.project,
             type=TOKEN_METRIC,
@@ -337,8 +376,11 @@ class Monitoring(GridComponent):
                 project=args.project,
                 display_name=f"{args.display_prefix} {endpoint} {path}",
                 period=f"{cfg.uptime_period_seconds}s",
-                timeout="10s",
+                # A scale-to-zero service answers its first request after a cold start; don't call that down.
+                timeout=COLD_START_TIMEOUT if endpoint in args.scale_to_zero else WARM_TIMEOUT,
                 checker_type="STATIC_IP_CHECKERS",
+                # Three checker regions (the minimum), not all six: each check is a request to the service.
+                selected_regions=list(checker_regions(args.region)),
                 http_check=mon.UptimeCheckConfigHttpCheckArgs(
                     path=path, port=443, use_ssl=True, validate_ssl=True, request_method="GET"
                 ),
@@ -350,7 +392,7 @@ class Monitoring(GridComponent):
                 ]
                 if args.uptime_content
                 else None,
-                user_labels=self._labels,
+                user_labels={**self._labels, SERVICE_LABEL: endpoint},
                 opts=self.child_opts(),
             )
             self.uptime_check_ids[endpoint] = check.uptime_check_id
@@ -372,7 +414,8 @@ class Monitoring(GridComponent):
                         f"{period}s",
                     )
                 ],
-                duration="60s",
+                # Page only on a failure that lasts, not on one slow response (a cold start, a deploy).
+                duration=UPTIME_ALERT_AFTER,
             )
             self._policy(
                 "uptime",
@@ -494,8 +537,8 @@ class Monitoring(GridComponent):
                     ],
                 ),
                 critical=False,
-                # A policy on a log-based metric fails to create until the metric exists.
-                depends_on=[self._error_metric],
+                # A policy on a log-based metric fails to create until Monitoring knows the metric.
+                depends_on=[self._error_metric, self._error_metric_ready],
             )
 
     # --- data stores ---
@@ -717,7 +760,8 @@ class Monitoring(GridComponent):
             project=args.project,
             dashboard_json=json.dumps(layout, sort_keys=True),
             # The dashboard reads the log-based metric; Monitoring rejects charts of unknown metric types.
-            opts=self.child_opts(depends_on=[self._error_metric]),
+            # Its charts also read the token metric, which exists once its descriptor does.
+            opts=self.child_opts(depends_on=[self._error_metric, self._error_metric_ready, self._token_descriptor]),
         )
         return dashboard.id
 
@@ -732,6 +776,18 @@ class Monitoring(GridComponent):
                 resource=self,
             )
         units, fraction = divmod(budget.monthly_usd, 1)
+        # The Budget API bills every call to a quota project. Without one the provider sends the caller's own:
+        # for user credentials none at all (refused), for a deployer account its home project, where
+        # billingbudgets.googleapis.com is not enabled (403 SERVICE_DISABLED; terraform-example-foundation#353,
+        # terraform-google-project-factory#696). This stack's project has the API enabled (stacks/program.py),
+        # and the deployer may use it (serviceusage admin there), so budgets are called with it as quota project.
+        billing = gcp.Provider(
+            self.child_name("billing"),
+            project=args.project,
+            billing_project=args.project,
+            user_project_override=True,
+            opts=self.child_opts(),
+        )
         resource = gcp.billing.Budget(
             self.child_name("budget"),
             billing_account=budget.billing_account,
@@ -757,6 +813,6 @@ class Monitoring(GridComponent):
                 schema_version="1.0" if args.budget_topic_id is not None else None,
                 disable_default_iam_recipients=False,
             ),
-            opts=self.child_opts(),
+            opts=self.child_opts(provider=billing),
         )
         return resource.id

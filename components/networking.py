@@ -43,12 +43,15 @@ class Networking(GridComponent):
     network_name: pulumi.Output[str]
     subnet_id: pulumi.Output[str]
     connector_id: pulumi.Output[str] | None
+    egress_addresses: list[pulumi.Output[str]]
+    """The NAT's static egress addresses (empty without NAT)."""
     private_access: PrivateAccess
     """What Cloud SQL and Memorystore need; its peering must exist before anything gets a private IP."""
 
     def __init__(self, name: str, args: NetworkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         cfg = args.config
+        self.egress_addresses = []
         vpc = gcp.compute.Network(
             self.child_name("vpc"),
             project=args.project,
@@ -88,12 +91,28 @@ class Networking(GridComponent):
                 network=vpc.id,
                 opts=self.child_opts(),
             )
+            # Reserved addresses, not auto-allocated ones: auto-allocated NAT addresses change as Cloud NAT scales
+            # or is recreated, so partners could not allow-list the stack's egress.
+            # https://cloud.google.com/nat/docs/ports-and-addresses#addresses
+            addresses = [
+                gcp.compute.Address(
+                    self.child_name(f"nat-ip-{index}"),
+                    project=args.project,
+                    region=args.region,
+                    address_type="EXTERNAL",
+                    description="Cloud NAT egress address (stable: allow-list it at partners).",
+                    opts=self.child_opts(),
+                )
+                for index in range(cfg.nat.addresses)
+            ]
+            self.egress_addresses = [address.address for address in addresses]
             gcp.compute.RouterNat(
                 self.child_name("nat"),
                 project=args.project,
                 region=args.region,
                 router=router.name,
-                nat_ip_allocate_option="AUTO_ONLY",
+                nat_ip_allocate_option="MANUAL_ONLY",
+                nat_ips=[address.self_link for address in addresses],
                 source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
                 subnetworks=[
                     gcp.compute.RouterNatSubnetworkArgs(name=subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])

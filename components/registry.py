@@ -20,6 +20,7 @@ class RegistryArgs:
     region: str
     """Repository location; the same region as the services keeps pulls free."""
     project: str
+    description: str = "Grid service images, deployed by digest."
 
 
 class Registry(GridComponent):
@@ -28,6 +29,8 @@ class Registry(GridComponent):
     url: pulumi.Output[str]
     """``<region>-docker.pkg.dev/<project>/<repository>``: prefix of every image reference."""
     repository_id: pulumi.Output[str]
+    id: pulumi.Output[str]
+    """``projects/<p>/locations/<region>/repositories/<id>``."""
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -39,7 +42,7 @@ class Registry(GridComponent):
             location=args.region,
             project=args.project,
             format="DOCKER",
-            description="Grid service images, deployed by digest.",
+            description=args.description,
             docker_config=ar.RepositoryDockerConfigArgs(immutable_tags=cfg.immutable_tags),
             cleanup_policy_dry_run=False,
             cleanup_policies=[
@@ -59,5 +62,6 @@ class Registry(GridComponent):
             opts=self.child_opts(),
         )
         self.repository_id = repository.repository_id
+        self.id = repository.id
         self.url = pulumi.Output.concat(args.region, "-docker.pkg.dev/", args.project, "/", repository.repository_id)
         self.register_outputs({"url": self.url})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 import pulumi
@@ -17,6 +18,23 @@ class SecretRef(NamedTuple):
 
     secret: pulumi.Input[str]
     version: pulumi.Input[str]
+    grants: Mapping[str, pulumi.Resource] = MappingProxyType({})
+    """Workload -> its accessor grant on this secret (what a workload reading the secret must wait for)."""
+
+
+def own_grants(workload: str, refs: Iterable[SecretRef]) -> list[pulumi.Resource]:
+    """The accessor grants ``workload`` needs before its first revision: one per secret it reads.
+
+    Cloud Run (and a gen2 function's service) refuses a revision whose identity cannot access a referenced
+    secret (https://cloud.google.com/run/docs/configuring/services/secrets#access-secret), and the secret
+    version alone is no proof of access: the workload must wait for its own grant.
+    """
+    grants: list[pulumi.Resource] = []
+    for ref in refs:
+        if workload not in ref.grants:
+            raise ValueError(f"{workload} reads secret {ref.secret} but is not among its accessors")
+        grants.append(ref.grants[workload])
+    return grants
 
 
 @dataclass
@@ -72,8 +90,9 @@ class Secret(GridComponent):
             secret_data=pulumi.Output.secret(args.value),
             opts=self.child_opts(),
         )
+        self.grants: dict[str, gcp.secretmanager.SecretIamMember] = {}
         for workload, member in sorted(args.accessors.items()):
-            gcp.secretmanager.SecretIamMember(
+            self.grants[workload] = gcp.secretmanager.SecretIamMember(
                 self.child_name(f"access-{workload}"),
                 secret_id=secret.id,
                 role="roles/secretmanager.secretAccessor",
@@ -88,4 +107,4 @@ class Secret(GridComponent):
     @property
     def ref(self) -> SecretRef:
         """This secret's pinned version, for a workload's environment."""
-        return SecretRef(self.name, self.version)
+        return SecretRef(self.name, self.version, MappingProxyType(self.grants))

@@ -135,8 +135,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     plan.add_argument(
         "--format",
         choices=tuple(PLAN_FORMATS),
-        default="text",
-        help="text (default): the report; mermaid or dot: the components and their connections",
+        default=None,
+        help="text (default): the report; json: same as --json; tfplan: Terraform plan JSON for Terraform "
+        "scanners; mermaid or dot: the components and their connections",
     )
 
     for name, text in (
@@ -178,7 +179,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _text(plan: Plan, diff: dict | None) -> str:
+# A plan formatter: (plan, its diff against --diff BASE.json or None, project key) -> what to print.
+Formatter = Callable[["Plan", "dict | None", str], str]
+
+
+def _text(plan: Plan, diff: dict | None, project: str) -> str:
     from grid.report import render_plan
 
     if diff is None:
@@ -193,8 +198,8 @@ def _text(plan: Plan, diff: dict | None) -> str:
     return "\n".join(diff_lines(diff))
 
 
-def _graph(renderer: str) -> Callable[[Plan, dict | None], str]:
-    def render(plan: Plan, diff: dict | None) -> str:
+def _graph(renderer: str) -> Formatter:
+    def render(plan: Plan, diff: dict | None, project: str) -> str:
         from grid import diagram
 
         return getattr(diagram, renderer)(plan.to_json()).rstrip("\n")
@@ -202,9 +207,24 @@ def _graph(renderer: str) -> Callable[[Plan, dict | None], str]:
     return render
 
 
+def _json(plan: Plan, diff: dict | None, project: str) -> str:
+    document = plan.to_json()
+    if diff is not None:
+        document["diff"] = diff
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+def _tfplan(plan: Plan, diff: dict | None, project: str) -> str:
+    from grid.tfplan import export
+
+    return json.dumps(export(plan.run.resources, stack=plan.run.stack, project=project), indent=1)
+
+
 # `grid plan --format NAME`: how a finished plan is printed (another format is one more entry here).
-PLAN_FORMATS: dict[str, Callable[[Plan, dict | None], str]] = {
+PLAN_FORMATS: dict[str, Formatter] = {
     "text": _text,
+    "json": _json,
+    "tfplan": _tfplan,
     "mermaid": _graph("mermaid"),
     "dot": _graph("dot"),
 }
@@ -220,8 +240,9 @@ def _change_directory(directory: str) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from grid.plan import make_plan, project_here
 
-    if args.json and args.format != "text":
-        raise UsageError("--json and --format are two outputs; choose one")
+    fmt = "json" if args.json else (args.format or "text")
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} ask for two formats; give one")
     base = None
     if args.diff:
         from grid.cost import load_plan
@@ -229,8 +250,9 @@ def _plan(args: argparse.Namespace) -> int:
         base = load_plan(args.diff)  # a bad file fails before the (slow) plan runs
     from grid.terminal import progress
 
+    project = args.project or project_here()
     with progress(f"Planning {_stack(args)} offline…"):
-        plan = make_plan(_stack(args), project=args.project or project_here())
+        plan = make_plan(_stack(args), project=project)
     for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
         from grid.terminal import warn
 
@@ -241,15 +263,9 @@ def _plan(args: argparse.Namespace) -> int:
 
         replace = {r.urn: r.replace_on_changes for r in plan.run.resources if r.replace_on_changes}
         diff = diff_plans(base, plan.to_json(), replace)
-    if args.json:
-        document = plan.to_json()
-        if diff is not None:
-            document["diff"] = diff
-        _print_json(document)
-    else:
-        output = PLAN_FORMATS[args.format](plan, diff)
-        if output:
-            print(output)
+    output = PLAN_FORMATS[fmt](plan, diff, project)
+    if output:
+        print(output)
     return 1 if plan.mandatory else 0
 
 

@@ -8,6 +8,7 @@ would see: type, name, parent, protect, dependencies and the camelCase inputs on
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import runpy
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from grid.stackfile import PROJECT, StackFile
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = REPO_ROOT / "stacks" / "__main__.py"
 SECRET = "[secret]"
+# Pulumi's wire marker of a secret property value (pulumi_policy.deserialize unwraps it for policies).
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 @dataclass
@@ -43,6 +47,11 @@ class Registration:
     outputs: dict[str, Any] = field(default_factory=dict, repr=False)
     replace_on_changes: list[str] = field(default_factory=list, repr=False)
     """Input properties whose change replaces the resource (``ResourceOptions.replace_on_changes``)."""
+    provider: str | None = None
+    """Provider reference (``<provider urn>::<id>``) the resource was registered with; None for the default."""
+    policy_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The inputs as the engine hands them to a policy pack: secrets as wrapped secret values (which the analyzer
+    unwraps), not "[secret]". Never part of the plan document."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,22 +74,34 @@ class ProgramRun:
     log: list[str]
 
 
-def render(value: Any) -> Any:
-    """Plain JSON for a deserialized property: secrets become "[secret]", unknowns None, assets their path."""
+def render(value: Any, *, keep_secrets: bool = False) -> Any:
+    """Plain JSON for a deserialized property: secrets become "[secret]" (or, with ``keep_secrets``, the wire form
+    ``{SECRET_SIG_KEY: SECRET_SIG, "value": ...}`` the engine sends analyzers), unknowns None, assets their path."""
     if rpc.is_rpc_secret(value):
-        return SECRET
+        if not keep_secrets:
+            return SECRET
+        return {SECRET_SIG_KEY: SECRET_SIG, "value": render(rpc.unwrap_rpc_secret(value), keep_secrets=True)}
     if isinstance(value, dict):
-        return {k: render(v) for k, v in value.items()}
+        return {k: render(v, keep_secrets=keep_secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v) for v in value]
+        return [render(v, keep_secrets=keep_secrets) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf carries every number as a double; 7.0 was written as 7
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if hasattr(value, "assets"):  # an AssetArchive: its members by name (str() would be a memory address)
+        return {"archive": {name: _member(value.assets[name]) for name in sorted(value.assets)}}
     for attr in ("path", "text", "uri"):  # pulumi assets and archives
         if hasattr(value, attr):
             return {"asset": getattr(value, attr)}
     return str(value)
+
+
+def _member(asset: Any) -> Any:
+    """An archive member, stable and short: a file's path, a text's digest (not the source code itself)."""
+    if hasattr(asset, "text"):
+        return "sha256:" + hashlib.sha256(asset.text.encode()).hexdigest()
+    return render(asset)
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -94,14 +115,16 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
-        inputs = render(rpc.deserialize_properties(request.object, keep_unknowns=True))
+        raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs, policy_inputs = render(raw), render(raw, keep_secrets=True)
         outputs: dict[str, Any] = {}
         if request.type == "pulumi:pulumi:Stack":
             self._stack_urn = response.urn
         else:
             outputs = self.resources[response.urn].state
             if request.type in AUTONAMED and "name" not in inputs and "name" in outputs:
-                inputs["name"] = outputs["name"]  # the provider's Check would fill in the auto-name
+                # the provider's Check would fill in the auto-name
+                inputs["name"] = policy_inputs["name"] = outputs["name"]
         self.registrations.append(
             Registration(
                 urn=response.urn,
@@ -114,6 +137,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=inputs,
                 outputs=render(outputs),
                 replace_on_changes=list(request.replaceOnChanges),
+                provider=request.provider or None,
+                policy_inputs=policy_inputs,
             )
         )
         return response

@@ -27,6 +27,7 @@ AUTONAMED: frozenset[str] = frozenset(
         "gcp:compute/router:Router",
         "gcp:compute/routerNat:RouterNat",
         "gcp:compute/globalAddress:GlobalAddress",
+        "gcp:compute/address:Address",
         "gcp:compute/firewall:Firewall",
         "gcp:vpcaccess/connector:Connector",
         "gcp:sql/databaseInstance:DatabaseInstance",
@@ -135,8 +136,8 @@ def _subnetwork(cloud: FakeCloud, logical: str, state: State) -> State:
     return out | {"gatewayAddress": str(cidr.network_address + 1), "region": state.get("region") or cloud.region}
 
 
-def _global_address(cloud: FakeCloud, logical: str, state: State) -> State:
-    out = _compute_link("addresses")(cloud, logical, state)
+def _global_address(cloud: FakeCloud, logical: str, state: State, scope: str = "global") -> State:
+    out = _compute_link("addresses", scope)(cloud, logical, state)
     address = state.get("address") or (
         cloud.private_ip(logical) if state.get("addressType") == "INTERNAL" else cloud.public_ip(logical)
     )
@@ -248,6 +249,7 @@ _OUTPUTS: dict[str, Outputs] = {
         "__id": f"{c.project}/{c.region}/{s.get('router')}/{s['name']}"
     },
     "gcp:compute/globalAddress:GlobalAddress": _global_address,
+    "gcp:compute/address:Address": lambda c, n, s: _global_address(c, n, s, scope="region"),
     "gcp:servicenetworking/connection:Connection": _peering,
     "gcp:vpcaccess/connector:Connector": _connector,
     "gcp:sql/databaseInstance:DatabaseInstance": _sql_instance,
@@ -280,5 +282,6 @@ def known_types() -> Mapping[str, Outputs]:
 
 
 import grid.fake_cloud_bootstrap  # noqa: E402  (registers bootstrap resource outputs: KMS, WIF)
+import grid.fake_cloud_iam  # noqa: E402  (registers custom role and audit config outputs)
 import grid.fake_cloud_ops  # noqa: E402  (registers serving/ops resource outputs)
 import grid.fake_cloud_serving  # noqa: E402,F401  (registers compute/gateway resource outputs)

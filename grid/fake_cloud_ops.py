@@ -31,6 +31,18 @@ def _subscription(cloud: FakeCloud, _logical: str, state: State) -> State:
     return {"__id": f"projects/{cloud.project}/subscriptions/{state['name']}"}
 
 
+@register_outputs("gcp:projects/serviceIdentity:ServiceIdentity")
+def _service_identity(cloud: FakeCloud, _logical: str, state: State) -> State:
+    # Google's service agents: service-<project number>@gcp-sa-<api>.iam.gserviceaccount.com
+    # (https://cloud.google.com/iam/docs/service-agents).
+    email = f"service-{cloud.project_number}@gcp-sa-{str(state['service']).split('.', 1)[0]}.iam.gserviceaccount.com"
+    return {
+        "__id": f"projects/{cloud.project}/services/{state['service']}",
+        "email": email,
+        "member": f"serviceAccount:{email}",
+    }
+
+
 # Resource-level IAM members only compute an etag, exactly like the project-level ones.
 for _iam_type in (
     "gcp:pubsub/topicIAMMember:TopicIAMMember",

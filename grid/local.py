@@ -240,13 +240,13 @@ class PathRouter:
             await self.auth(scope, receive, send)
         elif path == "/ai" or path.startswith("/ai/"):
             if self.ai is None:
-                await _unavailable(scope, send, "the ai service is not running")
+                await _refuse(scope, send, 503, "the ai service is not running")
             else:
                 await self.ai(scope, receive, send)
         elif path.startswith("/fn/"):
             function = self.functions.get(path.split("/")[2])
             if function is None:
-                await _unavailable(scope, send, "no such function")
+                await _refuse(scope, send, 404, "no such function")
             else:
                 await function(scope, receive, send)
         else:
@@ -272,15 +272,15 @@ class PathRouter:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-async def _unavailable(scope: dict, send: Any, detail: str) -> None:
+async def _refuse(scope: dict, send: Any, status: int, detail: str) -> None:
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1013})
+        await send({"type": "websocket.close", "code": 1013 if status == 503 else 1008})
         return
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 503,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )
@@ -313,7 +313,7 @@ def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port
     # -- ai services (issue #6): the ai service, the functions, and ml-analytics fed from the local event bus.
     from app.ai.main import create_app as create_ai
     from app.ai.settings import AiSettings
-    from app.functions.local import AnalyticsFeed, WsgiApp, load_functions
+    from app.functions.local import AnalyticsFeed, load_functions, public_apps
 
     ai = create_ai(
         AiSettings(
@@ -324,7 +324,7 @@ def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port
         configure_logs=False,
     )
     functions = load_functions(database_url)
-    router = PathRouter(auth, api, ai, {name: WsgiApp(app) for name, app in functions.items()})
+    router = PathRouter(auth, api, ai, public_apps(functions))
     if redis_url:
         router.analytics_feed = AnalyticsFeed(redis_url, "grid:events", functions["ml-analytics"])
     # -- end ai services

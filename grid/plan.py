@@ -86,11 +86,19 @@ def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Pl
     stack_file = read_stack_file(root or project_root(spec), stack, spec.name)
     settings = validate(stack_file, spec)
     run = run_program(stack_file, program=spec.program, project=spec.name)
+    from grid import secret_exposure
     from grid.costing import price_plan  # the policy pack is imported only once a plan exists to judge
-    from grid.policy_eval import evaluate
+    from grid.policy_eval import evaluate, policy_settings
 
     resources = [r.to_json() for r in run.resources]
-    violations = evaluate(resources, settings.environment, settings.usage)
+    # The pack judges the inputs the engine would hand it (secrets unwrapped), never the plan's "[secret]".
+    violations = evaluate(
+        [{**resource, "inputs": r.policy_inputs} for resource, r in zip(resources, run.resources, strict=True)],
+        settings.environment,
+        settings.usage,
+    )
+    exposure = policy_settings(secret_exposure.POLICY, settings.environment)
+    violations += secret_exposure.violations(run.resources, exposure.enforcement.value, exposure.description)
     cost = price_plan(resources, settings.usage)
     cost["budget"] = settings.budget
     warning = stack_file.undecrypted_warning()

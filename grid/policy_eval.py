@@ -14,8 +14,10 @@ reproduces what pulumi_policy's analyzer server does for each gRPC call:
   keys are validated against the policy's config schema and merged over its defaults.
 
 Unknown values: an input the plan cannot know yet is given as `UNKNOWN`, the same sentinel the
-Pulumi runtime sends to analyzers (`pulumi.runtime.rpc.UNKNOWN`). Secret inputs are the string
-"[secret]" in the plan and are passed through as that string.
+Pulumi runtime sends to analyzers (`pulumi.runtime.rpc.UNKNOWN`). Secret inputs come as the engine sends
+them (`Registration.policy_inputs`: the wire's secret marker around the value), so policies see the
+unwrapped value exactly as under `pulumi preview`; what only the offline plan can tell from that marker is
+in grid/secret_exposure.py.
 
 Each violation is `{"policy", "enforcement", "urn", "message"}`; `message` is what the engine
 shows: the policy description, a newline, then the detail. Stack-wide violations have urn None.
@@ -34,7 +36,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import jsonschema
-import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     EnforcementLevel,
@@ -51,7 +52,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies
+from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies, pack_version
 
 UNKNOWN: Final = UNKNOWN_STRING_VALUE
 POLICIES_DIR: Final = Path(__file__).resolve().parent.parent / "policies"
@@ -66,11 +67,6 @@ class PolicyConfigError(ValueError):
 class PolicySettings:
     enforcement: EnforcementLevel
     config: dict[str, Any]
-
-
-def pack_version() -> str:
-    manifest = yaml.safe_load((POLICIES_DIR / "PulumiPolicy.yaml").read_text()) or {}
-    return str(manifest.get("version", "0.0.1"))
 
 
 def load_pack_config(environment: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
@@ -229,6 +225,19 @@ def _analyze_stack(resources: Sequence[Mapping[str, Any]],
             collector.preview_gap(policy, None, error)
         except _NotApplicableError:
             continue
+
+
+@dataclass(frozen=True)
+class PolicyInEnvironment:
+    enforcement: EnforcementLevel
+    description: str
+
+
+def policy_settings(name: str, environment: str) -> PolicyInEnvironment:
+    """One policy's effective enforcement under policies/config/<environment>.json, and its description."""
+    policy = next(p for p in all_policies if p.name == name)
+    settings = resolve_settings(all_policies, load_pack_config(environment))[name]
+    return PolicyInEnvironment(settings.enforcement, policy.description)
 
 
 def evaluate(

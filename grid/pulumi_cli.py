@@ -65,9 +65,8 @@ def automation() -> ModuleType:
     return real
 
 
-def deployed_resources(workspace_stack: Any) -> list[dict[str, Any]]:
-    """The stack's deployed resources in `grid plan` shape (for pricing); empty for a stack never deployed."""
-    deployment = workspace_stack.export_stack().deployment or {}
+def deployed_resources(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The exported deployment's resources in `grid plan` shape (for pricing); empty for a stack never deployed."""
     return [
         {
             "urn": r["urn"],
@@ -89,7 +88,7 @@ def cost_change(planned: dict[str, Any], deployed: list[dict[str, Any]], usage: 
     return {"currency": "USD", "deployed": before, "planned": after, "change": round(after - before, 2)}
 
 
-def _grid_verdicts(stack: str, root: Path, workspace_stack: Any) -> dict[str, Any]:
+def _grid_verdicts(stack: str, root: Path, deployment: dict[str, Any]) -> dict[str, Any]:
     """Grid's offline view of the change: policy verdicts and the cost change."""
     from grid.plan import make_plan
 
@@ -98,7 +97,7 @@ def _grid_verdicts(stack: str, root: Path, workspace_stack: Any) -> dict[str, An
     return {
         "violations": plan.violations,
         "mandatory": plan.mandatory,
-        "cost": cost_change(plan.cost, deployed_resources(workspace_stack), plan.settings.usage),
+        "cost": cost_change(plan.cost, deployed_resources(deployment), plan.settings.usage),
     }
 
 
@@ -156,22 +155,26 @@ def run(
         "refresh": options.refresh or None,
         "diff": options.diff or command == "preview",
     }
+    from grid.rollout import recorded_rollout  # here: grid.rollout imports this module
+
     try:
-        preview = workspace_stack.preview(**common)
-        verdicts = _grid_verdicts(stack, root, workspace_stack)
-        if not options.json:
-            print("\n".join(_verdict_lines(verdicts)))
-        if command == "preview":
-            if options.json:
-                _dump({"stack": stack, "changeSummary": _summary(preview.change_summary), "grid": verdicts})
-            return 0
-        if not _has_changes(preview):
-            print("No changes to apply.", file=out)
-            return 0
-        if not options.yes and not confirm(f"Do you want to perform this update on {stack}?"):
-            print("grid up: confirmation declined; nothing was changed", file=sys.stderr)
-            return 1
-        result = workspace_stack.up(show_secrets=False, **common)
+        # The last promote/rollback lives in the stack's state, not in this checkout's stack file.
+        with recorded_rollout(workspace_stack, root, stack) as deployment:
+            preview = workspace_stack.preview(**common)
+            verdicts = _grid_verdicts(stack, root, deployment)
+            if not options.json:
+                print("\n".join(_verdict_lines(verdicts)))
+            if command == "preview":
+                if options.json:
+                    _dump({"stack": stack, "changeSummary": _summary(preview.change_summary), "grid": verdicts})
+                return 0
+            if not _has_changes(preview):
+                print("No changes to apply.", file=out)
+                return 0
+            if not options.yes and not confirm(f"Do you want to perform this update on {stack}?"):
+                print("grid up: confirmation declined; nothing was changed", file=sys.stderr)
+                return 1
+            result = workspace_stack.up(show_secrets=False, **common)
     except api.CommandError as exc:
         print(str(exc).strip().splitlines()[-1], file=sys.stderr)
         return 1

@@ -1,13 +1,37 @@
-"""Entry point the Pulumi CLI runs for `--policy-pack policies`: serve Grid's policies to the engine."""
+"""Entry point the Pulumi CLI runs for `--policy-pack DIR`: serve Grid's policies to the engine.
 
+The rules import each other as the `policies` package. A published pack is unpacked into a directory with
+another name (and `pulumi policy publish` may run it from anywhere), so this file loads its own directory as
+`policies` instead of relying on the directory's name or on the repository being on the path.
+"""
+
+import importlib.util
 import sys
 from pathlib import Path
 
-# The CLI runs this file from inside policies/; the package lives one level up.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_HERE = Path(__file__).resolve().parent
+_SPEC = importlib.util.spec_from_file_location(
+    "policies", _HERE / "__init__.py", submodule_search_locations=[str(_HERE)]
+)
+assert _SPEC is not None and _SPEC.loader is not None
+_PACKAGE = importlib.util.module_from_spec(_SPEC)
+sys.modules["policies"] = _PACKAGE
+_SPEC.loader.exec_module(_PACKAGE)
 
-from pulumi_policy import PolicyPack
+import pulumi_policy.policy as _sdk  # noqa: E402
+from pulumi_policy import PolicyPack  # noqa: E402
 
-from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies
+from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies, pack_version  # noqa: E402
 
+# pulumi_policy hard-codes "0.0.1" as the version its analyzer reports and puts in its own diagnostics ("can't run
+# policy ... from policy pack 'grid-policies@v0.0.1'"); PolicyPack has no version argument, so the servicer is
+# wrapped to take PulumiPolicy.yaml's version, the one the CLI publishes and `grid plan` reports.
+_Servicer = _sdk._PolicyAnalyzerServicer
+
+
+def _servicer(name, _version, *args, **kwargs):  # type: ignore[no-untyped-def]
+    return _Servicer(name, pack_version(), *args, **kwargs)
+
+
+_sdk._PolicyAnalyzerServicer = _servicer  # type: ignore[assignment,misc]
 PolicyPack(name=PACK_NAME, policies=all_policies, enforcement_level=DEFAULT_ENFORCEMENT)

@@ -112,6 +112,7 @@ FREE_TYPES: Final[Mapping[str, str]] = {
     "gcp:redis/instance:InstanceAuthString": "billed on its instance",
     "gcp:serviceaccount/account:Account": "service accounts are free",
     "gcp:projects/service:Service": "enabling an API is free",
+    "gcp:projects/serviceIdentity:ServiceIdentity": "service agents are free",
     "gcp:storage/bucketObject:BucketObject": "storage is billed on its bucket",
     "gcp:apigateway/api:Api": "billed per call on the gateway",
     "gcp:apigateway/apiConfig:ApiConfig": "billed per call on the gateway",
@@ -138,6 +139,7 @@ _FREE_PATTERNS: Final = (
     (re.compile(r"^gcp:[^:]+:\w*I[aA][mM](Member|Binding|Policy|AuditConfig|CustomRole)$"), "IAM is free"),
     (re.compile(r"^random:"), "random values are computed locally"),
     (re.compile(r"^tls:"), "keys and certificates are computed locally"),
+    (re.compile(r"^time:"), "waits happen in the engine"),
     (re.compile(r"^pulumi:"), "Pulumi engine resource"),
 )
 

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from stacks import gcp_limits
-from stacks.config_base import ConfigModel, decode_config_value
+from stacks import capacity, gcp_limits
+from stacks.config_base import ConfigModel, decode_config_value, deep_merge
 from stacks.config_errors import ConfigError, format_validation_error, suggest
 from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
 from stacks.presets import ENVIRONMENTS, preset
@@ -34,7 +34,7 @@ SECRET_KEYS: dict[str, str] = {
 
 # One service account each. "gateway" is the identity API Gateway/Apigee call services with; "invoker" signs
 # the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports;
-# "cost-cap" stops the services when a dev budget is spent.
+# "cost-cap" stops the services when a dev budget is spent; "fn-build" builds the functions' images.
 WORKLOADS = (
     "auth",
     "api",
@@ -46,7 +46,19 @@ WORKLOADS = (
     "invoker",
     "backup",
     "cost-cap",
+    "fn-build",
 )
+
+# Work a workload does outside the request that caused it, and how it runs once deployed. Cloud Run with
+# request-based billing gives an instance almost no CPU between requests
+# (https://cloud.google.com/run/docs/tips/general#avoid-background), so: "request" runs it inside the causing
+# request, "push" has Pub/Sub deliver it as a request, "background" keeps a loop, which the stack then gives
+# always-allocated CPU and a warm instance (and the policy run-background-work-has-cpu checks it). Request and
+# push cost nothing between requests; background costs an always-on instance per service.
+BACKGROUND_WORK: dict[str, tuple[str, Literal["request", "push", "background"]]] = {
+    "api": ("outbox-relay", "request"),  # app/api/outbox.py: publishes before the response
+    "ai": ("message-indexer", "push"),  # app/ai/push.py: Pub/Sub pushes message.created to /ai/events/pubsub
+}
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -70,6 +82,9 @@ class FlowLogsConfig(_Model):
 
 class NatConfig(_Model):
     enabled: bool = False
+    addresses: int = Field(
+        1, ge=1, le=16, description="Static external addresses reserved for egress (a stable, allow-listable source)."
+    )
     log: Literal["ERRORS_ONLY", "TRANSLATIONS_ONLY", "ALL", "off"] = "ERRORS_ONLY"
     min_ports_per_vm: int = Field(64, ge=2, le=65536)
 
@@ -319,7 +334,12 @@ class ServiceConfig(_Model):
     cpu_idle: bool = Field(True, description="Bill CPU only during requests (request-based billing).")
     startup_cpu_boost: bool = True
     gpu: int = Field(0, ge=0, le=1, description="NVIDIA L4 GPUs (0 or 1).")
-    timeout_seconds: int = Field(60, ge=1, le=3600)
+    timeout_seconds: int = Field(
+        60,
+        ge=1,
+        le=gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS,
+        description="Cloud Run's request timeout; it also ends WebSocket streams.",
+    )
 
     @model_validator(mode="after")
     def _limits(self) -> ServiceConfig:
@@ -341,7 +361,12 @@ class ServiceConfig(_Model):
 
 class ServicesConfig(_Model):
     auth: ServiceConfig = ServiceConfig()
-    api: ServiceConfig = ServiceConfig()
+    # The api holds WebSocket streams open: they last as long as Cloud Run lets a request last.
+    api: ServiceConfig = Field(
+        default_factory=lambda: ServiceConfig.model_validate(
+            {"timeoutSeconds": gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS}
+        )
+    )
     ai: ServiceConfig = Field(default_factory=lambda: ServiceConfig.model_validate({"memory": "2Gi"}))
 
 
@@ -441,9 +466,14 @@ class GatewayConfig(_Model):
                 raise ValueError(f"'{domain}' is not a valid DNS name")
         return value
 
+    @property
+    def serves_domains(self) -> bool:
+        """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
+        return self.type in ("loadBalancer", "apigee")
+
     @model_validator(mode="after")
     def _needs(self) -> GatewayConfig:
-        if self.type in ("loadBalancer", "apigee") and not self.domains:
+        if self.serves_domains and not self.domains:
             raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
         if self.cdn and self.type != "loadBalancer":
             raise ValueError("cdn needs type loadBalancer")
@@ -555,6 +585,10 @@ class CompletionConfig(_Model):
 
 RolloutService = Literal["auth", "api", "ai"]
 _REVISION = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+# Where a tagged rollout's decision is recorded: labels on the Cloud Run service itself, so it lives in the stack's
+# state (and on the service), where the next deploy reads it back (grid/rollout.py), not in a CI runner's copy of
+# the stack file. Revision names fit label values (lowercase letters, digits, -; at most 63 characters).
+ROLLOUT_LABELS = {"stable": "grid-stable-revision", "previous": "grid-previous-revision"}
 
 
 class RolloutConfig(_Model):
@@ -573,6 +607,13 @@ class RolloutConfig(_Model):
             if not _REVISION.match(revision):
                 raise ValueError(f"{service}: '{revision}' is not a Cloud Run revision name")
         return value
+
+    def labels(self, service: str) -> dict[str, str]:
+        """The service's labels recording this decision (ROLLOUT_LABELS), for a tagged rollout."""
+        if self.strategy != "tagged":
+            return {}
+        decided = {"stable": self.stable.get(service), "previous": self.previous.get(service)}
+        return {ROLLOUT_LABELS[key]: revision for key, revision in decided.items() if revision}
 
     @field_validator("candidate_tag")
     @classmethod
@@ -689,6 +730,7 @@ class StackConfig(_Model):
                 )
         if self.database.replica_region == self.region:
             raise ValueError("grid:database.replicaRegion: must differ from gcp:region for a cross-region replica")
+        capacity.plan_pools(self)  # the pools of every connecting workload must fit the database
         for name in ("auth", "api", "ai"):
             if getattr(self.services, name).gpu and self.region not in gcp_limits.GPU_REGIONS:
                 raise ValueError(
@@ -705,16 +747,6 @@ _TOP_LEVEL_KEYS = {
     to_camel(name): name for name in StackConfig.model_fields if name not in {"stack", "project", "region"}
 } | {"namePrefix": "name_prefix"}
 _TOP_LEVEL_KEYS.pop("secretsPresent", None)
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def default_name_prefix(stack: str) -> str:
@@ -763,7 +795,7 @@ def load_stack_config(
         raise ConfigError(problems)
 
     region = decode_config_value(raw.get("gcp:region", "us-central1"))
-    document = _deep_merge(preset(str(environment), str(region)), grid)
+    document = deep_merge(preset(str(environment), str(region)), grid)
     document.setdefault("namePrefix", default_name_prefix(stack))
     document.update(
         stack=stack,

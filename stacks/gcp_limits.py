@@ -58,10 +58,10 @@ REGIONS: frozenset[str] = frozenset(
     }
 )
 
-# Cloud Run GPU (NVIDIA L4) regions: https://cloud.google.com/run/docs/configuring/services/gpu, 2026-11.
-GPU_REGIONS: frozenset[str] = frozenset(
-    {"us-central1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1", "asia-south1"}
-)
+# Regions where any project can run Cloud Run services on an NVIDIA L4 ("Supported regions" of
+# https://cloud.google.com/run/docs/configuring/services/gpu, 2026-11). asia-south1 is listed too, but "by
+# invitation only": a new project gets neither the GPU nor its quota there, so the config refuses it.
+GPU_REGIONS: frozenset[str] = frozenset({"us-central1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1"})
 
 # Resource-name rules. Each: (regex, max length, doc).
 NAME_RULES: dict[str, tuple[str, int, str]] = {
@@ -161,6 +161,10 @@ CLOUD_RUN_CPU_MEMORY: dict[float, tuple[int, int]] = {
     8: (4096, 32768),
 }
 _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
+
+# A Cloud Run request, a WebSocket stream included, ends at the service's request timeout: at most 60 minutes
+# (https://cloud.google.com/run/docs/configuring/request-timeout, https://cloud.google.com/run/docs/triggering/websockets).
+CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600
 
 
 def memory_mib(value: str) -> int:

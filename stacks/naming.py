@@ -30,6 +30,11 @@ class Names:
     def repository(self) -> str:
         return self.config.registry.repository_id or self.prefix
 
+    @property
+    def function_repository(self) -> str:
+        """Where gen2 function builds push their images."""
+        return self("functions")
+
     def checked(self) -> Iterator[tuple[str, str, bool]]:
         """(name kind, name, autonamed by Pulumi) for every name Google Cloud validates."""
         from stacks.config import WORKLOADS
@@ -48,4 +53,5 @@ class Names:
         for service in ("auth", "api", "ai"):
             yield "cloud_run_service", self(service), False
         yield "artifact_repository", self.repository, False
+        yield "artifact_repository", self.function_repository, False
         yield "secret_id", self.secret("database-url"), False

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.audit import DataAccessAudit, DataAccessAuditArgs
 from components.backups import SqlExports, SqlExportsArgs
 from components.cache import Cache, CacheArgs
 from components.database import Database, DatabaseArgs
 from components.identity import WorkloadIdentities, WorkloadIdentitiesArgs
 from components.networking import Networking, NetworkingArgs
-from components.project import ProjectServices, ProjectServicesArgs
+from components.project import ProjectServices, ProjectServicesArgs, ServiceAgents, ServiceAgentsArgs
 from components.registry import Registry, RegistryArgs
 from components.secrets import Secret, SecretArgs
+from stacks.capacity import DATABASE_CLIENTS
 from stacks.config import WORKLOADS, ConfigError, StackConfig, load_stack_config
 from stacks.naming import Names
 from stacks.runtime_config import current_config, source_file
@@ -47,10 +49,14 @@ APIS = (
 )
 
 # Workloads that read each secret. Everything else gets nothing.
-DATABASE_READERS = ("auth", "api", "ai", "ml-analytics", "migrations")
 CACHE_READERS = ("auth", "api", "ai")
 CONFIG_SECRET_READERS = {"completionApiKey": ("ai",), "pagerdutyRoutingKey": (), "slackAuthToken": ()}
 RUNTIME_WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics")
+# Google-managed agents the stack relies on, by API, with the project roles each must hold: Pub/Sub's agent is
+# granted the dead-letter topic and subscriptions (components/messaging.py); Eventarc's creates the trigger of the
+# Pub/Sub-triggered cost-cap function and needs its agent role for it
+# (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
+SERVICE_AGENT_ROLES = {"pubsub.googleapis.com": (), "eventarc.googleapis.com": ("roles/eventarc.serviceAgent",)}
 # Project-level roles with no resource-level equivalent.
 PROJECT_ROLES = {"ai": ("roles/monitoring.metricWriter",)}
 
@@ -91,6 +97,8 @@ class Foundation:
     """Config secrets as (secret) outputs, for resources that need the value itself (channel credentials)."""
     registry: Registry
     outputs: dict[str, pulumi.Output | str | None]
+    agents: ServiceAgents
+    """Google-managed service agents, created (and granted their roles) before everything else."""
 
 
 def foundation(config: StackConfig) -> Foundation:
@@ -102,7 +110,13 @@ def foundation(config: StackConfig) -> Foundation:
     )
     base = pulumi.ResourceOptions(providers=[provider])
     apis = ProjectServices(names("apis"), ProjectServicesArgs(project=config.project, apis=APIS), opts=base)
-    opts = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[apis]))
+    agents = ServiceAgents(
+        names("agents"),
+        ServiceAgentsArgs(project=config.project, roles=SERVICE_AGENT_ROLES),
+        opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[apis])),
+    )
+    opts = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[apis, agents]))
+    DataAccessAudit(names("audit"), DataAccessAuditArgs(project=config.project), opts=opts)
 
     identities = WorkloadIdentities(
         names("identity"),
@@ -136,7 +150,7 @@ def foundation(config: StackConfig) -> Foundation:
             access=network.private_access,
             url_secret_id=names.secret("database-url"),
             password_secret_id=names.secret("db-password"),
-            accessors=readers(DATABASE_READERS),
+            accessors=readers(DATABASE_CLIENTS),
             labels={"component": "database"},
         ),
         opts=opts,
@@ -199,6 +213,7 @@ def foundation(config: StackConfig) -> Foundation:
         "networkId": network.network_id,
         "networkName": network.network_name,
         "subnetId": network.subnet_id,
+        "egressAddresses": network.egress_addresses,
         "databaseInstance": database.instance_name,
         "databaseConnectionName": database.connection_name,
         "databaseReplicaConnectionName": database.replica_connection_name,
@@ -210,7 +225,7 @@ def foundation(config: StackConfig) -> Foundation:
         "serviceAccounts": identities.emails,
     }
     return Foundation(
-        opts, names, identities, network, database, cache, config_secrets, secret_values, registry, outputs
+        opts, names, identities, network, database, cache, config_secrets, secret_values, registry, outputs, agents
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.compute import SecretRef
+from components.compute.run import STARTUP_CONNECT_SECONDS
+from stacks.config import BACKGROUND_WORK
 
 
 @dataclass
@@ -28,17 +30,36 @@ class EnvSources:
     project: str
     database_url: SecretRef
     redis_url: SecretRef | None
+    redis_ca_cert: pulumi.Input[str] | None
+    """PEM of the cache's server CAs when it speaks TLS (public: a plain value, not a secret)."""
     jwt_signing_key: SecretRef
     events_topic: pulumi.Input[str]
     completion_api_key: SecretRef | None
     trusted_proxy_hops: int
+    user_auth_header: str
     ai_subscription: pulumi.Input[str]
-    """Full name of the pull subscription the ai indexer reads message.created from."""
+    """Full name of the subscription that carries message.created to the ai indexer."""
     completion_base_url: str | None
     completion_model: str
+    api_timeout_seconds: int
+    """The api's Cloud Run request timeout, which also ends its WebSocket streams."""
+    ai_push_audience: str | None = None
+    """With push delivery to ai: the OIDC audience of the pushes (None: ai pulls ``ai_subscription``)."""
+    push_invoker_email: pulumi.Input[str] | None = None
+    """The account Pub/Sub signs push tokens as."""
+    db_pools: Mapping[str, int] = field(default_factory=dict)
+    """DB_POOL_MAX_SIZE per connecting workload, sized so the stack fits max_connections (stacks/capacity.py)."""
 
 
-def _common(src: EnvSources) -> WorkloadEnv:
+@dataclass(frozen=True)
+class Jwks:
+    """Where api and ai fetch auth's public keys, and the ID-token audience the fetch needs (None: public path)."""
+
+    url: pulumi.Input[str]
+    audience: pulumi.Input[str] | None
+
+
+def _common(service: str, src: EnvSources) -> WorkloadEnv:
     env = WorkloadEnv(
         plain={
             "ENVIRONMENT": src.environment,
@@ -47,32 +68,63 @@ def _common(src: EnvSources) -> WorkloadEnv:
             # Migrations run once per release as a Cloud Run job, not in every instance's startup.
             "RUN_MIGRATIONS": "false",
             "TRUSTED_PROXY_HOPS": str(src.trusted_proxy_hops),
+            "USER_AUTH_HEADER": src.user_auth_header,
+            # Retry the first database/Redis connection while Direct VPC egress connects, inside the probe.
+            "STARTUP_CONNECT_SECONDS": str(STARTUP_CONNECT_SECONDS),
         },
         secrets={"DATABASE_URL": src.database_url},
     )
-    if src.redis_url is not None:
+    if service in src.db_pools:
+        env.plain["DB_POOL_MAX_SIZE"] = str(src.db_pools[service])
+    # The migrations job only talks to Postgres; it is no reader of the Redis secret, and Cloud Run refuses to
+    # run a job that references a secret its identity cannot access.
+    if service != "migrations" and src.redis_url is not None:
         env.secrets["REDIS_URL"] = src.redis_url
+        if src.redis_ca_cert is not None:
+            env.plain["REDIS_CA_CERT"] = src.redis_ca_cert
     return env
 
 
-def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | None = None) -> WorkloadEnv:
-    """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks_url``."""
-    if service in ("api", "ai") and jwks_url is None:
+def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
+    if jwks is None:
         raise ValueError(f"{service} needs the auth service's JWKS URL")
-    env = _common(src)
+    env.plain["JWKS_URL"] = jwks.url
+    if jwks.audience is not None:
+        env.plain["JWKS_AUDIENCE"] = jwks.audience
+
+
+def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
+    """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
+    env = _common(service, src)
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
-        env.plain.update({"JWKS_URL": jwks_url, "EVENTS_BACKEND": "pubsub", "PUBSUB_TOPIC": src.events_topic})
-    elif service == "ai":
+        _verifying(env, jwks, service)
         env.plain.update(
             {
-                "JWKS_URL": jwks_url,
                 "EVENTS_BACKEND": "pubsub",
-                "PUBSUB_SUBSCRIPTION": src.ai_subscription,
+                "PUBSUB_TOPIC": src.events_topic,
+                "REQUEST_TIMEOUT_SECONDS": str(src.api_timeout_seconds),
+                "OUTBOX_RELAY_MODE": "background" if BACKGROUND_WORK["api"][1] == "background" else "request",
+            }
+        )
+    elif service == "ai":
+        _verifying(env, jwks, service)
+        env.plain.update(
+            {
                 "COMPLETION_MODEL": src.completion_model,
             }
         )
+        if src.ai_push_audience is not None:
+            env.plain.update(
+                {
+                    "EVENTS_BACKEND": "push",
+                    "PUSH_AUDIENCE": src.ai_push_audience,
+                    "PUSH_SERVICE_ACCOUNT": src.push_invoker_email,
+                }
+            )
+        else:
+            env.plain.update({"EVENTS_BACKEND": "pubsub", "PUBSUB_SUBSCRIPTION": src.ai_subscription})
         if src.completion_base_url is not None:
             env.plain["COMPLETION_BASE_URL"] = src.completion_base_url
         if src.completion_api_key is not None:
@@ -84,12 +136,13 @@ def service_env(service: str, src: EnvSources, jwks_url: pulumi.Input[str] | Non
     return env
 
 
-def function_env(function: str, environment: str, database_url: SecretRef) -> WorkloadEnv:
+def function_env(function: str, environment: str, database_url: SecretRef, db_pool: int | None = None) -> WorkloadEnv:
     """Environment of a Cloud Function (korean-nlp needs nothing; ml-analytics writes usage to Postgres)."""
     if function == "korean-nlp":
         return WorkloadEnv(plain={"ENVIRONMENT": environment})
     if function == "ml-analytics":
-        return WorkloadEnv(plain={"ENVIRONMENT": environment}, secrets={"DATABASE_URL": database_url})
+        plain = {"ENVIRONMENT": environment, **({"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {})}
+        return WorkloadEnv(plain=plain, secrets={"DATABASE_URL": database_url})
     raise ValueError(f"no environment contract for function '{function}'")
 
 

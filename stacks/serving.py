@@ -1,7 +1,8 @@
 """The serving layer: images, Cloud Run services and job, functions, the public gateway, messaging, monitoring.
 
 Deploys the bundled apps from app/ onto the foundation (stacks/program.py). Routing is docs/design.md §7's:
-``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions, everything else -> api.
+``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> functions (ml-analytics: its user endpoint only),
+everything else -> api.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from components.compute import (
     CloudRunJobArgs,
     CloudRunService,
     CloudRunServiceArgs,
+    FunctionBuilds,
+    FunctionBuildsArgs,
     FunctionSourceBucket,
     ServiceImage,
     ServiceImageArgs,
@@ -48,9 +51,11 @@ from components.messaging import (
     TaskQueueArgs,
 )
 from components.monitoring import Monitoring, MonitoringArgs
-from components.secrets import Secret
-from stacks.config import FunctionConfig, StackConfig
-from stacks.service_env import EnvSources, function_env, service_env
+from components.secrets import Secret, own_grants
+from policies.operations import BACKGROUND_LABEL
+from stacks import capacity
+from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
+from stacks.service_env import EnvSources, Jwks, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "api", "ai")
@@ -65,14 +70,28 @@ class FunctionSpec:
     source: str
     entry_point: str
     route: str
+    public_route: str
+    """What the entry point (load balancer, API Gateway) forwards to the function: ``route`` or a part of it."""
 
 
+# The functions log as the services do, through app/common/logging.py (standard library only), packed into each
+# function's source at the same import path.
+FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
 FUNCTIONS = (
-    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp"),
-    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics"),
+    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp", "/fn/korean-nlp", "/fn/korean-nlp"),
+    # Only /anomalies is for users. /events (Pub/Sub push) and /report (Cloud Scheduler) trust their caller to be
+    # the platform: the entry point must not forward them, or anyone could post usage or run the report through it.
+    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics", "/fn/ml-analytics", "/fn/ml-analytics/anomalies"),
 )
 COST_CAP = "cost-cap"
+# Public health path of each service, behind the gateway's routing.
+HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
+AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
+
+
+def _function_shared_files() -> dict[str, Path]:
+    return {name: REPO_ROOT / name for name in FUNCTION_SHARED_FILES}
 
 
 def _function_config(config: StackConfig, function: str) -> FunctionConfig:
@@ -114,14 +133,25 @@ class Exposure:
     public: bool
     """Unauthenticated invocation is allowed (only behind the load balancer, which Armor guards)."""
     trusted_proxy_hops: int
+    user_auth_header: str
+    """The header the services read the caller's access token from (USER_AUTH_HEADER)."""
 
 
 def _exposure(gateway_type: str) -> Exposure:
     if gateway_type == "loadBalancer":
         # Only the load balancer can reach the services; it appends the client and its own address to XFF.
-        return Exposure("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "ALLOW_INTERNAL_AND_GCLB", True, 2)
-    # API Gateway, Apigee or none: services keep their run.app URL but only trusted identities may invoke.
-    return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1)
+        return Exposure("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "ALLOW_INTERNAL_AND_GCLB", True, 2, "Authorization")
+    if gateway_type == "apiGateway":
+        # API Gateway calls its x-google-backend with its own Google-signed ID token (jwt_audience) in
+        # Authorization and passes the caller's header on as X-Forwarded-Authorization
+        # (https://cloud.google.com/api-gateway/docs/securing-backend-services,
+        # https://cloud.google.com/endpoints/docs/openapi/openapi-extensions#jwt_audience_disable_auth). Trusting
+        # that header is safe only because the services are private: Cloud Run IAM admits the gateway's identity
+        # and the platform's own (api/ai fetching auth's keys, Cloud Tasks), never allUsers, so no client can
+        # reach them but through the gateway, which sets X-Forwarded-Authorization from the caller's Authorization.
+        return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "X-Forwarded-Authorization")
+    # Apigee or none: services keep their run.app URL but only trusted identities may invoke.
+    return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "Authorization")
 
 
 def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
@@ -144,37 +174,56 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     ).secret
 
     invoker_members: dict[str, pulumi.Input[str]] = {}
-    if exposure.public:
-        invoker_members["public"] = "allUsers"
-    elif config.gateway.type in ("apiGateway", "apigee"):
+    if config.gateway.type in ("apiGateway", "apigee"):
         invoker_members["gateway"] = ids.members["gateway"]
+    # Behind the load balancer, Cloud Run services turn the invoker IAM check off instead of granting allUsers,
+    # which Domain Restricted Sharing (the default for new organisations) refuses:
+    # https://cloud.google.com/run/docs/authenticating/public#invoker_check. The Cloud Functions v2 API has no
+    # such setting, so functions behind the load balancer still need the allUsers grant.
+    function_invokers = {**invoker_members, **({"public": "allUsers"} if exposure.public else {})}
 
     # Functions first: the event bus pushes to ml-analytics and the scheduler calls it.
     bucket = FunctionSourceBucket(
         names("fn-src"), FunctionSourceBucketArgs(project=config.project, region=config.region), opts=opts
     )
+    builds = FunctionBuilds(
+        names("fn-build"),
+        FunctionBuildsArgs(
+            project=config.project,
+            region=config.region,
+            repository_id=names.function_repository,
+            source_bucket=bucket.name,
+            account_name=ids.account_ids["fn-build"],
+            member=ids.members["fn-build"],
+        ),
+        opts=opts,
+    )
     interface = base.network.function_network_interface()
     database_url = base.database.url_secret.ref
     functions: dict[str, CloudFunction] = {}
+    pools = capacity.plan_pools(config)
     for spec in FUNCTIONS:
-        env = function_env(spec.name, config.environment, database_url)
+        env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(
                 function_name=names(spec.name),
                 source_dir=REPO_ROOT / "app" / "functions" / spec.source,
+                shared_files=_function_shared_files(),
                 entry_point=spec.entry_point,
                 bucket=bucket.name,
                 region=config.region,
                 project=config.project,
                 config=_function_config(config, spec.name),
                 service_account=ids.emails[spec.name],
+                builds=builds,
                 ingress=exposure.function_ingress,
                 network_interface=interface,
                 env=env.plain,
                 secret_env=env.secrets,
-                invokers={**invoker_members, "invoker": ids.members["invoker"]},  # push + scheduler
+                invokers={**function_invokers, "invoker": ids.members["invoker"]},  # push + scheduler
                 labels={"grid-service": spec.name},
+                depends_on=own_grants(spec.name, env.secrets.values()),
             ),
             opts=opts,
         )
@@ -185,13 +234,13 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         EventBusArgs(
             config=config.messaging,
             project=config.project,
-            project_number=project_number,
+            service_agent=base.agents.members["pubsub.googleapis.com"],
             topic_name=names("events"),
             push_endpoint=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/events"),
             push_invoker_email=ids.emails["invoker"],
             push_audience=analytics.uri,
             publishers={"api": ids.members["api"]},
-            pull_subscriptions=[PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})],
+            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)],
         ),
         opts=opts,
     )
@@ -225,17 +274,15 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         opts=opts,
     )
 
-    grants = [jwt_secret, base.database.url_secret, *([base.cache.url_secret] if base.cache else [])]
-    grants += list(base.config_secrets.values())
     services: dict[str, CloudRunService] = {}
     sources = _env_sources(config, base, jwt_secret, exposure, events)
-    jwks_url: pulumi.Input[str] | None = None
+    jwks: Jwks | None = None
     for service in SERVICES:  # auth first: the others verify tokens against its published keys
-        env = service_env(service, sources, jwks_url)
+        env = service_env(service, sources, jwks)
         callers = dict(invoker_members)
         if service == "ai":
             callers["invoker"] = ids.members["invoker"]  # Cloud Tasks deliver AI work with this identity
-        if service == "auth" and not exposure.public and not config.gateway.domains:
+        if service == "auth" and not exposure.public and not config.gateway.serves_domains:
             # Without a public hostname the api and ai services fetch the JWKS from auth's own URL.
             callers.update({"api": ids.members["api"], "ai": ids.members["ai"]})
         services[service] = CloudRunService(
@@ -245,23 +292,25 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 region=config.region,
                 project=config.project,
                 image=images[service],
-                config=getattr(config.services, service),
+                config=_with_background_work(service, getattr(config.services, service)),
                 service_account=ids.emails[service],
                 vpc_access=base.network.service_vpc_access(),
                 ingress=exposure.run_ingress,
                 env=env.plain,
                 secret_env=env.secrets,
                 invokers=callers,
+                invoker_iam_disabled=exposure.public,
                 deletion_protection=prod,
-                labels={"grid-service": service},
-                depends_on=grants,
+                labels={"grid-service": service, **config.rollout.labels(service), **_background_label(service)},
+                custom_audiences=[_push_audience(names)] if service == "ai" and _delivery("ai") == "push" else [],
+                depends_on=own_grants(service, env.secrets.values()),
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
             ),
             opts=opts,
         )
         if service == "auth":
-            jwks_url = _jwks_url(config, services["auth"].uri)
+            jwks = _jwks(config, services["auth"].uri)
     migrations_env = service_env("migrations", sources)
     migrations = CloudRunJob(
         names("migrate"),
@@ -277,7 +326,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             secret_env=migrations_env.secrets,
             deletion_protection=prod,
             labels={"grid-service": "migrations"},
-            depends_on=grants,
+            depends_on=own_grants("migrations", migrations_env.secrets.values()),
         ),
         opts=opts,
     )
@@ -286,7 +335,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         Backend("auth", "run", services["auth"].name, "/auth", services["auth"].uri),
         Backend("ai", "run", services["ai"].name, "/ai", services["ai"].uri),
         *[
-            Backend(f"fn-{spec.name}", "function", functions[spec.name].name, spec.route, functions[spec.name].uri)
+            Backend(
+                f"fn-{spec.name}", "function", functions[spec.name].name, spec.public_route, functions[spec.name].uri
+            )
             for spec in FUNCTIONS
         ],
         Backend("api", "run", services["api"].name, None, services["api"].uri, cdn=config.gateway.cdn),
@@ -313,13 +364,16 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             endpoints=[
                 (route, host, path)
                 for host in gateway_outputs["gatewayHosts"][:1]
-                for route, path in (("api", "/health"), ("auth", "/auth/health"), ("ai", "/ai/health"))
+                for route, path in HEALTH_ROUTES.items()
+                if not scales_to_zero_on_gpu(getattr(config.services, route))
             ],
+            scale_to_zero=[route for route in HEALTH_ROUTES if getattr(config.services, route).min_instances == 0],
+            region=config.region,
             run_services={name: s.name for name, s in services.items()},
             functions={name: f.name for name, f in functions.items()},
             sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
             redis_instance_id=base.cache.instance_id if base.cache else None,
-            budget_topic_id=_cost_cap(config, base, bucket),
+            budget_topic_id=_cost_cap(config, base, bucket, builds),
             slack_auth_token=base.config_secret_values.get("slackAuthToken"),
             slack_channel=config.monitoring.slack_channel,
             pagerduty_routing_key=base.config_secret_values.get("pagerdutyRoutingKey"),
@@ -332,12 +386,56 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     return outputs
 
 
-def _jwks_url(config: StackConfig, auth_uri: pulumi.Input[str]) -> pulumi.Input[str]:
-    """Where api and ai fetch auth's public keys: the public hostname, else auth's own URL (they may invoke it)."""
+def _delivery(workload: str) -> str | None:
+    return BACKGROUND_WORK[workload][1] if workload in BACKGROUND_WORK else None
+
+
+def _background_label(workload: str) -> dict[str, str]:
+    """``grid-background: <work>`` on a service that runs a loop between requests (the policy reads it)."""
+    return {BACKGROUND_LABEL: BACKGROUND_WORK[workload][0]} if _delivery(workload) == "background" else {}
+
+
+def _with_background_work(workload: str, service: ServiceConfig) -> ServiceConfig:
+    """A loop between requests needs CPU between requests and an instance to run on."""
+    if _delivery(workload) != "background":
+        return service
+    return service.model_copy(update={"cpu_idle": False, "min_instances": max(1, service.min_instances)})
+
+
+def _push_audience(names) -> str:
+    """The OIDC audience of pushes to ai: fixed, so ai's own settings need not wait for its URL."""
+    return names(AI_INDEXER)
+
+
+def _ai_indexer_subscription(config: StackConfig, names, ids, project_number) -> PullSubscriptionArgs:
+    """message.created for the ai indexer: pushed to ai (a request, no CPU between requests) or pulled by ai."""
+    if _delivery("ai") != "push":
+        return PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})
+    # Cloud Run's deterministic URL: https://<service>-<project number>.<region>.run.app
+    # (https://cloud.google.com/run/docs/triggering/https-request#deterministic)
+    endpoint = pulumi.Output.concat(
+        "https://", names("ai"), "-", project_number, ".", config.region, ".run.app", AI_PUSH_PATH
+    )
+    return PullSubscriptionArgs(name=AI_INDEXER, push_endpoint=endpoint, push_audience=_push_audience(names))
+
+
+def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
+    """No uptime check on such a service: a check every period keeps a GPU instance (billed per instance-second)
+    up around the clock, and a cold start (loading a model onto the GPU) times the check out and pages.
+    https://cloud.google.com/run/docs/configuring/services/gpu#pricing"""
+    return bool(service.gpu) and service.min_instances == 0
+
+
+def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:
+    """Where api and ai fetch auth's public keys: the public hostname, else auth's own URL (they may invoke it).
+
+    auth's own URL is private (not allUsers): Cloud Run IAM refuses a call without a Google-signed ID token for
+    that URL, so the audience goes with it (https://cloud.google.com/run/docs/authenticating/service-to-service).
+    """
     path = "/auth/.well-known/jwks.json"
-    if config.gateway.domains:
-        return f"https://{config.gateway.domains[0]}{path}"
-    return pulumi.Output.concat(auth_uri, path)
+    if config.gateway.serves_domains:
+        return Jwks(f"https://{config.gateway.domains[0]}{path}", None)
+    return Jwks(pulumi.Output.concat(auth_uri, path), auth_uri)
 
 
 def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposure, events: EventBus) -> EnvSources:
@@ -347,15 +445,21 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         project=config.project,
         database_url=base.database.url_secret.ref,
         redis_url=base.cache.url_secret.ref if base.cache else None,
+        redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
         jwt_signing_key=jwt_secret.ref,
         events_topic=events.topic_id,
         ai_subscription=pulumi.Output.concat(
             "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]
         ),
+        ai_push_audience=_push_audience(base.names) if _delivery("ai") == "push" else None,
+        push_invoker_email=base.identities.emails["invoker"],
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
+        api_timeout_seconds=config.services.api.timeout_seconds,
         completion_api_key=completion.ref if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
+        user_auth_header=exposure.user_auth_header,
+        db_pools=capacity.plan_pools(config),
     )
 
 
@@ -405,7 +509,9 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
     return {"gatewayAddress": None, "gatewayHosts": [], "candidateHost": None}
 
 
-def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi.Input[str] | None:
+def _cost_cap(
+    config: StackConfig, base, bucket: FunctionSourceBucket, builds: FunctionBuilds
+) -> pulumi.Input[str] | None:
     """The budget's topic, when the stack stops its services at the budget (dev)."""
     if not config.monitoring.budget.caps_spend:
         return None
@@ -415,10 +521,14 @@ def _cost_cap(config: StackConfig, base, bucket: FunctionSourceBucket) -> pulumi
             project=config.project,
             region=config.region,
             stack_label=base.names.prefix,
+            services=[base.names(workload) for workload in (*SERVICES, *(spec.name for spec in FUNCTIONS))],
             source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
+            shared_files=_function_shared_files(),
             bucket=bucket.name,
             service_account=base.identities.emails[COST_CAP],
             member=base.identities.members[COST_CAP],
+            builds=builds,
+            trigger_agents=[*base.agents.ready["eventarc.googleapis.com"], *base.agents.ready["pubsub.googleapis.com"]],
         ),
         opts=base.opts,
     )

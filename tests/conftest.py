@@ -20,13 +20,10 @@ def stack_values(stack: str) -> dict[str, Any]:
 
 
 def deep_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_update(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    """``override`` on ``base`` key by key, as a stack file is merged onto its preset; ``base`` is left as it was."""
+    from stacks.config_base import deep_merge
+
+    return deep_merge(copy.deepcopy(base), override)
 
 
 class Synth:

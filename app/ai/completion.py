@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger("app.ai.completion")
 
@@ -76,6 +77,11 @@ class CircuitBreaker:
             return True
         return False
 
+    def end_trial(self) -> None:
+        """Free the trial slot whatever became of the trial call (cancelled, or an error nobody foresaw): else
+        no caller could ever probe again and the breaker would stay shut until the process restarts."""
+        self._trial = False
+
     def retry_after(self) -> int:
         if self.opened_at is None:
             return 1
@@ -93,6 +99,30 @@ class CircuitBreaker:
             if self.opened_at is None or self.state == "half-open":
                 log.warning("completion provider circuit open for %.0fs", self.cooldown)
             self.opened_at = time.monotonic()
+
+
+class _Message(BaseModel):
+    content: str
+
+
+class _Choice(BaseModel):
+    message: _Message
+
+
+class _Usage(BaseModel):
+    prompt_tokens: int = Field(0, ge=0)
+    completion_tokens: int = Field(0, ge=0)
+
+
+class _Reply(BaseModel):
+    """The part of a chat-completions reply we use; anything else in it is ignored, anything malformed in it is a
+    failed attempt (a ValidationError), never an exception that escapes the retry and breaker logic."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    choices: list[_Choice] = Field(min_length=1)
+    model: str | None = None
+    usage: _Usage | None = None
 
 
 class TokenMeter:
@@ -181,11 +211,19 @@ class CompletionClient:
     async def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> Completion:
         if self.base_url is None:
             raise ProviderNotConfigured()
+        trial = self.breaker.state == "half-open"
         if not self.breaker.allow():
             raise ProviderUnavailable("circuit open", self.breaker.retry_after())
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
+        try:
+            return await self._attempts(body)
+        finally:
+            if trial:
+                self.breaker.end_trial()
+
+    async def _attempts(self, body: dict[str, Any]) -> Completion:
         last = "no attempt"
         for attempt in range(self.max_attempts):
             retry_after: float | None = None
@@ -198,8 +236,8 @@ class CompletionClient:
             else:
                 if resp.status_code == 200:
                     try:
-                        completion = self._parse(resp.json())
-                    except (ValueError, KeyError, IndexError, TypeError):
+                        completion = self._parse(resp.content)
+                    except ValidationError:
                         last = "malformed response"
                     else:
                         self.breaker.success()
@@ -218,16 +256,14 @@ class CompletionClient:
         self.breaker.failure()
         raise ProviderUnavailable(last, self.breaker.retry_after() if self.breaker.state == "open" else 1)
 
-    def _parse(self, body: dict[str, Any]) -> Completion:
-        content = body["choices"][0]["message"]["content"]
-        if not isinstance(content, str):
-            raise TypeError("content")
-        usage = body.get("usage") or {}
+    def _parse(self, raw: bytes) -> Completion:
+        reply = _Reply.model_validate_json(raw)
+        usage = reply.usage or _Usage()
         return Completion(
-            content=content,
-            model=str(body.get("model") or self.model),
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
+            content=reply.choices[0].message.content,
+            model=reply.model or self.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
         )
 
 

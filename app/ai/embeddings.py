@@ -8,8 +8,10 @@ encoder, are done here in numpy. Loaded once per process; the weights are read-o
 
 A model call costs a fixed overhead plus a small per-text cost, so many concurrent one-text requests are far
 cheaper answered by one call than by one call each. `MicroBatcher` collects texts for up to `wait` seconds or
-`max_batch` texts, whichever comes first, runs one model call in a worker thread (ONNX Runtime releases the GIL,
-so the event loop keeps serving), and hands every caller its own vectors.
+`max_batch` texts, whichever comes first, runs one model call in its own single worker thread (ONNX Runtime
+releases the GIL, so the event loop keeps serving), and hands every caller its own vectors. One thread of its own:
+model calls never run side by side competing for the same cores, and never take the threads of the shared default
+executor that other work (password hashing, file reads) needs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +129,12 @@ class MicroBatcher(BackgroundLoop):
         self.max_batch = max_batch
         self.wait = wait
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-model")
         self.model_calls = 0
+
+    async def stop(self) -> None:
+        await super().stop()
+        self._model_thread.shutdown(wait=False, cancel_futures=True)
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -163,7 +171,7 @@ class MicroBatcher(BackgroundLoop):
         texts = [t for p in batch for t in p.texts]
         try:
             self.model_calls += 1
-            vectors = await asyncio.to_thread(self.embedder.encode, texts)
+            vectors = await asyncio.get_running_loop().run_in_executor(self._model_thread, self.embedder.encode, texts)
         except Exception as exc:
             for p in batch:
                 if not p.future.done():

@@ -13,13 +13,14 @@ from fastapi import FastAPI
 from app.ai.completion import CompletionClient, TokenMeter
 from app.ai.embeddings import MicroBatcher, get_embedder
 from app.ai.indexer import GROUP, Indexer, PubSubPuller
+from app.ai.push import PushVerifier
 from app.ai.routes import routers
 from app.ai.service import AiService
 from app.ai.settings import AiSettings
 from app.common.app import Resources, create_service_app
 from app.common.cache import TwoLayerCache
-from app.common.security import JwksKeys, TokenVerifier
 from app.common.streams import StreamConsumer
+from app.common.verifier import jwks_verifier
 
 log = logging.getLogger("app.ai")
 
@@ -60,9 +61,7 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
         indexer = Indexer(res.db, service.embed_array, model.name)
         app.state.ai = service
         app.state.indexer = indexer
-        app.state.verifier = TokenVerifier(
-            JwksKeys(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
-        )
+        app.state.verifier = jwks_verifier(settings)
         async with AsyncExitStack() as stack:
             batcher.start()
             stack.push_async_callback(batcher.stop)
@@ -71,10 +70,17 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
             if backend == "redis":
                 assert settings.redis_url is not None
                 consumer = StreamConsumer(
-                    settings.redis_url.get_secret_value(), settings.events_stream, GROUP, indexer.on_stream_events
+                    settings.redis_url.get_secret_value(),
+                    settings.events_stream,
+                    GROUP,
+                    indexer.on_stream_events,
+                    ca_pem=settings.redis_ca_cert,
                 )
                 consumer.start()
                 stack.push_async_callback(consumer.stop)
+            elif backend == "push":
+                assert settings.push_audience is not None and settings.push_service_account is not None
+                app.state.push_verifier = PushVerifier(settings.push_audience, settings.push_service_account)
             elif backend == "pubsub":
                 assert settings.pubsub_subscription is not None
                 puller = PubSubPuller(

@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from app.ai.completion import ProviderNotConfigured, ProviderRejected, ProviderUnavailable
-from app.ai.schemas import CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
+from app.ai.indexer import message_ref
+from app.ai.push import InvalidPush, envelope_event
+from app.ai.schemas import MAX_TEXT_CHARS, CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
 from app.ai.service import AiService, BudgetExceeded, NotFound
 from app.common import health
 from app.common.security import Principal, current_principal
@@ -25,6 +27,27 @@ async def _user_id(principal: Annotated[Principal, Depends(current_principal)]) 
 Service = Annotated[AiService, Depends(_service)]
 UserId = Annotated[UUID, Depends(_user_id)]
 
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "per-user rate spent; see Retry-After"}}
+
+
+def _per_minute(kind: str, setting: str) -> Any:
+    """A dependency counting the caller's calls of `kind` per minute against the setting named `setting`: the model
+    work one user can cause is bounded by this rate times the request's own input budget."""
+
+    async def check(request: Request, uid: UserId) -> UUID:
+        usage = await request.app.state.resources.limiter.hit(f"{kind}:user:{uid}", 60)
+        limit = getattr(request.app.state.settings, setting)
+        if usage.count > limit:
+            raise HTTPException(
+                429,
+                f"more than {limit} {kind} calls a minute; retry later",
+                headers={"Retry-After": str(usage.retry_after)},
+            )
+        return uid
+
+    return Depends(check)
+
+
 # The load balancer sends /ai/* here unchanged, so the health checks answer under /ai too.
 health_router = APIRouter(prefix="/ai", tags=["health"])
 health_router.add_api_route("/health", health.health, methods=["GET"], response_model=health.Health)
@@ -32,17 +55,58 @@ health_router.add_api_route("/ready", health.ready, methods=["GET"], response_mo
 
 router = APIRouter(prefix="/ai", tags=["ai"], responses=AUTH)
 
+# Pub/Sub push (EVENTS_BACKEND=push): authenticated by the push's OIDC token, not a user's access token.
+events_router = APIRouter(prefix="/ai", tags=["events"])
 
-@router.post("/embed", response_model=EmbedOut, responses={413: {"description": "a text is too long"}})
-async def embed(body: EmbedIn, uid: UserId, service: Service) -> EmbedOut:
+
+@events_router.post(
+    "/events/pubsub",
+    status_code=204,
+    responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
+)
+async def pubsub_push(request: Request) -> Response:
+    verifier = getattr(request.app.state, "push_verifier", None)
+    if verifier is None:
+        raise HTTPException(404, "push delivery is not enabled")
+    try:
+        await verifier.verify(request.headers.get("authorization"))
+    except InvalidPush:
+        raise HTTPException(401, "invalid push token") from None
+    try:
+        envelope = await request.json()
+    except ValueError:
+        envelope = None
+    event = envelope_event(envelope)
+    ref = message_ref(*event) if event is not None else None
+    if ref is not None:
+        await request.app.state.indexer.index([ref])  # an error is a 5xx: Pub/Sub redelivers
+    return Response(status_code=204)  # acknowledged (also what can never parse)
+
+
+@router.post(
+    "/embed",
+    response_model=EmbedOut,
+    responses={413: {"description": "a text, or all texts together, too long"}, **RATE_LIMITED},
+)
+async def embed(
+    body: EmbedIn,
+    request: Request,
+    service: Service,
+    uid: Annotated[UUID, _per_minute("embed", "embed_requests_per_minute")],
+) -> EmbedOut:
     if body.too_long():
-        raise HTTPException(413, "each text may have at most 8000 characters")
+        raise HTTPException(413, f"each text may have at most {MAX_TEXT_CHARS} characters")
+    budget = request.app.state.settings.embed_max_chars_per_request
+    if body.total_chars() > budget:
+        raise HTTPException(413, f"all texts together may have at most {budget} characters; split the request")
     vectors = await service.embed(body.texts)
     return EmbedOut(model=service.model, dim=len(vectors[0]), vectors=vectors)
 
 
-@router.post("/search", response_model=SearchOut)
-async def search(body: SearchIn, uid: UserId, service: Service) -> dict[str, Any]:
+@router.post("/search", response_model=SearchOut, responses=RATE_LIMITED)
+async def search(
+    body: SearchIn, service: Service, uid: Annotated[UUID, _per_minute("search", "search_requests_per_minute")]
+) -> dict[str, Any]:
     return {"items": await service.search(uid, body.query, body.conversation_id, body.limit)}
 
 
@@ -77,4 +141,4 @@ async def complete(body: CompleteIn, uid: UserId, service: Service) -> CompleteO
     return CompleteOut(model=c.model, content=c.content, usage=usage)  # type: ignore[arg-type]
 
 
-routers = [health_router, router]
+routers = [health_router, router, events_router]

@@ -4,14 +4,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from app.common.schemas import RequestBody
+
 MAX_TEXT_CHARS = 8_000
 
 
-class EmbedIn(BaseModel):
+class EmbedIn(RequestBody):
     texts: list[str] = Field(min_length=1, max_length=64)
 
     def too_long(self) -> bool:
         return any(len(t) > MAX_TEXT_CHARS for t in self.texts)
+
+    def total_chars(self) -> int:
+        return sum(len(t) for t in self.texts)
 
 
 class EmbedOut(BaseModel):
@@ -20,7 +25,7 @@ class EmbedOut(BaseModel):
     vectors: list[list[float]]
 
 
-class SearchIn(BaseModel):
+class SearchIn(RequestBody):
     query: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     conversation_id: UUID | None = None
     limit: int = Field(10, ge=1, le=100)
@@ -37,7 +42,7 @@ class SearchOut(BaseModel):
     items: list[SearchHit]
 
 
-class CompleteIn(BaseModel):
+class CompleteIn(RequestBody):
     prompt: str = Field(min_length=1, max_length=32_000)
     conversation_id: UUID | None = None
     max_tokens: int = Field(1024, ge=1, le=32_768)

@@ -8,16 +8,12 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from app.common.settings import ServiceSettings
+from app.common.settings import VerifyingServiceSettings
 
 _SUBSCRIPTION = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/subscriptions/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 
 
-class AiSettings(ServiceSettings):
-    jwks_url: str = Field(
-        alias="JWKS_URL",
-        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
-    )
+class AiSettings(VerifyingServiceSettings):
     completion_base_url: str | None = Field(
         None,
         alias="COMPLETION_BASE_URL",
@@ -55,11 +51,18 @@ class AiSettings(ServiceSettings):
         description="Directory holding the converted embedding model (model.onnx, tokenizer.json, model.json); "
         "default: app/ai/model, where `make` and the image build put it.",
     )
-    events_backend: Literal["auto", "redis", "pubsub", "none"] = Field(
+    events_backend: Literal["auto", "redis", "pubsub", "push", "none"] = Field(
         "auto",
         alias="EVENTS_BACKEND",
         description="Where message.created events come from: Redis Streams, a Pub/Sub pull subscription, "
-        "nowhere; auto: pubsub with PUBSUB_SUBSCRIPTION, else redis locally (REDIS_URL), else none.",
+        "Pub/Sub push to POST /ai/events/pubsub, nowhere; auto: pubsub with PUBSUB_SUBSCRIPTION, else redis "
+        "locally (REDIS_URL), else none.",
+    )
+    push_audience: str | None = Field(
+        None, alias="PUSH_AUDIENCE", description="OIDC audience the push subscription's tokens carry (push)."
+    )
+    push_service_account: str | None = Field(
+        None, alias="PUSH_SERVICE_ACCOUNT", description="Email of the account Pub/Sub signs push tokens as (push)."
     )
     pubsub_subscription: str | None = Field(
         None,
@@ -75,6 +78,19 @@ class AiSettings(ServiceSettings):
     embed_batch_size: int = Field(
         64, ge=1, le=1024, alias="EMBED_BATCH_SIZE", description="Texts per model call at most."
     )
+    embed_max_chars_per_request: int = Field(
+        32_000,
+        ge=8_000,
+        le=512_000,
+        alias="EMBED_MAX_CHARS_PER_REQUEST",
+        description="Characters one POST /ai/embed may carry in all its texts together; more is a 413.",
+    )
+    embed_requests_per_minute: int = Field(
+        60, ge=1, alias="EMBED_REQUESTS_PER_MINUTE", description="POST /ai/embed calls one user may make per minute."
+    )
+    search_requests_per_minute: int = Field(
+        60, ge=1, alias="SEARCH_REQUESTS_PER_MINUTE", description="POST /ai/search calls one user may make per minute."
+    )
     embed_batch_wait_ms: float = Field(
         5.0, ge=0, le=1000, alias="EMBED_BATCH_WAIT_MS", description="How long a batch waits for more texts."
     )
@@ -86,10 +102,12 @@ class AiSettings(ServiceSettings):
             raise ValueError("EVENTS_BACKEND=pubsub needs PUBSUB_SUBSCRIPTION=projects/<project>/subscriptions/<name>")
         if backend == "redis" and self.redis_url is None:
             raise ValueError("EVENTS_BACKEND=redis needs REDIS_URL")
+        if backend == "push" and not (self.push_audience and self.push_service_account):
+            raise ValueError("EVENTS_BACKEND=push needs PUSH_AUDIENCE and PUSH_SERVICE_ACCOUNT")
         return self
 
     @property
-    def resolved_events_backend(self) -> Literal["redis", "pubsub", "none"]:
+    def resolved_events_backend(self) -> Literal["redis", "pubsub", "push", "none"]:
         if self.events_backend != "auto":
             return self.events_backend
         if self.pubsub_subscription:

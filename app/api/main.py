@@ -14,7 +14,7 @@ from app.api.routes import routers
 from app.api.service import ApiService
 from app.api.settings import ApiSettings
 from app.common.app import Resources, create_service_app
-from app.common.security import JwksKeys, TokenVerifier
+from app.common.verifier import jwks_verifier
 
 
 def create_app(settings: ApiSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -23,12 +23,15 @@ def create_app(settings: ApiSettings | None = None, *, configure_logs: bool = Tr
     @asynccontextmanager
     async def extension(app: FastAPI, res: Resources) -> AsyncIterator[None]:
         hub = MessageHub(res.redis)
-        relay = OutboxRelay(res.db, build_publisher(settings, res.redis), settings.outbox_relay_interval_seconds)
+        relay = OutboxRelay(
+            res.db,
+            build_publisher(settings, res.redis),
+            settings.outbox_relay_interval_seconds,
+            in_request=settings.outbox_relay_mode == "request",
+        )
         app.state.hub = hub
         app.state.api = ApiService(res.db, res.cache, hub, relay)
-        app.state.verifier = TokenVerifier(
-            JwksKeys(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
-        )
+        app.state.verifier = jwks_verifier(settings)
         hub.start()
         relay.start()
         try:

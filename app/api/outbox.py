@@ -1,5 +1,12 @@
 """Relays outbox rows to the event publisher: promptly after a commit, and periodically for anything that
-failed (publisher down, instance killed after commit)."""
+failed (publisher down, instance killed after commit).
+
+Two modes (OUTBOX_RELAY_MODE). ``background``: a loop woken after each commit and every interval, for a process
+that keeps its CPU between requests (local, or Cloud Run with instance-based billing). ``request``: the request
+that committed the event publishes it (and anything left over) before it responds; no loop. On Cloud Run with
+request-based billing an instance gets almost no CPU between requests, so a loop there would stall
+(https://cloud.google.com/run/docs/tips/general#avoid-background); the stack chooses the mode.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,11 @@ log = logging.getLogger("app.outbox")
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, publisher: EventPublisher, interval: float, batch: int = 100) -> None:
+    def __init__(
+        self, db: Database, publisher: EventPublisher, interval: float, batch: int = 100, *, in_request: bool = False
+    ) -> None:
         self.db = db
+        self.in_request = in_request
         self.publisher = publisher
         self.interval = interval
         self.batch = batch
@@ -24,7 +34,8 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        if not self.in_request:
+            self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -34,6 +45,20 @@ class OutboxRelay:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def after_commit(self) -> None:
+        """An event was committed: publish now (request mode, before the response) or wake the loop.
+
+        In request mode a failure is logged and the rows stay: the next request that commits an event (on any
+        instance) publishes them too.
+        """
+        if not self.in_request:
+            self.wake()
+            return
+        try:
+            await self.drain()
+        except Exception as exc:
+            log.warning("event relay failed, the next commit retries: %s", type(exc).__name__)
 
     async def _run(self) -> None:
         failing = False

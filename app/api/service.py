@@ -166,7 +166,7 @@ class ApiService:
             if idempotency_key is not None:
                 await repo.store_idempotent_response(conn, idempotency_key, 201, message)
         await self.hub.publish(str(cid), message, counter["last_seq"])
-        self.relay.wake()
+        await self.relay.after_commit()
         return Created(message, replayed=False)
 
     # -- the stream's catch-up (uncached: it must see every committed message) ------------------------------------

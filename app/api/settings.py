@@ -7,16 +7,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from app.common.settings import ServiceSettings
+from app.common.settings import VerifyingServiceSettings
 
 _TOPIC = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 
 
-class ApiSettings(ServiceSettings):
-    jwks_url: str = Field(
-        alias="JWKS_URL",
-        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
-    )
+class ApiSettings(VerifyingServiceSettings):
     events_backend: Literal["redis", "pubsub", "none"] = Field(
         "redis",
         alias="EVENTS_BACKEND",
@@ -34,8 +30,21 @@ class ApiSettings(ServiceSettings):
     message_writes_per_minute: int = Field(
         120, ge=1, alias="MESSAGE_WRITES_PER_MINUTE", description="Messages one user may post per minute."
     )
+    request_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        alias="REQUEST_TIMEOUT_SECONDS",
+        description="The platform's request timeout (Cloud Run's, from the plan): a WebSocket stream is closed "
+        "(1001, reconnect with the cursor) shortly before it cuts the connection. Unset: streams have no limit.",
+    )
     outbox_relay_interval_seconds: float = Field(
         2.0, gt=0, alias="OUTBOX_RELAY_INTERVAL_SECONDS", description="Retry period for unsent events."
+    )
+    outbox_relay_mode: Literal["background", "request"] = Field(
+        "background",
+        alias="OUTBOX_RELAY_MODE",
+        description="background: a relay loop (needs CPU between requests); request: the committing request "
+        "publishes its events before it responds (Cloud Run with request-based billing).",
     )
 
     @model_validator(mode="after")

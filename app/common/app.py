@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from app.common import health
 from app.common.cache import TwoLayerCache
 from app.common.db import Database
-from app.common.errors import install_error_handlers
+from app.common.errors import document_errors, install_error_handlers
 from app.common.logging import configure_logging
 from app.common.middleware import RequestContextMiddleware
 from app.common.migrations import apply_migrations
@@ -41,9 +41,11 @@ Extension = Callable[[FastAPI, Resources], AbstractAsyncContextManager[Any]]
 async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterator[Resources]:
     url = settings.database_url.get_secret_value()
     if settings.run_migrations:
-        await apply_migrations(url)
+        await apply_migrations(url, connect_budget=settings.startup_connect_seconds)
     db = Database(url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
-    redis = SafeRedis(settings.redis_url.get_secret_value()) if settings.redis_url else None
+    redis = (
+        SafeRedis(settings.redis_url.get_secret_value(), ca_pem=settings.redis_ca_cert) if settings.redis_url else None
+    )
     cache = TwoLayerCache(
         redis,
         db=db,
@@ -52,7 +54,11 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
         max_bytes=settings.cache_l1_max_bytes,
         namespace=f"grid:{service}:cache",
     )
-    await db.open()
+    await db.open(connect_budget=settings.startup_connect_seconds)
+    # Reached through the same VPC egress as the database: wait for it within the same budget, then fail open
+    # (degraded), loudly, if it is still unusable (unreachable, TLS verification, AUTH).
+    if redis is not None and not await redis.wait_until_reachable(settings.startup_connect_seconds):
+        log.error("REDIS_URL is set but Redis does not answer: running without a shared cache (see the warning above)")
     cache.start()
     try:
         yield Resources(settings, db, redis, cache, RateLimiter(redis, namespace=f"grid:{service}:rl"))
@@ -90,6 +96,7 @@ def create_service_app(
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    document_errors(app)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)

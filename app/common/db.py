@@ -12,13 +12,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
 
-from psycopg import AsyncConnection
+import psycopg
+from psycopg import AsyncConnection, errors
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from app.common.startup import retry_connect
 
 log = logging.getLogger("app.db")
 
 Conn = AsyncConnection[DictRow]
+
+
+class ConstraintViolation(Exception):
+    """A write broke an integrity constraint: the request's fault (a client error), never a server error.
+
+    Raised by `Database.transaction` for any IntegrityError, so no route has to know which of its statements can
+    break which constraint. E.g. a token of a user deleted meanwhile: its writes reference a missing `users` row.
+    """
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+    @classmethod
+    def of(cls, exc: errors.IntegrityError) -> ConstraintViolation:
+        if isinstance(exc, errors.ForeignKeyViolation):
+            return cls(409, "a record this request refers to no longer exists")
+        if isinstance(exc, errors.UniqueViolation | errors.ExclusionViolation):
+            return cls(409, "a record with these values already exists")
+        return cls(422, "the request breaks a data constraint")
 
 
 class UnsafeDatabaseRole(RuntimeError):
@@ -41,9 +65,15 @@ class Database:
             name="grid",
         )
 
-    async def open(self) -> None:
+    async def open(self, connect_budget: float = 0.0) -> None:
+        """Open the pool; the first connection is retried for ``connect_budget`` seconds (instance start)."""
         await self.pool.open(wait=False)
-        await self.assert_role_respects_rls()
+        await retry_connect(
+            self.assert_role_respects_rls,
+            what="database",
+            budget=connect_budget,
+            retry_on=(PoolTimeout, psycopg.OperationalError),
+        )
 
     async def close(self) -> None:
         await self.pool.close(timeout=5)
@@ -57,10 +87,14 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, user_id: UUID | None = None) -> AsyncIterator[Conn]:
-        async with self.pool.connection() as conn, conn.transaction():
-            if user_id is not None:
-                await conn.execute("SELECT set_config('app.user_id', %s, true)", (str(user_id),))
-            yield conn
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                if user_id is not None:
+                    await conn.execute("SELECT set_config('app.user_id', %s, true)", (str(user_id),))
+                yield conn
+        except errors.IntegrityError as exc:
+            # Only the constraint's class reaches the caller: its message names tables, columns and values.
+            raise ConstraintViolation.of(exc) from None
 
     async def ping(self) -> None:
         async with self.pool.connection(timeout=2.0) as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import traceback
@@ -96,3 +97,11 @@ def configure_logging(level: str = "INFO", project: str | None = None) -> None:
         lg.propagate = True
     # uvicorn's own access log is plain text and logs query strings (which may hold tokens): ours replaces it.
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def configure_hosted_logging() -> None:
+    """For code whose process someone else starts (functions-framework on Cloud Functions): log like the services,
+    with LOG_LEVEL and GOOGLE_CLOUD_PROJECT from the environment, unless the host configured logging already
+    (`grid local`, a test runner), whose choice stands."""
+    if not logging.getLogger().handlers:
+        configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("GOOGLE_CLOUD_PROJECT"))

@@ -5,6 +5,7 @@ Pure ASGI rather than BaseHTTPMiddleware because it runs on every request and mu
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.common.errors import error_body
 from app.common.logging import RequestContext, request_context
 
 log = logging.getLogger("app.access")
@@ -64,7 +66,7 @@ class RequestContextMiddleware:
                 return
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                await _send_413(send, request_id)
+                await _send_413(send, scope)
                 status = 413
                 return
             received = 0
@@ -92,8 +94,9 @@ class RequestContextMiddleware:
             request_context.reset(token)
 
 
-async def _send_413(send: Send, request_id: str) -> None:
-    body = b'{"detail":"request body too large"}'
+async def _send_413(send: Send, scope: Scope) -> None:
+    request_id = scope["state"]["request_id"]
+    body = json.dumps(error_body(scope, "request body too large")).encode()
     await send(
         {
             "type": "http.response.start",

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psycopg
 
+from app.common.startup import retry_connect
+
 log = logging.getLogger("app.migrations")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -51,11 +53,23 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-async def apply_migrations(url: str, migrations: list[Migration] | None = None) -> list[int]:
-    """Apply pending migrations; return the versions applied by this call."""
+async def apply_migrations(
+    url: str, migrations: list[Migration] | None = None, *, connect_budget: float = 0.0
+) -> list[int]:
+    """Apply pending migrations; return the versions applied by this call.
+
+    The first connection is retried for ``connect_budget`` seconds: the migrations job may start before its
+    Direct VPC egress connects.
+    """
     migrations = load_migrations() if migrations is None else migrations
     applied_now: list[int] = []
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10) as conn:
+    connection = await retry_connect(
+        lambda: psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10),
+        what="database",
+        budget=connect_budget,
+        retry_on=(psycopg.OperationalError,),
+    )
+    async with connection as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             await conn.execute(
@@ -99,7 +113,9 @@ def main() -> int:
     settings = ServiceSettings()  # type: ignore[call-arg]
     configure_logging(settings.log_level, settings.google_cloud_project)
     try:
-        applied = asyncio.run(apply_migrations(settings.database_url.get_secret_value()))
+        applied = asyncio.run(
+            apply_migrations(settings.database_url.get_secret_value(), connect_budget=settings.startup_connect_seconds)
+        )
     except (MigrationError, psycopg.Error) as exc:
         log.error("migrations failed: %s", type(exc).__name__ if isinstance(exc, psycopg.Error) else exc)
         return 1

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 from uuid import UUID
@@ -48,10 +49,22 @@ class StaticKeys:
 
 
 class JwksKeys:
-    """Keys fetched from a JWKS URL, cached, and refetched (at most every `min_refresh` s) on an unknown kid."""
+    """Keys fetched from a JWKS URL, cached, and refetched (at most every `min_refresh` s) on an unknown kid.
 
-    def __init__(self, url: str, *, ttl: float = 300.0, min_refresh: float = 10.0) -> None:
+    `id_token`, when given, supplies a bearer token for the fetch: the URL is a private Cloud Run service that
+    only admits callers with a Google-signed ID token (app/common/idtoken.py).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float = 300.0,
+        min_refresh: float = 10.0,
+        id_token: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
         self.url = url
+        self.id_token = id_token
         self.ttl = ttl
         self.min_refresh = min_refresh
         self._keys: dict[str, Any] = {}
@@ -71,12 +84,13 @@ class JwksKeys:
             if not force and time.monotonic() - self._fetched_at < self.min_refresh:
                 return
             try:
+                headers = {"Authorization": f"Bearer {await self.id_token()}"} if self.id_token else {}
                 async with httpx.AsyncClient(timeout=3.0) as client:
-                    resp = await client.get(self.url)
+                    resp = await client.get(self.url, headers=headers)
                     resp.raise_for_status()
                     jwks = resp.json()
                 self._keys = {k["kid"]: jwt.PyJWK(k, ALGORITHM).key for k in jwks.get("keys", [])}
-            except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWKError) as exc:
+            except (httpx.HTTPError, OSError, ValueError, KeyError, jwt.PyJWKError) as exc:
                 # Keep the keys we had: an auth outage must not log everyone out.
                 log.warning("could not refresh JWKS: %s", type(exc).__name__)
             self._fetched_at = time.monotonic()
@@ -149,6 +163,16 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
+def user_token(conn: Request | WebSocket) -> str | None:
+    """The caller's bearer token, from the one header this deployment reads it from (USER_AUTH_HEADER).
+
+    Behind API Gateway the gateway puts its own ID token in Authorization and the caller's header in
+    X-Forwarded-Authorization; the plan sets that header only where the gateway is the only way in
+    (docs/app-services.md). Anywhere else X-Forwarded-Authorization is whatever the client wrote, and is ignored.
+    """
+    return bearer_token(conn.headers.get(conn.app.state.settings.user_auth_header))
+
+
 async def authenticate(conn: Request | WebSocket, token: str | None) -> Principal:
     if token is None:
         raise HTTPException(401, "not authenticated", headers=_UNAUTHORIZED)
@@ -169,5 +193,5 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth
 async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """FastAPI dependency: the authenticated caller, or 401."""
-    return await authenticate(request, credentials.credentials if credentials else None)
+    """FastAPI dependency: the authenticated caller, or 401. (`credentials` only documents the scheme.)"""
+    return await authenticate(request, user_token(request))

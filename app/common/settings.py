@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,14 @@ class ServiceSettings(BaseSettings):
     )
     db_pool_min_size: int = Field(1, ge=0, le=100, alias="DB_POOL_MIN_SIZE", description="Pool minimum.")
     db_pool_max_size: int = Field(10, ge=1, le=200, alias="DB_POOL_MAX_SIZE", description="Pool maximum.")
+    startup_connect_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        alias="STARTUP_CONNECT_SECONDS",
+        description="How long the first database/Redis connection is retried at start (the stack sets it inside "
+        "the startup probe's budget: Direct VPC egress can take a minute to connect).",
+    )
     run_migrations: bool = Field(
         True, alias="RUN_MIGRATIONS", description="Apply SQL migrations at startup (under an advisory lock)."
     )
@@ -59,6 +67,12 @@ class ServiceSettings(BaseSettings):
         None,
         alias="REDIS_URL",
         description="redis:// or rediss:// URL (with AUTH). Unset: in-process cache and rate limits only.",
+    )
+    redis_ca_cert: str | None = Field(
+        None,
+        alias="REDIS_CA_CERT",
+        description="PEM of the CA certificate(s) that sign the Redis server's (Memorystore's server CAs, from "
+        "the plan). With a rediss:// REDIS_URL the server is verified against these instead of the system CAs.",
     )
     cache_l1_ttl_seconds: float = Field(
         2.0, gt=0, le=60, alias="CACHE_L1_TTL_SECONDS", description="In-process cache TTL."
@@ -79,6 +93,19 @@ class ServiceSettings(BaseSettings):
     )
     jwt_issuer: str = Field("grid-auth", alias="JWT_ISSUER", description="`iss` of access tokens.")
     jwt_audience: str = Field("grid", alias="JWT_AUDIENCE", description="`aud` of access tokens.")
+    user_auth_header: Literal["Authorization", "X-Forwarded-Authorization"] = Field(
+        "Authorization",
+        alias="USER_AUTH_HEADER",
+        description="The one header the caller's access token is read from; the other is ignored. "
+        "X-Forwarded-Authorization only behind API Gateway, where the gateway is the only way in "
+        "(docs/app-services.md).",
+    )
+
+    @model_validator(mode="after")
+    def _ca_needs_tls(self) -> ServiceSettings:
+        if self.redis_ca_cert and not (self.redis_url and self.redis_url.get_secret_value().startswith("rediss://")):
+            raise ValueError("REDIS_CA_CERT is set but REDIS_URL is not a rediss:// (TLS) URL: set both or neither")
+        return self
 
     @classmethod
     def env_vars(cls) -> list[EnvVar]:
@@ -95,3 +122,18 @@ class ServiceSettings(BaseSettings):
                 )
             )
         return out
+
+
+class VerifyingServiceSettings(ServiceSettings):
+    """Variables of a service that verifies access tokens against the auth service's published keys (api, ai)."""
+
+    jwks_url: str = Field(
+        alias="JWKS_URL",
+        description="URL of the auth service's /auth/.well-known/jwks.json (public keys; not a secret).",
+    )
+    jwks_audience: str | None = Field(
+        None,
+        alias="JWKS_AUDIENCE",
+        description="Set when JWKS_URL is auth's private Cloud Run URL: the keys are fetched with a Google-signed "
+        "ID token for this audience (auth's URL) from the metadata server. Unset: a plain GET.",
+    )

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from app.common.background import BackgroundLoop
+from app.common.redis import connect
 
 log = logging.getLogger("app.streams")
 
@@ -63,8 +64,10 @@ class StreamConsumer(BackgroundLoop):
         batch: int = 64,
         block_ms: int = 1000,
         retry_after: float = 30.0,
+        ca_pem: str | None = None,
     ) -> None:
         self.url = url
+        self.ca_pem = ca_pem
         self.stream = stream
         self.group = group
         self.handler = handler
@@ -75,7 +78,7 @@ class StreamConsumer(BackgroundLoop):
 
     async def _run(self) -> None:
         # Its own connection with a read timeout above the blocking read's; SafeRedis's 250 ms would cut it short.
-        client = aioredis.from_url(self.url, socket_timeout=self.block_ms / 1000 + 5, socket_connect_timeout=2)
+        client = connect(self.url, self.ca_pem, socket_timeout=self.block_ms / 1000 + 5, socket_connect_timeout=2)
         backoff = 0.2
         try:
             while True:

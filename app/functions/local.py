@@ -23,6 +23,9 @@ log = logging.getLogger("app.functions.local")
 HERE = Path(__file__).resolve().parent
 # name on the URL -> (source directory, entry point), as stacks/serving.py deploys them.
 FUNCTIONS = {"korean-nlp": ("korean_nlp", "korean_nlp"), "ml-analytics": ("ml_analytics", "ml_analytics")}
+# Invoked by platform identities only (Pub/Sub push, Scheduler), as stacks/serving.py grants them: not served on the
+# local port either; `AnalyticsFeed` delivers to ml-analytics directly.
+PRIVATE = frozenset({"ml-analytics"})
 ANALYTICS_GROUP = "ml-analytics"
 
 
@@ -50,7 +53,13 @@ class WsgiApp:
                     send, 413, b'{"detail": "request body too large"}', [(b"content-type", b"application/json")]
                 )
                 return
-        status, headers, payload = await asyncio.to_thread(self._run, scope, bytes(body))
+        try:
+            status, headers, payload = await asyncio.to_thread(self._run, scope, bytes(body))
+        except Exception:
+            # Answered here, once: an exception escaping to the server would be logged again and would close the
+            # client's keep-alive connection.
+            log.exception("function failed")
+            status, headers, payload = 500, [(b"content-type", b"application/json")], b'{"detail": "internal error"}'
         await _send(send, status, payload, headers)
 
     def _run(self, scope: dict[str, Any], body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -100,6 +109,11 @@ async def _send(send: Any, status: int, body: bytes, headers: list[tuple[bytes, 
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def public_apps(functions: dict[str, Any]) -> dict[str, WsgiApp]:
+    """The functions the local port serves (the cloud's public ones), as ASGI apps by name."""
+    return {name: WsgiApp(app) for name, app in functions.items() if name not in PRIVATE}
 
 
 def load_functions(database_url: str) -> dict[str, Any]:

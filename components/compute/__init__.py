@@ -1,6 +1,12 @@
 """Compute: Cloud Run services and jobs, Cloud Functions (gen2), and the images they run."""
 
-from components.compute.functions import CloudFunction, CloudFunctionArgs, FunctionSourceBucket
+from components.compute.functions import (
+    CloudFunction,
+    CloudFunctionArgs,
+    FunctionBuilds,
+    FunctionBuildsArgs,
+    FunctionSourceBucket,
+)
 from components.compute.images import ServiceImage, ServiceImageArgs
 from components.compute.run import CloudRunJob, CloudRunJobArgs, CloudRunService, CloudRunServiceArgs
 from components.secrets import SecretRef
@@ -12,6 +18,8 @@ __all__ = [
     "CloudRunJobArgs",
     "CloudRunService",
     "CloudRunServiceArgs",
+    "FunctionBuilds",
+    "FunctionBuildsArgs",
     "FunctionSourceBucket",
     "SecretRef",
     "ServiceImage",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-from components.compute.images import tree_hash
+from components.compute.images import tree_files, tree_hash
+from components.registry import Registry, RegistryArgs
 from components.secrets import SecretRef
-from stacks.config import FunctionConfig
+from stacks.config import FunctionConfig, RegistryConfig
 
 fn = gcp.cloudfunctionsv2
 
@@ -51,6 +53,88 @@ class FunctionSourceBucket(GridComponent):
         self.register_outputs({"name": self.name})
 
 
+# What a build account needs to build a gen2 function: write build logs, push the image to the function's
+# image repository, read the uploaded source. Projects created since mid-2024 (or under the organization policy
+# iam.automaticIamGrantsForDefaultServiceAccounts) give the default build account none of this, so builds get a
+# dedicated account (https://cloud.google.com/run/docs/configuring/services/build-service-account,
+# https://cloud.google.com/build/docs/cloud-build-service-account-updates).
+BUILD_LOG_ROLE = "roles/logging.logWriter"
+BUILD_IMAGE_ROLE = "roles/artifactregistry.writer"
+BUILD_SOURCE_ROLE = "roles/storage.objectViewer"
+
+
+@dataclass
+class FunctionBuildsArgs:
+    project: str
+    region: str
+    repository_id: str
+    """Artifact Registry repository the builds push function images to (instead of the shared gcf-artifacts)."""
+    source_bucket: pulumi.Input[str]
+    """Bucket the sources are uploaded to (FunctionSourceBucket)."""
+    account_name: pulumi.Input[str]
+    """``projects/<p>/serviceAccounts/<email>`` of the build account, as ``buildConfig.serviceAccount`` wants it."""
+    member: pulumi.Input[str]
+    """``serviceAccount:<email>`` of the build account."""
+
+
+class FunctionBuilds(GridComponent):
+    """The build account's access (logs, image repository, source bucket), granted on each resource it uses.
+
+    Functions take ``service_account`` and ``docker_repository`` from here and wait for ``grants``: the build
+    starts when the function is created, so a grant that lands later fails the first deploy.
+    """
+
+    _module = "compute"
+
+    service_account: pulumi.Input[str]
+    docker_repository: pulumi.Output[str]
+    grants: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: FunctionBuildsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        # Function images change tags as functions are redeployed: a repository of their own, with mutable tags.
+        registry = Registry(
+            self.child_name("images"),
+            RegistryArgs(
+                config=RegistryConfig.model_validate({"keepRecent": 5, "immutableTags": False}),
+                repository_id=args.repository_id,
+                region=args.region,
+                project=args.project,
+                description="Images built from function sources; rebuilt from the repository on every deploy.",
+            ),
+            opts=self.child_opts(),
+        )
+        self.grants = [
+            # Build logs go to the project's log buckets; log writing has no narrower grant.
+            gcp.projects.IAMMember(
+                self.child_name("logs"),
+                project=args.project,
+                role=BUILD_LOG_ROLE,
+                member=args.member,
+                opts=self.child_opts(),
+            ),
+            gcp.artifactregistry.RepositoryIamMember(
+                self.child_name("push"),
+                project=args.project,
+                location=args.region,
+                repository=registry.repository_id,
+                role=BUILD_IMAGE_ROLE,
+                member=args.member,
+                opts=self.child_opts(),
+            ),
+            gcp.storage.BucketIAMMember(
+                self.child_name("source"),
+                bucket=args.source_bucket,
+                role=BUILD_SOURCE_ROLE,
+                member=args.member,
+                opts=self.child_opts(),
+            ),
+        ]
+        self.service_account = args.account_name
+        self.docker_repository = registry.id
+        self.register_outputs({"docker_repository": self.docker_repository})
+
+
 @dataclass
 class CloudFunctionArgs:
     function_name: str
@@ -65,6 +149,8 @@ class CloudFunctionArgs:
     config: FunctionConfig
     """Memory, timeout, min/max instances from ``grid:functions``."""
     service_account: pulumi.Input[str]
+    builds: FunctionBuilds
+    """Build account, image repository and the grants the build waits for."""
     ingress: str = "ALLOW_INTERNAL_AND_GCLB"
     """Who may reach the function's URL: internal traffic and the load balancer by default."""
     network_interface: fn.FunctionServiceConfigDirectVpcNetworkInterfaceArgs | None = None
@@ -79,6 +165,11 @@ class CloudFunctionArgs:
     """Name -> IAM member granted roles/run.invoker on the function's service only."""
     labels: Mapping[str, str] = field(default_factory=dict)
     runtime: str = "python312"
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the function's first revision needs, e.g. its own secret accessor grants (secrets.own_grants)."""
+    shared_files: Mapping[str, Path] = field(default_factory=dict)
+    """Path in the source archive -> repository file added to it, so a function imports a shared module (e.g.
+    ``app/common/logging.py``) under the same name as the services instead of carrying a copy."""
 
 
 class CloudFunction(GridComponent):
@@ -94,12 +185,23 @@ class CloudFunction(GridComponent):
             raise ValueError(f"{args.source_dir}: a function's source needs a requirements.txt with pinned versions")
         cfg = args.config
         digest = tree_hash([args.source_dir], args.source_dir.parent) if args.source_dir.exists() else "missing"
+        archive: pulumi.Archive = pulumi.FileArchive(str(args.source_dir))
+        if args.shared_files:
+            shared = sorted(args.shared_files.items())
+            digest = hashlib.sha256(
+                digest.encode() + b"".join(name.encode() + b"\0" + path.read_bytes() for name, path in shared)
+            ).hexdigest()
+            files = tree_files([args.source_dir], args.source_dir)
+            archive = pulumi.AssetArchive(
+                {str(f.relative_to(args.source_dir)): pulumi.FileAsset(str(f)) for f in files}
+                | {name: pulumi.FileAsset(str(path)) for name, path in shared}
+            )
         self.source_object = f"{args.function_name}/{digest[:20]}.zip"
         source = gcp.storage.BucketObject(
             self.child_name("source"),
             bucket=args.bucket,
             name=self.source_object,
-            source=pulumi.FileArchive(str(args.source_dir)),
+            source=archive,
             opts=self.child_opts(),
         )
         event_trigger = (
@@ -122,6 +224,8 @@ class CloudFunction(GridComponent):
             build_config=fn.FunctionBuildConfigArgs(
                 runtime=args.runtime,
                 entry_point=args.entry_point,
+                service_account=args.builds.service_account,
+                docker_repository=args.builds.docker_repository,
                 source=fn.FunctionBuildConfigSourceArgs(
                     storage_source=fn.FunctionBuildConfigSourceStorageSourceArgs(bucket=args.bucket, object=source.name)
                 ),
@@ -146,7 +250,7 @@ class CloudFunction(GridComponent):
                 ],
             ),
             event_trigger=event_trigger,
-            opts=self.child_opts(),
+            opts=self.child_opts(depends_on=[*args.builds.grants, *args.depends_on]),
         )
         for who, member in sorted(args.invokers.items()):
             gcp.cloudrunv2.ServiceIamMember(

@@ -16,15 +16,20 @@ from components._base import GridComponent
 _SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 
 
+def tree_files(paths: Sequence[Path], root: Path) -> list[Path]:
+    """Every file under ``paths`` that belongs in a build (caches and bytecode left out), in a stable order."""
+    out = []
+    for base in paths:
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        out += [f for f in files if not _SKIP.intersection(f.relative_to(root).parts) and f.suffix != ".pyc"]
+    return out
+
+
 def tree_hash(paths: Sequence[Path], root: Path) -> str:
     """Hash of every file under ``paths`` (relative names and bytes): the image tag changes iff the code does."""
     digest = hashlib.sha256()
-    for base in paths:
-        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
-        for file in files:
-            if _SKIP.intersection(file.relative_to(root).parts) or file.suffix == ".pyc":
-                continue
-            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    for file in tree_files(paths, root):
+        digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

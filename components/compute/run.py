@@ -17,6 +17,17 @@ run = gcp.cloudrunv2
 PORT = 8080
 HEALTH_PATH = "/health"
 
+# Direct VPC egress may take "a minute or more" to connect at instance start, and the app opens its database
+# (and Redis) connections before it listens, so the startup probe must outlast that: the most a service's
+# startup probe may wait (failureThreshold x periodSeconds <= 240 s), polled every 5 s.
+# https://cloud.google.com/run/docs/configuring/vpc-direct-vpc#limitations
+# https://cloud.google.com/run/docs/configuring/healthchecks#startup-probes
+STARTUP_PROBE_PERIOD_SECONDS = 5
+STARTUP_PROBE_SECONDS = 240
+# How long the app keeps retrying its first database/Redis connection (STARTUP_CONNECT_SECONDS): inside the
+# probe's budget, leaving time to load what follows the connection (the ai model, migrations' advisory lock).
+STARTUP_CONNECT_SECONDS = 180
+
 
 def _service_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> list:
     if overlap := set(plain) & set(secrets):
@@ -58,6 +69,9 @@ class CloudRunServiceArgs:
     """Environment variables read from Secret Manager at instance start."""
     invokers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Name -> IAM member granted roles/run.invoker on this service only."""
+    invoker_iam_disabled: bool = False
+    """Anyone who reaches the service may invoke it (no IAM check): for services only the load balancer can
+    reach. Unlike an allUsers grant, Domain Restricted Sharing allows it."""
     deletion_protection: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[pulumi.Resource] = ()
@@ -66,6 +80,8 @@ class CloudRunServiceArgs:
     """Tagged rollout: the latest revision gets this tag and 0% traffic while ``stable_revision`` serves."""
     stable_revision: str | None = None
     """Revision pinned to 100% in a tagged rollout; None before the first promote."""
+    custom_audiences: Sequence[str] = ()
+    """Extra OIDC audiences Cloud Run accepts for invocation (a push subscription's audience)."""
 
 
 def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.ServiceTrafficArgs]:
@@ -102,7 +118,11 @@ class CloudRunService(GridComponent):
             ),
             envs=_service_env(args.env, args.secret_env),
             startup_probe=run.ServiceTemplateContainerStartupProbeArgs(
-                http_get=probe_get, initial_delay_seconds=0, period_seconds=2, timeout_seconds=1, failure_threshold=30
+                http_get=probe_get,
+                initial_delay_seconds=0,
+                period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
+                timeout_seconds=1,
+                failure_threshold=STARTUP_PROBE_SECONDS // STARTUP_PROBE_PERIOD_SECONDS,
             ),
             liveness_probe=run.ServiceTemplateContainerLivenessProbeArgs(
                 http_get=run.ServiceTemplateContainerLivenessProbeHttpGetArgs(path=HEALTH_PATH, port=PORT),
@@ -132,12 +152,15 @@ class CloudRunService(GridComponent):
             location=args.region,
             project=args.project,
             ingress=args.ingress,
+            invoker_iam_disabled=args.invoker_iam_disabled or None,
             # The provider defaults deletion protection to true; say what each environment wants.
             deletion_protection=args.deletion_protection,
             launch_stage="GA",
             labels=dict(args.labels),
             template=template,
             traffics=traffic(args.candidate_tag, args.stable_revision),
+            # https://cloud.google.com/run/docs/configuring/custom-audiences
+            custom_audiences=list(args.custom_audiences) or None,
             opts=self.child_opts(depends_on=list(args.depends_on)),
         )
         for who, member in sorted(args.invokers.items()):

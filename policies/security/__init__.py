@@ -2,7 +2,7 @@
 
 from pulumi_policy import Policy
 
-from policies.security import iam, messaging, network, redis, run, sql, storage
+from policies.security import iam, messaging, network, redis, run, scanner_parity, sql, storage
 
 POLICIES: list[Policy] = [
     *sql.POLICIES,
@@ -12,4 +12,5 @@ POLICIES: list[Policy] = [
     *iam.POLICIES,
     *network.POLICIES,
     *messaging.POLICIES,
+    *scanner_parity.POLICIES,
 ]

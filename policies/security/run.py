@@ -39,8 +39,8 @@ _SECRET_WORDS = frozenset({"PASSWORD", "PASSWD", "PWD", "SECRET", "TOKEN", "KEY"
                            "CREDENTIALS", "PRIVATE"})
 # scheme://user:password@host — a connection string with credentials inlined.
 _CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]+:[^/@\s]+@", re.IGNORECASE)
-# What the offline plan shows for a Pulumi secret: a secret value in a plain env var is still plaintext.
-SECRET_PLACEHOLDER = "[secret]"
+# A Pulumi secret in a plain env var is plaintext too, but the engine hands policies secrets already unwrapped:
+# no rule here can tell. `grid plan` reports that case from its own records (grid/secret_exposure.py).
 
 _INTERNAL_RUN_INGRESS = frozenset({"INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
 _INTERNAL_FUNCTION_INGRESS = frozenset({"ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"})
@@ -58,8 +58,6 @@ def plaintext_secret_problem(name: Any, value: Any) -> str | None:
         return None
     if secret_looking_name(name):
         return f"env {name} looks like a secret but is a plain value"
-    if value == SECRET_PLACEHOLDER:
-        return f"env {name} holds a Pulumi secret as a plain value"
     if isinstance(value, str) and _CREDENTIALS_IN_URL.match(value):
         return f"env {name} is a connection string with inline credentials"
     return None

@@ -72,7 +72,7 @@ class FlagRequirement:
     flag: str
     allowed: frozenset[str]
     postgres_default: str
-    cis_item: str
+    cis_item: str | None
     checkov_id: str | None
     why: str
 
@@ -167,9 +167,11 @@ POLICIES: list[Policy] = [
     resource_policy(
         Meta(
             name="sql-ssl-required",
-            description="Cloud SQL must only accept encrypted connections.",
+            description="Cloud SQL must refuse unencrypted connections: sslMode ENCRYPTED_ONLY or "
+                        "TRUSTED_CLIENT_CERTIFICATE_REQUIRED (this rule does not judge whether clients verify the "
+                        "server's certificate).",
             remediation="Set settings.ipConfiguration.sslMode to ENCRYPTED_ONLY "
-                        "(or TRUSTED_CLIENT_CERTIFICATE_REQUIRED).",
+                        "(or TRUSTED_CLIENT_CERTIFICATE_REQUIRED to also require client certificates).",
             sources=(cis("6.4"), checkov("CKV_GCP_6")),
             enforcement=EnforcementLevel.MANDATORY,
         ),

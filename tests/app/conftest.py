@@ -33,6 +33,9 @@ TEST_OVERRIDES: dict[str, Any] = {
     # Tests pose as distinct clients with X-Forwarded-For, as behind Google's load balancer.
     "TRUSTED_PROXY_HOPS": 1,
     "MESSAGE_WRITES_PER_MINUTE": 100_000,
+    # Tests poll search and embed freely; the per-user rates are tested on their own (tests/app/ai).
+    "EMBED_REQUESTS_PER_MINUTE": 100_000,
+    "SEARCH_REQUESTS_PER_MINUTE": 100_000,
     "OUTBOX_RELAY_INTERVAL_SECONDS": 0.5,
     "DB_POOL_MAX_SIZE": 8,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.backups import WORKFLOW
+from components.backups import EXPORT_PERMISSIONS, WORKFLOW
 
 
 def test_prod_exports_daily_to_a_locked_private_bucket(synth) -> None:
@@ -30,7 +30,11 @@ def test_export_permission_is_scoped_to_the_instance(synth) -> None:
     plan = synth("prod")
     grant = plan.one("gcp:projects/iAMMember:IAMMember", "-runner-export-instance")
     instance = plan.one("gcp:sql/databaseInstance:DatabaseInstance", "-db-instance")
-    assert grant.inputs["role"] == "roles/cloudsql.editor"
+    # Not Cloud SQL Editor (CKV_GCP_42: it could reconfigure or delete the instance): a role with the export permission.
+    role = plan.one("gcp:projects/iAMCustomRole:IAMCustomRole", "-db-exports-exporter-role")
+    assert role.inputs["permissions"] == list(EXPORT_PERMISSIONS) == ["cloudsql.instances.export"]
+    assert grant.inputs["role"] == role.outputs["name"] == f"projects/acme-grid-prod/roles/{role.inputs['roleId']}"
+    assert role.urn in grant.dependencies
     assert (
         grant.inputs["condition"]["expression"]
         == f'resource.name == "projects/acme-grid-prod/instances/{instance.inputs["name"]}"'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.database import CIS_FLAGS
+from components.database import CIS_FLAGS, DIAGNOSTIC_FLAGS
 
 INSTANCE = "gcp:sql/databaseInstance:DatabaseInstance"
 PEERING = "gcp:servicenetworking/connection:Connection"
@@ -37,6 +37,8 @@ def test_instance_depends_on_the_peering(synth) -> None:
 def test_cis_logging_flags_are_set(synth) -> None:
     flags = {f["name"]: f["value"] for f in synth("dev").one(INSTANCE).inputs["settings"]["databaseFlags"]}
     assert CIS_FLAGS.items() <= flags.items()
+    # Checkov CKV_GCP_51 (log_checkpoints) and CKV_GCP_54 (log_lock_waits).
+    assert DIAGNOSTIC_FLAGS.items() <= flags.items()
 
 
 def test_prod_has_a_cross_region_replica_of_the_primary(synth) -> None:

@@ -25,7 +25,7 @@ def test_forbidden_project_roles_are_refused() -> None:
 
 
 def test_registry_cleanup_policies(synth) -> None:
-    repo = synth("dev").one("gcp:artifactregistry/repository:Repository")
+    repo = synth("dev").one("gcp:artifactregistry/repository:Repository", "-registry-repo")
     assert repo.inputs["format"] == "DOCKER" and repo.inputs["repositoryId"] == "grid-dev"
     assert repo.inputs["dockerConfig"] == {"immutableTags": True}
     policies = {p["id"]: p for p in repo.inputs["cleanupPolicies"]}
@@ -35,7 +35,7 @@ def test_registry_cleanup_policies(synth) -> None:
 
 
 def test_stack_wide_labels_on_the_provider(synth) -> None:
-    provider = synth("dev").one("pulumi:providers:gcp")
+    provider = synth("dev").one("pulumi:providers:gcp", "gcp")  # the default one (budgets have their own)
     labels = provider.inputs["defaultLabels"]
     labels = labels if isinstance(labels, dict) else __import__("json").loads(labels)
     assert labels["environment"] == "dev" and labels["app"] == "grid" and labels["team"] == "platform"

@@ -41,7 +41,7 @@ def _bus(tmp_path: Path, config: MessagingConfig | None = None, **overrides: obj
     args = {
         "config": config or MessagingConfig(),
         "project": PROJECT,
-        "project_number": NUMBER,
+        "service_agent": AGENT,
         "topic_name": "grid-test-events",
         "push_endpoint": CONSUMER,
         "push_invoker_email": INVOKER,
@@ -136,7 +136,7 @@ def test_pull_subscription_filter_and_outputs(tmp_path: Path) -> None:
             EventBusArgs(
                 config=MessagingConfig(),
                 project=PROJECT,
-                project_number=NUMBER,
+                service_agent=AGENT,
                 topic_name="grid-test-events",
                 push_endpoint=CONSUMER,
                 push_invoker_email=INVOKER,

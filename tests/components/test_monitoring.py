@@ -249,6 +249,19 @@ def test_error_log_metric_counts_cloud_run_errors(prod: OfflineRun) -> None:
     assert metric["metricDescriptor"]["metricKind"] == "DELTA"
 
 
+def test_what_reads_the_log_metric_waits_for_monitoring_to_know_it(prod: OfflineRun) -> None:
+    """depends_on the metric alone fails with "Cannot find metric(s)" for minutes after it is created."""
+    metric = prod.one("gcp:logging/metric:Metric")
+    [wait] = prod.of_type("time:index/sleep:Sleep")
+    assert wait.inputs["createDuration"] == "600s"  # "could take up to 10 minutes to become available"
+    assert wait.inputs["triggers"] == {"metric": metric.outputs["name"]}  # a new metric waits again
+    assert metric.urn in wait.dependencies
+    readers = [prod.one(POLICY, "-alert-function-errors"), prod.one("gcp:monitoring/dashboard:Dashboard")]
+    assert all(wait.urn in r.dependencies for r in readers)
+    descriptor = prod.one("gcp:monitoring/metricDescriptor:MetricDescriptor")
+    assert descriptor.urn in prod.one("gcp:monitoring/dashboard:Dashboard").dependencies
+
+
 def test_slo_is_request_based_on_the_api_service(prod: OfflineRun, tmp_path: Path) -> None:
     service = prod.one("gcp:monitoring/customService:CustomService").inputs
     slo = prod.one("gcp:monitoring/slo:Slo").inputs
@@ -277,6 +290,14 @@ def test_budget_thresholds_project_filter_channels_and_topic(prod: OfflineRun) -
     assert sorted(rule["monitoringNotificationChannels"]) == sorted(emails)  # budgets accept email channels only
     assert rule["pubsubTopic"] == f"projects/{PROJECT}/topics/grid-test-budget" and rule["schemaVersion"] == "1.0"
     assert prod.one(BUDGET).outputs["name"].startswith(f"billingAccounts/{ACCOUNT}/budgets/")
+
+
+def test_budget_is_called_with_the_stack_project_as_quota_project(prod: OfflineRun) -> None:
+    """Otherwise the Budget API is billed to the caller's project, where it is not enabled (403 on first up)."""
+    [billing] = [p for p in prod.of_type("pulumi:providers:gcp") if p.name == "grid-test-monitoring-billing"]
+    assert billing.inputs["billingProject"] == PROJECT
+    assert json.loads(str(billing.inputs["userProjectOverride"])) is True
+    assert prod.one(BUDGET).provider.startswith(f"{billing.urn}::")
 
 
 def test_no_billing_account_no_budget(tmp_path: Path) -> None:

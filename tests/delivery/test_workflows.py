@@ -149,6 +149,8 @@ def test_a_stack_deploy_migrates_smokes_the_candidate_then_promotes_or_rolls_bac
     assert 'grid rollout "$STACK" "$service" promote' in by_name["Promote"]["run"]
     assert 'grid rollout "$STACK" "$service" rollback' in by_name["Roll back"]["run"]
     assert by_name["Roll back"]["if"].startswith("${{ failure()")
+    # The rollout decision is kept in the stack's state, not in this runner's stack file (grid/rollout.py).
+    assert not any("Pulumi." in str((s.get("with") or {}).get("path", "")) for s in job["steps"])
     outputs = by_name["Stack outputs"]["run"]
     # Candidates are smoke-tested through the load balancer's candidate host (services only accept the LB).
     assert "candidate-url=https://{outputs['candidateHost']}" in outputs

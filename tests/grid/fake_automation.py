@@ -74,6 +74,9 @@ class Stack:
         _log("up", **options)
         return UpResult(summary=UpdateSummary(result="succeeded", resource_changes={"create": 3}))
 
+    def set_config(self, key: str, value: Any, path: bool = False) -> None:
+        _log("set_config", key=key)
+
     def export_stack(self) -> Deployment:
         return Deployment(deployment=DEPLOYED)
 

@@ -130,7 +130,8 @@ def test_grid_local_journey_restart_and_clean_stop(grid_local):
     assert c.get("/auth/me", headers=h).json()["email"] == email
     assert c.get("/ai/health").json() == {"status": "ok"}
     assert c.post("/fn/korean-nlp/analyze", json={"text": "고양이가 좋아요"}).json()["nouns"] == ["고양이"]
-    assert c.post("/fn/unknown/x", json={}).status_code == 503
+    assert c.post("/fn/unknown/x", json={}).status_code == 404
+    assert c.post("/fn/ml-analytics/anomalies", json={}).status_code == 404  # for platform identities only
     kid = c.get("/auth/.well-known/jwks.json").json()["keys"][0]["kid"]
     redis_pid = int((grid_local.data_dir / "redis" / "redis.pid").read_text())
     c.close()

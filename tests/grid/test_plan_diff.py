@@ -81,3 +81,18 @@ def test_format_mermaid_and_dot_draw_the_components(dev_plan: dict[str, Any]) ->
     assert result.stdout.count(" -> ") == len(edges) and len(nodes) > 3
     assert diagram.mermaid(dev_plan).count(" --> ") == len(edges)
     assert grid("plan", "dev", "--format", "mermaid", "--json").returncode == 2
+
+
+def test_archives_render_the_same_in_every_run() -> None:
+    """An AssetArchive's members by name, a text as its digest: not str(), whose memory address made every plan
+    differ from the last (and `--diff` report each function's source as changed)."""
+    import pulumi
+
+    from grid.engine import render
+
+    def archive() -> pulumi.AssetArchive:
+        return pulumi.AssetArchive({"main.py": pulumi.StringAsset("print(1)"), "lib": pulumi.FileArchive("app/x")})
+
+    assert render(archive()) == render(archive())
+    rendered = render(archive())["archive"]
+    assert rendered["lib"] == {"asset": "app/x"} and rendered["main.py"].startswith("sha256:")

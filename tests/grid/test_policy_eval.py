@@ -40,7 +40,9 @@ def test_compliant_prod_resources_pass() -> None:
     service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service",
                              tweak(SERVICE, {"template.scaling.minInstanceCount": 2}))
     database = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance", SQL)
-    assert evaluate(plan(service, database), "prod") == []
+    audit = stack_resource("urn:audit", "gcp:projects/iAMAuditConfig:IAMAuditConfig", {
+        "service": "cloudsql.googleapis.com", "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}]})
+    assert evaluate(plan(service, database, audit), "prod") == []
 
 
 def test_disabled_policies_are_skipped_per_environment() -> None:

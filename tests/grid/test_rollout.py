@@ -90,3 +90,76 @@ def test_cli_without_pulumi_says_what_to_install() -> None:
         env={**os.environ, "PATH": "/nonexistent", "PYTHONPATH": str(REPO_ROOT)},
     )
     assert result.returncode == 2 and "Pulumi CLI is not installed" in result.stderr
+
+
+def _deployment(plan) -> dict:
+    """The stack's state after an update, as `pulumi stack export` gives it (the part rollouts read)."""
+    return {"resources": [{"type": r.type, "urn": r.urn, "inputs": r.inputs} for r in plan.resources]}
+
+
+def _nested(leaves: dict[str, str]) -> dict:
+    """Config leaves (grid:rollout.stable.api -> rev) as the nested stack-file value they set."""
+    rollout: dict = {}
+    for path, revision in leaves.items():
+        _, key, service = path.split(".")
+        rollout.setdefault(key, {})[service] = revision
+    return rollout
+
+
+def test_a_promotion_is_kept_by_the_next_deploy_from_a_fresh_checkout(synth) -> None:
+    from grid.rollout import overrides, recorded
+    from tests.conftest import stack_values
+
+    # An earlier promote left 00007 serving; the stack file in git pins nothing.
+    before = _deployment(synth("prod", {"grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}}}))
+    restored = overrides(stack_values("prod"), recorded(before))
+    assert restored == {"grid:rollout.stable.api": "grid-prod-api-00007-abc"}
+
+    # `grid rollout prod api promote` on a CI runner, then its targeted update records the decision in the state.
+    change = plan_change({"strategy": "tagged", **_nested(restored)}, "api", "promote", "grid-prod-api-00008-new")
+    after = _deployment(synth("prod", {"grid:rollout": _nested(change.set)}))
+
+    # The next deploy, from another fresh checkout: still routed to the promoted revision...
+    leaves = overrides(stack_values("prod"), recorded(after))
+    next_deploy = synth("prod", {"grid:rollout": _nested(leaves)})
+    assert _traffic(next_deploy, "api")[0] == {
+        "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+        "revision": "grid-prod-api-00008-new",
+        "percent": 100,
+    }
+    # ...and rollback has something to return to.
+    back = plan_change({"strategy": "tagged", **_nested(leaves)}, "api", "rollback", "grid-prod-api-00009-bad")
+    assert back.set == {"grid:rollout.stable.api": "grid-prod-api-00007-abc"}
+
+
+def test_a_revision_pinned_in_the_stack_file_wins_over_the_recorded_one() -> None:
+    from grid.rollout import overrides
+
+    state = {"stable": {"api": "grid-prod-api-00008-new", "ai": "grid-prod-ai-00003-abc"}, "previous": {}}
+    pinned = {"grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}}}
+    assert overrides(pinned, state) == {"grid:rollout.stable.ai": "grid-prod-ai-00003-abc"}
+
+
+def test_a_deploy_runs_with_the_recorded_decision_and_leaves_the_stack_file_as_it_was(tmp_path, synth) -> None:
+    from types import SimpleNamespace
+
+    from grid.rollout import recorded_rollout
+
+    state = _deployment(synth("prod", {"grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}}}))
+    checkout = tmp_path / "checkout"  # a fresh one: the shipped stack file, no pins
+    checkout.mkdir()
+    stack_file = checkout / "Pulumi.prod.yaml"
+    stack_file.write_bytes((REPO_ROOT / "Pulumi.prod.yaml").read_bytes())
+    set_during_run: dict[str, str] = {}
+
+    class WorkspaceStack:  # the two Automation API calls recorded_rollout makes; set_config edits the file
+        def export_stack(self):
+            return SimpleNamespace(deployment=state)
+
+        def set_config(self, key, value, path):
+            set_during_run[key] = value.value
+            stack_file.write_text(stack_file.read_text() + f"\n# {key}: {value.value}\n")
+
+    with recorded_rollout(WorkspaceStack(), checkout, "prod"):
+        assert set_during_run == {"grid:rollout.stable.api": "grid-prod-api-00007-abc"}
+    assert stack_file.read_bytes() == (REPO_ROOT / "Pulumi.prod.yaml").read_bytes()

@@ -18,6 +18,8 @@ CIS_FLAGS = [
     {"name": "log_min_error_statement", "value": "error"},
     {"name": "log_min_duration_statement", "value": "-1"},
     {"name": "cloudsql.enable_pgaudit", "value": "on"},
+    {"name": "log_checkpoints", "value": "on"},
+    {"name": "log_lock_waits", "value": "on"},
 ]
 
 SQL = {
@@ -225,3 +227,8 @@ RESOURCE_CASES: list[Case] = [
     Case("cost-cloud-armor-enterprise", gcp.CLOUD_ARMOR_TIER, {"cloudArmorTier": "CA_ENTERPRISE_PAYGO"},
          {"cloudArmorTier": "CA_STANDARD"}, {"allowEnterprise": False}),
 ]
+
+# Rules mirroring Checkov checks keep their fixtures in their own module.
+from tests.policies.scanner_parity_fixtures import PARITY_RESOURCE_CASES  # noqa: E402
+
+RESOURCE_CASES += PARITY_RESOURCE_CASES

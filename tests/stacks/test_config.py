@@ -238,3 +238,30 @@ def test_serving_rules() -> None:
     assert "pulumi config set --secret grid:pagerdutyRoutingKey" in line
     assert "five-field cron" in problems({"grid:messaging": {"analyticsSchedule": "daily"}})[0]
     assert "must be one of 128Mi" in problems({"grid:functions": {"koreanNlp": {"memory": "300M"}}})[0]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_partial_functions_block_keeps_each_functions_own_defaults(stack: str) -> None:
+    """Every preset names only maxInstances per function: korean-nlp keeps its 512Mi (it peaks near 350 MB)."""
+    secret_keys = frozenset(k for k, v in stack_values(stack).items() if isinstance(v, dict) and "secure" in v)
+    config = load_stack_config(stack_values(stack), stack=stack, source=f"Pulumi.{stack}.yaml", secret_keys=secret_keys)
+    assert config.functions.korean_nlp.memory == "512Mi"
+    assert config.functions.ml_analytics.memory == "256Mi"
+
+
+def test_partial_blocks_keep_per_workload_defaults_and_still_override_what_they_name() -> None:
+    from stacks.config import FunctionsConfig, ServicesConfig
+
+    assert ServicesConfig.model_validate({"ai": {"maxInstances": 2}}).ai.memory == "2Gi"
+    assert ServicesConfig.model_validate({"ai": {"memory": "4Gi"}}).ai.memory == "4Gi"
+    fns = FunctionsConfig.model_validate({"koreanNlp": {"timeoutSeconds": 30}})
+    assert (fns.korean_nlp.memory, fns.korean_nlp.timeout_seconds) == ("512Mi", 30)
+    assert load({"grid:functions": {"koreanNlp": {"memory": "1Gi"}}}).functions.korean_nlp.memory == "1Gi"
+
+
+def test_gpu_regions_are_the_ones_a_new_project_can_use() -> None:
+    """asia-south1 offers Cloud Run L4s by invitation only: a fresh project has no quota there."""
+    gpu = {"cpu": 4, "memory": "16Gi", "gpu": 1, "cpuIdle": False}
+    [line] = problems({"gcp:region": "asia-south1", "grid:services": {"ai": gpu}})
+    assert "Cloud Run GPUs are not offered in asia-south1" in line
+    assert load({"gcp:region": "us-east4", "grid:services": {"ai": gpu}}).services.ai.gpu == 1

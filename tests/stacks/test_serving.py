@@ -63,14 +63,24 @@ def test_dev_scales_to_zero_with_no_gpu_and_no_protection(synth) -> None:
 def test_prod_services_are_reachable_only_through_the_load_balancer(synth) -> None:
     plan = synth("prod")
     public = [g for g in plan.of_type(RUN_IAM) if g.inputs["member"] in ("allUsers", "allAuthenticatedUsers")]
-    assert public, "the load balancer needs unauthenticated invocation"
+    # Cloud Run services skip the invoker check instead of granting allUsers, which Domain Restricted Sharing
+    # (the default for new organisations) refuses; the Functions v2 API has no such setting.
+    for service in plan.of_type(RUN):
+        assert service.inputs["invokerIamDisabled"] is True
+        assert service.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+    assert public, "the load balancer needs unauthenticated invocation of the functions"
     for grant in public:
         target = plan.by_urn(grant.parent)
         workload = next(r for r in plan.resources if r.parent == target.urn and r.type in (RUN, FUNCTION))
-        if workload.type == RUN:
-            assert workload.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-        else:
-            assert workload.inputs["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_AND_GCLB"
+        assert workload.type == FUNCTION, f"{grant.name}: allUsers on a Cloud Run service"
+        assert workload.inputs["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_AND_GCLB"
+
+
+def test_services_behind_an_authenticating_gateway_keep_the_invoker_check(synth) -> None:
+    plan = synth("dev")
+    for service in plan.of_type(RUN):
+        assert "invokerIamDisabled" not in service.inputs
+    assert not [g for g in plan.of_type(RUN_IAM) if g.inputs["member"] in ("allUsers", "allAuthenticatedUsers")]
 
 
 def test_no_workload_uses_the_default_compute_service_account(synth) -> None:
@@ -121,6 +131,7 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
     armor = plan.one("gcp:compute/securityPolicy:SecurityPolicy")
     expressions = " ".join(r["match"].get("expr", {}).get("expression", "") for r in armor.inputs["rules"])
     assert "xss-v33-stable" in expressions and "sqli-v33-stable" in expressions
+    assert "evaluatePreconfiguredWaf('cve-canary')" in expressions  # Log4j (CKV_GCP_73), every signature
     ban = next(r for r in armor.inputs["rules"] if r["action"] == "rate_based_ban")
     assert ban["rateLimitOptions"]["rateLimitThreshold"] == {"count": 1200, "intervalSec": 60}
     assert armor.inputs["adaptiveProtectionConfig"]["layer7DdosDefenseConfig"]["enable"] is True
@@ -134,7 +145,9 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
     url_maps = plan.of_type("gcp:compute/uRLMap:URLMap")
     routes = next(u for u in url_maps if "pathMatchers" in u.inputs)
     paths = {p for rule in routes.inputs["pathMatchers"][0]["pathRules"] for p in rule["paths"]}
-    assert {"/auth/*", "/ai/*", "/fn/korean-nlp/*", "/fn/ml-analytics/*"} <= paths
+    assert {"/auth/*", "/ai/*", "/fn/korean-nlp/*", "/fn/ml-analytics/anomalies"} <= paths
+    # Pub/Sub push and Cloud Scheduler call ml-analytics' /events and /report; the load balancer never does.
+    assert not {"/fn/ml-analytics", "/fn/ml-analytics/*"} & paths
     redirect = next(u for u in url_maps if "defaultUrlRedirect" in u.inputs)
     assert redirect.inputs["defaultUrlRedirect"]["httpsRedirect"] is True
     ssl = plan.one("gcp:compute/sSLPolicy:SSLPolicy")
@@ -152,7 +165,7 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
 def test_messaging_dead_letters_scheduler_and_tasks(synth) -> None:
     plan = synth("prod")
     subscriptions = plan.of_type("gcp:pubsub/subscription:Subscription")
-    push = next(s for s in subscriptions if "pushConfig" in s.inputs)
+    push = next(s for s in subscriptions if s.inputs["name"].endswith("-events-push"))
     assert push.inputs["pushConfig"]["oidcToken"]["serviceAccountEmail"].startswith("grid-prod-invoker@")
     assert push.inputs["deadLetterPolicy"]["maxDeliveryAttempts"] == 5
     assert push.inputs["pushConfig"]["pushEndpoint"].endswith("/fn/ml-analytics/events")
@@ -178,3 +191,18 @@ def test_migrations_run_as_a_job_with_the_api_image(synth) -> None:
     api = next(s for s in plan.of_type(RUN) if s.inputs["labels"]["grid-service"] == "api")
     assert c["image"] == container(api)["image"]
     assert c["commands"] == ["python", "-m", "app.common.migrations"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_ml_analytics_is_invoked_by_the_platform_invoker_only(synth, stack) -> None:
+    # Its ingest (/events, /report) and its CPU-bound /anomalies are for Pub/Sub push and Scheduler, which carry
+    # the invoker account's OIDC token: no allUsers (load balancer) and no gateway identity.
+    from app.functions.local import PRIVATE
+    from stacks.serving import FUNCTIONS
+
+    assert {f.name for f in FUNCTIONS if f.private} == PRIVATE == {"ml-analytics"}
+    plan = synth(stack)
+    [analytics] = [f for f in plan.of_type(FUNCTION) if f.inputs["labels"]["grid-service"] == "ml-analytics"]
+    parent = plan.by_urn(analytics.parent)
+    members = [g.inputs["member"] for g in plan.of_type(RUN_IAM) if g.parent == parent.urn]
+    assert len(members) == 1 and members[0].startswith("serviceAccount:") and "invoker" in members[0], members

@@ -1,6 +1,7 @@
 """WS /v1/conversations/{id}/stream: pushes `message.created` for one conversation, resumable without gaps.
 
-The token comes in the Authorization header, or, from browsers (which cannot set headers on a WebSocket), as
+The token comes in the header USER_AUTH_HEADER names (Authorization, or X-Forwarded-Authorization behind API
+Gateway), or, from browsers (which cannot set headers on a WebSocket), as
 the subprotocol pair `["bearer", <token>]`. Never in the URL: request logs (Cloud Run's included) record URLs.
 
 Every event carries the message's `cursor`. A client that reconnects passes the last one it saw as
@@ -25,13 +26,24 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconn
 from app.api.cursors import BadCursor, decode_cursor
 from app.api.realtime import OVERFLOW, RESYNC, message_event
 from app.api.service import ApiService, NotFound
-from app.common.security import Principal, authenticate, bearer_token
+from app.common.security import Principal, authenticate, user_token
 
 router = APIRouter(tags=["messages"])
 
+GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 CATCH_UP_PAGE = 100
+# A stream ends this long (at most a tenth of the limit) before the platform's request timeout would cut it, with
+# a close frame the client answers by reconnecting with ?cursor= (it resumes without gaps).
+CLOSE_MARGIN_SECONDS = 10.0
+
+
+def stream_budget(request_timeout: float | None) -> float | None:
+    """How long one stream may stay open under the platform's request timeout (None: no limit)."""
+    if request_timeout is None:
+        return None
+    return request_timeout - min(CLOSE_MARGIN_SECONDS, request_timeout / 10)
 
 
 async def _until_disconnect(ws: WebSocket) -> None:
@@ -45,7 +57,7 @@ def _token(ws: WebSocket) -> tuple[str | None, str | None]:
     protocols = ws.scope.get("subprotocols") or []
     if len(protocols) == 2 and protocols[0] == "bearer":
         return protocols[1], "bearer"
-    return bearer_token(ws.headers.get("authorization")), None
+    return user_token(ws), None
 
 
 async def _catch_up(ws: WebSocket, service: ApiService, uid: UUID, cid: UUID, last: int) -> int:
@@ -100,12 +112,24 @@ async def stream(
         else:
             last = await _catch_up(ws, service, uid, conversation_id, resume_after)
         client = asyncio.create_task(_until_disconnect(ws))
+        loop = asyncio.get_running_loop()
+        budget = stream_budget(ws.app.state.settings.request_timeout_seconds)
+        ends_at = None if budget is None else loop.time() + budget
         try:
             while True:
                 next_item = asyncio.create_task(queue.get())
+                remaining = None if ends_at is None else max(0.0, ends_at - loop.time())
+                check = _next_check(ws, principal)
                 done, _ = await asyncio.wait(
-                    {next_item, client}, timeout=_next_check(ws, principal), return_when=asyncio.FIRST_COMPLETED
+                    {next_item, client},
+                    timeout=check if remaining is None else min(check, remaining),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
+                if not done and ends_at is not None and loop.time() >= ends_at:
+                    # Cloud Run's request timeout is near: close cleanly rather than be cut; the client resumes.
+                    next_item.cancel()
+                    await ws.close(code=GOING_AWAY, reason="stream time limit: reconnect")
+                    return
                 if client in done:
                     next_item.cancel()
                     return

@@ -2,9 +2,13 @@
 
 Cloud Billing publishes budget notifications to a Pub/Sub topic; Eventarc delivers each one here as a
 CloudEvent. When ``costAmount >= budgetAmount`` (actual, not forecast, spend), every Cloud Run service of the
-stack (label ``stack=<name prefix>``: the services and the gen2 functions, except this one) is switched to
-manual scaling with zero instances, which stops it serving and billing. The next ``pulumi up`` restores the
-configured scaling: capping is a brake, not a configuration change.
+stack (``SERVICES``: the services and the gen2 functions, except this one) is switched to manual scaling with
+zero instances, which stops it serving and billing. The next ``pulumi up`` restores the configured scaling:
+capping is a brake, not a configuration change.
+
+The services are addressed by name, never listed: this function's role is granted only on resources whose
+name starts with the stack's prefix (an IAM condition), and listing is authorised on the *location*, whose name
+never matches, so a list call is always denied (https://cloud.google.com/iam/docs/conditions-resource-attributes).
 
 Only the standard library is used, so the function starts fast and has no supply chain of its own.
 """
@@ -15,12 +19,17 @@ import base64
 import json
 import logging
 import os
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import functions_framework
 
+# Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common.logging import configure_hosted_logging
+
+configure_hosted_logging()
 log = logging.getLogger("cost-cap")
 
 METADATA = os.environ.get("METADATA_HOST", "http://metadata.google.internal")
@@ -54,21 +63,21 @@ def over_budget(notification: dict[str, Any]) -> bool:
         return False
 
 
-def stack_services(token: str, project: str, region: str, stack: str) -> Iterator[dict[str, Any]]:
-    url = f"{RUN_API}/v2/projects/{project}/locations/{region}/services"
-    page: str | None = ""
-    while page is not None:
-        listing = _request("GET", url + (f"?pageToken={page}" if page else ""), token)
-        for service in listing.get("services", []):
-            if (service.get("labels") or {}).get("stack") == stack:
-                yield service
-        page = listing.get("nextPageToken") or None
+def stack_services(token: str, project: str, region: str, names: list[str]) -> Iterator[dict[str, Any]]:
+    """The named services that exist (a function not yet deployed is skipped), each read by name."""
+    for name in names:
+        try:
+            yield _request("GET", f"{RUN_API}/v2/projects/{project}/locations/{region}/services/{name}", token)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+            log.warning("service %s not found; nothing to stop there", name)
 
 
-def cap(token: str, project: str, region: str, stack: str, keep: str) -> list[str]:
-    """Scale every service of ``stack`` but ``keep`` to zero; returns the names it stopped."""
+def cap(token: str, project: str, region: str, names: list[str], keep: str) -> list[str]:
+    """Scale every named service but ``keep`` to zero; returns the names it stopped."""
     stopped = []
-    for service in stack_services(token, project, region, stack):
+    for service in stack_services(token, project, region, [n for n in names if n != keep]):
         name = service["name"]
         if name.rsplit("/", 1)[-1] == keep:
             continue
@@ -89,7 +98,8 @@ def cap(token: str, project: str, region: str, stack: str, keep: str) -> list[st
 def handle(notification: dict[str, Any], env: dict[str, str]) -> list[str]:
     if not over_budget(notification):
         return []
-    stopped = cap(access_token(), env["GOOGLE_CLOUD_PROJECT"], env["REGION"], env["STACK"], env["K_SERVICE"])
+    names = [name for name in env["SERVICES"].split(",") if name]
+    stopped = cap(access_token(), env["GOOGLE_CLOUD_PROJECT"], env["REGION"], names, env["K_SERVICE"])
     log.warning(
         json.dumps(
             {

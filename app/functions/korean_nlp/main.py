@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -21,6 +22,10 @@ import functions_framework
 from flask import Request, Response
 from kiwipiepy import Kiwi
 
+# Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common.logging import configure_hosted_logging
+
+configure_hosted_logging()
 log = logging.getLogger("korean-nlp")
 
 # Analysis is roughly linear in the text; these bounds keep one request well under a second on one vCPU.
@@ -42,10 +47,12 @@ def analyser() -> Kiwi:
             if _kiwi is None:
                 # The typo and multi-word dictionaries double the load time and memory for corrections this
                 # endpoint does not ask for.
+                started = time.perf_counter()
                 kiwi = Kiwi(load_typo_dict=False, load_multi_dict=False)
                 # Kiwi finishes initialising on its first analysis (about a second): do it now, not in a request.
                 kiwi.tokenize("초기화")
                 _kiwi = kiwi
+                log.info("korean-nlp model loaded in %.1fs", time.perf_counter() - started)
     return _kiwi
 
 
@@ -92,13 +99,17 @@ def korean_nlp(request: Request) -> Response:
         return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         return _error(422, "body must be JSON")
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip():
         return _error(422, "`text` must be a non-empty string")
     if len(text) > MAX_TEXT_CHARS:
         return _error(413, f"`text` longer than {MAX_TEXT_CHARS} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"), which is no character at all
+        return _error(422, "`text` must be valid Unicode (it has an unpaired UTF-16 surrogate)")
     try:
         return _json(analyze(text))
     except Exception:

@@ -17,8 +17,11 @@ deviation, scaled by 1.2533 to estimate sigma the same way, takes its place, and
 anomalies. With `window`, each point is scored against the points in a centred window of that many points, which
 follows slow trends and seasonality instead of flagging them.
 
-Invocation is authenticated by the platform (IAM invoker with OIDC tokens for Pub/Sub and Scheduler); errors are
-JSON with a fixed message per case and never carry exception text.
+Only platform identities invoke it: the function grants roles/run.invoker to the invoker service account alone
+(no allUsers), whose OIDC tokens Pub/Sub push and Cloud Scheduler attach and Cloud Functions verifies before a
+request arrives (https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions). Inputs are bounded
+(MAX_BODY_BYTES, MAX_POINTS, MAX_WINDOW). Errors are JSON with a fixed message per case and never carry exception
+text; no response holds NaN or Infinity.
 """
 
 from __future__ import annotations
@@ -38,16 +41,26 @@ import functions_framework
 import numpy as np
 from flask import Request, Response
 
+# Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common.logging import configure_hosted_logging
+
+configure_hosted_logging()
 log = logging.getLogger("ml-analytics")
 
 PREFIX = "/fn/ml-analytics"
-MAX_BODY_BYTES = 2 * 1_048_576
-MAX_POINTS = 100_000
+# Budgets: the rolling score's scratch memory is points x window doubles (a few tens of MB at these limits).
+MAX_BODY_BYTES = 1_048_576
+MAX_POINTS = 10_000
+MAX_WINDOW = 365
+# Scores beyond this carry no more information (the threshold is at most 100) and are reported as the cap: a score
+# is a ratio to the spread, which can be as small as a subnormal float, so it has no finite bound of its own.
+SCORE_CAP = 1e6
 DEFAULT_THRESHOLD = 3.5
 _MAD_TO_SIGMA = 0.6745  # Phi^-1(0.75): MAD of a normal distribution is 0.6745 sigma
 _MEANAD_TO_SIGMA = 0.7979  # sqrt(2/pi): mean absolute deviation of a normal distribution
 HISTORY_DAYS = 28
 MIN_HISTORY_DAYS = 7
+FIRST_REPORT_DAY = date.min + timedelta(days=HISTORY_DAYS)
 # A user going from 1 to 4 messages a day is not worth a flag, however improbable.
 MIN_FLAGGED_MESSAGES = 20
 
@@ -62,32 +75,48 @@ class BadRequest(Exception):
 # -- anomaly detection ---------------------------------------------------------------------------------------
 
 
+def _scaled(values: np.ndarray) -> np.ndarray:
+    """`values` scaled into [-1, 1] (when larger), where no difference can overflow: z-scores are scale-free."""
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    return values / scale if scale > 1 else values.astype(float)
+
+
+def _scores(values: np.ndarray, median: Any, mad: Any, mean_ad: Any) -> np.ndarray:
+    """z = 0.6745 (x - median) / MAD, or with the scaled mean absolute deviation where MAD is 0, or 0 where both
+    are (see the module docstring); element-wise, finite and within +-SCORE_CAP."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        scores = np.where(
+            mad > 0,
+            _MAD_TO_SIGMA * (values - median) / mad,
+            np.where(mean_ad > 0, _MEANAD_TO_SIGMA * (values - median) / mean_ad, 0.0),
+        )
+    return np.clip(np.nan_to_num(scores, nan=0.0, posinf=SCORE_CAP, neginf=-SCORE_CAP), -SCORE_CAP, SCORE_CAP)
+
+
 def robust_scores(values: np.ndarray) -> np.ndarray:
-    """Robust z-scores of `values` against their own median and MAD (see the module docstring)."""
+    """Robust z-scores of `values` against their own median and MAD."""
     if values.size == 0:
         return values.astype(float)
+    values = _scaled(values)
     median = np.median(values)
     deviation = np.abs(values - median)
-    mad = np.median(deviation)
-    if mad > 0:
-        return _MAD_TO_SIGMA * (values - median) / mad
-    mean_ad = deviation.mean()
-    if mean_ad > 0:
-        return _MEANAD_TO_SIGMA * (values - median) / mean_ad
-    return np.zeros_like(values, dtype=float)
+    return _scores(values, median, np.median(deviation), deviation.mean())
 
 
 def rolling_scores(values: np.ndarray, window: int) -> np.ndarray:
-    """Each point's robust z-score within the centred window of `window` points around it."""
+    """Each point's robust z-score within the centred window of `window` points around it (clamped at the ends).
+
+    Vectorised over all windows at once (memory: points x window doubles, bounded by MAX_POINTS x MAX_WINDOW); a
+    Python loop over the points took seconds for a full-size request.
+    """
+    values = _scaled(values)
     n = values.size
-    half = window // 2
-    out = np.empty(n, dtype=float)
-    for i in range(n):
-        lo = max(0, min(i - half, n - window))
-        hi = min(n, lo + window)
-        segment = values[lo:hi]
-        out[i] = robust_scores(segment)[i - lo]
-    return out
+    windows = np.lib.stride_tricks.sliding_window_view(values, window)  # row s: values[s : s + window]
+    medians = np.median(windows, axis=1)
+    deviation = np.abs(windows - medians[:, None])
+    mads, mean_ads = np.median(deviation, axis=1), deviation.mean(axis=1)
+    start = np.clip(np.arange(n) - window // 2, 0, n - window)  # the window each point is scored in
+    return _scores(values, medians[start], mads[start], mean_ads[start])
 
 
 def find_anomalies(
@@ -111,16 +140,28 @@ def _parse_series(body: dict[str, Any]) -> tuple[list[dict[str, Any]], float, in
     for point in series:
         if not isinstance(point, dict) or "t" not in point:
             raise BadRequest(422, "every point needs `t` and `value`")
-        value = point.get("value")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise BadRequest(422, "every `value` must be a finite number")
-    threshold = body.get("threshold", DEFAULT_THRESHOLD)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 100:
+        if _finite(point.get("value")) is None:
+            raise BadRequest(422, "every `value` must be a finite number within the range of a double")
+    threshold = _finite(body.get("threshold", DEFAULT_THRESHOLD))
+    if threshold is None or not 0 < threshold <= 100:
         raise BadRequest(422, "`threshold` must be a number in (0, 100]")
     window = body.get("window")
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 5):
         raise BadRequest(422, "`window` must be an integer >= 5")
-    return series, float(threshold), window
+    if window is not None and window > MAX_WINDOW:
+        raise BadRequest(413, f"`window` larger than {MAX_WINDOW} points")
+    return series, threshold, window
+
+
+def _finite(value: Any) -> float | None:
+    """`value` as a finite float, or None: JSON integers are unbounded (10**400 has no float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 # -- Postgres ------------------------------------------------------------------------------------------------
@@ -143,7 +184,8 @@ def pool() -> Any:
                 _pool = ConnectionPool(
                     url,
                     min_size=0,
-                    max_size=4,
+                    # Sized by the stack so every workload's pools fit max_connections (stacks/capacity.py).
+                    max_size=int(os.environ.get("DB_POOL_MAX_SIZE", "4")),
                     timeout=5.0,
                     check=ConnectionPool.check_connection,
                     kwargs={"connect_timeout": 5},
@@ -152,15 +194,32 @@ def pool() -> Any:
     return _pool
 
 
-def record_message(event_id: str | None, payload: dict[str, Any], published: datetime) -> bool:
-    """Count one message in its user's daily usage; False if it was already counted."""
-    message = payload["message"]
-    message_id = UUID(str(message["id"]))
-    user_id = UUID(str(payload["user_id"]))
+class MalformedEvent(ValueError):
+    pass
+
+
+def parse_event(payload: Any, published: datetime) -> tuple[UUID, UUID, date, int]:
+    """(message id, user id, UTC day, characters) of a message.created payload, or MalformedEvent."""
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if not isinstance(message, dict):
+        raise MalformedEvent("no message")
+    content = message.get("content") or ""
     created = message.get("created_at")
-    when = datetime.fromisoformat(created) if isinstance(created, str) else published
-    day = when.astimezone(UTC).date()
-    chars = len(message.get("content") or "")
+    if not isinstance(content, str) or not isinstance(created, str | None):
+        raise MalformedEvent("content or created_at")
+    try:
+        message_id = UUID(str(message["id"]))
+        user_id = UUID(str(payload["user_id"]))
+        when = datetime.fromisoformat(created) if created is not None else published
+        day = when.astimezone(UTC).date()  # OverflowError near year 1 or 9999
+    except (KeyError, ValueError, OverflowError) as exc:
+        raise MalformedEvent(type(exc).__name__) from None
+    return message_id, user_id, day, len(content)
+
+
+def record_message(event_id: str | None, payload: Any, published: datetime) -> bool:
+    """Count one message in its user's daily usage; False if it was already counted."""
+    message_id, user_id, day, chars = parse_event(payload, published)
     with pool().connection() as conn, conn.transaction():
         cur = conn.execute(
             "INSERT INTO usage_counted_messages (message_id, user_id, day) VALUES (%s, %s, %s)"
@@ -228,7 +287,19 @@ def daily_report(day: date) -> list[dict[str, Any]]:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    # allow_nan=False: NaN and Infinity are not JSON; a bug producing one fails here, not in the client's parser.
+    return Response(json.dumps(body, allow_nan=False), status=status, mimetype="application/json")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 parses to inf, which no JSON response could carry back
+        raise ValueError("number out of range")
+    return number
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -240,9 +311,10 @@ def _body(request: Request) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise BadRequest(422, "body must be JSON") from None
+        # Python's parser accepts NaN and Infinity, which are not JSON; RecursionError: nesting beyond its stack.
+        body = json.loads(raw, parse_constant=_no_constants, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        raise BadRequest(422, "body must be JSON, with numbers within the range of a double") from None
     if not isinstance(body, dict):
         raise BadRequest(422, "body must be a JSON object")
     return body
@@ -259,14 +331,16 @@ def _events(request: Request) -> Response:
     if not isinstance(message, dict):
         raise BadRequest(422, "not a Pub/Sub push envelope")
     attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise BadRequest(422, "`message.attributes` must be an object of strings")
     if attributes.get("type") != "message.created":
         # Acknowledge (2xx) what we do not consume, or Pub/Sub would redeliver it forever.
         return _json({"status": "ignored"})
     try:
-        payload = json.loads(base64.b64decode(message.get("data") or "", validate=True))
+        payload = json.loads(base64.b64decode(str(message.get("data") or ""), validate=True))
         published = datetime.fromisoformat(str(message.get("publishTime") or attributes.get("time") or ""))
         counted = record_message(attributes.get("id"), payload, published)
-    except (binascii.Error, ValueError, KeyError, TypeError):
+    except (binascii.Error, ValueError, RecursionError):  # MalformedEvent is a ValueError
         # A malformed event will never parse; acknowledging it keeps it from blocking the subscription (it is
         # logged for inspection; the dead-letter topic catches what fails for other reasons).
         log.warning("dropping a malformed message.created event")
@@ -284,9 +358,13 @@ def _report(request: Request) -> Response:
             day = date.fromisoformat(str(raw_day))
         except ValueError:
             raise BadRequest(422, "`day` must be YYYY-MM-DD") from None
+        if day < FIRST_REPORT_DAY:  # its history would start before year 1
+            raise BadRequest(422, f"`day` must be {FIRST_REPORT_DAY.isoformat()} or later")
     flagged = daily_report(day)
     if flagged:
         log.warning("usage anomalies on %s: %d user(s)", day, len(flagged))
+    else:
+        log.info("usage report for %s: no anomalies", day)
     return _json({"day": day.isoformat(), "flagged": flagged})
 
 

@@ -20,7 +20,8 @@ class FakeProvider:
     """An OpenAI-compatible /v1/chat/completions endpoint whose next answers are scripted by the test.
 
     Script steps: ("ok", content, prompt_tokens, completion_tokens), ("status", code, retry_after | None),
-    ("sleep", seconds) (answers after the client's timeout), ("garbage",). With an empty script it answers ok.
+    ("sleep", seconds) (answers after the client's timeout), ("garbage",), ("raw", body bytes) (a 200 with that
+    body). With an empty script it answers ok.
     """
 
     def __init__(self) -> None:
@@ -69,6 +70,8 @@ class FakeProvider:
                                   "total_tokens": prompt + completion},
                     }  # fmt: skip
                     self._send(200, json.dumps(reply).encode())
+                elif kind == "raw":
+                    self._send(200, step[1])
                 elif kind == "status":
                     headers = {"Retry-After": str(step[2])} if step[2] is not None else None
                     self._send(step[1], b'{"error": {"message": "scripted failure"}}', headers)
@@ -109,14 +112,14 @@ def embedder():
     return get_embedder(1)
 
 
-def start_ai(postgres, redis_server, auth_url: str, **extra: Any) -> ServerThread:
+def start_ai(postgres, redis_server, auth_url: str, embedder: Any = None, **extra: Any) -> ServerThread:
     from app.ai.main import create_app
     from app.ai.settings import AiSettings
 
     settings = AiSettings(
         **{**base_env(postgres, redis_server), "JWKS_URL": f"{auth_url}/auth/.well-known/jwks.json", **extra}
     )
-    return ServerThread(create_app(settings, configure_logs=False)).start(timeout=120)
+    return ServerThread(create_app(settings, configure_logs=False, embedder=embedder)).start(timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -125,6 +125,67 @@ def test_failed_trial_reopens_the_breaker():
     assert breaker.state == "open"
 
 
+MESSAGES = [{"role": "user", "content": "x"}]
+
+
+async def _half_open(fake_provider) -> tuple[CircuitBreaker, CompletionClient]:
+    """A client whose breaker opened on one failed completion (threshold 1) and is now half-open: the next call is
+    the trial."""
+    breaker = CircuitBreaker(threshold=1, cooldown=0.2)
+    client = _client(fake_provider, max_attempts=1, breaker=breaker)
+    fake_provider.reset(("status", 500, None))
+    with pytest.raises(ProviderUnavailable):
+        await client.complete(MESSAGES)
+    await asyncio.sleep(0.25)
+    assert breaker.state == "half-open"
+    return breaker, client
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b'{"choices": [{"message": {"content": "x"}}], "usage": "lots"}',
+        b'{"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": "many"}}',
+        b'{"choices": "none"}',
+        b"[1, 2]",
+        b"not json",
+    ],
+    ids=["usage-not-object", "tokens-not-int", "choices-not-list", "not-object", "not-json"],
+)
+def test_a_malformed_trial_reply_counts_as_a_failure_and_the_breaker_recovers(fake_provider, reply):
+    async def run() -> None:
+        breaker, client = await _half_open(fake_provider)
+        fake_provider.reset(("raw", reply))
+        with pytest.raises(ProviderUnavailable):  # the malformed trial is a failed attempt, not a crash
+            await client.complete(MESSAGES)
+        assert breaker.state == "open"
+        await asyncio.sleep(0.25)
+        fake_provider.reset(("ok", "back", 1, 1))
+        assert (await client.complete(MESSAGES)).content == "back"
+        assert breaker.state == "closed"
+        await client.close()
+
+    asyncio.run(run())
+
+
+def test_a_cancelled_trial_frees_the_trial_slot(fake_provider):
+    async def run() -> None:
+        breaker, client = await _half_open(fake_provider)
+        fake_provider.reset(("sleep", 0.4))
+        trial = asyncio.create_task(client.complete(MESSAGES))
+        while not fake_provider.requests:  # the trial is at the provider
+            await asyncio.sleep(0.01)
+        trial.cancel()  # e.g. the caller disconnected
+        with pytest.raises(asyncio.CancelledError):
+            await trial
+        fake_provider.reset(("ok", "back", 1, 1))
+        assert (await client.complete(MESSAGES)).content == "back"  # the next caller may probe
+        assert breaker.state == "closed"
+        await client.close()
+
+    asyncio.run(run())
+
+
 def test_unconfigured_provider_raises():
     client = CompletionClient(None, None, "m")
     with pytest.raises(ProviderNotConfigured):

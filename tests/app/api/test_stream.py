@@ -67,6 +67,24 @@ def test_stream_rejects_anonymous_and_other_users(api_server, make_user, make_co
         connect(_ws_url(api_server.url, conv["id"]), subprotocols=["bearer", "forged.token.value"], open_timeout=5)
 
 
+def test_stream_closes_cleanly_before_the_platforms_request_timeout(
+    new_api_instance, user, make_conversation, post_message
+):
+    from websockets.exceptions import ConnectionClosedOK
+
+    from app.api.routes.stream import GOING_AWAY, stream_budget
+
+    api = new_api_instance(REQUEST_TIMEOUT_SECONDS=2)
+    conv = make_conversation(user)
+    with connect(_ws_url(api.url, conv["id"]), additional_headers=user.headers, open_timeout=5) as ws:
+        sent = post_message(user, conv["id"], "before the limit")
+        assert _next_message(ws)["id"] == sent["id"]
+        with pytest.raises(ConnectionClosedOK):
+            ws.recv(timeout=30)
+    assert ws.close_code == GOING_AWAY  # a close frame the client reconnects on, not a cut connection
+    assert stream_budget(3600) == 3590 and stream_budget(None) is None
+
+
 # -- closing with the token, and resuming without gaps ----------------------------------------------------------
 
 

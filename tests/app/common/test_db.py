@@ -106,3 +106,42 @@ def test_access_path_indexes_exist_and_are_used(postgres, api_server):
         assert "messages_conversation_seq_key" in " ".join(r[0] for r in plan)
         plan = conn.execute("EXPLAIN SELECT id FROM users WHERE lower(email) = 'a@b.c'").fetchall()
         assert "users_email_key" in " ".join(r[0] for r in plan)
+
+
+def test_integrity_errors_become_client_errors_in_the_data_layer(postgres, api_server):
+    from app.api import repository as repo
+    from app.common.db import ConstraintViolation
+
+    gone = uuid.uuid4()  # e.g. the user of a still-valid token, deleted meanwhile
+
+    async def write(statement) -> ConstraintViolation:
+        db = Database(postgres.url, min_size=0, max_size=1)
+        await db.open()
+        try:
+            with pytest.raises(ConstraintViolation) as info:
+                async with db.transaction(gone) as conn:
+                    await statement(conn)
+            return info.value
+        finally:
+            await db.close()
+
+    fields = {"name": "a", "description": "", "model": "m", "system_prompt": ""}
+    for statement in (lambda c: repo.insert_agent(c, fields), lambda c: repo.claim_idempotency_key(c, "k", b"h")):
+        exc = asyncio.run(write(statement))
+        assert exc.status == 409 and "no longer exists" in exc.detail
+        assert "users" not in exc.detail and str(gone) not in exc.detail  # no internals
+
+
+def test_a_deleted_users_token_writing_gets_a_4xx_not_a_500(postgres, api, make_user, make_conversation):
+    user = make_user()
+    conv = make_conversation(user)
+    with psycopg.connect(postgres.admin_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE id = %s", (user.id,))
+    writes = [
+        ("/v1/agents", {"name": "late"}, {}),
+        (f"/v1/conversations/{conv['id']}/messages", {"role": "user", "content": "hi"}, {"Idempotency-Key": "k1"}),
+    ]
+    for path, body, extra in writes:
+        r = api.post(path, json=body, headers={**user.headers, **extra})
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+        assert isinstance(r.json()["detail"], str)

@@ -14,14 +14,19 @@ import pytest
 from app.functions.cost_cap import main as cost_cap
 
 PROJECT, REGION = "acme-grid-dev", "us-central1"
+STACK_PREFIX = f"projects/{PROJECT}/locations/{REGION}/services/grid-dev-"
 
 
 class FakeGoogle:
-    """Metadata token endpoint + Cloud Run services list/patch, recording every call."""
+    """Metadata token endpoint + Cloud Run services get/patch, recording every call.
+
+    Authorises like Cloud Run under cost-cap's conditional grant (resource.name starts with the stack's prefix):
+    get and patch of a service of the stack pass; listing the location's services is denied."""
 
     def __init__(self, services: list[dict[str, Any]]) -> None:
         self.services = {s["name"]: s for s in services}
         self.patches: list[tuple[str, dict]] = []
+        self.gets: list[str] = []
         self.tokens_seen: set[str] = set()
         fake = self
 
@@ -29,9 +34,9 @@ class FakeGoogle:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _reply(self, body: dict) -> None:
+            def _reply(self, body: dict, status: int = 200) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -42,16 +47,19 @@ class FakeGoogle:
                     assert self.headers["Metadata-Flavor"] == "Google"
                     return self._reply({"access_token": "tok-123", "expires_in": 3600})
                 fake.tokens_seen.add(self.headers.get("Authorization", ""))
-                services = list(fake.services.values())
-                if "pageToken=2" in self.path:
-                    return self._reply({"services": services[2:]})
-                return self._reply({"services": services[:2], "nextPageToken": "2" if len(services) > 2 else ""})
+                name = self.path.split("?")[0].removeprefix("/v2/")
+                if not name.startswith(STACK_PREFIX):  # the location: a list call, outside the condition
+                    return self._reply({"error": {"code": 403, "status": "PERMISSION_DENIED"}}, 403)
+                if name not in fake.services:
+                    return self._reply({"error": {"code": 404, "status": "NOT_FOUND"}}, 404)
+                fake.gets.append(name)
+                return self._reply(fake.services[name])
 
             def do_PATCH(self) -> None:
                 length = int(self.headers["Content-Length"])
                 body = json.loads(self.rfile.read(length))
                 name = self.path.split("?")[0].removeprefix("/v2/")
-                assert "updateMask=scaling" in self.path
+                assert "updateMask=scaling" in self.path and name.startswith(STACK_PREFIX)
                 fake.patches.append((name, body))
                 fake.services[name]["scaling"] = body["scaling"]
                 self._reply({"name": f"{name}/operations/1"})
@@ -79,7 +87,7 @@ def google(monkeypatch) -> Iterator[FakeGoogle]:
         service("grid-dev-auth", "grid-dev"),
         service("other-team-api", "other"),
         service("grid-dev-cost-cap", "grid-dev"),
-        service("grid-dev-korean-nlp", "grid-dev"),
+        service("grid-dev-ml-analytics", "grid-dev"),
     ]
     with FakeGoogle(services) as fake:
         monkeypatch.setattr(cost_cap, "METADATA", fake.url)
@@ -87,12 +95,15 @@ def google(monkeypatch) -> Iterator[FakeGoogle]:
         yield fake
 
 
-ENV = {"GOOGLE_CLOUD_PROJECT": PROJECT, "REGION": REGION, "STACK": "grid-dev", "K_SERVICE": "grid-dev-cost-cap"}
+# What the stack sets: its services and functions by name (korean-nlp is named but not deployed yet).
+SERVICES = "grid-dev-auth,grid-dev-api,grid-dev-ai,grid-dev-korean-nlp,grid-dev-ml-analytics,grid-dev-cost-cap"
+ENV = {"GOOGLE_CLOUD_PROJECT": PROJECT, "REGION": REGION, "SERVICES": SERVICES, "K_SERVICE": "grid-dev-cost-cap"}
 
 
 def test_over_budget_stops_every_service_of_the_stack_but_itself(google: FakeGoogle) -> None:
     stopped = cost_cap.handle({"costAmount": 15.2, "budgetAmount": 15.0}, ENV)
-    assert sorted(stopped) == ["grid-dev-api", "grid-dev-auth", "grid-dev-korean-nlp"]
+    assert sorted(stopped) == ["grid-dev-api", "grid-dev-auth", "grid-dev-ml-analytics"]
+    assert "grid-dev-cost-cap" not in {name.rsplit("/", 1)[-1] for name in google.gets}
     assert all(body == {"scaling": {"scalingMode": "MANUAL", "manualInstanceCount": 0}} for _, body in google.patches)
     assert google.tokens_seen == {"Bearer tok-123"}
     # A second notification finds them stopped and changes nothing.

@@ -74,6 +74,17 @@ def test_oversized_and_malformed_bodies(client):
     assert r.status_code == 422 and r.get_json() == {"detail": "body must be JSON"}
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"text": "\\ud800 lone surrogate"}', b'{"text": "' + b"\\udfff" + b'"}', b"[" * 100_000 + b"]" * 100_000],
+    ids=["lone-high-surrogate", "lone-low-surrogate", "deep-nesting"],
+)
+def test_text_that_is_not_unicode_and_deep_nesting_are_422(client, raw):
+    r = client.post(ANALYZE, data=raw, content_type="application/json")
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert set(r.get_json()) == {"detail"}
+
+
 def test_unknown_route_and_method(client):
     assert client.post("/fn/korean-nlp/nope", json={}).status_code == 404
     assert client.get(ANALYZE).status_code == 405

@@ -78,6 +78,19 @@ def test_rolling_window_follows_a_trend(client):
     assert [a["t"] for a in r.get_json()["anomalies"]] == [150]
 
 
+def test_rolling_scores_equal_each_points_own_window(client):
+    module = next(m for m in sys.modules.values() if getattr(m, "__file__", None) == str(SOURCE))
+    rng = np.random.default_rng(3)
+    values = np.round(rng.normal(50, 10, 200))  # rounded: some windows have MAD 0
+    values[:30] = 7.0
+    window, half = 21, 10
+    expected = []
+    for i in range(values.size):  # the definition, one window at a time
+        lo = max(0, min(i - half, values.size - window))
+        expected.append(module.robust_scores(values[lo : lo + window])[i - lo])
+    assert np.allclose(module.rolling_scores(values, window), expected)
+
+
 def test_flat_series_and_mostly_equal_values(client):
     assert client.post(f"{FN}/anomalies", json={"series": _series([5] * 50)}).get_json() == {"anomalies": []}
     values = [5.0] * 50
@@ -104,11 +117,52 @@ def test_invalid_series_is_422(client, body):
 
 
 def test_limits(client):
-    r = client.post(f"{FN}/anomalies", json={"series": [{"t": i, "value": 1} for i in range(100_001)]})
-    assert r.status_code == 413
+    r = client.post(f"{FN}/anomalies", json={"series": [{"t": i, "value": 1} for i in range(10_001)]})
+    assert r.status_code == 413 and "10000" in r.get_json()["detail"]
+    r = client.post(f"{FN}/anomalies", json={"series": _series(range(2000)), "window": 366})
+    assert r.status_code == 413 and "window" in r.get_json()["detail"]
     assert client.post(f"{FN}/anomalies", data=b"[1", content_type="application/json").status_code == 422
     assert client.post(f"{FN}/unknown", json={}).status_code == 404
     assert client.get(f"{FN}/anomalies").status_code == 405
+
+
+def _deep(depth: int) -> bytes:
+    return b'{"series": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"series": [{"t": 1, "value": ' + b"1" + b"0" * 400 + b"}]}",  # 10**400: an int with no float
+        b'{"series": [{"t": 1e400, "value": 1}]}',  # parses to inf, which could not be echoed back as JSON
+        b'{"series": [{"t": NaN, "value": 1}]}',
+        b'{"series": [{"t": 1, "value": 1}], "threshold": ' + b"9" * 400 + b"}",
+        _deep(100_000),
+    ],
+    ids=["huge-int-value", "inf-t", "nan-t", "huge-threshold", "deep-nesting"],
+)
+def test_hostile_numbers_and_nesting_are_422(client, raw):
+    r = client.post(f"{FN}/anomalies", data=raw, content_type="application/json")
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert set(r.get_json()) == {"detail"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [-1.7e308, 1.7e308, 0.0, 1.0, 2.0],  # differences overflow a double
+        [0.0] * 6 + [5e-324, 1e-323, 1.0],  # a subnormal spread: ratios overflow
+        [1e308] * 10 + [-1e308],
+    ],
+    ids=["overflowing-differences", "subnormal-spread", "extremes"],
+)
+def test_degenerate_series_never_put_infinity_or_nan_in_the_response(client, values):
+    r = client.post(f"{FN}/anomalies", json={"series": _series(values), "threshold": 0.1})
+    assert r.status_code == 200
+    text = r.get_data(as_text=True)
+    assert "Infinity" not in text and "NaN" not in text
+    scores = [a["score"] for a in json.loads(text)["anomalies"]]
+    assert scores and all(np.isfinite(scores))
 
 
 # -- events and the daily report -------------------------------------------------------------------------------
@@ -162,6 +216,29 @@ def test_other_and_malformed_events_are_acknowledged(client):
     r = client.post(f"{FN}/events", json=bad)
     assert r.status_code == 200 and r.get_json() == {"status": "malformed"}
     assert client.post(f"{FN}/events", json={"nope": 1}).status_code == 422
+
+
+def test_malformed_envelopes_and_payloads_are_client_errors_or_dropped(client):
+    r = client.post(f"{FN}/events", json={"message": {"attributes": ["message.created"], "data": ""}})
+    assert r.status_code == 422 and "attributes" in r.get_json()["detail"]
+    user = str(uuid.uuid4())
+    for payload in (
+        {"message": "not an object", "user_id": user},
+        {"message": {"id": str(uuid.uuid4()), "content": 5}, "user_id": user},
+        {"message": {"id": str(uuid.uuid4()), "created_at": "0001-01-01T00:00:00+14:00"}, "user_id": user},
+        [1, 2],
+    ):
+        r = client.post(f"{FN}/events", json=_push("message.created", payload))
+        assert r.status_code == 200 and r.get_json() == {"status": "malformed"}, (payload, r.get_data(as_text=True))
+    deep = _push("message.created", {})
+    deep["message"]["data"] = base64.b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
+    assert client.post(f"{FN}/events", json=deep).get_json() == {"status": "malformed"}
+
+
+def test_report_days_whose_history_precedes_year_1_are_422(client):
+    for day in ("0001-01-01", "0001-01-28"):
+        r = client.post(f"{FN}/report", json={"day": day})
+        assert r.status_code == 422 and "0001-01-29" in r.get_json()["detail"]
 
 
 def test_daily_report_flags_a_burst_against_the_users_own_history(client, postgres):

@@ -1,0 +1,178 @@
+"""Checkov over the Terraform-plan export of every shipped stack, judged against the reviewed skip file.
+
+``python -m grid.scanner [TARGET ...]`` exports each target (``dev``, ``staging``, ``prod``: the Grid stacks;
+``bootstrap``: the bootstrap project's stack) with ``grid plan --format tfplan``, runs Checkov once over all of
+them, and prints every failed check that ``policies/scanner-skips.yaml`` does not skip for that target. Exit 0
+when there is none, 1 otherwise, 2 when Checkov is missing.
+
+Checkov pins ``packaging<24`` and ``networkx<2.7`` while Pulumi needs ``packaging>=26``, so it cannot share
+Grid's virtualenv: it lives in its own (``make scanner`` creates ``.grid/scanner`` from
+``policies/scanner-requirements.txt``). ``GRID_CHECKOV`` names another checkov executable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from grid.projects import REPO_ROOT
+
+SKIPS_FILE: Final = REPO_ROOT / "policies" / "scanner-skips.yaml"
+SCANNER_VENV: Final = REPO_ROOT / ".grid" / "scanner"
+BOOTSTRAP: Final = "bootstrap"
+_CHECK_ID = re.compile(r"^CKV2?_GCP_\d+$")
+
+
+class ScannerMissing(RuntimeError):
+    """No checkov executable: the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    check: str
+    targets: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    target: str
+    check: str
+    address: str
+    name: str
+    passed: bool
+
+
+def targets() -> dict[str, tuple[str, str]]:
+    """Scan target → (project, stack): every Grid stack file, and the bootstrap project's one stack."""
+    from grid.plan import project_root, project_spec
+    from grid.stackfile import stack_names
+
+    found = {stack: ("grid", stack) for stack in stack_names(project_root(project_spec("grid")))}
+    bootstrap_stacks = stack_names(project_root(project_spec(BOOTSTRAP)))
+    if len(bootstrap_stacks) != 1:
+        raise ValueError(f"the bootstrap project should have one stack file, found {bootstrap_stacks}")
+    found[BOOTSTRAP] = (BOOTSTRAP, bootstrap_stacks[0])
+    return found
+
+
+def load_skips(path: Path = SKIPS_FILE, known_targets: Iterable[str] | None = None) -> list[Skip]:
+    """The reviewed skips; raises ValueError naming the entry that lacks a check id, targets or a reason."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    known = set(known_targets) if known_targets is not None else set(targets())
+    skips: list[Skip] = []
+    for index, entry in enumerate(document.get("skips") or []):
+        where = f"{path.name}: skips[{index}]"
+        check = str(entry.get("check", ""))
+        if not _CHECK_ID.match(check):
+            raise ValueError(f"{where}: check must be a Checkov GCP check id (CKV_GCP_n or CKV2_GCP_n), got {check!r}")
+        scope = tuple(entry.get("targets") or ())
+        if not scope or not set(scope) <= known:
+            raise ValueError(f"{where} ({check}): targets must be a non-empty list of {sorted(known)}, got {scope}")
+        reason = " ".join(str(entry.get("reason", "")).split())
+        if not reason.endswith(".") or reason.count(". ") > 0:
+            raise ValueError(f"{where} ({check}): reason must be one sentence ending with a full stop")
+        skips.append(Skip(check, scope, reason))
+    return skips
+
+
+def checkov_executable() -> str:
+    for candidate in (os.environ.get("GRID_CHECKOV"), str(SCANNER_VENV / "bin" / "checkov"), shutil.which("checkov")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise ScannerMissing("checkov is not installed: run `make scanner` (or set GRID_CHECKOV to its path)")
+
+
+def run_checkov(plans: Mapping[str, Path]) -> list[Finding]:
+    """Every passed and failed check of one Checkov run over the plan files (target → path), offline."""
+    paths = {str(path.resolve()): target for target, path in plans.items()}
+    command = [
+        checkov_executable(),
+        "--framework",
+        "terraform_plan",
+        "--output",
+        "json",
+        "--compact",
+        "--skip-download",
+    ]
+    for path in paths:
+        command += ["--file", path]
+    # BC_SKIP_MAPPING: don't ask Prisma Cloud's API for guideline links (the run must work offline).
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"checkov failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+    reports = json.loads(result.stdout)
+    findings: list[Finding] = []
+    for report in reports if isinstance(reports, list) else [reports]:
+        for outcome, passed in (("failed_checks", False), ("passed_checks", True)):
+            for check in report.get("results", {}).get(outcome, []):
+                target = _target_of(check.get("file_abs_path") or check.get("repo_file_path", ""), paths)
+                findings.append(Finding(target, check["check_id"], check["resource"], check["check_name"], passed))
+    return findings
+
+
+def _target_of(path: str, paths: Mapping[str, str]) -> str:
+    for full, target in paths.items():
+        if path == full or full.endswith(path.lstrip("/")):
+            return target
+    raise RuntimeError(f"checkov reported a file it was not given: {path}")
+
+
+def export(project: str, stack: str) -> dict[str, Any]:
+    from grid.plan import make_plan
+    from grid.tfplan import export as tfplan_export
+
+    plan = make_plan(stack, project=project)
+    return tfplan_export(plan.run.resources, stack=stack, project=project)
+
+
+def unskipped(findings: Iterable[Finding], skips: Sequence[Skip]) -> list[Finding]:
+    """The failed checks no reviewed skip covers."""
+    skipped = {(target, skip.check) for skip in skips for target in skip.targets}
+    return [f for f in findings if not f.passed and (f.target, f.check) not in skipped]
+
+
+def main(argv: Sequence[str]) -> int:
+    known = targets()
+    chosen = list(argv) or list(known)
+    unknown = [target for target in chosen if target not in known]
+    if unknown:
+        print(f"grid.scanner: unknown target {', '.join(unknown)} (known: {', '.join(known)})", file=sys.stderr)
+        return 2
+    skips = load_skips(known_targets=known)
+    with tempfile.TemporaryDirectory(prefix="grid-scan-") as directory:
+        plans = {}
+        for target in chosen:
+            plans[target] = Path(directory) / f"{target}.tfplan.json"
+            plans[target].write_text(json.dumps(export(*known[target])), encoding="utf-8")
+        try:
+            findings = run_checkov(plans)
+        except ScannerMissing as missing:
+            print(f"grid.scanner: {missing}", file=sys.stderr)
+            return 2
+    failures = unskipped(findings, skips)
+    for finding in failures:
+        print(f"{finding.target}: {finding.check} {finding.address}: {finding.name}")
+    failed = sum(1 for finding in findings if not finding.passed)
+    print(
+        f"{len(findings) - failed} passed, {failed} failed: {failed - len(failures)} skipped by {SKIPS_FILE.name}, "
+        f"{len(failures)} unreviewed",
+        file=sys.stderr,
+    )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,196 @@
+"""Checkov over the Terraform-plan export of every shipped stack: zero failures beyond the reviewed skips, no stale
+skip, and a faithful export — injected faults flip the Checkov check a security team would expect.
+
+One Checkov run covers every target and the faulted copy of prod (Checkov's start-up dominates its run time).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grid import scanner
+from grid.engine import Registration
+from grid.tfplan import export
+
+FAULTS = "faults"
+
+
+def _one(resources: list[Registration], type_: str, suffix: str) -> Registration:
+    matches = [r for r in resources if r.type == type_ and r.name.endswith(suffix)]
+    assert len(matches) == 1, f"expected one {type_} *{suffix}, got {[r.name for r in matches]}"
+    return matches[0]
+
+
+def _changed(resource: Registration, change: Callable[[dict[str, Any]], None]) -> Registration:
+    faulty = copy.deepcopy(resource)
+    change(faulty.inputs)
+    change(faulty.policy_inputs)  # what the pack is handed (the engine's view) carries the fault too
+    return faulty
+
+
+def _added(like: Registration, type_: str, name: str, inputs: dict[str, Any]) -> Registration:
+    return Registration(
+        urn=f"{like.urn}-{name}",
+        type=type_,
+        name=name,
+        parent=like.parent,
+        custom=True,
+        protect=False,
+        dependencies=[],
+        inputs=inputs,
+        outputs=dict(inputs),
+        policy_inputs=dict(inputs),
+    )
+
+
+def inject_faults(resources: list[Registration]) -> tuple[list[Registration], dict[str, str]]:
+    """prod with one fault per kind a security team asks about; returns the resources and address → check id."""
+    sql = _one(resources, "gcp:sql/databaseInstance:DatabaseInstance", "-db-instance")
+    redis = _one(resources, "gcp:redis/instance:Instance", "")
+    tls = _one(resources, "gcp:compute/sSLPolicy:SSLPolicy", "")
+    faulty = {
+        sql.urn: _changed(sql, lambda p: p["settings"]["ipConfiguration"].update(ipv4Enabled=True)),
+        redis.urn: _changed(redis, lambda p: p.update(authEnabled=False)),
+        tls.urn: _changed(tls, lambda p: p.update(minTlsVersion="TLS_1_0", profile="COMPATIBLE")),
+    }
+    added = [
+        _added(
+            sql,
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            "fault-public-bucket",
+            {"bucket": "grid-prod-db-exports-bucket", "role": "roles/storage.objectViewer", "member": "allUsers"},
+        ),
+        _added(
+            sql,
+            "gcp:projects/iAMMember:IAMMember",
+            "fault-basic-role",
+            {"project": "acme-grid-prod", "role": "roles/editor", "member": "user:dev@example.com"},
+        ),
+        _added(
+            sql,
+            "gcp:compute/firewall:Firewall",
+            "fault-open-firewall",
+            {
+                "network": "grid",
+                "direction": "INGRESS",
+                "sourceRanges": ["0.0.0.0/0"],
+                "allows": [{"protocol": "tcp", "ports": ["22"]}],
+            },
+        ),
+    ]
+    expected = {
+        f"google_sql_database_instance.{sql.name}": "CKV_GCP_60",  # public IP
+        f"google_redis_instance.{redis.name}": "CKV_GCP_95",  # no AUTH
+        f"google_compute_ssl_policy.{tls.name}": "CKV_GCP_4",  # weak TLS
+        "google_storage_bucket_iam_member.fault-public-bucket": "CKV_GCP_28",  # allUsers
+        "google_project_iam_member.fault-basic-role": "CKV_GCP_117",  # basic role
+        "google_compute_firewall.fault-open-firewall": "CKV_GCP_2",  # SSH open to the internet
+    }
+    return [faulty.get(r.urn, r) for r in resources] + added, expected
+
+
+@pytest.fixture(scope="module")
+def targets() -> dict[str, tuple[str, str]]:
+    return scanner.targets()
+
+
+@pytest.fixture(scope="module")
+def exports(shipped_plans, targets) -> dict[str, tuple[list[Registration], dict[str, Any]]]:
+    found = {}
+    for target, (project, stack) in targets.items():
+        resources = shipped_plans[target].run.resources
+        found[target] = (resources, export(resources, stack=stack, project=project))
+    return found
+
+
+@pytest.fixture(scope="module")
+def expected_faults(exports) -> dict[str, str]:
+    return inject_faults(exports["prod"][0])[1]
+
+
+@pytest.fixture(scope="module")
+def findings(exports, tmp_path_factory: pytest.TempPathFactory) -> list[scanner.Finding]:
+    directory = tmp_path_factory.mktemp("tfplans")
+    documents = {target: document for target, (_, document) in exports.items()}
+    faulty, _ = inject_faults(exports["prod"][0])
+    documents[FAULTS] = export(faulty, stack="prod", project="grid")
+    paths = {}
+    for target, document in documents.items():
+        paths[target] = directory / f"{target}.json"
+        paths[target].write_text(json.dumps(document), encoding="utf-8")
+    try:
+        return scanner.run_checkov(paths)
+    except scanner.ScannerMissing as missing:
+        pytest.fail(str(missing))
+
+
+def test_every_bridged_resource_is_exported(exports) -> None:
+    for target, (resources, document) in exports.items():
+        reasons = {entry["reason"] for entry in document["comment"]["untranslated"]}
+        assert not [r for r in reasons if r.startswith("no entry")], f"{target}: regenerate grid/tfmapping.json"
+        planned = document["planned_values"]["root_module"]["resources"]
+        assert len(planned) + len(document["comment"]["untranslated"]) == len(resources), target
+        assert len({r["address"] for r in planned}) == len(planned), f"{target}: addresses must be unique"
+        assert "[secret]" not in json.dumps(document), f"{target}: a secret placeholder leaked into the export"
+
+
+@pytest.mark.parametrize("target", ["dev", "staging", "prod", "bootstrap"])
+def test_checkov_finds_nothing_beyond_the_reviewed_skips(findings, targets, target: str) -> None:
+    assert target in targets
+    assert any(f.target == target for f in findings), f"checkov judged nothing in {target}"
+    failures = scanner.unskipped([f for f in findings if f.target == target], scanner.load_skips())
+    assert not failures, "\n".join(f"{f.check} {f.address}: {f.name}" for f in failures)
+
+
+def test_every_skip_is_still_needed(findings) -> None:
+    failed = {(f.target, f.check) for f in findings if not f.passed}
+    stale = [
+        (skip.check, target)
+        for skip in scanner.load_skips()
+        for target in skip.targets
+        if (target, skip.check) not in failed
+    ]
+    assert not stale, f"skips that no longer fail, remove them from policies/scanner-skips.yaml: {stale}"
+
+
+def test_injected_faults_flip_the_matching_checks(findings, expected_faults: dict[str, str]) -> None:
+    results = {(f.target, f.check, f.address): f.passed for f in findings}
+    for address, check in expected_faults.items():
+        assert results.get((FAULTS, check, address)) is False, f"{check} did not fail on the faulty {address}"
+        if (("prod", check, address)) in results:  # a resource prod has: the same check passed before the fault
+            assert results[("prod", check, address)] is True, f"{check} already failed on prod's {address}"
+    modified = [a for a in expected_faults if not a.split(".", 1)[1].startswith("fault-")]
+    assert all(("prod", expected_faults[a], a) in results for a in modified)
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"check": "CKV_AWS_1", "targets": ["dev"], "reason": "A reason."}, "Checkov GCP check id"),
+        ({"check": "CKV_GCP_6", "targets": [], "reason": "A reason."}, "targets must be"),
+        ({"check": "CKV_GCP_6", "targets": ["qa"], "reason": "A reason."}, "targets must be"),
+        ({"check": "CKV_GCP_6", "targets": ["dev"], "reason": "No full stop"}, "one sentence"),
+        ({"check": "CKV_GCP_6", "targets": ["dev"], "reason": "One. Two."}, "one sentence"),
+    ],
+)
+def test_a_skip_without_check_targets_or_one_sentence_is_rejected(tmp_path: Path, entry, problem: str) -> None:
+    path = tmp_path / "skips.yaml"
+    path.write_text(json.dumps({"skips": [entry]}))
+    with pytest.raises(ValueError, match=problem):
+        scanner.load_skips(path, known_targets=("dev", "prod"))
+
+
+def test_security_doc_lists_every_rule_and_every_skipped_check() -> None:
+    from grid.projects import REPO_ROOT
+    from policies import all_policies
+
+    doc = (REPO_ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    rules = [p.name for p in all_policies if not p.name.startswith(("cost-", "reliability-"))]
+    assert not [name for name in rules if f"`{name}`" not in doc], "add the rule to docs/security.md's table"
+    assert not [skip.check for skip in scanner.load_skips() if skip.check not in doc]
