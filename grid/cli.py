@@ -7,19 +7,67 @@ Exit codes: 0 success (no mandatory violation); 1 mandatory policy violations or
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from grid.stackfile import UsageError
+from grid.stackfile import CommandFailed, UsageError
 from stacks.config_errors import ConfigError
+
+if TYPE_CHECKING:
+    from grid import pulumi_cli
+    from grid.plan import Plan
+
+
+EPILOG = """\
+examples:
+  grid plan dev                          offline plan: resource tree, policy verdicts, monthly cost
+  grid plan prod --json > prod.json      the plan as JSON (schema: grid/schemas/plan.schema.json)
+  grid plan prod --diff prod.json        what changed since a saved plan, like `pulumi preview --diff`
+  grid plan prod --format mermaid        the components and their connections (or --format dot)
+  grid -C bootstrap plan example         the bootstrap project (the Pulumi project in ./bootstrap)
+  grid up staging                        preview, then ask; `--yes` deploys without asking (CI)
+  grid cost prod --json                  the monthly estimate per component
+  grid completion bash > /etc/bash_completion.d/grid
+
+exit codes:
+  0  success
+  1  mandatory policy violations, a failed Pulumi run, a declined `grid up`, or a command that failed
+  2  bad config or usage (one line per problem on stderr)
+
+reference: docs/cli.md
+"""
+
+
+def version() -> str:
+    """The installed distribution's version; pyproject.toml's when run from a source tree that isn't installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("grid")
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        from grid.engine import REPO_ROOT
+
+        return str(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"])
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse's default prints the whole usage block; one line is enough and says what to do.
-        self.exit(2, f"grid: {message} (see `grid {self.prog.split()[-1]} --help`)\n")
+        choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if choice:  # Python 3.11's argparse doesn't suggest; a close match is what the user meant most of the time
+            known = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), known, n=1)
+            message = f"unknown choice '{choice.group(1)}'" + (
+                f"; did you mean '{close[0]}'?" if close else f" (choose from {', '.join(known)})"
+            )
+        self.exit(2, f"grid: {message} (see `{self.prog} --help`)\n")
 
 
 def _stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,24 +84,67 @@ def _stack(args: argparse.Namespace) -> str:
     return str(stack)
 
 
+def _pulumi_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The `pulumi up` / `pulumi preview` options Grid passes through, spelt as Pulumi spells them."""
+    _stack_arguments(parser)
+    if command == "up":
+        parser.add_argument(
+            "--yes", "-y", action="store_true", help="deploy without asking (required without a terminal)"
+        )
+    parser.add_argument(
+        "--target", "-t", action="append", default=[], metavar="URN", help="only this resource (repeatable)"
+    )
+    parser.add_argument("--refresh", "-r", action="store_true", help="refresh the state from the cloud first")
+    parser.add_argument("--diff", action="store_true", help="show the changed properties of every resource")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout (with up: needs --yes)")
+
+
+def _pulumi_options(args: argparse.Namespace) -> pulumi_cli.Options:
+    from grid import pulumi_cli
+
+    return pulumi_cli.Options(
+        yes=getattr(args, "yes", False), target=args.target, refresh=args.refresh, diff=args.diff, json=args.json
+    )
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``command`` (argv[0]) lets heavy subcommands load their options only when used."""
-    parser = _Parser(prog="grid", description="Grid: infrastructure-as-Python for Google Cloud.")
+    parser = _Parser(
+        prog="grid",
+        description="Grid: infrastructure-as-Python for Google Cloud.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"grid {version()}")
+    parser.add_argument(
+        "--cwd", "-C", metavar="DIR", help="run as if started in DIR (like pulumi -C): its Pulumi.yaml is the project"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     plan = commands.add_parser("plan", help="offline plan: resources, policy verdicts and monthly cost")
     _stack_arguments(plan)
-    plan.add_argument("--json", action="store_true", help="print the machine-readable plan (docs/design.md §5)")
-    plan.add_argument("--project", default="grid", help="which Pulumi project: grid (default) or bootstrap")
+    plan.add_argument(
+        "--json", action="store_true", help="print the machine-readable plan (grid/schemas/plan.schema.json)"
+    )
+    plan.add_argument("--project", help="grid or bootstrap; same as `-C DIR` with that project's directory")
+    plan.add_argument(
+        "--diff",
+        metavar="BASE.json",
+        help="what changes against a saved `grid plan --json` (like pulumi preview --diff)",
+    )
     plan.add_argument(
         "--format",
-        choices=("text", "json", "tfplan"),
+        choices=tuple(PLAN_FORMATS),
         default=None,
-        help="text (default), json (same as --json) or tfplan: Terraform plan JSON for Terraform scanners",
+        help="text (default): the report; json: same as --json; tfplan: Terraform plan JSON for Terraform "
+        "scanners; mermaid or dot: the components and their connections",
     )
 
-    for name, text in (("preview", "pulumi preview with the policy pack"), ("up", "pulumi up with the policy pack")):
-        _stack_arguments(commands.add_parser(name, help=text))
+    for name, text in (
+        ("preview", "pulumi preview with the policy pack, Grid's verdicts and the cost change"),
+        ("up", "preview, ask, then pulumi up with the policy pack (--yes skips the question)"),
+    ):
+        _pulumi_arguments(commands.add_parser(name, help=text), name)
 
     cost = commands.add_parser("cost", help="monthly estimate per component, or the change between two plans")
     cost.add_argument("stack_name", nargs="?", metavar="STACK", help="stack name: selects Pulumi.STACK.yaml")
@@ -61,6 +152,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     cost.add_argument(
         "--diff", nargs=2, metavar=("BEFORE.json", "AFTER.json"), help="compare two `grid plan --json` files"
     )
+    cost.add_argument("--json", action="store_true", help="print the estimate (or the change) as JSON")
 
     rollout = commands.add_parser("rollout", help="promote the candidate revision of a service, or roll it back")
     rollout.add_argument("stack_name", metavar="STACK")
@@ -75,32 +167,105 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _stack_arguments(preflight)
     preflight.add_argument("--offline", action="store_true", help="print the checklist only, even with gcloud")
 
+    completion = commands.add_parser("completion", help="print the shell completion script (bash, zsh or tcsh)")
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+
     local = commands.add_parser("local", help="run the whole platform on this machine (no cloud, no Docker)")
-    if command == "local":  # the local runner pulls in the app stack; `grid plan` shouldn't pay for it
+    # The local runner pulls in the app stack; `grid plan` shouldn't pay for it. Completion needs every option.
+    if command in ("local", "completion"):
         from grid import local as local_runner
 
         local_runner.add_arguments(local)
     return parser
 
 
-def _plan(args: argparse.Namespace) -> int:
-    from grid.plan import make_plan
+# A plan formatter: (plan, its diff against --diff BASE.json or None, project key) -> what to print.
+Formatter = Callable[["Plan", "dict | None", str], str]
 
+
+def _text(plan: Plan, diff: dict | None, project: str) -> str:
+    from grid.report import render_plan
+
+    if diff is None:
+        from grid import terminal
+
+        if terminal.is_terminal():  # drawn to fit the terminal; pipes and files keep the plain text
+            terminal.print_plan(plan)
+            return ""
+        return render_plan(plan)
+    from grid.plandiff import diff_lines
+
+    return "\n".join(diff_lines(diff))
+
+
+def _graph(renderer: str) -> Formatter:
+    def render(plan: Plan, diff: dict | None, project: str) -> str:
+        from grid import diagram
+
+        return getattr(diagram, renderer)(plan.to_json()).rstrip("\n")
+
+    return render
+
+
+def _json(plan: Plan, diff: dict | None, project: str) -> str:
+    document = plan.to_json()
+    if diff is not None:
+        document["diff"] = diff
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+def _tfplan(plan: Plan, diff: dict | None, project: str) -> str:
+    from grid.tfplan import export
+
+    return json.dumps(export(plan.run.resources, stack=plan.run.stack, project=project), indent=1)
+
+
+# `grid plan --format NAME`: how a finished plan is printed (another format is one more entry here).
+PLAN_FORMATS: dict[str, Formatter] = {
+    "text": _text,
+    "json": _json,
+    "tfplan": _tfplan,
+    "mermaid": _graph("mermaid"),
+    "dot": _graph("dot"),
+}
+
+
+def _change_directory(directory: str) -> None:
+    try:
+        os.chdir(directory)
+    except OSError as exc:
+        raise UsageError(f"--cwd {directory}: {exc.strerror.lower()}") from None
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from grid.plan import make_plan, project_here
+
+    fmt = "json" if args.json else (args.format or "text")
     if args.json and args.format not in (None, "json"):
         raise UsageError(f"--json and --format {args.format} ask for two formats; give one")
-    plan = make_plan(_stack(args), project=args.project)
-    if args.format == "tfplan":
-        from grid.tfplan import export
+    base = None
+    if args.diff:
+        from grid.cost import load_plan
 
-        json.dump(export(plan.run.resources, stack=plan.run.stack, project=args.project), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    elif args.json or args.format == "json":
-        json.dump(plan.to_json(), sys.stdout, indent=2, sort_keys=False)
-        sys.stdout.write("\n")
-    else:
-        from grid.report import render_plan
+        base = load_plan(args.diff)  # a bad file fails before the (slow) plan runs
+    from grid.terminal import progress
 
-        print(render_plan(plan))
+    project = args.project or project_here()
+    with progress(f"Planning {_stack(args)} offline…"):
+        plan = make_plan(_stack(args), project=project)
+    for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
+        from grid.terminal import warn
+
+        warn(f"grid: warning: {warning}")
+    diff = None
+    if base is not None:
+        from grid.plandiff import diff_plans
+
+        replace = {r.urn: r.replace_on_changes for r in plan.run.resources if r.replace_on_changes}
+        diff = diff_plans(base, plan.to_json(), replace)
+    output = PLAN_FORMATS[fmt](plan, diff, project)
+    if output:
+        print(output)
     return 1 if plan.mandatory else 0
 
 
@@ -109,18 +274,39 @@ def _cost(args: argparse.Namespace) -> int:
 
     if args.diff:
         before, after = (cost.load_plan(path) for path in args.diff)
-        print("\n".join(cost.diff_lines(before, after)))
+        if args.json:
+            _print_json(cost.diff(before, after))
+        else:
+            print("\n".join(cost.diff_lines(before, after)))
         return 0
     from grid.plan import make_plan
 
-    print("\n".join(cost.summary_lines(make_plan(_stack(args)).to_json())))
+    document = make_plan(_stack(args)).to_json()
+    if args.json:
+        _print_json(cost.summary(document))
+    else:
+        print("\n".join(cost.summary_lines(document)))
     return 0
+
+
+def _print_json(document: dict) -> None:
+    json.dump(document, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    command = next((a for a in argv if a in ("local", "completion")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
     try:
+        if args.cwd:
+            _change_directory(args.cwd)
+        if args.command == "completion":
+            import shtab  # maintained generator of completion scripts from the argparse parser
+
+            print(shtab.complete(parser, args.shell))
+            return 0
         if args.command == "plan":
             return _plan(args)
         if args.command == "rollout":
@@ -137,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("preview", "up"):
             from grid import pulumi_cli
 
-            return pulumi_cli.run(args.command, _stack(args))
+            return pulumi_cli.run(args.command, _stack(args), options=_pulumi_options(args))
         if args.command == "preflight":
             from grid import preflight
 
@@ -153,6 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"grid: {exc}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"grid: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `grid plan prod | head`: the reader left; not an error worth a traceback

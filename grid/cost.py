@@ -47,30 +47,57 @@ def _prefix(document: dict[str, Any]) -> str:
     return "".join(f"{word}-" for word in shared)
 
 
-def summary_lines(document: dict[str, Any]) -> list[str]:
+def summary(document: dict[str, Any]) -> dict[str, Any]:
+    """`grid cost --json`: the stack's monthly estimate per component (priced components only, largest first)."""
     cost = document.get("cost") or {}
-    lines = [f"Monthly estimate for {document['stack']} ({document['environment']}), USD at list price:"]
-    for name, amount in sorted(_components(document).items(), key=lambda kv: (-kv[1], kv[0])):
-        if amount > 0:
-            lines.append(f"  {name:40} {amount:>10.2f}")
-    lines.append(f"  {'total':40} {cost.get('monthly', 0.0):>10.2f}")
-    if cost.get("budget"):
-        lines.append(f"  {'budget':40} {cost['budget']:>10.2f}")
-    if cost.get("unpriced"):
-        lines.append(f"  unpriced: {', '.join(cost['unpriced'])}")
+    components = sorted(_components(document).items(), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "stack": document["stack"],
+        "environment": document["environment"],
+        "currency": cost.get("currency", "USD"),
+        "components": {name: round(amount, 2) for name, amount in components if amount > 0},
+        "monthly": cost.get("monthly", 0.0),
+        "budget": cost.get("budget"),
+        "unpriced": cost.get("unpriced") or [],
+    }
+
+
+def summary_lines(document: dict[str, Any]) -> list[str]:
+    estimate = summary(document)
+    lines = [f"Monthly estimate for {estimate['stack']} ({estimate['environment']}), USD at list price:"]
+    lines += [f"  {name:40} {amount:>10.2f}" for name, amount in estimate["components"].items()]
+    lines.append(f"  {'total':40} {estimate['monthly']:>10.2f}")
+    if estimate["budget"]:
+        lines.append(f"  {'budget':40} {estimate['budget']:>10.2f}")
+    if estimate["unpriced"]:
+        lines.append(f"  unpriced: {', '.join(estimate['unpriced'])}")
     return lines
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """`grid cost --diff --json`: per-component change from ``before`` to ``after`` (changed components only)."""
+    a, b = _components(before), _components(after)
+    changes = {
+        name: {"before": round(a.get(name, 0.0), 2), "after": round(b.get(name, 0.0), 2), "change": round(d, 2)}
+        for name in sorted(set(a) | set(b))
+        if abs(d := b.get(name, 0.0) - a.get(name, 0.0)) >= 0.005
+    }
+    total_a, total_b = before["cost"]["monthly"], after["cost"]["monthly"]
+    return {
+        "before": before["stack"],
+        "after": after["stack"],
+        "currency": "USD",
+        "components": changes,
+        "total": {"before": total_a, "after": total_b, "change": round(total_b - total_a, 2)},
+    }
 
 
 def diff_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Per-component change from ``before`` to ``after`` (two `grid plan --json` documents)."""
-    a, b = _components(before), _components(after)
-    lines = [f"Monthly cost change {before['stack']} -> {after['stack']} (USD):"]
-    for name in sorted(set(a) | set(b)):
-        delta = b.get(name, 0.0) - a.get(name, 0.0)
-        if abs(delta) >= 0.005:
-            lines.append(f"  {name:40} {a.get(name, 0.0):>10.2f} -> {b.get(name, 0.0):>10.2f}  {delta:>+10.2f}")
-    total_a, total_b = before["cost"]["monthly"], after["cost"]["monthly"]
-    lines.append(f"  {'total':40} {total_a:>10.2f} -> {total_b:>10.2f}  {total_b - total_a:>+10.2f}")
+    change = diff(before, after)
+    lines = [f"Monthly cost change {change['before']} -> {change['after']} (USD):"]
+    for name, c in [*change["components"].items(), ("total", change["total"])]:
+        lines.append(f"  {name:40} {c['before']:>10.2f} -> {c['after']:>10.2f}  {c['change']:>+10.2f}")
     return lines
 
 

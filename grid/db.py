@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grid.stackfile import UsageError
+from grid.stackfile import CommandFailed, UsageError
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -105,11 +105,11 @@ def restore(admin_url: str, archive: Path, database: str) -> RestoreReport:
         raise UsageError(f"'{database}' is not a plain database name (lowercase letters, digits, _)")
     manifest_path = archive.with_name(archive.name + ".manifest.json")
     if not archive.is_file() or not manifest_path.is_file():
-        raise UsageError(f"{archive}: need the archive and its .manifest.json, as written by `grid db backup`")
+        raise CommandFailed(f"{archive}: need the archive and its .manifest.json, as written by `grid db backup`")
     expected = {k: TableFingerprint(**v) for k, v in json.loads(manifest_path.read_text())["tables"].items()}
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-            raise UsageError(f"database {database} exists: restore into a new name, then swap deliberately")
+            raise CommandFailed(f"database {database} exists: restore into a new name, then swap deliberately")
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     target = _with_database(admin_url, database)
     result = subprocess.run(
@@ -120,7 +120,7 @@ def restore(admin_url: str, archive: Path, database: str) -> RestoreReport:
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["pg_restore failed"])[-1]
-        raise UsageError(f"pg_restore into {database} failed: {last}")
+        raise CommandFailed(f"pg_restore into {database} failed: {last}")
     actual = manifest(target)
     mismatches = [
         f"{table}: expected {want.rows} rows/{want.checksum[:8]}, restored "
@@ -148,8 +148,13 @@ def cloud_restore(stack_outputs: dict[str, Any], project: str, target: str, poin
         raise UsageError("gcloud is not installed: install the Google Cloud CLI to restore a Cloud SQL instance")
     instance = stack_outputs.get("databaseInstance")
     if not instance:
-        raise UsageError("the stack has no databaseInstance output: deploy it first")
-    return subprocess.run(clone_command(project, str(instance), target, point_in_time), check=False).returncode
+        raise CommandFailed("the stack has no databaseInstance output: deploy it first")
+    code = subprocess.run(clone_command(project, str(instance), target, point_in_time), check=False).returncode
+    if code != 0:  # gcloud printed why; Grid's own exit code stays 1 for "failed" (2 is reserved for usage)
+        raise CommandFailed(
+            f"gcloud sql instances clone {instance} {target} failed (exit {code}); see its output above"
+        )
+    return 0
 
 
 def _local_postgres(data_dir: Path) -> Any:
@@ -157,7 +162,7 @@ def _local_postgres(data_dir: Path) -> Any:
 
     pgdata = data_dir / "postgres"
     if not (pgdata / "PG_VERSION").is_file():
-        raise UsageError(f"no database in {pgdata}: run `grid local --data-dir {data_dir}` first")
+        raise CommandFailed(f"no database in {pgdata}: run `grid local --data-dir {data_dir}` first")
     postgres = LocalPostgres(pgdata)
     postgres.start()
     return postgres

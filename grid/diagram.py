@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 MAX_KINDS = 4
@@ -33,8 +34,16 @@ def _kind(resource_type: str) -> str:
     return resource_type.rsplit(":", 1)[-1]
 
 
-def mermaid(plan: dict[str, Any]) -> str:
-    """The flowchart source, stable for a given plan (sorted nodes and edges)."""
+@dataclass(frozen=True)
+class Node:
+    name: str
+    kind: str
+    contents: list[str]
+    """The component's key resource kinds, most numerous first (``2x Service``), at most MAX_KINDS and a rest."""
+
+
+def graph(plan: dict[str, Any]) -> tuple[list[Node], list[tuple[str, str]]]:
+    """(top-level components, sorted (dependent, dependency) name pairs): what both renderings draw."""
     resources = [r for r in plan["resources"] if r["type"] != "pulumi:pulumi:Stack"]
     owners = _top_level(plan["resources"])
     by_urn = {r["urn"]: r for r in resources}
@@ -45,14 +54,13 @@ def mermaid(plan: dict[str, Any]) -> str:
         owner = owners[resource["urn"]]
         if resource["custom"] and owner in kinds:
             kinds[owner][_kind(resource["type"])] += 1
-    lines = ["flowchart LR"]
+    nodes = []
     for top in tops:
         counted = sorted(kinds[top["urn"]].items(), key=lambda kv: (-kv[1], kv[0]))
         shown = [f"{n}x {k}" if n > 1 else k for k, n in counted[:MAX_KINDS]]
         if len(counted) > MAX_KINDS:
             shown.append(f"+{len(counted) - MAX_KINDS} more")
-        label = "<br/>".join([f"<b>{top['name']}</b>", _kind(top["type"]), *shown])
-        lines.append(f'  {_node_id(top["name"])}["{label}"]')
+        nodes.append(Node(top["name"], _kind(top["type"]), shown))
     edges: set[tuple[str, str]] = set()
     for resource in resources:
         source = owners[resource["urn"]]
@@ -62,8 +70,29 @@ def mermaid(plan: dict[str, Any]) -> str:
                 if by_urn[target]["type"] in UBIQUITOUS:
                     continue
                 edges.add((by_urn[source]["name"], by_urn[target]["name"]))
-    lines += [f"  {_node_id(a)} --> {_node_id(b)}" for a, b in sorted(edges)]
+    return nodes, sorted(edges)
+
+
+def mermaid(plan: dict[str, Any]) -> str:
+    """The flowchart source, stable for a given plan (sorted nodes and edges)."""
+    nodes, edges = graph(plan)
+    lines = ["flowchart LR"]
+    for node in nodes:
+        label = "<br/>".join([f"<b>{node.name}</b>", node.kind, *node.contents])
+        lines.append(f'  {_node_id(node.name)}["{label}"]')
+    lines += [f"  {_node_id(a)} --> {_node_id(b)}" for a, b in edges]
     return "\n".join(lines) + "\n"
+
+
+def dot(plan: dict[str, Any]) -> str:
+    """The same graph in Graphviz DOT (``grid plan --format dot | dot -Tsvg``), like ``pulumi stack graph``."""
+    nodes, edges = graph(plan)
+    lines = ["digraph grid {", "  rankdir=LR;", "  node [shape=box];"]
+    for node in nodes:
+        label = "\\n".join([node.name, node.kind, *node.contents]).replace('"', '\\"')
+        lines.append(f'  "{node.name}" [label="{label}"];')
+    lines += [f'  "{a}" -> "{b}";' for a, b in edges]
+    return "\n".join([*lines, "}"]) + "\n"
 
 
 BEGIN = "<!-- BEGIN GENERATED DIAGRAM: GRID_UPDATE_DOCS=1 make test regenerates it -->"

@@ -8,6 +8,7 @@ would see: type, name, parent, protect, dependencies and the camelCase inputs on
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import runpy
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    replace_on_changes: list[str] = field(default_factory=list, repr=False)
+    """Input properties whose change replaces the resource (``ResourceOptions.replace_on_changes``)."""
     provider: str | None = None
     """Provider reference (``<provider urn>::<id>``) the resource was registered with; None for the default."""
     policy_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -89,10 +92,19 @@ def render(value: Any, *, keep_secrets: bool = False) -> Any:
         return int(value)  # protobuf carries every number as a double; 7.0 was written as 7
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if hasattr(value, "assets"):  # an AssetArchive: its members by name (str() would be a memory address)
+        return {"archive": {name: _member(value.assets[name]) for name in sorted(value.assets)}}
     for attr in ("path", "text", "uri"):  # pulumi assets and archives
         if hasattr(value, attr):
             return {"asset": getattr(value, attr)}
     return str(value)
+
+
+def _member(asset: Any) -> Any:
+    """An archive member, stable and short: a file's path, a text's digest (not the source code itself)."""
+    if hasattr(asset, "text"):
+        return "sha256:" + hashlib.sha256(asset.text.encode()).hexdigest()
+    return render(asset)
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -128,6 +140,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 dependencies=sorted(set(request.dependencies)),
                 inputs=inputs,
                 outputs=render(outputs),
+                replace_on_changes=list(request.replaceOnChanges),
                 provider=request.provider or None,
                 policy_inputs=policy_inputs,
                 revealed={"inputs": unwrap(raw), "outputs": unwrap(outputs), "id": response.id}

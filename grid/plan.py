@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ class Plan:
     run: ProgramRun
     violations: list[dict[str, Any]]
     cost: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    """What the plan could not do faithfully (e.g. secrets it could not decrypt); printed on stderr."""
 
     @property
     def mandatory(self) -> int:
@@ -47,13 +49,30 @@ def project_spec(name: str = "grid") -> ProjectSpec:
     return PROJECTS[name]
 
 
+def _project_name(directory: Path) -> str | None:
+    """The ``name`` in ``directory``/Pulumi.yaml, if there is one (parsed, as the Pulumi CLI reads it)."""
+    import yaml
+
+    pulumi_yaml = directory / "Pulumi.yaml"
+    if not pulumi_yaml.is_file():
+        return None
+    try:
+        document = yaml.safe_load(pulumi_yaml.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{pulumi_yaml}: malformed YAML ({exc.__class__.__name__})") from None
+    return str(document.get("name")) if isinstance(document, dict) and document.get("name") else None
+
+
+def project_here() -> str:
+    """The project (a PROJECTS key) whose Pulumi.yaml is in the working directory (`grid -C DIR`); grid otherwise."""
+    name = _project_name(Path.cwd())
+    return next((key for key, spec in PROJECTS.items() if spec.name == name), "grid")
+
+
 def project_root(spec: ProjectSpec) -> Path:
     """The stack files' directory: the working directory when it holds this project's Pulumi.yaml, else the repo's."""
     cwd = Path.cwd()
-    pulumi_yaml = cwd / "Pulumi.yaml"
-    if pulumi_yaml.is_file() and f"name: {spec.name}\n" in pulumi_yaml.read_text(encoding="utf-8"):
-        return cwd
-    return spec.root
+    return cwd if _project_name(cwd) == spec.name else spec.root
 
 
 def validate(stack_file: StackFile, spec: ProjectSpec | None = None) -> PlanSettings:
@@ -82,4 +101,12 @@ def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Pl
     violations += secret_exposure.violations(run.resources, exposure.enforcement.value, exposure.description)
     cost = price_plan(resources, settings.usage)
     cost["budget"] = settings.budget
-    return Plan(project=spec.name, settings=settings, run=run, violations=violations, cost=cost)
+    warning = stack_file.undecrypted_warning()
+    return Plan(
+        project=spec.name,
+        settings=settings,
+        run=run,
+        violations=violations,
+        cost=cost,
+        warnings=[warning] if warning else [],
+    )

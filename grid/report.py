@@ -28,16 +28,16 @@ def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _remediations() -> dict[str, str]:
+def remediations() -> dict[str, str]:
     from policies import all_policies
 
     return {p.name: " ".join(str(getattr(p, "remediation_steps", "") or "").split()) for p in all_policies}
 
 
-def _violation_lines(violations: list[dict[str, Any]]) -> list[str]:
+def violation_lines(violations: list[dict[str, Any]]) -> list[str]:
     if not violations:
         return ["Policy violations: none"]
-    fixes = _remediations()
+    fixes = remediations()
     lines = [f"Policy violations: {len(violations)}"]
     for v in sorted(violations, key=lambda v: (v["enforcement"] != "mandatory", v["policy"])):
         description, _, detail = v["message"].partition("\n")
@@ -79,6 +79,6 @@ def render_plan(plan: Plan) -> str:
     out += _tree_lines(document["resources"])
     custom = sum(1 for r in document["resources"] if r["custom"])
     out += ["", f"Resources: {len(document['resources'])} to create ({custom} cloud resources)", ""]
-    out += _violation_lines(document["violations"])
+    out += violation_lines(document["violations"])
     out += _cost_lines(document)
     return "\n".join(out)

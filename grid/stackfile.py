@@ -19,6 +19,10 @@ class UsageError(Exception):
     """Bad command-line use: a one-line message, exit code 2."""
 
 
+class CommandFailed(Exception):
+    """A command used correctly that could not do its job (a restore that failed): a one-line message, exit code 1."""
+
+
 @dataclass(frozen=True)
 class StackFile:
     stack: str
@@ -36,6 +40,24 @@ class StackFile:
     @property
     def source(self) -> str:
         return self.path.name
+
+    def undecrypted_warning(self) -> str | None:
+        """One line naming the secret keys an offline run could not decrypt and why; None without secrets.
+
+        The offline engine never decrypts: a Cloud KMS provider needs Google credentials and a network call, a
+        passphrase needs the passphrase, and a plan must run without either. The program sees a placeholder for
+        each key instead (the plan shows ``[secret]``), so anything computed from a secret's value is not real.
+        """
+        if not self.secret_keys:
+            return None
+        if self.secrets_provider.startswith("gcpkms://"):
+            why = f"their provider is Cloud KMS ({self.secrets_provider}), which an offline plan does not call"
+        elif self.secrets_provider == "passphrase":
+            why = "their provider is a passphrase, which an offline plan does not ask for"
+        else:
+            why = f"their provider ({self.secrets_provider}) is not used offline"
+        keys = ", ".join(sorted(self.secret_keys))
+        return f"{self.source}: not decrypted, {why}; planned with placeholders: {keys}"
 
     def runtime_config(self) -> dict[str, str]:
         """The config map as the language host passes it: every value a string, structures as JSON."""

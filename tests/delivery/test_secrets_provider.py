@@ -105,4 +105,6 @@ def test_the_check_fails_for_a_passphrase_stack(monkeypatch: pytest.MonkeyPatch,
 def test_the_getting_started_guide_names_the_same_key(bootstrap: Plan) -> None:
     guide = (REPO_ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
     assert f"--secrets-provider {bootstrap.run.outputs['secretsProvider']}" in guide
+    # Moving an existing stack re-encrypts its secrets; re-initialising would leave them undecryptable.
+    assert f"pulumi stack change-secrets-provider -s dev {bootstrap.run.outputs['secretsProvider']}" in guide
     assert "passphrase" not in (REPO_ROOT / "README.md").read_text(encoding="utf-8").lower()

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from grid.plandiff import diff_plans
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 SCRIPTS = ROOT / ".github" / "scripts"
@@ -101,7 +103,10 @@ def test_pull_requests_test_plan_comment_and_preview_read_only() -> None:
     assert any("make test" in s.get("run", "") for s in pr["jobs"]["test"]["steps"])
     assert pr["jobs"]["plan"]["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
     plan_runs = " ".join(s.get("run", "") for s in pr["jobs"]["plan"]["steps"])
-    assert 'grid plan --stack "$STACK" --json > "plans/head-$STACK.json"' in plan_runs
+    assert 'grid plan --stack "$STACK" --json "${base[@]}" > "plans/head-$STACK.json"' in plan_runs
+    assert 'base=(--diff "plans/base-$STACK.json")' in plan_runs  # the change is `grid plan --diff`'s
+    names = [s.get("name") for s in pr["jobs"]["plan"]["steps"]]
+    assert names.index("Plan the base branch") < names.index("Plan this branch")
     assert 'grid plan --stack "$STACK" --json > "../plans/base-$STACK.json"' in plan_runs
     assert any(
         s.get("with", {}).get("ref") == "${{ github.event.pull_request.base.sha }}" for s in pr["jobs"]["plan"]["steps"]
@@ -172,8 +177,9 @@ def _plan(stack: str, monthly: float, urns: list[str], violations: list[dict[str
 def test_plan_comment_reports_delta_and_violations(tmp_path: Path) -> None:
     violation = {"policy": "sql-ssl-required", "enforcement": "mandatory", "urn": "urn:pulumi:prod::grid::x::db",
                  "message": "ssl | off"}  # fmt: skip
-    (tmp_path / "base-prod.json").write_text(json.dumps(_plan("prod", 100.0, ["a", "b"], [])))
-    (tmp_path / "head-prod.json").write_text(json.dumps(_plan("prod", 125.5, ["a", "c", "d"], [violation])))
+    base, head = _plan("prod", 100.0, ["a", "b"], []), _plan("prod", 125.5, ["a", "c", "d"], [violation])
+    head["diff"] = diff_plans(base, head)  # what `grid plan --json --diff base.json` adds
+    (tmp_path / "head-prod.json").write_text(json.dumps(head))
     (tmp_path / "head-dev.json").write_text(json.dumps(_plan("dev", 5.0, ["a"], [])))
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / "plan_comment.py"), str(tmp_path), "dev", "prod", "staging"],
@@ -182,7 +188,9 @@ def test_plan_comment_reports_delta_and_violations(tmp_path: Path) -> None:
     body = result.stdout
     assert body.startswith("<!-- grid-plan-comment -->")
     assert "| monthly cost | $125.50 | $100.00 | +$25.50 |" in body
-    assert "| resources | 3 | 2 | +2 / -1 |" in body
+    assert "| resources | 3 | 2 | +2 / ~0 / ±0 / -1 |" in body
+    assert "| violations | 1 mandatory, 0 advisory | | 1 new, 0 resolved |" in body
+    assert "| `gcp:sql/databaseInstance:DatabaseInstance` | +$25.50 |" in body
     assert "### ❌ `prod` (prod)" in body and "### ✅ `dev` (dev)" in body
     assert "| `sql-ssl-required` | mandatory | `db` | ssl \\| off |" in body
     assert "### `staging`: no plan" in body

@@ -140,3 +140,16 @@ def test_human_plan_is_a_tree() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Plan for stack dev (dev), offline")
     assert "├─ + grid:database:Database  grid-dev-db" in result.stdout
+
+
+def test_plan_names_the_secrets_it_could_not_decrypt(project: Path) -> None:
+    write_stack(project, GOOD + "  grid:completionApiKey:\n    secure: v1:abc:Y2lwaGVydGV4dA==\n")
+    result = grid("plan", "--stack", "dev", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)  # stdout stays the document
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("grid: warning:")]
+    assert warnings == [
+        "grid: warning: Pulumi.dev.yaml: not decrypted, their provider is a passphrase, which an offline plan "
+        "does not ask for; planned with placeholders: grid:completionApiKey"
+    ]
+    assert "Y2lwaGVydGV4dA" not in result.stderr + result.stdout

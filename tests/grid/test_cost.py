@@ -52,3 +52,23 @@ def test_cli_diff_and_bad_input(plans, tmp_path: Path, capsys) -> None:
     assert main(["cost", "--diff", str(a), str(b)]) == 2
     assert "not JSON" in capsys.readouterr().err
     assert main(["cost", "--diff", str(a), str(tmp_path / "missing.json")]) == 2
+
+
+def test_cost_json_as_a_user_runs_it(plans, tmp_path: Path) -> None:
+    from tests.grid.test_cli import grid
+
+    result = grid("cost", "dev", "--json")
+    assert result.returncode == 0, result.stderr
+    estimate = json.loads(result.stdout)
+    assert estimate == cost.summary(plans["dev"])
+    assert (estimate["stack"], estimate["currency"], estimate["budget"]) == ("dev", "USD", 15.0)
+    assert sum(estimate["components"].values()) == pytest.approx(estimate["monthly"], abs=0.05)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(plans["dev"]))
+    b.write_text(json.dumps(plans["prod"]))
+    result = grid("cost", "--diff", str(a), str(b), "--json")
+    assert result.returncode == 0, result.stderr
+    change = json.loads(result.stdout)
+    assert (change["before"], change["after"]) == ("dev", "prod")
+    assert change["components"]["db"]["change"] > 0
+    assert change["total"]["change"] == round(plans["prod"]["cost"]["monthly"] - plans["dev"]["cost"]["monthly"], 2)

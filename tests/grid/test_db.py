@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grid import db
-from grid.stackfile import UsageError
+from grid.stackfile import CommandFailed, UsageError
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_a_changed_restore_is_caught(postgres, tmp_path: Path) -> None:
 def test_restore_refuses_an_existing_database(postgres, tmp_path: Path) -> None:
     archive = tmp_path / "backup.dump"
     db.backup(postgres.admin_url, archive)
-    with pytest.raises(UsageError, match="exists"):
+    with pytest.raises(CommandFailed, match="exists"):
         db.restore(postgres.admin_url, archive, "grid")
 
 
@@ -102,3 +102,15 @@ def test_migrations_job_entry_point(postgres) -> None:
     env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
     bad = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert bad.returncode == 1 and "migrations failed" in bad.stdout and "nobody" not in bad.stdout
+
+
+def test_a_failed_restore_exits_1_not_the_usage_code(tmp_path: Path) -> None:
+    """Used correctly but unable to restore (no local database yet): exit 1 and one line; 2 stays for usage."""
+    from tests.grid.test_cli import grid
+
+    archive = tmp_path / "backup.dump"
+    archive.write_bytes(b"")
+    failed = grid("db", "restore", "--from", str(archive), "--into", "restored", "--data-dir", str(tmp_path / "none"))
+    assert failed.returncode == 1 and failed.stderr.count("\n") == 1 and "no database in" in failed.stderr
+    misused = grid("db", "restore", "--into", "restored", "--data-dir", str(tmp_path))
+    assert misused.returncode == 2 and "name what to restore" in misused.stderr

@@ -1,0 +1,74 @@
+"""The small things a `pulumi` user expects of `grid`: --version, completion, did-you-mean, help with examples and
+exit codes, -C DIR, and the `--json` document's JSON Schema checked against real plans."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grid.plandiff import diff_plans
+from tests.conftest import REPO_ROOT
+from tests.grid.test_cli import grid
+
+SCHEMA = json.loads((REPO_ROOT / "grid" / "schemas" / "plan.schema.json").read_text())
+
+
+def test_version_matches_the_project() -> None:
+    result = grid("--version")
+    version = re.search(r'^version = "([^"]+)"', (REPO_ROOT / "pyproject.toml").read_text(), re.M)
+    assert result.returncode == 0 and version and result.stdout == f"grid {version.group(1)}\n"
+
+
+@pytest.mark.parametrize(("shell", "marker"), [("bash", "complete -o"), ("zsh", "#compdef grid")])
+def test_completion_scripts_know_the_subcommands(shell: str, marker: str) -> None:
+    result = grid("completion", shell)
+    assert result.returncode == 0, result.stderr
+    assert marker in result.stdout
+    for word in ("plan", "preview", "up", "cost", "rollout", "db", "preflight", "local", "--format", "mermaid"):
+        assert word in result.stdout
+
+
+def test_misspelt_subcommand_and_choice_get_a_suggestion() -> None:
+    result = grid("pln", "dev")
+    assert (
+        result.returncode == 2
+        and result.stderr == "grid: unknown choice 'pln'; did you mean 'plan'? (see `grid --help`)\n"
+    )
+    result = grid("plan", "dev", "--format", "mermiad")
+    assert result.returncode == 2 and "did you mean 'mermaid'?" in result.stderr
+
+
+def test_help_has_examples_exit_codes_and_only_repo_documents() -> None:
+    result = grid("--help")
+    assert result.returncode == 0
+    assert "examples:" in result.stdout and "exit codes:" in result.stdout and "grid up staging" in result.stdout
+    for path in re.findall(r"\b[\w./-]+\.(?:md|json)\b", result.stdout):
+        if not path.endswith(("prod.json",)):  # prod.json is the example's own output file
+            assert (REPO_ROOT / path).is_file(), f"--help names {path}, which isn't in the repo"
+    assert "../" not in result.stdout
+
+
+def test_cwd_selects_the_bootstrap_project_by_its_directory(tmp_path: Path) -> None:
+    by_path = grid("-C", "bootstrap", "plan", "example", "--json")
+    assert by_path.returncode == 0, by_path.stderr
+    assert json.loads(by_path.stdout)["project"] == "grid-bootstrap"
+    jsonschema.validate(json.loads(by_path.stdout), SCHEMA)
+    missing = grid("-C", str(tmp_path / "nowhere"), "plan", "dev")
+    assert missing.returncode == 2 and missing.stderr.startswith("grid: --cwd ") and missing.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_plan_json_follows_its_schema(stack: str) -> None:
+    result = grid("plan", "--stack", stack, "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.validate(document, SCHEMA)
+    base = json.loads(result.stdout)
+    base["resources"] = base["resources"][1:]
+    document["diff"] = diff_plans(base, document)
+    jsonschema.validate(document, SCHEMA)

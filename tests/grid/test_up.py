@@ -1,0 +1,121 @@
+"""`grid up` as `pulumi up` users expect it: a preview with Grid's verdicts and the cost change, then a question,
+and nothing changed without a yes. The CLI runs as a subprocess against a fake Automation API
+(tests/grid/fake_automation.py); the question is answered through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+GRID = [sys.executable, "-m", "grid.cli"]
+
+
+def _env(log: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "GRID_PULUMI_AUTOMATION": "tests.grid.fake_automation",
+        "GRID_FAKE_AUTOMATION_LOG": str(log),
+        "NO_COLOR": "1",
+    }
+
+
+def _calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def in_terminal(
+    args: list[str], answer: str, log: Path, columns: int = 120, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run `grid ARGS` on a pseudo-terminal ``columns`` wide; type ``answer`` when it asks. (exit code, output)"""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    environment = {**_env(log), **(env or {})}
+    environment.pop("COLUMNS", None)  # the terminal's own size decides
+    process = subprocess.Popen(
+        [*GRID, *args], cwd=REPO_ROOT, env=environment, stdin=secondary, stdout=secondary, stderr=secondary
+    )
+    os.close(secondary)
+    output, answered, deadline = b"", False, time.monotonic() + 240
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and b"[yes/no]" in output:
+                os.write(primary, answer.encode() + b"\n")
+                answered = True
+        elif process.poll() is not None:
+            break
+    code = process.wait(timeout=60)
+    os.close(primary)
+    return code, output.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_up_without_a_terminal_refuses_to_ask(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    for extra in ([], ["--json"]):
+        result = subprocess.run(
+            [*GRID, "up", "dev", *extra], cwd=REPO_ROOT, env=_env(log), capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "--yes" in result.stderr, result.stderr
+    assert _calls(log) == []  # refused before touching the stack
+
+
+def test_up_declined_changes_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    code, output = in_terminal(["up", "dev"], "no", log)
+    assert code == 1, output
+    preview_at = output.index("Previewing update (fake)")
+    assert preview_at < output.index("Policy violations: none") < output.index("[yes/no]")
+    # The fake stack has one deployed Cloud SQL instance; the plan's dev stack costs less.
+    assert "Monthly cost: 100.32 -> " in output
+    assert "confirmation declined" in output
+    assert [c["call"] for c in _calls(log)] == ["select_stack", "preview"]
+
+
+def test_up_confirmed_passes_pulumi_options_through(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    urn = "urn:pulumi:dev::grid::grid:database:Database::grid-dev-db"
+    code, output = in_terminal(["up", "dev", "--target", urn, "--refresh", "--diff"], "yes", log)
+    assert code == 0, output
+    calls = _calls(log)
+    assert [c["call"] for c in calls] == ["select_stack", "preview", "up"]
+    preview, up = calls[1], calls[2]
+    for call in (preview, up):
+        assert call["target"] == [urn] and call["refresh"] is True and call["diff"] is True
+        assert call["policy_packs"] == [str(REPO_ROOT / "policies")]
+    assert up["show_secrets"] is False
+    assert output.index("[yes/no]") < output.index("Updating (fake)")
+
+
+def test_up_yes_json_is_one_document(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    result = subprocess.run(
+        [*GRID, "up", "dev", "--yes", "--json"], cwd=REPO_ROOT, env=_env(log), capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["result"] == "succeeded" and document["changeSummary"] == {"create": 3, "same": 1}
+    assert document["grid"]["mandatory"] == 0 and document["grid"]["cost"]["deployed"] == 100.32
+    assert "Previewing update (fake)" in result.stderr  # Pulumi's own text goes to stderr under --json
+    assert [c["call"] for c in _calls(log)] == ["select_stack", "preview", "up"]
