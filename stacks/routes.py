@@ -1,4 +1,4 @@
-"""The public routing (DESIGN §7), stated once: the load balancer's URL map, API Gateway's OpenAPI paths and
+"""The public routing (docs/design.md §7), stated once: the load balancer's URL map, API Gateway's OpenAPI paths and
 plain `grid local`'s in-process router are all built from ``ROUTES``. Kept free of Pulumi imports so the local
 runner can read it without loading the SDK."""
 
