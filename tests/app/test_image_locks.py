@@ -21,7 +21,11 @@ DOCKER_LOCK = re.compile(r"^COPY (app/\S+\.lock) ", re.M)
 FUNCTIONS = sorted(p.parent for p in (ROOT / "app" / "functions").glob("*/main.py"))
 # What each image's Dockerfile installs, and each function's requirements.txt (what Cloud Functions installs).
 LOCKS = sorted(
-    {ROOT / m for dockerfile in (ROOT / "app").glob("*/Dockerfile") for m in DOCKER_LOCK.findall(dockerfile.read_text())}
+    {
+        ROOT / m
+        for dockerfile in (ROOT / "app").glob("*/Dockerfile")
+        for m in DOCKER_LOCK.findall(dockerfile.read_text())
+    }
     | {fn / "requirements.txt" for fn in FUNCTIONS}
 )
 
