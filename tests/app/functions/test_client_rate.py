@@ -3,6 +3,7 @@ headers, through functions-framework's own apps as Cloud Functions serves them, 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from app.common.caching import NO_STORE
 from app.common.localrate import ClientRate
 
 FUNCTIONS = Path(__file__).resolve().parents[3] / "app" / "functions"
+ML_SOURCE = FUNCTIONS / "ml_analytics" / "main.py"
 LIMIT = 3
 LB = "10.0.0.1"  # the load balancer's own address, the last X-Forwarded-For entry behind it
 
@@ -28,9 +30,10 @@ def apps():
     mp.setenv("TRUSTED_PROXY_HOPS", "2")
     mp.setenv("ANALYZE_REQUESTS_PER_MINUTE", str(LIMIT))
     mp.setenv("ANOMALIES_REQUESTS_PER_MINUTE", str(LIMIT))
+    mp.delenv("DATABASE_URL", raising=False)  # /report answers 503 without storage: its headers are what count here
     # functions-framework executes the source anew for each app, so each reads the environment set here.
     nlp = create_app(target="korean_nlp", source=str(FUNCTIONS / "korean_nlp" / "main.py")).test_client()
-    analytics = create_app(target="ml_analytics", source=str(FUNCTIONS / "ml_analytics" / "main.py")).test_client()
+    analytics = create_app(target="ml_analytics", source=str(ML_SOURCE)).test_client()
     yield {
         "korean-nlp": (nlp, "/fn/korean-nlp/analyze", {"text": "안녕하세요"}),
         "ml-analytics": (
@@ -78,21 +81,29 @@ def test_health_and_the_platform_routes_are_not_limited(apps):
         assert analytics.post("/fn/ml-analytics/events", json=ignored, headers=_from("203.0.113.60")).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("name", "method", "path", "status"),
-    [
-        ("korean-nlp", "GET", "/fn/korean-nlp/health", 200),
-        ("korean-nlp", "GET", "/", 200),
-        ("korean-nlp", "POST", "/fn/korean-nlp/analyze", 200),
-        ("korean-nlp", "POST", "/fn/korean-nlp/nope", 404),
-        ("korean-nlp", "GET", "/fn/korean-nlp/analyze", 405),
-        ("ml-analytics", "GET", "/fn/ml-analytics/health", 200),
-        ("ml-analytics", "POST", "/fn/ml-analytics/anomalies", 200),
-        ("ml-analytics", "POST", "/fn/ml-analytics/events", 200),
-        ("ml-analytics", "POST", "/fn/ml-analytics/nope", 404),
-        ("ml-analytics", "GET", "/fn/ml-analytics/anomalies", 405),
-    ],
-)
+WALK = [
+    ("korean-nlp", "GET", "/fn/korean-nlp/health", 200),
+    ("korean-nlp", "GET", "/", 200),
+    ("korean-nlp", "POST", "/fn/korean-nlp/analyze", 200),
+    ("korean-nlp", "POST", "/fn/korean-nlp/nope", 404),
+    ("korean-nlp", "GET", "/fn/korean-nlp/analyze", 405),
+    ("ml-analytics", "GET", "/fn/ml-analytics/health", 200),
+    ("ml-analytics", "POST", "/fn/ml-analytics/anomalies", 200),
+    ("ml-analytics", "POST", "/fn/ml-analytics/events", 200),
+    ("ml-analytics", "POST", "/fn/ml-analytics/nope", 404),
+    ("ml-analytics", "POST", "/fn/ml-analytics/report", 503),
+    ("ml-analytics", "GET", "/fn/ml-analytics/anomalies", 405),
+]
+
+
+def test_the_walk_covers_every_route_of_the_functions(apps):
+    analytics = next(m for m in sys.modules.values() if getattr(m, "__file__", "") == str(ML_SOURCE))
+    walked = {path for _, _, path, _ in WALK}
+    assert {f"{analytics.PREFIX}{route}" for route in analytics.ROUTES} <= walked
+    assert {"/fn/korean-nlp/analyze", "/fn/korean-nlp/health"} <= walked
+
+
+@pytest.mark.parametrize(("name", "method", "path", "status"), WALK)
 def test_every_function_response_says_no_store(apps, name, method, path, status):
     client, _, body = apps[name]
     if path.endswith("/events"):
