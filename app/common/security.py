@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,8 @@ from app.common.caching import JWKS_MAX_AGE
 log = logging.getLogger("app.security")
 
 ALGORITHM = "ES256"
+# What auth's key ids look like (an RFC 7638 thumbprint, base64url): only such a kid goes into a JWKS URL.
+_KID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class InvalidToken(Exception):
@@ -81,7 +84,9 @@ class JwksKeys:
     async def get(self, kid: str) -> Any | None:
         age = time.monotonic() - self._fetched_at
         if kid not in self._keys or age > self.ttl:
-            await self._refresh(force=age > self.ttl, kid=None if kid in self._keys else kid)
+            await self._refresh(
+                force=age > self.ttl, kid=kid if _KID.fullmatch(kid) and kid not in self._keys else None
+            )
         return self._keys.get(kid)
 
     async def _refresh(self, *, force: bool, kid: str | None = None) -> None:
