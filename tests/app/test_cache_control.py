@@ -17,23 +17,15 @@ import pytest
 from fastapi.routing import APIWebSocketRoute
 from starlette.routing import Route as StarletteRoute
 
-from app.common.caching import NO_STORE, PRIVATE, PUBLIC_JWKS, declared
+from app.common.caching import NO_STORE, PRIVATE, declared
 from stacks.routes import ROUTES, route_of
 from tests.app.ai import conftest as ai_fixtures
+from tests.app.fuzz import PUBLIC, expected_cache_control
 
 # The ai service's session fixtures live in its own conftest; registered here under the same names.
 ai_server, embedder, fake_provider = ai_fixtures.ai_server, ai_fixtures.embedder, ai_fixtures.fake_provider
 
 SERVERS = ("auth", "api", "ai")
-# The only responses a shared cache may keep: anything else public must be added here, on purpose.
-PUBLIC = {("auth", "/auth/.well-known/jwks.json"): PUBLIC_JWKS}
-OPERATIONAL = re.compile(r"^(/auth|/ai)?/(health|ready)$")
-
-
-def _expected(service: str, path: str) -> str:
-    if (service, path) in PUBLIC:
-        return PUBLIC[(service, path)]
-    return NO_STORE if OPERATIONAL.match(path) else PRIVATE
 
 
 def _routes(app) -> list[tuple[str, str, object]]:
@@ -64,7 +56,7 @@ def ids(make_user, api):
 def test_every_route_declares_the_policy_it_should(servers):
     for service, server in servers.items():
         for _, path, endpoint in _routes(server.server.config.app):
-            assert declared(endpoint) == _expected(service, path), (service, path)
+            assert declared(endpoint) == expected_cache_control(path, 200), (service, path)
 
 
 @pytest.mark.parametrize("service", SERVERS)
@@ -77,7 +69,7 @@ def test_every_route_answers_with_an_explicit_correct_cache_control(servers, ids
             url = re.sub(r"\{(\w+)\}", lambda m: known.get(m.group(1), str(uuid.uuid4())), path)
             r = client.request(method, url, json={} if method in ("POST", "PUT", "PATCH") else None)
             values = r.headers.get_list("cache-control")
-            want = NO_STORE if r.status_code >= 400 else _expected(service, path)
+            want = expected_cache_control(path, r.status_code)
             assert values == [want], (method, path, r.status_code, values)
             seen.append((method, path, r.status_code))
     # The walk reached real successes, not only errors: every parameterless GET succeeds.
@@ -96,10 +88,6 @@ def test_a_read_of_a_users_own_data_is_private_and_errors_are_no_store(api, ids)
 
 
 def test_the_cdn_fronts_exactly_the_routes_with_public_responses():
-    cached = {route.workload for route in ROUTES if route.cached}
-    public = set()
-    for service, path in PUBLIC:
-        route = route_of(path)
-        assert route is not None and route.workload == service, path
-        public.add(route.workload)
-    assert cached == public
+    routes = [route_of(path) for path in PUBLIC]
+    assert None not in routes  # every public response is reachable through the entry point
+    assert {route.workload for route in ROUTES if route.cached} == {route.workload for route in routes if route}
