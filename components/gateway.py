@@ -348,17 +348,20 @@ def _path_matcher(
 
 
 def _cdn_policy() -> compute.BackendServiceCdnPolicyArgs:
-    """Cache only what the service marks public; never key on cookies; remember 404s briefly."""
+    """Cache only what the service marks public (app/common/caching.py); never key on cookies; cache no errors.
+
+    USE_ORIGIN_HEADERS caches a response only when its Cache-Control says it may
+    (https://cloud.google.com/cdn/docs/caching#cache-modes). Negative caching is off: every error the services send
+    is `no-store`, and an error without one (a 404 the load balancer itself answers) is about one request, which
+    the CDN should not repeat to others (https://cloud.google.com/cdn/docs/using-negative-caching). The query
+    string is in the key: verifiers fetch the JWKS with `?kid=` to get past a cached copy after a key rotation.
+    """
     return compute.BackendServiceCdnPolicyArgs(
         cache_mode="USE_ORIGIN_HEADERS",
         cache_key_policy=compute.BackendServiceCdnPolicyCacheKeyPolicyArgs(
             include_host=True, include_protocol=True, include_query_string=True
         ),
-        negative_caching=True,
-        negative_caching_policies=[
-            compute.BackendServiceCdnPolicyNegativeCachingPolicyArgs(code=404, ttl=60),
-            compute.BackendServiceCdnPolicyNegativeCachingPolicyArgs(code=410, ttl=120),
-        ],
+        negative_caching=False,
         serve_while_stale=86400,
         request_coalescing=True,
         signed_url_cache_max_age_sec=0,

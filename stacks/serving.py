@@ -72,9 +72,16 @@ class FunctionSpec:
     entry_point: str
 
 
-# The functions log as the services do, through app/common/logging.py (standard library only), packed into each
-# function's source at the same import path.
-FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
+# What the functions share with the services (standard library only), packed into each function's source at the
+# same import path: logging as the services do, the caching policy, the client IP and the in-process rate.
+FUNCTION_SHARED_FILES = (
+    "app/__init__.py",
+    "app/common/__init__.py",
+    "app/common/logging.py",
+    "app/common/caching.py",
+    "app/common/clientip.py",
+    "app/common/localrate.py",
+)
 FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
     FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics"),
@@ -199,7 +206,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     functions: dict[str, CloudFunction] = {}
     pools = capacity.plan_pools(config)
     for spec in FUNCTIONS:
-        env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
+        env = function_env(
+            spec.name, config.environment, database_url, pools.get(spec.name), exposure.trusted_proxy_hops
+        )
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(
@@ -415,7 +424,7 @@ def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
 def _backend(
     route: Route, services: dict[str, CloudRunService], functions: dict[str, CloudFunction], cdn: bool
 ) -> Backend:
-    """The gateway backend of one public route (stacks/routes.py); only the default (api) route is cached."""
+    """The gateway backend of one public route (stacks/routes.py); the CDN fronts the routes with something to cache."""
     if route.workload in services:
         target, kind, key = services[route.workload], "run", route.workload
     else:
@@ -426,7 +435,7 @@ def _backend(
         target.name,
         route.prefix,
         target.uri,
-        cdn=cdn and route.prefix is None,
+        cdn=cdn and route.cached,
         public_paths=route.public_paths,
     )
 
