@@ -14,10 +14,10 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from stacks import gcp_limits
-from stacks.config_base import ConfigModel, decode_config_value
-from stacks.config_errors import ConfigError, format_validation_error, suggest
-from stacks.gcp_types import BillingAccount, ProjectId, Region
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel, decode_config_value
+from gridlib.config_errors import ConfigError, format_validation_error, suggest
+from gridlib.gcp_types import BillingAccount, ProjectId, Region
 
 NAMESPACE = "grid-bootstrap"
 

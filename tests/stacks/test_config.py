@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from stacks.config import StackConfig, load_stack_config
-from stacks.config_errors import ConfigError
+from gridlib.config_errors import ConfigError
 from tests.conftest import STACKS, deep_update, stack_values
 
 BASE = {
