@@ -282,12 +282,12 @@ def load_bootstrap_config(
 
 
 def plan_settings(stack_file: Any) -> Any:
-    """What ``grid plan --project bootstrap`` needs (grid.projects.PlanSettings).
+    """What ``grid plan --project bootstrap`` needs (gridlib.plan_settings.PlanSettings).
 
     The environment is prod whatever the stack: these resources guard every environment's state, secrets and
     deploy rights, so the strictest policy config applies.
     """
-    from grid.projects import PlanSettings
+    from gridlib.plan_settings import PlanSettings
 
     config = load_bootstrap_config(stack_file.values, source=stack_file.source, secret_keys=stack_file.secret_keys)
     return PlanSettings(environment="prod", usage={}, budget=config.budget_monthly_usd)

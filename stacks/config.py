@@ -27,6 +27,8 @@ from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel, decode_config_value, deep_merge
 from gridlib.config_errors import ConfigError, format_validation_error, suggest
 from gridlib.gcp_types import ProjectId, Region
+from gridlib.plan_settings import PlanSettings
+from gridlib.usage import USAGE_KEYS
 from stacks import capacity
 from stacks.presets import ENVIRONMENTS, preset
 
@@ -305,8 +307,6 @@ class UsageConfig(_Model):
 
     @model_validator(mode="after")
     def _known_keys(self) -> UsageConfig:
-        from policies.pricing import USAGE_KEYS  # the catalog owns the vocabulary
-
         sections = [("default", self.default)] + [(f"types.{k}", v) for k, v in self.types.items()]
         sections += [(f"resources.{k}", v) for k, v in self.resources.items()]
         for where, values in sections:
@@ -480,10 +480,8 @@ def load_stack_config(
     return config
 
 
-def plan_settings(stack_file: Any) -> Any:
-    """What ``grid plan`` needs from a validated stack file (grid.projects.PlanSettings)."""
-    from grid.projects import PlanSettings
-
+def plan_settings(stack_file: Any) -> PlanSettings:
+    """What ``grid plan`` needs from a validated stack file."""
     config = load_stack_config(
         stack_file.values, stack=stack_file.stack, source=stack_file.source, secret_keys=stack_file.secret_keys
     )
