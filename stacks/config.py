@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from components.backups import BackupExportConfig
 from components.cache import CacheConfig, RedisMaintenanceConfig
+from components.compute.functions import FUNCTION_MEMORY
 from components.database import BackupConfig, DatabaseConfig, SqlMaintenanceConfig
 from components.gateway import ArmorConfig, GatewayConfig
 from components.messaging import MessagingConfig, TasksConfig
@@ -164,7 +165,7 @@ class ServicesConfig(_Model):
 
 # --- Cloud Functions gen2 -----------------------------------------------------------------------------------
 
-_FUNCTION_MEMORY = ("128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "32Gi")
+_FUNCTION_MEMORY = FUNCTION_MEMORY  # the component states what Cloud Functions offers
 
 
 class FunctionConfig(_Model):
