@@ -18,7 +18,7 @@ def price_plan(resources: Sequence[Mapping[str, Any]], usage: Mapping[str, Any] 
     """`{"currency", "monthly", "resources": [{"urn", "type", "monthly", "basis"}], "unpriced": [types]}`.
 
     `resources` are `grid plan` resources (urn, type, name, custom, inputs); `usage` is the stack's
-    `grid:usage` mapping (keys in gridlib.usage.USAGE_KEYS).
+    `grid:usage` mapping (keys in policies.pricing.USAGE_KEYS).
     """
     plan = price_resources(
         (

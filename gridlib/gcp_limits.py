@@ -244,6 +244,8 @@ def overlapping(ranges: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
+# The connection facts below are stated in the policy pack too (policies/gcp.py): the pack is self-contained, so
+# it cannot import them from here; tests/test_structure.py checks that both say the same.
 # Cloud SQL for PostgreSQL's default max_connections by the tier's memory (GB, at least -> connections):
 # https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections
 _DEFAULT_MAX_CONNECTIONS = (

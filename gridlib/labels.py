@@ -1,4 +1,8 @@
-"""Labels the stack puts on resources and the policy pack and monitoring read back: one spelling each."""
+"""Labels the stack puts on resources and monitoring and the policy pack read back.
+
+The policy pack states them too (policies/gcp.py, policies/operations.py): it is self-contained, so it cannot import
+them from here; tests/test_structure.py checks that both spell them the same.
+"""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from gridlib.labels import SERVICE_LABEL
 from policies.props import UNKNOWN, get, is_known, known_items
 
 SQL_INSTANCE: Final = "gcp:sql/databaseInstance:DatabaseInstance"
@@ -77,6 +76,37 @@ RUN_JOB_IAM: Final = (
 )
 
 PUBLIC_MEMBERS: Final = frozenset({"allUsers", "allAuthenticatedUsers"})
+
+# Cloud SQL for PostgreSQL's default max_connections by the tier's memory (GB, at least -> connections):
+# https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections
+_DEFAULT_MAX_CONNECTIONS: Final = (
+    (120, 1000),
+    (60, 800),
+    (30, 600),
+    (15, 500),
+    (7.5, 400),
+    (6, 200),
+    (3.75, 100),
+    (1.7, 50),
+    (0, 25),
+)
+# Connections no app pool may use: Postgres' superuser_reserved_connections (3; Cloud SQL's own maintenance
+# connects as a superuser) and two for an operator's psql or a non-serverless export.
+# https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-SUPERUSER-RESERVED-CONNECTIONS
+RESERVED_CONNECTIONS: Final = 3 + 2
+# What a workload pools when DB_POOL_MAX_SIZE is not set (app/common/settings.py), and Cloud Run's default
+# maximum instances when maxInstanceCount is not set (https://cloud.google.com/run/docs/configuring/max-instances).
+APP_DEFAULT_POOL: Final = 10
+RUN_DEFAULT_MAX_INSTANCES: Final = 100
+
+
+def default_max_connections(memory_gb: float) -> int:
+    """Cloud SQL's default max_connections for a tier with this much memory."""
+    return next(limit for floor, limit in _DEFAULT_MAX_CONNECTIONS if memory_gb >= floor - 1e-9)
+
+
+# Label the stack puts on Cloud Run services (`grid-service: auth|api|ai`) and on components.
+SERVICE_LABEL: Final = "grid-service"
 
 
 def grants(props: Mapping[str, Any]) -> list[tuple[str, str]]:

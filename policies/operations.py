@@ -11,19 +11,17 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Policy, Severity
 
-from gridlib.gcp_limits import (
-    APP_DEFAULT_POOL,
-    RESERVED_CONNECTIONS,
-    RUN_DEFAULT_MAX_INSTANCES,
-    default_max_connections,
-)
-from gridlib.labels import BACKGROUND_LABEL, SERVICE_LABEL
 from policies.gcp import (
+    APP_DEFAULT_POOL,
     FUNCTION,
     PUBSUB_SUBSCRIPTION,
+    RESERVED_CONNECTIONS,
+    RUN_DEFAULT_MAX_INSTANCES,
     RUN_JOB,
     RUN_SERVICE,
+    SERVICE_LABEL,
     SQL_INSTANCE,
+    default_max_connections,
     grants,
     service_role,
 )
@@ -34,6 +32,8 @@ from policies.security.sql import is_replica
 
 UPTIME_CHECK = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
 SUBSCRIPTION_IAM = "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"
+# A service that runs work outside requests says so with this label (value: what the work is).
+BACKGROUND_LABEL = "grid-background"
 DATABASE_ENV = "DATABASE_URL"
 POOL_ENV = "DB_POOL_MAX_SIZE"
 

@@ -9,7 +9,7 @@ resources that use them; a single resource is always priced before free tiers.
 
 Usage assumptions
 -----------------
-Usage-priced resources read a flat mapping of the keys in gridlib.usage.USAGE_KEYS. A stack supplies them as
+Usage-priced resources read a flat mapping of the keys in USAGE_KEYS. A stack supplies them as
 `grid:usage` (like an Infracost usage file), most specific last:
 
     grid:usage:
@@ -30,6 +30,31 @@ from policies import pricers
 from policies.gcp import SERVICE_LABEL
 from policies.pricers import Estimate, Pricer
 from policies.props import get, plain
+
+# Every usage key, what reads it, and its default when the stack does not say.
+USAGE_KEYS: Final[Mapping[str, tuple[str, float | bool | str]]] = {
+    "requestsPerMonth": (
+        "Cloud Run services and functions (invocations), API Gateway calls, Cloud Armor requests, CDN lookups",
+        1_000_000,
+    ),
+    "avgRequestSeconds": ("Cloud Run services and functions: mean request duration", 0.2),
+    "avgConcurrency": ("Cloud Run services and functions: mean concurrent requests per busy instance", 1),
+    "executionsPerMonth": ("Cloud Run jobs", 30),
+    "taskSeconds": ("Cloud Run jobs: duration of one task", 300),
+    "backupGb": ("Cloud SQL: backup storage", "50% of settings.diskSize"),
+    "avgInstances": ("VPC connector: mean running instances", "minInstances (2)"),
+    "vmCount": ("Cloud NAT: VMs/serverless instances using the gateway", 2),
+    "gbProcessedPerMonth": ("Cloud NAT and forwarding rules: data processed", 10),
+    "egressGbPerMonth": ("CDN-enabled backends: cache egress", 10),
+    "cacheFillGbPerMonth": ("CDN-enabled backends: cache fill", 1),
+    "attached": ("external static IPs: in use by a forwarding rule (free) or not", True),
+    "accessOpsPerMonth": ("Secret Manager secrets: access operations", 10_000),
+    "storageGb": ("Artifact Registry repositories (2) and Cloud Storage buckets (1): stored GB", 2),
+    "throughputGbPerMonth": ("Pub/Sub topics: publish + delivery throughput", 1),
+    "retainedGb": ("Pub/Sub subscriptions: retained acknowledged messages", 0),
+    "operationsPerMonth": ("Cloud Tasks queues", 100_000),
+    "timeSeriesPerPeriod": ("alert policies: time series each condition returns", 1),
+}
 
 PRICERS: Final[Mapping[str, Pricer]] = {
     "gcp:sql/databaseInstance:DatabaseInstance": pricers.price_sql_instance,

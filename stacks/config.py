@@ -29,7 +29,6 @@ from gridlib.config_base import ConfigModel, decode_config_value, deep_merge
 from gridlib.config_errors import ConfigError, format_validation_error, suggest
 from gridlib.gcp_types import ProjectId, Region
 from gridlib.plan_settings import PlanSettings
-from gridlib.usage import USAGE_KEYS
 from stacks import capacity
 from stacks.presets import ENVIRONMENTS, preset
 
@@ -308,6 +307,8 @@ class UsageConfig(_Model):
 
     @model_validator(mode="after")
     def _known_keys(self) -> UsageConfig:
+        from policies.pricing import USAGE_KEYS  # the catalog owns the vocabulary
+
         sections = [("default", self.default)] + [(f"types.{k}", v) for k, v in self.types.items()]
         sections += [(f"resources.{k}", v) for k, v in self.resources.items()]
         for where, values in sections:

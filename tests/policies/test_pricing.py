@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gridlib.usage import USAGE_KEYS
 from policies import price_catalog
 from policies.pricing import (
     PRICERS,
+    USAGE_KEYS,
     PricingInput,
     estimate,
     estimate_monthly_usd,
