@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from grid.stackfile import CommandFailed, UsageError
-from stacks.config_errors import ConfigError
+from gridlib.config_errors import ConfigError
 
 if TYPE_CHECKING:
     from grid import pulumi_cli

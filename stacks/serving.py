@@ -22,12 +22,13 @@ from components.compute import (
     CloudRunServiceArgs,
     FunctionBuilds,
     FunctionBuildsArgs,
+    FunctionSize,
     FunctionSourceBucket,
     ServiceImage,
     ServiceImageArgs,
+    ServiceSize,
 )
 from components.compute.functions import FunctionSourceBucketArgs
-from components.cost_cap import CostCap, CostCapArgs
 from components.gateway import (
     ApiGateway,
     ApiGatewayArgs,
@@ -50,9 +51,10 @@ from components.messaging import (
     TaskQueue,
     TaskQueueArgs,
 )
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring import CostCap, CostCapArgs, Monitoring, MonitoringArgs
 from components.secrets import Secret, own_grants
-from policies.operations import BACKGROUND_LABEL
+from gridlib.config_base import narrow
+from gridlib.labels import BACKGROUND_LABEL
 from stacks import capacity
 from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
 from stacks.routes import ROUTES, Route
@@ -219,7 +221,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 bucket=bucket.name,
                 region=config.region,
                 project=config.project,
-                config=_function_config(config, spec.name),
+                config=narrow(_function_config(config, spec.name), FunctionSize),
                 service_account=ids.emails[spec.name],
                 builds=builds,
                 ingress=exposure.function_ingress,
@@ -297,7 +299,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 region=config.region,
                 project=config.project,
                 image=images[service],
-                config=_with_background_work(service, getattr(config.services, service)),
+                config=narrow(_with_background_work(service, getattr(config.services, service)), ServiceSize),
                 service_account=ids.emails[service],
                 vpc_access=base.network.service_vpc_access(),
                 ingress=exposure.run_ingress,
