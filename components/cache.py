@@ -1,4 +1,8 @@
-"""Memorystore for Redis 7, reachable only over private service access, AUTH string kept in Secret Manager."""
+"""Memorystore for Redis 7, reachable only over private service access, AUTH string kept in Secret Manager.
+
+Or, with ``grid:cache.external``, a Redis outside Google Cloud (Upstash): then only its ``rediss://`` URL, from
+the stack's secret config, is stored in Secret Manager for the services; no instance, no peering.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pulumi_gcp as gcp
 from components._base import GridComponent
 from components.networking import PrivateAccess
 from components.secrets import Secret, SecretArgs
+from policies.gcp import EXTERNAL_LABEL
 from stacks.config import CacheConfig
 
 
@@ -20,25 +25,28 @@ class CacheArgs:
     """Tier, size, AUTH/TLS, eviction and persistence from ``grid:cache`` (tier must not be ``none``)."""
     project: str
     region: str
-    access: PrivateAccess
-    """Network, private-service-access range and peering (PRIVATE_SERVICE_ACCESS mode needs the peering first)."""
+    access: PrivateAccess | None
+    """Network, private-service-access range and peering (PRIVATE_SERVICE_ACCESS mode needs the peering first);
+    None with an external Redis."""
     url_secret_id: str
     """Secret ID of the ``redis://`` / ``rediss://`` URL (with the AUTH string) the services read."""
     protect: bool = False
     """Guard against deletion, and so against the silent replacement an AUTH/TLS change causes."""
     accessors: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    external_url: pulumi.Input[str] | None = None
+    """The external Redis's ``rediss://`` URL (a Pulumi secret from ``grid:<external.urlSecret>``)."""
 
 
 class Cache(GridComponent):
     _module = "cache"
 
-    instance_id: pulumi.Output[str]
-    """``projects/<p>/locations/<region>/instances/<name>``, as monitoring filters want it."""
-    host: pulumi.Output[str]
-    port: pulumi.Output[int]
+    instance_id: pulumi.Output[str] | None
+    """``projects/<p>/locations/<region>/instances/<name>``, as monitoring filters want it (None: external)."""
+    host: pulumi.Output[str] | None
+    port: pulumi.Output[int] | None
     url_secret: Secret
-    server_ca_cert: pulumi.Output[str] | None
+    server_ca_cert: pulumi.Input[str] | None
     """PEM of every server CA of the instance when TLS is on (several during a CA rotation, all to be trusted:
     https://cloud.google.com/memorystore/docs/redis/about-in-transit-encryption#certificate_authority_rotation),
     for clients to verify the server. Not a secret."""
@@ -48,6 +56,11 @@ class Cache(GridComponent):
         cfg = args.config
         if not cfg.enabled:
             raise ValueError("Cache needs a tier other than 'none'; skip the component for no Redis")
+        if cfg.external is not None:
+            self._external(args)
+            return
+        if args.access is None:
+            raise ValueError("a Memorystore instance needs the network's private service access")
         redis = gcp.redis
         redis_configs = {"maxmemory-policy": cfg.maxmemory_policy}
         if cfg.keyspace_notifications:
@@ -118,3 +131,21 @@ class Cache(GridComponent):
             else None
         )
         self.register_outputs({"host": self.host, "url_secret_id": self.url_secret.secret_id})
+
+    def _external(self, args: CacheArgs) -> None:
+        """Only the external Redis's URL, in the same secret the Memorystore URL would be in."""
+        if args.external_url is None:
+            raise ValueError("an external cache needs its URL (grid:<external.urlSecret>)")
+        self.url_secret = Secret(
+            self.child_name("url-secret"),
+            SecretArgs(
+                secret_id=args.url_secret_id,
+                value=pulumi.Output.secret(args.external_url),
+                accessors=args.accessors,
+                labels={**args.labels, EXTERNAL_LABEL: "redis"},
+            ),
+            opts=self.child_opts(),
+        )
+        self.instance_id = self.host = self.port = None
+        self.server_ca_cert = args.config.external.ca_cert
+        self.register_outputs({"url_secret_id": self.url_secret.secret_id})

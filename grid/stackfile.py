@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from stacks.config_errors import ConfigError
+from stacks.external import OFFLINE_PLACEHOLDER
 
 PROJECT = "grid"
 _ALLOWED_TOP_LEVEL = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}
@@ -86,7 +87,7 @@ def _redact(value: Any, key: str) -> Any:
     """Replace ``secure:`` ciphertext with a placeholder: the offline engine never decrypts."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return f"offline-placeholder-for-{key}"
+            return f"{OFFLINE_PLACEHOLDER}{key}"
         return {k: _redact(v, key) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, key) for v in value]

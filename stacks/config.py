@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from stacks import capacity, gcp_limits
 from stacks.config_base import ConfigModel, decode_config_value, deep_merge
 from stacks.config_errors import ConfigError, format_validation_error, suggest
+from stacks.external import ExternalConfig, url_problem
 from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
 from stacks.presets import ENVIRONMENTS, preset
 
@@ -215,6 +216,10 @@ class DatabaseConfig(_Model):
     deletion_protection: bool = False
     max_connections: int | None = Field(None, ge=14, le=262143)
     flags: dict[str, str] = Field(default_factory=dict, description="Extra database flags.")
+    external: ExternalConfig | None = Field(
+        None, description="A Postgres outside Google Cloud (Supabase) instead of Cloud SQL; the settings above "
+        "that shape the instance are then unused."
+    )
 
     @field_validator("tier")
     @classmethod
@@ -247,7 +252,17 @@ class DatabaseConfig(_Model):
             )
         if self.backups.log_retention_days > self.backups.retained_backups and self.backups.pitr:
             raise ValueError("backups.logRetentionDays cannot exceed backups.retainedBackups with pitr on")
+        if self.external and self.max_connections is None:
+            raise ValueError(
+                "external: set maxConnections to the connection limit your provider gives you (Supabase's "
+                "transaction pooler: its max client connections) so the services' pools fit it"
+            )
         return self
+
+    @property
+    def cloud_sql(self) -> bool:
+        """Whether the stack runs its own Cloud SQL instance (not an external Postgres)."""
+        return self.external is None
 
     @property
     def sql_tier(self) -> gcp_limits.SqlTier:
@@ -274,6 +289,10 @@ class CacheConfig(_Model):
     snapshot_period: Literal["ONE_HOUR", "SIX_HOURS", "TWELVE_HOURS", "TWENTY_FOUR_HOURS"] = "TWELVE_HOURS"
     read_replicas: int = Field(0, ge=0, le=5)
     maintenance: RedisMaintenanceConfig = RedisMaintenanceConfig()
+    external: ExternalConfig | None = Field(
+        None, description="A Redis outside Google Cloud (Upstash) instead of Memorystore; tier and the settings "
+        "that shape the instance are then unused."
+    )
 
     @field_validator("maxmemory_policy")
     @classmethod
@@ -300,7 +319,13 @@ class CacheConfig(_Model):
 
     @property
     def enabled(self) -> bool:
-        return self.tier != "none"
+        """Whether the services get a Redis at all (Memorystore or external)."""
+        return self.tier != "none" or self.external is not None
+
+    @property
+    def memorystore(self) -> bool:
+        """Whether the stack runs its own Memorystore instance."""
+        return self.external is None and self.tier != "none"
 
 
 # --- registry -----------------------------------------------------------------------------------------------
@@ -765,9 +790,10 @@ def load_stack_config(
     problems: list[str] = []
     grid: dict[str, Any] = {}
     secrets: set[str] = set()
+    external = _external_url_keys(raw, source, secret_keys, problems)
     for key, value in raw.items():
         namespace, _, name = key.partition(":")
-        if namespace != "grid":
+        if namespace != "grid" or name in external:
             continue
         if name in SECRET_KEYS:
             if key not in secret_keys:
@@ -810,6 +836,34 @@ def load_stack_config(
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _external_url_keys(
+    raw: Mapping[str, Any], source: str, secret_keys: frozenset[str], problems: list[str]
+) -> set[str]:
+    """The config keys ``grid:database``/``grid:cache`` name as their external URL; checks each is a secret
+    and, when the program sees its value (not ``grid plan``'s placeholder), that the URL verifies the server."""
+    names: set[str] = set()
+    for store in ("database", "cache"):
+        block = decode_config_value(raw.get(f"grid:{store}"))
+        external = block.get("external") if isinstance(block, Mapping) else None
+        name = external.get("urlSecret") if isinstance(external, Mapping) else None
+        if not isinstance(name, str) or name in _TOP_LEVEL_KEYS or name in SECRET_KEYS:
+            if isinstance(name, str):
+                problems.append(f"{source}: grid:{store}.external.urlSecret: '{name}' is taken; name a key of its own")
+            continue  # a missing or malformed name is the model's to report
+        names.add(name)
+        key = f"grid:{name}"
+        if key not in raw:
+            problems.append(
+                f"{source}: grid:{store}.external.urlSecret: names {key}, which is not set: "
+                f"run `pulumi config set --secret {key} <url>`"
+            )
+        elif key not in secret_keys:
+            problems.append(f"{source}: {key}: is a secret and must be encrypted: run `pulumi config set --secret {key} <url>`")
+        elif problem := url_problem(store, name, str(raw[key])):
+            problems.append(f"{source}: {problem}")
+    return names
 
 
 def plan_settings(stack_file: Any) -> Any:

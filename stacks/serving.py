@@ -199,7 +199,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     functions: dict[str, CloudFunction] = {}
     pools = capacity.plan_pools(config)
     for spec in FUNCTIONS:
-        env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
+        env = function_env(
+            spec.name, config.environment, database_url, pools.get(spec.name), base.database.server_ca_cert
+        )
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(
@@ -357,7 +359,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             region=config.region,
             run_services={name: s.name for name, s in services.items()},
             functions={name: f.name for name, f in functions.items()},
-            sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
+            sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)]
+            if base.database.instance_name is not None
+            else [],
             redis_instance_id=base.cache.instance_id if base.cache else None,
             budget_topic_id=_cost_cap(config, base, bucket, builds),
             slack_auth_token=base.config_secret_values.get("slackAuthToken"),
@@ -449,6 +453,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         environment=config.environment,
         project=config.project,
         database_url=base.database.url_secret.ref,
+        database_ca_cert=base.database.server_ca_cert,
         redis_url=base.cache.url_secret.ref if base.cache else None,
         redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
         jwt_signing_key=jwt_secret.ref,
