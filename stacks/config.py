@@ -861,8 +861,8 @@ def _external_url_keys(
             )
         elif key not in secret_keys:
             problems.append(f"{source}: {key}: is a secret and must be encrypted: run `pulumi config set --secret {key} <url>`")
-        elif problem := url_problem(store, name, str(raw[key])):
-            problems.append(f"{source}: {problem}")
+        elif isinstance(raw[key], str) and (problem := url_problem(store, name, raw[key])):
+            problems.append(f"{source}: {problem}")  # (a value still encrypted is not a string: not checked)
     return names
 
 

@@ -74,7 +74,12 @@ class FunctionSpec:
 
 # The functions log as the services do, through app/common/logging.py (standard library only), packed into each
 # function's source at the same import path.
-FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
+FUNCTION_SHARED_FILES = (
+    "app/__init__.py",
+    "app/common/__init__.py",
+    "app/common/logging.py",
+    "app/common/pgconnect.py",
+)
 FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
     FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics"),

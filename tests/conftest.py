@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STACKS = ("dev", "staging", "prod")
+STACKS = ("dev", "staging", "prod", "dev-external")
 
 
 def stack_values(stack: str) -> dict[str, Any]:
