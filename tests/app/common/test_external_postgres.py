@@ -15,7 +15,9 @@ from app.common.migrations import Migration, MigrationError, apply_migrations, l
 from app.common.pgconnect import connect_args
 from app.common.settings import ServiceSettings
 
-SUPABASE_POOLED = "postgresql://postgres.abcd:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=verify-full"
+SUPABASE_POOLED = (
+    "postgresql://postgres.abcd:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=verify-full"
+)
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
