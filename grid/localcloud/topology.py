@@ -314,11 +314,7 @@ def read_topology(run: ProgramRun) -> Topology:
 
     secrets = {_short_secret(plain(r)["secret"]): str(plain(r)["secretData"]) for r in by_type.get(SECRET_VERSION, [])}
     external = tuple(
-        sorted(
-            label
-            for r in by_type.get(SECRET, [])
-            if (label := (plain(r).get("labels") or {}).get(EXTERNAL_LABEL))
-        )
+        sorted(label for r in by_type.get(SECRET, []) if (label := (plain(r).get("labels") or {}).get(EXTERNAL_LABEL)))
     )
     return Topology(
         external=external,

@@ -49,7 +49,7 @@ def test_verify_ca_with_the_instances_ca_connects(server) -> None:
 
 def test_verify_full_fails_like_against_cloud_sql(server) -> None:
     pki, url = server
-    with pytest.raises(psycopg.OperationalError, match="does not match host name|server certificate"):
+    with pytest.raises(psycopg.OperationalError, match=r"does not match host name|server certificate"):
         _connect(url + "?sslmode=verify-full", pki.ca_pem)
 
 
