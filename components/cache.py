@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from components._base import GridComponent
+from components._base import GridComponent, pem_bundle
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs
-from policies.gcp import EXTERNAL_LABEL
+from components.secrets import Secret, SecretArgs, external_url_secret
 from stacks.config import CacheConfig
 
 
@@ -125,26 +124,13 @@ class Cache(GridComponent):
         self.instance_id = instance.id
         self.host = instance.host
         self.port = instance.port
-        self.server_ca_cert = (
-            instance.server_ca_certs.apply(lambda certs: "".join(c.cert for c in certs or []))
-            if cfg.transit_encryption
-            else None
-        )
+        self.server_ca_cert = instance.server_ca_certs.apply(pem_bundle) if cfg.transit_encryption else None
         self.register_outputs({"host": self.host, "url_secret_id": self.url_secret.secret_id})
 
     def _external(self, args: CacheArgs) -> None:
         """Only the external Redis's URL, in the same secret the Memorystore URL would be in."""
-        if args.external_url is None:
-            raise ValueError("an external cache needs its URL (grid:<external.urlSecret>)")
-        self.url_secret = Secret(
-            self.child_name("url-secret"),
-            SecretArgs(
-                secret_id=args.url_secret_id,
-                value=pulumi.Output.secret(args.external_url),
-                accessors=args.accessors,
-                labels={**args.labels, EXTERNAL_LABEL: "redis"},
-            ),
-            opts=self.child_opts(),
+        self.url_secret = external_url_secret(
+            self, "redis", args.external_url, args.url_secret_id, args.accessors, args.labels
         )
         self.instance_id = self.host = self.port = None
         self.server_ca_cert = args.config.external.ca_cert

@@ -13,10 +13,9 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components._base import GridComponent
+from components._base import GridComponent, pem_bundle
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs
-from policies.gcp import EXTERNAL_LABEL
+from components.secrets import Secret, SecretArgs, external_url_secret
 from stacks.config import DatabaseConfig
 
 sql = gcp.sql
@@ -239,7 +238,7 @@ class Database(GridComponent):
         self.service_account = instance.service_account_email_address
         # Every server CA of the instance (several while a CA rotation is pending, all to be trusted:
         # https://cloud.google.com/sql/docs/postgres/manage-ssl-instance#rotate-server-ca).
-        self.server_ca_cert = instance.server_ca_certs.apply(lambda certs: "".join(c.cert for c in certs or []))
+        self.server_ca_cert = instance.server_ca_certs.apply(pem_bundle)
         self.database_name = cfg.database_name
         self.user_name = cfg.user_name
         self.register_outputs(
@@ -252,17 +251,8 @@ class Database(GridComponent):
 
     def _external(self, args: DatabaseArgs) -> None:
         """Only the external database's URL, in the same secret the Cloud SQL URL would be in."""
-        if args.external_url is None:
-            raise ValueError("an external database needs its URL (grid:<external.urlSecret>)")
-        self.url_secret = Secret(
-            self.child_name("url-secret"),
-            SecretArgs(
-                secret_id=args.url_secret_id,
-                value=pulumi.Output.secret(args.external_url),
-                accessors=args.accessors,
-                labels={**args.labels, EXTERNAL_LABEL: "postgres"},
-            ),
-            opts=self.child_opts(),
+        self.url_secret = external_url_secret(
+            self, "postgres", args.external_url, args.url_secret_id, args.accessors, args.labels
         )
         self.instance_name = self.connection_name = self.private_ip = self.service_account = None
         self.password_secret = self.replica_connection_name = None
