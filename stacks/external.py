@@ -24,8 +24,6 @@ OFFLINE_PLACEHOLDER = "offline-placeholder-for-"
 
 _KEY = re.compile(r"^[a-z][A-Za-z0-9]{0,62}$")
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
-# Query parameters only the app reads; libpq would refuse them (app/common/db.py strips them).
-APP_ONLY_PARAMS = ("pgbouncer",)
 
 
 class ExternalConfig(ConfigModel):
