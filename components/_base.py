@@ -33,3 +33,8 @@ class GridComponent(pulumi.ComponentResource):
         """Options for a child: always parented to this component, and depending on what the component does."""
         depends_on = [*self._depends_on, *_as_list(kwargs.pop("depends_on", None))]
         return pulumi.ResourceOptions(parent=self, depends_on=depends_on or None, **kwargs)
+
+
+def pem_bundle(certs: Any) -> str:
+    """One PEM of every server CA an instance reports (``serverCaCerts``): a client trusts them all."""
+    return "".join(cert.cert for cert in certs or [])

@@ -1,4 +1,8 @@
-"""Memorystore for Redis 7, reachable only over private service access, AUTH string kept in Secret Manager."""
+"""Memorystore for Redis 7, reachable only over private service access, AUTH string kept in Secret Manager.
+
+Or, with ``grid:cache.external``, a Redis outside Google Cloud (Upstash): then only its ``rediss://`` URL, from
+the stack's secret config, is stored in Secret Manager for the services; no instance, no peering.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import Field, field_validator, model_validator
 
-from components._base import GridComponent
+from components._base import GridComponent, pem_bundle
+from components.external import ExternalConfig
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs
+from components.secrets import Secret, SecretArgs, external_url_secret
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 
@@ -36,6 +41,11 @@ class CacheConfig(ConfigModel):
     snapshot_period: Literal["ONE_HOUR", "SIX_HOURS", "TWELVE_HOURS", "TWENTY_FOUR_HOURS"] = "TWELVE_HOURS"
     read_replicas: int = Field(0, ge=0, le=5)
     maintenance: RedisMaintenanceConfig = RedisMaintenanceConfig()
+    external: ExternalConfig | None = Field(
+        None,
+        description="A Redis outside Google Cloud (Upstash) instead of Memorystore; tier and the settings "
+        "that shape the instance are then unused.",
+    )
 
     @field_validator("maxmemory_policy")
     @classmethod
@@ -62,7 +72,13 @@ class CacheConfig(ConfigModel):
 
     @property
     def enabled(self) -> bool:
-        return self.tier != "none"
+        """Whether the services get a Redis at all (Memorystore or external)."""
+        return self.tier != "none" or self.external is not None
+
+    @property
+    def memorystore(self) -> bool:
+        """Whether the stack runs its own Memorystore instance."""
+        return self.external is None and self.tier != "none"
 
 
 @dataclass
@@ -71,25 +87,28 @@ class CacheArgs:
     """Tier, size, AUTH/TLS, eviction and persistence from ``grid:cache`` (tier must not be ``none``)."""
     project: str
     region: str
-    access: PrivateAccess
-    """Network, private-service-access range and peering (PRIVATE_SERVICE_ACCESS mode needs the peering first)."""
+    access: PrivateAccess | None
+    """Network, private-service-access range and peering (PRIVATE_SERVICE_ACCESS mode needs the peering first);
+    None with an external Redis."""
     url_secret_id: str
     """Secret ID of the ``redis://`` / ``rediss://`` URL (with the AUTH string) the services read."""
     protect: bool = False
     """Guard against deletion, and so against the silent replacement an AUTH/TLS change causes."""
     accessors: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    external_url: pulumi.Input[str] | None = None
+    """The external Redis's ``rediss://`` URL (a Pulumi secret from ``grid:<external.urlSecret>``)."""
 
 
 class Cache(GridComponent):
     _module = "cache"
 
-    instance_id: pulumi.Output[str]
-    """``projects/<p>/locations/<region>/instances/<name>``, as monitoring filters want it."""
-    host: pulumi.Output[str]
-    port: pulumi.Output[int]
+    instance_id: pulumi.Output[str] | None
+    """``projects/<p>/locations/<region>/instances/<name>``, as monitoring filters want it (None: external)."""
+    host: pulumi.Output[str] | None
+    port: pulumi.Output[int] | None
     url_secret: Secret
-    server_ca_cert: pulumi.Output[str] | None
+    server_ca_cert: pulumi.Input[str] | None
     """PEM of every server CA of the instance when TLS is on (several during a CA rotation, all to be trusted:
     https://cloud.google.com/memorystore/docs/redis/about-in-transit-encryption#certificate_authority_rotation),
     for clients to verify the server. Not a secret."""
@@ -99,6 +118,11 @@ class Cache(GridComponent):
         cfg = args.config
         if not cfg.enabled:
             raise ValueError("Cache needs a tier other than 'none'; skip the component for no Redis")
+        if cfg.external is not None:
+            self._external(args)
+            return
+        if args.access is None:
+            raise ValueError("a Memorystore instance needs the network's private service access")
         redis = gcp.redis
         redis_configs = {"maxmemory-policy": cfg.maxmemory_policy}
         if cfg.keyspace_notifications:
@@ -163,9 +187,14 @@ class Cache(GridComponent):
         self.instance_id = instance.id
         self.host = instance.host
         self.port = instance.port
-        self.server_ca_cert = (
-            instance.server_ca_certs.apply(lambda certs: "".join(c.cert for c in certs or []))
-            if cfg.transit_encryption
-            else None
-        )
+        self.server_ca_cert = instance.server_ca_certs.apply(pem_bundle) if cfg.transit_encryption else None
         self.register_outputs({"host": self.host, "url_secret_id": self.url_secret.secret_id})
+
+    def _external(self, args: CacheArgs) -> None:
+        """Only the external Redis's URL, in the same secret the Memorystore URL would be in."""
+        self.url_secret = external_url_secret(
+            self, "redis", args.external_url, args.url_secret_id, args.accessors, args.labels
+        )
+        self.instance_id = self.host = self.port = None
+        self.server_ca_cert = args.config.external.ca_cert
+        self.register_outputs({"url_secret_id": self.url_secret.secret_id})

@@ -1,4 +1,8 @@
-"""Cloud SQL for PostgreSQL: private IP only, TLS only, backed up, CIS logging flags, optional replica."""
+"""Cloud SQL for PostgreSQL: private IP only, TLS only, backed up, CIS logging flags, optional replica.
+
+Or, with ``grid:database.external``, a Postgres outside Google Cloud (Supabase): then only its URL, from the
+stack's secret config, is stored in Secret Manager for the services; no instance, no peering.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 from pydantic import Field, field_validator, model_validator
 
-from components._base import GridComponent
+from components._base import GridComponent, pem_bundle
 from components.backups import BackupExportConfig
+from components.external import ExternalConfig
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs
+from components.secrets import Secret, SecretArgs, external_url_secret
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 from gridlib.gcp_types import Region
@@ -72,6 +77,11 @@ class DatabaseConfig(ConfigModel):
     deletion_protection: bool = False
     max_connections: int | None = Field(None, ge=14, le=262143)
     flags: dict[str, str] = Field(default_factory=dict, description="Extra database flags.")
+    external: ExternalConfig | None = Field(
+        None,
+        description="A Postgres outside Google Cloud (Supabase) instead of Cloud SQL; the settings above "
+        "that shape the instance are then unused.",
+    )
 
     @field_validator("tier")
     @classmethod
@@ -104,7 +114,17 @@ class DatabaseConfig(ConfigModel):
             )
         if self.backups.log_retention_days > self.backups.retained_backups and self.backups.pitr:
             raise ValueError("backups.logRetentionDays cannot exceed backups.retainedBackups with pitr on")
+        if self.external and self.max_connections is None:
+            raise ValueError(
+                "external: set maxConnections to the connection limit your provider gives you (Supabase's "
+                "transaction pooler: its max client connections) so the services' pools fit it"
+            )
         return self
+
+    @property
+    def cloud_sql(self) -> bool:
+        """Whether the stack runs its own Cloud SQL instance (not an external Postgres)."""
+        return self.external is None
 
     @property
     def sql_tier(self) -> gcp_limits.SqlTier:
@@ -124,6 +144,16 @@ CIS_FLAGS: dict[str, str] = {
     "log_min_duration_statement": "-1",  # 6.2.7
     "cloudsql.enable_pgaudit": "on",  # 6.2.8
 }
+# Cloud SQL's default CA mode gives each instance its own CA and a server certificate whose subject is the
+# instance (CN ``<project>:<instance>``) with no subject-alternative name for its private IP, which is what the
+# services connect to (https://cloud.google.com/sql/docs/postgres/configure-ssl-instance, "per-instance CA";
+# Google's own connectors verify the chain and then the instance name, not the IP:
+# https://cloud.google.com/sql/docs/postgres/connect-connectors). libpq's verify-full compares the host (the IP)
+# with the certificate's names, so it would refuse every connection; verify-ca checks the chain against the
+# pinned per-instance CA (DATABASE_CA_CERT), which only this instance's certificate chains to. Same reasoning as
+# Memorystore's in app/common/redis.py. See docs/security.md.
+CLOUD_SQL_SSLMODE = "verify-ca"
+
 # Cheap diagnostics Checkov asks for (CKV_GCP_51, CKV_GCP_54) and earlier CIS versions did: one line per checkpoint
 # and per lock wait longer than deadlock_timeout (1 s) — https://cloud.google.com/sql/docs/postgres/flags
 DIAGNOSTIC_FLAGS: dict[str, str] = {
@@ -138,8 +168,8 @@ class DatabaseArgs:
     """Tier, edition, availability, disk, backups and protection from ``grid:database``."""
     project: str
     region: str
-    access: PrivateAccess
-    """Network, private-service-access range and peering for the private IP."""
+    access: PrivateAccess | None
+    """Network, private-service-access range and peering for the private IP (None with an external database)."""
     url_secret_id: str
     """Secret ID of the ``postgresql://`` connection URL the services read."""
     password_secret_id: str
@@ -147,26 +177,37 @@ class DatabaseArgs:
     accessors: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Workload -> IAM member allowed to read the connection URL secret."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    external_url: pulumi.Input[str] | None = None
+    """The external database's URL (a Pulumi secret from ``grid:<external.urlSecret>``) when ``config.external``."""
 
 
 class Database(GridComponent):
     _module = "database"
 
-    instance_name: pulumi.Output[str]
-    connection_name: pulumi.Output[str]
+    instance_name: pulumi.Output[str] | None
+    """None with an external database (as every instance output below)."""
+    connection_name: pulumi.Output[str] | None
     """``project:region:instance``, for the Cloud SQL connectors."""
-    private_ip: pulumi.Output[str]
-    service_account: pulumi.Output[str]
+    private_ip: pulumi.Output[str] | None
+    service_account: pulumi.Output[str] | None
     """The instance's own service account (writes exports)."""
     database_name: str
     user_name: str
     url_secret: Secret
-    password_secret: Secret
+    password_secret: Secret | None
     replica_connection_name: pulumi.Output[str] | None
+    server_ca_cert: pulumi.Input[str] | None
+    """PEM of the CA(s) the services verify the server with (DATABASE_CA_CERT): Cloud SQL's per-instance server
+    CAs, or an external provider's CA from ``external.caCert``; None: the system's CAs. Public, not a secret."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         cfg = args.config
+        if cfg.external is not None:
+            self._external(args)
+            return
+        if args.access is None:
+            raise ValueError("a Cloud SQL database needs the network's private service access")
         protected = cfg.deletion_protection
         flags = {
             **CIS_FLAGS,
@@ -179,6 +220,9 @@ class Database(GridComponent):
             private_network=args.access.network_id,
             allocated_ip_range=args.access.range_name,
             ssl_mode="ENCRYPTED_ONLY",
+            # One CA per instance, so pinning it (DATABASE_CA_CERT, sslmode=verify-ca) identifies this instance
+            # alone: see CLOUD_SQL_SSLMODE. Explicit, because that reasoning fails with a shared CA.
+            server_ca_mode="GOOGLE_MANAGED_INTERNAL_CA",
             enable_private_path_for_google_cloud_services=True,
         )
         database_flags = [
@@ -284,7 +328,7 @@ class Database(GridComponent):
         )
         url = pulumi.Output.secret(
             pulumi.Output.format(
-                "postgresql://{0}:{1}@{2}:5432/{3}?sslmode=require",
+                "postgresql://{0}:{1}@{2}:5432/{3}?sslmode=" + CLOUD_SQL_SSLMODE,
                 user.name,
                 password.result,
                 instance.private_ip_address,
@@ -305,6 +349,9 @@ class Database(GridComponent):
         self.connection_name = instance.connection_name
         self.private_ip = instance.private_ip_address
         self.service_account = instance.service_account_email_address
+        # Every server CA of the instance (several while a CA rotation is pending, all to be trusted:
+        # https://cloud.google.com/sql/docs/postgres/manage-ssl-instance#rotate-server-ca).
+        self.server_ca_cert = instance.server_ca_certs.apply(pem_bundle)
         self.database_name = cfg.database_name
         self.user_name = cfg.user_name
         self.register_outputs(
@@ -314,3 +361,15 @@ class Database(GridComponent):
                 "url_secret_id": self.url_secret.secret_id,
             }
         )
+
+    def _external(self, args: DatabaseArgs) -> None:
+        """Only the external database's URL, in the same secret the Cloud SQL URL would be in."""
+        self.url_secret = external_url_secret(
+            self, "postgres", args.external_url, args.url_secret_id, args.accessors, args.labels
+        )
+        self.instance_name = self.connection_name = self.private_ip = self.service_account = None
+        self.password_secret = self.replica_connection_name = None
+        self.server_ca_cert = args.config.external.ca_cert
+        self.database_name = args.config.database_name
+        self.user_name = args.config.user_name
+        self.register_outputs({"url_secret_id": self.url_secret.secret_id})

@@ -120,6 +120,9 @@ class NetworkingArgs:
     region: str
     """Region of the subnet, router and connector."""
     project: str
+    private_service_access: bool = True
+    """Reserve the private-service-access range and peer it: only Cloud SQL and Memorystore need it, so a stack
+    whose Postgres and Redis are both external (or absent) goes without."""
 
 
 class Networking(GridComponent):
@@ -134,8 +137,9 @@ class Networking(GridComponent):
     connector_id: pulumi.Output[str] | None
     egress_addresses: list[pulumi.Output[str]]
     """The NAT's static egress addresses (empty without NAT)."""
-    private_access: PrivateAccess
-    """What Cloud SQL and Memorystore need; its peering must exist before anything gets a private IP."""
+    private_access: PrivateAccess | None
+    """What Cloud SQL and Memorystore need; its peering must exist before anything gets a private IP (None
+    without private service access)."""
 
     def __init__(self, name: str, args: NetworkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -212,7 +216,37 @@ class Networking(GridComponent):
                 ),
                 opts=self.child_opts(),
             )
-        psa = ipaddress.ip_network(cfg.private_service_cidr)
+        self.private_access = self._private_service_access(args, vpc) if args.private_service_access else None
+        self.connector_id = None
+        if cfg.egress == "connector":
+            connector = gcp.vpcaccess.Connector(
+                self.child_name("cx"),
+                project=args.project,
+                region=args.region,
+                network=vpc.name,
+                ip_cidr_range=cfg.connector.cidr,
+                machine_type=cfg.connector.machine_type,
+                min_instances=cfg.connector.min_instances,
+                max_instances=cfg.connector.max_instances,
+                opts=self.child_opts(),
+            )
+            self.connector_id = connector.id
+        self._egress = cfg.egress
+        self._egress_traffic = cfg.egress_traffic
+        self.network_id = vpc.id
+        self.network_name = vpc.name
+        self.subnet_id = subnet.id
+        self.register_outputs(
+            {
+                "network_id": self.network_id,
+                "subnet_id": self.subnet_id,
+                "psa_range": self.private_access.range_name if self.private_access else None,
+            }
+        )
+
+    def _private_service_access(self, args: NetworkingArgs, vpc: gcp.compute.Network) -> PrivateAccess:
+        """The range Cloud SQL and Memorystore take their private IPs from, peered to Google's services."""
+        psa = ipaddress.ip_network(args.config.private_service_cidr)
         psa_range = gcp.compute.GlobalAddress(
             self.child_name("psa"),
             project=args.project,
@@ -233,27 +267,7 @@ class Networking(GridComponent):
             deletion_policy="ABANDON",
             opts=self.child_opts(),
         )
-        self.connector_id = None
-        if cfg.egress == "connector":
-            connector = gcp.vpcaccess.Connector(
-                self.child_name("cx"),
-                project=args.project,
-                region=args.region,
-                network=vpc.name,
-                ip_cidr_range=cfg.connector.cidr,
-                machine_type=cfg.connector.machine_type,
-                min_instances=cfg.connector.min_instances,
-                max_instances=cfg.connector.max_instances,
-                opts=self.child_opts(),
-            )
-            self.connector_id = connector.id
-        self._egress = cfg.egress
-        self._egress_traffic = cfg.egress_traffic
-        self.network_id = vpc.id
-        self.network_name = vpc.name
-        self.subnet_id = subnet.id
-        self.private_access = PrivateAccess(vpc.id, psa_range.name, peering)
-        self.register_outputs({"network_id": self.network_id, "subnet_id": self.subnet_id, "psa_range": psa_range.name})
+        return PrivateAccess(vpc.id, psa_range.name, peering)
 
     def service_vpc_access(self) -> gcp.cloudrunv2.ServiceTemplateVpcAccessArgs:
         """VPC access for a Cloud Run service: Direct VPC egress into the subnet, or the connector."""

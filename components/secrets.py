@@ -11,6 +11,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
+from gridlib.labels import EXTERNAL_LABEL
 
 
 class SecretRef(NamedTuple):
@@ -108,3 +109,27 @@ class Secret(GridComponent):
     def ref(self) -> SecretRef:
         """This secret's pinned version, for a workload's environment."""
         return SecretRef(self.name, self.version, MappingProxyType(self.grants))
+
+
+def external_url_secret(
+    owner: GridComponent,
+    kind: str,
+    url: pulumi.Input[str] | None,
+    secret_id: str,
+    accessors: Mapping[str, pulumi.Input[str]],
+    labels: Mapping[str, str],
+) -> Secret:
+    """``owner``'s ``url-secret`` holding the URL of a ``kind`` (postgres, redis) outside Google Cloud: the same
+    secret its managed instance's URL would be in, labelled so the pack and the price report know the case."""
+    if url is None:
+        raise ValueError(f"an external {kind} needs its URL (grid:<external.urlSecret>)")
+    return Secret(
+        owner.child_name("url-secret"),
+        SecretArgs(
+            secret_id=secret_id,
+            value=pulumi.Output.secret(url),
+            accessors=accessors,
+            labels={**labels, EXTERNAL_LABEL: kind},
+        ),
+        opts=owner.child_opts(),
+    )

@@ -155,6 +155,10 @@ def _connector(cloud: FakeCloud, _logical: str, state: State) -> State:
     return {"__id": path, "selfLink": path, "state": "READY"}
 
 
+# The server CA a Cloud SQL or Memorystore (TLS) instance reports offline; `grid local` reports its own CA instead.
+OFFLINE_CA_PEM = "-----BEGIN CERTIFICATE-----\nOFFLINE\n-----END CERTIFICATE-----\n"
+
+
 def _sql_instance(cloud: FakeCloud, logical: str, state: State) -> State:
     region = state.get("region") or cloud.region
     ip = cloud.private_ip(logical)
@@ -168,6 +172,8 @@ def _sql_instance(cloud: FakeCloud, logical: str, state: State) -> State:
         "selfLink": f"https://sqladmin.googleapis.com/sql/v1beta4/projects/{cloud.project}/instances/{state['name']}",
         "serviceAccountEmailAddress": f"p{cloud.project_number}-{cloud.digest(logical, 6)}@gcp-sa-cloud-sql.iam.gserviceaccount.com",
         "dnsName": f"{cloud.digest(logical, 12)}.{region}.sql.goog.",
+        # Every instance has its server CA from creation on (its per-instance CA by default).
+        "serverCaCerts": [{"cert": OFFLINE_CA_PEM}],
     }
 
 
@@ -187,7 +193,7 @@ def _redis(cloud: FakeCloud, logical: str, state: State) -> State:
         "port": 6378 if tls else 6379,
         "currentLocationId": f"{region}-a",
         "persistenceIamIdentity": f"serviceAccount:service-{cloud.project_number}@cloud-redis.iam.gserviceaccount.com",
-        "serverCaCerts": [{"cert": "-----BEGIN CERTIFICATE-----\nOFFLINE\n-----END CERTIFICATE-----\n"}] if tls else [],
+        "serverCaCerts": [{"cert": OFFLINE_CA_PEM}] if tls else [],
     }
     if state.get("authEnabled"):
         out["authString"] = rpc.wrap_rpc_secret(f"offline-{cloud.digest(logical, 32)}")

@@ -177,20 +177,34 @@ class _Collector:
         self.violations.append({"policy": policy, "enforcement": level.value, "urn": urn, "message": message})
 
     def preview_gap(self, policy: Policy, urn: str | None, error: UnknownValueError) -> None:
-        self.add(policy.name, EnforcementLevel.ADVISORY, urn,
-                 f"can't run policy '{policy.name}' from policy pack '{PACK_NAME}@v{self.version}' "
-                 f"during preview: {error.message}")
+        self.add(
+            policy.name,
+            EnforcementLevel.ADVISORY,
+            urn,
+            f"can't run policy '{policy.name}' from policy pack '{PACK_NAME}@v{self.version}' "
+            f"during preview: {error.message}",
+        )
 
 
-def _analyze(resource: Mapping[str, Any], policies: Iterable[tuple[ResourceValidationPolicy, PolicySettings]],
-             collector: _Collector) -> None:
+def _analyze(
+    resource: Mapping[str, Any],
+    policies: Iterable[tuple[ResourceValidationPolicy, PolicySettings]],
+    collector: _Collector,
+) -> None:
     # The analyzer builds this proxy anew for each policy; it is read-only, and Grid's policies are pure, so one
     # per resource gives the same verdicts at a fraction of the cost (proxy building dominated plan time).
     props = unknown_checking_proxy(_engine_properties(resource.get("inputs") or {}))
     options = _options(resource)
     for policy, settings in policies:
         args = ResourceValidationArgs(
-            resource["type"], props, resource["urn"], resource["name"], options, None, dict(settings.config), {},
+            resource["type"],
+            props,
+            resource["urn"],
+            resource["name"],
+            options,
+            None,
+            dict(settings.config),
+            {},
         )
         try:
             _run(policy.validate(args, collector.reporter(policy, settings.enforcement, resource["urn"])))
@@ -203,8 +217,15 @@ def _analyze(resource: Mapping[str, Any], policies: Iterable[tuple[ResourceValid
 def _stack_resources(resources: Sequence[Mapping[str, Any]]) -> list[PolicyResource]:
     built = {
         resource["urn"]: PolicyResource(
-            resource["type"], unknown_checking_proxy(_engine_properties(resource.get("inputs") or {})),
-            resource["urn"], resource["name"], _options(resource), None, None, [], {},
+            resource["type"],
+            unknown_checking_proxy(_engine_properties(resource.get("inputs") or {})),
+            resource["urn"],
+            resource["name"],
+            _options(resource),
+            None,
+            None,
+            [],
+            {},
         )
         for resource in resources
     }
@@ -215,8 +236,11 @@ def _stack_resources(resources: Sequence[Mapping[str, Any]]) -> list[PolicyResou
     return list(built.values())
 
 
-def _analyze_stack(resources: Sequence[Mapping[str, Any]],
-                   policies: Iterable[tuple[StackValidationPolicy, PolicySettings]], collector: _Collector) -> None:
+def _analyze_stack(
+    resources: Sequence[Mapping[str, Any]],
+    policies: Iterable[tuple[StackValidationPolicy, PolicySettings]],
+    collector: _Collector,
+) -> None:
     for policy, settings in policies:
         args = StackValidationArgs(_stack_resources(resources), dict(settings.config), {})
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from components.external import OFFLINE_PLACEHOLDER
 from gridlib.config_errors import ConfigError
 
 PROJECT = "grid"
@@ -86,7 +87,7 @@ def _redact(value: Any, key: str) -> Any:
     """Replace ``secure:`` ciphertext with a placeholder: the offline engine never decrypts."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return f"offline-placeholder-for-{key}"
+            return f"{OFFLINE_PLACEHOLDER}{key}"
         return {k: _redact(v, key) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, key) for v in value]

@@ -12,3 +12,5 @@ from typing import Final
 SERVICE_LABEL: Final = "grid-service"
 # A service that runs work outside requests says so with this label (value: what the work is).
 BACKGROUND_LABEL: Final = "grid-background"
+# On the Secret Manager secret holding an external datastore's URL (value: postgres|redis): priced as outside.
+EXTERNAL_LABEL: Final = "grid-external"

@@ -107,6 +107,9 @@ def default_max_connections(memory_gb: float) -> int:
 
 # Label the stack puts on Cloud Run services (`grid-service: auth|api|ai`) and on components.
 SERVICE_LABEL: Final = "grid-service"
+# Label on the Secret Manager secret holding the URL of a Postgres/Redis outside Google Cloud
+# (`grid-external: postgres|redis`): the price report says the provider bills it, the pack knows the case.
+EXTERNAL_LABEL: Final = "grid-external"
 
 
 def grants(props: Mapping[str, Any]) -> list[tuple[str, str]]:

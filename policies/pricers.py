@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies import price_catalog as catalog
-from policies.gcp import RUN_JOB, RUN_SERVICE
+from policies.gcp import EXTERNAL_LABEL, RUN_JOB, RUN_SERVICE
 from policies.price_catalog import HOURS_PER_MONTH, SECONDS_PER_MONTH, Price
 from policies.props import get, is_known, known_items
 
@@ -486,8 +486,11 @@ def price_apigee_environment(props: Mapping[str, Any], usage: Usage) -> Estimate
 
 def price_secret(props: Mapping[str, Any], usage: Usage) -> Estimate:
     operations = number(usage, "accessOpsPerMonth", 10_000) / 1e4
+    external = get(props, f"labels.{EXTERNAL_LABEL}")
+    # The URL of a Postgres/Redis outside Google Cloud: the store itself is on its provider's bill, not here.
+    outside = f" (URL of an external {external}, billed by its provider outside this total)" if external else ""
     return Estimate(
-        "Secret Manager access",
+        f"Secret Manager access{outside}",
         (Line(f"{operations:g} x 10k accesses", operations, catalog.SECRET_ACCESS, free_pool="secret-access"),),
     )
 

@@ -19,6 +19,7 @@ from components.backups import BackupExportConfig
 from components.cache import CacheConfig, RedisMaintenanceConfig
 from components.compute.functions import FUNCTION_MEMORY
 from components.database import BackupConfig, DatabaseConfig, SqlMaintenanceConfig
+from components.external import url_problem
 from components.gateway import ArmorConfig, GatewayConfig
 from components.messaging import MessagingConfig, TasksConfig
 from components.monitoring import BudgetConfig, MonitoringConfig
@@ -435,9 +436,10 @@ def load_stack_config(
     problems: list[str] = []
     grid: dict[str, Any] = {}
     secrets: set[str] = set()
+    external = _external_url_keys(raw, source, secret_keys, problems)
     for key, value in raw.items():
         namespace, _, name = key.partition(":")
-        if namespace != "grid":
+        if namespace != "grid" or name in external:
             continue
         if name in SECRET_KEYS:
             if key not in secret_keys:
@@ -480,6 +482,35 @@ def load_stack_config(
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _external_url_keys(
+    raw: Mapping[str, Any], source: str, secret_keys: frozenset[str], problems: list[str]
+) -> set[str]:
+    """The config keys ``grid:database``/``grid:cache`` name as their external URL; checks each is a secret
+    and, when the program sees its value (not ``grid plan``'s placeholder), that the URL verifies the server."""
+    names: set[str] = set()
+    for store in ("database", "cache"):
+        block = decode_config_value(raw.get(f"grid:{store}"))
+        external = block.get("external") if isinstance(block, Mapping) else None
+        name = external.get("urlSecret") if isinstance(external, Mapping) else None
+        if not isinstance(name, str) or name in _TOP_LEVEL_KEYS or name in SECRET_KEYS:
+            if isinstance(name, str):
+                problems.append(f"{source}: grid:{store}.external.urlSecret: '{name}' is taken; name a key of its own")
+            continue  # a missing or malformed name is the model's to report
+        names.add(name)
+        key = f"grid:{name}"
+        if key not in raw:
+            problems.append(
+                f"{source}: grid:{store}.external.urlSecret: names {key}, which is not set: "
+                f"run `pulumi config set --secret {key} <url>`"
+            )
+        elif key not in secret_keys:
+            fix = f"run `pulumi config set --secret {key} <url>`"
+            problems.append(f"{source}: {key}: is a secret and must be encrypted: {fix}")
+        elif isinstance(raw[key], str) and (problem := url_problem(store, name, raw[key])):
+            problems.append(f"{source}: {problem}")  # (a value still encrypted is not a string: not checked)
+    return names
 
 
 def plan_settings(stack_file: Any) -> PlanSettings:

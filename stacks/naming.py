@@ -43,10 +43,11 @@ class Names:
             yield "service_account_id", self.service_account(workload), False
         yield "compute", self("vpc"), True
         yield "compute", self("subnet"), True
-        yield "sql_instance", self("db"), True
-        if self.config.database.replica_region:
+        if self.config.database.cloud_sql:
+            yield "sql_instance", self("db"), True
+        if self.config.database.cloud_sql and self.config.database.replica_region:
             yield "sql_instance", self("db-replica"), True
-        if self.config.cache.enabled:
+        if self.config.cache.memorystore:
             yield "redis_instance", self("redis"), True
         if self.config.network.egress == "connector":
             yield "vpc_connector", self("cx"), True

@@ -11,6 +11,7 @@ from components.audit import DataAccessAudit, DataAccessAuditArgs
 from components.backups import SqlExports, SqlExportsArgs
 from components.cache import Cache, CacheArgs
 from components.database import Database, DatabaseArgs
+from components.external import ExternalConfig
 from components.identity import WorkloadIdentities, WorkloadIdentitiesArgs
 from components.networking import Networking, NetworkingArgs
 from components.project import ProjectServices, ProjectServicesArgs, ServiceAgents, ServiceAgentsArgs
@@ -139,8 +140,16 @@ def foundation(config: StackConfig) -> Foundation:
         return {w: identities.members[w] for w in workloads}
 
     network = Networking(
-        names("net"), NetworkingArgs(config=config.network, region=config.region, project=config.project), opts=opts
+        names("net"),
+        NetworkingArgs(
+            config=config.network,
+            region=config.region,
+            project=config.project,
+            private_service_access=config.database.cloud_sql or config.cache.memorystore,
+        ),
+        opts=opts,
     )
+    grid_config = pulumi.Config("grid")
     database = Database(
         names("db"),
         DatabaseArgs(
@@ -152,10 +161,12 @@ def foundation(config: StackConfig) -> Foundation:
             password_secret_id=names.secret("db-password"),
             accessors=readers(DATABASE_CLIENTS),
             labels={"component": "database"},
+            external_url=_external_url(grid_config, config.database.external),
         ),
         opts=opts,
     )
-    if config.database.exports.enabled:
+    # Exports are of a Cloud SQL instance; an external provider backs up on its own (docs/external-datastores.md).
+    if config.database.cloud_sql and config.database.exports.enabled:
         SqlExports(
             names("db-exports"),
             SqlExportsArgs(
@@ -183,10 +194,10 @@ def foundation(config: StackConfig) -> Foundation:
                 protect=config.environment == "prod",
                 accessors=readers(CACHE_READERS),
                 labels={"component": "cache"},
+                external_url=_external_url(grid_config, config.cache.external),
             ),
             opts=opts,
         )
-    grid_config = pulumi.Config("grid")
     secret_values = {key: grid_config.require_secret(key) for key in sorted(config.secrets_present)}
     config_secrets = {}
     # Secrets a workload reads go to Secret Manager; channel credentials go only to their channel.
@@ -227,6 +238,11 @@ def foundation(config: StackConfig) -> Foundation:
     return Foundation(
         opts, names, identities, network, database, cache, config_secrets, secret_values, registry, outputs, agents
     )
+
+
+def _external_url(grid_config: pulumi.Config, external: ExternalConfig | None) -> pulumi.Output[str] | None:
+    """The external store's URL as a Pulumi secret (checked when the config loaded: components/external.py)."""
+    return grid_config.require_secret(external.url_secret) if external else None
 
 
 def _kebab(camel: str) -> str:

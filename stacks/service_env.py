@@ -29,6 +29,9 @@ class EnvSources:
     environment: str
     project: str
     database_url: SecretRef
+    database_ca_cert: pulumi.Input[str] | None
+    """PEM of the CA(s) the database's server certificate chains to (Cloud SQL's per-instance CAs, an external
+    provider's CA); None: the system's CAs. Public: a plain value, not a secret."""
     redis_url: SecretRef | None
     redis_ca_cert: pulumi.Input[str] | None
     """PEM of the cache's server CAs when it speaks TLS (public: a plain value, not a secret)."""
@@ -74,6 +77,7 @@ def _common(service: str, src: EnvSources) -> WorkloadEnv:
         },
         secrets={"DATABASE_URL": src.database_url},
     )
+    _database_ca(env, src.database_ca_cert)
     if service in src.db_pools:
         env.plain["DB_POOL_MAX_SIZE"] = str(src.db_pools[service])
     # The migrations job only talks to Postgres; it is no reader of the Redis secret, and Cloud Run refuses to
@@ -83,6 +87,11 @@ def _common(service: str, src: EnvSources) -> WorkloadEnv:
         if src.redis_ca_cert is not None:
             env.plain["REDIS_CA_CERT"] = src.redis_ca_cert
     return env
+
+
+def _database_ca(env: WorkloadEnv, ca_cert: pulumi.Input[str] | None) -> None:
+    if ca_cert is not None:
+        env.plain["DATABASE_CA_CERT"] = ca_cert
 
 
 def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
@@ -137,7 +146,12 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
 
 
 def function_env(
-    function: str, environment: str, database_url: SecretRef, db_pool: int | None = None, trusted_proxy_hops: int = 0
+    function: str,
+    environment: str,
+    database_url: SecretRef,
+    db_pool: int | None = None,
+    trusted_proxy_hops: int = 0,
+    database_ca_cert: pulumi.Input[str] | None = None,
 ) -> WorkloadEnv:
     """Environment of a Cloud Function (korean-nlp needs nothing but where the client IP is, for its per-client
     rate; ml-analytics also writes usage to Postgres)."""
@@ -146,7 +160,9 @@ def function_env(
         return WorkloadEnv(plain=plain)
     if function == "ml-analytics":
         plain |= {"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {}
-        return WorkloadEnv(plain=plain, secrets={"DATABASE_URL": database_url})
+        env = WorkloadEnv(plain=plain, secrets={"DATABASE_URL": database_url})
+        _database_ca(env, database_ca_cert)
+        return env
     raise ValueError(f"no environment contract for function '{function}'")
 
 

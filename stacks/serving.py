@@ -74,8 +74,9 @@ class FunctionSpec:
     entry_point: str
 
 
-# What the functions share with the services (standard library only), packed into each function's source at the
-# same import path: logging as the services do, the caching policy, the client IP and the in-process rate.
+# What the functions share with the services (standard library only, psycopg for pgconnect), packed into each
+# function's source at the same import path: logging as the services do, the caching policy, the client IP, the
+# in-process rate and how a Postgres URL is connected (server CA, transaction pooler).
 FUNCTION_SHARED_FILES = (
     "app/__init__.py",
     "app/common/__init__.py",
@@ -83,6 +84,7 @@ FUNCTION_SHARED_FILES = (
     "app/common/caching.py",
     "app/common/clientip.py",
     "app/common/localrate.py",
+    "app/common/pgconnect.py",
 )
 FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
@@ -209,7 +211,12 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     pools = capacity.plan_pools(config)
     for spec in FUNCTIONS:
         env = function_env(
-            spec.name, config.environment, database_url, pools.get(spec.name), exposure.trusted_proxy_hops
+            spec.name,
+            config.environment,
+            database_url,
+            pools.get(spec.name),
+            exposure.trusted_proxy_hops,
+            base.database.server_ca_cert,
         )
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
@@ -368,7 +375,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             region=config.region,
             run_services={name: s.name for name, s in services.items()},
             functions={name: f.name for name, f in functions.items()},
-            sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)],
+            sql_database_ids=[pulumi.Output.concat(config.project, ":", base.database.instance_name)]
+            if base.database.instance_name is not None
+            else [],
             redis_instance_id=base.cache.instance_id if base.cache else None,
             budget_topic_id=_cost_cap(config, base, bucket, builds),
             slack_auth_token=base.config_secret_values.get("slackAuthToken"),
@@ -460,6 +469,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         environment=config.environment,
         project=config.project,
         database_url=base.database.url_secret.ref,
+        database_ca_cert=base.database.server_ca_cert,
         redis_url=base.cache.url_secret.ref if base.cache else None,
         redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
         jwt_signing_key=jwt_secret.ref,

@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STACKS = ("dev", "staging", "prod")
+STACKS = ("dev", "staging", "prod", "dev-external")
+# The stacks CI previews and deploys against real projects; dev-external is the shipped example of external
+# Postgres/Redis (docs/external-datastores.md): planned offline on every PR, previewed once a team creates it.
+DEPLOYED_STACKS = ("dev", "staging", "prod")
 
 
 def stack_values(stack: str) -> dict[str, Any]:

@@ -173,6 +173,7 @@ def test_the_self_contained_pack_states_the_shared_facts_as_gridlib_does() -> No
     from policies import gcp, operations
 
     assert gcp.SERVICE_LABEL == labels.SERVICE_LABEL
+    assert gcp.EXTERNAL_LABEL == labels.EXTERNAL_LABEL
     assert operations.BACKGROUND_LABEL == labels.BACKGROUND_LABEL
     for fact in ("RESERVED_CONNECTIONS", "APP_DEFAULT_POOL", "RUN_DEFAULT_MAX_INSTANCES", "_DEFAULT_MAX_CONNECTIONS"):
         assert getattr(gcp, fact) == getattr(gcp_limits, fact), fact

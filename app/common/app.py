@@ -41,8 +41,13 @@ Extension = Callable[[FastAPI, Resources], AbstractAsyncContextManager[Any]]
 async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterator[Resources]:
     url = settings.database_url.get_secret_value()
     if settings.run_migrations:
-        await apply_migrations(url, connect_budget=settings.startup_connect_seconds)
-    db = Database(url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
+        await apply_migrations(url, connect_budget=settings.startup_connect_seconds, ca_pem=settings.database_ca_cert)
+    db = Database(
+        url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        ca_pem=settings.database_ca_cert,
+    )
     redis = (
         SafeRedis(settings.redis_url.get_secret_value(), ca_pem=settings.redis_ca_cert) if settings.redis_url else None
     )

@@ -17,6 +17,7 @@ from psycopg import AsyncConnection, errors
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from app.common.pgconnect import connect_args
 from app.common.startup import retry_connect
 
 log = logging.getLogger("app.db")
@@ -50,17 +51,18 @@ class UnsafeDatabaseRole(RuntimeError):
 
 
 class Database:
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, ca_pem: str | None = None) -> None:
         self.url = url
+        conninfo, options = connect_args(url, ca_pem)
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-            url,
+            conninfo,
             min_size=min_size,
             max_size=max_size,
             open=False,
             timeout=5.0,
             # A cheap check on checkout turns connections broken by a database restart into fresh ones.
             check=AsyncConnectionPool.check_connection,
-            kwargs={"row_factory": dict_row, "connect_timeout": 5},
+            kwargs={"row_factory": dict_row, "connect_timeout": 5, **options},
             reconnect_timeout=3600,
             name="grid",
         )

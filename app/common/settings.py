@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.common.pgconnect import VERIFYING_MODES, sslmode
+
 
 @dataclass(frozen=True)
 class EnvVar:
@@ -49,6 +51,13 @@ class ServiceSettings(BaseSettings):
     database_url: SecretStr = Field(
         alias="DATABASE_URL",
         description="libpq URL of the Postgres database; the role must not be superuser or BYPASSRLS.",
+    )
+    database_ca_cert: str | None = Field(
+        None,
+        alias="DATABASE_CA_CERT",
+        description="PEM of the CA certificate(s) that sign the Postgres server's (Cloud SQL's per-instance CA, or "
+        "an external provider's such as Supabase's; from the plan). The server is verified against these instead "
+        "of the system CAs; DATABASE_URL's sslmode must then be verify-ca or verify-full.",
     )
     db_pool_min_size: int = Field(1, ge=0, le=100, alias="DB_POOL_MIN_SIZE", description="Pool minimum.")
     db_pool_max_size: int = Field(10, ge=1, le=200, alias="DB_POOL_MAX_SIZE", description="Pool maximum.")
@@ -103,6 +112,11 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _ca_needs_tls(self) -> ServiceSettings:
+        if self.database_ca_cert and sslmode(self.database_url.get_secret_value()) not in VERIFYING_MODES:
+            raise ValueError(
+                "DATABASE_CA_CERT is set but DATABASE_URL does not verify the server: "
+                "give it sslmode=verify-ca or sslmode=verify-full"
+            )
         if self.redis_ca_cert and not (self.redis_url and self.redis_url.get_secret_value().startswith("rediss://")):
             raise ValueError("REDIS_CA_CERT is set but REDIS_URL is not a rediss:// (TLS) URL: set both or neither")
         return self

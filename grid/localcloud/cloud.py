@@ -2,8 +2,8 @@
 
 The offline plan's fake cloud derives passwords and keys from resource names (stable plans, never real
 secrets). To run the plan, those values must be real and fresh: a random password as `random.RandomPassword`
-makes one, a key as `tls.PrivateKey` makes one, a Memorystore AUTH string, and the server CA the instance
-reports (the local CA that signs the local Redis's certificate).
+makes one, a key as `tls.PrivateKey` makes one, a Memorystore AUTH string, and the server CA a Memorystore or Cloud SQL instance
+reports (the local CA that signs the local Redis's and Postgres's certificates).
 """
 
 from __future__ import annotations
@@ -57,4 +57,6 @@ class LocalCloud(FakeCloud):
                 state["authString"] = rpc.wrap_rpc_secret(secrets.token_urlsafe(24))
             if state.get("serverCaCerts"):
                 state["serverCaCerts"] = [{"cert": self.ca_pem}]
+        elif args.typ == "gcp:sql/databaseInstance:DatabaseInstance":
+            state["serverCaCerts"] = [{"cert": self.ca_pem}]
         return resource_id, state

@@ -67,8 +67,13 @@ class LocalPki:
             directory / "issuer.pem", lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
         )
 
-    def server_cert(self, name: str) -> ServerCert:
-        """A server certificate for 127.0.0.1 and localhost, signed by the local CA (made once per name)."""
+    def server_cert(self, name: str, *, subject: str | None = None) -> ServerCert:
+        """A server certificate for 127.0.0.1 and localhost, signed by the local CA (made once per name).
+
+        With ``subject``, a certificate like a Cloud SQL instance's instead: that common name and no
+        subject-alternative name, so a client connecting by address can verify the chain (verify-ca) but not a
+        name (verify-full fails, as it does against Cloud SQL; components/database.py CLOUD_SQL_SSLMODE).
+        """
         cert_file, key_file = self.directory / f"{name}.crt", self.directory / f"{name}.key"
         if not cert_file.is_file():
             key = ec.generate_private_key(ec.SECP256R1())
@@ -76,22 +81,23 @@ class LocalPki:
             key_file.chmod(0o600)
             ca = x509.load_pem_x509_certificate(self.ca_pem.encode())
             now = dt.datetime.now(dt.UTC)
-            cert = (
+            builder = (
                 x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject or name)]))
                 .issuer_name(ca.subject)
                 .public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(minutes=5))
                 .not_valid_after(now + dt.timedelta(days=825))
-                .add_extension(
+            )
+            if subject is None:
+                builder = builder.add_extension(
                     x509.SubjectAlternativeName(
                         [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
                     ),
                     critical=False,
                 )
-                .sign(self.ca_key, hashes.SHA256())
-            )
+            cert = builder.sign(self.ca_key, hashes.SHA256())
             cert_file.write_bytes(cert.public_bytes(_PEM))
         return ServerCert(cert_file, key_file)
 

@@ -51,7 +51,7 @@ from grid.localcloud.topology import (
     read_topology,
 )
 from grid.plan import project_root, project_spec, validate
-from grid.stackfile import read_stack_file
+from grid.stackfile import UsageError, read_stack_file
 
 log = logging.getLogger("grid.localcloud")
 
@@ -195,6 +195,13 @@ class LocalCloudRunner:
         (self.data_dir / "logs").mkdir(exist_ok=True)
         pki = LocalPki(self.data_dir / "pki")
         topology = await asyncio.to_thread(plan_topology, self.stack, pki)
+        if topology.external:
+            # Their URLs are secrets the local cloud cannot decrypt and services it does not stand in for.
+            raise UsageError(
+                f"Pulumi.{self.stack}.yaml keeps its {' and '.join(topology.external)} outside Google Cloud "
+                "(grid:database/grid:cache external), which the local cloud does not emulate: run `grid local` "
+                "without --stack (a local Postgres and Redis), or `grid local --stack dev`"
+            )
         self.topology = topology
         self.issuer = Issuer(pki.issuer_key)
         self.forwarder = Forwarder()
@@ -209,7 +216,8 @@ class LocalCloudRunner:
                     self.data_dir / "postgres", role=db.user, database=db.name, password=db.password
                 )
                 await asyncio.to_thread(postgres.start)
-                cert = pki.server_cert("cloudsql")
+                # Like the instance's: its CA is the one the plan hands the services as DATABASE_CA_CERT.
+                cert = pki.server_cert("cloudsql-instance", subject=db.server_name)
                 terminator = TlsTerminator(
                     postgres.socket_path,
                     str(cert.cert_file),

@@ -13,11 +13,13 @@ from typing import Any, Literal
 import pulumi
 
 from grid.engine import ProgramRun, Registration
+from policies.gcp import EXTERNAL_LABEL
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 RUN_JOB = "gcp:cloudrunv2/job:Job"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 RUN_INVOKER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+SECRET = "gcp:secretmanager/secret:Secret"
 SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 SQL_INSTANCE = "gcp:sql/databaseInstance:DatabaseInstance"
 SQL_USER = "gcp:sql/user:User"
@@ -108,6 +110,8 @@ class Database:
     password: str
     name: str
     tls_required: bool
+    server_name: str = ""
+    """The common name of the instance's server certificate: ``<project>:<instance>`` (per-instance CA)."""
 
 
 @dataclass
@@ -192,6 +196,8 @@ class Topology:
     subscriptions: dict[str, Subscription]
     scheduler: dict[str, SchedulerJob]
     entry: LoadBalancer | ApiGateway | None
+    external: tuple[str, ...] = ()
+    """Stores the plan keeps outside Google Cloud (``postgres``, ``redis``): their URLs are the stack's secrets."""
 
     def workload_by_resource(self, resource_name: str) -> Workload | None:
         return next((w for w in self.workloads.values() if w.resource_name == resource_name), None)
@@ -307,7 +313,11 @@ def read_topology(run: ProgramRun) -> Topology:
         )
 
     secrets = {_short_secret(plain(r)["secret"]): str(plain(r)["secretData"]) for r in by_type.get(SECRET_VERSION, [])}
+    external = tuple(
+        sorted(label for r in by_type.get(SECRET, []) if (label := (plain(r).get("labels") or {}).get(EXTERNAL_LABEL)))
+    )
     return Topology(
+        external=external,
         stack=run.stack,
         project=project,
         workloads=workloads,
@@ -338,6 +348,7 @@ def _database(by_type, plain, out) -> Database | None:
         name=database["name"],
         # https://cloud.google.com/sql/docs/postgres/configure-ssl-instance#enforcing-ssl
         tls_required=ip_config.get("sslMode") in ("ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"),
+        server_name=f"{plain(instance).get('project')}:{name}",
     )
 
 

@@ -42,6 +42,10 @@ _CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]+:[^/@\s]+@", re
 # A Pulumi secret in a plain env var is plaintext too, but the engine hands policies secrets already unwrapped:
 # no rule here can tell. `grid plan` reports that case from its own records (grid/secret_exposure.py).
 
+# The variables the services read their Postgres and Redis URLs from (app/common/settings.py): whatever the value
+# looks like (a URL with the password in a query parameter, an external provider's), they are Secret Manager refs.
+DATASTORE_URL_VARS = frozenset({"DATABASE_URL", "REDIS_URL"})
+
 _INTERNAL_RUN_INGRESS = frozenset({"INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
 _INTERNAL_FUNCTION_INGRESS = frozenset({"ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"})
 _INVOKER_ROLES = frozenset({"roles/run.invoker", "roles/cloudfunctions.invoker"})
@@ -89,6 +93,20 @@ def _no_plaintext_secrets(r: Subject) -> Iterator[str]:
         yield from _function_env_problems(r.props)
     else:
         yield from _container_env_problems(workload_template(r.type, r.props))
+
+
+def _datastore_urls_from_secret_manager(r: Subject) -> Iterator[str]:
+    if r.type == FUNCTION:
+        for path in ("serviceConfig.environmentVariables", "buildConfig.environmentVariables"):
+            variables = get(r.props, path, {})
+            for name in sorted(DATASTORE_URL_VARS & set(variables if isinstance(variables, Mapping) else ())):
+                yield f"{name} is a plain value in {path}; use serviceConfig.secretEnvironmentVariables"
+        return
+    for container in known_items(workload_template(r.type, r.props), "containers"):
+        for env in known_items(container, "envs"):
+            name = get(env, "name")
+            if name in DATASTORE_URL_VARS and get(env, "valueSource.secretKeyRef") is None:
+                yield f"env {name} is a plain value; use valueSource.secretKeyRef"
 
 
 def _dedicated_service_account(r: Subject) -> Iterator[str]:
@@ -183,6 +201,22 @@ POLICIES: list[Policy] = [
         ),
         _WORKLOADS,
         _no_plaintext_secrets,
+    ),
+    resource_policy(
+        Meta(
+            name="datastore-url-is-secret",
+            description="DATABASE_URL and REDIS_URL (Cloud SQL's and Memorystore's, or an external Postgres's "
+                        "and Redis's such as Supabase and Upstash) come from Secret Manager, never a plain value.",
+            remediation="Reference the URL's Secret Manager secret (env.valueSource.secretKeyRef, or "
+                        "serviceConfig.secretEnvironmentVariables for functions); for an external store set the URL "
+                        "with `pulumi config set --secret` and name that key in grid:database/grid:cache.external.",
+            sources=(google_doc("https://cloud.google.com/run/docs/configuring/services/secrets",
+                                "run-secrets"),),
+            enforcement=EnforcementLevel.MANDATORY,
+            severity=Severity.CRITICAL,
+        ),
+        _WORKLOADS,
+        _datastore_urls_from_secret_manager,
     ),
     resource_policy(
         Meta(

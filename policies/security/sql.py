@@ -37,9 +37,12 @@ def _no_open_authorized_networks(r: Subject) -> Iterator[str]:
 
 
 def _ssl_required(r: Subject) -> Iterator[str]:
-    mode = get(r.props, "settings.ipConfiguration.sslMode", "ALLOW_UNENCRYPTED_AND_ENCRYPTED")
+    given = get(r.props, "settings.ipConfiguration.sslMode")
+    mode = "ALLOW_UNENCRYPTED_AND_ENCRYPTED" if given is None else given
     if is_known(mode) and mode not in _ENCRYPTED_SSL_MODES:
-        yield f"settings.ipConfiguration.sslMode is {mode}: unencrypted connections are accepted"
+        shown = f"unset (the API's default, {mode})" if given is None else mode
+        yield (f"settings.ipConfiguration.sslMode is {shown}: unencrypted connections are accepted; "
+               f"accepted: {' or '.join(sorted(_ENCRYPTED_SSL_MODES))}")
 
 
 def _backups_enabled(r: Subject) -> Iterator[str]:
@@ -167,9 +170,11 @@ POLICIES: list[Policy] = [
     resource_policy(
         Meta(
             name="sql-ssl-required",
-            description="Cloud SQL must refuse unencrypted connections: sslMode ENCRYPTED_ONLY or "
-                        "TRUSTED_CLIENT_CERTIFICATE_REQUIRED (this rule does not judge whether clients verify the "
-                        "server's certificate).",
+            description="Cloud SQL must refuse unencrypted connections. Accepts settings.ipConfiguration.sslMode "
+                        "ENCRYPTED_ONLY or TRUSTED_CLIENT_CERTIFICATE_REQUIRED; rejects "
+                        "ALLOW_UNENCRYPTED_AND_ENCRYPTED and an unset sslMode (the API then allows plaintext). "
+                        "It judges the server side only: that clients verify the server is the stack's part "
+                        "(Grid's services use sslmode=verify-ca against the instance's own CA, DATABASE_CA_CERT).",
             remediation="Set settings.ipConfiguration.sslMode to ENCRYPTED_ONLY "
                         "(or TRUSTED_CLIENT_CERTIFICATE_REQUIRED to also require client certificates).",
             sources=(cis("6.4"), checkov("CKV_GCP_6")),

@@ -95,3 +95,22 @@ def test_stack_exports_the_connection_name(synth) -> None:
     outputs = synth("prod").outputs
     assert outputs["databaseConnectionName"].startswith("acme-grid-prod:us-central1:grid-prod-db-instance-")
     assert outputs["databaseReplicaConnectionName"].startswith("acme-grid-prod:us-east1:")
+
+
+def test_workloads_verify_the_instance_with_its_own_ca(synth) -> None:
+    """Issue 17: not `sslmode=require` (encrypted, server unverified) but verify-ca against the per-instance CA,
+    delivered to every workload that connects (components/database.py CLOUD_SQL_SSLMODE says why not verify-full)."""
+    from components.database import CLOUD_SQL_SSLMODE
+    from grid.fake_cloud import OFFLINE_CA_PEM
+
+    assert CLOUD_SQL_SSLMODE == "verify-ca"
+    plan = synth("dev")
+    ip = plan.one(INSTANCE, "-db-instance").inputs["settings"]["ipConfiguration"]
+    assert ip["serverCaMode"] == "GOOGLE_MANAGED_INTERNAL_CA"  # one CA per instance: pinning it identifies it
+    workloads = [r for r in plan.resources if r.type in ("gcp:cloudrunv2/service:Service", "gcp:cloudrunv2/job:Job")]
+    for workload in workloads:
+        template = workload.inputs["template"].get("template", workload.inputs["template"])
+        envs = {e["name"]: e.get("value") for c in template["containers"] for e in c.get("envs", [])}
+        assert envs["DATABASE_CA_CERT"] == OFFLINE_CA_PEM, workload.name
+    analytics = plan.one("gcp:cloudfunctionsv2/function:Function", "-ml-analytics-function")
+    assert analytics.inputs["serviceConfig"]["environmentVariables"]["DATABASE_CA_CERT"] == OFFLINE_CA_PEM

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from grid.plandiff import diff_plans
+from tests.conftest import STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -101,7 +102,7 @@ def test_pull_requests_test_plan_comment_and_preview_read_only() -> None:
     pr = load("pr.yml")
     assert "pull_request" in pr["on"]
     assert any("make test" in s.get("run", "") for s in pr["jobs"]["test"]["steps"])
-    assert pr["jobs"]["plan"]["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
+    assert pr["jobs"]["plan"]["strategy"]["matrix"]["stack"] == list(STACKS)
     plan_runs = " ".join(s.get("run", "") for s in pr["jobs"]["plan"]["steps"])
     assert 'grid plan --stack "$STACK" --json "${base[@]}" > "plans/head-$STACK.json"' in plan_runs
     assert 'base=(--diff "plans/base-$STACK.json")' in plan_runs  # the change is `grid plan --diff`'s

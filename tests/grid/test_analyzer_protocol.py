@@ -125,7 +125,7 @@ def engine_view(resources: Sequence[Registration]) -> list[dict[str, Any]]:
     return [{**r.to_json(), "inputs": r.policy_inputs} for r in resources]
 
 
-@pytest.mark.parametrize("target", ["dev", "staging", "prod", "bootstrap"])
+@pytest.mark.parametrize("target", ["dev", "staging", "prod", "dev-external", "bootstrap"])
 def test_the_served_pack_and_grid_plan_agree_on_every_stack(analyzer, shipped_plans, target: str) -> None:
     plan = shipped_plans[target]
     live = live_diagnostics(analyzer, engine_view(plan.run.resources), plan.settings.environment, plan.settings.usage)

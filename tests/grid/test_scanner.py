@@ -140,7 +140,7 @@ def test_every_bridged_resource_is_exported(exports) -> None:
         assert "[secret]" not in json.dumps(document), f"{target}: a secret placeholder leaked into the export"
 
 
-@pytest.mark.parametrize("target", ["dev", "staging", "prod", "bootstrap"])
+@pytest.mark.parametrize("target", ["dev", "staging", "prod", "dev-external", "bootstrap"])
 def test_checkov_finds_nothing_beyond_the_reviewed_skips(findings, targets, target: str) -> None:
     assert target in targets
     assert any(f.target == target for f in findings), f"checkov judged nothing in {target}"

@@ -130,6 +130,15 @@ RESOURCE_CASES: list[Case] = [
          tweak(SERVICE, {"template.containers": [{"image": IMAGE, "envs": [
              {"name": "DATABASE_URL", "value": "postgresql://10.0.0.3/grid"},
              {"name": "CACHE_TTL_SECONDS", "value": "60"}]}]})),
+    # A URL without inline credentials (Upstash's password can sit in a query string) slips past the rule above.
+    Case("datastore-url-is-secret", gcp.RUN_SERVICE,
+         tweak(SERVICE, {"template.containers": [{"image": IMAGE, "envs": [
+             {"name": "REDIS_URL", "value": "rediss://cache.upstash.io:6379"}]}]}),
+         tweak(SERVICE, {"template.containers": [{"image": IMAGE, "envs": [
+             {"name": "REDIS_URL", "valueSource": {"secretKeyRef": {"secret": "redis-url", "version": "1"}}}]}]})),
+    Case("datastore-url-is-secret", gcp.FUNCTION,
+         {"name": "f", "serviceConfig": {"environmentVariables": {"DATABASE_URL": "postgresql://db.example/grid"}}},
+         {"name": "f", "serviceConfig": {"environmentVariables": {"LOG_LEVEL": "INFO"}}}),
     Case("workload-dedicated-service-account", gcp.RUN_SERVICE,
          tweak(SERVICE, {"template.serviceAccount": "123-compute@developer.gserviceaccount.com"}), SERVICE),
     Case("serverless-ingress-restricted", gcp.RUN_SERVICE, tweak(SERVICE, {"ingress": DELETE}), SERVICE),

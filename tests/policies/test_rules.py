@@ -73,3 +73,17 @@ def test_resource_policies_ignore_other_types() -> None:
     for policy in all_policies:
         if isinstance(policy, ResourceValidationPolicy):
             assert run_resource_policy(policy.name, "gcp:compute/route:Route", {"destRange": "0.0.0.0/0"}) == []
+
+
+def test_sql_ssl_required_says_what_it_accepts() -> None:
+    """Issue 17: the message names the values that pass, for a bad and for an unset sslMode alike."""
+    from tests.policies.fixtures import SQL
+    from tests.policies.harness import DELETE, tweak
+
+    for props, shown in (
+        (tweak(SQL, {"settings.ipConfiguration.sslMode": "ALLOW_UNENCRYPTED_AND_ENCRYPTED"}), "is ALLOW_UNENCRYPTED"),
+        (tweak(SQL, {"settings.ipConfiguration.sslMode": DELETE}), "is unset (the API's default"),
+    ):
+        [message] = run_resource_policy("sql-ssl-required", "gcp:sql/databaseInstance:DatabaseInstance", props)
+        assert shown in message
+        assert message.endswith("accepted: ENCRYPTED_ONLY or TRUSTED_CLIENT_CERTIFICATE_REQUIRED")

@@ -62,10 +62,14 @@ def _planned_pools(plan) -> dict[str, tuple[int, int]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_fits_its_connection_limit(synth, stack: str) -> None:
     plan = synth(stack)
-    primary = next(s for s in plan.of_type(SQL) if not s.inputs.get("masterInstanceName"))
-    flags = {f["name"]: f["value"] for f in primary.inputs["settings"].get("databaseFlags", [])}
     config = _config(stack)
-    limit = int(flags.get("max_connections", default_max_connections(config.database.sql_tier.memory_gb)))
+    if config.database.external:  # the provider's limit, which the stack file states
+        assert not plan.of_type(SQL)
+        limit = config.database.max_connections
+    else:
+        primary = next(s for s in plan.of_type(SQL) if not s.inputs.get("masterInstanceName"))
+        flags = {f["name"]: f["value"] for f in primary.inputs["settings"].get("databaseFlags", [])}
+        limit = int(flags.get("max_connections", default_max_connections(config.database.sql_tier.memory_gb)))
     pools = _planned_pools(plan)
     assert set(pools) == {"auth", "api", "ai", "ml-analytics"}
     # + the migrations job's one connection + the reserve.

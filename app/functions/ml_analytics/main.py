@@ -184,17 +184,20 @@ def pool() -> Any:
             if _pool is None:
                 from psycopg_pool import ConnectionPool
 
+                from app.common.pgconnect import connect_args
+
                 url = os.environ.get("DATABASE_URL")
                 if not url:
                     raise BadRequest(503, "analytics storage is not configured")
+                conninfo, options = connect_args(url, os.environ.get("DATABASE_CA_CERT"))
                 _pool = ConnectionPool(
-                    url,
+                    conninfo,
                     min_size=0,
                     # Sized by the stack so every workload's pools fit max_connections (stacks/capacity.py).
                     max_size=int(os.environ.get("DB_POOL_MAX_SIZE", "4")),
                     timeout=5.0,
                     check=ConnectionPool.check_connection,
-                    kwargs={"connect_timeout": 5},
+                    kwargs={"connect_timeout": 5, **options},
                     open=True,
                 )
     return _pool

@@ -241,3 +241,19 @@ def test_gateway_moves_the_callers_authorization_and_calls_with_its_own_id_token
     caller = issuer.verify(seen["authorization"].split()[1], {dev.workloads["api"].urls[0]})
     assert caller.email == dev.entry.service_account
     assert json.loads(json.dumps(dev.entry.openapi))["swagger"] == "2.0"
+
+
+def test_cloud_sql_hands_the_services_its_ca_and_they_verify_it(topologies, pki):
+    dev = topologies["dev"]
+    assert "sslmode=verify-ca" in dev.secrets["grid-dev-database-url"]
+    for name in ("auth", "api", "ai", "migrations", "ml-analytics"):
+        assert dev.workloads[name].env["DATABASE_CA_CERT"] == pki.ca_pem, name
+    assert dev.database.server_name == "acme-grid-dev:" + dev.database.server_name.split(":", 1)[1]
+
+
+def test_a_stack_with_external_stores_is_refused_in_one_line(tmp_path, capsys):
+    from grid.cli import main
+
+    assert main(["local", "--stack", "dev-external", "--data-dir", str(tmp_path)]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "keeps its postgres and redis outside Google Cloud" in line and "grid local" in line
