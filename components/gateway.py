@@ -1,4 +1,6 @@
-"""The public entry: global external HTTPS load balancer with Cloud Armor and CDN, API Gateway, or Apigee.
+"""The public entry: global external HTTPS load balancer with Cloud Armor and CDN, or API Gateway.
+
+Apigee was an option and is not any more: docs/adr/0008-no-apigee.md.
 
 Routing is the same everywhere (docs/design.md §7): ``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> that
 function, everything else -> api.
@@ -467,62 +469,3 @@ class ApiGateway(GridComponent):
         )
         self.hostname = gateway.default_hostname
         self.register_outputs({"hostname": self.hostname})
-
-
-# --- Apigee (prod only) -------------------------------------------------------------------------------------
-
-
-@dataclass
-class ApigeeArgs:
-    project: str
-    region: str
-    network_id: pulumi.Input[str]
-    """VPC Apigee's runtime peers with."""
-    domains: Sequence[str]
-    environment_type: str = "BASE"
-
-
-class ApigeeGateway(GridComponent):
-    """Apigee X pay-as-you-go: organization, runtime instance, one environment and an environment group.
-
-    Proxies are deployed from the team's API proxy bundles with Apigee's own tooling; this component owns the
-    runtime they run on.
-    """
-
-    _module = "gateway"
-
-    environment: pulumi.Output[str]
-
-    def __init__(self, name: str, args: ApigeeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, opts)
-        ap = gcp.apigee
-        org = ap.Organization(
-            self.child_name("org"),
-            project_id=args.project,
-            analytics_region=args.region,
-            runtime_type="CLOUD",
-            billing_type="PAYG",
-            authorized_network=args.network_id,
-            opts=self.child_opts(),
-        )
-        instance = ap.Instance(self.child_name("instance"), org_id=org.id, location=args.region, opts=self.child_opts())
-        environment = ap.Environment(
-            self.child_name("env"), org_id=org.id, name="prod", type=args.environment_type, opts=self.child_opts()
-        )
-        group = ap.EnvGroup(
-            self.child_name("group"), org_id=org.id, name="public", hostnames=list(args.domains), opts=self.child_opts()
-        )
-        ap.EnvGroupAttachment(
-            self.child_name("group-attachment"),
-            envgroup_id=group.id,
-            environment=environment.name,
-            opts=self.child_opts(),
-        )
-        ap.InstanceAttachment(
-            self.child_name("instance-attachment"),
-            instance_id=instance.id,
-            environment=environment.name,
-            opts=self.child_opts(),
-        )
-        self.environment = environment.name
-        self.register_outputs({"environment": self.environment})

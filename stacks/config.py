@@ -32,7 +32,7 @@ SECRET_KEYS: dict[str, str] = {
     "slackAuthToken": "Slack bot OAuth token (xoxb-...) for the alert notification channel",
 }
 
-# One service account each. "gateway" is the identity API Gateway/Apigee call services with; "invoker" signs
+# One service account each. "gateway" is the identity API Gateway calls services with; "invoker" signs
 # the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports;
 # "cost-cap" stops the services when a dev budget is spent; "fn-build" builds the functions' images.
 WORKLOADS = (
@@ -449,14 +449,20 @@ class ArmorConfig(_Model):
 
 
 class GatewayConfig(_Model):
-    """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, Apigee, or none."""
+    """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, or none."""
 
-    type: Literal["loadBalancer", "apiGateway", "apigee", "none"] = "apiGateway"
+    type: Literal["loadBalancer", "apiGateway", "none"] = "apiGateway"
     domains: list[str] = Field(default_factory=list, description="Hostnames for the managed certificate.")
     cdn: bool = False
     armor: ArmorConfig = ArmorConfig()
     ssl_profile: Literal["MODERN", "RESTRICTED"] = "MODERN"
-    apigee_environment_type: Literal["BASE", "INTERMEDIATE", "COMPREHENSIVE"] = "BASE"
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _no_apigee(cls, value: object) -> object:
+        if value == "apigee":
+            raise ValueError("apigee is no longer offered (why: docs/adr/0008-no-apigee.md); use loadBalancer")
+        return value
 
     @field_validator("domains")
     @classmethod
@@ -469,7 +475,7 @@ class GatewayConfig(_Model):
     @property
     def serves_domains(self) -> bool:
         """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
-        return self.type in ("loadBalancer", "apigee")
+        return self.type == "loadBalancer"
 
     @model_validator(mode="after")
     def _needs(self) -> GatewayConfig:
@@ -720,8 +726,6 @@ class StackConfig(_Model):
                 "grid:monitoring.paging: needs the secret grid:pagerdutyRoutingKey: "
                 "run `pulumi config set --secret grid:pagerdutyRoutingKey <key>` or set paging: false"
             )
-        if self.gateway.type == "apigee" and self.environment != "prod":
-            raise ValueError("grid:gateway.type: apigee is for prod only; use apiGateway or loadBalancer here")
         for service, revision in {**self.rollout.stable, **self.rollout.previous}.items():
             if not revision.startswith(f"{self.name_prefix}-{service}-"):
                 raise ValueError(

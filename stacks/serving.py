@@ -31,8 +31,6 @@ from components.cost_cap import CostCap, CostCapArgs
 from components.gateway import (
     ApiGateway,
     ApiGatewayArgs,
-    ApigeeArgs,
-    ApigeeGateway,
     ArmorArgs,
     ArmorPolicy,
     Backend,
@@ -146,7 +144,7 @@ def _exposure(gateway_type: str) -> Exposure:
         # and the platform's own (api/ai fetching auth's keys, Cloud Tasks), never allUsers, so no client can
         # reach them but through the gateway, which sets X-Forwarded-Authorization from the caller's Authorization.
         return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "X-Forwarded-Authorization")
-    # Apigee or none: services keep their run.app URL but only trusted identities may invoke.
+    # none: services keep their run.app URL but only trusted identities may invoke.
     return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "Authorization")
 
 
@@ -170,7 +168,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     ).secret
 
     invoker_members: dict[str, pulumi.Input[str]] = {}
-    if config.gateway.type in ("apiGateway", "apigee"):
+    if config.gateway.type == "apiGateway":
         invoker_members["gateway"] = ids.members["gateway"]
     # Behind the load balancer, Cloud Run services turn the invoker IAM check off instead of granting allUsers,
     # which Domain Restricted Sharing (the default for new organisations) refuses:
@@ -498,19 +496,6 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
             opts=opts,
         )
         return {"gatewayAddress": api.hostname, "gatewayHosts": [api.hostname], "candidateHost": None}
-    if gw.type == "apigee":
-        apigee = ApigeeGateway(
-            names("apigee"),
-            ApigeeArgs(
-                project=config.project,
-                region=config.region,
-                network_id=base.network.network_id,
-                domains=gw.domains,
-                environment_type=gw.apigee_environment_type,
-            ),
-            opts=opts,
-        )
-        return {"gatewayAddress": apigee.environment, "gatewayHosts": list(gw.domains), "candidateHost": None}
     return {"gatewayAddress": None, "gatewayHosts": [], "candidateHost": None}
 
 

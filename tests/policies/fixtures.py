@@ -219,11 +219,6 @@ RESOURCE_CASES: list[Case] = [
     Case("cost-vpc-connector", gcp.VPC_CONNECTOR, tweak(CONNECTOR, {"machineType": "e2-standard-4",
                                                                     "maxInstances": DELETE}),
          CONNECTOR, {"allowedMachineTypes": ["e2-micro"], "maxInstances": 3, "maxMinInstances": 2}),
-    Case("cost-apigee-allowed", gcp.APIGEE_ORGANIZATION, {"projectId": "p", "billingType": "PAYG"},
-         {"projectId": "p", "billingType": "PAYG"}, {"allowApigee": False}, good_config={"allowApigee": True}),
-    Case("cost-apigee-environment-type", gcp.APIGEE_ENVIRONMENT,
-         {"orgId": "o", "name": "prod", "type": "COMPREHENSIVE"},
-         {"orgId": "o", "name": "prod", "type": "BASE"}, {"allowedTypes": ["BASE", "INTERMEDIATE"]}),
     Case("cost-cloud-armor-enterprise", gcp.CLOUD_ARMOR_TIER, {"cloudArmorTier": "CA_ENTERPRISE_PAYGO"},
          {"cloudArmorTier": "CA_STANDARD"}, {"allowEnterprise": False}),
 ]

@@ -229,7 +229,8 @@ def test_label_rules() -> None:
 
 def test_serving_rules() -> None:
     assert "needs at least one entry in domains" in problems({"grid:gateway": {"type": "loadBalancer"}})[0]
-    assert "apigee is for prod only" in problems({"grid:gateway": {"type": "apigee", "domains": ["a.example.com"]}})[0]
+    [apigee] = problems({"grid:gateway": {"type": "apigee", "domains": ["a.example.com"]}})
+    assert "apigee is no longer offered" in apigee and "docs/adr/0008-no-apigee.md" in apigee
     assert "must be pinned by digest" in problems({"grid:images": {"prebuilt": {"api": "gcr.io/x/api:latest"}}})[0]
     assert "needs an image for" in problems({"grid:images": {"source": "prebuilt"}})[0]
     [line] = problems({"grid:monitoring": {"alertEmails": []}})
