@@ -448,6 +448,11 @@ class ArmorConfig(_Model):
     adaptive_protection: bool = False
 
 
+# A browser origin: scheme, host and optional port (https://www.rfc-editor.org/rfc/rfc6454#section-4).
+_ORIGIN = re.compile(r"^https?://([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*(:\d{1,5})?$")
+_LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$")
+
+
 class GatewayConfig(_Model):
     """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, or none."""
 
@@ -456,6 +461,17 @@ class GatewayConfig(_Model):
     cdn: bool = False
     armor: ArmorConfig = ArmorConfig()
     ssl_profile: Literal["MODERN", "RESTRICTED"] = "MODERN"
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (https://host[:port]) the services answer cross-origin requests from; "
+        "empty: none (same-origin and non-browser clients only).",
+    )
+    quota_per_minute: int = Field(
+        600,
+        ge=1,
+        le=1_000_000,
+        description="apiGateway: requests per minute per consumer, the Google project that owns the caller's API key.",
+    )
 
     @field_validator("type", mode="before")
     @classmethod
@@ -472,6 +488,19 @@ class GatewayConfig(_Model):
                 raise ValueError(f"'{domain}' is not a valid DNS name")
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*":
+                raise ValueError("allowedOrigins: name each origin; '*' lets any web page call the API as its user")
+            if not _ORIGIN.match(origin) or (origin.startswith("http:") and not _LOCAL_ORIGIN.match(origin)):
+                raise ValueError(
+                    f"allowedOrigins: '{origin}' is not an origin; write https://host[:port] (http only for "
+                    "localhost), with no path or trailing slash"
+                )
+        return value
+
     @property
     def serves_domains(self) -> bool:
         """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
@@ -483,6 +512,8 @@ class GatewayConfig(_Model):
             raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
         if self.cdn and self.type != "loadBalancer":
             raise ValueError("cdn needs type loadBalancer")
+        if "quota_per_minute" in self.model_fields_set and self.type != "apiGateway":
+            raise ValueError("quotaPerMinute is enforced by API Gateway only: remove it or use type apiGateway")
         for cidr in self.armor.allowlist:
             try:
                 ipaddress.ip_network(cidr)

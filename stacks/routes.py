@@ -16,6 +16,9 @@ class Route:
     public_paths: tuple[str, ...] | None = None
     """When set, only these exact paths are public: the rest of the prefix is for the platform's own callers
     (ml-analytics' ``/events`` and ``/report`` take Pub/Sub push and Cloud Scheduler only)."""
+    user_token: bool = True
+    """A gateway that checks tokens itself (API Gateway) demands the user's access token on this route; auth's
+    is open, since it issues the tokens (register, login, refresh) and checks its own ``/me``."""
 
     def paths(self) -> list[str]:
         """The URL-map path patterns of this route (a prefix's own path and everything under it)."""
@@ -30,13 +33,22 @@ class Route:
         return path == self.prefix or path.startswith(f"{self.prefix}/")
 
 
+# Every Cloud Run service's liveness and readiness probes (app/common/health.py), under its prefix: open at the
+# gateway (uptime checks carry no user token nor API key).
+PROBES = ("/health", "/ready")
+
 ROUTES = (
-    Route("auth", "/auth"),
+    Route("auth", "/auth", user_token=False),
     Route("ai", "/ai"),
     Route("korean-nlp", "/fn/korean-nlp"),
     Route("ml-analytics", "/fn/ml-analytics", public_paths=("/fn/ml-analytics/anomalies",)),
     Route("api", None),
 )
+
+
+def public_routes() -> tuple[Route, ...]:
+    """Every public route, the default (api) one last: what each gateway is generated from."""
+    return ROUTES
 
 
 def route_of(path: str) -> Route | None:

@@ -6,7 +6,8 @@ two agree. Secrets are only ever Secret Manager references (SecretRef), never va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -14,6 +15,10 @@ import pulumi
 from components.compute import SecretRef
 from components.compute.run import STARTUP_CONNECT_SECONDS
 from stacks.config import BACKGROUND_WORK
+
+# The access tokens' `iss` and `aud`: auth signs with them, api/ai and API Gateway check them.
+ACCESS_TOKEN_ISSUER = "grid-auth"
+ACCESS_TOKEN_AUDIENCE = "grid"
 
 
 @dataclass
@@ -49,6 +54,8 @@ class EnvSources:
     """The account Pub/Sub signs push tokens as."""
     db_pools: Mapping[str, int] = field(default_factory=dict)
     """DB_POOL_MAX_SIZE per connecting workload, sized so the stack fits max_connections (stacks/capacity.py)."""
+    cors_allowed_origins: Sequence[str] = ()
+    """Browser origins the services answer cross-origin requests (and their preflights) from."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,10 @@ def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
 def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
     """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
     env = _common(service, src)
+    if service != "migrations":
+        env.plain.update({"JWT_ISSUER": ACCESS_TOKEN_ISSUER, "JWT_AUDIENCE": ACCESS_TOKEN_AUDIENCE})
+        if src.cors_allowed_origins:
+            env.plain["CORS_ALLOWED_ORIGINS"] = json.dumps(list(src.cors_allowed_origins))
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":

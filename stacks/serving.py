@@ -34,6 +34,7 @@ from components.gateway import (
     ArmorArgs,
     ArmorPolicy,
     Backend,
+    EdgeArgs,
     HttpsLoadBalancer,
     LoadBalancerArgs,
 )
@@ -53,8 +54,8 @@ from components.secrets import Secret, own_grants
 from policies.operations import BACKGROUND_LABEL
 from stacks import capacity
 from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
-from stacks.routes import ROUTES, Route
-from stacks.service_env import EnvSources, Jwks, function_env, service_env
+from stacks.routes import PROBES, Route, public_routes
+from stacks.service_env import ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, EnvSources, Jwks, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "api", "ai")
@@ -82,6 +83,7 @@ COST_CAP = "cost-cap"
 HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
 AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
+JWKS_PATH = "/auth/.well-known/jwks.json"  # app/auth/routes.py: auth's public keys
 
 
 def _function_shared_files() -> dict[str, Path]:
@@ -325,7 +327,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         opts=opts,
     )
 
-    backends = [_backend(route, services, functions, config.gateway.cdn) for route in ROUTES]
+    backends = [_backend(route, services, functions, config.gateway.cdn) for route in public_routes()]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
         "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
@@ -426,6 +428,8 @@ def _backend(
         target.uri,
         cdn=cdn and route.prefix is None,
         public_paths=route.public_paths,
+        user_token=route.user_token,
+        probe_paths=[f"{route.prefix or ''}{probe}" for probe in PROBES] if kind == "run" else [],
     )
 
 
@@ -435,10 +439,9 @@ def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:
     auth's own URL is private (not allUsers): Cloud Run IAM refuses a call without a Google-signed ID token for
     that URL, so the audience goes with it (https://cloud.google.com/run/docs/authenticating/service-to-service).
     """
-    path = "/auth/.well-known/jwks.json"
     if config.gateway.serves_domains:
-        return Jwks(f"https://{config.gateway.domains[0]}{path}", None)
-    return Jwks(pulumi.Output.concat(auth_uri, path), auth_uri)
+        return Jwks(f"https://{config.gateway.domains[0]}{JWKS_PATH}", None)
+    return Jwks(pulumi.Output.concat(auth_uri, JWKS_PATH), auth_uri)
 
 
 def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposure, events: EventBus) -> EnvSources:
@@ -463,6 +466,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         trusted_proxy_hops=exposure.trusted_proxy_hops,
         user_auth_header=exposure.user_auth_header,
         db_pools=capacity.plan_pools(config),
+        cors_allowed_origins=tuple(config.gateway.allowed_origins),
     )
 
 
@@ -492,10 +496,25 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
                 region=config.region,
                 backends=backends,
                 service_account=base.identities.emails["gateway"],
+                edge=EdgeArgs(
+                    issuer=ACCESS_TOKEN_ISSUER,
+                    audience=ACCESS_TOKEN_AUDIENCE,
+                    jwks_backend="auth",
+                    jwks_path=JWKS_PATH,
+                    quota_per_minute=gw.quota_per_minute,
+                    allowed_origins=tuple(gw.allowed_origins),
+                ),
             ),
             opts=opts,
         )
-        return {"gatewayAddress": api.hostname, "gatewayHosts": [api.hostname], "candidateHost": None}
+        return {
+            "gatewayAddress": api.hostname,
+            "gatewayHosts": [api.hostname],
+            "candidateHost": None,
+            # Where Google fetches auth's public keys to check users' tokens, and the service API keys target.
+            "gatewayJwksUri": api.jwks_uri,
+            "gatewayManagedService": api.managed_service,
+        }
     return {"gatewayAddress": None, "gatewayHosts": [], "candidateHost": None}
 
 

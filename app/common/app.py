@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.common import health
 from app.common.cache import TwoLayerCache
@@ -101,4 +102,15 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
+    if settings.cors_allowed_origins:
+        # Outermost, so a preflight is answered before anything else runs. API Gateway passes preflights
+        # through (its OPTIONS operations carry no security), so the service is what answers them. Credentials
+        # are bearer tokens in a header, never cookies: allow_credentials stays off.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allowed_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "x-api-key", "idempotency-key"],
+            max_age=600,
+        )
     return app

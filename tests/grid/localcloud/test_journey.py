@@ -92,8 +92,7 @@ def journeys(clouds):
         conv = c.post("/v1/conversations", json={"agent_id": agent.json()["id"], "title": stack}, headers=headers)
         assert conv.status_code == 201, conv.text
         stream = Stream()
-        host = {"Host": cloud.topology["host"]} if cloud.topology["host"] else {}
-        stream.hold(_ws_url(cloud, f"/v1/conversations/{conv.json()['id']}/stream"), {**headers, **host})
+        stream.hold(_ws_url(cloud, f"/v1/conversations/{conv.json()['id']}/stream"), {**headers, **cloud.entry_headers})
         assert stream.closed is None, f"{stack}: stream refused: {stream.closed}"
         result[stack] = Journey(cloud, c, headers, conv.json()["id"], stream, {"setup": time.monotonic() - started})
     yield result
