@@ -247,9 +247,6 @@ class GatewayEntry:
         host = (header(scope, b"host") or "").split(":")[0]
         return self.apis.get(host) or self.apis[self.gateway.hostname]
 
-    def operation(self, method: str, path: str) -> dict[str, Any] | None:
-        return self.apis[self.gateway.hostname].operation(method, path)
-
     async def _keys(self, uri: str) -> dict[str, Any]:
         cached = self.jwks.get(uri)
         if cached is not None and self.clock() - cached[0] < JWKS_CACHE_SECONDS:
