@@ -204,7 +204,9 @@ class _Api:
         self.gateway = gateway
         self.definitions: dict[str, Any] = gateway.openapi.get("securityDefinitions") or {}
         self.quota = Quota(gateway.openapi, clock)
-        # Exact paths before templates, so /auth/health is not taken by /auth/{rest=**}.
+        # Exact paths before templates, so /auth/health is not taken by /auth/{rest=**}: ESPv2 orders its routes
+        # as its path matcher does, literal segments before wildcards
+        # (https://github.com/GoogleCloudPlatform/esp-v2/pull/387).
         ordered = sorted(gateway.openapi.get("paths", {}).items(), key=lambda item: "{" in item[0])
         self.paths = [(_template(path), methods) for path, methods in ordered]
 
