@@ -418,7 +418,7 @@ def openapi_spec(
 
     With ``edge``, the gateway checks the user's token (except on probes and on routes without ``user_token``)
     and an API key on every other operation, meters each keyed call against the per-consumer quota, and lets
-    CORS preflights of the Cloud Run services' paths through to the service that answers them; Google fetches the keys that sign
+    CORS preflights of every path through to the workload that answers them; Google fetches the keys that sign
     the user's token from ``jwks_uri`` (and caches them five minutes)."""
     paths: dict[str, dict] = {}
     for backend in backends:
@@ -432,9 +432,7 @@ def openapi_spec(
             item = {
                 method: _operation(f"{operation_id}_{method}_{index}", uri, params, requirement) for method in METHODS
             }
-            if edge is not None and edge.allowed_origins and backend.kind == "run":
-                # Only the Cloud Run services answer preflights (their CORS middleware); the functions do not,
-                # so their paths get none and a browser's preflight there is refused by the gateway (404).
+            if edge is not None and edge.allowed_origins:
                 item["options"] = _operation(f"{operation_id}_options_{index}", uri, params, None)
             paths[path] = item
     document: dict = {

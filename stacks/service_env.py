@@ -147,12 +147,22 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
     return env
 
 
-def function_env(function: str, environment: str, database_url: SecretRef, db_pool: int | None = None) -> WorkloadEnv:
-    """Environment of a Cloud Function (korean-nlp needs nothing; ml-analytics writes usage to Postgres)."""
+def function_env(
+    function: str,
+    environment: str,
+    database_url: SecretRef,
+    db_pool: int | None = None,
+    cors_allowed_origins: Sequence[str] = (),
+) -> WorkloadEnv:
+    """Environment of a Cloud Function (korean-nlp needs nothing; ml-analytics writes usage to Postgres); both
+    answer browsers from ``cors_allowed_origins`` as the services do."""
+    plain: dict[str, pulumi.Input[str]] = {"ENVIRONMENT": environment}
+    if cors_allowed_origins:
+        plain["CORS_ALLOWED_ORIGINS"] = json.dumps(list(cors_allowed_origins))
     if function == "korean-nlp":
-        return WorkloadEnv(plain={"ENVIRONMENT": environment})
+        return WorkloadEnv(plain=plain)
     if function == "ml-analytics":
-        plain = {"ENVIRONMENT": environment, **({"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {})}
+        plain.update({"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {})
         return WorkloadEnv(plain=plain, secrets={"DATABASE_URL": database_url})
     raise ValueError(f"no environment contract for function '{function}'")
 

@@ -71,9 +71,14 @@ class FunctionSpec:
     entry_point: str
 
 
-# The functions log as the services do, through app/common/logging.py (standard library only), packed into each
-# function's source at the same import path.
-FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
+# The functions log as the services do, through app/common/logging.py, and answer CORS as they do, by
+# app/common/cors.py (both standard library only), packed into each function's source at the same import path.
+FUNCTION_SHARED_FILES = (
+    "app/__init__.py",
+    "app/common/__init__.py",
+    "app/common/logging.py",
+    "app/common/cors.py",
+)
 FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
     FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics"),
@@ -199,7 +204,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     functions: dict[str, CloudFunction] = {}
     pools = capacity.plan_pools(config)
     for spec in FUNCTIONS:
-        env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
+        env = function_env(
+            spec.name, config.environment, database_url, pools.get(spec.name), config.gateway.allowed_origins
+        )
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(

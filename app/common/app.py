@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.common import health
+from app.common import cors, health
 from app.common.cache import TwoLayerCache
 from app.common.db import Database
 from app.common.errors import document_errors, install_error_handlers
@@ -103,14 +103,12 @@ def create_service_app(
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
     if settings.cors_allowed_origins:
-        # Outermost, so a preflight is answered before anything else runs. API Gateway passes preflights
-        # through (its OPTIONS operations carry no security), so the service is what answers them. Credentials
-        # are bearer tokens in a header, never cookies: allow_credentials stays off.
+        # Outermost, so a preflight is answered before anything else runs (app/common/cors.py says why here).
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_allowed_origins),
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type", "x-api-key", "idempotency-key"],
-            max_age=600,
+            allow_methods=list(cors.ALLOWED_METHODS),
+            allow_headers=list(cors.ALLOWED_HEADERS),
+            max_age=cors.MAX_AGE_SECONDS,
         )
     return app

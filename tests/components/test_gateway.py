@@ -127,8 +127,7 @@ def test_each_operation_requires_what_its_route_says(dev_document: dict) -> None
     for path, item in dev_document["paths"].items():
         route = next(r for r in public_routes() if r.prefix is None or path.startswith(r.prefix))
         seen.add(route.workload)
-        # dev allows a local front end's origin: the services' paths let its preflights through, not the functions'
-        assert set(item) == {*METHODS, *(["options"] if route.workload in ("auth", "api", "ai") else [])}, path
+        assert set(item) == {*METHODS, "options"}, path  # dev allows a local front end's origin
         for method, operation in item.items():
             if path in probes or method == "options":
                 assert "security" not in operation and "x-google-quota" not in operation, path
@@ -152,14 +151,15 @@ def test_quota_and_cors_follow_the_config(synth) -> None:
     }
     assert [m["name"] for m in document["x-google-management"]["metrics"]] == [QUOTA_METRIC]
     for path, item in document["paths"].items():
-        if path.startswith("/fn/"):
-            assert "options" not in item, path  # functions do not answer preflights
-            continue
-        preflight = item["options"]  # every service path lets its preflight through, unchecked and unmetered
+        preflight = item["options"]  # every path lets its preflight through, unchecked and unmetered
         assert "security" not in preflight and "x-google-quota" not in preflight, path
         assert preflight["x-google-backend"] == item["get"]["x-google-backend"], path
     for service in ("auth", "api", "ai"):
         assert json.loads(_env(plan, service)["CORS_ALLOWED_ORIGINS"]) == ["https://app.example.com"]
+    for function in ("korean-nlp", "ml-analytics"):
+        fn = plan.one("gcp:cloudfunctionsv2/function:Function", f"-{function}-function")
+        env = fn.inputs["serviceConfig"]["environmentVariables"]
+        assert json.loads(env["CORS_ALLOWED_ORIGINS"]) == ["https://app.example.com"]
     assert _errors(document) == []
 
 

@@ -20,9 +20,11 @@ from typing import Any
 
 import functions_framework
 from flask import Request, Response
+from flask_cors import cross_origin
 from kiwipiepy import Kiwi
 
 # Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common import cors
 from app.common.logging import configure_hosted_logging
 
 configure_hosted_logging()
@@ -84,6 +86,10 @@ def _route(path: str) -> str:
 
 
 @functions_framework.http
+@cross_origin(
+    origins=cors.allowed_origins(), methods=list(cors.ALLOWED_METHODS), allow_headers=list(cors.ALLOWED_HEADERS),
+    max_age=cors.MAX_AGE_SECONDS,
+)  # fmt: skip
 def korean_nlp(request: Request) -> Response:
     route = _route(request.path)
     if route in ("/health", "/"):

@@ -40,8 +40,10 @@ from uuid import UUID
 import functions_framework
 import numpy as np
 from flask import Request, Response
+from flask_cors import cross_origin
 
 # Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common import cors
 from app.common.logging import configure_hosted_logging
 
 configure_hosted_logging()
@@ -372,6 +374,10 @@ ROUTES = {"/anomalies": _anomalies, "/events": _events, "/report": _report}
 
 
 @functions_framework.http
+@cross_origin(
+    origins=cors.allowed_origins(), methods=list(cors.ALLOWED_METHODS), allow_headers=list(cors.ALLOWED_HEADERS),
+    max_age=cors.MAX_AGE_SECONDS,
+)  # fmt: skip
 def ml_analytics(request: Request) -> Response:
     path = request.path[len(PREFIX) :] if request.path.startswith(PREFIX + "/") else request.path
     if path in ("/", "/health"):
