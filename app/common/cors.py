@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # The caller's access token, JSON bodies, API Gateway's API key, the api's idempotent writes.
@@ -24,3 +25,13 @@ def allowed_origins() -> list[str]:
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise ValueError('CORS_ALLOWED_ORIGINS must be a JSON list of origins, e.g. ["https://app.example.com"]')
     return origins
+
+
+def flask_cors_options() -> dict[str, Any]:
+    """flask-cors' ``cross_origin`` arguments for the functions: the same rules as the services' middleware."""
+    return {
+        "origins": allowed_origins(),
+        "methods": list(ALLOWED_METHODS),
+        "allow_headers": list(ALLOWED_HEADERS),
+        "max_age": MAX_AGE_SECONDS,
+    }

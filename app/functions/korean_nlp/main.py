@@ -86,10 +86,7 @@ def _route(path: str) -> str:
 
 
 @functions_framework.http
-@cross_origin(
-    origins=cors.allowed_origins(), methods=list(cors.ALLOWED_METHODS), allow_headers=list(cors.ALLOWED_HEADERS),
-    max_age=cors.MAX_AGE_SECONDS,
-)  # fmt: skip
+@cross_origin(**cors.flask_cors_options())
 def korean_nlp(request: Request) -> Response:
     route = _route(request.path)
     if route in ("/health", "/"):

@@ -374,10 +374,7 @@ ROUTES = {"/anomalies": _anomalies, "/events": _events, "/report": _report}
 
 
 @functions_framework.http
-@cross_origin(
-    origins=cors.allowed_origins(), methods=list(cors.ALLOWED_METHODS), allow_headers=list(cors.ALLOWED_HEADERS),
-    max_age=cors.MAX_AGE_SECONDS,
-)  # fmt: skip
+@cross_origin(**cors.flask_cors_options())
 def ml_analytics(request: Request) -> Response:
     path = request.path[len(PREFIX) :] if request.path.startswith(PREFIX + "/") else request.path
     if path in ("/", "/health"):
