@@ -253,6 +253,8 @@ def test_api_gateway_checks_the_user_the_key_and_answers_preflights_through_the_
         assert preflight.headers["access-control-allow-origin"] == origin
         foreign = bare.options("/v1/agents", headers={**asked, "Origin": "https://elsewhere.example"})
         assert "access-control-allow-origin" not in foreign.headers
+        function = bare.options("/fn/korean-nlp/analyze", headers=asked)  # answered by the function itself
+        assert function.status_code == 200 and function.headers["access-control-allow-origin"] == origin
     missing = j.client.get("/v1/agents")  # the stack's key, no user token: the gateway refuses
     assert missing.status_code == 401 and "Jwt is missing" in missing.text
     forged = j.client.get("/v1/agents", headers={"Authorization": "Bearer " + j.headers["Authorization"][-40:]})
