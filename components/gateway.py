@@ -1,4 +1,6 @@
-"""The public entry: global external HTTPS load balancer with Cloud Armor and CDN, API Gateway, or Apigee.
+"""The public entry: global external HTTPS load balancer with Cloud Armor and CDN, or API Gateway.
+
+Apigee was an option and is not any more: docs/adr/0008-no-apigee.md.
 
 Routing is the same everywhere (docs/design.md §7): ``/auth/*`` -> auth, ``/ai/*`` -> ai, ``/fn/<name>/*`` -> that
 function, everything else -> api.
@@ -36,15 +38,39 @@ class ArmorConfig(ConfigModel):
     adaptive_protection: bool = False
 
 
-class GatewayConfig(ConfigModel):
-    """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, Apigee, or none."""
+# A browser origin: scheme, host and optional port (https://www.rfc-editor.org/rfc/rfc6454#section-4).
+_ORIGIN = re.compile(
+    r"^https?://([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*(:\d{1,5})?$"
+)
+_LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$")
 
-    type: Literal["loadBalancer", "apiGateway", "apigee", "none"] = "apiGateway"
+
+class GatewayConfig(ConfigModel):
+    """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, or none."""
+
+    type: Literal["loadBalancer", "apiGateway", "none"] = "apiGateway"
     domains: list[str] = Field(default_factory=list, description="Hostnames for the managed certificate.")
     cdn: bool = False
     armor: ArmorConfig = ArmorConfig()
     ssl_profile: Literal["MODERN", "RESTRICTED"] = "MODERN"
-    apigee_environment_type: Literal["BASE", "INTERMEDIATE", "COMPREHENSIVE"] = "BASE"
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (https://host[:port]) the services answer cross-origin requests from; "
+        "empty: none (same-origin and non-browser clients only).",
+    )
+    quota_per_minute: int = Field(
+        600,
+        ge=1,
+        le=1_000_000,
+        description="apiGateway: requests per minute per consumer, the Google project that owns the caller's API key.",
+    )
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _no_apigee(cls, value: object) -> object:
+        if value == "apigee":
+            raise ValueError("apigee is no longer offered (why: docs/adr/0008-no-apigee.md); use loadBalancer")
+        return value
 
     @field_validator("domains")
     @classmethod
@@ -54,10 +80,23 @@ class GatewayConfig(ConfigModel):
                 raise ValueError(f"'{domain}' is not a valid DNS name")
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*":
+                raise ValueError("allowedOrigins: name each origin; '*' lets any web page call the API as its user")
+            if not _ORIGIN.match(origin) or (origin.startswith("http:") and not _LOCAL_ORIGIN.match(origin)):
+                raise ValueError(
+                    f"allowedOrigins: '{origin}' is not an origin; write https://host[:port] (http only for "
+                    "localhost), with no path or trailing slash"
+                )
+        return value
+
     @property
     def serves_domains(self) -> bool:
         """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
-        return self.type in ("loadBalancer", "apigee")
+        return self.type == "loadBalancer"
 
     @model_validator(mode="after")
     def _needs(self) -> GatewayConfig:
@@ -65,6 +104,8 @@ class GatewayConfig(ConfigModel):
             raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
         if self.cdn and self.type != "loadBalancer":
             raise ValueError("cdn needs type loadBalancer")
+        if "quota_per_minute" in self.model_fields_set and self.type != "apiGateway":
+            raise ValueError("quotaPerMinute is enforced by API Gateway only: remove it or use type apiGateway")
         for cidr in self.armor.allowlist:
             try:
                 ipaddress.ip_network(cidr)
@@ -109,6 +150,10 @@ class Backend:
     """Cache responses at the edge (only what the service marks cacheable)."""
     public_paths: Sequence[str] | None = None
     """Only these exact paths are routed (the rest of the prefix is not public); None routes the whole prefix."""
+    user_token: bool = True
+    """API Gateway demands the user's access token here (stacks/routes.py's Route.user_token)."""
+    probe_paths: Sequence[str] = ()
+    """The service's health and readiness paths: open at API Gateway, for uptime checks."""
 
     def paths(self) -> list[str]:
         """URL-map path patterns of this (non-default) backend."""
@@ -425,48 +470,137 @@ def _cdn_policy() -> compute.BackendServiceCdnPolicyArgs:
 
 # --- API Gateway --------------------------------------------------------------------------------------------
 
+# The gateway's own checks, each as Google documents it for API Gateway's OpenAPI 2.0 configs:
+# - the user's JWT: https://cloud.google.com/api-gateway/docs/authenticating-users-jwt (securityDefinitions with
+#   x-google-issuer, x-google-jwks_uri, x-google-audiences; an operation's `security` names what it requires);
+# - API keys: https://cloud.google.com/api-gateway/docs/authenticate-api-keys (an apiKey definition; the managed
+#   service must be enabled in the project that owns the key);
+# - quotas: https://cloud.google.com/api-gateway/docs/quotas-configure (x-google-management metrics and limits,
+#   x-google-quota metricCosts per operation; limits are per minute per consumer project, the API key's);
+# - CORS: API Gateway runs ESPv2 without its CORS flags, so a preflight is answered by the backend; an OPTIONS
+#   operation with no `security` lets it through (https://cloud.google.com/endpoints/docs/openapi/support-cors).
+USER_TOKEN = "grid_user"
+API_KEY = "api_key"
+API_KEY_HEADER = "x-api-key"
+QUOTA_METRIC = "grid-requests"
+METHODS = ("get", "post", "put", "patch", "delete")
 
-def openapi_spec(title: str, backends: Sequence[Backend], uris: Mapping[str, str]) -> str:
-    """Swagger 2.0 for API Gateway from the routing table: each prefix forwards every method to its service."""
-    methods = ("get", "post", "put", "patch", "delete")
+
+@dataclass(frozen=True)
+class EdgeArgs:
+    """What API Gateway enforces itself before a request reaches a service."""
+
+    issuer: str
+    """``iss`` of the access tokens auth signs."""
+    audience: str
+    """``aud`` of those tokens."""
+    jwks_backend: str
+    """Key of the backend that serves the public keys (auth)."""
+    jwks_path: str
+    """Their path on it (``/auth/.well-known/jwks.json``)."""
+    quota_per_minute: int
+    """Requests per minute per consumer (the project of the caller's API key)."""
+    allowed_origins: Sequence[str] = ()
+    """Browser origins allowed cross-origin; empty: no OPTIONS operations (preflights get 404)."""
+
+
+def openapi_spec(
+    title: str,
+    backends: Sequence[Backend],
+    uris: Mapping[str, str],
+    edge: EdgeArgs | None = None,
+    jwks_uri: str = "",
+) -> str:
+    """Swagger 2.0 for API Gateway from the routing table: each prefix forwards every method to its service.
+
+    With ``edge``, the gateway checks the user's token (except on probes and on routes without ``user_token``)
+    and an API key on every other operation, meters each keyed call against the per-consumer quota, and lets
+    CORS preflights of every path through to the workload that answers them; Google fetches the keys that sign
+    the user's token from ``jwks_uri`` (and caches them five minutes)."""
     paths: dict[str, dict] = {}
     for backend in backends:
         uri = uris[backend.key]
         operation_id = backend.key.replace("-", "_")
-        gateway_paths = list(backend.public_paths) if backend.public_paths else _gateway_paths(backend.path_prefix)
-        for index, path in enumerate(gateway_paths):
+        routed = list(backend.public_paths) if backend.public_paths else _gateway_paths(backend)
+        probes = [p for p in backend.probe_paths if p not in routed]
+        for index, path in enumerate([*routed, *probes]):
             params = [{"name": "rest", "in": "path", "required": True, "type": "string"}] if "{rest" in path else []
-            paths[path] = {
-                method: {
-                    "operationId": f"{operation_id}_{method}_{index}",
-                    "x-google-backend": {
-                        "address": uri,
-                        "path_translation": "APPEND_PATH_TO_ADDRESS",
-                        "jwt_audience": uri,
-                        "deadline": 60.0,
-                    },
-                    "parameters": params,
-                    "responses": {"default": {"description": "Forwarded to the service."}},
-                }
-                for method in methods
+            requirement = _requirement(backend, path, edge)
+            item = {
+                method: _operation(f"{operation_id}_{method}_{index}", uri, params, requirement) for method in METHODS
             }
-    return json.dumps(
-        {
-            "swagger": "2.0",
-            "info": {"title": title, "version": "1.0.0"},
-            "schemes": ["https"],
-            "produces": ["application/json"],
-            "paths": dict(sorted(paths.items())),
+            if edge is not None and edge.allowed_origins:
+                item["options"] = _operation(f"{operation_id}_options_{index}", uri, params, None)
+            paths[path] = item
+    document: dict = {
+        "swagger": "2.0",
+        "info": {"title": title, "version": "1.0.0"},
+        "schemes": ["https"],
+        "produces": ["application/json"],
+        "paths": dict(sorted(paths.items())),
+    }
+    if edge is not None:
+        document["securityDefinitions"] = {
+            USER_TOKEN: {
+                "authorizationUrl": "",
+                "flow": "implicit",
+                "type": "oauth2",
+                "scopes": {},
+                "x-google-issuer": edge.issuer,
+                "x-google-jwks_uri": jwks_uri,
+                "x-google-audiences": edge.audience,
+            },
+            API_KEY: {"type": "apiKey", "name": API_KEY_HEADER, "in": "header"},
+        }
+        document["x-google-management"] = {
+            "metrics": [
+                {"name": QUOTA_METRIC, "displayName": "Grid requests", "valueType": "INT64", "metricKind": "DELTA"}
+            ],
+            "quota": {
+                "limits": [
+                    {
+                        "name": f"{QUOTA_METRIC}-per-minute",
+                        "metric": QUOTA_METRIC,
+                        "unit": "1/min/{project}",
+                        "values": {"STANDARD": edge.quota_per_minute},
+                    }
+                ]
+            },
+        }
+    return json.dumps(document, sort_keys=True)
+
+
+def _requirement(backend: Backend, path: str, edge: EdgeArgs | None) -> list[dict] | None:
+    """The operation's security requirement: None for an open operation (no edge, or a probe)."""
+    if edge is None or path in backend.probe_paths:
+        return None
+    return [{USER_TOKEN: [], API_KEY: []}] if backend.user_token else [{API_KEY: []}]
+
+
+def _operation(operation_id: str, uri: str, params: list[dict], requirement: list[dict] | None) -> dict:
+    operation = {
+        "operationId": operation_id,
+        "x-google-backend": {
+            "address": uri,
+            "path_translation": "APPEND_PATH_TO_ADDRESS",
+            "jwt_audience": uri,
+            "deadline": 60.0,
         },
-        sort_keys=True,
-    )
+        "parameters": params,
+        "responses": {"default": {"description": "Forwarded to the service."}},
+    }
+    if requirement is not None:
+        # Metered only where the caller is identified: the quota is per consumer project, named by the API key.
+        operation["security"] = requirement
+        operation["x-google-quota"] = {"metricCosts": {QUOTA_METRIC: 1}}
+    return operation
 
 
-def _gateway_paths(prefix: str | None) -> list[str]:
-    # API Gateway has no catch-all route: the default (api) backend gets its known top-level prefixes.
-    if prefix is None:
-        return ["/health", "/ready", "/v1/{rest=**}"]
-    return [prefix, f"{prefix}/{{rest=**}}"]
+def _gateway_paths(backend: Backend) -> list[str]:
+    # API Gateway has no catch-all route: the default (api) backend gets its probes and its versioned API.
+    if backend.path_prefix is None:
+        return [*backend.probe_paths, "/v1/{rest=**}"]
+    return [backend.path_prefix, f"{backend.path_prefix}/{{rest=**}}"]
 
 
 @dataclass
@@ -478,28 +612,74 @@ class ApiGatewayArgs:
     service_account: pulumi.Input[str]
     """Identity API Gateway calls the services with (granted run.invoker on each)."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    edge: EdgeArgs | None = None
+    """The gateway's own JWT, API key, quota and CORS rules; None: it only forwards."""
 
 
 class ApiGateway(GridComponent):
-    """API Gateway: a cheap managed entry for dev; services stay private and trust only its identity."""
+    """API Gateway: a cheap managed entry for dev; services stay private and trust only its identity.
+
+    With ``edge``, a second, open gateway (``<name>-keys``) serves only auth's public keys: Google must fetch
+    them anonymously, auth admits only the gateway's identity, and the main gateway cannot name its own
+    hostname in its config (the hostname exists only once the gateway does)."""
 
     _module = "gateway"
 
     hostname: pulumi.Output[str]
+    jwks_uri: pulumi.Output[str] | None
+    managed_service: pulumi.Output[str]
+    """The API's service name: API keys are restricted to it, and it must be enabled where they are made."""
 
     def __init__(self, name: str, args: ApiGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
+        edge = args.edge
+        self.jwks_uri = None
+        jwks_uri: pulumi.Input[str] = ""
+        if edge is not None:
+            [auth] = [b for b in args.backends if b.key == edge.jwks_backend]
+            keys = Backend(auth.key, auth.kind, auth.service_name, auth.path_prefix, auth.uri,
+                           public_paths=(edge.jwks_path,))  # fmt: skip
+            keys_host = self._gateway(f"{name}-keys", args, [keys], None, "keys")[1]
+            self.jwks_uri = pulumi.Output.concat("https://", keys_host, edge.jwks_path)
+            jwks_uri = self.jwks_uri
+        api, self.hostname = self._gateway(name, args, args.backends, edge, "", jwks_uri)
+        self.managed_service = api.managed_service
+        if edge is not None:
+            # API keys work against the API only where its managed service is enabled
+            # (https://cloud.google.com/api-gateway/docs/authenticate-api-keys).
+            gcp.projects.Service(
+                self.child_name("service"),
+                project=args.project,
+                service=api.managed_service,
+                disable_on_destroy=False,
+                opts=self.child_opts(),
+            )
+        self.register_outputs({"hostname": self.hostname, "jwks_uri": self.jwks_uri})
+
+    def _gateway(
+        self,
+        gateway_id: str,
+        args: ApiGatewayArgs,
+        backends: Sequence[Backend],
+        edge: EdgeArgs | None,
+        role: str,
+        jwks_uri: pulumi.Input[str] = "",
+    ) -> tuple[gcp.apigateway.Api, pulumi.Output[str]]:
+        """One API, its config and its gateway; ``role`` prefixes the child names ("" for the main one)."""
         ag = gcp.apigateway
-        api = ag.Api(self.child_name("api"), api_id=name, project=args.project, opts=self.child_opts())
-        keys = [b.key for b in args.backends]
-        spec = pulumi.Output.all(*[b.uri for b in args.backends]).apply(
-            lambda uris: openapi_spec(name, args.backends, dict(zip(keys, uris, strict=True)))
-        )
+        child = (lambda suffix: self.child_name(f"{role}-{suffix}")) if role else self.child_name
+        api = ag.Api(child("api"), api_id=gateway_id, project=args.project, opts=self.child_opts())
+        keys = [b.key for b in backends]
+
+        def document(values: list) -> str:
+            return openapi_spec(gateway_id, backends, dict(zip(keys, values[:-1], strict=True)), edge, values[-1])
+
+        spec = pulumi.Output.all(*[b.uri for b in backends], jwks_uri).apply(document)
         config = ag.ApiConfig(
-            self.child_name("config"),
+            child("config"),
             api=api.api_id,
             project=args.project,
-            api_config_id_prefix=f"{name}-",
+            api_config_id_prefix=f"{gateway_id}-",
             openapi_documents=[
                 ag.ApiConfigOpenapiDocumentArgs(
                     document=ag.ApiConfigOpenapiDocumentDocumentArgs(
@@ -515,72 +695,12 @@ class ApiGateway(GridComponent):
             opts=self.child_opts(replace_on_changes=["openapiDocuments"], delete_before_replace=False),
         )
         gateway = ag.Gateway(
-            self.child_name("gateway"),
-            gateway_id=name,
+            child("gateway"),
+            gateway_id=gateway_id,
             api_config=config.id,
             region=args.region,
             project=args.project,
             labels=dict(args.labels),
             opts=self.child_opts(),
         )
-        self.hostname = gateway.default_hostname
-        self.register_outputs({"hostname": self.hostname})
-
-
-# --- Apigee (prod only) -------------------------------------------------------------------------------------
-
-
-@dataclass
-class ApigeeArgs:
-    project: str
-    region: str
-    network_id: pulumi.Input[str]
-    """VPC Apigee's runtime peers with."""
-    domains: Sequence[str]
-    environment_type: str = "BASE"
-
-
-class ApigeeGateway(GridComponent):
-    """Apigee X pay-as-you-go: organization, runtime instance, one environment and an environment group.
-
-    Proxies are deployed from the team's API proxy bundles with Apigee's own tooling; this component owns the
-    runtime they run on.
-    """
-
-    _module = "gateway"
-
-    environment: pulumi.Output[str]
-
-    def __init__(self, name: str, args: ApigeeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, opts)
-        ap = gcp.apigee
-        org = ap.Organization(
-            self.child_name("org"),
-            project_id=args.project,
-            analytics_region=args.region,
-            runtime_type="CLOUD",
-            billing_type="PAYG",
-            authorized_network=args.network_id,
-            opts=self.child_opts(),
-        )
-        instance = ap.Instance(self.child_name("instance"), org_id=org.id, location=args.region, opts=self.child_opts())
-        environment = ap.Environment(
-            self.child_name("env"), org_id=org.id, name="prod", type=args.environment_type, opts=self.child_opts()
-        )
-        group = ap.EnvGroup(
-            self.child_name("group"), org_id=org.id, name="public", hostnames=list(args.domains), opts=self.child_opts()
-        )
-        ap.EnvGroupAttachment(
-            self.child_name("group-attachment"),
-            envgroup_id=group.id,
-            environment=environment.name,
-            opts=self.child_opts(),
-        )
-        ap.InstanceAttachment(
-            self.child_name("instance-attachment"),
-            instance_id=instance.id,
-            environment=environment.name,
-            opts=self.child_opts(),
-        )
-        self.environment = environment.name
-        self.register_outputs({"environment": self.environment})
+        return api, gateway.default_hostname

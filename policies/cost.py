@@ -17,9 +17,6 @@ from pulumi_policy import EnforcementLevel, Policy, Severity
 
 from policies import price_catalog
 from policies.gcp import (
-    APIGEE_ENVIRONMENT,
-    APIGEE_INSTANCE,
-    APIGEE_ORGANIZATION,
     CLOUD_ARMOR_TIER,
     FUNCTION,
     REDIS_INSTANCE,
@@ -165,18 +162,6 @@ def _vpc_connector(r: Subject) -> Iterator[str]:
         yield f"minInstances {least:g} exceeds {_number(r.config, 'maxMinInstances'):g} (they run around the clock)"
 
 
-def _apigee_allowed(r: Subject) -> Iterator[str]:
-    if not r.config["allowApigee"]:
-        yield "Apigee is not budgeted in this environment; use API Gateway or the load balancer"
-
-
-def _apigee_environment_type(r: Subject) -> Iterator[str]:
-    kind = get(r.props, "type")
-    if is_known(kind) and kind not in r.config["allowedTypes"]:
-        shown = kind or "unset"
-        yield f"environment type {shown} is not one of {list(r.config['allowedTypes'])}"
-
-
 def _cloud_armor_enterprise(r: Subject) -> Iterator[str]:
     tier = get(r.props, "cloudArmorTier", "CA_STANDARD")
     if is_known(tier) and tier != "CA_STANDARD" and not r.config["allowEnterprise"]:
@@ -297,16 +282,6 @@ POLICIES: list[Policy] = [
          "maxInstances": {"type": "integer", "minimum": 3, "default": 3},
          "maxMinInstances": {"type": "integer", "minimum": 2, "default": 2}},
     ), (VPC_CONNECTOR,), _vpc_connector),
-    resource_policy(_cost(
-        "cost-apigee-allowed", "Apigee only where the environment budgets for it.",
-        "Use API Gateway or the HTTPS load balancer outside production.", price_catalog.APIGEE_URL,
-        {"allowApigee": _BOOL},
-    ), (APIGEE_ORGANIZATION, APIGEE_INSTANCE, APIGEE_ENVIRONMENT), _apigee_allowed),
-    resource_policy(_cost(
-        "cost-apigee-environment-type", "Apigee environments declare a type from the environment's list.",
-        "Set type=BASE (or INTERMEDIATE where allowed) on the Apigee environment.", price_catalog.APIGEE_URL,
-        {"allowedTypes": {"type": "array", "items": {"type": "string"}, "default": ["BASE"]}},
-    ), (APIGEE_ENVIRONMENT,), _apigee_environment_type),
     resource_policy(_cost(
         "cost-cloud-armor-enterprise", "Cloud Armor Enterprise only where the environment allows it.",
         "Keep cloudArmorTier=CA_STANDARD.", price_catalog.ARMOR_URL,

@@ -25,9 +25,6 @@ VPC_CONNECTOR: Final = "gcp:vpcaccess/connector:Connector"
 SERVICE_ACCOUNT_KEY: Final = "gcp:serviceaccount/key:Key"
 PUBSUB_SUBSCRIPTION: Final = "gcp:pubsub/subscription:Subscription"
 SCHEDULER_JOB: Final = "gcp:cloudscheduler/job:Job"
-APIGEE_ORGANIZATION: Final = "gcp:apigee/organization:Organization"
-APIGEE_INSTANCE: Final = "gcp:apigee/instance:Instance"
-APIGEE_ENVIRONMENT: Final = "gcp:apigee/environment:Environment"
 CLOUD_ARMOR_TIER: Final = "gcp:compute/projectCloudArmorTier:ProjectCloudArmorTier"
 
 # IAM resources come in three shapes: one member, a list of members, or a whole policy document.

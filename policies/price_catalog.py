@@ -40,7 +40,6 @@ IP_URL: Final = "https://cloud.google.com/vpc/network-pricing#ipaddress"
 ARMOR_URL: Final = "https://cloud.google.com/armor/pricing"
 CDN_URL: Final = "https://cloud.google.com/cdn/pricing"
 API_GATEWAY_URL: Final = "https://cloud.google.com/api-gateway/pricing"
-APIGEE_URL: Final = "https://cloud.google.com/apigee/pricing/pay-as-you-go"
 SECRETS_URL: Final = "https://cloud.google.com/secret-manager/pricing"
 REGISTRY_URL: Final = "https://cloud.google.com/artifact-registry/pricing"
 PUBSUB_URL: Final = "https://cloud.google.com/pubsub/pricing"
@@ -144,11 +143,6 @@ CDN: Final = {
 
 # --- API front doors ---------------------------------------------------------------------------
 API_GATEWAY_CALLS: Final = Price(3.00, "million calls", API_GATEWAY_URL)
-APIGEE_ENVIRONMENT_HOUR: Final = {
-    "BASE": Price(0.50, "environment-hour", APIGEE_URL, note="re-check"),
-    "INTERMEDIATE": Price(2.00, "environment-hour", APIGEE_URL, note="re-check"),
-    "COMPREHENSIVE": Price(4.70, "environment-hour", APIGEE_URL, note="re-check"),
-}
 
 # --- Platform services -------------------------------------------------------------------------
 SECRET_VERSION: Final = Price(0.06, "active version-month", SECRETS_URL)

@@ -472,13 +472,6 @@ def price_api_gateway(props: Mapping[str, Any], usage: Usage) -> Estimate:
     )
 
 
-def price_apigee_environment(props: Mapping[str, Any], usage: Usage) -> Estimate:
-    kind = get(props, "type")
-    if kind not in catalog.APIGEE_ENVIRONMENT_HOUR:
-        # Unset (or unknown) type: price the worst case so the budget check errs high.
-        kind = "COMPREHENSIVE"
-    line = Line(f"{HOURS_PER_MONTH:g} h", HOURS_PER_MONTH, catalog.APIGEE_ENVIRONMENT_HOUR[kind])
-    return Estimate(f"Apigee PAYG {kind} environment (API call charges not included)", (line,))
 
 
 # --- Platform services ----------------------------------------------------------------------

@@ -65,7 +65,7 @@ SECRET_KEYS: dict[str, str] = {
     "slackAuthToken": "Slack bot OAuth token (xoxb-...) for the alert notification channel",
 }
 
-# One service account each. "gateway" is the identity API Gateway/Apigee call services with; "invoker" signs
+# One service account each. "gateway" is the identity API Gateway calls services with; "invoker" signs
 # the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports;
 # "cost-cap" stops the services when a dev budget is spent; "fn-build" builds the functions' images.
 WORKLOADS = (
@@ -391,8 +391,6 @@ class StackConfig(_Model):
                 "grid:monitoring.paging: needs the secret grid:pagerdutyRoutingKey: "
                 "run `pulumi config set --secret grid:pagerdutyRoutingKey <key>` or set paging: false"
             )
-        if self.gateway.type == "apigee" and self.environment != "prod":
-            raise ValueError("grid:gateway.type: apigee is for prod only; use apiGateway or loadBalancer here")
         for service, revision in {**self.rollout.stable, **self.rollout.previous}.items():
             if not revision.startswith(f"{self.name_prefix}-{service}-"):
                 raise ValueError(

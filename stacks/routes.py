@@ -19,6 +19,9 @@ class Route:
     cached: bool = False
     """Serves responses marked public (``Cache-Control: public``, app/common/caching.py) that Cloud CDN may cache:
     the load balancer enables the CDN on this route's backend alone when the stack asks for a CDN."""
+    user_token: bool = True
+    """A gateway that checks tokens itself (API Gateway) demands the user's access token on this route; auth's
+    is open, since it issues the tokens (register, login, refresh) and checks its own ``/me``."""
 
     def paths(self) -> list[str]:
         """The URL-map path patterns of this route (a prefix's own path and everything under it)."""
@@ -33,13 +36,22 @@ class Route:
         return path == self.prefix or path.startswith(f"{self.prefix}/")
 
 
+# Every Cloud Run service's liveness and readiness probes (app/common/health.py), under its prefix: open at the
+# gateway (uptime checks carry no user token nor API key).
+PROBES = ("/health", "/ready")
+
 ROUTES = (
-    Route("auth", "/auth", cached=True),  # the JWKS
+    Route("auth", "/auth", cached=True, user_token=False),  # the JWKS is public and cacheable; auth issues the tokens
     Route("ai", "/ai"),
     Route("korean-nlp", "/fn/korean-nlp"),
     Route("ml-analytics", "/fn/ml-analytics", public_paths=("/fn/ml-analytics/anomalies",)),
     Route("api", None),
 )
+
+
+def public_routes() -> tuple[Route, ...]:
+    """Every public route, the default (api) one last: what each gateway is generated from."""
+    return ROUTES
 
 
 def route_of(path: str) -> Route | None:

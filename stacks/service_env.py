@@ -6,7 +6,8 @@ two agree. Secrets are only ever Secret Manager references (SecretRef), never va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -14,6 +15,10 @@ import pulumi
 from components.compute import SecretRef
 from components.compute.run import STARTUP_CONNECT_SECONDS
 from stacks.config import BACKGROUND_WORK
+
+# The access tokens' `iss` and `aud`: auth signs with them, api/ai and API Gateway check them.
+ACCESS_TOKEN_ISSUER = "grid-auth"
+ACCESS_TOKEN_AUDIENCE = "grid"
 
 
 @dataclass
@@ -52,6 +57,8 @@ class EnvSources:
     """The account Pub/Sub signs push tokens as."""
     db_pools: Mapping[str, int] = field(default_factory=dict)
     """DB_POOL_MAX_SIZE per connecting workload, sized so the stack fits max_connections (stacks/capacity.py)."""
+    cors_allowed_origins: Sequence[str] = ()
+    """Browser origins the services answer cross-origin requests (and their preflights) from."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,10 @@ def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
 def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
     """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
     env = _common(service, src)
+    if service != "migrations":
+        env.plain.update({"JWT_ISSUER": ACCESS_TOKEN_ISSUER, "JWT_AUDIENCE": ACCESS_TOKEN_AUDIENCE})
+        if src.cors_allowed_origins:
+            env.plain["CORS_ALLOWED_ORIGINS"] = json.dumps(list(src.cors_allowed_origins))
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
@@ -152,14 +163,17 @@ def function_env(
     db_pool: int | None = None,
     trusted_proxy_hops: int = 0,
     database_ca_cert: pulumi.Input[str] | None = None,
+    cors_allowed_origins: Sequence[str] = (),
 ) -> WorkloadEnv:
-    """Environment of a Cloud Function (korean-nlp needs nothing but where the client IP is, for its per-client
-    rate; ml-analytics also writes usage to Postgres)."""
-    plain = {"ENVIRONMENT": environment, "TRUSTED_PROXY_HOPS": str(trusted_proxy_hops)}
+    """Environment of a Cloud Function: where the client IP is (for the per-client rates), the origins browsers may
+    call it from (answered as the services do); ml-analytics also writes usage to Postgres."""
+    plain: dict[str, pulumi.Input[str]] = {"ENVIRONMENT": environment, "TRUSTED_PROXY_HOPS": str(trusted_proxy_hops)}
+    if cors_allowed_origins:
+        plain["CORS_ALLOWED_ORIGINS"] = json.dumps(list(cors_allowed_origins))
     if function == "korean-nlp":
         return WorkloadEnv(plain=plain)
     if function == "ml-analytics":
-        plain |= {"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {}
+        plain.update({"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {})
         env = WorkloadEnv(plain=plain, secrets={"DATABASE_URL": database_url})
         _database_ca(env, database_ca_cert)
         return env

@@ -32,11 +32,10 @@ from components.compute.functions import FunctionSourceBucketArgs
 from components.gateway import (
     ApiGateway,
     ApiGatewayArgs,
-    ApigeeArgs,
-    ApigeeGateway,
     ArmorArgs,
     ArmorPolicy,
     Backend,
+    EdgeArgs,
     HttpsLoadBalancer,
     LoadBalancerArgs,
 )
@@ -57,8 +56,8 @@ from gridlib.config_base import narrow
 from gridlib.labels import BACKGROUND_LABEL
 from stacks import capacity
 from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
-from stacks.routes import ROUTES, Route
-from stacks.service_env import EnvSources, Jwks, function_env, service_env
+from stacks.routes import PROBES, Route, public_routes
+from stacks.service_env import ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, EnvSources, Jwks, function_env, service_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "api", "ai")
@@ -74,9 +73,9 @@ class FunctionSpec:
     entry_point: str
 
 
-# What the functions share with the services (standard library only, psycopg for pgconnect), packed into each
-# function's source at the same import path: logging as the services do, the caching policy, the client IP, the
-# in-process rate and how a Postgres URL is connected (server CA, transaction pooler).
+# What the functions share with the services (standard library only, psycopg for pgconnect, flask-cors for cors),
+# packed into each function's source at the same import path: logging as the services do, CORS as they answer it,
+# the caching policy, the client IP, the in-process rate and how a Postgres URL is connected (server CA, pooler).
 FUNCTION_SHARED_FILES = (
     "app/__init__.py",
     "app/common/__init__.py",
@@ -85,6 +84,7 @@ FUNCTION_SHARED_FILES = (
     "app/common/clientip.py",
     "app/common/localrate.py",
     "app/common/pgconnect.py",
+    "app/common/cors.py",
 )
 FUNCTIONS = (
     FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
@@ -95,6 +95,7 @@ COST_CAP = "cost-cap"
 HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
 AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
+JWKS_PATH = "/auth/.well-known/jwks.json"  # app/auth/routes.py: auth's public keys
 
 
 def _function_shared_files() -> dict[str, Path]:
@@ -157,7 +158,7 @@ def _exposure(gateway_type: str) -> Exposure:
         # and the platform's own (api/ai fetching auth's keys, Cloud Tasks), never allUsers, so no client can
         # reach them but through the gateway, which sets X-Forwarded-Authorization from the caller's Authorization.
         return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "X-Forwarded-Authorization")
-    # Apigee or none: services keep their run.app URL but only trusted identities may invoke.
+    # none: services keep their run.app URL but only trusted identities may invoke.
     return Exposure("INGRESS_TRAFFIC_ALL", "ALLOW_ALL", False, 1, "Authorization")
 
 
@@ -181,7 +182,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     ).secret
 
     invoker_members: dict[str, pulumi.Input[str]] = {}
-    if config.gateway.type in ("apiGateway", "apigee"):
+    if config.gateway.type == "apiGateway":
         invoker_members["gateway"] = ids.members["gateway"]
     # Behind the load balancer, Cloud Run services turn the invoker IAM check off instead of granting allUsers,
     # which Domain Restricted Sharing (the default for new organisations) refuses:
@@ -217,6 +218,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             pools.get(spec.name),
             exposure.trusted_proxy_hops,
             base.database.server_ca_cert,
+            config.gateway.allowed_origins,
         )
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
@@ -345,7 +347,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         opts=opts,
     )
 
-    backends = [_backend(route, services, functions, config.gateway.cdn) for route in ROUTES]
+    backends = [_backend(route, services, functions, config.gateway.cdn) for route in public_routes()]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
         "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
@@ -448,6 +450,8 @@ def _backend(
         target.uri,
         cdn=cdn and route.cached,
         public_paths=route.public_paths,
+        user_token=route.user_token,
+        probe_paths=[f"{route.prefix or ''}{probe}" for probe in PROBES] if kind == "run" else [],
     )
 
 
@@ -457,10 +461,9 @@ def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:
     auth's own URL is private (not allUsers): Cloud Run IAM refuses a call without a Google-signed ID token for
     that URL, so the audience goes with it (https://cloud.google.com/run/docs/authenticating/service-to-service).
     """
-    path = "/auth/.well-known/jwks.json"
     if config.gateway.serves_domains:
-        return Jwks(f"https://{config.gateway.domains[0]}{path}", None)
-    return Jwks(pulumi.Output.concat(auth_uri, path), auth_uri)
+        return Jwks(f"https://{config.gateway.domains[0]}{JWKS_PATH}", None)
+    return Jwks(pulumi.Output.concat(auth_uri, JWKS_PATH), auth_uri)
 
 
 def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposure, events: EventBus) -> EnvSources:
@@ -486,6 +489,7 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         trusted_proxy_hops=exposure.trusted_proxy_hops,
         user_auth_header=exposure.user_auth_header,
         db_pools=capacity.plan_pools(config),
+        cors_allowed_origins=tuple(config.gateway.allowed_origins),
     )
 
 
@@ -515,23 +519,25 @@ def _gateway(config: StackConfig, base, backends: list[Backend]) -> dict[str, pu
                 region=config.region,
                 backends=backends,
                 service_account=base.identities.emails["gateway"],
+                edge=EdgeArgs(
+                    issuer=ACCESS_TOKEN_ISSUER,
+                    audience=ACCESS_TOKEN_AUDIENCE,
+                    jwks_backend="auth",
+                    jwks_path=JWKS_PATH,
+                    quota_per_minute=gw.quota_per_minute,
+                    allowed_origins=tuple(gw.allowed_origins),
+                ),
             ),
             opts=opts,
         )
-        return {"gatewayAddress": api.hostname, "gatewayHosts": [api.hostname], "candidateHost": None}
-    if gw.type == "apigee":
-        apigee = ApigeeGateway(
-            names("apigee"),
-            ApigeeArgs(
-                project=config.project,
-                region=config.region,
-                network_id=base.network.network_id,
-                domains=gw.domains,
-                environment_type=gw.apigee_environment_type,
-            ),
-            opts=opts,
-        )
-        return {"gatewayAddress": apigee.environment, "gatewayHosts": list(gw.domains), "candidateHost": None}
+        return {
+            "gatewayAddress": api.hostname,
+            "gatewayHosts": [api.hostname],
+            "candidateHost": None,
+            # Where Google fetches auth's public keys to check users' tokens, and the service API keys target.
+            "gatewayJwksUri": api.jwks_uri,
+            "gatewayManagedService": api.managed_service,
+        }
     return {"gatewayAddress": None, "gatewayHosts": [], "candidateHost": None}
 
 

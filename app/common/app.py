@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from app.common import health
+from app.common import cors, health
 from app.common.cache import TwoLayerCache
 from app.common.db import Database
 from app.common.errors import document_errors, install_error_handlers
@@ -106,4 +107,13 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
+    if settings.cors_allowed_origins:
+        # Outermost, so a preflight is answered before anything else runs (app/common/cors.py says why here).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allowed_origins),
+            allow_methods=list(cors.ALLOWED_METHODS),
+            allow_headers=list(cors.ALLOWED_HEADERS),
+            max_age=cors.MAX_AGE_SECONDS,
+        )
     return app

@@ -100,6 +100,11 @@ class ServiceSettings(BaseSettings):
         alias="TRUSTED_PROXY_HOPS",
         description="How many X-Forwarded-For entries, from the right, were added by trusted proxies.",
     )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        alias="CORS_ALLOWED_ORIGINS",
+        description="JSON list of browser origins answered cross-origin (preflights included); empty: none.",
+    )
     jwt_issuer: str = Field("grid-auth", alias="JWT_ISSUER", description="`iss` of access tokens.")
     jwt_audience: str = Field("grid", alias="JWT_AUDIENCE", description="`aud` of access tokens.")
     user_auth_header: Literal["Authorization", "X-Forwarded-Authorization"] = Field(

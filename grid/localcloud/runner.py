@@ -34,7 +34,7 @@ from starlette.routing import Route
 from grid.engine import REPO_ROOT, run_program
 from grid.local import LocalPostgres, LocalRedis
 from grid.localcloud.cloud import LocalCloud
-from grid.localcloud.entry import GatewayEntry, LoadBalancerEntry
+from grid.localcloud.entry import ApiKeys, GatewayEntry, LoadBalancerEntry
 from grid.localcloud.frontdoor import FrontDoor
 from grid.localcloud.identity import Issuer, certs_route, metadata_routes
 from grid.localcloud.pki import LocalPki
@@ -112,6 +112,9 @@ class LocalCloudRunner:
         self.port = port
         self.data_dir = data_dir
         self.retry_scale = retry_scale
+        self.api_keys = ApiKeys()
+        self.api_key: str | None = None
+        """The stack's own API key (API Gateway stacks): what a client of the entry point sends."""
         self.servers: list[_Server] = []
         self.server_tasks: list[asyncio.Future[None]] = []
         self.running: dict[str, Running] = {}
@@ -276,7 +279,7 @@ class LocalCloudRunner:
             # DNS: the entry point's public hostnames lead to it (the JWKS URL in staging/prod names one).
             entry_hosts = entry.lb.domains if isinstance(entry, LoadBalancerEntry) else []
             if isinstance(entry, GatewayEntry):
-                entry_hosts = [entry.gateway.hostname]
+                entry_hosts = entry.hostnames
             self.addresses += [(f"https://{host}", f"http://127.0.0.1:{self.port}") for host in entry_hosts]
             if entry is not None:
                 await self.serve(entry, entry_sock)
@@ -311,7 +314,9 @@ class LocalCloudRunner:
                 self.forwarder,
             )
         if isinstance(entry, ApiGateway):
-            return GatewayEntry(entry, self.issuer, self.internet_url, self.forwarder)
+            # The stack's own project gets one API key, as `gcloud services api-keys create` would make it.
+            self.api_key = self.api_keys.create(topology.project)
+            return GatewayEntry(entry, self.issuer, self.internet_url, self.forwarder, self.api_keys)
         return None
 
     def _env(self, running: Running) -> dict[str, str]:
@@ -419,6 +424,7 @@ class LocalCloudRunner:
             "stack": self.stack,
             "entry": f"http://127.0.0.1:{self.port}",
             "host": host,
+            "apiKey": self.api_key,
             "control": _url(control),
             "workloads": {
                 name: {
@@ -463,6 +469,14 @@ class LocalCloudRunner:
                 return JSONResponse({"error": f"{job.name} targets {job.uri}, which the local cloud does not run"}, 400)
             return JSONResponse({"job": job.name, "status": code})
 
+        async def api_key(request: Request) -> Response:
+            """A key owned by another consumer project: its calls are metered apart from the stack's own."""
+            body = await request.json()
+            project = body.get("project")
+            if not isinstance(project, str) or not project:
+                return JSONResponse({"error": 'send {"project": "<consumer project id>"}'}, 400)
+            return JSONResponse({"keyString": self.api_keys.create(project), "project": project})
+
         async def publish(request: Request) -> Response:
             body = await request.json()
             ids = self.pubsub.publish(request.path_params["topic"], body.get("messages", []), None)
@@ -474,6 +488,7 @@ class LocalCloudRunner:
                 Route("/scheduler/{job}:run", trigger, methods=["POST"]),
                 certs_route(self.issuer),
                 Route("/pubsub/{topic:path}:publish", publish, methods=["POST"]),
+                Route("/apiKeys", api_key, methods=["POST"]),
             ]
         )
 

@@ -181,6 +181,8 @@ class ApiGateway:
     hostname: str
     service_account: str
     openapi: dict[str, Any]
+    others: list[ApiGateway] = field(default_factory=list)
+    """The stack's other gateways (the open one that serves auth's public keys), on the same local entry."""
 
 
 @dataclass
@@ -427,13 +429,23 @@ def _scheduler(by_type, plain) -> dict[str, SchedulerJob]:
 
 def _entry(by_type, plain, out, workloads: dict[str, Workload]) -> LoadBalancer | ApiGateway | None:
     if by_type.get(API_CONFIG):
-        config = plain(by_type[API_CONFIG][0])
-        document = config["openapiDocuments"][0]["document"]["contents"]
-        return ApiGateway(
-            hostname=out(by_type[API_GATEWAY][0])["defaultHostname"],
-            service_account=config["gatewayConfig"]["backendConfig"]["googleServiceAccount"],
-            openapi=json.loads(base64.b64decode(document)),
-        )
+        configs = {_id(r, out): plain(r) for r in by_type[API_CONFIG]}
+        gateways = []
+        for gateway in by_type[API_GATEWAY]:
+            config = configs[plain(gateway)["apiConfig"]]
+            document = config["openapiDocuments"][0]["document"]["contents"]
+            gateways.append(
+                ApiGateway(
+                    hostname=out(gateway)["defaultHostname"],
+                    service_account=config["gatewayConfig"]["backendConfig"]["googleServiceAccount"],
+                    openapi=json.loads(base64.b64decode(document)),
+                )
+            )
+        # The entry is the gateway that checks callers (the other only serves auth's keys to Google).
+        gateways.sort(key=lambda g: "securityDefinitions" not in g.openapi)
+        main, *others = gateways
+        main.others = others
+        return main
     proxies = by_type.get(HTTPS_RULE_PROXY, [])
     if not proxies:
         return None

@@ -9,9 +9,20 @@ import re
 import pytest
 from openapi_spec_validator import OpenAPIV2SpecValidator
 
-from components.gateway import Backend, openapi_spec
+from components.gateway import (
+    API_KEY,
+    API_KEY_HEADER,
+    METHODS,
+    QUOTA_METRIC,
+    USER_TOKEN,
+    Backend,
+    EdgeArgs,
+    openapi_spec,
+)
 from grid.engine import run_program
 from grid.stackfile import read_stack_file
+from stacks.routes import PROBES, public_routes
+from stacks.serving import JWKS_PATH
 from tests.conftest import REPO_ROOT, Synth
 
 # API Gateway's path templates (https://cloud.google.com/api-gateway/docs/path-templating) bind a variable to
@@ -23,22 +34,38 @@ _BINDING = re.compile(r"\{(\w+)=\*\*?\}")
 
 
 def _as_swagger(document: dict) -> dict:
-    return {**document, "paths": {_BINDING.sub(r"{\1}", path): item for path, item in document["paths"].items()}}
+    paths = {_BINDING.sub(r"{\1}", path): item for path, item in document["paths"].items()}
+    # Google's JWT definition (https://cloud.google.com/api-gateway/docs/authenticating-users-jwt) leaves the
+    # implicit flow's authorizationUrl empty (the gateway only validates tokens); Swagger wants a URL there.
+    definitions = {
+        name: {**d, "authorizationUrl": "https://unused.invalid"} if d.get("authorizationUrl") == "" else d
+        for name, d in document.get("securityDefinitions", {}).items()
+    }
+    return {**document, "paths": paths, **({"securityDefinitions": definitions} if definitions else {})}
 
 
 def _errors(document: dict) -> list[str]:
     return [error.message for error in OpenAPIV2SpecValidator(_as_swagger(document)).iter_errors()]
 
 
-@pytest.fixture(scope="module")
-def dev_document() -> dict:
-    plan = Synth(run_program(read_stack_file(REPO_ROOT, "dev")))
-    config = plan.one("gcp:apigateway/apiConfig:ApiConfig")
+def _document(plan: Synth, name_suffix: str) -> dict:
+    config = plan.one("gcp:apigateway/apiConfig:ApiConfig", name_suffix)
     [document] = config.inputs["openapiDocuments"]
     return json.loads(base64.b64decode(document["document"]["contents"]))
 
 
-def test_dev_gateway_document_is_valid_swagger_2(dev_document: dict) -> None:
+@pytest.fixture(scope="module")
+def dev_plan() -> Synth:
+    return Synth(run_program(read_stack_file(REPO_ROOT, "dev")))
+
+
+@pytest.fixture(scope="module")
+def dev_document(dev_plan: Synth) -> dict:
+    return _document(dev_plan, "-gw-config")
+
+
+def test_dev_gateway_document_is_valid_swagger_2(dev_plan: Synth, dev_document: dict) -> None:
+    assert _errors(_document(dev_plan, "-gw-keys-config")) == []
     assert dev_document["swagger"] == "2.0"
     wildcards = [path for path in dev_document["paths"] if "=**}" in path]
     assert len(wildcards) == 4  # auth, ai, korean-nlp and the api's /v1
@@ -66,3 +93,80 @@ def test_an_undeclared_wildcard_is_what_the_validation_catches() -> None:
         for operation in item.values():
             operation["parameters"] = []
     assert any("rest" in message for message in _errors(document))
+
+
+def _env(plan: Synth, service: str) -> dict[str, str]:
+    run = plan.one("gcp:cloudrunv2/service:Service", f"-{service}-service")
+    [container] = run.inputs["template"]["containers"]
+    return {e["name"]: e.get("value") for e in container.get("envs", [])}
+
+
+def test_the_gateway_checks_the_users_token_auth_signs(dev_plan: Synth, dev_document: dict) -> None:
+    """Issuer and audience are the ones auth signs with; the keys come from the open keys gateway, which
+    forwards only auth's JWKS path (Google fetches them anonymously; auth admits only the gateway)."""
+    auth = _env(dev_plan, "auth")
+    definition = dev_document["securityDefinitions"][USER_TOKEN]
+    assert definition["x-google-issuer"] == auth["JWT_ISSUER"]
+    assert definition["x-google-audiences"] == auth["JWT_AUDIENCE"]
+    assert {_env(dev_plan, s)["JWT_ISSUER"] for s in ("api", "ai")} == {auth["JWT_ISSUER"]}
+    keys_host = dev_plan.one("gcp:apigateway/gateway:Gateway", "-gw-keys-gateway").outputs["defaultHostname"]
+    assert definition["x-google-jwks_uri"] == f"https://{keys_host}{JWKS_PATH}"
+    assert dev_plan.outputs["gatewayJwksUri"] == definition["x-google-jwks_uri"]
+    keys = _document(dev_plan, "-gw-keys-config")
+    assert list(keys["paths"]) == [JWKS_PATH]
+    assert "securityDefinitions" not in keys and all("security" not in op for op in keys["paths"][JWKS_PATH].values())
+    assert dev_document["securityDefinitions"][API_KEY] == {"type": "apiKey", "name": API_KEY_HEADER, "in": "header"}
+
+
+def test_each_operation_requires_what_its_route_says(dev_document: dict) -> None:
+    """Probes are open; auth's routes need an API key; every other route needs the user's token too; whatever
+    is keyed is metered. Every public route of stacks/routes.py appears, and nothing else."""
+    probes = {f"{r.prefix or ''}{p}" for r in public_routes() if r.workload in ("auth", "api", "ai") for p in PROBES}
+    assert probes <= set(dev_document["paths"])
+    seen = set()
+    for path, item in dev_document["paths"].items():
+        route = next(r for r in public_routes() if r.prefix is None or path.startswith(r.prefix))
+        seen.add(route.workload)
+        assert set(item) == {*METHODS, "options"}, path  # dev allows a local front end's origin
+        for method, operation in item.items():
+            if path in probes or method == "options":
+                assert "security" not in operation and "x-google-quota" not in operation, path
+                continue
+            expected = [{USER_TOKEN: [], API_KEY: []}] if route.user_token else [{API_KEY: []}]
+            assert operation["security"] == expected, path
+            assert operation["x-google-quota"] == {"metricCosts": {QUOTA_METRIC: 1}}, path
+    assert seen == {r.workload for r in public_routes()}
+    assert [r.workload for r in public_routes() if not r.user_token] == ["auth"]
+
+
+def test_quota_and_cors_follow_the_config(synth) -> None:
+    plan = synth("dev", {"grid:gateway": {"allowedOrigins": ["https://app.example.com"], "quotaPerMinute": 120}})
+    document = _document(plan, "-gw-config")
+    [limit] = document["x-google-management"]["quota"]["limits"]
+    assert limit == {
+        "name": f"{QUOTA_METRIC}-per-minute",
+        "metric": QUOTA_METRIC,
+        "unit": "1/min/{project}",
+        "values": {"STANDARD": 120},
+    }
+    assert [m["name"] for m in document["x-google-management"]["metrics"]] == [QUOTA_METRIC]
+    for path, item in document["paths"].items():
+        preflight = item["options"]  # every path lets its preflight through, unchecked and unmetered
+        assert "security" not in preflight and "x-google-quota" not in preflight, path
+        assert preflight["x-google-backend"] == item["get"]["x-google-backend"], path
+    for service in ("auth", "api", "ai"):
+        assert json.loads(_env(plan, service)["CORS_ALLOWED_ORIGINS"]) == ["https://app.example.com"]
+    for function in ("korean-nlp", "ml-analytics"):
+        fn = plan.one("gcp:cloudfunctionsv2/function:Function", f"-{function}-function")
+        env = fn.inputs["serviceConfig"]["environmentVariables"]
+        assert json.loads(env["CORS_ALLOWED_ORIGINS"]) == ["https://app.example.com"]
+    assert _errors(document) == []
+
+
+def test_without_allowed_origins_no_preflight_gets_through() -> None:
+    """No origins: no OPTIONS operation, so API Gateway answers a preflight 404 and the browser refuses."""
+    backends = [Backend("api", "run", "api", None, "https://api.run.app", probe_paths=["/health"])]
+    edge = EdgeArgs("grid-auth", "grid", "api", "/keys", 60)
+    document = json.loads(openapi_spec("t", backends, {"api": "https://api.run.app"}, edge, "https://k/keys"))
+    assert all("options" not in item for item in document["paths"].values())
+    assert "security" not in document["paths"]["/health"]["get"]

@@ -43,8 +43,6 @@ from components.database import Database, DatabaseArgs, DatabaseConfig
 from components.gateway import (
     ApiGateway,
     ApiGatewayArgs,
-    ApigeeArgs,
-    ApigeeGateway,
     ArmorArgs,
     ArmorConfig,
     ArmorPolicy,
@@ -247,10 +245,6 @@ BUILDS: dict[type, Callable[[str, Path], object]] = {
             backends=[Backend(key="web", kind="run", service_name="web", path_prefix=None, uri=URL)],
             service_account=EMAIL,
         ),
-    ),
-    ApigeeGateway: lambda n, _: ApigeeGateway(
-        n,
-        ApigeeArgs(project=PROJECT, region=REGION, network_id="projects/acme/global/networks/vpc", domains=["a.io"]),
     ),
     WorkloadIdentities: lambda n, _: WorkloadIdentities(
         n, WorkloadIdentitiesArgs(project=PROJECT, accounts={"web": "acme-web"})

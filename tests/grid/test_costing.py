@@ -20,8 +20,12 @@ def test_cost_section_contract() -> None:
     assert [item["urn"] for item in cost["resources"]] == ["urn:redis", "urn:net"]  # components are not priced
     assert cost["resources"][0]["monthly"] == pytest.approx(0.049 * 730, abs=0.01)
     assert cost["resources"][0]["basis"].startswith("BASIC M1: 1 GB x 730 h")
-    assert cost["resources"][1] == {"urn": "urn:net", "type": "gcp:compute/network:Network", "monthly": 0.0,
-                                    "basis": "free: VPC networks are free"}
+    assert cost["resources"][1] == {
+        "urn": "urn:net",
+        "type": "gcp:compute/network:Network",
+        "monthly": 0.0,
+        "basis": "free: VPC networks are free",
+    }
     assert cost["unpriced"] == ["gcp:redis/cluster:Cluster"]
     assert cost["monthly"] == pytest.approx(35.77)
 

@@ -41,26 +41,37 @@ def tweak(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]
     return result
 
 
-
 def _options() -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
 
 
-def run_resource_policy(name: str, resource_type: str, props: Mapping[str, Any],
-                        config: Mapping[str, Any] | None = None, resource_name: str = "r") -> list[str]:
+def run_resource_policy(
+    name: str,
+    resource_type: str,
+    props: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
+    resource_name: str = "r",
+) -> list[str]:
     policy = POLICIES[name]
     assert isinstance(policy, ResourceValidationPolicy)
     messages: list[str] = []
     args = ResourceValidationArgs(
-        resource_type, unknown_checking_proxy(_engine_properties(props)), f"urn:test::{resource_name}",
-        resource_name, _options(), None, effective_config(policy.config_schema, config), {},
+        resource_type,
+        unknown_checking_proxy(_engine_properties(props)),
+        f"urn:test::{resource_name}",
+        resource_name,
+        _options(),
+        None,
+        effective_config(policy.config_schema, config),
+        {},
     )
     policy.validate(args, lambda message, urn=None: messages.append(message))
     return messages
 
 
-def run_stack_policy(name: str, resources: list[dict[str, Any]],
-                     config: Mapping[str, Any] | None = None) -> list[tuple[str | None, str]]:
+def run_stack_policy(
+    name: str, resources: list[dict[str, Any]], config: Mapping[str, Any] | None = None
+) -> list[tuple[str | None, str]]:
     policy = POLICIES[name]
     found: list[tuple[str | None, str]] = []
     args = StackValidationArgs(_stack_resources(resources), effective_config(policy.config_schema, config), {})
@@ -68,10 +79,19 @@ def run_stack_policy(name: str, resources: list[dict[str, Any]],
     return found
 
 
-def stack_resource(urn: str, resource_type: str, inputs: Mapping[str, Any],
-                   dependencies: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"urn": urn, "type": resource_type, "name": urn.rsplit("::", 1)[-1], "parent": None, "custom": True,
-            "protect": False, "dependencies": list(dependencies), "inputs": dict(inputs)}
+def stack_resource(
+    urn: str, resource_type: str, inputs: Mapping[str, Any], dependencies: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {
+        "urn": urn,
+        "type": resource_type,
+        "name": urn.rsplit("::", 1)[-1],
+        "parent": None,
+        "custom": True,
+        "protect": False,
+        "dependencies": list(dependencies),
+        "inputs": dict(inputs),
+    }
 
 
 __all__ = ["DELETE", "POLICIES", "run_resource_policy", "run_stack_policy", "stack_resource", "tweak"]

@@ -23,15 +23,24 @@ def test_import_from_repo_root_does_not_start_a_server() -> None:
     # PolicyPack() would block serving gRPC forever; a prompt exit proves only Policy objects were built.
     result = subprocess.run(
         [sys.executable, "-c", "from policies import all_policies; print(len(all_policies))"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert int(result.stdout) == len(all_policies) >= 40
 
 
 def test_main_serves_the_pack() -> None:
     """`__main__.py` builds the PolicyPack, which prints the port it serves on (what the CLI reads)."""
-    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "policies" / "__main__.py")],
-                               cwd=REPO_ROOT / "policies", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "policies" / "__main__.py")],
+        cwd=REPO_ROOT / "policies",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         port = process.stdout.readline().strip()
@@ -80,8 +89,10 @@ def test_config_file_names_every_policy_and_validates(environment: str) -> None:
 
 
 def test_environments_differ_where_the_design_says() -> None:
-    levels = {env: resolve_settings(all_policies, json.loads((CONFIG_DIR / f"{env}.json").read_text()))
-              for env in ENVIRONMENTS}
+    levels = {
+        env: resolve_settings(all_policies, json.loads((CONFIG_DIR / f"{env}.json").read_text()))
+        for env in ENVIRONMENTS
+    }
     assert levels["dev"]["sql-point-in-time-recovery"].enforcement == EnforcementLevel.DISABLED
     assert levels["staging"]["sql-point-in-time-recovery"].enforcement == EnforcementLevel.MANDATORY
     assert levels["prod"]["reliability-sql-regional"].enforcement == EnforcementLevel.MANDATORY

@@ -127,8 +127,6 @@ def run_service(cpu: str = "1", memory: str = "512Mi", **template) -> dict:
         ("gcp:compute/backendService:BackendService", {"enableCdn": True}, None, 10 * 0.08 + 1 * 0.01 + 100 * 0.0075),
         ("gcp:compute/backendService:BackendService", {}, None, 0.0),
         ("gcp:apigateway/gateway:Gateway", {}, {"requestsPerMonth": 5_000_000}, 5 * 3.0),
-        ("gcp:apigee/environment:Environment", {"type": "BASE"}, None, 0.5 * 730),
-        ("gcp:apigee/environment:Environment", {}, None, 4.70 * 730),  # unset type priced at the worst case
         ("gcp:secretmanager/secretVersion:SecretVersion", {}, None, 0.06),
         ("gcp:secretmanager/secret:Secret", {}, {"accessOpsPerMonth": 50_000}, 5 * 0.03),
         ("gcp:artifactregistry/repository:Repository", {}, {"storageGb": 12}, 1.2),

@@ -41,10 +41,12 @@ def test_public_invoker_on_a_workload_outside_the_stack_is_reported() -> None:
 
 
 def test_invoker_iam_disabled_on_open_service_is_reported() -> None:
-    service = stack_resource("urn:s", gcp.RUN_SERVICE, tweak(SERVICE, {"ingress": "INGRESS_TRAFFIC_ALL",
-                                                                       "invokerIamDisabled": True}))
+    service = stack_resource(
+        "urn:s", gcp.RUN_SERVICE, tweak(SERVICE, {"ingress": "INGRESS_TRAFFIC_ALL", "invokerIamDisabled": True})
+    )
     assert run_stack_policy("run-invoker-not-public", [service]) == [
-        ("urn:s", "invokerIamDisabled=true on a service whose ingress is open to the internet")]
+        ("urn:s", "invokerIamDisabled=true on a service whose ingress is open to the internet")
+    ]
 
 
 def test_unknown_ingress_is_not_judged() -> None:
@@ -117,19 +119,27 @@ def test_secret_grants_with_unknown_members_are_not_judged() -> None:
 
 def test_project_wide_accessor_grant_counts_when_the_workload_waits_for_it() -> None:
     secret, _grant, service = secret_grant_stack(waits=False)
-    project_grant = stack_resource("urn:pulumi:prod::grid::gcp:projects/iAMMember:IAMMember::api-secrets",
-                                   "gcp:projects/iAMMember:IAMMember", {
-                                       "project": "p", "role": "roles/secretmanager.secretAccessor",
-                                       "member": "serviceAccount:grid-api@p.iam.gserviceaccount.com"})
+    project_grant = stack_resource(
+        "urn:pulumi:prod::grid::gcp:projects/iAMMember:IAMMember::api-secrets",
+        "gcp:projects/iAMMember:IAMMember",
+        {
+            "project": "p",
+            "role": "roles/secretmanager.secretAccessor",
+            "member": "serviceAccount:grid-api@p.iam.gserviceaccount.com",
+        },
+    )
     waiting = {**service, "dependencies": [project_grant["urn"]]}
     assert run_stack_policy("workload-waits-for-secret-grants", [secret, project_grant, waiting]) == []
     assert run_stack_policy("workload-waits-for-secret-grants", [secret, project_grant, service])
 
 
-@pytest.mark.parametrize(("account", "waits", "expected"), [
-    ("projects/p/serviceAccounts/123-compute@developer.gserviceaccount.com", True, "default service account"),
-    (f"projects/p/serviceAccounts/{BUILD_ACCOUNT}", False, "fn-build-logs"),
-])
+@pytest.mark.parametrize(
+    ("account", "waits", "expected"),
+    [
+        ("projects/p/serviceAccounts/123-compute@developer.gserviceaccount.com", True, "default service account"),
+        (f"projects/p/serviceAccounts/{BUILD_ACCOUNT}", False, "fn-build-logs"),
+    ],
+)
 def test_build_account_must_be_dedicated_and_waited_for(account: str, waits: bool, expected: str) -> None:
     [(urn, message)] = run_stack_policy("function-build-account", build_account_stack(account, waits))
     assert urn == FUNCTION_URN and expected in message
@@ -146,8 +156,12 @@ def test_invoker_iam_disabled_behind_the_load_balancer_passes() -> None:
 
 # -- what breaks once running (policies/operations.py), also on the real plans through grid's evaluator --------
 
-OPERATIONS = ("db-connections-fit-limit", "run-background-work-has-cpu", "monitoring-no-uptime-on-cold-gpu",
-              "run-startup-probe-covers-vpc-egress")
+OPERATIONS = (
+    "db-connections-fit-limit",
+    "run-background-work-has-cpu",
+    "monitoring-no-uptime-on-cold-gpu",
+    "run-startup-probe-covers-vpc-egress",
+)
 
 
 @pytest.mark.parametrize("case", [c for c in STACK_CASES if c.policy in OPERATIONS], ids=lambda c: c.policy)
@@ -160,8 +174,10 @@ def test_operations_rules_survive_unknown_subtrees(case: StackCase) -> None:
 def test_a_consumer_of_a_push_subscription_needs_no_always_on_cpu() -> None:
     from tests.policies.stack_fixtures import PUSH_SUBSCRIPTION, SUBSCRIBER, consumer_service
 
-    assert run_stack_policy("run-background-work-has-cpu", [PUSH_SUBSCRIPTION, SUBSCRIBER,
-                                                            consumer_service(True, 0)]) == []
+    assert (
+        run_stack_policy("run-background-work-has-cpu", [PUSH_SUBSCRIPTION, SUBSCRIBER, consumer_service(True, 0)])
+        == []
+    )
 
 
 def test_a_service_labelled_with_background_work_is_judged_without_a_subscription() -> None:
@@ -175,8 +191,9 @@ def test_a_service_labelled_with_background_work_is_judged_without_a_subscriptio
 def test_a_startup_probe_with_cloud_runs_defaults_is_too_short_for_direct_vpc() -> None:
     from tests.policies.stack_fixtures import egress_service
 
-    [(_, message)] = run_stack_policy("run-startup-probe-covers-vpc-egress", egress_service(None, None),
-                                      {"minStartupSeconds": 120})
+    [(_, message)] = run_stack_policy(
+        "run-startup-probe-covers-vpc-egress", egress_service(None, None), {"minStartupSeconds": 120}
+    )
     assert "gives up after 30s" in message
 
 

@@ -229,7 +229,21 @@ def test_label_rules() -> None:
 
 def test_serving_rules() -> None:
     assert "needs at least one entry in domains" in problems({"grid:gateway": {"type": "loadBalancer"}})[0]
-    assert "apigee is for prod only" in problems({"grid:gateway": {"type": "apigee", "domains": ["a.example.com"]}})[0]
+    [apigee] = problems({"grid:gateway": {"type": "apigee", "domains": ["a.example.com"]}})
+    assert "apigee is no longer offered" in apigee and "docs/adr/0008-no-apigee.md" in apigee
+    for origins, message in (
+        (["*"], "name each origin"),
+        (["https://app.example.com/"], "is not an origin"),
+        (["http://app.example.com"], "http only for localhost"),
+    ):
+        assert message in problems({"grid:gateway": {"allowedOrigins": origins}})[0]
+    origins = ["https://app.example.com", "http://localhost:5173"]
+    assert load({"grid:gateway": {"allowedOrigins": origins}}).gateway.allowed_origins == origins
+    assert (
+        "quotaPerMinute is enforced by API Gateway only"
+        in problems({"grid:gateway": {"type": "loadBalancer", "domains": ["a.example.com"], "quotaPerMinute": 60}})[0]
+    )
+    assert "quotaPerMinute: must be >= 1" in problems({"grid:gateway": {"quotaPerMinute": 0}})[0]
     assert "must be pinned by digest" in problems({"grid:images": {"prebuilt": {"api": "gcr.io/x/api:latest"}}})[0]
     assert "needs an image for" in problems({"grid:images": {"source": "prebuilt"}})[0]
     [line] = problems({"grid:monitoring": {"alertEmails": []}})

@@ -20,9 +20,11 @@ from typing import Any
 
 import functions_framework
 from flask import Request, Response
+from flask_cors import cross_origin
 from kiwipiepy import Kiwi
 
 # Deployed with the function's source at these paths (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common import cors
 from app.common.caching import NO_STORE
 from app.common.localrate import ClientRate, Usage
 from app.common.logging import configure_hosted_logging
@@ -98,6 +100,7 @@ def _route(path: str) -> str:
 
 
 @functions_framework.http
+@cross_origin(**cors.flask_cors_options())
 def korean_nlp(request: Request) -> Response:
     route = _route(request.path)
     if route in ("/health", "/"):

@@ -40,8 +40,10 @@ from uuid import UUID
 import functions_framework
 import numpy as np
 from flask import Request, Response
+from flask_cors import cross_origin
 
 # Deployed with the function's source at these paths (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common import cors
 from app.common.caching import NO_STORE
 from app.common.localrate import ClientRate
 from app.common.logging import configure_hosted_logging
@@ -389,6 +391,7 @@ ROUTES = {"/anomalies": _anomalies, "/events": _events, "/report": _report}
 
 
 @functions_framework.http
+@cross_origin(**cors.flask_cors_options())
 def ml_analytics(request: Request) -> Response:
     path = request.path[len(PREFIX) :] if request.path.startswith(PREFIX + "/") else request.path
     if path in ("/", "/health"):

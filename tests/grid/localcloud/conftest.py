@@ -60,9 +60,14 @@ class Cloud:
     def entry(self) -> str:
         return self.topology["entry"]
 
+    @property
+    def entry_headers(self) -> dict[str, str]:
+        """What every client of the entry point sends: the public hostname, and behind API Gateway its API key."""
+        host, key = self.topology["host"], self.topology.get("apiKey")
+        return {**({"Host": host} if host else {}), **({"x-api-key": key} if key else {})}
+
     def client(self) -> httpx.Client:
-        host = self.topology["host"]
-        return httpx.Client(base_url=self.entry, timeout=30, headers={"Host": host} if host else {})
+        return httpx.Client(base_url=self.entry, timeout=30, headers=self.entry_headers)
 
     def status(self) -> dict:
         return httpx.get(f"{self.topology['control']}/status", timeout=10).json()

@@ -92,8 +92,7 @@ def journeys(clouds):
         conv = c.post("/v1/conversations", json={"agent_id": agent.json()["id"], "title": stack}, headers=headers)
         assert conv.status_code == 201, conv.text
         stream = Stream()
-        host = {"Host": cloud.topology["host"]} if cloud.topology["host"] else {}
-        stream.hold(_ws_url(cloud, f"/v1/conversations/{conv.json()['id']}/stream"), {**headers, **host})
+        stream.hold(_ws_url(cloud, f"/v1/conversations/{conv.json()['id']}/stream"), {**headers, **cloud.entry_headers})
         assert stream.closed is None, f"{stack}: stream refused: {stream.closed}"
         result[stack] = Journey(cloud, c, headers, conv.json()["id"], stream, {"setup": time.monotonic() - started})
     yield result
@@ -235,3 +234,33 @@ def test_peak_memory_within_eighty_percent_of_the_plans_limits(journeys, stack):
     over = {n: m for n, m in memory.items() if m["peakRssMiB"] > 0.8 * m["limitMiB"]}
     assert not over, over
     assert journeys[stack].cloud.status()["failure"] is None
+
+
+def test_api_gateway_checks_the_user_the_key_and_answers_preflights_through_the_service(journeys):
+    """dev's entry is API Gateway: real requests through grid local's emulation to the running services."""
+    j = journeys["dev"]
+    cloud = j.cloud
+    with httpx.Client(base_url=cloud.entry, timeout=30, headers={"Host": cloud.topology["host"]}) as bare:
+        assert bare.get("/auth/health").status_code == 200  # probes: no key, no token (uptime checks)
+        anonymous = bare.post("/auth/login", json={"email": "x@example.com", "password": PASSWORD})
+        assert anonymous.status_code == 401 and "UNAUTHENTICATED" in anonymous.text  # refused at the gateway
+        assert bare.post("/auth/login", json={}, headers={"x-api-key": "AIza-not-a-key"}).status_code == 400
+        origin = "http://localhost:5173"  # Pulumi.dev.yaml's allowedOrigins
+        asked = {"Origin": origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type, x-api-key"}  # fmt: skip
+        preflight = bare.options("/v1/agents", headers=asked)  # no key, no token: answered by the api service
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == origin
+        foreign = bare.options("/v1/agents", headers={**asked, "Origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in foreign.headers
+        function = bare.options("/fn/korean-nlp/analyze", headers=asked)  # answered by the function itself
+        assert function.status_code == 200 and function.headers["access-control-allow-origin"] == origin
+    missing = j.client.get("/v1/agents")  # the stack's key, no user token: the gateway refuses
+    assert missing.status_code == 401 and "Jwt is missing" in missing.text
+    forged = j.client.get("/v1/agents", headers={"Authorization": "Bearer " + j.headers["Authorization"][-40:]})
+    assert forged.status_code == 401 and "agents" not in forged.text
+    allowed = j.client.get("/v1/agents", headers={**j.headers, "Origin": origin})
+    assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == origin
+    # Another consumer project's key: admitted, and metered apart from the stack's own.
+    other = httpx.post(f"{cloud.topology['control']}/apiKeys", json={"project": "a-partner"}, timeout=10).json()
+    assert j.client.get("/v1/agents", headers={**j.headers, "x-api-key": other["keyString"]}).status_code == 200

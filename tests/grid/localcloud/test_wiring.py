@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import time
 from functools import partial
+from types import SimpleNamespace
 
 import httpx
+import jwt
 import pytest
 
+from app.auth.keys import generate_pem, signing_key_from_pem
 from grid.engine import run_program
 from grid.localcloud.cloud import LocalCloud
-from grid.localcloud.entry import Armor, GatewayEntry, LoadBalancerEntry
+from grid.localcloud.entry import JWKS_CACHE_SECONDS, ApiKeys, Armor, GatewayEntry, LoadBalancerEntry
 from grid.localcloud.frontdoor import FrontDoor
 from grid.localcloud.identity import Issuer, metadata_app
 from grid.localcloud.pki import LocalPki
@@ -20,6 +25,7 @@ from grid.localcloud.pubsub import PubSub
 from grid.localcloud.topology import ArmorRule, Subscription, read_topology
 from grid.plan import project_root, project_spec
 from grid.stackfile import read_stack_file
+from stacks.serving import JWKS_PATH
 
 
 @pytest.fixture(scope="module")
@@ -209,36 +215,75 @@ def test_push_retries_then_dead_letters_after_max_attempts():
     assert len(received) == 1 and received[0]["message"]["data"] == "e30="
 
 
-def test_gateway_moves_the_callers_authorization_and_calls_with_its_own_id_token(topologies, pki):
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _user_token(key, issuer: str, audience: str, **claims) -> str:
+    now = int(time.time())
+    body = {"iss": issuer, "aud": audience, "sub": "u1", "iat": now, "exp": now + 300, **claims}
+    return jwt.encode(body, key.private_key, algorithm="ES256", headers={"kid": key.kid})
+
+
+@pytest.fixture
+def dev_gateway(topologies, pki):
+    """dev's API Gateway in-process, its backends one recording app; auth's JWKS path serves a test key's."""
     issuer = Issuer(pki.issuer_key)
     dev = topologies["dev"]
-    seen: dict = {}
+    user_key = signing_key_from_pem(generate_pem())
+    seen: dict = {"jwks_fetches": 0}
 
     async def backend(scope, receive, send):
         seen.update({k.decode(): v.decode() for k, v in scope["headers"]})
         seen["path"] = scope["path"]
+        body = b"{}"
+        if scope["path"] == JWKS_PATH:
+            seen["jwks_fetches"] += 1
+            body = json.dumps({"keys": [user_key.public_jwk]}).encode()
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
+        await send({"type": "http.response.body", "body": body})
 
     class InProcess(Forwarder):
         async def forward(self, scope, receive, send, upstream, headers):
             seen["upstream"] = upstream
             await backend({**scope, "headers": list(headers)}, receive, send)
 
-    gateway = GatewayEntry(dev.entry, issuer, lambda url: url, InProcess())
+    keys, clock = ApiKeys(), _Clock()
+    gateway = GatewayEntry(dev.entry, issuer, lambda url: url, InProcess(), keys, clock)
+    auth_env = dev.workloads["auth"].env
+    token = _user_token(user_key, auth_env["JWT_ISSUER"], auth_env["JWT_AUDIENCE"])
 
-    async def call(path, **kw):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gw") as c:
-            return await c.get(path, **kw)
+    def calls(count, path, method="GET", **kw):
+        async def go():
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gw") as c:
+                return [await c.request(method, path, **kw) for _ in range(count)]
 
-    assert asyncio.run(call("/nowhere")).status_code == 404
+        return asyncio.run(go())
+
+    def call(path, method="GET", **kw):
+        return calls(1, path, method, **kw)[0]
+
+    return SimpleNamespace(
+        dev=dev, issuer=issuer, call=call, calls=calls, seen=seen, keys=keys, clock=clock, token=token, user_key=user_key,
+        auth_env=auth_env, key=keys.create(dev.project),
+    )  # fmt: skip
+
+
+def test_gateway_moves_the_callers_authorization_and_calls_with_its_own_id_token(dev_gateway):
+    g, dev = dev_gateway, dev_gateway.dev
+    assert g.call("/nowhere").status_code == 404
     # ml-analytics' ingest and report are not in the OpenAPI document: only Pub/Sub push and Scheduler call them.
-    assert asyncio.run(call("/fn/ml-analytics/events")).status_code == 404
-    assert asyncio.run(call("/fn/ml-analytics/report")).status_code == 404
-    assert asyncio.run(call("/v1/agents", headers={"Authorization": "Bearer user-token"})).status_code == 200
-    assert seen["x-forwarded-authorization"] == "Bearer user-token"
-    assert seen["upstream"] == dev.workloads["api"].urls[0] and seen["path"] == "/v1/agents"
-    caller = issuer.verify(seen["authorization"].split()[1], {dev.workloads["api"].urls[0]})
+    assert g.call("/fn/ml-analytics/events").status_code == 404
+    assert g.call("/fn/ml-analytics/report").status_code == 404
+    user = f"Bearer {g.token}"
+    assert g.call("/v1/agents", headers={"Authorization": user, "x-api-key": g.key}).status_code == 200
+    assert g.seen["x-forwarded-authorization"] == user
+    assert g.seen["upstream"] == dev.workloads["api"].urls[0] and g.seen["path"] == "/v1/agents"
+    caller = g.issuer.verify(g.seen["authorization"].split()[1], {dev.workloads["api"].urls[0]})
     assert caller.email == dev.entry.service_account
     assert json.loads(json.dumps(dev.entry.openapi))["swagger"] == "2.0"
 
@@ -257,3 +302,61 @@ def test_a_stack_with_external_stores_is_refused_in_one_line(tmp_path, capsys):
     assert main(["local", "--stack", "dev-external", "--data-dir", str(tmp_path)]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "keeps its postgres and redis outside Google Cloud" in line and "grid local" in line
+
+
+def test_gateway_checks_the_users_jwt_before_the_api_key(dev_gateway):
+    g = dev_gateway
+    other = signing_key_from_pem(generate_pem())
+    forged = _user_token(other, g.auth_env["JWT_ISSUER"], g.auth_env["JWT_AUDIENCE"])
+    wrong_issuer = _user_token(g.user_key, "someone-else", g.auth_env["JWT_AUDIENCE"])
+    wrong_audience = _user_token(g.user_key, g.auth_env["JWT_ISSUER"], "another-api")
+    expired = _user_token(g.user_key, g.auth_env["JWT_ISSUER"], g.auth_env["JWT_AUDIENCE"], exp=int(time.time()) - 60)
+    cases = [
+        ({}, 401, "Jwt is missing"),
+        ({"Authorization": "Bearer not-a-jwt"}, 401, ""),
+        ({"Authorization": f"Bearer {forged}"}, 401, "kid"),
+        ({"Authorization": f"Bearer {wrong_issuer}"}, 401, "issuer"),
+        ({"Authorization": f"Bearer {wrong_audience}"}, 401, "Audiences"),
+        ({"Authorization": f"Bearer {expired}"}, 401, "expired"),
+    ]
+    for headers, status, message in cases:
+        r = g.call("/ai/search", "POST", headers={**headers, "x-api-key": g.key})
+        assert (r.status_code, message in r.text) == (status, True), (headers, r.text)
+    assert g.seen.get("path") == JWKS_PATH  # nothing reached a service but the key fetch
+    good = {"Authorization": f"Bearer {g.token}"}
+    assert g.call("/ai/search", "POST", headers=good).status_code == 401  # then the API key: missing
+    assert g.call("/ai/search", "POST", headers={**good, "x-api-key": "AIza-unknown"}).status_code == 400
+    r = g.call("/ai/search", "POST", headers={**good, "x-api-key": g.key})
+    assert r.status_code == 200 and g.seen["path"] == "/ai/search"
+    claims = json.loads(base64.urlsafe_b64decode(g.seen["x-apigateway-api-userinfo"] + "=="))
+    assert claims["sub"] == "u1"
+    assert g.seen["jwks_fetches"] == 1  # fetched once, through the keys gateway, and cached
+    g.clock.now += JWKS_CACHE_SECONDS
+    assert g.call("/ai/search", "POST", headers={**good, "x-api-key": g.key}).status_code == 200
+    assert g.seen["jwks_fetches"] == 2
+
+
+def test_gateway_opens_only_probes_preflights_and_auths_routes(dev_gateway):
+    g = dev_gateway
+    for path in ("/health", "/ready", "/auth/health", "/ai/ready"):
+        assert g.call(path).status_code == 200, path  # uptime checks: no token, no key
+    assert g.call("/auth/login", "POST").status_code == 401  # auth's routes need the key only
+    assert g.call("/auth/login", "POST", headers={"x-api-key": g.key}).status_code == 200
+    preflight = {"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
+    assert g.call("/v1/agents", "OPTIONS", headers=preflight).status_code == 200
+    assert g.seen["path"] == "/v1/agents" and "x-forwarded-authorization" not in g.seen
+
+
+def test_gateway_meters_each_consumer_project_per_minute(dev_gateway):
+    g = dev_gateway
+    [limit] = g.dev.entry.openapi["x-google-management"]["quota"]["limits"]
+    allowed = limit["values"]["STANDARD"]
+    other = g.keys.create("another-consumer")
+    login = partial(g.call, "/auth/login", "POST")
+    assert {r.status_code for r in g.calls(allowed, "/auth/login", "POST", headers={"x-api-key": g.key})} == {200}
+    refused = login(headers={"x-api-key": g.key})
+    assert refused.status_code == 429 and "RESOURCE_EXHAUSTED" in refused.text
+    assert login(headers={"x-api-key": other}).status_code == 200  # another consumer has its own allowance
+    assert g.call("/health").status_code == 200  # probes are not metered
+    g.clock.now += 60
+    assert login(headers={"x-api-key": g.key}).status_code == 200
