@@ -48,7 +48,82 @@ def checker_regions(region: str) -> tuple[str, ...]:
     return _CHECKER_REGIONS.get(region.split("-", 1)[0], _FAR_CHECKERS)
 
 
-TOKEN_METRIC = "custom.googleapis.com/grid/ai/tokens"
+
+
+@dataclass(frozen=True)
+class AppMetric:
+    """A custom metric the app services write (app/common/metrics.py exports them; a test keeps both in step)."""
+
+    type: str
+    kind: str
+    value_type: str
+    unit: str
+    labels: Mapping[str, str]
+    """Label key -> description."""
+    display_name: str
+    description: str
+    child: str
+    """Child name suffix of its descriptor (URNs are state: ``ai-tokens`` predates the others)."""
+
+
+APP_METRIC_PREFIX = "custom.googleapis.com/grid"
+# Custom metrics cannot be written against cloud_run_revision; Google's OpenTelemetry exporter writes a Cloud Run
+# instance's as generic_task (job = service, namespace = revision, task_id = instance, location = region):
+# https://cloud.google.com/monitoring/custom-metrics/creating-metrics#custom-metric-resources
+APP_RESOURCE = 'resource.type="generic_task"'
+TOKEN_METRIC = f"{APP_METRIC_PREFIX}/ai/tokens"
+REQUEST_LATENCY_METRIC = f"{APP_METRIC_PREFIX}/http/server/latencies"
+CACHE_LOOKUPS_METRIC = f"{APP_METRIC_PREFIX}/cache/lookups"
+QUEUE_DEPTH_METRIC = f"{APP_METRIC_PREFIX}/ai/embed_queue_depth"
+APP_METRICS = (
+    # CUMULATIVE counters and distributions: the API rejects DELTA for client-written custom metrics, and a
+    # GAUGE point per event breaks the one-point-per-5s-per-series write limit. No user_id label: unbounded
+    # cardinality, and a per-user series would be personal data in Monitoring.
+    AppMetric(
+        TOKEN_METRIC,
+        "CUMULATIVE",
+        "INT64",
+        "1",
+        {"model": "Model name", "kind": "prompt or completion"},
+        "AI tokens",
+        "Tokens consumed by the ai service's completion calls, by model and prompt/completion.",
+        "ai-tokens",
+    ),
+    AppMetric(
+        REQUEST_LATENCY_METRIC,
+        "CUMULATIVE",
+        "DISTRIBUTION",
+        "ms",
+        {
+            "route": "Route template",
+            "method": "HTTP method",
+            "response_code_class": "2xx, 3xx, 4xx or 5xx",
+        },
+        "Request latency by route",
+        "Server-side request latency of the app services by route template.",
+        "app-request-latency",
+    ),
+    AppMetric(
+        CACHE_LOOKUPS_METRIC,
+        "CUMULATIVE",
+        "INT64",
+        "1",
+        {"cache": "Cache namespace", "result": "l1, l2 or miss"},
+        "Cache lookups",
+        "Two-layer cache lookups by cache and result; hit ratio = (l1 + l2) / all.",
+        "app-cache-lookups",
+    ),
+    AppMetric(
+        QUEUE_DEPTH_METRIC,
+        "GAUGE",
+        "INT64",
+        "1",
+        {},
+        "AI embedding queue depth",
+        "Embedding requests waiting for the model on one ai instance.",
+        "app-embed-queue-depth",
+    ),
+)
 ERROR_LOG_FILTER = 'severity>=ERROR AND resource.type="cloud_run_revision"'
 # Budgets only notify Monitoring *email* channels, at most five of them.
 BUDGET_MAX_CHANNELS = 5
@@ -216,7 +291,8 @@ class Monitoring(GridComponent):
 
         self._channels(args)
         self.log_metric_name = self._log_metric(args)
-        self.token_metric_type = self._token_metric(args)
+        self._app_metrics(args)
+        self.token_metric_type = TOKEN_METRIC
         self._uptime(args)
         self._service_alerts(args)
         if args.config.data_alerts:
@@ -341,27 +417,27 @@ class Monitoring(GridComponent):
         )
         return self._error_metric.name
 
-    def _token_metric(self, args: MonitoringArgs) -> str:
-        # CUMULATIVE: the API rejects DELTA for client-written custom metrics, and a GAUGE point per request
-        # breaks the one-point-per-5s-per-series write limit; the ai service keeps running counters per
-        # (model, kind) and exports them periodically (what OpenTelemetry counters do). No user_id label:
-        # unbounded cardinality, and a per-user series would be personal data in Monitoring.
-        self._token_descriptor = mon.MetricDescriptor(
-            self.child_name("ai-tokens"),
-            project=args.project,
-            type=TOKEN_METRIC,
-            metric_kind="CUMULATIVE",
-            value_type="INT64",
-            unit="1",
-            display_name="AI tokens",
-            description="Tokens consumed by the ai service's completion calls, by model and prompt/completion.",
-            labels=[
-                mon.MetricDescriptorLabelArgs(key="model", value_type="STRING", description="Model name"),
-                mon.MetricDescriptorLabelArgs(key="kind", value_type="STRING", description="prompt or completion"),
-            ],
-            opts=self.child_opts(),
-        )
-        return TOKEN_METRIC
+    def _app_metrics(self, args: MonitoringArgs) -> None:
+        # Declared here, not only by the exporter's first write: charts of an unknown metric type are refused.
+        self._app_descriptors = [
+            mon.MetricDescriptor(
+                self.child_name(metric.child),
+                project=args.project,
+                type=metric.type,
+                metric_kind=metric.kind,
+                value_type=metric.value_type,
+                unit=metric.unit,
+                display_name=metric.display_name,
+                description=metric.description,
+                labels=[
+                    mon.MetricDescriptorLabelArgs(key=key, value_type="STRING", description=text)
+                    for key, text in metric.labels.items()
+                ]
+                or None,
+                opts=self.child_opts(),
+            )
+            for metric in APP_METRICS
+        ]
 
     # --- uptime ---
 
@@ -700,6 +776,12 @@ class Monitoring(GridComponent):
 
         run = 'resource.type="cloud_run_revision"'
         by_service = ["resource.label.service_name"]
+        cache_rate = {
+            "alignmentPeriod": "60s",
+            "perSeriesAligner": "ALIGN_RATE",
+            "crossSeriesReducer": "REDUCE_SUM",
+            "groupByFields": ["metric.label.cache"],
+        }
         widgets = [
             chart(
                 "Requests/s by service",
@@ -731,10 +813,47 @@ class Monitoring(GridComponent):
             ),
             chart(
                 "AI tokens/s by model",
-                f'metric.type="{TOKEN_METRIC}"',
+                f'{APP_RESOURCE} AND metric.type="{TOKEN_METRIC}"',
                 "ALIGN_RATE",
                 "REDUCE_SUM",
                 ["metric.label.model", "metric.label.kind"],
+            ),
+            chart(
+                "p95 latency (ms) by route",
+                f'{APP_RESOURCE} AND metric.type="{REQUEST_LATENCY_METRIC}"',
+                "ALIGN_DELTA",
+                "REDUCE_PERCENTILE_95",
+                ["resource.label.job", "metric.label.route"],
+            ),
+            {
+                "title": "Cache hit ratio by cache",
+                "xyChart": {
+                    "dataSets": [
+                        {
+                            "timeSeriesQuery": {
+                                "timeSeriesFilterRatio": {
+                                    "numerator": {
+                                        "filter": f'{APP_RESOURCE} AND metric.type="{CACHE_LOOKUPS_METRIC}" '
+                                        'AND metric.label.result=one_of("l1","l2")',
+                                        "aggregation": cache_rate,
+                                    },
+                                    "denominator": {
+                                        "filter": f'{APP_RESOURCE} AND metric.type="{CACHE_LOOKUPS_METRIC}"',
+                                        "aggregation": cache_rate,
+                                    },
+                                }
+                            },
+                            "plotType": "LINE",
+                        }
+                    ]
+                },
+            },
+            chart(
+                "AI embedding queue depth",
+                f'{APP_RESOURCE} AND metric.type="{QUEUE_DEPTH_METRIC}"',
+                "ALIGN_MAX",
+                "REDUCE_SUM",
+                ["resource.label.job"],
             ),
             chart(
                 "Error log entries by service",
@@ -760,8 +879,8 @@ class Monitoring(GridComponent):
             project=args.project,
             dashboard_json=json.dumps(layout, sort_keys=True),
             # The dashboard reads the log-based metric; Monitoring rejects charts of unknown metric types.
-            # Its charts also read the token metric, which exists once its descriptor does.
-            opts=self.child_opts(depends_on=[self._error_metric, self._error_metric_ready, self._token_descriptor]),
+            # Its charts also read the app metrics, which exist once their descriptors do.
+            opts=self.child_opts(depends_on=[self._error_metric, self._error_metric_ready, *self._app_descriptors]),
         )
         return dashboard.id
 

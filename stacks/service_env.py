@@ -113,6 +113,9 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
         env.plain.update(
             {
                 "COMPLETION_MODEL": src.completion_model,
+                # Token use, latency by route, cache hits and queue depth to Cloud Monitoring (its image has the
+                # exporter; the account has roles/monitoring.metricWriter, stacks/program.py PROJECT_ROLES).
+                "METRICS_EXPORT": "true",
             }
         )
         if src.ai_push_audience is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.ai.completion import CompletionClient, TokenMeter
+from app.ai.completion import CompletionClient
 from app.ai.embeddings import MicroBatcher, get_embedder
 from app.ai.indexer import GROUP, Indexer, PubSubPuller
 from app.ai.push import PushVerifier
@@ -19,6 +19,7 @@ from app.ai.service import AiService
 from app.ai.settings import AiSettings
 from app.common.app import Resources, create_service_app
 from app.common.cache import TwoLayerCache
+from app.common.metrics import METRICS
 from app.common.streams import StreamConsumer
 from app.common.verifier import jwks_verifier
 
@@ -55,7 +56,6 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
             batcher,
             model.name,
             completions,
-            TokenMeter(settings.google_cloud_project),
             settings.daily_token_budget,
         )
         indexer = Indexer(res.db, service.embed_array, model.name)
@@ -65,6 +65,7 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
         async with AsyncExitStack() as stack:
             batcher.start()
             stack.push_async_callback(batcher.stop)
+            stack.callback(METRICS.watch_queue("embed", batcher.depth))
             stack.push_async_callback(completions.close)
             backend = settings.resolved_events_backend
             if backend == "redis":
