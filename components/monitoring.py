@@ -48,8 +48,6 @@ def checker_regions(region: str) -> tuple[str, ...]:
     return _CHECKER_REGIONS.get(region.split("-", 1)[0], _FAR_CHECKERS)
 
 
-
-
 @dataclass(frozen=True)
 class AppMetric:
     """A custom metric the app services write (app/common/metrics.py exports them; a test keeps both in step)."""

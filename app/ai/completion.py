@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger("app.ai.completion")
 
+
 class ProviderNotConfigured(Exception):
     pass
 

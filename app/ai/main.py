@@ -17,6 +17,7 @@ from app.ai.push import PushVerifier
 from app.ai.routes import routers
 from app.ai.service import AiService
 from app.ai.settings import AiSettings
+from app.ai.tasks import TaskQueue
 from app.common.app import Resources, create_service_app
 from app.common.cache import TwoLayerCache
 from app.common.metrics import METRICS
@@ -62,7 +63,22 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
         app.state.ai = service
         app.state.indexer = indexer
         app.state.verifier = jwks_verifier(settings)
+        app.state.tasks = None
         async with AsyncExitStack() as stack:
+            if settings.tasks_queue:
+                assert settings.tasks_target_url and settings.tasks_invoker and settings.tasks_audience
+                app.state.tasks = TaskQueue(
+                    settings.tasks_queue,
+                    settings.tasks_target_url,
+                    settings.tasks_invoker,
+                    settings.tasks_audience,
+                    emulator_host=settings.cloud_tasks_emulator_host,
+                )
+                stack.push_async_callback(app.state.tasks.close)
+                # The tasks' OIDC tokens are verified like pushes: Google's signature, audience, the invoker's email.
+                app.state.task_verifier = PushVerifier(
+                    settings.tasks_audience, settings.tasks_invoker, jwks_url=settings.google_certs_url
+                )
             batcher.start()
             stack.push_async_callback(batcher.stop)
             stack.callback(METRICS.watch_queue("embed", batcher.depth))

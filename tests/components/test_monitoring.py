@@ -346,7 +346,12 @@ def test_outputs(tmp_path: Path) -> None:
 # deltas or percentiles of distributions, and plain statistics of gauges.
 _ALIGNERS = {
     ("CUMULATIVE", "INT64"): {"ALIGN_RATE", "ALIGN_DELTA"},
-    ("CUMULATIVE", "DISTRIBUTION"): {"ALIGN_DELTA", "ALIGN_PERCENTILE_99", "ALIGN_PERCENTILE_95", "ALIGN_PERCENTILE_50"},
+    ("CUMULATIVE", "DISTRIBUTION"): {
+        "ALIGN_DELTA",
+        "ALIGN_PERCENTILE_99",
+        "ALIGN_PERCENTILE_95",
+        "ALIGN_PERCENTILE_50",
+    },
     ("GAUGE", "INT64"): {"ALIGN_MAX", "ALIGN_MIN", "ALIGN_MEAN", "ALIGN_SUM"},
 }
 _CUSTOM = re.compile(r'metric\.type="(custom\.googleapis\.com/[^"]+)"')

@@ -163,7 +163,10 @@ def test_recorded_metrics_arrive_in_cloud_monitoring_as_the_plan_reads_them(moni
         (("method", "GET"), ("response_code_class", "4xx"), ("route", "unmatched")): 1,
     }
     tokens = {labels: _value(s.points[0]) for labels, s in by_type[metrics.TOKENS.type].items()}
-    assert tokens == {(("kind", "completion"), ("model", "gpt-test")): 15, (("kind", "prompt"), ("model", "gpt-test")): 40}
+    assert tokens == {
+        (("kind", "completion"), ("model", "gpt-test")): 15,
+        (("kind", "prompt"), ("model", "gpt-test")): 40,
+    }
     cache = {dict(labels)["result"]: _value(s.points[0]) for labels, s in by_type[metrics.CACHE_LOOKUPS.type].items()}
     assert cache == {"l1": 2, "miss": 1}
     (depth,) = by_type[metrics.QUEUE_DEPTH.type].values()
