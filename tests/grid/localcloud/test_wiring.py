@@ -241,3 +241,32 @@ def test_gateway_moves_the_callers_authorization_and_calls_with_its_own_id_token
     caller = issuer.verify(seen["authorization"].split()[1], {dev.workloads["api"].urls[0]})
     assert caller.email == dev.entry.service_account
     assert json.loads(json.dumps(dev.entry.openapi))["swagger"] == "2.0"
+
+
+def test_the_ai_task_queue_and_its_grants_come_from_the_plan(topologies):
+    """The queue's retryConfig/rateLimits reach the emulator; only ai may enqueue and act as the invoker that signs
+    the tasks' tokens; the invoker may call ai; ai is told the queue, its own task URL and the token's audience."""
+    from app.ai.tasks import REINDEX_PATH
+    from stacks.config import TasksConfig
+
+    defaults = TasksConfig()
+    for topology in topologies.values():
+        [queue] = topology.task_queues.values()
+        assert (queue.max_attempts, queue.max_dispatches_per_second, queue.max_concurrent_dispatches) == (
+            defaults.max_attempts,
+            defaults.max_dispatches_per_second,
+            defaults.max_concurrent_dispatches,
+        )
+        assert queue.min_backoff <= queue.max_backoff
+        ai = topology.workloads["ai"]
+        assert queue.enqueuers == {f"serviceAccount:{ai.service_account}"}
+        env = ai.env
+        assert env["TASKS_QUEUE"] == queue.name
+        assert env["TASKS_TARGET_URL"].endswith(REINDEX_PATH)
+        invoker = env["TASKS_INVOKER"]
+        acting = topology.act_as[invoker]  # ai, and the deployers, who act as every workload account
+        assert f"serviceAccount:{ai.service_account}" in acting
+        assert f"serviceAccount:{topology.workloads['api'].service_account}" not in acting
+        assert f"serviceAccount:{invoker}" in ai.invokers
+        assert env["TASKS_AUDIENCE"] in ai.custom_audiences
+        assert env["METRICS_EXPORT"] == "true"
