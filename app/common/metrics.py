@@ -140,7 +140,9 @@ class Metrics:
     def _observe_depth(self, _options: Any) -> Iterable[Any]:
         from opentelemetry.metrics import Observation
 
-        return [Observation(sum(depth() for depth in list(self._depths.values())))]
+        depths = list(self._depths.values())
+        # No queue on this service (api, auth): no series at all, rather than a constant 0 next to ai's.
+        return [Observation(sum(depth() for depth in depths))] if depths else []
 
 
 METRICS = Metrics()

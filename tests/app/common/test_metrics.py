@@ -183,3 +183,39 @@ def test_recording_without_export_is_a_no_op() -> None:
 def test_export_interval_below_what_monitoring_accepts_is_refused() -> None:
     with pytest.raises(ValueError, match="METRICS_EXPORT_INTERVAL_SECONDS must be at least 10"):
         start_export("grid-test", "ai", interval_seconds=1)
+
+
+def test_a_service_with_metrics_export_on_exports_while_it_runs_and_flushes_at_shutdown(
+    monitoring, on_cloud_run
+) -> None:
+    """What create_service_app's lifespan does with METRICS_EXPORT: start beside startup, flush at the end."""
+    from types import SimpleNamespace
+
+    from app.common.app import exported_metrics
+
+    fake, endpoint = monitoring
+    settings = SimpleNamespace(
+        metrics_export=True,
+        google_cloud_project="grid-test",
+        metrics_export_interval_seconds=60.0,
+        monitoring_endpoint=endpoint,
+    )
+
+    async def serve() -> None:
+        async with exported_metrics(settings, "ai"):  # type: ignore[arg-type]
+            for _ in range(200):  # the export starts in a thread; the service does not wait for it
+                if METRICS.bound:
+                    break
+                await asyncio.sleep(0.05)
+            METRICS.tokens("gpt-test", 7, 1)
+
+    asyncio.run(serve())
+    assert not METRICS.bound
+    assert {s.metric.type for s in fake.series} == {metrics.TOKENS.type}
+
+
+def test_metrics_export_needs_the_project() -> None:
+    from app.common.settings import ServiceSettings
+
+    with pytest.raises(ValueError, match="METRICS_EXPORT is on but GOOGLE_CLOUD_PROJECT is unset"):
+        ServiceSettings(DATABASE_URL="postgresql://x/y", METRICS_EXPORT=True)  # type: ignore[call-arg]
