@@ -60,19 +60,24 @@ router = APIRouter(prefix="/ai", tags=["ai"], responses=AUTH)
 events_router = APIRouter(prefix="/ai", tags=["events"])
 
 
+async def _from_google(request: Request, verifier_name: str, off: str, refused: str) -> None:
+    """404 when this delivery is off, 401 unless the request carries the stack's Google-signed OIDC token."""
+    verifier = getattr(request.app.state, verifier_name, None)
+    if verifier is None:
+        raise HTTPException(404, off)
+    try:
+        await verifier.verify(request.headers.get("authorization"))
+    except InvalidPush:
+        raise HTTPException(401, refused) from None
+
+
 @events_router.post(
     "/events/pubsub",
     status_code=204,
     responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
 )
 async def pubsub_push(request: Request) -> Response:
-    verifier = getattr(request.app.state, "push_verifier", None)
-    if verifier is None:
-        raise HTTPException(404, "push delivery is not enabled")
-    try:
-        await verifier.verify(request.headers.get("authorization"))
-    except InvalidPush:
-        raise HTTPException(401, "invalid push token") from None
+    await _from_google(request, "push_verifier", "push delivery is not enabled", "invalid push token")
     try:
         envelope = await request.json()
     except ValueError:
@@ -95,13 +100,7 @@ async def pubsub_push(request: Request) -> Response:
 )
 async def reindex_task(request: Request) -> Response:
     """One page of a user's re-embedding, delivered by Cloud Tasks; a 5xx has the queue retry it."""
-    verifier = getattr(request.app.state, "task_verifier", None)
-    if verifier is None:
-        raise HTTPException(404, "no task queue is configured")
-    try:
-        await verifier.verify(request.headers.get("authorization"))
-    except InvalidPush:
-        raise HTTPException(401, "invalid task token") from None
+    await _from_google(request, "task_verifier", "no task queue is configured", "invalid task token")
     try:
         work = Reindex.parse(await request.json())
     except (KeyError, TypeError, ValueError):

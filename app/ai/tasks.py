@@ -31,11 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import httpx
-
 from app.ai import repository as repo
 from app.ai.indexer import Indexer, MessageRef
-from app.common.gcp import AccessToken
+from app.common.gcp import google_api
 
 log = logging.getLogger("app.ai.tasks")
 
@@ -90,9 +88,7 @@ class TaskQueue:
         self.target_url = target_url
         self.invoker = invoker
         self.audience = audience
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
-        self.base = f"http://{emulator_host}" if emulator_host else CLOUD_TASKS
-        self.token = None if emulator_host else AccessToken(self.http)
+        self.http, self.base, self.token = google_api(CLOUD_TASKS, emulator_host, 30.0)
 
     async def close(self) -> None:
         await self.http.aclose()
