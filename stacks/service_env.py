@@ -50,7 +50,7 @@ class EnvSources:
     db_pools: Mapping[str, int] = field(default_factory=dict)
     """DB_POOL_MAX_SIZE per connecting workload, sized so the stack fits max_connections (stacks/capacity.py)."""
     ai_tasks: AiTasks | None = None
-    """Where ai enqueues deferred work; None: POST /ai/reindex answers 503."""
+    """Where ai enqueues deferred work; None: POST /ai/reindex answers 404."""
 
 
 @dataclass(frozen=True)

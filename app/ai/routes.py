@@ -113,13 +113,14 @@ async def reindex_task(request: Request) -> Response:
 @router.post(
     "/reindex",
     status_code=202,
-    responses={503: {"description": "no task queue configured"}},
+    responses={404: {"description": "deferred work is off: no task queue configured"}},
 )
 async def reindex(uid: UserId, service: Service, request: Request) -> dict[str, Any]:
     """Re-embed all of the caller's messages that have no embedding from the current model, in the background."""
     queue = request.app.state.tasks
     if queue is None:
-        raise HTTPException(503, "deferred work needs a task queue (set TASKS_QUEUE and the other TASKS_* variables)")
+        # Off, as push delivery is when not configured: not a server fault (set TASKS_QUEUE and the others).
+        raise HTTPException(404, "deferred work needs a task queue (set TASKS_QUEUE and the other TASKS_* variables)")
     queued = await queue.enqueue(Reindex(uid, service.model))
     return {"model": service.model, "queued": queued}
 

@@ -106,7 +106,7 @@ class AiSettings(VerifyingServiceSettings):
         None,
         alias="TASKS_QUEUE",
         description="Cloud Tasks queue projects/<p>/locations/<r>/queues/<q> deferred AI work (reindex) goes to; "
-        "unset: POST /ai/reindex answers 503.",
+        "unset: POST /ai/reindex answers 404.",
     )
     tasks_target_url: str | None = Field(
         None, alias="TASKS_TARGET_URL", description="URL of this service's POST /ai/tasks/reindex the tasks call."

@@ -28,7 +28,6 @@ QUEUE = f"projects/{PROJECT}/locations/us-central1/queues/grid-test-ai-tasks"
 AI_MEMBER = f"serviceAccount:grid-test-ai@{PROJECT}.iam.gserviceaccount.com"
 INVOKER = f"grid-test-invoker@{PROJECT}.iam.gserviceaccount.com"
 AUDIENCE = "grid-test-ai-indexer"
-OLD_MODEL = "retired-model-v0"
 
 
 class Faults:
@@ -117,27 +116,26 @@ def _models(postgres, user_id: str) -> dict[str, str | None]:
     return dict(rows)
 
 
-def _age(postgres, user_id: str) -> None:
-    """As after a model change: the user's embeddings are the old model's, or missing."""
-    with psycopg.connect(postgres.admin_url) as conn:
-        conn.execute("UPDATE message_embeddings SET model = %s WHERE user_id = %s", (OLD_MODEL, user_id))
-
-
-def _messages(user, make_conversation, post_message, n: int) -> None:
+def _imported(postgres, user, make_conversation, n: int) -> None:
+    """Messages written straight into the database, as a bulk import would: no message.created event, so no
+    indexer has seen them (nor can another test's indexer race this one)."""
     conversation = make_conversation(user)["id"]
-    for i in range(n):
-        post_message(user, conversation, f"note number {i} about the quarterly plan")
+    with psycopg.connect(postgres.admin_url) as conn:
+        for seq in range(1, n + 1):
+            conn.execute(
+                "INSERT INTO messages (conversation_id, user_id, seq, role, content) VALUES (%s, %s, %s, 'user', %s)",
+                (conversation, user.id, seq, f"imported note {seq} about the quarterly plan"),
+            )
 
 
 def test_reindex_reembeds_the_users_messages_page_by_page_with_retries_and_redelivery(
-    tasks_ai, local_tasks, postgres, make_user, make_conversation, post_message, wait_until, monkeypatch
+    tasks_ai, local_tasks, postgres, make_user, make_conversation, wait_until, monkeypatch
 ) -> None:
     cloud, _, faults, _ = local_tasks
     monkeypatch.setattr(ai_tasks, "PAGE", 2)  # 5 messages: pages of 2, 2, 1 (three tasks, chained)
     owner, other = make_user(), make_user()
-    _messages(owner, make_conversation, post_message, 5)
-    _messages(other, make_conversation, post_message, 2)
-    _age(postgres, other.id)
+    _imported(postgres, owner, make_conversation, 5)
+    _imported(postgres, other, make_conversation, 2)
     faults.fail_first, faults.deliver_twice = True, True
     model = tasks_ai.server.config.app.state.ai.model
     before = cloud.stats()[QUEUE]
@@ -154,8 +152,8 @@ def test_reindex_reembeds_the_users_messages_page_by_page_with_retries_and_redel
     assert after["attempts"] - before["attempts"] == 6  # each page failed once, then the retry succeeded
     assert after["dropped"] == before["dropped"]
     assert set(faults.statuses) == {204}  # the repeated deliveries succeeded too: nothing left to redo
-    # Tenant-scoped: the other user's embeddings were not touched.
-    assert set(_models(postgres, other.id).values()) <= {OLD_MODEL, None}
+    # Tenant-scoped: the other user's messages were not touched.
+    assert set(_models(postgres, other.id).values()) == {None}
 
 
 def test_a_task_without_the_invokers_token_is_refused(tasks_ai, local_tasks, user) -> None:
@@ -173,7 +171,7 @@ def test_a_task_without_the_invokers_token_is_refused(tasks_ai, local_tasks, use
 
 def test_reindex_without_a_queue_says_what_to_set(ai, user) -> None:
     r = ai.post("/ai/reindex", headers=user.headers)
-    assert r.status_code == 503 and "TASKS_QUEUE" in r.text
+    assert r.status_code == 404 and "TASKS_QUEUE" in r.text
 
 
 def test_half_configured_tasks_are_refused(postgres, redis_server) -> None:
@@ -218,3 +216,24 @@ def test_the_emulator_keeps_googles_rules() -> None:
 
     stats = asyncio.run(scenario())
     assert stats["dropped"] == 1 and attempts == [f"{QUEUE}/tasks/t1"] * 3
+
+
+def test_reindex_after_a_model_change_replaces_the_old_models_vectors(
+    tasks_ai, local_tasks, postgres, make_user, make_conversation, wait_until
+) -> None:
+    cloud, _, faults, _ = local_tasks
+    faults.fail_first, faults.deliver_twice = False, False
+    user = make_user()
+    _imported(postgres, user, make_conversation, 3)
+    zero = "[" + ",".join(["0"] * 384) + "]"
+    with psycopg.connect(postgres.admin_url) as conn:  # what the previous model left behind
+        conn.execute(
+            """INSERT INTO message_embeddings (message_id, user_id, conversation_id, model, embedding)
+               SELECT id, user_id, conversation_id, 'retired-model-v0', %s::vector FROM messages WHERE user_id = %s""",
+            (zero, user.id),
+        )
+    model = tasks_ai.server.config.app.state.ai.model
+    assert set(_models(postgres, user.id).values()) == {"retired-model-v0"}
+    assert httpx.post(f"{tasks_ai.url}/ai/reindex", headers=user.headers).json()["queued"] is True
+    assert wait_until(lambda: set(_models(postgres, user.id).values()) == {model}, timeout=120)
+    assert wait_until(lambda: cloud.stats()[QUEUE]["backlog"] == 0, timeout=60)
