@@ -127,6 +127,14 @@ class LocalCloudRunner:
             value = value.replace(plan_address, local)
         return value
 
+    def plan_address(self, value: str) -> str:
+        """The inverse of ``translate``: a local listener's URL as the plan names it."""
+        for plan_address, local in self.addresses:
+            rest = value[len(local) :]
+            if value.startswith(local) and rest[:1] in ("", "/", "?"):  # :4000 is no prefix of :40001
+                return plan_address + rest
+        return value
+
     def internet_url(self, plan_url: str) -> str:
         for running in self.running.values():
             for url in running.workload.urls:
@@ -175,7 +183,8 @@ class LocalCloudRunner:
     async def _dispatch_task(self, task: HttpTask) -> int:
         """One attempt of a Cloud Tasks HTTP task (https://cloud.google.com/tasks/docs/creating-http-target-tasks)."""
         headers = {**task.headers, "User-Agent": "Google-Cloud-Tasks", "X-CloudTasks-TaskName": task.name}
-        return await self.google_call(task.url, task.method, task.identity, task.audience, task.body, headers)
+        url = self.plan_address(task.url)  # the app was told the local listener; Google calls the plan's URL
+        return await self.google_call(url, task.method, task.identity, task.audience, task.body, headers)
 
     async def trigger(self, job: SchedulerJob) -> int:
         """Run a Cloud Scheduler job now (https://cloud.google.com/scheduler/docs/http-target-auth)."""
@@ -334,6 +343,8 @@ class LocalCloudRunner:
                 "GCE_METADATA_IP": f"127.0.0.1:{google[1]}",
                 "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{google[1]}",
                 "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{google[1]}",
+                # Cloud Monitoring is not emulated: exporting would go to the real API with local credentials.
+                "METRICS_EXPORT": "false",
                 # Google's OAuth2 signing keys, for apps that verify Google-signed tokens themselves (ai's push).
                 "GOOGLE_CERTS_URL": f"http://127.0.0.1:{google[1]}/oauth2/v3/certs",
                 "PYTHONPATH": str(REPO_ROOT),

@@ -270,3 +270,14 @@ def test_the_ai_task_queue_and_its_grants_come_from_the_plan(topologies):
         assert f"serviceAccount:{invoker}" in ai.invokers
         assert env["TASKS_AUDIENCE"] in ai.custom_audiences
         assert env["METRICS_EXPORT"] == "true"
+
+
+def test_a_task_url_the_app_was_given_locally_is_dispatched_to_the_plans_url(tmp_path):
+    """ai is told its task URL translated to a local listener; Cloud Tasks calls it by the plan's URL (the door)."""
+    from grid.localcloud.runner import LocalCloudRunner
+
+    runner = LocalCloudRunner("dev", 0, tmp_path)
+    runner.addresses = [("https://grid-dev-ai-1.run.app", "http://127.0.0.1:4000")]
+    plan_url = "https://grid-dev-ai-1.run.app/ai/tasks/reindex"
+    assert runner.plan_address(runner.translate(plan_url)) == plan_url
+    assert runner.plan_address("http://127.0.0.1:40001/ai/tasks/reindex") == "http://127.0.0.1:40001/ai/tasks/reindex"
