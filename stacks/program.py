@@ -126,9 +126,9 @@ def foundation(config: StackConfig) -> Foundation:
             accounts={w: names.service_account(w) for w in WORKLOADS},
             project_roles=PROJECT_ROLES,
             deployers=config.deployers,
-            # api and ai enqueue slow AI work as Cloud Tasks that call ai with the invoker's OIDC token.
+            # ai enqueues deferred AI work as Cloud Tasks that call it back with the invoker's OIDC token.
             act_as={
-                "invoker": ("api", "ai"),
+                "invoker": ("ai",),
                 # Stopping a service (cost cap) is an update, which needs to act as its runtime identity.
                 **({w: ("cost-cap",) for w in RUNTIME_WORKLOADS} if config.monitoring.budget.caps_spend else {}),
             },

@@ -59,6 +59,19 @@ class EnvSources:
     """DB_POOL_MAX_SIZE per connecting workload, sized so the stack fits max_connections (stacks/capacity.py)."""
     cors_allowed_origins: Sequence[str] = ()
     """Browser origins the services answer cross-origin requests (and their preflights) from."""
+    ai_tasks: AiTasks | None = None
+    """Where ai enqueues deferred work; None: POST /ai/reindex answers 404."""
+
+
+@dataclass(frozen=True)
+class AiTasks:
+    """The Cloud Tasks queue ai defers work to, and how its tasks call ai back (app/ai/tasks.py)."""
+
+    queue: pulumi.Input[str]
+    target_url: pulumi.Input[str]
+    invoker: pulumi.Input[str]
+    """The account Cloud Tasks signs the tasks' OIDC tokens as; ai must be able to act as it."""
+    audience: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,9 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
         env.plain.update(
             {
                 "COMPLETION_MODEL": src.completion_model,
+                # Token use, latency by route, cache hits and queue depth to Cloud Monitoring (its image has the
+                # exporter; the account has roles/monitoring.metricWriter, stacks/program.py PROJECT_ROLES).
+                "METRICS_EXPORT": "true",
             }
         )
         if src.ai_push_audience is not None:
@@ -145,6 +161,15 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
             )
         else:
             env.plain.update({"EVENTS_BACKEND": "pubsub", "PUBSUB_SUBSCRIPTION": src.ai_subscription})
+        if src.ai_tasks is not None:
+            env.plain.update(
+                {
+                    "TASKS_QUEUE": src.ai_tasks.queue,
+                    "TASKS_TARGET_URL": src.ai_tasks.target_url,
+                    "TASKS_INVOKER": src.ai_tasks.invoker,
+                    "TASKS_AUDIENCE": src.ai_tasks.audience,
+                }
+            )
         if src.completion_base_url is not None:
             env.plain["COMPLETION_BASE_URL"] = src.completion_base_url
         if src.completion_api_key is not None:

@@ -57,7 +57,15 @@ from gridlib.labels import BACKGROUND_LABEL
 from stacks import capacity
 from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
 from stacks.routes import PROBES, Route, public_routes
-from stacks.service_env import ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, EnvSources, Jwks, function_env, service_env
+from stacks.service_env import (
+    ACCESS_TOKEN_AUDIENCE,
+    ACCESS_TOKEN_ISSUER,
+    AiTasks,
+    EnvSources,
+    Jwks,
+    function_env,
+    service_env,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "api", "ai")
@@ -96,6 +104,7 @@ HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
 AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
 JWKS_PATH = "/auth/.well-known/jwks.json"  # app/auth/routes.py: auth's public keys
+AI_TASKS_PATH = "/ai/tasks/reindex"  # app/ai/tasks.py REINDEX_PATH (tests/stacks/test_serving.py compares them)
 
 
 def _function_shared_files() -> dict[str, Path]:
@@ -285,13 +294,20 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             config=config.messaging.tasks,
             project=config.project,
             region=config.region,
-            enqueuers={"api": ids.members["api"], "ai": ids.members["ai"]},
+            # Only ai: it decides, runs and paces the deferred AI work (app/ai/tasks.py); api has no use for it.
+            enqueuers={"ai": ids.members["ai"]},
         ),
         opts=opts,
     )
 
     services: dict[str, CloudRunService] = {}
     sources = _env_sources(config, base, jwt_secret, exposure, events)
+    sources.ai_tasks = AiTasks(
+        queue=ai_queue.queue_id,
+        target_url=pulumi.Output.concat(_ai_url(config, names, project_number), AI_TASKS_PATH),
+        invoker=ids.emails["invoker"],
+        audience=_push_audience(names),
+    )
     jwks: Jwks | None = None
     for service in SERVICES:  # auth first: the others verify tokens against its published keys
         env = service_env(service, sources, jwks)
@@ -318,7 +334,8 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 invoker_iam_disabled=exposure.public,
                 deletion_protection=prod,
                 labels={"grid-service": service, **config.rollout.labels(service), **_background_label(service)},
-                custom_audiences=[_push_audience(names)] if service == "ai" and _delivery("ai") == "push" else [],
+                # The audience of ai's pushes and tasks: Cloud Run accepts the tokens, and ai checks it again.
+                custom_audiences=[_push_audience(names)] if service == "ai" else [],
                 depends_on=own_grants(service, env.secrets.values()),
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
@@ -415,15 +432,17 @@ def _push_audience(names) -> str:
     return names(AI_INDEXER)
 
 
+def _ai_url(config: StackConfig, names, project_number: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Cloud Run's deterministic URL of ai, known before the service exists (its own settings name it):
+    https://<service>-<project number>.<region>.run.app (https://cloud.google.com/run/docs/triggering/https-request#deterministic)"""
+    return pulumi.Output.concat("https://", names("ai"), "-", project_number, ".", config.region, ".run.app")
+
+
 def _ai_indexer_subscription(config: StackConfig, names, ids, project_number) -> PullSubscriptionArgs:
     """message.created for the ai indexer: pushed to ai (a request, no CPU between requests) or pulled by ai."""
     if _delivery("ai") != "push":
         return PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})
-    # Cloud Run's deterministic URL: https://<service>-<project number>.<region>.run.app
-    # (https://cloud.google.com/run/docs/triggering/https-request#deterministic)
-    endpoint = pulumi.Output.concat(
-        "https://", names("ai"), "-", project_number, ".", config.region, ".run.app", AI_PUSH_PATH
-    )
+    endpoint = pulumi.Output.concat(_ai_url(config, names, project_number), AI_PUSH_PATH)
     return PullSubscriptionArgs(name=AI_INDEXER, push_endpoint=endpoint, push_audience=_push_audience(names))
 
 

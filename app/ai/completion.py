@@ -5,8 +5,7 @@
   jitter, honouring a provider's Retry-After up to the cap; other 4xx are the request's fault and not retried.
 - A circuit breaker: after `threshold` consecutive failed completions it opens for `cooldown` seconds and calls
   fail at once (503) instead of queueing on a provider that is down; then one trial call decides.
-- Token usage is reported to a metric hook: Cloud Monitoring `custom.googleapis.com/grid/ai/tokens` (labels
-  model, kind) when a project and the monitoring client are available, a log line otherwise.
+- Token usage is counted by the caller (app/ai/service.py) in app.common.metrics' TOKENS.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger("app.ai.completion")
-
-METRIC_TYPE = "custom.googleapis.com/grid/ai/tokens"
 
 
 class ProviderNotConfigured(Exception):
@@ -123,53 +120,6 @@ class _Reply(BaseModel):
     choices: list[_Choice] = Field(min_length=1)
     model: str | None = None
     usage: _Usage | None = None
-
-
-class TokenMeter:
-    """Reports token usage per model and kind (prompt, completion)."""
-
-    def __init__(self, project: str | None) -> None:
-        self.project = project
-        self._client: Any = None
-        if project:
-            try:
-                from google.cloud import monitoring_v3  # optional: only in images that install it
-
-                self._client = monitoring_v3.MetricServiceClient()
-            except Exception:  # not installed or no credentials: fall back to logging
-                self._client = None
-
-    async def record(self, model: str, prompt_tokens: int, completion_tokens: int) -> None:
-        if self._client is None:
-            log.info(
-                "ai tokens",
-                extra={"metric": METRIC_TYPE, "model": model, "prompt": prompt_tokens, "completion": completion_tokens},
-            )
-            return
-        try:
-            await asyncio.to_thread(self._write, model, {"prompt": prompt_tokens, "completion": completion_tokens})
-        except Exception as exc:  # metrics must never fail a completion
-            log.warning("could not write token metric: %s", type(exc).__name__)
-
-    def _write(self, model: str, counts: dict[str, int]) -> None:
-        from google.cloud import monitoring_v3
-
-        now = time.time()
-        series = []
-        for kind, value in counts.items():
-            ts = monitoring_v3.TimeSeries()
-            ts.metric.type = METRIC_TYPE
-            ts.metric.labels["model"] = model
-            ts.metric.labels["kind"] = kind
-            ts.resource.type = "global"
-            ts.resource.labels["project_id"] = str(self.project)
-            point = monitoring_v3.Point(
-                {"interval": {"end_time": {"seconds": int(now), "nanos": int((now % 1) * 1e9)}},
-                 "value": {"int64_value": value}}
-            )  # fmt: skip
-            ts.points = [point]
-            series.append(ts)
-        self._client.create_time_series(name=f"projects/{self.project}", time_series=series)
 
 
 class CompletionClient:

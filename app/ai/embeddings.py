@@ -136,6 +136,10 @@ class MicroBatcher(BackgroundLoop):
         await super().stop()
         self._model_thread.shutdown(wait=False, cancel_futures=True)
 
+    def depth(self) -> int:
+        """Embedding requests waiting for the model (the queue-depth metric)."""
+        return self._queue.qsize()
+
     async def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)

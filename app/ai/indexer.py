@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import httpx
-
 from app.ai import repository as repo
 from app.common.background import BackgroundLoop
 from app.common.db import Database
-from app.common.gcp import AccessToken
+from app.common.gcp import google_api
 from app.common.streams import StreamEvent
 
 log = logging.getLogger("app.ai.indexer")
@@ -93,9 +91,7 @@ class PubSubPuller(BackgroundLoop):
         self.subscription = subscription
         self.indexer = indexer
         self.batch = batch
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(90.0, connect=5.0))
-        self.base = f"http://{emulator_host}" if emulator_host else PUBSUB_ENDPOINT
-        self.token = None if emulator_host else AccessToken(self.http)
+        self.http, self.base, self.token = google_api(PUBSUB_ENDPOINT, emulator_host, 90.0)
 
     async def stop(self) -> None:
         await super().stop()

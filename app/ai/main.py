@@ -10,15 +10,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.ai.completion import CompletionClient, TokenMeter
+from app.ai.completion import CompletionClient
 from app.ai.embeddings import MicroBatcher, get_embedder
 from app.ai.indexer import GROUP, Indexer, PubSubPuller
 from app.ai.push import PushVerifier
 from app.ai.routes import routers
 from app.ai.service import AiService
 from app.ai.settings import AiSettings
+from app.ai.tasks import TaskQueue
 from app.common.app import Resources, create_service_app
 from app.common.cache import TwoLayerCache
+from app.common.metrics import METRICS
 from app.common.streams import StreamConsumer
 from app.common.verifier import jwks_verifier
 
@@ -55,16 +57,31 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
             batcher,
             model.name,
             completions,
-            TokenMeter(settings.google_cloud_project),
             settings.daily_token_budget,
         )
         indexer = Indexer(res.db, service.embed_array, model.name)
         app.state.ai = service
         app.state.indexer = indexer
         app.state.verifier = jwks_verifier(settings)
+        app.state.tasks = None
         async with AsyncExitStack() as stack:
+            if settings.tasks_queue:
+                assert settings.tasks_target_url and settings.tasks_invoker and settings.tasks_audience
+                app.state.tasks = TaskQueue(
+                    settings.tasks_queue,
+                    settings.tasks_target_url,
+                    settings.tasks_invoker,
+                    settings.tasks_audience,
+                    emulator_host=settings.cloud_tasks_emulator_host,
+                )
+                stack.push_async_callback(app.state.tasks.close)
+                # The tasks' OIDC tokens are verified like pushes: Google's signature, audience, the invoker's email.
+                app.state.task_verifier = PushVerifier(
+                    settings.tasks_audience, settings.tasks_invoker, jwks_url=settings.google_certs_url
+                )
             batcher.start()
             stack.push_async_callback(batcher.stop)
+            stack.callback(METRICS.watch_queue("embed", batcher.depth))
             stack.push_async_callback(completions.close)
             backend = settings.resolved_events_backend
             if backend == "redis":

@@ -21,6 +21,18 @@ async def message_content(conn: Conn, message_id: UUID) -> str | None:
     return row["content"] if row else None
 
 
+async def stale_messages(conn: Conn, model: str, after: UUID | None, limit: int) -> list[dict[str, Any]]:
+    """The user's messages with no embedding or one from another model, after `after` in id order: the work of a
+    reindex task. What a previous delivery already stored no longer matches, so a redelivery redoes nothing."""
+    cur = await conn.execute(
+        """SELECT m.id, m.content FROM messages m LEFT JOIN message_embeddings e ON e.message_id = m.id
+           WHERE (e.message_id IS NULL OR e.model <> %s) AND (%s::uuid IS NULL OR m.id > %s::uuid)
+           ORDER BY m.id LIMIT %s""",
+        (model, after, after, limit),
+    )
+    return [dict(r) for r in await cur.fetchall()]
+
+
 async def store_embedding(conn: Conn, message_id: UUID, model: str, vector: Any) -> bool:
     """Store a message's embedding; the conversation and owner come from the message row itself (visible only
     if it belongs to the transaction's user). False if the message is not the user's or is gone."""

@@ -10,6 +10,7 @@ from app.ai.indexer import message_ref
 from app.ai.push import InvalidPush, envelope_event
 from app.ai.schemas import MAX_TEXT_CHARS, CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
 from app.ai.service import AiService, BudgetExceeded, NotFound
+from app.ai.tasks import Reindex, run_reindex
 from app.common import health
 from app.common.security import Principal, current_principal
 
@@ -59,19 +60,24 @@ router = APIRouter(prefix="/ai", tags=["ai"], responses=AUTH)
 events_router = APIRouter(prefix="/ai", tags=["events"])
 
 
+async def _from_google(request: Request, verifier_name: str, off: str, refused: str) -> None:
+    """404 when this delivery is off, 401 unless the request carries the stack's Google-signed OIDC token."""
+    verifier = getattr(request.app.state, verifier_name, None)
+    if verifier is None:
+        raise HTTPException(404, off)
+    try:
+        await verifier.verify(request.headers.get("authorization"))
+    except InvalidPush:
+        raise HTTPException(401, refused) from None
+
+
 @events_router.post(
     "/events/pubsub",
     status_code=204,
     responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
 )
 async def pubsub_push(request: Request) -> Response:
-    verifier = getattr(request.app.state, "push_verifier", None)
-    if verifier is None:
-        raise HTTPException(404, "push delivery is not enabled")
-    try:
-        await verifier.verify(request.headers.get("authorization"))
-    except InvalidPush:
-        raise HTTPException(401, "invalid push token") from None
+    await _from_google(request, "push_verifier", "push delivery is not enabled", "invalid push token")
     try:
         envelope = await request.json()
     except ValueError:
@@ -81,6 +87,42 @@ async def pubsub_push(request: Request) -> Response:
     if ref is not None:
         await request.app.state.indexer.index([ref])  # an error is a 5xx: Pub/Sub redelivers
     return Response(status_code=204)  # acknowledged (also what can never parse)
+
+
+@events_router.post(
+    "/tasks/reindex",
+    status_code=204,
+    responses={
+        400: {"description": "not a reindex task body"},
+        401: {"description": "not a task from the stack's queue"},
+        404: {"description": "no task queue"},
+    },
+)
+async def reindex_task(request: Request) -> Response:
+    """One page of a user's re-embedding, delivered by Cloud Tasks; a 5xx has the queue retry it."""
+    await _from_google(request, "task_verifier", "no task queue is configured", "invalid task token")
+    try:
+        work = Reindex.parse(await request.json())
+    except (KeyError, TypeError, ValueError):
+        # Retrying cannot fix it; a 4xx is retried too, so this is logged for whoever enqueued it.
+        raise HTTPException(400, "expected {user_id, model, after}") from None
+    await run_reindex(request.app.state.indexer, request.app.state.tasks, work)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/reindex",
+    status_code=202,
+    responses={404: {"description": "deferred work is off: no task queue configured"}},
+)
+async def reindex(uid: UserId, service: Service, request: Request) -> dict[str, Any]:
+    """Re-embed all of the caller's messages that have no embedding from the current model, in the background."""
+    queue = request.app.state.tasks
+    if queue is None:
+        # Off, as push delivery is when not configured: not a server fault (set TASKS_QUEUE and the others).
+        raise HTTPException(404, "deferred work needs a task queue (set TASKS_QUEUE and the other TASKS_* variables)")
+    queued = await queue.enqueue(Reindex(uid, service.model))
+    return {"model": service.model, "queued": queued}
 
 
 @router.post(

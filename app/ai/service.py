@@ -12,10 +12,11 @@ from uuid import UUID
 import numpy as np
 
 from app.ai import repository as repo
-from app.ai.completion import Completion, CompletionClient, TokenMeter
+from app.ai.completion import Completion, CompletionClient
 from app.ai.embeddings import MicroBatcher
 from app.common.cache import TwoLayerCache
 from app.common.db import Database
+from app.common.metrics import METRICS
 
 CONTEXT_MESSAGES = 20
 
@@ -43,7 +44,6 @@ class AiService:
         batcher: MicroBatcher,
         model: str,
         completions: CompletionClient,
-        meter: TokenMeter,
         daily_token_budget: int,
     ) -> None:
         self.db = db
@@ -51,7 +51,6 @@ class AiService:
         self.batcher = batcher
         self.model = model
         self.completions = completions
-        self.meter = meter
         self.daily_token_budget = daily_token_budget
 
     # -- embeddings --------------------------------------------------------------------------------------------
@@ -106,5 +105,5 @@ class AiService:
         )
         async with self.db.transaction(uid) as conn:
             await repo.add_tokens(conn, today, completion.total_tokens)
-        await self.meter.record(completion.model, completion.prompt_tokens, completion.completion_tokens)
+        METRICS.tokens(completion.model, completion.prompt_tokens, completion.completion_tokens)
         return completion

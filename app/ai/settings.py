@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from app.common.settings import VerifyingServiceSettings
 
+_QUEUE = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/queues/[A-Za-z0-9-]{1,100}$")
 _SUBSCRIPTION = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/subscriptions/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 
 
@@ -100,6 +101,44 @@ class AiSettings(VerifyingServiceSettings):
     embed_batch_wait_ms: float = Field(
         5.0, ge=0, le=1000, alias="EMBED_BATCH_WAIT_MS", description="How long a batch waits for more texts."
     )
+
+    tasks_queue: str | None = Field(
+        None,
+        alias="TASKS_QUEUE",
+        description="Cloud Tasks queue projects/<p>/locations/<r>/queues/<q> deferred AI work (reindex) goes to; "
+        "unset: POST /ai/reindex answers 404.",
+    )
+    tasks_target_url: str | None = Field(
+        None, alias="TASKS_TARGET_URL", description="URL of this service's POST /ai/tasks/reindex the tasks call."
+    )
+    tasks_invoker: str | None = Field(
+        None, alias="TASKS_INVOKER", description="Email of the account Cloud Tasks signs the tasks' OIDC tokens as."
+    )
+    tasks_audience: str | None = Field(
+        None,
+        alias="TASKS_AUDIENCE",
+        description="OIDC audience of the tasks' tokens (an audience this service accepts).",
+    )
+    cloud_tasks_emulator_host: str | None = Field(
+        None,
+        alias="CLOUD_TASKS_EMULATOR_HOST",
+        description="host:port of a local Cloud Tasks (grid local); unset: cloudtasks.googleapis.com.",
+    )
+
+    @model_validator(mode="after")
+    def _tasks_are_complete(self) -> AiSettings:
+        given = {
+            "TASKS_QUEUE": self.tasks_queue,
+            "TASKS_TARGET_URL": self.tasks_target_url,
+            "TASKS_INVOKER": self.tasks_invoker,
+            "TASKS_AUDIENCE": self.tasks_audience,
+        }
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(k for k, v in given.items() if not v)
+            raise ValueError(f"Cloud Tasks is half configured: set {missing} too (or none of TASKS_*)")
+        if self.tasks_queue and not _QUEUE.match(self.tasks_queue):
+            raise ValueError("TASKS_QUEUE must be projects/<project>/locations/<region>/queues/<queue>")
+        return self
 
     @model_validator(mode="after")
     def _backend_is_usable(self) -> AiSettings:

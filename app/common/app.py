@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -16,6 +17,7 @@ from app.common.cache import TwoLayerCache
 from app.common.db import Database
 from app.common.errors import document_errors, install_error_handlers
 from app.common.logging import configure_logging
+from app.common.metrics import start_export
 from app.common.middleware import RequestContextMiddleware
 from app.common.migrations import apply_migrations
 from app.common.ratelimit import RateLimiter
@@ -75,6 +77,40 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
         await db.close()
 
 
+@asynccontextmanager
+async def exported_metrics(settings: ServiceSettings, service: str) -> AsyncIterator[None]:
+    """Export app metrics while the service runs (METRICS_EXPORT); the last points are flushed at shutdown.
+
+    Importing the exporter and asking the metadata server for the instance costs seconds (bench/metrics_cost.py),
+    so it runs in a thread beside the rest of startup instead of before it: the instance is ready no later for it,
+    and what is recorded before it is bound is not counted."""
+    if not settings.metrics_export:
+        yield
+        return
+    project = settings.google_cloud_project
+    assert project is not None
+
+    def start() -> Callable[[], None] | None:
+        try:
+            return start_export(
+                project,
+                service,
+                interval_seconds=settings.metrics_export_interval_seconds,
+                endpoint=settings.monitoring_endpoint,
+            )
+        except Exception as exc:  # metrics must never take a service down with them
+            log.error("METRICS_EXPORT is on but the export did not start: %s: %s", type(exc).__name__, exc)
+            return None
+
+    starting = asyncio.ensure_future(asyncio.to_thread(start))
+    try:
+        yield
+    finally:
+        shutdown = await starting
+        if shutdown is not None:
+            await asyncio.to_thread(shutdown)
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -89,7 +125,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, service) as resources:
+        async with exported_metrics(settings, service), open_resources(settings, service) as resources:
             app.state.resources = resources
             app.state.sessions = SessionCheck(resources.db, recheck=settings.cache_l1_ttl_seconds)
             if extension is None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from app.common.db import Conn, Database
+from app.common.metrics import METRICS
 from app.common.redis import RedisUnavailable, SafeRedis, listen_forever
 
 log = logging.getLogger("app.cache")
@@ -94,9 +95,11 @@ class TwoLayerCache:
         entry = self._l1.get(key)
         if entry is not None and entry.expires > time.monotonic():
             self._l1.move_to_end(key)
+            METRICS.cache_lookup(self.ns, "l1")
             return entry.value
         generation = self._generation
         body, versions = await self._l2_get(key, tags)
+        METRICS.cache_lookup(self.ns, "l2" if body is not None else "miss")
         if body is None:
             body = encode(await loader())
             if versions is not None:

@@ -25,3 +25,14 @@ class AccessToken:
             self._value = str(payload["access_token"])
             self._refresh_at = time.monotonic() + max(0, int(payload.get("expires_in", 300)) - 60)
         return self._value
+
+
+def google_api(
+    endpoint: str, emulator_host: str | None, timeout: float
+) -> tuple[httpx.AsyncClient, str, AccessToken | None]:
+    """(client, base URL, token) for a Google REST API; with an emulator (tests, `grid local`) plain HTTP to it
+    and no token: the local cloud knows the caller by the listener it calls."""
+    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0))
+    if emulator_host:
+        return http, f"http://{emulator_host}", None
+    return http, endpoint, AccessToken(http)

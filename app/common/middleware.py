@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware: request id, trace context, body-size limit, Cache-Control and the optional access log.
+"""One pure-ASGI middleware: request id, trace context, body-size limit, Cache-Control, latency metric and the
+optional access log.
 
 Pure ASGI rather than BaseHTTPMiddleware because it runs on every request and must stay cheap.
 """
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.common import caching
 from app.common.errors import error_body
 from app.common.logging import RequestContext, request_context
+from app.common.metrics import METRICS
 
 log = logging.getLogger("app.access")
 
@@ -93,9 +95,19 @@ class RequestContextMiddleware:
 
             await self.app(scope, limited_receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - start
+            if scope["type"] == "http":
+                METRICS.request(_route_template(scope), scope["method"], status, elapsed)
             if self.access_log:
-                _log_access(scope, headers, status, time.perf_counter() - start)
+                _log_access(scope, headers, status, elapsed)
             request_context.reset(token)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's template (``/conversations/{conversation_id}``), set in the scope by the router: never
+    the raw path, whose IDs would make a time series per resource."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 async def _send_413(send: Send, scope: Scope) -> None:

@@ -115,6 +115,25 @@ class ServiceSettings(BaseSettings):
         "(docs/app-services.md).",
     )
 
+    metrics_export: bool = Field(
+        False,
+        alias="METRICS_EXPORT",
+        description="Export the app metrics (app/common/metrics.py) to Cloud Monitoring in GOOGLE_CLOUD_PROJECT; "
+        "needs opentelemetry-exporter-gcp-monitoring in the image (the ai image has it).",
+    )
+    metrics_export_interval_seconds: float = Field(
+        60.0,
+        ge=10,
+        le=3600,
+        alias="METRICS_EXPORT_INTERVAL_SECONDS",
+        description="How often the metrics are exported; Monitoring takes one point per series every 5 s at most.",
+    )
+    monitoring_endpoint: str | None = Field(
+        None,
+        alias="MONITORING_ENDPOINT",
+        description="host:port of a plaintext gRPC fake of the Monitoring API (tests); unset: Google's.",
+    )
+
     @model_validator(mode="after")
     def _ca_needs_tls(self) -> ServiceSettings:
         if self.database_ca_cert and sslmode(self.database_url.get_secret_value()) not in VERIFYING_MODES:
@@ -124,6 +143,8 @@ class ServiceSettings(BaseSettings):
             )
         if self.redis_ca_cert and not (self.redis_url and self.redis_url.get_secret_value().startswith("rediss://")):
             raise ValueError("REDIS_CA_CERT is set but REDIS_URL is not a rediss:// (TLS) URL: set both or neither")
+        if self.metrics_export and not self.google_cloud_project:
+            raise ValueError("METRICS_EXPORT is on but GOOGLE_CLOUD_PROJECT is unset: set the project metrics go to")
         return self
 
     @classmethod

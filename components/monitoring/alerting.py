@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -47,7 +48,80 @@ def checker_regions(region: str) -> tuple[str, ...]:
     return _CHECKER_REGIONS.get(region.split("-", 1)[0], _FAR_CHECKERS)
 
 
-TOKEN_METRIC = "custom.googleapis.com/grid/ai/tokens"
+@dataclass(frozen=True)
+class AppMetric:
+    """A custom metric the app services write (app/common/metrics.py exports them; a test keeps both in step)."""
+
+    type: str
+    kind: str
+    value_type: str
+    unit: str
+    labels: Mapping[str, str]
+    """Label key -> description."""
+    display_name: str
+    description: str
+    child: str
+    """Child name suffix of its descriptor (URNs are state: ``ai-tokens`` predates the others)."""
+
+
+APP_METRIC_PREFIX = "custom.googleapis.com/grid"
+# Custom metrics cannot be written against cloud_run_revision; Google's OpenTelemetry exporter writes a Cloud Run
+# instance's as generic_task (job = service, namespace = revision, task_id = instance, location = region):
+# https://cloud.google.com/monitoring/custom-metrics/creating-metrics#custom-metric-resources
+APP_RESOURCE = 'resource.type="generic_task"'
+TOKEN_METRIC = f"{APP_METRIC_PREFIX}/ai/tokens"
+REQUEST_LATENCY_METRIC = f"{APP_METRIC_PREFIX}/http/server/latencies"
+CACHE_LOOKUPS_METRIC = f"{APP_METRIC_PREFIX}/cache/lookups"
+QUEUE_DEPTH_METRIC = f"{APP_METRIC_PREFIX}/ai/embed_queue_depth"
+APP_METRICS = (
+    # CUMULATIVE counters and distributions: the API rejects DELTA for client-written custom metrics, and a
+    # GAUGE point per event breaks the one-point-per-5s-per-series write limit. No user_id label: unbounded
+    # cardinality, and a per-user series would be personal data in Monitoring.
+    AppMetric(
+        TOKEN_METRIC,
+        "CUMULATIVE",
+        "INT64",
+        "1",
+        {"model": "Model name", "kind": "prompt or completion"},
+        "AI tokens",
+        "Tokens consumed by the ai service's completion calls, by model and prompt/completion.",
+        "ai-tokens",
+    ),
+    AppMetric(
+        REQUEST_LATENCY_METRIC,
+        "CUMULATIVE",
+        "DISTRIBUTION",
+        "ms",
+        {
+            "route": "Route template",
+            "method": "HTTP method",
+            "response_code_class": "2xx, 3xx, 4xx or 5xx",
+        },
+        "Request latency by route",
+        "Server-side request latency of the app services by route template.",
+        "app-request-latency",
+    ),
+    AppMetric(
+        CACHE_LOOKUPS_METRIC,
+        "CUMULATIVE",
+        "INT64",
+        "1",
+        {"cache": "Cache namespace", "result": "l1, l2 or miss"},
+        "Cache lookups",
+        "Two-layer cache lookups by cache and result; hit ratio = (l1 + l2) / all.",
+        "app-cache-lookups",
+    ),
+    AppMetric(
+        QUEUE_DEPTH_METRIC,
+        "GAUGE",
+        "INT64",
+        "1",
+        {},
+        "AI embedding queue depth",
+        "Embedding requests waiting for the model on one ai instance.",
+        "app-embed-queue-depth",
+    ),
+)
 ERROR_LOG_FILTER = 'severity>=ERROR AND resource.type="cloud_run_revision"'
 # Burn rate at which one hour consumes ~2% of a 28-day error budget (the SRE workbook's fast-burn page).
 FAST_BURN_RATE = 14.4
@@ -245,27 +319,27 @@ class Alerting(GridComponent):
         )
         return self._error_metric.name
 
-    def _token_metric(self, args: MonitoringArgs) -> str:
-        # CUMULATIVE: the API rejects DELTA for client-written custom metrics, and a GAUGE point per request
-        # breaks the one-point-per-5s-per-series write limit; the ai service keeps running counters per
-        # (model, kind) and exports them periodically (what OpenTelemetry counters do). No user_id label:
-        # unbounded cardinality, and a per-user series would be personal data in Monitoring.
-        self._token_descriptor = mon.MetricDescriptor(
-            self.child_name("ai-tokens"),
-            project=args.project,
-            type=TOKEN_METRIC,
-            metric_kind="CUMULATIVE",
-            value_type="INT64",
-            unit="1",
-            display_name="AI tokens",
-            description="Tokens consumed by the ai service's completion calls, by model and prompt/completion.",
-            labels=[
-                mon.MetricDescriptorLabelArgs(key="model", value_type="STRING", description="Model name"),
-                mon.MetricDescriptorLabelArgs(key="kind", value_type="STRING", description="prompt or completion"),
-            ],
-            opts=self.child_opts(),
-        )
-        return TOKEN_METRIC
+    def _app_metrics(self, args: MonitoringArgs) -> None:
+        # Declared here, not only by the exporter's first write: charts of an unknown metric type are refused.
+        self._app_descriptors = [
+            mon.MetricDescriptor(
+                self.child_name(metric.child),
+                project=args.project,
+                type=metric.type,
+                metric_kind=metric.kind,
+                value_type=metric.value_type,
+                unit=metric.unit,
+                display_name=metric.display_name,
+                description=metric.description,
+                labels=[
+                    mon.MetricDescriptorLabelArgs(key=key, value_type="STRING", description=text)
+                    for key, text in metric.labels.items()
+                ]
+                or None,
+                opts=self.child_opts(),
+            )
+            for metric in APP_METRICS
+        ]
 
     # --- uptime ---
 

@@ -16,6 +16,7 @@ from typing import Literal
 import pulumi
 from pydantic import Field, field_validator
 
+from components.monitoring.alerting import TOKEN_METRIC
 from components.monitoring.billing import Billing, BudgetConfig
 from components.monitoring.dashboards import Dashboards
 from gridlib.config_base import ConfigModel
@@ -131,7 +132,8 @@ class Monitoring(Dashboards, Billing):
 
         self._channels(args)
         self.log_metric_name = self._log_metric(args)
-        self.token_metric_type = self._token_metric(args)
+        self._app_metrics(args)
+        self.token_metric_type = TOKEN_METRIC
         self._uptime(args)
         self._service_alerts(args)
         if args.config.data_alerts:

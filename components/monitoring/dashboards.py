@@ -11,8 +11,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.monitoring.alerting import (
+    APP_RESOURCE,
+    CACHE_LOOKUPS_METRIC,
     FAST_BURN_RATE,
+    QUEUE_DEPTH_METRIC,
     REDIS_MEMORY,
+    REQUEST_LATENCY_METRIC,
     RUN_LATENCIES,
     RUN_REQUESTS,
     SQL_CPU,
@@ -108,6 +112,12 @@ class Dashboards(Alerting):
 
         run = 'resource.type="cloud_run_revision"'
         by_service = ["resource.label.service_name"]
+        cache_rate = {
+            "alignmentPeriod": "60s",
+            "perSeriesAligner": "ALIGN_RATE",
+            "crossSeriesReducer": "REDUCE_SUM",
+            "groupByFields": ["metric.label.cache"],
+        }
         widgets = [
             chart(
                 "Requests/s by service",
@@ -139,10 +149,47 @@ class Dashboards(Alerting):
             ),
             chart(
                 "AI tokens/s by model",
-                f'metric.type="{TOKEN_METRIC}"',
+                f'{APP_RESOURCE} AND metric.type="{TOKEN_METRIC}"',
                 "ALIGN_RATE",
                 "REDUCE_SUM",
                 ["metric.label.model", "metric.label.kind"],
+            ),
+            chart(
+                "p95 latency (ms) by route",
+                f'{APP_RESOURCE} AND metric.type="{REQUEST_LATENCY_METRIC}"',
+                "ALIGN_DELTA",
+                "REDUCE_PERCENTILE_95",
+                ["resource.label.job", "metric.label.route"],
+            ),
+            {
+                "title": "Cache hit ratio by cache",
+                "xyChart": {
+                    "dataSets": [
+                        {
+                            "timeSeriesQuery": {
+                                "timeSeriesFilterRatio": {
+                                    "numerator": {
+                                        "filter": f'{APP_RESOURCE} AND metric.type="{CACHE_LOOKUPS_METRIC}" '
+                                        'AND metric.label.result=one_of("l1","l2")',
+                                        "aggregation": cache_rate,
+                                    },
+                                    "denominator": {
+                                        "filter": f'{APP_RESOURCE} AND metric.type="{CACHE_LOOKUPS_METRIC}"',
+                                        "aggregation": cache_rate,
+                                    },
+                                }
+                            },
+                            "plotType": "LINE",
+                        }
+                    ]
+                },
+            },
+            chart(
+                "AI embedding queue depth",
+                f'{APP_RESOURCE} AND metric.type="{QUEUE_DEPTH_METRIC}"',
+                "ALIGN_MAX",
+                "REDUCE_SUM",
+                ["resource.label.job"],
             ),
             chart(
                 "Error log entries by service",
@@ -168,7 +215,7 @@ class Dashboards(Alerting):
             project=args.project,
             dashboard_json=json.dumps(layout, sort_keys=True),
             # The dashboard reads the log-based metric; Monitoring rejects charts of unknown metric types.
-            # Its charts also read the token metric, which exists once its descriptor does.
-            opts=self.child_opts(depends_on=[self._error_metric, self._error_metric_ready, self._token_descriptor]),
+            # Its charts also read the app metrics, which exist once their descriptors do.
+            opts=self.child_opts(depends_on=[self._error_metric, self._error_metric_ready, *self._app_descriptors]),
         )
         return dashboard.id

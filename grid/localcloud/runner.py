@@ -40,6 +40,7 @@ from grid.localcloud.identity import Issuer, certs_route, metadata_routes
 from grid.localcloud.pki import LocalPki
 from grid.localcloud.proxy import Forwarder
 from grid.localcloud.pubsub import PubSub, pubsub_routes
+from grid.localcloud.tasks import CloudTasks, HttpTask, tasks_routes
 from grid.localcloud.tls import TlsTerminator
 from grid.localcloud.topology import (
     ApiGateway,
@@ -129,6 +130,14 @@ class LocalCloudRunner:
             value = value.replace(plan_address, local)
         return value
 
+    def plan_address(self, value: str) -> str:
+        """The inverse of ``translate``: a local listener's URL as the plan names it."""
+        for plan_address, local in self.addresses:
+            rest = value[len(local) :]
+            if value.startswith(local) and rest[:1] in ("", "/", "?"):  # :4000 is no prefix of :40001
+                return plan_address + rest
+        return value
+
     def internet_url(self, plan_url: str) -> str:
         for running in self.running.values():
             for url in running.workload.urls:
@@ -173,6 +182,12 @@ class LocalCloudRunner:
             json.dumps(envelope).encode(),
             {"Content-Type": "application/json"},
         )
+
+    async def _dispatch_task(self, task: HttpTask) -> int:
+        """One attempt of a Cloud Tasks HTTP task (https://cloud.google.com/tasks/docs/creating-http-target-tasks)."""
+        headers = {**task.headers, "User-Agent": "Google-Cloud-Tasks", "X-CloudTasks-TaskName": task.name}
+        url = self.plan_address(task.url)  # the app was told the local listener; Google calls the plan's URL
+        return await self.google_call(url, task.method, task.identity, task.audience, task.body, headers)
 
     async def trigger(self, job: SchedulerJob) -> int:
         """Run a Cloud Scheduler job now (https://cloud.google.com/scheduler/docs/http-target-auth)."""
@@ -249,6 +264,9 @@ class LocalCloudRunner:
                 self.addresses.append((cache.address, f"127.0.0.1:{redis_port}"))
 
             self.pubsub = PubSub(topology.topics, topology.subscriptions, self._push, retry_scale=self.retry_scale)
+            self.tasks = CloudTasks(
+                topology.task_queues, topology.act_as, self._dispatch_task, retry_scale=self.retry_scale
+            )
             for workload in topology.workloads.values():
                 door = FrontDoor(workload, self.issuer, self.forwarder)
                 running = Running(workload, door, _listen(), _listen(), _listen(), _listen(), port=_free_port())
@@ -265,10 +283,12 @@ class LocalCloudRunner:
                         *metadata_routes(self.issuer, workload.service_account, topology.project),
                         certs_route(self.issuer),
                         *pubsub_routes(self.pubsub, f"serviceAccount:{workload.service_account}"),
+                        *tasks_routes(self.tasks, f"serviceAccount:{workload.service_account}"),
                     ]
                 )
                 await self.serve(google, running.google)
             self.pubsub.start()
+            self.tasks.start()
             entry = self._entry(topology)
             entry_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             entry_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -335,6 +355,9 @@ class LocalCloudRunner:
                 "GCE_METADATA_HOST": f"127.0.0.1:{google[1]}",
                 "GCE_METADATA_IP": f"127.0.0.1:{google[1]}",
                 "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{google[1]}",
+                "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{google[1]}",
+                # Cloud Monitoring is not emulated: exporting would go to the real API with local credentials.
+                "METRICS_EXPORT": "false",
                 # Google's OAuth2 signing keys, for apps that verify Google-signed tokens themselves (ai's push).
                 "GOOGLE_CERTS_URL": f"http://127.0.0.1:{google[1]}/oauth2/v3/certs",
                 "PYTHONPATH": str(REPO_ROOT),
@@ -452,6 +475,7 @@ class LocalCloudRunner:
                         for n, r in self.running.items()
                     },
                     "pubsub": self.pubsub.stats(),
+                    "tasks": self.tasks.stats(),
                 }
             )
 
@@ -506,6 +530,8 @@ class LocalCloudRunner:
                     running.proc.kill()
         if hasattr(self, "pubsub"):
             await self.pubsub.stop()
+        if hasattr(self, "tasks"):
+            await self.tasks.stop()
         for server in self.servers:
             server.should_exit = True
         await asyncio.wait(self.server_tasks, timeout=5)

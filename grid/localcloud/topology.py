@@ -13,7 +13,8 @@ from typing import Any, Literal
 import pulumi
 
 from grid.engine import ProgramRun, Registration
-from policies.gcp import EXTERNAL_LABEL
+from grid.localcloud.tasks import Queue
+from gridlib.labels import EXTERNAL_LABEL
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 RUN_JOB = "gcp:cloudrunv2/job:Job"
@@ -32,6 +33,9 @@ SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
 TOPIC_IAM = "gcp:pubsub/topicIAMMember:TopicIAMMember"
 SUBSCRIPTION_IAM = "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"
 SCHEDULER_JOB = "gcp:cloudscheduler/job:Job"
+TASK_QUEUE = "gcp:cloudtasks/queue:Queue"
+TASK_QUEUE_IAM = "gcp:cloudtasks/queueIamMember:QueueIamMember"
+ACCOUNT_IAM = "gcp:serviceaccount/iAMMember:IAMMember"
 URL_MAP = "gcp:compute/uRLMap:URLMap"
 BACKEND_SERVICE = "gcp:compute/backendService:BackendService"
 NEG = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
@@ -200,6 +204,10 @@ class Topology:
     entry: LoadBalancer | ApiGateway | None
     external: tuple[str, ...] = ()
     """Stores the plan keeps outside Google Cloud (``postgres``, ``redis``): their URLs are the stack's secrets."""
+    task_queues: dict[str, Queue] = field(default_factory=dict)
+    """Full queue name -> the queue's limits and enqueuers."""
+    act_as: dict[str, set[str]] = field(default_factory=dict)
+    """Service account email -> members with roles/iam.serviceAccountUser on it."""
 
     def workload_by_resource(self, resource_name: str) -> Workload | None:
         return next((w for w in self.workloads.values() if w.resource_name == resource_name), None)
@@ -330,6 +338,8 @@ def read_topology(run: ProgramRun) -> Topology:
         subscriptions=_subscriptions(by_type, plain),
         scheduler=_scheduler(by_type, plain),
         entry=_entry(by_type, plain, out, workloads),
+        task_queues=_task_queues(by_type, plain),
+        act_as=_act_as(by_type, plain),
     )
 
 
@@ -408,6 +418,39 @@ def _subscriptions(by_type, plain) -> dict[str, Subscription]:
             subscribers=subscribers.get(i["name"], set()),
         )
     return subs
+
+
+def _task_queues(by_type, plain) -> dict[str, Queue]:
+    enqueuers: dict[tuple[str, str], set[str]] = {}
+    for r in by_type.get(TASK_QUEUE_IAM, []):
+        i = plain(r)
+        if i["role"] == "roles/cloudtasks.enqueuer":
+            enqueuers.setdefault((i["location"], str(i["name"]).rsplit("/", 1)[-1]), set()).add(i["member"])
+    queues: dict[str, Queue] = {}
+    for r in by_type.get(TASK_QUEUE, []):
+        i = plain(r)
+        retry, rate = i.get("retryConfig") or {}, i.get("rateLimits") or {}
+        name = f"projects/{i['project']}/locations/{i['location']}/queues/{i['name']}"
+        queues[name] = Queue(
+            name=name,
+            max_attempts=int(retry.get("maxAttempts", 100)),
+            min_backoff=_seconds(retry.get("minBackoff"), 0.1),
+            max_backoff=_seconds(retry.get("maxBackoff"), 3600.0),
+            max_doublings=int(retry.get("maxDoublings", 16)),
+            max_dispatches_per_second=float(rate.get("maxDispatchesPerSecond", 500)),
+            max_concurrent_dispatches=int(rate.get("maxConcurrentDispatches", 1000)),
+            enqueuers=frozenset(enqueuers.get((i["location"], i["name"]), set())),
+        )
+    return queues
+
+
+def _act_as(by_type, plain) -> dict[str, set[str]]:
+    grants: dict[str, set[str]] = {}
+    for r in by_type.get(ACCOUNT_IAM, []):
+        i = plain(r)
+        if i["role"] == "roles/iam.serviceAccountUser":
+            grants.setdefault(str(i["serviceAccountId"]).rsplit("/", 1)[-1], set()).add(i["member"])
+    return grants
 
 
 def _scheduler(by_type, plain) -> dict[str, SchedulerJob]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.common.metrics import EXPORTED, MONITORED_RESOURCE
 from components.monitoring import TOKEN_METRIC, Monitoring, MonitoringArgs, MonitoringConfig
 from tests.components.offline_program import OfflineRun, run_offline
 
@@ -18,6 +20,7 @@ CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 UPTIME = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
 BUDGET = "gcp:billing/budget:Budget"
+DESCRIPTOR = "gcp:monitoring/metricDescriptor:MetricDescriptor"
 ENDPOINTS = [
     ("api", "api.acme.io", "/health"),
     ("auth", "api.acme.io", "/auth/health"),
@@ -219,7 +222,12 @@ def test_uptime_content_matcher_and_period(tmp_path: Path) -> None:
 def test_dashboard_json_has_the_widgets(prod: OfflineRun, tmp_path: Path) -> None:
     dashboard = json.loads(prod.one("gcp:monitoring/dashboard:Dashboard").inputs["dashboardJson"])
     widgets = dashboard["gridLayout"]["widgets"]
-    filters = {w["title"]: w["xyChart"]["dataSets"][0]["timeSeriesQuery"]["timeSeriesFilter"] for w in widgets}
+    queries = {w["title"]: w["xyChart"]["dataSets"][0]["timeSeriesQuery"] for w in widgets}
+    filters = {title: q["timeSeriesFilter"] for title, q in queries.items() if "timeSeriesFilter" in q}
+    ratio = queries["Cache hit ratio by cache"]["timeSeriesFilterRatio"]
+    assert 'metric.label.result=one_of("l1","l2")' in ratio["numerator"]["filter"]
+    assert "metric.label.result" not in ratio["denominator"]["filter"]
+    assert filters["p95 latency (ms) by route"]["aggregation"]["crossSeriesReducer"] == "REDUCE_PERCENTILE_95"
     assert set(filters) >= {
         "Requests/s by service",
         "5xx/s by service",
@@ -227,6 +235,8 @@ def test_dashboard_json_has_the_widgets(prod: OfflineRun, tmp_path: Path) -> Non
         "Cloud SQL CPU utilization",
         "AI tokens/s by model",
         "Redis memory usage ratio",
+        "p95 latency (ms) by route",
+        "AI embedding queue depth",
     }
     tokens = filters["AI tokens/s by model"]
     assert TOKEN_METRIC in tokens["filter"] and "metric.label.model" in tokens["aggregation"]["groupByFields"]
@@ -235,7 +245,7 @@ def test_dashboard_json_has_the_widgets(prod: OfflineRun, tmp_path: Path) -> Non
 
 
 def test_token_metric_has_model_and_kind_but_no_user_id(prod: OfflineRun) -> None:
-    descriptor = prod.one("gcp:monitoring/metricDescriptor:MetricDescriptor").inputs
+    descriptor = prod.one(DESCRIPTOR, "-ai-tokens").inputs
     assert descriptor["type"] == "custom.googleapis.com/grid/ai/tokens"
     assert descriptor["metricKind"] == "CUMULATIVE" and descriptor["valueType"] == "INT64"
     assert sorted(label["key"] for label in descriptor["labels"]) == ["kind", "model"]
@@ -257,8 +267,8 @@ def test_what_reads_the_log_metric_waits_for_monitoring_to_know_it(prod: Offline
     assert metric.urn in wait.dependencies
     readers = [prod.one(POLICY, "-alert-function-errors"), prod.one("gcp:monitoring/dashboard:Dashboard")]
     assert all(wait.urn in r.dependencies for r in readers)
-    descriptor = prod.one("gcp:monitoring/metricDescriptor:MetricDescriptor")
-    assert descriptor.urn in prod.one("gcp:monitoring/dashboard:Dashboard").dependencies
+    dashboard = prod.one("gcp:monitoring/dashboard:Dashboard")
+    assert all(d.urn in dashboard.dependencies for d in prod.of_type(DESCRIPTOR))
 
 
 def test_slo_is_request_based_on_the_api_service(prod: OfflineRun, tmp_path: Path) -> None:
@@ -328,3 +338,60 @@ def test_outputs(tmp_path: Path) -> None:
     assert set(outputs["policies"]) == {"5xx", "latency", "slo-burn-api"}
     assert outputs["dashboard"].startswith("projects/") and "/dashboards/" in outputs["dashboard"]
     assert outputs["budget"].startswith(f"billingAccounts/{ACCOUNT}/budgets/")
+
+
+# What Monitoring lets a chart or condition do with each kind of metric
+# (https://cloud.google.com/monitoring/api/v3/aggregation#alignment): rates and deltas of cumulative counters,
+# deltas or percentiles of distributions, and plain statistics of gauges.
+_ALIGNERS = {
+    ("CUMULATIVE", "INT64"): {"ALIGN_RATE", "ALIGN_DELTA"},
+    ("CUMULATIVE", "DISTRIBUTION"): {
+        "ALIGN_DELTA",
+        "ALIGN_PERCENTILE_99",
+        "ALIGN_PERCENTILE_95",
+        "ALIGN_PERCENTILE_50",
+    },
+    ("GAUGE", "INT64"): {"ALIGN_MAX", "ALIGN_MIN", "ALIGN_MEAN", "ALIGN_SUM"},
+}
+_CUSTOM = re.compile(r'metric\.type="(custom\.googleapis\.com/[^"]+)"')
+
+
+def _filters(node: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every (filter, aggregation) pair anywhere in a dashboard's or policy's inputs."""
+    if isinstance(node, list):
+        return [pair for item in node for pair in _filters(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [(node["filter"], node.get("aggregation") or {})] if isinstance(node.get("filter"), str) else []
+    return own + [pair for value in node.values() for pair in _filters(value)]
+
+
+def test_the_plan_reads_exactly_the_metrics_the_apps_export(prod: OfflineRun) -> None:
+    """Descriptors, dashboard charts, alert conditions and log metrics name the custom metric types
+    app/common/metrics.py exports, with its kinds, labels and resource, and aggregate them as their kinds allow."""
+    exported = {spec.type: spec for spec in EXPORTED}
+    descriptors = {d.inputs["type"]: d.inputs for d in prod.of_type(DESCRIPTOR)}
+    assert set(descriptors) == set(exported)
+    for type_, descriptor in descriptors.items():
+        spec = exported[type_]
+        assert (descriptor["metricKind"], descriptor["valueType"], descriptor["unit"]) == (
+            spec.kind,
+            spec.value_type,
+            spec.unit,
+        ), type_
+        assert {label["key"] for label in descriptor.get("labels") or []} == set(spec.labels), type_
+
+    readers = [json.loads(prod.one("gcp:monitoring/dashboard:Dashboard").inputs["dashboardJson"])]
+    readers += [p.inputs for p in prod.of_type(POLICY)] + [m.inputs for m in prod.of_type("gcp:logging/metric:Metric")]
+    read: set[str] = set()
+    for filter_, aggregation in _filters(readers):
+        for type_ in _CUSTOM.findall(filter_):
+            assert type_ in exported, f"{type_} is read by the plan but no app writes it"
+            spec = exported[type_]
+            read.add(type_)
+            assert f'resource.type="{MONITORED_RESOURCE}"' in filter_, filter_
+            labels = set(re.findall(r"metric\.labels?\.(\w+)", filter_ + json.dumps(aggregation)))
+            assert labels <= set(spec.labels), f"{type_}: no label {labels - set(spec.labels)}"
+            aligner = aggregation.get("perSeriesAligner") or aggregation.get("per_series_aligner")
+            assert aligner in _ALIGNERS[(spec.kind, spec.value_type)], f"{type_}: {aligner} on a {spec.kind}"
+    assert read == set(exported), f"exported but charted nowhere: {set(exported) - read}"

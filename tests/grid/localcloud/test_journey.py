@@ -129,6 +129,20 @@ def test_semantic_search_finds_a_message_after_the_event_path(journeys, stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_deferred_reindex_runs_through_the_plans_task_queue(journeys, stack):
+    """ai -> Cloud Tasks (enqueuer and actAs grants checked) -> the task calls ai with the invoker's OIDC token
+    through its door (run.invoker, custom audience) -> 204 completes it."""
+    j = journeys[stack]
+    r = j.client.post("/ai/reindex", headers=j.headers)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 120
+    while not any(q["completed"] for q in j.cloud.status()["tasks"].values()):
+        assert time.monotonic() < deadline, j.cloud.status()["tasks"]
+        time.sleep(1)
+    assert not any(q["dropped"] for q in j.cloud.status()["tasks"].values())
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_korean_nlp_analyses_korean(journeys, stack):
     j = journeys[stack]
     r = j.client.post("/fn/korean-nlp/analyze", json={"text": "고양이가 좋아요"}, headers=j.headers)

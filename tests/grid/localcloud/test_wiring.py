@@ -360,3 +360,43 @@ def test_gateway_meters_each_consumer_project_per_minute(dev_gateway):
     assert g.call("/health").status_code == 200  # probes are not metered
     g.clock.now += 60
     assert login(headers={"x-api-key": g.key}).status_code == 200
+
+
+def test_the_ai_task_queue_and_its_grants_come_from_the_plan(topologies):
+    """The queue's retryConfig/rateLimits reach the emulator; only ai may enqueue and act as the invoker that signs
+    the tasks' tokens; the invoker may call ai; ai is told the queue, its own task URL and the token's audience."""
+    from app.ai.tasks import REINDEX_PATH
+    from stacks.config import TasksConfig
+
+    defaults = TasksConfig()
+    for topology in topologies.values():
+        [queue] = topology.task_queues.values()
+        assert (queue.max_attempts, queue.max_dispatches_per_second, queue.max_concurrent_dispatches) == (
+            defaults.max_attempts,
+            defaults.max_dispatches_per_second,
+            defaults.max_concurrent_dispatches,
+        )
+        assert queue.min_backoff <= queue.max_backoff
+        ai = topology.workloads["ai"]
+        assert queue.enqueuers == {f"serviceAccount:{ai.service_account}"}
+        env = ai.env
+        assert env["TASKS_QUEUE"] == queue.name
+        assert env["TASKS_TARGET_URL"].endswith(REINDEX_PATH)
+        invoker = env["TASKS_INVOKER"]
+        acting = topology.act_as[invoker]  # ai, and the deployers, who act as every workload account
+        assert f"serviceAccount:{ai.service_account}" in acting
+        assert f"serviceAccount:{topology.workloads['api'].service_account}" not in acting
+        assert f"serviceAccount:{invoker}" in ai.invokers
+        assert env["TASKS_AUDIENCE"] in ai.custom_audiences
+        assert env["METRICS_EXPORT"] == "true"
+
+
+def test_a_task_url_the_app_was_given_locally_is_dispatched_to_the_plans_url(tmp_path):
+    """ai is told its task URL translated to a local listener; Cloud Tasks calls it by the plan's URL (the door)."""
+    from grid.localcloud.runner import LocalCloudRunner
+
+    runner = LocalCloudRunner("dev", 0, tmp_path)
+    runner.addresses = [("https://grid-dev-ai-1.run.app", "http://127.0.0.1:4000")]
+    plan_url = "https://grid-dev-ai-1.run.app/ai/tasks/reindex"
+    assert runner.plan_address(runner.translate(plan_url)) == plan_url
+    assert runner.plan_address("http://127.0.0.1:40001/ai/tasks/reindex") == "http://127.0.0.1:40001/ai/tasks/reindex"
