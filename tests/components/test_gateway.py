@@ -10,9 +10,7 @@ import pytest
 from openapi_spec_validator import OpenAPIV2SpecValidator
 
 from components.gateway import Backend, openapi_spec
-from grid.engine import run_program
-from grid.stackfile import read_stack_file
-from tests.conftest import REPO_ROOT, Synth
+from tests.conftest import Synth, shipped_plan
 
 # API Gateway's path templates (https://cloud.google.com/api-gateway/docs/path-templating) bind a variable to
 # one segment ({var} or {var=*}) or to the rest of the path ({var=**}); the parameter is declared by the
@@ -32,7 +30,7 @@ def _errors(document: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def dev_document() -> dict:
-    plan = Synth(run_program(read_stack_file(REPO_ROOT, "dev")))
+    plan = Synth(shipped_plan("dev").run)
     config = plan.one("gcp:apigateway/apiConfig:ApiConfig")
     [document] = config.inputs["openapiDocuments"]
     return json.loads(base64.b64decode(document["document"]["contents"]))
