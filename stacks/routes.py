@@ -16,6 +16,9 @@ class Route:
     public_paths: tuple[str, ...] | None = None
     """When set, only these exact paths are public: the rest of the prefix is for the platform's own callers
     (ml-analytics' ``/events`` and ``/report`` take Pub/Sub push and Cloud Scheduler only)."""
+    cached: bool = False
+    """Serves responses marked public (``Cache-Control: public``, app/common/caching.py) that Cloud CDN may cache:
+    the load balancer enables the CDN on this route's backend alone when the stack asks for a CDN."""
 
     def paths(self) -> list[str]:
         """The URL-map path patterns of this route (a prefix's own path and everything under it)."""
@@ -31,7 +34,7 @@ class Route:
 
 
 ROUTES = (
-    Route("auth", "/auth"),
+    Route("auth", "/auth", cached=True),  # the JWKS
     Route("ai", "/ai"),
     Route("korean-nlp", "/fn/korean-nlp"),
     Route("ml-analytics", "/fn/ml-analytics", public_paths=("/fn/ml-analytics/anomalies",)),
