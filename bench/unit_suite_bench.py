@@ -28,14 +28,20 @@ LOCAL_CLOUD = ("tests/grid/localcloud", "tests/grid/test_local.py", "tests/grid/
 GOAL = 6.0
 
 
-def _timed(command: list[str]) -> float:
+def _timed(command: list[str]) -> tuple[float, str]:
+    """Wall seconds of ``command`` and its last output line. A failing run is still timed (a test that times
+    out on a loaded machine must not throw the measurement away); its summary line says what failed."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return time.perf_counter() - started, f"exit {done.returncode}: {lines[-1] if lines else ''}"
 
 
 def plan_seconds() -> float:
-    return _timed([sys.executable, "-m", "grid.cli", "plan", "--stack", "prod", "--json"])
+    seconds, outcome = _timed([sys.executable, "-m", "grid.cli", "plan", "--stack", "prod", "--json"])
+    if not outcome.startswith("exit 0"):
+        raise SystemExit(f"grid plan --stack prod failed: {outcome}")
+    return seconds
 
 
 def suite_command() -> list[str]:
@@ -49,12 +55,15 @@ def main() -> None:
     parser.add_argument("--suites", type=int, default=1, help="suite runs")
     args = parser.parse_args()
     plans = [plan_seconds() for _ in range(max(args.plans, 3) // 2)]
-    suites = [_timed(suite_command()) for _ in range(args.suites)]
+    runs = [_timed(suite_command()) for _ in range(args.suites)]
+    suites = [seconds for seconds, _ in runs]
     plans += [plan_seconds() for _ in range(max(args.plans, 3) - len(plans))]
     plan, suite = statistics.median(plans), statistics.median(suites)
     load = os.getloadavg()[0]
     print(f"grid plan --stack prod (median of {len(plans)}): {plan:.2f} s  runs: {[round(p, 2) for p in plans]}")
     print(f"unit suite (median of {len(suites)}): {suite:.2f} s  runs: {[round(s, 2) for s in suites]}")
+    for _, outcome in runs:
+        print(f"  pytest {outcome}")
     print(f"ratio suite / plan: {suite / plan:.2f}x (goal <= {GOAL:.0f}x)  load average at the end: {load:.1f}")
 
 
