@@ -21,7 +21,7 @@ from pulumi.runtime import stack as pulumi_stack
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.sync_await import _sync_await
 
-from grid.fake_cloud import AUTONAMED, FakeCloud, unwrap
+from grid.fakecloud import AUTONAMED, FakeCloud, unwrap
 from grid.stackfile import PROJECT, StackFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,17 @@
-"""Shared fixtures. `synth` runs the real Pulumi program under fresh mocks and returns what it registered."""
+"""Shared fixtures. `synth` runs the real Pulumi program under fresh mocks and returns what it registered.
+
+Running a stack program is the suite's one expensive step, and a stack's plan depends only on its stack file
+and the overrides a test layers on it. So each variant is synthesised (and each shipped stack planned) once per
+test session: ``shipped_plan`` and ``synth`` keep the first result and hand every test its own deep copy, so a
+test that edits what it got cannot change what the next test sees. A test that changes the program itself
+(monkeypatching a module the program reads) must use ``synth_fresh``, which never reads or fills the cache.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,17 +58,59 @@ class Synth:
         return next(r for r in self.resources if r.urn == urn)
 
 
-@pytest.fixture
-def synth(tmp_path: Path) -> Callable[..., Synth]:
-    """``synth("prod", {"grid:database": {...}})``: run a shipped stack, optionally with config overrides."""
+@functools.cache
+def _shipped_plan(stack: str, project: str) -> Any:
+    from grid.plan import make_plan, project_spec
+
+    return make_plan(stack, root=project_spec(project).root, project=project)
+
+
+def shipped_plan(stack: str, project: str = "grid") -> Any:
+    """``make_plan(stack, project=project)`` of a shipped stack file: planned once per session, a copy per call."""
+    return copy.deepcopy(_shipped_plan(stack, project))
+
+
+def _synthesise(stack: str, overrides: dict[str, Any], directory: Path) -> Any:
+    """The program's run for a shipped stack file with ``overrides`` merged into its config."""
     from grid.engine import run_program
     from grid.stackfile import read_stack_file
 
+    document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    document["config"] = deep_update(stack_values(stack), overrides)
+    (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    return run_program(read_stack_file(directory, stack))
+
+
+@pytest.fixture(scope="session")
+def _synth_runs() -> dict[str, Any]:
+    """Stack + overrides (as canonical JSON) → the program's run: the session's cache behind ``synth``."""
+    return {}
+
+
+@pytest.fixture
+def synth(_synth_runs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synth]:
+    """``synth("prod", {"grid:database": {...}})``: run a shipped stack, optionally with config overrides.
+
+    Each variant runs once per session; every call returns a deep copy. A run that raises is not kept (the
+    test expecting the error sees it each time)."""
+
     def run(stack: str, overrides: dict[str, Any] | None = None) -> Synth:
-        values = deep_update(stack_values(stack), overrides or {})
-        document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
-        document["config"] = values
-        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
-        return Synth(run_program(read_stack_file(tmp_path, stack)))
+        key = json.dumps([stack, overrides or {}], sort_keys=True)
+        if key not in _synth_runs:
+            if overrides:
+                _synth_runs[key] = _synthesise(stack, overrides, tmp_path_factory.mktemp(f"synth-{stack}"))
+            else:  # the shipped stack as written: the very run its session plan made
+                _synth_runs[key] = _shipped_plan(stack, "grid").run
+        return Synth(copy.deepcopy(_synth_runs[key]))
+
+    return run
+
+
+@pytest.fixture
+def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
+    """``synth`` without the cache, for a test that changes the program before running it."""
+
+    def run(stack: str, overrides: dict[str, Any] | None = None) -> Synth:
+        return Synth(_synthesise(stack, overrides or {}, tmp_path))
 
     return run

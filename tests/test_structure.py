@@ -38,12 +38,7 @@ LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
 
 # Import edges that close a circle on purpose, with the reason (the one edge of each circle that is imported
 # late: inside a function, or at the end of the module). Keep this short.
-_FAKE_CLOUD = "the fake cloud's service modules register on its core; its package (issue 15 item 5) removes this"
 CIRCLE_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("grid.fake_cloud", "grid.fake_cloud_bootstrap"): _FAKE_CLOUD,
-    ("grid.fake_cloud", "grid.fake_cloud_iam"): _FAKE_CLOUD,
-    ("grid.fake_cloud", "grid.fake_cloud_ops"): _FAKE_CLOUD,
-    ("grid.fake_cloud", "grid.fake_cloud_serving"): _FAKE_CLOUD,
     ("grid.local", "grid.localcloud.runner"): "`grid local` starts the runner only when asked, so planning never "
     "imports the local cloud; the runner reuses grid.local's Postgres/Redis launchers",
     ("grid.pulumi_cli", "grid.rollout"): "a deploy reads the recorded rollout back; the rollout command runs "

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import rpc
 
-from grid.fake_cloud import FakeCloud, unwrap
+from grid.fakecloud import FakeCloud, unwrap
 from grid.localcloud.pki import new_private_key
 
 _SPECIAL = "!@#$%&*()-_=+[]{}<>:?"  # random.RandomPassword's default special characters

@@ -12,9 +12,10 @@ import yaml
 from bootstrap import roles
 from bootstrap.config import load_bootstrap_config
 from components.identity import FORBIDDEN_PROJECT_ROLES
-from grid.plan import Plan, make_plan
+from grid.plan import Plan
 from grid.stackfile import read_stack_file
 from gridlib.config_errors import ConfigError
+from tests.conftest import shipped_plan
 
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "bootstrap"
 BUCKET = "gcp:storage/bucket:Bucket"
@@ -26,7 +27,7 @@ SA_IAM = "gcp:serviceaccount/iAMMember:IAMMember"
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    return make_plan("example", project="bootstrap")
+    return shipped_plan("example", project="bootstrap")
 
 
 def of_type(plan: Plan, resource_type: str) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.audit import AUDITED_SERVICES, LOG_TYPES
-from grid.plan import make_plan
+from tests.conftest import shipped_plan
 
 AUDIT = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
 
@@ -27,6 +27,6 @@ def test_every_stack_logs_reads_and_writes_of_its_data_services(synth) -> None:
 
 
 def test_bootstrap_logs_who_reads_the_state_and_uses_its_key() -> None:
-    configs = _configs(make_plan("example", project="bootstrap").run.resources)
+    configs = _configs(shipped_plan("example", project="bootstrap").run.resources)
     assert set(configs) == {"storage.googleapis.com", "cloudkms.googleapis.com"}
     assert {inputs["project"] for inputs in configs.values()} == {"acme-grid-ops"}

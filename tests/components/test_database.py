@@ -101,7 +101,7 @@ def test_workloads_verify_the_instance_with_its_own_ca(synth) -> None:
     """Issue 17: not `sslmode=require` (encrypted, server unverified) but verify-ca against the per-instance CA,
     delivered to every workload that connects (components/database.py CLOUD_SQL_SSLMODE says why not verify-full)."""
     from components.database import CLOUD_SQL_SSLMODE
-    from grid.fake_cloud import OFFLINE_CA_PEM
+    from grid.fakecloud.core import OFFLINE_CA_PEM
 
     assert CLOUD_SQL_SSLMODE == "verify-ca"
     plan = synth("dev")

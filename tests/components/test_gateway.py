@@ -19,11 +19,9 @@ from components.gateway import (
     EdgeArgs,
     openapi_spec,
 )
-from grid.engine import run_program
-from grid.stackfile import read_stack_file
 from stacks.routes import PROBES, public_routes
 from stacks.serving import JWKS_PATH
-from tests.conftest import REPO_ROOT, Synth
+from tests.conftest import Synth, shipped_plan
 
 # API Gateway's path templates (https://cloud.google.com/api-gateway/docs/path-templating) bind a variable to
 # one segment ({var} or {var=*}) or to the rest of the path ({var=**}); the parameter is declared by the
@@ -56,7 +54,7 @@ def _document(plan: Synth, name_suffix: str) -> dict:
 
 @pytest.fixture(scope="module")
 def dev_plan() -> Synth:
-    return Synth(run_program(read_stack_file(REPO_ROOT, "dev")))
+    return Synth(shipped_plan("dev").run)
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from bootstrap.program import PREVIEWER_ACCOUNT, deployer_account
-from grid.plan import Plan, make_plan
+from grid.plan import Plan
 from grid.stackfile import read_stack_file
-from tests.conftest import DEPLOYED_STACKS, REPO_ROOT, STACKS
+from tests.conftest import DEPLOYED_STACKS, REPO_ROOT, STACKS, shipped_plan
 from tests.delivery.test_workflows import load
 
 KEY_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
@@ -32,7 +32,7 @@ PULUMI_COMMANDS = ("grid up", "grid preview", "grid rollout", "pulumi ")
 
 @pytest.fixture(scope="module")
 def bootstrap() -> Plan:
-    return make_plan("example", project="bootstrap")
+    return shipped_plan("example", project="bootstrap")
 
 
 def _runs_pulumi(step: dict[str, Any]) -> bool:

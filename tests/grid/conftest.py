@@ -9,6 +9,6 @@ import pytest
 def shipped_plans():
     """Scan target (dev, staging, prod, bootstrap) → its offline Plan: planned once per test session."""
     from grid import scanner
-    from grid.plan import make_plan
+    from tests.conftest import shipped_plan
 
-    return {target: make_plan(stack, project=project) for target, (project, stack) in scanner.targets().items()}
+    return {target: shipped_plan(stack, project=project) for target, (project, stack) in scanner.targets().items()}

@@ -15,11 +15,28 @@ from tests.conftest import REPO_ROOT
 GRID = [sys.executable, "-m", "grid.cli"]
 
 
-def grid(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+def _run_grid(args: tuple[str, ...], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*GRID, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
     )
+
+
+_REPO_RUNS: dict[tuple[tuple[str, ...], frozenset[tuple[str, str]]], subprocess.CompletedProcess[str]] = {}
+
+
+def grid(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a fresh process, as a user does.
+
+    A command on the repository's own stack files that names no file (``plan --stack dev --json``) gives the
+    same result all session, so several tests share its one run; any run in another directory, with a file
+    argument or another environment runs anew."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    if cwd != REPO_ROOT or any(os.sep in arg for arg in args):
+        return _run_grid(args, cwd, env)
+    key = (args, frozenset((k, v) for k, v in env.items() if k != "PYTEST_CURRENT_TEST"))
+    if key not in _REPO_RUNS:
+        _REPO_RUNS[key] = _run_grid(args, cwd, env)
+    return _REPO_RUNS[key]
 
 
 @pytest.fixture

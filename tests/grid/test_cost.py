@@ -9,13 +9,12 @@ import pytest
 
 from grid import cost
 from grid.cli import main
-from grid.plan import make_plan
-from tests.conftest import REPO_ROOT
+from tests.conftest import shipped_plan
 
 
 @pytest.fixture(scope="module")
 def plans() -> dict[str, dict]:
-    return {stack: make_plan(stack, root=REPO_ROOT).to_json() for stack in ("dev", "prod")}
+    return {stack: shipped_plan(stack).to_json() for stack in ("dev", "prod")}
 
 
 def test_components_add_up_to_the_total(plans) -> None:

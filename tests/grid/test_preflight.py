@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from grid import cli, preflight
-from grid.plan import Plan, make_plan
+from grid.plan import Plan
 from grid.stackfile import StackFile, read_stack_file
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, shipped_plan
 from tests.grid.fake_gcloud import error, install, ok
 
 PROJECT = "acme-grid-prod"
@@ -25,7 +25,7 @@ GPU_QUOTA = "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion"
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    return make_plan("prod", root=REPO_ROOT)
+    return shipped_plan("prod")
 
 
 @pytest.fixture(scope="module")

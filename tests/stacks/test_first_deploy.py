@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grid.engine import run_program
 from grid.policy_eval import evaluate
-from grid.stackfile import read_stack_file
-from tests.conftest import REPO_ROOT, Synth, stack_values
+from tests.conftest import Synth, shipped_plan, stack_values
 
 RUN = "gcp:cloudrunv2/service:Service"
 JOB = "gcp:cloudrunv2/job:Job"
@@ -19,7 +17,7 @@ FIRST_DEPLOY_POLICIES = ("workload-waits-for-secret-grants", "function-build-acc
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def plan(request) -> Synth:
-    return Synth(run_program(read_stack_file(REPO_ROOT, request.param)))
+    return Synth(shipped_plan(request.param).run)
 
 
 def _workloads(plan: Synth) -> list:

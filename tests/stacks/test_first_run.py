@@ -140,11 +140,11 @@ def test_background_work_runs_inside_requests_so_no_cpu_is_needed_between_them(s
     assert "grid-background" not in ai.inputs["labels"] and "grid-background" not in api.inputs["labels"]
 
 
-def test_a_workload_declared_background_gets_cpu_and_an_instance(synth, monkeypatch) -> None:
+def test_a_workload_declared_background_gets_cpu_and_an_instance(synth_fresh, monkeypatch) -> None:
     from stacks.config import BACKGROUND_WORK
 
     monkeypatch.setitem(BACKGROUND_WORK, "ai", ("message-indexer", "background"))
-    plan = synth("staging")
+    plan = synth_fresh("staging")  # the patched program: not the session's cached staging run
     ai = _service(plan, "ai")
     assert ai.inputs["template"]["containers"][0]["resources"]["cpuIdle"] is False
     assert ai.inputs["template"]["scaling"]["minInstanceCount"] == 1

@@ -11,16 +11,14 @@ import pytest
 import yaml
 
 from grid.inventory import inventory
-from tests.conftest import REPO_ROOT, STACKS
+from tests.conftest import REPO_ROOT, STACKS, shipped_plan
 
 INVENTORIES = REPO_ROOT / "tests" / "inventories"
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_plan_matches_inventory(stack: str) -> None:
-    from grid.plan import make_plan
-
-    actual = inventory(make_plan(stack, root=REPO_ROOT).to_json())
+    actual = inventory(shipped_plan(stack).to_json())
     path = INVENTORIES / f"{stack}.yaml"
     if os.environ.get("GRID_UPDATE_INVENTORIES") == "1":
         path.write_text(yaml.safe_dump(actual, sort_keys=False, width=120))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, Synth
+from tests.conftest import Synth, shipped_plan
 
 RUN = "gcp:cloudrunv2/service:Service"
 RUN_IAM = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
@@ -21,14 +21,12 @@ JWKS_PATH = "/auth/.well-known/jwks.json"
 
 @pytest.fixture(scope="module")
 def plan() -> Callable[[str], Synth]:
-    from grid.engine import run_program
-    from grid.stackfile import read_stack_file
-
+    """The session's run of each shipped stack, copied once for this module (its tests only read it)."""
     cache: dict[str, Synth] = {}
 
     def get(stack: str) -> Synth:
         if stack not in cache:
-            cache[stack] = Synth(run_program(read_stack_file(REPO_ROOT, stack)))
+            cache[stack] = Synth(shipped_plan(stack).run)
         return cache[stack]
 
     return get

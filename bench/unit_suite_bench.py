@@ -1,0 +1,71 @@
+"""Wall time of the unit part of the test suite against one `grid plan --stack prod`, measured in the same run.
+
+The unit part is every test but the app services (tests/app) and `grid local` (tests/grid/localcloud and the
+test_local*.py files, which start real Postgres/Redis/servers). Its cost used to be dominated by synthesising
+whole stacks again in most tests; the goal (issue 15) is that it runs in at most 6x one `grid plan --stack prod`.
+
+The floor is a fresh-process `grid plan --stack prod --json` (median of --plans runs, half of them before the
+suite and half after, so a load change during the run moves both sides); the suite is one fresh pytest process
+per --suites run (median). The machine is shared, so only the ratio carries over between runs.
+
+    .venv/bin/python bench/unit_suite_bench.py [--plans 4] [--suites 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT_PATHS = ("tests/components", "tests/stacks", "tests/policies", "tests/grid", "tests/bootstrap", "tests/delivery")
+# The `grid local` tests start real databases and servers: they belong with the app tests, not the unit part.
+LOCAL_CLOUD = ("tests/grid/localcloud", "tests/grid/test_local.py", "tests/grid/test_local_redis.py")
+GOAL = 6.0
+
+
+def _timed(command: list[str]) -> tuple[float, str]:
+    """Wall seconds of ``command`` and its last output line. A failing run is still timed (a test that times
+    out on a loaded machine must not throw the measurement away); its summary line says what failed."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return time.perf_counter() - started, f"exit {done.returncode}: {lines[-1] if lines else ''}"
+
+
+def plan_seconds() -> float:
+    seconds, outcome = _timed([sys.executable, "-m", "grid.cli", "plan", "--stack", "prod", "--json"])
+    if not outcome.startswith("exit 0"):
+        raise SystemExit(f"grid plan --stack prod failed: {outcome}")
+    return seconds
+
+
+def suite_command() -> list[str]:
+    ignored = [f"--ignore={path}" for path in LOCAL_CLOUD]
+    return [sys.executable, "-m", "pytest", *UNIT_PATHS, *ignored, "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plans", type=int, default=4, help="plan runs (at least 3), split around the suite")
+    parser.add_argument("--suites", type=int, default=1, help="suite runs")
+    args = parser.parse_args()
+    plans = [plan_seconds() for _ in range(max(args.plans, 3) // 2)]
+    runs = [_timed(suite_command()) for _ in range(args.suites)]
+    suites = [seconds for seconds, _ in runs]
+    plans += [plan_seconds() for _ in range(max(args.plans, 3) - len(plans))]
+    plan, suite = statistics.median(plans), statistics.median(suites)
+    load = os.getloadavg()[0]
+    print(f"grid plan --stack prod (median of {len(plans)}): {plan:.2f} s  runs: {[round(p, 2) for p in plans]}")
+    print(f"unit suite (median of {len(suites)}): {suite:.2f} s  runs: {[round(s, 2) for s in suites]}")
+    for _, outcome in runs:
+        print(f"  pytest {outcome}")
+    print(f"ratio suite / plan: {suite / plan:.2f}x (goal <= {GOAL:.0f}x)  load average at the end: {load:.1f}")
+
+
+if __name__ == "__main__":
+    main()
