@@ -54,34 +54,17 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.secrets import Secret, own_grants
 from policies.operations import BACKGROUND_LABEL
 from stacks import capacity
-from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
-from stacks.routes import ROUTES, Route
-from stacks.service_env import EnvSources, Jwks, function_env, service_env
+from stacks.config import BACKGROUND_WORK, ServiceConfig, StackConfig
+from stacks.routes import Route, routes_of
+from stacks.service_env import EnvSources, Jwks, WorkloadSources, function_env, service_env, workload_env
+from stacks.workloads import Workload, reading
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("auth", "api", "ai")
-MIGRATION_COMMAND = ("python", "-m", "app.common.migrations")
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """A bundled function: its source directory under app/functions and its functions-framework entry point."""
-
-    name: str
-    source: str
-    entry_point: str
-
 
 # The functions log as the services do, through app/common/logging.py (standard library only), packed into each
 # function's source at the same import path.
 FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
-FUNCTIONS = (
-    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
-    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics"),
-)
 COST_CAP = "cost-cap"
-# Public health path of each service, behind the gateway's routing.
-HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
 AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
 
@@ -90,33 +73,40 @@ def _function_shared_files() -> dict[str, Path]:
     return {name: REPO_ROOT / name for name in FUNCTION_SHARED_FILES}
 
 
-def _function_config(config: StackConfig, function: str) -> FunctionConfig:
-    return getattr(config.functions, function.replace("-", "_"))
+def source_dir(workload: Workload) -> Path:
+    """Where ``workload``'s source is: Grid's own tree for the bundled apps, else the project directory (where
+    Pulumi runs the program, and where the stack file that declares it lives)."""
+    root = REPO_ROOT if workload.bundled else Path(pulumi.get_root_directory())
+    return root / workload.source
 
 
 def _images(config: StackConfig, base) -> dict[str, pulumi.Input[str]]:
-    """Image reference by digest for each service (and the migrations job, which runs the api image)."""
+    """Image reference by digest for each image the services and jobs run (migrations runs the api image)."""
+    running = [w for w in config.workloads if w.kind in ("service", "job")]
     if config.images.source == "prebuilt":
-        return dict(config.images.prebuilt)
+        return {w.name: config.images.prebuilt[w.image_name] for w in running}
     host = f"{config.region}-docker.pkg.dev"
     refs: dict[str, pulumi.Input[str]] = {}
-    for service in SERVICES:
+    for workload in (w for w in running if w.image is None):
         target = None
-        if service == "ai":
+        if workload.name == "ai":
             target = "cuda" if config.services.ai.gpu else "cpu"
+        directory = source_dir(workload)
         image = ServiceImage(
-            base.names(f"{service}-image"),
+            base.names(f"{workload.name}-image"),
             ServiceImageArgs(
-                service=service,
-                repo_root=REPO_ROOT,
+                service=workload.name,
+                repo_root=REPO_ROOT if workload.bundled else directory,
                 registry_url=base.registry.url,
                 registry_host=host,
                 target=target,
+                source_dir=None if workload.bundled else directory,
             ),
             opts=base.opts,
         )
-        refs[service] = image.ref
-    refs["migrations"] = refs["api"]
+        refs[workload.name] = image.ref
+    for workload in (w for w in running if w.image is not None):
+        refs[workload.name] = refs[workload.image]
     return refs
 
 
@@ -198,32 +188,46 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     database_url = base.database.url_secret.ref
     functions: dict[str, CloudFunction] = {}
     pools = capacity.plan_pools(config)
-    for spec in FUNCTIONS:
-        env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
+    shared = WorkloadSources(
+        environment=config.environment,
+        project=config.project,
+        database_url=database_url,
+        redis_url=base.cache.url_secret.ref if base.cache else None,
+        redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
+        # The topic's full name, known before the topic (functions come first: the bus pushes to one of them).
+        events_topic=f"projects/{config.project}/topics/{names('events')}",
+        db_pools=pools,
+        config_secrets={key: secret.ref for key, secret in base.config_secrets.items()},
+    )
+    for spec in config.workloads_of("function"):
+        if spec.bundled:
+            env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
+        else:
+            env = workload_env(spec, shared)
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(
                 function_name=names(spec.name),
-                source_dir=REPO_ROOT / "app" / "functions" / spec.source,
+                source_dir=source_dir(spec),
                 shared_files=_function_shared_files(),
                 entry_point=spec.entry_point,
                 bucket=bucket.name,
                 region=config.region,
                 project=config.project,
-                config=_function_config(config, spec.name),
+                config=config.settings_of(spec),
                 service_account=ids.emails[spec.name],
                 builds=builds,
                 ingress=exposure.function_ingress,
                 network_interface=interface,
                 env=env.plain,
                 secret_env=env.secrets,
-                invokers={**function_invokers, "invoker": ids.members["invoker"]},  # push + scheduler
+                invokers={**function_invokers, **{who: ids.members[who] for who in spec.invokers}},
                 labels={"grid-service": spec.name},
                 depends_on=own_grants(spec.name, env.secrets.values()),
             ),
             opts=opts,
         )
-    analytics = functions["ml-analytics"]
+    analytics = functions.get("ml-analytics")
 
     events = EventBus(
         names("events"),
@@ -235,52 +239,36 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             push_endpoint=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/events"),
             push_invoker_email=ids.emails["invoker"],
             push_audience=analytics.uri,
-            publishers={"api": ids.members["api"]},
-            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)],
+            publishers={w: ids.members[w] for w in reading(config.workloads, "events")},
+            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)]
+            if "ai" in config.services and config.services.ai.enabled
+            else [],
         ),
         opts=opts,
     )
-    Scheduler(
-        names("schedules"),
-        SchedulerArgs(
-            project=config.project,
-            region=config.region,
-            jobs=[
-                ScheduledJobArgs(
-                    name="daily-report",
-                    schedule=config.messaging.analytics_schedule,
-                    time_zone=config.messaging.time_zone,
-                    uri=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/report"),
-                    invoker_email=ids.emails["invoker"],
-                    audience=analytics.uri,
-                    description="Daily usage report: flags anomalous per-user usage.",
-                )
-            ],
-        ),
-        opts=opts,
-    )
-    ai_queue = TaskQueue(
-        names("ai-tasks"),
-        TaskQueueArgs(
-            config=config.messaging.tasks,
-            project=config.project,
-            region=config.region,
-            enqueuers={"api": ids.members["api"], "ai": ids.members["ai"]},
-        ),
-        opts=opts,
-    )
+    ai_queue = None
+    if "ai" in ids.members:
+        ai_queue = TaskQueue(
+            names("ai-tasks"),
+            TaskQueueArgs(
+                config=config.messaging.tasks,
+                project=config.project,
+                region=config.region,
+                enqueuers={"api": ids.members["api"], "ai": ids.members["ai"]},
+            ),
+            opts=opts,
+        )
 
     services: dict[str, CloudRunService] = {}
     sources = _env_sources(config, base, jwt_secret, exposure, events)
     jwks: Jwks | None = None
-    for service in SERVICES:  # auth first: the others verify tokens against its published keys
-        env = service_env(service, sources, jwks)
-        callers = dict(invoker_members)
-        if service == "ai":
-            callers["invoker"] = ids.members["invoker"]  # Cloud Tasks deliver AI work with this identity
+    for spec in config.workloads_of("service"):  # auth first: the others verify tokens against its published keys
+        service = spec.name
+        env = service_env(service, sources, jwks) if spec.bundled else workload_env(spec, shared)
+        callers = {**invoker_members, **{who: ids.members[who] for who in spec.invokers}}
         if service == "auth" and not exposure.public and not config.gateway.serves_domains:
-            # Without a public hostname the api and ai services fetch the JWKS from auth's own URL.
-            callers.update({"api": ids.members["api"], "ai": ids.members["ai"]})
+            # Without a public hostname the services that verify tokens fetch the JWKS from auth's own URL.
+            callers.update({w: ids.members[w] for w in ("api", "ai") if w in ids.members})
         services[service] = CloudRunService(
             names(service),
             CloudRunServiceArgs(
@@ -288,7 +276,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 region=config.region,
                 project=config.project,
                 image=images[service],
-                config=_with_background_work(service, getattr(config.services, service)),
+                config=_with_background_work(service, config.settings_of(spec)),
                 service_account=ids.emails[service],
                 vpc_access=base.network.service_vpc_access(),
                 ingress=exposure.run_ingress,
@@ -307,38 +295,90 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         )
         if service == "auth":
             jwks = _jwks(config, services["auth"].uri)
-    migrations_env = service_env("migrations", sources)
-    migrations = CloudRunJob(
-        names("migrate"),
-        CloudRunJobArgs(
-            job_name=names("migrate"),
-            region=config.region,
-            project=config.project,
-            image=images["migrations"],
-            command=MIGRATION_COMMAND,
-            service_account=ids.emails["migrations"],
-            vpc_access=base.network.service_vpc_access(),
-            env=migrations_env.plain,
-            secret_env=migrations_env.secrets,
-            deletion_protection=prod,
-            labels={"grid-service": "migrations"},
-            depends_on=own_grants("migrations", migrations_env.secrets.values()),
-        ),
+    jobs: dict[str, CloudRunJob] = {}
+    schedules = [
+        ScheduledJobArgs(
+            name="daily-report",
+            schedule=config.messaging.analytics_schedule,
+            time_zone=config.messaging.time_zone,
+            uri=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/report"),
+            invoker_email=ids.emails["invoker"],
+            audience=analytics.uri,
+            description="Daily usage report: flags anomalous per-user usage.",
+        )
+    ]
+    for spec in config.workloads_of("job"):
+        env = service_env(spec.name, sources) if spec.bundled else workload_env(spec, shared)
+        settings = config.settings_of(spec)
+        # The migrations job kept the component name it had before the registry: its URN is state.
+        job_name = names("migrate") if spec.name == "migrations" else names(spec.name)
+        jobs[spec.name] = CloudRunJob(
+            job_name,
+            CloudRunJobArgs(
+                job_name=job_name,
+                region=config.region,
+                project=config.project,
+                image=images[spec.name],
+                command=spec.command,
+                service_account=ids.emails[spec.name],
+                vpc_access=base.network.service_vpc_access(),
+                env=env.plain,
+                secret_env=env.secrets,
+                cpu=f"{settings.cpu:g}",
+                memory=settings.memory,
+                timeout_seconds=settings.timeout_seconds,
+                max_retries=settings.max_retries,
+                deletion_protection=prod,
+                labels={"grid-service": spec.name},
+                # Cloud Scheduler runs the job through the Run Admin API as the invoker identity, which needs
+                # run.jobs.run on this job only: https://cloud.google.com/run/docs/execute/jobs-on-schedule
+                invokers={"invoker": ids.members["invoker"]} if spec.schedule else {},
+                depends_on=own_grants(spec.name, env.secrets.values()),
+            ),
+            opts=opts,
+        )
+        if spec.schedule:
+            schedules.append(
+                ScheduledJobArgs(
+                    name=spec.name,
+                    schedule=spec.schedule,
+                    time_zone=config.messaging.time_zone,
+                    uri=pulumi.Output.concat(
+                        "https://run.googleapis.com/v2/projects/",
+                        config.project,
+                        "/locations/",
+                        config.region,
+                        "/jobs/",
+                        jobs[spec.name].name,
+                        ":run",
+                    ),
+                    invoker_email=ids.emails["invoker"],
+                    google_api=True,
+                    description=f"Runs the Cloud Run job {spec.name}.",
+                )
+            )
+    Scheduler(
+        names("schedules"),
+        SchedulerArgs(project=config.project, region=config.region, jobs=schedules),
         opts=opts,
     )
 
-    backends = [_backend(route, services, functions, config.gateway.cdn) for route in ROUTES]
+    routes = routes_of(config.workloads)
+    backends = [_backend(route, services, functions, config.gateway.cdn) for route in routes]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
         "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
         "functionUrls": {name: f.uri for name, f in functions.items()},
-        "migrationJob": migrations.name,
+        "migrationJob": jobs["migrations"].name,
+        **({"jobs": {name: j.name for name, j in jobs.items()}} if len(jobs) > 1 else {}),
         "eventsTopic": events.topic_id,
-        "aiTaskQueue": ai_queue.queue_id,
+        "aiTaskQueue": ai_queue.queue_id if ai_queue else None,
         "gateway": config.gateway.type,
     }
     gateway_outputs = _gateway(config, base, backends)
     outputs.update(gateway_outputs)
+    # Public health path of each service, behind the gateway's routing.
+    health = {w.name: w.health for w in config.workloads_of("service") if w.health}
     monitoring = Monitoring(
         names("monitoring"),
         MonitoringArgs(
@@ -350,10 +390,10 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             endpoints=[
                 (route, host, path)
                 for host in gateway_outputs["gatewayHosts"][:1]
-                for route, path in HEALTH_ROUTES.items()
-                if not scales_to_zero_on_gpu(getattr(config.services, route))
+                for route, path in health.items()
+                if not scales_to_zero_on_gpu(config.services[route])
             ],
-            scale_to_zero=[route for route in HEALTH_ROUTES if getattr(config.services, route).min_instances == 0],
+            scale_to_zero=[route for route in health if config.services[route].min_instances == 0],
             region=config.region,
             run_services={name: s.name for name, s in services.items()},
             functions={name: f.name for name, f in functions.items()},
@@ -526,7 +566,7 @@ def _cost_cap(
             project=config.project,
             region=config.region,
             stack_label=base.names.prefix,
-            services=[base.names(workload) for workload in (*SERVICES, *(spec.name for spec in FUNCTIONS))],
+            services=[base.names(w.name) for w in config.workloads if w.kind != "job"],
             source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
             shared_files=_function_shared_files(),
             bucket=bucket.name,

@@ -45,6 +45,9 @@ class ServiceImageArgs:
     """``<region>-docker.pkg.dev``, for docker login."""
     target: str | None = None
     """Dockerfile stage to build (e.g. the CUDA variant of the ai image)."""
+    source_dir: Path | None = None
+    """A workload of your own: the directory with its Dockerfile, also the build context. None: app/<service>
+    of the bundled apps, built from ``repo_root`` so images can copy app/common."""
 
 
 class ServiceImage(GridComponent):
@@ -58,16 +61,20 @@ class ServiceImage(GridComponent):
     def __init__(self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         app = args.repo_root / "app"
-        sources = [app / args.service, app / "common", args.repo_root / "pyproject.toml"]
-        self.tag = tree_hash([p for p in sources if p.exists()], args.repo_root)[:16] + (
+        if args.source_dir is None:
+            context, dockerfile = args.repo_root, app / args.service / "Dockerfile"
+            sources = [app / args.service, app / "common", args.repo_root / "pyproject.toml"]
+        else:
+            context, dockerfile, sources = args.source_dir, args.source_dir / "Dockerfile", [args.source_dir]
+        self.tag = tree_hash([p for p in sources if p.exists()], context)[:16] + (
             f"-{args.target}" if args.target else ""
         )
         token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).access_token
         image = docker_build.Image(
             self.child_name("image"),
             tags=[pulumi.Output.concat(args.registry_url, f"/{args.service}:{self.tag}")],
-            context=docker_build.BuildContextArgs(location=str(args.repo_root)),
-            dockerfile=docker_build.DockerfileArgs(location=str(app / args.service / "Dockerfile")),
+            context=docker_build.BuildContextArgs(location=str(context)),
+            dockerfile=docker_build.DockerfileArgs(location=str(dockerfile)),
             target=args.target,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,

@@ -199,6 +199,8 @@ class CloudRunJobArgs:
     deletion_protection: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[pulumi.Resource] = ()
+    invokers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Name -> IAM member granted roles/run.invoker on this job only (it may run it, e.g. Cloud Scheduler)."""
 
 
 class CloudRunJob(GridComponent):
@@ -258,6 +260,16 @@ class CloudRunJob(GridComponent):
             ),
             opts=self.child_opts(depends_on=list(args.depends_on)),
         )
+        for who, member in sorted(args.invokers.items()):
+            run.JobIamMember(
+                self.child_name(f"invoker-{who}"),
+                name=job.name,
+                location=args.region,
+                project=args.project,
+                role="roles/run.invoker",
+                member=member,
+                opts=self.child_opts(),
+            )
         self.name = job.name
         self.register_outputs({"name": self.name})
 

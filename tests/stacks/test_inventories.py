@@ -26,3 +26,22 @@ def test_plan_matches_inventory(stack: str) -> None:
         path.write_text(yaml.safe_dump(actual, sort_keys=False, width=120))
     expected = yaml.safe_load(path.read_text())
     assert actual == expected, f"{stack} plan changed: review it, then GRID_UPDATE_INVENTORIES=1 make test"
+
+
+# The URNs each shipped stack planned before the workload registry (issue 15): what a deployed stack's state
+# holds. Regenerating the inventories never touches these; only a deliberate state migration may.
+DEPLOYED_URNS = INVENTORIES / "urns"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deployed_urns_are_still_planned_or_aliased(stack: str) -> None:
+    """Upgrading a deployed stack replaces nothing: every URN it holds is planned again, or named by an alias of
+    a planned resource (so Pulumi moves its state instead of deleting and recreating it)."""
+    from grid.plan import make_plan
+
+    run = make_plan(stack, root=REPO_ROOT).run
+    known = {r.urn for r in run.resources} | {alias for r in run.resources for alias in r.aliases}
+    deployed = (DEPLOYED_URNS / f"{stack}.txt").read_text().split()
+    assert deployed, "the baseline of deployed URNs is empty"
+    missing = [urn for urn in deployed if urn not in known]
+    assert not missing, f"{stack}: these deployed resources would be replaced (add aliases): {missing}"
