@@ -54,9 +54,9 @@ clean:
 
 # Hash-pinned locks of the service images' requirements (the Dockerfiles install them with --require-hashes);
 # tests/app/test_image_locks.py checks each lock still satisfies its requirements.txt.
-IMAGE_LOCKS := app/api/requirements.lock app/auth/requirements.lock
+IMAGE_LOCKS := app/api/requirements.lock app/auth/requirements.lock jobs/scraper/requirements.lock
 .PHONY: lock
 lock: $(IMAGE_LOCKS)
-app/%/requirements.lock: app/%/requirements.txt
+%/requirements.lock: %/requirements.txt
 	uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --custom-compile-command "make lock" $< -o $@

@@ -91,16 +91,15 @@ def _images(config: StackConfig, base) -> dict[str, pulumi.Input[str]]:
         target = None
         if workload.name == "ai":
             target = "cuda" if config.services.ai.gpu else "cpu"
-        directory = source_dir(workload)
         image = ServiceImage(
             base.names(f"{workload.name}-image"),
             ServiceImageArgs(
                 service=workload.name,
-                repo_root=REPO_ROOT if workload.bundled else directory,
+                repo_root=REPO_ROOT if workload.bundled else Path(pulumi.get_root_directory()),
                 registry_url=base.registry.url,
                 registry_host=host,
                 target=target,
-                source_dir=None if workload.bundled else directory,
+                source_dir=None if workload.bundled else source_dir(workload),
             ),
             opts=base.opts,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,20 @@ def tree_hash(paths: Sequence[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
+_COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?!--from)(?:--\S+\s+)*(.+?)\s+\S+\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def copied_paths(dockerfile: Path, context: Path) -> list[Path]:
+    """What a Dockerfile copies from its build context: with the source directory, what the tag must hash (an
+    immutable registry refuses a changed image under an unchanged tag)."""
+    paths = []
+    for match in _COPY.finditer(dockerfile.read_text(encoding="utf-8")):
+        for name in match.group(1).split():
+            if "*" not in name and (context / name).exists():
+                paths.append(context / name)
+    return paths
+
+
 @dataclass
 class ServiceImageArgs:
     service: str
@@ -46,8 +61,8 @@ class ServiceImageArgs:
     target: str | None = None
     """Dockerfile stage to build (e.g. the CUDA variant of the ai image)."""
     source_dir: Path | None = None
-    """A workload of your own: the directory with its Dockerfile, also the build context. None: app/<service>
-    of the bundled apps, built from ``repo_root`` so images can copy app/common."""
+    """A workload of your own: the directory with its Dockerfile (built from ``repo_root``, the project directory,
+    so it may copy shared code). None: app/<service> of the bundled apps."""
 
 
 class ServiceImage(GridComponent):
@@ -65,7 +80,8 @@ class ServiceImage(GridComponent):
             context, dockerfile = args.repo_root, app / args.service / "Dockerfile"
             sources = [app / args.service, app / "common", args.repo_root / "pyproject.toml"]
         else:
-            context, dockerfile, sources = args.source_dir, args.source_dir / "Dockerfile", [args.source_dir]
+            context, dockerfile = args.repo_root, args.source_dir / "Dockerfile"
+            sources = [args.source_dir, *copied_paths(dockerfile, args.repo_root)]
         self.tag = tree_hash([p for p in sources if p.exists()], context)[:16] + (
             f"-{args.target}" if args.target else ""
         )

@@ -10,7 +10,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCKED = ("api", "auth")
+# Image source directories with a hash-pinned lock (the bundled services and the scraper job).
+LOCKED = ("app/api", "app/auth", "jobs/scraper")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s\\;]+)")
 
 
@@ -20,11 +21,11 @@ def _pins(lock: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("service", LOCKED)
 def test_lock_satisfies_the_requirements_and_pins_hashes(service: str) -> None:
-    lock = (ROOT / "app" / service / "requirements.lock").read_text()
+    lock = (ROOT / service / "requirements.lock").read_text()
     pins = _pins(lock)
     requirements = [
         Requirement(line)
-        for line in (ROOT / "app" / service / "requirements.txt").read_text().splitlines()
+        for line in (ROOT / service / "requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     stale = [
@@ -40,6 +41,6 @@ def test_lock_satisfies_the_requirements_and_pins_hashes(service: str) -> None:
 
 @pytest.mark.parametrize("service", LOCKED)
 def test_dockerfile_installs_the_lock_with_hashes(service: str) -> None:
-    dockerfile = (ROOT / "app" / service / "Dockerfile").read_text()
-    assert f"COPY app/{service}/requirements.lock" in dockerfile
+    dockerfile = (ROOT / service / "Dockerfile").read_text()
+    assert f"COPY {service}/requirements.lock" in dockerfile
     assert "pip install --require-hashes --no-deps --requirement /tmp/requirements.lock" in dockerfile
