@@ -34,6 +34,7 @@ from stacks.workloads import (
     Workload,
     bundled,
     secret_env_name,
+    source_path,
 )
 
 Environment = Literal["dev", "staging", "prod"]
@@ -1002,16 +1003,14 @@ def _check_workloads(config: StackConfig) -> None:
 
 
 def source_problems(config: StackConfig, root: Path, source: str) -> list[str]:
-    """One line per own workload whose source directory under ``root`` lacks its Dockerfile or main.py."""
+    """One line per workload whose source directory lacks its Dockerfile or main.py (stacks/workloads.py)."""
     problems = []
     for workload in config.workloads:
-        if workload.bundled:
-            continue
-        what = "main.py" if workload.kind == "function" else "Dockerfile"
-        if not (root / workload.source / what).is_file():
+        if source_path(workload, root) is None:
+            what = "main.py" if workload.kind == "function" else "Dockerfile"
             problems.append(
                 f"{source}: grid:{CONFIG_KEY[workload.kind]}.{workload.name}.source: {workload.source} has no {what} "
-                f"under {root}; add one or fix the path"
+                f"in {root} (nor in Grid's own tree); add one or fix the path"
             )
     return problems
 

@@ -57,7 +57,7 @@ from stacks import capacity
 from stacks.config import BACKGROUND_WORK, ServiceConfig, StackConfig
 from stacks.routes import Route, routes_of
 from stacks.service_env import EnvSources, Jwks, WorkloadSources, function_env, service_env, workload_env
-from stacks.workloads import Workload, reading
+from stacks.workloads import Workload, reading, source_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,10 +74,10 @@ def _function_shared_files() -> dict[str, Path]:
 
 
 def source_dir(workload: Workload) -> Path:
-    """Where ``workload``'s source is: Grid's own tree for the bundled apps, else the project directory (where
-    Pulumi runs the program, and where the stack file that declares it lives)."""
-    root = REPO_ROOT if workload.bundled else Path(pulumi.get_root_directory())
-    return root / workload.source
+    """Where ``workload``'s source is (stacks/workloads.py source_path; the config has checked it exists)."""
+    found = source_path(workload, Path(pulumi.get_root_directory()))
+    assert found is not None, f"{workload.name}: source {workload.source} was not checked"
+    return found
 
 
 def _images(config: StackConfig, base) -> dict[str, pulumi.Input[str]]:
@@ -95,7 +95,10 @@ def _images(config: StackConfig, base) -> dict[str, pulumi.Input[str]]:
             base.names(f"{workload.name}-image"),
             ServiceImageArgs(
                 service=workload.name,
-                repo_root=REPO_ROOT if workload.bundled else Path(pulumi.get_root_directory()),
+                # An own workload builds from the tree its source is in (the project's, or Grid's for jobs/*).
+                repo_root=REPO_ROOT
+                if workload.bundled
+                else source_dir(workload).parents[len(Path(workload.source).parts) - 1],
                 registry_url=base.registry.url,
                 registry_host=host,
                 target=target,

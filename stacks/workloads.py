@@ -14,6 +14,7 @@ Kept free of Pulumi and of the config models so that the local runner and the do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["service", "job", "function"]
@@ -74,6 +75,20 @@ class Workload:
     @property
     def image_name(self) -> str:
         return self.image or self.name
+
+
+# Grid's own tree: the bundled apps' sources, and ready-made workloads a stack file may name (jobs/scraper).
+GRID_ROOT = Path(__file__).resolve().parent.parent
+
+
+def source_path(workload: Workload, project: Path) -> Path | None:
+    """The directory of ``workload``'s source. A bundled workload's is in Grid's tree; a stack file's own is
+    looked up in the project directory first, then in Grid's tree (which ships ready-made jobs such as
+    jobs/scraper, so a project may name them without copying them). None: neither has it, with the file the
+    kind needs (a Dockerfile, or a function's main.py)."""
+    marker = "main.py" if workload.kind == "function" else "Dockerfile"
+    roots = (GRID_ROOT,) if workload.bundled else (project, GRID_ROOT)
+    return next((root / workload.source for root in roots if (root / workload.source / marker).is_file()), None)
 
 
 # The api holds WebSocket streams open: they last as long as Cloud Run lets a request last (3600 s).
