@@ -508,10 +508,11 @@ class _WorkloadMap(RootModel):
         merged = {}
         for workload in bundled(cls.kind):
             own = given.pop(workload.name, None)
+            defaults = workload.defaults
+            if workload.streams:
+                defaults = {**defaults, "timeoutSeconds": gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS}
             merged[workload.name] = (
-                deep_merge(workload.settings, own)
-                if isinstance(own, Mapping)
-                else (workload.settings if own is None else own)
+                deep_merge(defaults, own) if isinstance(own, Mapping) else (defaults if own is None else own)
             )
         return {**merged, **given}
 
