@@ -5,12 +5,11 @@ The settings classes are the source of truth; tests/app/test_envdoc.py fails whe
 
 from __future__ import annotations
 
-from app.ai.settings import AiSettings
-from app.api.settings import ApiSettings
-from app.auth.settings import AuthSettings
 from app.common.settings import ServiceSettings
+from app.workloads import settings_class, with_settings
 
-SERVICES: dict[str, type[ServiceSettings]] = {"auth": AuthSettings, "api": ApiSettings, "ai": AiSettings}
+# Every bundled service with a settings class (app/workloads.py), in the registry's order.
+SERVICES: dict[str, type[ServiceSettings]] = {w.name: settings_class(w) for w in with_settings()}
 
 
 def render() -> str:

@@ -9,6 +9,7 @@ at the bottom of the import graph, so that app/ itself can read it; it imports n
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -148,3 +149,16 @@ BUNDLED_BY_NAME = {w.name: w for w in BUNDLED}
 
 def bundled(kind: Kind) -> tuple[Workload, ...]:
     return tuple(w for w in BUNDLED if w.kind == kind)
+
+
+def settings_class(workload: Workload) -> Any:
+    """The settings class a bundled service reads its environment with (imported on demand: it pulls the app)."""
+    if workload.settings_class is None:
+        raise ValueError(f"{workload.name} has no settings class")
+    module, _, name = workload.settings_class.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def with_settings() -> tuple[Workload, ...]:
+    """The bundled services that declare their environment in a settings class (auth, api, ai)."""
+    return tuple(w for w in BUNDLED if w.settings_class is not None)
