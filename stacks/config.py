@@ -971,17 +971,13 @@ def _check_workloads(config: StackConfig) -> None:
                     f"switch {key} off too, or keep {needed} on"
                 )
         if workload.route is not None:
-            if workload.route in routes or any(
-                workload.route.startswith(f"{other}/") or other.startswith(f"{workload.route}/") for other in routes
-            ):
-                clash = next(
-                    o
-                    for o in routes
-                    if o == workload.route or workload.route.startswith(f"{o}/") or o.startswith(f"{workload.route}/")
-                )
-                raise ValueError(
-                    f"{key}.route: {workload.route} overlaps {clash} of {routes[clash]}; pick a distinct prefix"
-                )
+            # A prefix owns everything under it (stacks/routes.py), so one prefix inside another would shadow it.
+            route = workload.route
+            for other in routes:
+                if route == other or route.startswith(f"{other}/") or other.startswith(f"{route}/"):
+                    raise ValueError(
+                        f"{key}.route: {route} overlaps {other} of {routes[other]}; pick a distinct prefix"
+                    )
             routes[workload.route] = workload.name
     for workload in BUNDLED:
         if workload.required and workload.name not in active:
