@@ -115,7 +115,10 @@ def _error(extra: dict[str, Any], root: Path | None = None) -> str:
         ({"grid:services": {"billing": {"source": "../x"}}}, "grid:services.billing.source: '../x' must be a relative"),
         ({"grid:services": {"billing": {"source": "b", "route": "billing/"}}}, "grid:services.billing.route:"),
         ({"grid:services": {"billing": {"source": "b", "route": "/ai"}}}, "overlaps /ai of ai"),
-        ({"grid:services": {"billing": {"source": "b", "cpus": 2}}}, "grid:services.billing.cpus: unknown key"),
+        (
+            {"grid:services": {"billing": {"source": "b", "cpus": 2}}},
+            "grid:services.billing.cpus: unknown key; did you mean 'cpu'?",
+        ),
         ({"grid:services": {"Billing": {"source": "b"}}}, "'Billing' is not a workload name"),
         ({"grid:services": {"auth": {"enabled": False}}}, "grid:services.auth.enabled: api needs auth"),
         ({"grid:services": {"api": {"enabled": False}}}, "grid:services.api.enabled: cannot be false"),
