@@ -52,11 +52,29 @@ fmt: $(STAMP)
 clean:
 	rm -rf $(VENV) .grid .pytest_cache $(dir $(MODEL))
 
-# Hash-pinned locks of the service images' requirements (the Dockerfiles install them with --require-hashes);
-# tests/app/test_image_locks.py checks each lock still satisfies its requirements.txt.
-IMAGE_LOCKS := app/api/requirements.lock app/auth/requirements.lock jobs/scraper/requirements.lock
+# Hash-pinned locks of everything an image or a function installs (`make lock`; Dockerfiles install them with
+# pip --require-hashes --no-deps, and pip enters hash-checking mode on its own for a function's requirements.txt).
+# tests/app/test_image_locks.py checks each lock is current with its inputs. Each lock resolves for the Python its
+# image runs: python:3.11-slim for the services, Ubuntu 24.04's 3.12 under CUDA, the functions' python312 runtime.
+# The model stage's CPU torch comes from PyTorch's index (TORCH_WHEELS: a page of wheel links, or a directory).
+TORCH_WHEELS ?= https://download.pytorch.org/whl/torch/
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-platform x86_64-manylinux_2_28 \
+        --custom-compile-command "make lock"
+FUNCTION_LOCKS := $(patsubst %/requirements.in,%/requirements.txt,$(wildcard app/functions/*/requirements.in))
+IMAGE_LOCKS := app/api/requirements.lock app/auth/requirements.lock app/ai/requirements-cpu.lock \
+               app/ai/requirements-cuda.lock app/ai/requirements-export.lock $(FUNCTION_LOCKS) \
+               jobs/scraper/requirements.lock
 .PHONY: lock
 lock: $(IMAGE_LOCKS)
-%/requirements.lock: %/requirements.txt
-	uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-	  --custom-compile-command "make lock" $< -o $@
+app/%/requirements.lock: app/%/requirements.txt
+	$(LOCK) --python-version 3.11 $^ -o $@
+jobs/%/requirements.lock: jobs/%/requirements.txt
+	$(LOCK) --python-version 3.11 $^ -o $@
+app/ai/requirements-cpu.lock: app/ai/requirements.txt app/ai/requirements-cpu.txt
+	$(LOCK) --python-version 3.11 $^ -o $@
+app/ai/requirements-cuda.lock: app/ai/requirements.txt app/ai/requirements-cuda.txt
+	$(LOCK) --python-version 3.12 $^ -o $@
+app/ai/requirements-export.lock: app/ai/requirements-export.txt
+	$(LOCK) --python-version 3.11 --find-links $(TORCH_WHEELS) $^ -o $@
+app/functions/%/requirements.txt: app/functions/%/requirements.in
+	$(LOCK) --python-version 3.12 $^ -o $@

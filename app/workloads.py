@@ -59,6 +59,9 @@ class Workload:
     """Ships with Grid (app/); its environment contract is its settings class."""
     defaults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     """Bundled defaults of its size and scaling (camelCase, as a stack file spells them)."""
+    cached: bool = False
+    """Serves responses marked public (``Cache-Control: public``, app/common/caching.py) that Cloud CDN may cache:
+    the load balancer enables the CDN on its route's backend alone when the stack asks for a CDN."""
     streams: bool = False
     """Holds WebSocket streams open: they last as long as Cloud Run lets a request last, so its default request
     timeout is Cloud Run's maximum (stacks/config.py)."""
@@ -82,6 +85,7 @@ BUNDLED: tuple[Workload, ...] = (
         needs=("migrations",),
         bundled=True,
         settings_class="app.auth.settings:AuthSettings",
+        cached=True,  # the JWKS
     ),
     Workload(
         "api",

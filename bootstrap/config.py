@@ -14,10 +14,10 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from stacks import gcp_limits
-from stacks.config_base import ConfigModel, decode_config_value
-from stacks.config_errors import ConfigError, format_validation_error, suggest
-from stacks.gcp_types import BillingAccount, ProjectId, Region
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel, decode_config_value
+from gridlib.config_errors import ConfigError, format_validation_error, suggest
+from gridlib.gcp_types import BillingAccount, ProjectId, Region
 
 NAMESPACE = "grid-bootstrap"
 
@@ -282,12 +282,12 @@ def load_bootstrap_config(
 
 
 def plan_settings(stack_file: Any) -> Any:
-    """What ``grid plan --project bootstrap`` needs (grid.projects.PlanSettings).
+    """What ``grid plan --project bootstrap`` needs (gridlib.plan_settings.PlanSettings).
 
     The environment is prod whatever the stack: these resources guard every environment's state, secrets and
     deploy rights, so the strictest policy config applies.
     """
-    from grid.projects import PlanSettings
+    from gridlib.plan_settings import PlanSettings
 
     config = load_bootstrap_config(stack_file.values, source=stack_file.source, secret_keys=stack_file.secret_keys)
     return PlanSettings(environment="prod", usage={}, budget=config.budget_monthly_usd)

@@ -16,7 +16,7 @@ from components.bootstrap import (
     StateBackendArgs,
 )
 from components.project import ProjectServices, ProjectServicesArgs
-from stacks.config_errors import ConfigError
+from gridlib.config_errors import ConfigError
 from stacks.runtime_config import current_config, source_file
 
 LABELS = {"app": "grid", "component": "bootstrap", "managed-by": "pulumi"}

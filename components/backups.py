@@ -8,13 +8,30 @@ A Workflow names each export by its date (Scheduler cannot template a URI), and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field
 
 from components._base import GridComponent
 from components.messaging import ScheduledJobArgs, Scheduler, SchedulerArgs
-from stacks.config import BackupExportConfig
+from gridlib.config_base import ConfigModel
+from gridlib.gcp_types import Cron
+
+# --- config: the typed, validated input of this component (grid:database.exports in a stack file) ---
+
+
+class BackupExportConfig(ConfigModel):
+    """Daily SQL exports to a retention-locked bucket, in addition to Cloud SQL's automated backups."""
+
+    enabled: bool = False
+    schedule: Cron = Field("30 4 * * *", description="Cron (UTC) of the daily export; after the backup window.")
+    retention_days: int = Field(30, ge=1, le=3650)
+    lock_retention: bool = Field(False, description="Lock the bucket's retention policy. Irreversible.")
+    storage_class: Literal["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"] = "NEARLINE"
+    serverless_export: bool = Field(True, description="Export from a temporary instance, not the primary.")
+
 
 # The Workflow: one date-stamped, compressed SQL export per run; the connector waits for the operation.
 # The one permission an export needs beyond reading the instance and its operations (Cloud SQL Viewer, below).

@@ -4,14 +4,65 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
 from components.networking import PrivateAccess
 from components.secrets import Secret, SecretArgs
-from stacks.config import CacheConfig
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel
+
+# --- config: the typed, validated input of this component (grid:cache in a stack file) ---
+
+
+class RedisMaintenanceConfig(ConfigModel):
+    day: Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"] = "SUNDAY"
+    hour: int = Field(3, ge=0, le=23)
+
+
+class CacheConfig(ConfigModel):
+    tier: Literal["none", "BASIC", "STANDARD_HA"] = "none"
+    memory_size_gb: int = Field(1, ge=1, le=gcp_limits.REDIS_MAX_GB)
+    version: Literal["REDIS_6_X", "REDIS_7_0", "REDIS_7_2"] = "REDIS_7_2"
+    auth_enabled: bool = True
+    transit_encryption: bool = False
+    maxmemory_policy: str = "allkeys-lru"
+    keyspace_notifications: str = Field("", description="notify-keyspace-events flags, e.g. Ex.")
+    persistence: bool = False
+    snapshot_period: Literal["ONE_HOUR", "SIX_HOURS", "TWELVE_HOURS", "TWENTY_FOUR_HOURS"] = "TWELVE_HOURS"
+    read_replicas: int = Field(0, ge=0, le=5)
+    maintenance: RedisMaintenanceConfig = RedisMaintenanceConfig()
+
+    @field_validator("maxmemory_policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        if value not in gcp_limits.REDIS_EVICTION_POLICIES:
+            options = ", ".join(sorted(gcp_limits.REDIS_EVICTION_POLICIES))
+            raise ValueError(f"must be one of {options} (got '{value}')")
+        return value
+
+    @field_validator("keyspace_notifications")
+    @classmethod
+    def _notify(cls, value: str) -> str:
+        if bad := set(value) - set("KEg$lshzxetmdnA"):
+            raise ValueError(f"unsupported notify-keyspace-events flags {''.join(sorted(bad))!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _tier_rules(self) -> CacheConfig:
+        if self.read_replicas and self.tier != "STANDARD_HA":
+            raise ValueError("readReplicas need tier STANDARD_HA")
+        if self.read_replicas and self.memory_size_gb < 5:
+            raise ValueError("readReplicas need memorySizeGb of at least 5")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.tier != "none"
 
 
 @dataclass

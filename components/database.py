@@ -2,17 +2,114 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
+from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
+from components.backups import BackupExportConfig
 from components.networking import PrivateAccess
 from components.secrets import Secret, SecretArgs
-from stacks.config import DatabaseConfig
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel
+from gridlib.gcp_types import Region
+
+# --- config: the typed, validated input of this component (grid:database in a stack file) ---
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):00$")
+
+
+class BackupConfig(ConfigModel):
+    enabled: bool = True
+    start_time: str = Field("02:00", description="UTC hour the daily backup window starts, HH:00.")
+    retained_backups: int = Field(7, ge=1, le=365)
+    pitr: bool = Field(False, description="Point-in-time recovery (write-ahead-log retention).")
+    log_retention_days: int = Field(7, ge=1, le=35)
+
+    @field_validator("start_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"must be a full UTC hour like 02:00 (got '{value}')")
+        return value
+
+    @model_validator(mode="after")
+    def _pitr_needs_backups(self) -> BackupConfig:
+        if self.pitr and not self.enabled:
+            raise ValueError("pitr needs backups: set enabled: true or pitr: false")
+        return self
+
+
+class SqlMaintenanceConfig(ConfigModel):
+    day: int = Field(7, ge=1, le=7, description="1 = Monday ... 7 = Sunday.")
+    hour: int = Field(3, ge=0, le=23)
+    update_track: Literal["stable", "canary", "week5"] = "stable"
+
+
+class DatabaseConfig(ConfigModel):
+    version: Literal["POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17"] = "POSTGRES_16"
+    tier: str = "db-f1-micro"
+    edition: Literal["ENTERPRISE", "ENTERPRISE_PLUS"] = "ENTERPRISE"
+    availability: Literal["zonal", "regional"] = "zonal"
+    disk_type: Literal["PD_SSD", "PD_HDD"] = "PD_SSD"
+    disk_size_gb: int = Field(10, ge=10, le=65536)
+    disk_autoresize: bool = True
+    disk_autoresize_limit_gb: int = Field(0, ge=0, le=65536, description="0 means no limit.")
+    backups: BackupConfig = BackupConfig()
+    exports: BackupExportConfig = BackupExportConfig()
+    maintenance: SqlMaintenanceConfig = SqlMaintenanceConfig()
+    query_insights: bool = True
+    replica_region: Region | None = Field(None, description="Region of a cross-region read replica, or null.")
+    database_name: str = "grid"
+    user_name: str = "grid_app"
+    deletion_protection: bool = False
+    max_connections: int | None = Field(None, ge=14, le=262143)
+    flags: dict[str, str] = Field(default_factory=dict, description="Extra database flags.")
+
+    @field_validator("tier")
+    @classmethod
+    def _tier(cls, value: str) -> str:
+        gcp_limits.parse_sql_tier(value)
+        return value
+
+    @field_validator("database_name", "user_name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if problem := gcp_limits.name_problem("postgres_identifier", value):
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _edition_rules(self) -> DatabaseConfig:
+        tier = gcp_limits.parse_sql_tier(self.tier)
+        if tier.edition != self.edition:
+            raise ValueError(
+                f"tier {self.tier} exists only in edition {tier.edition}, not {self.edition}: "
+                f"set edition: {tier.edition} or pick a {self.edition} tier"
+            )
+        if self.edition == "ENTERPRISE" and self.backups.log_retention_days > 7:
+            raise ValueError("backups.logRetentionDays is at most 7 in the ENTERPRISE edition")
+        if self.edition == "ENTERPRISE_PLUS" and self.disk_type == "PD_HDD":
+            raise ValueError("the ENTERPRISE_PLUS edition supports only diskType PD_SSD")
+        if self.disk_autoresize_limit_gb and self.disk_autoresize_limit_gb < self.disk_size_gb:
+            raise ValueError(
+                f"diskAutoresizeLimitGb ({self.disk_autoresize_limit_gb}) is below diskSizeGb ({self.disk_size_gb})"
+            )
+        if self.backups.log_retention_days > self.backups.retained_backups and self.backups.pitr:
+            raise ValueError("backups.logRetentionDays cannot exceed backups.retainedBackups with pitr on")
+        return self
+
+    @property
+    def sql_tier(self) -> gcp_limits.SqlTier:
+        return gcp_limits.parse_sql_tier(self.tier)
+
 
 sql = gcp.sql
 

@@ -7,16 +7,71 @@ function, everything else -> api.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
-from stacks.config import ArmorConfig
+from gridlib.config_base import ConfigModel
+
+# --- config: the typed, validated input of this component (grid:gateway in a stack file) ---
+
+
+class ArmorConfig(ConfigModel):
+    enabled: bool = True
+    rate_limit_per_minute: int = Field(600, ge=10, le=100000, description="Requests per client IP per minute.")
+    ban_duration_seconds: int = Field(600, ge=60, le=86400)
+    waf_rules: list[
+        Literal["xss", "sqli", "lfi", "rfi", "rce", "scannerdetection", "protocolattack", "sessionfixation"]
+    ] = Field(default_factory=lambda: ["xss", "sqli", "lfi", "rce"])
+    waf_sensitivity: int = Field(1, ge=1, le=4)
+    allowlist: list[str] = Field(default_factory=list, description="CIDRs never rate-limited (e.g. uptime checkers).")
+    adaptive_protection: bool = False
+
+
+class GatewayConfig(ConfigModel):
+    """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, Apigee, or none."""
+
+    type: Literal["loadBalancer", "apiGateway", "apigee", "none"] = "apiGateway"
+    domains: list[str] = Field(default_factory=list, description="Hostnames for the managed certificate.")
+    cdn: bool = False
+    armor: ArmorConfig = ArmorConfig()
+    ssl_profile: Literal["MODERN", "RESTRICTED"] = "MODERN"
+    apigee_environment_type: Literal["BASE", "INTERMEDIATE", "COMPREHENSIVE"] = "BASE"
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if not re.match(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", domain):
+                raise ValueError(f"'{domain}' is not a valid DNS name")
+        return value
+
+    @property
+    def serves_domains(self) -> bool:
+        """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
+        return self.type in ("loadBalancer", "apigee")
+
+    @model_validator(mode="after")
+    def _needs(self) -> GatewayConfig:
+        if self.serves_domains and not self.domains:
+            raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
+        if self.cdn and self.type != "loadBalancer":
+            raise ValueError("cdn needs type loadBalancer")
+        for cidr in self.armor.allowlist:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError(f"armor.allowlist: '{cidr}' is not a CIDR") from None
+        return self
+
 
 compute = gcp.compute
 
@@ -348,17 +403,20 @@ def _path_matcher(
 
 
 def _cdn_policy() -> compute.BackendServiceCdnPolicyArgs:
-    """Cache only what the service marks public; never key on cookies; remember 404s briefly."""
+    """Cache only what the service marks public (app/common/caching.py); never key on cookies; cache no errors.
+
+    USE_ORIGIN_HEADERS caches a response only when its Cache-Control says it may
+    (https://cloud.google.com/cdn/docs/caching#cache-modes). Negative caching is off: every error the services send
+    is `no-store`, and an error without one (a 404 the load balancer itself answers) is about one request, which
+    the CDN should not repeat to others (https://cloud.google.com/cdn/docs/using-negative-caching). The query
+    string is in the key: verifiers fetch the JWKS with `?kid=` to get past a cached copy after a key rotation.
+    """
     return compute.BackendServiceCdnPolicyArgs(
         cache_mode="USE_ORIGIN_HEADERS",
         cache_key_policy=compute.BackendServiceCdnPolicyCacheKeyPolicyArgs(
             include_host=True, include_protocol=True, include_query_string=True
         ),
-        negative_caching=True,
-        negative_caching_policies=[
-            compute.BackendServiceCdnPolicyNegativeCachingPolicyArgs(code=404, ttl=60),
-            compute.BackendServiceCdnPolicyNegativeCachingPolicyArgs(code=410, ttl=120),
-        ],
+        negative_caching=False,
         serve_while_stale=86400,
         request_coalescing=True,
         signed_url_cache_max_age_sec=0,

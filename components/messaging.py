@@ -12,9 +12,37 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, model_validator
 
 from components._base import GridComponent
-from stacks.config import MessagingConfig, TasksConfig
+from gridlib.config_base import ConfigModel
+from gridlib.gcp_types import Cron
+
+# --- config: the typed, validated input of this component (grid:messaging in a stack file) ---
+
+
+class TasksConfig(ConfigModel):
+    max_dispatches_per_second: float = Field(5, gt=0, le=500)
+    max_concurrent_dispatches: int = Field(10, ge=1, le=5000)
+    max_attempts: int = Field(5, ge=1, le=100)
+
+
+class MessagingConfig(ConfigModel):
+    ack_deadline_seconds: int = Field(60, ge=10, le=600)
+    max_delivery_attempts: int = Field(5, ge=5, le=100)
+    retention_days: int = Field(7, ge=1, le=31)
+    min_backoff_seconds: int = Field(10, ge=0, le=600)
+    max_backoff_seconds: int = Field(600, ge=0, le=600)
+    analytics_schedule: Cron = Field("0 3 * * *", description="Cron for the daily analytics report.")
+    time_zone: str = "Etc/UTC"
+    tasks: TasksConfig = TasksConfig()
+
+    @model_validator(mode="after")
+    def _backoff(self) -> MessagingConfig:
+        if self.min_backoff_seconds > self.max_backoff_seconds:
+            raise ValueError("minBackoffSeconds is above maxBackoffSeconds")
+        return self
+
 
 pubsub = gcp.pubsub
 

@@ -4,12 +4,101 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
-from stacks.config import NetworkConfig
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel
+
+# --- config: the typed, validated input of this component (grid:network in a stack file) ---
+
+
+class FlowLogsConfig(ConfigModel):
+    enabled: bool = True
+    sampling: float = Field(0.5, ge=0.0, le=1.0, description="Fraction of flows logged.")
+    interval: Literal[
+        "INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN", "INTERVAL_5_MIN", "INTERVAL_10_MIN", "INTERVAL_15_MIN"
+    ] = "INTERVAL_5_SEC"
+    metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] = "INCLUDE_ALL_METADATA"
+
+
+class NatConfig(ConfigModel):
+    enabled: bool = False
+    addresses: int = Field(
+        1, ge=1, le=16, description="Static external addresses reserved for egress (a stable, allow-listable source)."
+    )
+    log: Literal["ERRORS_ONLY", "TRANSLATIONS_ONLY", "ALL", "off"] = "ERRORS_ONLY"
+    min_ports_per_vm: int = Field(64, ge=2, le=65536)
+
+
+class ConnectorConfig(ConfigModel):
+    """Serverless VPC Access connector; only created when ``network.egress`` is ``connector``."""
+
+    cidr: str = "10.8.0.0/28"
+    machine_type: Literal["f1-micro", "e2-micro", "e2-standard-4"] = "e2-micro"
+    min_instances: int = Field(2, ge=2, le=9)
+    max_instances: int = Field(3, ge=3, le=10)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> ConnectorConfig:
+        if self.min_instances >= self.max_instances:
+            raise ValueError(f"minInstances ({self.min_instances}) must be below maxInstances ({self.max_instances})")
+        return self
+
+
+class NetworkConfig(ConfigModel):
+    subnet_cidr: str = "10.10.0.0/20"
+    secondary_ranges: dict[str, str] = Field(default_factory=dict)
+    private_service_cidr: str = Field(
+        "10.20.0.0/16", description="Private-service-access range peered to Cloud SQL and Memorystore."
+    )
+    flow_logs: FlowLogsConfig = FlowLogsConfig()
+    nat: NatConfig = NatConfig()
+    egress: Literal["direct", "connector"] = "direct"
+    egress_traffic: Literal["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"] = "PRIVATE_RANGES_ONLY"
+    connector: ConnectorConfig = ConnectorConfig()
+
+    @field_validator("subnet_cidr", "private_service_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        if problem := gcp_limits.cidr_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("secondary_ranges")
+    @classmethod
+    def _secondary(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, cidr in value.items():
+            if problem := gcp_limits.name_problem("compute", name):
+                raise ValueError(f"range name {problem}")
+            if problem := gcp_limits.cidr_problem(cidr):
+                raise ValueError(f"{name}: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> NetworkConfig:
+        prefix = int(self.private_service_cidr.split("/")[1])
+        if not 16 <= prefix <= 24:
+            raise ValueError(
+                f"privateServiceCidr must be between /16 and /24 for Cloud SQL and Memorystore, got /{prefix}"
+            )
+        ranges = {"subnetCidr": self.subnet_cidr, "privateServiceCidr": self.private_service_cidr}
+        ranges.update({f"secondaryRanges.{k}": v for k, v in self.secondary_ranges.items()})
+        if self.egress == "connector":
+            if problem := gcp_limits.cidr_problem(self.connector.cidr):
+                raise ValueError(f"connector.cidr: {problem}")
+            if not self.connector.cidr.endswith("/28"):
+                raise ValueError(f"connector.cidr must be a /28 range, got {self.connector.cidr}")
+            ranges["connector.cidr"] = self.connector.cidr
+        for a, b in gcp_limits.overlapping(ranges):
+            raise ValueError(f"{a} ({ranges[a]}) overlaps {b} ({ranges[b]}): pick disjoint ranges")
+        if self.egress_traffic == "ALL_TRAFFIC" and not self.nat.enabled:
+            raise ValueError("egressTraffic ALL_TRAFFIC sends internet traffic into the VPC: set nat.enabled: true")
+        return self
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,27 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, field_validator
 
 from components._base import GridComponent
-from stacks.config import RegistryConfig
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel
+
+# --- config: the typed, validated input of this component (grid:registry in a stack file) ---
+
+
+class RegistryConfig(ConfigModel):
+    repository_id: str | None = Field(None, description="Artifact Registry repository ID; default: the name prefix.")
+    keep_recent: int = Field(10, ge=1, le=1000, description="Most recent versions kept per image.")
+    delete_untagged_after_days: int = Field(14, ge=1, le=3650)
+    immutable_tags: bool = True
+
+    @field_validator("repository_id")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is not None and (problem := gcp_limits.name_problem("artifact_repository", value)):
+            raise ValueError(problem)
+        return value
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from grid.stackfile import CommandFailed, UsageError
-from stacks.config_errors import ConfigError
+from gridlib.config_errors import ConfigError
 
 if TYPE_CHECKING:
     from grid import pulumi_cli
@@ -184,14 +184,17 @@ Formatter = Callable[["Plan", "dict | None", str], str]
 
 
 def _text(plan: Plan, diff: dict | None, project: str) -> str:
-    from grid.report import render_plan
+    from grid import terminal
 
-    if diff is None:
-        from grid import terminal
-
-        if terminal.is_terminal():  # drawn to fit the terminal; pipes and files keep the plain text
+    if terminal.is_terminal():  # drawn to fit the terminal; pipes and files keep the plain text
+        if diff is None:
             terminal.print_plan(plan)
-            return ""
+        else:
+            terminal.print_diff(diff)
+        return ""
+    if diff is None:
+        from grid.report import render_plan
+
         return render_plan(plan)
     from grid.plandiff import diff_lines
 

@@ -114,29 +114,41 @@ def _value(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if value is not None else "(none)"
 
 
-def diff_lines(diff: dict[str, Any]) -> list[str]:
-    """The diff as `pulumi preview --diff` prints it: one line per step, then its changed properties."""
+def diff_rows(diff: dict[str, Any]) -> list[tuple[str, str]]:
+    """The diff as `pulumi preview --diff` prints it, one ``(kind, line)`` per line: a step, then its changed
+    properties. The kind (an op, ``property``, ``cost``, an enforcement level …) is what a terminal colours by;
+    the words are the same for a pipe and a terminal."""
     base = diff["base"]
-    lines = [f"Changes against {base['stack']} (saved plan):", ""]
+    rows = [("heading", f"Changes against {base['stack']} (saved plan):"), ("", "")]
     for step in diff["steps"]:
         name = step["urn"].rsplit("::", 1)[-1]
-        lines.append(f"  {SYMBOLS[step['op']]:2} {step['type']}  {name}  {step['op']}")
+        rows.append((step["op"], f"  {SYMBOLS[step['op']]:2} {step['type']}  {name}  {step['op']}"))
         for change in step.get("changes", []):
             if change["before"] is None:
-                lines.append(f"      + {change['path']}: {_value(change['after'])}")
+                rows.append(("added", f"      + {change['path']}: {_value(change['after'])}"))
             elif change["after"] is None:
-                lines.append(f"      - {change['path']}: {_value(change['before'])}")
+                rows.append(("removed", f"      - {change['path']}: {_value(change['before'])}"))
             else:
-                lines.append(f"      ~ {change['path']}: {_value(change['before'])} => {_value(change['after'])}")
+                line = f"      ~ {change['path']}: {_value(change['before'])} => {_value(change['after'])}"
+                rows.append(("changed", line))
     summary = diff["summary"]
     counts = [f"{SYMBOLS[op]} {summary[op]} to {op}" for op in OPS if summary[op]]
-    lines += ["", f"Resources: {', '.join(counts) or 'no changes'}; {summary['same']} unchanged"]
+    rows += [("", ""), ("heading", f"Resources: {', '.join(counts) or 'no changes'}; {summary['same']} unchanged")]
     cost = diff["cost"]
-    lines.append(f"Monthly cost: {cost['before']:.2f} -> {cost['after']:.2f} USD ({cost['change']:+.2f})")
+    direction = "more" if cost["change"] > 0.005 else "less" if cost["change"] < -0.005 else "same"
+    rows.append(
+        (f"cost-{direction}", f"Monthly cost: {cost['before']:.2f} -> {cost['after']:.2f} USD ({cost['change']:+.2f})")
+    )
     for label, key in (("New violations", "new"), ("Resolved violations", "resolved")):
         found = diff["violations"][key]
-        lines.append(f"{label}: {len(found) or 'none'}")
+        rows.append(("heading", f"{label}: {len(found) or 'none'}"))
         for v in found:
             where = f" ({v['urn'].rsplit('::', 1)[-1]})" if v.get("urn") else ""
-            lines.append(f"  [{v['enforcement']}] {v['policy']}{where}: {v['message'].splitlines()[-1]}")
-    return lines
+            kind = v["enforcement"] if key == "new" else "resolved"
+            rows.append((kind, f"  [{v['enforcement']}] {v['policy']}{where}: {v['message'].splitlines()[-1]}"))
+    return rows
+
+
+def diff_lines(diff: dict[str, Any]) -> list[str]:
+    """The diff as plain lines (pipes, files, CI logs)."""
+    return [line for _, line in diff_rows(diff)]

@@ -482,6 +482,16 @@ SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 KEY_ROLES = {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
 
 
+def _give_the_stack_its_key(stack: str, provider: str) -> str:
+    """How a stack gets `provider` as its secrets provider. An existing stack changes it (`stack init` would fail
+    on it, or give it a new data key that leaves its secure values undecryptable); only a new one is created with
+    it. https://www.pulumi.com/docs/iac/cli/commands/pulumi_stack_change-secrets-provider/"""
+    return (
+        f"an existing stack: `pulumi stack change-secrets-provider -s {stack} {provider}`; a stack not created yet: "
+        f"`pulumi stack init {stack} --secrets-provider {provider}`"
+    )
+
+
 def _secrets_provider(ctx: Context) -> Check:
     file = ctx.stack_file
     provider = file.secrets_provider
@@ -494,7 +504,7 @@ def _secrets_provider(ctx: Context) -> Check:
             return Verdict(
                 FAIL,
                 f"{file.source} has secure values but no encryptedkey: they were not encrypted with this stack's "
-                "key; run `pulumi stack init` with the key and set each with `pulumi config set --secret`",
+                f"key; {_give_the_stack_its_key(ctx.stack, provider)}, then set each with `pulumi config set --secret`",
             )
         policy = gcloud_json("kms", "keys", "get-iam-policy", key)
         lacking = _lacking(policy, ctx.deployers, KEY_ROLES)
@@ -510,8 +520,8 @@ def _secrets_provider(ctx: Context) -> Check:
         "Cloud KMS and every deployer must be allowed to use it",
         tuple(sorted(file.secret_keys)) + _names(ctx.of_type(SECRET_VERSION)),
         f"gcloud kms keys get-iam-policy {key}",
-        f"pulumi stack change-secrets-provider -s {ctx.stack} <bootstrap output secretsProvider>; the bootstrap "
-        "grants each deployer roles/cloudkms.cryptoKeyEncrypterDecrypter on it",
+        f"{_give_the_stack_its_key(ctx.stack, '<bootstrap output secretsProvider>')}; the bootstrap grants each "
+        "deployer roles/cloudkms.cryptoKeyEncrypterDecrypter on it",
         "https://cloud.google.com/kms/docs/iam",
         probe,
     )

@@ -7,21 +7,11 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from grid.stackfile import StackFile
+from gridlib.plan_settings import PlanSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class PlanSettings:
-    environment: str
-    """Selects policies/config/<environment>.json."""
-    usage: dict[str, Any]
-    """The stack's usage assumptions for the price catalog (grid:usage shape)."""
-    budget: float | None
-    """Monthly budget in USD the cost table compares against, if any."""
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from typing import Any
 
 from grid.pulumi_cli import INSTALL_HINT, policy_arguments
 from grid.stackfile import UsageError, read_stack_file
+from gridlib.config_base import decode_config_value
 from stacks.config import ROLLOUT_LABELS
-from stacks.config_base import decode_config_value
 from stacks.workloads import bundled
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"

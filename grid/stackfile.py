@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from stacks.config_errors import ConfigError
+from gridlib.config_errors import ConfigError
 
 PROJECT = "grid"
 _ALLOWED_TOP_LEVEL = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}

@@ -22,6 +22,21 @@ from grid.cost import per_component
 from grid.plan import Plan
 
 ENFORCEMENT_STYLES = {"mandatory": "bold red", "advisory": "yellow"}
+# `grid plan --diff` lines by kind (grid/plandiff.diff_rows), coloured as `pulumi preview --diff` colours them.
+DIFF_STYLES = {
+    "heading": "bold",
+    "create": "green",
+    "added": "green",
+    "update": "yellow",
+    "changed": "yellow",
+    "replace": "magenta",
+    "delete": "red",
+    "removed": "red",
+    "cost-more": "red",
+    "cost-less": "green",
+    "resolved": "green",
+    **ENFORCEMENT_STYLES,
+}
 
 
 def stdout_console() -> Console:
@@ -144,3 +159,12 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     if document.get("cost"):
         console.print()
         console.print(_cost(document))
+
+
+def print_diff(diff: dict[str, Any], console: Console | None = None) -> None:
+    """`grid plan --diff` in colour: the same lines grid/plandiff.py writes to a pipe, styled by what they say."""
+    from grid.plandiff import diff_rows
+
+    console = console or stdout_console()
+    for kind, line in diff_rows(diff):
+        console.print(Text(line, style=DIFF_STYLES.get(kind, "")))

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from policies.gcp import APP_DEFAULT_POOL, RESERVED_CONNECTIONS, default_max_connections
-from stacks import gcp_limits
+from gridlib import gcp_limits
+from gridlib.gcp_limits import APP_DEFAULT_POOL, RESERVED_CONNECTIONS, default_max_connections
 
 if TYPE_CHECKING:
     from stacks.config import StackConfig

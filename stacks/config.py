@@ -8,7 +8,6 @@ line per problem, each naming the file, the field path and what to do.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -18,10 +17,21 @@ from typing import Any, ClassVar, Literal
 from pydantic import ConfigDict, Field, RootModel, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from stacks import capacity, gcp_limits
-from stacks.config_base import ConfigModel, decode_config_value, deep_merge
-from stacks.config_errors import ConfigError, format_validation_error, suggest
-from stacks.gcp_types import BillingAccount, Cron, ProjectId, Region
+from components.backups import BackupExportConfig
+from components.cache import CacheConfig, RedisMaintenanceConfig
+from components.compute.functions import FUNCTION_MEMORY
+from components.database import BackupConfig, DatabaseConfig, SqlMaintenanceConfig
+from components.gateway import ArmorConfig, GatewayConfig
+from components.messaging import MessagingConfig, TasksConfig
+from components.monitoring import BudgetConfig, MonitoringConfig
+from components.networking import ConnectorConfig, FlowLogsConfig, NatConfig, NetworkConfig
+from components.registry import RegistryConfig
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel, decode_config_value, deep_merge
+from gridlib.config_errors import ConfigError, format_validation_error, suggest
+from gridlib.gcp_types import Cron, ProjectId, Region
+from gridlib.plan_settings import PlanSettings
+from stacks import capacity
 from stacks.presets import ENVIRONMENTS, preset
 from stacks.workloads import (
     BUNDLED,
@@ -36,6 +46,28 @@ from stacks.workloads import (
     secret_env_name,
     source_path,
 )
+
+# Each component owns its input model (components/<name>.py); the stack composes them into StackConfig and
+# re-exports them here, where the rest of the stack program reads them.
+__all__ = [
+    "ArmorConfig",
+    "BackupConfig",
+    "BackupExportConfig",
+    "BudgetConfig",
+    "CacheConfig",
+    "ConnectorConfig",
+    "DatabaseConfig",
+    "FlowLogsConfig",
+    "GatewayConfig",
+    "MessagingConfig",
+    "MonitoringConfig",
+    "NatConfig",
+    "NetworkConfig",
+    "RedisMaintenanceConfig",
+    "RegistryConfig",
+    "SqlMaintenanceConfig",
+    "TasksConfig",
+]
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -90,253 +122,13 @@ _Model = ConfigModel
 # --- networking ---------------------------------------------------------------------------------------------
 
 
-class FlowLogsConfig(_Model):
-    enabled: bool = True
-    sampling: float = Field(0.5, ge=0.0, le=1.0, description="Fraction of flows logged.")
-    interval: Literal[
-        "INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN", "INTERVAL_5_MIN", "INTERVAL_10_MIN", "INTERVAL_15_MIN"
-    ] = "INTERVAL_5_SEC"
-    metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] = "INCLUDE_ALL_METADATA"
-
-
-class NatConfig(_Model):
-    enabled: bool = False
-    addresses: int = Field(
-        1, ge=1, le=16, description="Static external addresses reserved for egress (a stable, allow-listable source)."
-    )
-    log: Literal["ERRORS_ONLY", "TRANSLATIONS_ONLY", "ALL", "off"] = "ERRORS_ONLY"
-    min_ports_per_vm: int = Field(64, ge=2, le=65536)
-
-
-class ConnectorConfig(_Model):
-    """Serverless VPC Access connector; only created when ``network.egress`` is ``connector``."""
-
-    cidr: str = "10.8.0.0/28"
-    machine_type: Literal["f1-micro", "e2-micro", "e2-standard-4"] = "e2-micro"
-    min_instances: int = Field(2, ge=2, le=9)
-    max_instances: int = Field(3, ge=3, le=10)
-
-    @model_validator(mode="after")
-    def _min_below_max(self) -> ConnectorConfig:
-        if self.min_instances >= self.max_instances:
-            raise ValueError(f"minInstances ({self.min_instances}) must be below maxInstances ({self.max_instances})")
-        return self
-
-
-class NetworkConfig(_Model):
-    subnet_cidr: str = "10.10.0.0/20"
-    secondary_ranges: dict[str, str] = Field(default_factory=dict)
-    private_service_cidr: str = Field(
-        "10.20.0.0/16", description="Private-service-access range peered to Cloud SQL and Memorystore."
-    )
-    flow_logs: FlowLogsConfig = FlowLogsConfig()
-    nat: NatConfig = NatConfig()
-    egress: Literal["direct", "connector"] = "direct"
-    egress_traffic: Literal["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"] = "PRIVATE_RANGES_ONLY"
-    connector: ConnectorConfig = ConnectorConfig()
-
-    @field_validator("subnet_cidr", "private_service_cidr")
-    @classmethod
-    def _cidr(cls, value: str) -> str:
-        if problem := gcp_limits.cidr_problem(value):
-            raise ValueError(problem)
-        return value
-
-    @field_validator("secondary_ranges")
-    @classmethod
-    def _secondary(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, cidr in value.items():
-            if problem := gcp_limits.name_problem("compute", name):
-                raise ValueError(f"range name {problem}")
-            if problem := gcp_limits.cidr_problem(cidr):
-                raise ValueError(f"{name}: {problem}")
-        return value
-
-    @model_validator(mode="after")
-    def _ranges(self) -> NetworkConfig:
-        prefix = int(self.private_service_cidr.split("/")[1])
-        if not 16 <= prefix <= 24:
-            raise ValueError(
-                f"privateServiceCidr must be between /16 and /24 for Cloud SQL and Memorystore, got /{prefix}"
-            )
-        ranges = {"subnetCidr": self.subnet_cidr, "privateServiceCidr": self.private_service_cidr}
-        ranges.update({f"secondaryRanges.{k}": v for k, v in self.secondary_ranges.items()})
-        if self.egress == "connector":
-            if problem := gcp_limits.cidr_problem(self.connector.cidr):
-                raise ValueError(f"connector.cidr: {problem}")
-            if not self.connector.cidr.endswith("/28"):
-                raise ValueError(f"connector.cidr must be a /28 range, got {self.connector.cidr}")
-            ranges["connector.cidr"] = self.connector.cidr
-        for a, b in gcp_limits.overlapping(ranges):
-            raise ValueError(f"{a} ({ranges[a]}) overlaps {b} ({ranges[b]}): pick disjoint ranges")
-        if self.egress_traffic == "ALL_TRAFFIC" and not self.nat.enabled:
-            raise ValueError("egressTraffic ALL_TRAFFIC sends internet traffic into the VPC: set nat.enabled: true")
-        return self
-
-
 # --- database -----------------------------------------------------------------------------------------------
-
-
-class BackupConfig(_Model):
-    enabled: bool = True
-    start_time: str = Field("02:00", description="UTC hour the daily backup window starts, HH:00.")
-    retained_backups: int = Field(7, ge=1, le=365)
-    pitr: bool = Field(False, description="Point-in-time recovery (write-ahead-log retention).")
-    log_retention_days: int = Field(7, ge=1, le=35)
-
-    @field_validator("start_time")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not _HHMM.match(value):
-            raise ValueError(f"must be a full UTC hour like 02:00 (got '{value}')")
-        return value
-
-    @model_validator(mode="after")
-    def _pitr_needs_backups(self) -> BackupConfig:
-        if self.pitr and not self.enabled:
-            raise ValueError("pitr needs backups: set enabled: true or pitr: false")
-        return self
-
-
-class BackupExportConfig(_Model):
-    """Daily SQL exports to a retention-locked bucket, in addition to Cloud SQL's automated backups."""
-
-    enabled: bool = False
-    schedule: Cron = Field("30 4 * * *", description="Cron (UTC) of the daily export; after the backup window.")
-    retention_days: int = Field(30, ge=1, le=3650)
-    lock_retention: bool = Field(False, description="Lock the bucket's retention policy. Irreversible.")
-    storage_class: Literal["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"] = "NEARLINE"
-    serverless_export: bool = Field(True, description="Export from a temporary instance, not the primary.")
-
-
-class SqlMaintenanceConfig(_Model):
-    day: int = Field(7, ge=1, le=7, description="1 = Monday ... 7 = Sunday.")
-    hour: int = Field(3, ge=0, le=23)
-    update_track: Literal["stable", "canary", "week5"] = "stable"
-
-
-class DatabaseConfig(_Model):
-    version: Literal["POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17"] = "POSTGRES_16"
-    tier: str = "db-f1-micro"
-    edition: Literal["ENTERPRISE", "ENTERPRISE_PLUS"] = "ENTERPRISE"
-    availability: Literal["zonal", "regional"] = "zonal"
-    disk_type: Literal["PD_SSD", "PD_HDD"] = "PD_SSD"
-    disk_size_gb: int = Field(10, ge=10, le=65536)
-    disk_autoresize: bool = True
-    disk_autoresize_limit_gb: int = Field(0, ge=0, le=65536, description="0 means no limit.")
-    backups: BackupConfig = BackupConfig()
-    exports: BackupExportConfig = BackupExportConfig()
-    maintenance: SqlMaintenanceConfig = SqlMaintenanceConfig()
-    query_insights: bool = True
-    replica_region: Region | None = Field(None, description="Region of a cross-region read replica, or null.")
-    database_name: str = "grid"
-    user_name: str = "grid_app"
-    deletion_protection: bool = False
-    max_connections: int | None = Field(None, ge=14, le=262143)
-    flags: dict[str, str] = Field(default_factory=dict, description="Extra database flags.")
-
-    @field_validator("tier")
-    @classmethod
-    def _tier(cls, value: str) -> str:
-        gcp_limits.parse_sql_tier(value)
-        return value
-
-    @field_validator("database_name", "user_name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if problem := gcp_limits.name_problem("postgres_identifier", value):
-            raise ValueError(problem)
-        return value
-
-    @model_validator(mode="after")
-    def _edition_rules(self) -> DatabaseConfig:
-        tier = gcp_limits.parse_sql_tier(self.tier)
-        if tier.edition != self.edition:
-            raise ValueError(
-                f"tier {self.tier} exists only in edition {tier.edition}, not {self.edition}: "
-                f"set edition: {tier.edition} or pick a {self.edition} tier"
-            )
-        if self.edition == "ENTERPRISE" and self.backups.log_retention_days > 7:
-            raise ValueError("backups.logRetentionDays is at most 7 in the ENTERPRISE edition")
-        if self.edition == "ENTERPRISE_PLUS" and self.disk_type == "PD_HDD":
-            raise ValueError("the ENTERPRISE_PLUS edition supports only diskType PD_SSD")
-        if self.disk_autoresize_limit_gb and self.disk_autoresize_limit_gb < self.disk_size_gb:
-            raise ValueError(
-                f"diskAutoresizeLimitGb ({self.disk_autoresize_limit_gb}) is below diskSizeGb ({self.disk_size_gb})"
-            )
-        if self.backups.log_retention_days > self.backups.retained_backups and self.backups.pitr:
-            raise ValueError("backups.logRetentionDays cannot exceed backups.retainedBackups with pitr on")
-        return self
-
-    @property
-    def sql_tier(self) -> gcp_limits.SqlTier:
-        return gcp_limits.parse_sql_tier(self.tier)
 
 
 # --- cache --------------------------------------------------------------------------------------------------
 
 
-class RedisMaintenanceConfig(_Model):
-    day: Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"] = "SUNDAY"
-    hour: int = Field(3, ge=0, le=23)
-
-
-class CacheConfig(_Model):
-    tier: Literal["none", "BASIC", "STANDARD_HA"] = "none"
-    memory_size_gb: int = Field(1, ge=1, le=gcp_limits.REDIS_MAX_GB)
-    version: Literal["REDIS_6_X", "REDIS_7_0", "REDIS_7_2"] = "REDIS_7_2"
-    auth_enabled: bool = True
-    transit_encryption: bool = False
-    maxmemory_policy: str = "allkeys-lru"
-    keyspace_notifications: str = Field("", description="notify-keyspace-events flags, e.g. Ex.")
-    persistence: bool = False
-    snapshot_period: Literal["ONE_HOUR", "SIX_HOURS", "TWELVE_HOURS", "TWENTY_FOUR_HOURS"] = "TWELVE_HOURS"
-    read_replicas: int = Field(0, ge=0, le=5)
-    maintenance: RedisMaintenanceConfig = RedisMaintenanceConfig()
-
-    @field_validator("maxmemory_policy")
-    @classmethod
-    def _policy(cls, value: str) -> str:
-        if value not in gcp_limits.REDIS_EVICTION_POLICIES:
-            options = ", ".join(sorted(gcp_limits.REDIS_EVICTION_POLICIES))
-            raise ValueError(f"must be one of {options} (got '{value}')")
-        return value
-
-    @field_validator("keyspace_notifications")
-    @classmethod
-    def _notify(cls, value: str) -> str:
-        if bad := set(value) - set("KEg$lshzxetmdnA"):
-            raise ValueError(f"unsupported notify-keyspace-events flags {''.join(sorted(bad))!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _tier_rules(self) -> CacheConfig:
-        if self.read_replicas and self.tier != "STANDARD_HA":
-            raise ValueError("readReplicas need tier STANDARD_HA")
-        if self.read_replicas and self.memory_size_gb < 5:
-            raise ValueError("readReplicas need memorySizeGb of at least 5")
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        return self.tier != "none"
-
-
 # --- registry -----------------------------------------------------------------------------------------------
-
-
-class RegistryConfig(_Model):
-    repository_id: str | None = Field(None, description="Artifact Registry repository ID; default: the name prefix.")
-    keep_recent: int = Field(10, ge=1, le=1000, description="Most recent versions kept per image.")
-    delete_untagged_after_days: int = Field(14, ge=1, le=3650)
-    immutable_tags: bool = True
-
-    @field_validator("repository_id")
-    @classmethod
-    def _repo(cls, value: str | None) -> str | None:
-        if value is not None and (problem := gcp_limits.name_problem("artifact_repository", value)):
-            raise ValueError(problem)
-        return value
 
 
 # --- Cloud Run workloads ------------------------------------------------------------------------------------
@@ -455,7 +247,7 @@ class JobConfig(WorkloadSettings):
 
 # --- Cloud Functions gen2 -----------------------------------------------------------------------------------
 
-_FUNCTION_MEMORY = ("128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "32Gi")
+_FUNCTION_MEMORY = FUNCTION_MEMORY  # the component states what Cloud Functions offers
 
 
 class FunctionConfig(WorkloadSettings, Routed):
@@ -610,132 +402,10 @@ class ImagesConfig(_Model):
 # --- gateway ------------------------------------------------------------------------------------------------
 
 
-class ArmorConfig(_Model):
-    enabled: bool = True
-    rate_limit_per_minute: int = Field(600, ge=10, le=100000, description="Requests per client IP per minute.")
-    ban_duration_seconds: int = Field(600, ge=60, le=86400)
-    waf_rules: list[
-        Literal["xss", "sqli", "lfi", "rfi", "rce", "scannerdetection", "protocolattack", "sessionfixation"]
-    ] = Field(default_factory=lambda: ["xss", "sqli", "lfi", "rce"])
-    waf_sensitivity: int = Field(1, ge=1, le=4)
-    allowlist: list[str] = Field(default_factory=list, description="CIDRs never rate-limited (e.g. uptime checkers).")
-    adaptive_protection: bool = False
-
-
-class GatewayConfig(_Model):
-    """The public entry: a global HTTPS load balancer (+ Armor, CDN), API Gateway, Apigee, or none."""
-
-    type: Literal["loadBalancer", "apiGateway", "apigee", "none"] = "apiGateway"
-    domains: list[str] = Field(default_factory=list, description="Hostnames for the managed certificate.")
-    cdn: bool = False
-    armor: ArmorConfig = ArmorConfig()
-    ssl_profile: Literal["MODERN", "RESTRICTED"] = "MODERN"
-    apigee_environment_type: Literal["BASE", "INTERMEDIATE", "COMPREHENSIVE"] = "BASE"
-
-    @field_validator("domains")
-    @classmethod
-    def _domains(cls, value: list[str]) -> list[str]:
-        for domain in value:
-            if not re.match(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", domain):
-                raise ValueError(f"'{domain}' is not a valid DNS name")
-        return value
-
-    @property
-    def serves_domains(self) -> bool:
-        """The entry point answers on ``domains`` (API Gateway has only its own gateway hostname)."""
-        return self.type in ("loadBalancer", "apigee")
-
-    @model_validator(mode="after")
-    def _needs(self) -> GatewayConfig:
-        if self.serves_domains and not self.domains:
-            raise ValueError(f"type {self.type} needs at least one entry in domains for its managed certificate")
-        if self.cdn and self.type != "loadBalancer":
-            raise ValueError("cdn needs type loadBalancer")
-        for cidr in self.armor.allowlist:
-            try:
-                ipaddress.ip_network(cidr)
-            except ValueError:
-                raise ValueError(f"armor.allowlist: '{cidr}' is not a CIDR") from None
-        return self
-
-
 # --- messaging ----------------------------------------------------------------------------------------------
 
 
-class TasksConfig(_Model):
-    max_dispatches_per_second: float = Field(5, gt=0, le=500)
-    max_concurrent_dispatches: int = Field(10, ge=1, le=5000)
-    max_attempts: int = Field(5, ge=1, le=100)
-
-
-class MessagingConfig(_Model):
-    ack_deadline_seconds: int = Field(60, ge=10, le=600)
-    max_delivery_attempts: int = Field(5, ge=5, le=100)
-    retention_days: int = Field(7, ge=1, le=31)
-    min_backoff_seconds: int = Field(10, ge=0, le=600)
-    max_backoff_seconds: int = Field(600, ge=0, le=600)
-    analytics_schedule: Cron = Field("0 3 * * *", description="Cron for the daily analytics report.")
-    time_zone: str = "Etc/UTC"
-    tasks: TasksConfig = TasksConfig()
-
-    @model_validator(mode="after")
-    def _backoff(self) -> MessagingConfig:
-        if self.min_backoff_seconds > self.max_backoff_seconds:
-            raise ValueError("minBackoffSeconds is above maxBackoffSeconds")
-        return self
-
-
 # --- monitoring ---------------------------------------------------------------------------------------------
-
-
-class BudgetConfig(_Model):
-    billing_account: BillingAccount | None = Field(
-        None, description="Billing account ID XXXXXX-XXXXXX-XXXXXX; null: no budget."
-    )
-    monthly_usd: float = Field(15, gt=0)
-    thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.9, 1.0])
-    cap_at_budget: bool = Field(
-        False,
-        description="Stop every Cloud Run service of the stack when actual spend reaches the budget "
-        "(needs billingAccount).",
-    )
-
-    @property
-    def caps_spend(self) -> bool:
-        """The stack stops its services at the budget: asked for, and there is a budget to trigger it."""
-        return self.cap_at_budget and self.billing_account is not None
-
-    @field_validator("thresholds")
-    @classmethod
-    def _thresholds(cls, value: list[float]) -> list[float]:
-        if not value or any(not 0 < t <= 5 for t in value):
-            raise ValueError("thresholds must be fractions of the budget between 0 and 5, e.g. [0.5, 0.9, 1.0]")
-        return sorted(value)
-
-
-class MonitoringConfig(_Model):
-    alert_emails: list[str] = Field(default_factory=list, description="Always notified.")
-    slack_channel: str = Field("#alerts", description="Channel the Slack notification channel posts to.")
-    latency_p95_ms: int = Field(1000, ge=50, le=60000)
-    error_ratio: float = Field(0.02, gt=0, lt=1, description="5xx share of requests that alerts.")
-    sql_cpu_utilization: float = Field(0.8, gt=0, le=1)
-    sql_disk_utilization: float = Field(0.85, gt=0, le=1)
-    redis_memory_usage: float = Field(0.8, gt=0, le=1)
-    uptime_period_seconds: Literal[60, 300, 600, 900] = 300
-    latency_alerts: bool = True
-    data_alerts: bool = Field(True, description="Cloud SQL CPU/disk and Redis memory alerts.")
-    paging: bool = False
-    dashboards: bool = True
-    slos: bool = False
-    budget: BudgetConfig = BudgetConfig()
-
-    @field_validator("alert_emails")
-    @classmethod
-    def _emails(cls, value: list[str]) -> list[str]:
-        for email in value:
-            if not re.match(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", email):
-                raise ValueError(f"'{email}' is not an email address")
-        return value
 
 
 # --- AI completion provider --------------------------------------------------------------------------------
@@ -1093,10 +763,8 @@ def load_stack_config(
     return config
 
 
-def plan_settings(stack_file: Any) -> Any:
-    """What ``grid plan`` needs from a validated stack file (grid.projects.PlanSettings)."""
-    from grid.projects import PlanSettings
-
+def plan_settings(stack_file: Any) -> PlanSettings:
+    """What ``grid plan`` needs from a validated stack file."""
     config = load_stack_config(
         stack_file.values,
         stack=stack_file.stack,

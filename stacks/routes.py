@@ -19,6 +19,9 @@ class Route:
     public_paths: tuple[str, ...] | None = None
     """When set, only these exact paths are public: the rest of the prefix is for the platform's own callers
     (ml-analytics' ``/events`` and ``/report`` take Pub/Sub push and Cloud Scheduler only)."""
+    cached: bool = False
+    """Serves responses marked public (``Cache-Control: public``, app/common/caching.py) that Cloud CDN may cache:
+    the load balancer enables the CDN on this route's backend alone when the stack asks for a CDN."""
 
     def paths(self) -> list[str]:
         """The URL-map path patterns of this route (a prefix's own path and everything under it)."""
@@ -36,8 +39,8 @@ class Route:
 def routes_of(workloads: Iterable[Workload]) -> tuple[Route, ...]:
     """The gateway routes of ``workloads``: each prefix route, then the default route (which must come last)."""
     workloads = list(workloads)
-    prefixed = tuple(Route(w.name, w.route, w.public_paths) for w in workloads if w.route is not None)
-    return prefixed + tuple(Route(w.name, None) for w in workloads if w.default_route)
+    prefixed = tuple(Route(w.name, w.route, w.public_paths, cached=w.cached) for w in workloads if w.route is not None)
+    return prefixed + tuple(Route(w.name, None, cached=w.cached) for w in workloads if w.default_route)
 
 
 # The bundled stack's routes (plain `grid local`, which runs the bundled apps without a stack file).

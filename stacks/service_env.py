@@ -137,12 +137,16 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
     return env
 
 
-def function_env(function: str, environment: str, database_url: SecretRef, db_pool: int | None = None) -> WorkloadEnv:
-    """Environment of a Cloud Function (korean-nlp needs nothing; ml-analytics writes usage to Postgres)."""
+def function_env(
+    function: str, environment: str, database_url: SecretRef, db_pool: int | None = None, trusted_proxy_hops: int = 0
+) -> WorkloadEnv:
+    """Environment of a Cloud Function (korean-nlp needs nothing but where the client IP is, for its per-client
+    rate; ml-analytics also writes usage to Postgres)."""
+    plain = {"ENVIRONMENT": environment, "TRUSTED_PROXY_HOPS": str(trusted_proxy_hops)}
     if function == "korean-nlp":
-        return WorkloadEnv(plain={"ENVIRONMENT": environment})
+        return WorkloadEnv(plain=plain)
     if function == "ml-analytics":
-        plain = {"ENVIRONMENT": environment, **({"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {})}
+        plain |= {"DB_POOL_MAX_SIZE": str(db_pool)} if db_pool else {}
         return WorkloadEnv(plain=plain, secrets={"DATABASE_URL": database_url})
     raise ValueError(f"no environment contract for function '{function}'")
 

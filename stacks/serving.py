@@ -22,12 +22,13 @@ from components.compute import (
     CloudRunServiceArgs,
     FunctionBuilds,
     FunctionBuildsArgs,
+    FunctionSize,
     FunctionSourceBucket,
     ServiceImage,
     ServiceImageArgs,
+    ServiceSize,
 )
 from components.compute.functions import FunctionSourceBucketArgs
-from components.cost_cap import CostCap, CostCapArgs
 from components.gateway import (
     ApiGateway,
     ApiGatewayArgs,
@@ -50,9 +51,10 @@ from components.messaging import (
     TaskQueue,
     TaskQueueArgs,
 )
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring import CostCap, CostCapArgs, Monitoring, MonitoringArgs
 from components.secrets import Secret, own_grants
-from policies.operations import BACKGROUND_LABEL
+from gridlib.config_base import narrow
+from gridlib.labels import BACKGROUND_LABEL
 from stacks import capacity
 from stacks.config import BACKGROUND_WORK, ServiceConfig, StackConfig
 from stacks.routes import Route, routes_of
@@ -61,9 +63,16 @@ from stacks.workloads import Workload, reading, source_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# The functions log as the services do, through app/common/logging.py (standard library only), packed into each
-# function's source at the same import path.
-FUNCTION_SHARED_FILES = ("app/__init__.py", "app/common/__init__.py", "app/common/logging.py")
+# What the functions share with the services (standard library only), packed into each function's source at the
+# same import path: logging as the services do, the caching policy, the client IP and the in-process rate.
+FUNCTION_SHARED_FILES = (
+    "app/__init__.py",
+    "app/common/__init__.py",
+    "app/common/logging.py",
+    "app/common/caching.py",
+    "app/common/clientip.py",
+    "app/common/localrate.py",
+)
 COST_CAP = "cost-cap"
 AI_INDEXER = "ai-indexer"
 AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
@@ -203,7 +212,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     )
     for spec in config.workloads_of("function"):
         if spec.bundled:
-            env = function_env(spec.name, config.environment, database_url, pools.get(spec.name))
+            env = function_env(
+                spec.name, config.environment, database_url, pools.get(spec.name), exposure.trusted_proxy_hops
+            )
         else:
             env = workload_env(spec, shared)
         functions[spec.name] = CloudFunction(
@@ -216,7 +227,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 bucket=bucket.name,
                 region=config.region,
                 project=config.project,
-                config=config.settings_of(spec),
+                config=narrow(config.settings_of(spec), FunctionSize),
                 service_account=ids.emails[spec.name],
                 builds=builds,
                 ingress=exposure.function_ingress,
@@ -278,7 +289,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 region=config.region,
                 project=config.project,
                 image=images[service],
-                config=_with_background_work(service, config.settings_of(spec)),
+                config=narrow(_with_background_work(service, config.settings_of(spec)), ServiceSize),
                 service_account=ids.emails[service],
                 vpc_access=base.network.service_vpc_access(),
                 ingress=exposure.run_ingress,
@@ -457,7 +468,7 @@ def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
 def _backend(
     route: Route, services: dict[str, CloudRunService], functions: dict[str, CloudFunction], cdn: bool
 ) -> Backend:
-    """The gateway backend of one public route (stacks/routes.py); only the default (api) route is cached."""
+    """The gateway backend of one public route (stacks/routes.py); the CDN fronts the routes with something to cache."""
     if route.workload in services:
         target, kind, key = services[route.workload], "run", route.workload
     else:
@@ -468,7 +479,7 @@ def _backend(
         target.name,
         route.prefix,
         target.uri,
-        cdn=cdn and route.prefix is None,
+        cdn=cdn and route.cached,
         public_paths=route.public_paths,
     )
 

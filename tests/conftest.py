@@ -21,7 +21,7 @@ def stack_values(stack: str) -> dict[str, Any]:
 
 def deep_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``override`` on ``base`` key by key, as a stack file is merged onto its preset; ``base`` is left as it was."""
-    from stacks.config_base import deep_merge
+    from gridlib.config_base import deep_merge
 
     return deep_merge(copy.deepcopy(base), override)
 

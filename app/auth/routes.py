@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from app.auth.repository import EmailTaken
 from app.auth.schemas import Jwks, LoginIn, RefreshIn, RegisterIn, TokenPair, UserOut
 from app.auth.service import AuthService, InvalidCredentials, Throttled, Tokens, WeakPassword
+from app.common.caching import PUBLIC_JWKS, cache_policy
 from app.common.clientip import client_ip
 from app.common.security import Principal, current_principal
 
@@ -91,6 +92,6 @@ async def me(principal: Annotated[Principal, Depends(current_principal)], servic
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks)
-async def jwks(service: Service, response: Response) -> Jwks:
-    response.headers["Cache-Control"] = "public, max-age=300"
+@cache_policy(PUBLIC_JWKS)
+async def jwks(service: Service) -> Jwks:
     return Jwks(**service.jwks())

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.common.caching import NO_STORE, cache_policy
+
 router = APIRouter(tags=["health"])
 
 
@@ -25,11 +27,13 @@ class Readiness(BaseModel):
 
 
 @router.get("/health", response_model=Health)
+@cache_policy(NO_STORE)
 async def health() -> Health:
     return Health(status="ok")
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+@cache_policy(NO_STORE)
 async def ready(request: Request) -> JSONResponse:
     res = request.app.state.resources
     try:

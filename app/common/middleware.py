@@ -1,4 +1,4 @@
-"""One pure-ASGI middleware: request id, trace context, body-size limit and the optional access log.
+"""One pure-ASGI middleware: request id, trace context, body-size limit, Cache-Control and the optional access log.
 
 Pure ASGI rather than BaseHTTPMiddleware because it runs on every request and must stay cheap.
 """
@@ -15,6 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.common import caching
 from app.common.errors import error_body
 from app.common.logging import RequestContext, request_context
 
@@ -84,7 +85,10 @@ class RequestContextMiddleware:
                 nonlocal status
                 if message["type"] == "http.response.start":
                     status = message["status"]
-                    message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                    out = caching.with_cache_control(
+                        list(message.get("headers", [])), caching.for_response(scope, status)
+                    )
+                    message["headers"] = [*out, (b"x-request-id", request_id.encode())]
                 await send(message)
 
             await self.app(scope, limited_receive, send_with_id)
@@ -105,6 +109,7 @@ async def _send_413(send: Send, scope: Scope) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
+                (b"cache-control", caching.NO_STORE.encode()),
                 (b"connection", b"close"),
             ],
         }

@@ -14,11 +14,9 @@ not fail closed altogether: that would turn a Redis outage into a lockout of eve
 from __future__ import annotations
 
 import contextlib
-import math
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from app.common.localrate import LocalWindows, Usage
 from app.common.redis import RedisUnavailable, SafeRedis
 
 # For each key: INCR, and start the window's expiry on the first hit (or if a key somehow lost its TTL).
@@ -41,22 +39,11 @@ return c
 """
 
 
-@dataclass(frozen=True)
-class Usage:
-    """The window's count including the attempt just counted, and seconds until the window resets."""
-
-    count: int
-    retry_after: int
-
-    def exceeded(self, limit: int) -> bool:
-        return self.count > limit
-
-
 class RateLimiter:
     def __init__(self, redis: SafeRedis | None, namespace: str = "grid:rl") -> None:
         self.redis = redis
         self.ns = namespace
-        self._local: dict[str, tuple[int, float]] = {}
+        self._local = LocalWindows()
         self._hit = redis.client.register_script(_HIT) if redis is not None else None
         self._refund = redis.client.register_script(_REFUND) if redis is not None else None
 
@@ -67,7 +54,7 @@ class RateLimiter:
     async def hit_all(self, keys: Sequence[str], window: int) -> list[Usage]:
         """Count one event against each key, atomically and in one Redis round trip."""
         full = [f"{self.ns}:{k}" for k in keys]
-        local = [self._local_hit(k, window) for k in full]
+        local = [self._local.hit(k, window) for k in full]
         if self._hit is None or self.redis is None:
             return local
         script = self._hit
@@ -83,9 +70,7 @@ class RateLimiter:
     async def refund(self, key: str) -> None:
         """Take back one counted event (best effort)."""
         full = f"{self.ns}:{key}"
-        count, reset_at = self._local.get(full, (0, 0.0))
-        if count > 0:
-            self._local[full] = (count - 1, reset_at)
+        self._local.refund(full)
         if self._refund is not None and self.redis is not None:
             script = self._refund
             with contextlib.suppress(RedisUnavailable):
@@ -93,22 +78,7 @@ class RateLimiter:
 
     async def reset(self, key: str) -> None:
         full = f"{self.ns}:{key}"
-        self._local.pop(full, None)
+        self._local.reset(full)
         if self.redis is not None:
             with contextlib.suppress(RedisUnavailable):
                 await self.redis.run(lambda r: r.delete(full))
-
-    def _local_hit(self, full: str, window: int) -> Usage:
-        # No await in here: within one event loop, counting and reading the count is atomic.
-        now = time.monotonic()
-        count, reset_at = self._local.get(full, (0, now + window))
-        if reset_at <= now:
-            count, reset_at = 0, now + window
-        self._local[full] = (count + 1, reset_at)
-        self._prune(now)
-        # Rounded first: (now + window) - now can come out a hair above window and ceil to window + 1.
-        return Usage(count + 1, max(math.ceil(round(reset_at - now, 3)), 1))
-
-    def _prune(self, now: float) -> None:
-        if len(self._local) > 50_000:
-            self._local = {k: v for k, v in self._local.items() if v[1] > now}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -19,9 +20,13 @@ import jwt
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.common.caching import JWKS_MAX_AGE
+
 log = logging.getLogger("app.security")
 
 ALGORITHM = "ES256"
+# What auth's key ids look like (an RFC 7638 thumbprint, base64url): only such a kid goes into a JWKS URL.
+_KID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class InvalidToken(Exception):
@@ -51,6 +56,11 @@ class StaticKeys:
 class JwksKeys:
     """Keys fetched from a JWKS URL, cached, and refetched (at most every `min_refresh` s) on an unknown kid.
 
+    The JWKS is public and cacheable (Cloud CDN may keep it for JWKS_MAX_AGE, app/common/caching.py), so the
+    refetch for an unknown kid asks for `?kid=<kid>`: the CDN's cache key includes the query string, so a key
+    rotation is picked up at once rather than when the cached copy expires. The periodic refetch (every `ttl`)
+    uses the plain URL, whose cached copy is at most as old as a verifier may keep its keys anyway.
+
     `id_token`, when given, supplies a bearer token for the fetch: the URL is a private Cloud Run service that
     only admits callers with a Google-signed ID token (app/common/idtoken.py).
     """
@@ -59,7 +69,7 @@ class JwksKeys:
         self,
         url: str,
         *,
-        ttl: float = 300.0,
+        ttl: float = JWKS_MAX_AGE,
         min_refresh: float = 10.0,
         id_token: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
@@ -74,10 +84,12 @@ class JwksKeys:
     async def get(self, kid: str) -> Any | None:
         age = time.monotonic() - self._fetched_at
         if kid not in self._keys or age > self.ttl:
-            await self._refresh(force=age > self.ttl)
+            await self._refresh(
+                force=age > self.ttl, kid=kid if _KID.fullmatch(kid) and kid not in self._keys else None
+            )
         return self._keys.get(kid)
 
-    async def _refresh(self, *, force: bool) -> None:
+    async def _refresh(self, *, force: bool, kid: str | None = None) -> None:
         import httpx  # here, not at module level: it costs ~0.15 s of import on the cold-start path
 
         async with self._lock:
@@ -86,7 +98,7 @@ class JwksKeys:
             try:
                 headers = {"Authorization": f"Bearer {await self.id_token()}"} if self.id_token else {}
                 async with httpx.AsyncClient(timeout=3.0) as client:
-                    resp = await client.get(self.url, headers=headers)
+                    resp = await client.get(self.url, headers=headers, params={"kid": kid} if kid else None)
                     resp.raise_for_status()
                     jwks = resp.json()
                 self._keys = {k["kid"]: jwt.PyJWK(k, ALGORITHM).key for k in jwks.get("keys", [])}

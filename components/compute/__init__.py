@@ -5,10 +5,11 @@ from components.compute.functions import (
     CloudFunctionArgs,
     FunctionBuilds,
     FunctionBuildsArgs,
+    FunctionSize,
     FunctionSourceBucket,
 )
 from components.compute.images import ServiceImage, ServiceImageArgs
-from components.compute.run import CloudRunJob, CloudRunJobArgs, CloudRunService, CloudRunServiceArgs
+from components.compute.run import CloudRunJob, CloudRunJobArgs, CloudRunService, CloudRunServiceArgs, ServiceSize
 from components.secrets import SecretRef
 
 __all__ = [
@@ -20,8 +21,10 @@ __all__ = [
     "CloudRunServiceArgs",
     "FunctionBuilds",
     "FunctionBuildsArgs",
+    "FunctionSize",
     "FunctionSourceBucket",
     "SecretRef",
     "ServiceImage",
     "ServiceImageArgs",
+    "ServiceSize",
 ]

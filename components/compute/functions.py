@@ -9,15 +9,47 @@ from pathlib import Path
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
 from components.compute.images import tree_files, tree_hash
 from components.compute.run import invoker_grants
-from components.registry import Registry, RegistryArgs
+from components.registry import Registry, RegistryArgs, RegistryConfig
 from components.secrets import SecretRef
-from stacks.config import FunctionConfig, RegistryConfig
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel
 
 fn = gcp.cloudfunctionsv2
+
+# --- config: the typed, validated size of one function ---
+
+# https://cloud.google.com/functions/docs/configuring/memory
+FUNCTION_MEMORY = ("128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "32Gi")
+
+
+class FunctionSize(ConfigModel):
+    """Memory, timeout and scaling of one Cloud Functions (gen2) function; the defaults stay in the free tier."""
+
+    memory: str = Field("256Mi", description="Memory per instance.")
+    timeout_seconds: int = Field(60, ge=1, le=540)
+    min_instances: int = Field(0, ge=0, le=100)
+    max_instances: int = Field(3, ge=1, le=1000, description="Cap: the free-tier guard against runaway scaling.")
+    concurrency: int = Field(1, ge=1, le=1000)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if value not in FUNCTION_MEMORY:
+            raise ValueError(f"must be one of {', '.join(FUNCTION_MEMORY)} (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> FunctionSize:
+        if self.min_instances > self.max_instances:
+            raise ValueError(f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances})")
+        if self.concurrency > 1 and gcp_limits.memory_mib(self.memory) < 512:
+            raise ValueError("concurrency above 1 needs at least 512Mi (a full vCPU) per instance")
+        return self
 
 
 @dataclass
@@ -147,8 +179,8 @@ class CloudFunctionArgs:
     bucket: pulumi.Input[str]
     region: str
     project: str
-    config: FunctionConfig
-    """Memory, timeout, min/max instances from ``grid:functions``."""
+    config: FunctionSize
+    """Memory, timeout, min/max instances (a stack takes them from ``grid:functions``)."""
     service_account: pulumi.Input[str]
     builds: FunctionBuilds
     """Build account, image repository and the grants the build waits for."""

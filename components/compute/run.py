@@ -8,12 +8,44 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, model_validator
 
 from components._base import GridComponent
 from components.secrets import SecretRef
-from stacks.config import ServiceConfig
+from gridlib import gcp_limits
+from gridlib.config_base import ConfigModel
 
 run = gcp.cloudrunv2
+
+# --- config: the typed, validated size of one Cloud Run service ---
+
+
+class ServiceSize(ConfigModel):
+    """CPU, memory, GPU, scaling and timeout of one Cloud Run service; the defaults scale to zero."""
+
+    cpu: float = 1
+    memory: str = "512Mi"
+    min_instances: int = Field(0, ge=0, le=1000)
+    max_instances: int = Field(3, ge=1, le=1000)
+    concurrency: int = Field(80, ge=1, le=1000)
+    cpu_idle: bool = Field(True, description="Bill CPU only during requests (request-based billing).")
+    startup_cpu_boost: bool = True
+    gpu: int = Field(0, ge=0, le=1, description="NVIDIA L4 GPUs (0 or 1).")
+    timeout_seconds: int = Field(60, ge=1, le=gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS)
+
+    @model_validator(mode="after")
+    def _limits(self) -> ServiceSize:
+        if self.min_instances > self.max_instances:
+            raise ValueError(
+                f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances}): "
+                "lower minInstances or raise maxInstances"
+            )
+        if problem := gcp_limits.cloud_run_resources_problem(self.cpu, self.memory, self.gpu):
+            raise ValueError(problem)
+        if self.gpu and self.cpu_idle:
+            raise ValueError("a GPU service needs cpuIdle: false (instance-based billing)")
+        return self
+
 
 PORT = 8080
 HEALTH_PATH = "/health"
@@ -56,8 +88,8 @@ class CloudRunServiceArgs:
     project: str
     image: pulumi.Input[str]
     """Image reference pinned by digest (``...@sha256:...``); a tag would let a push change a running stack."""
-    config: ServiceConfig
-    """CPU, memory, scaling, concurrency, GPU from ``grid:services.<name>``."""
+    config: ServiceSize
+    """CPU, memory, scaling, concurrency, GPU (a stack takes them from ``grid:services.<name>``)."""
     service_account: pulumi.Input[str]
     """Email of the service's own runtime identity."""
     vpc_access: run.ServiceTemplateVpcAccessArgs | None

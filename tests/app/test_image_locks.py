@@ -1,4 +1,8 @@
-"""The service images install hash-pinned locks: each lock is current with its requirements.txt (offline check)."""
+"""Everything an image or a function installs is a hash-pinned lock that is current with its inputs (offline check).
+
+A lock names its inputs itself: uv writes ``# via -r <file>`` under each direct requirement, so the test reads
+which requirement files a lock was compiled from out of the lock, and nothing here restates the Makefile's table.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +12,82 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
-# Image source directories with a hash-pinned lock (the bundled services and the scraper job).
-LOCKED = ("app/api", "app/auth", "jobs/scraper")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s\\;]+)")
+VIA = re.compile(r"-r (\S+)")
+DOCKER_LOCK = re.compile(r"^COPY ((?:app|jobs)/\S+\.lock) ", re.M)
+FUNCTIONS = sorted(p.parent for p in (ROOT / "app" / "functions").glob("*/main.py"))
+# The bundled services' images and the ready-made jobs' (jobs/scraper).
+DOCKERFILES = sorted([*(ROOT / "app").glob("*/Dockerfile"), *(ROOT / "jobs").glob("*/Dockerfile")])
+# What each image's Dockerfile installs, and each function's requirements.txt (what Cloud Functions installs).
+LOCKS = sorted(
+    {
+        ROOT / m
+        for dockerfile in DOCKERFILES
+        for m in DOCKER_LOCK.findall(dockerfile.read_text())
+    }
+    | {fn / "requirements.txt" for fn in FUNCTIONS}
+)
 
 
 def _pins(lock: str) -> dict[str, str]:
     return {canonicalize_name(m.group(1)): m.group(2) for line in lock.splitlines() if (m := PIN.match(line))}
 
 
-@pytest.mark.parametrize("service", LOCKED)
-def test_lock_satisfies_the_requirements_and_pins_hashes(service: str) -> None:
-    lock = (ROOT / service / "requirements.lock").read_text()
+def _requirements(path: Path) -> list[Requirement]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line and not line.startswith("-")]
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_every_image_and_function_installs_a_lock() -> None:
+    assert {_name(p) for p in LOCKS} >= {
+        "app/api/requirements.lock",
+        "app/auth/requirements.lock",
+        "app/ai/requirements-cpu.lock",
+        "app/ai/requirements-cuda.lock",
+        "app/ai/requirements-export.lock",
+        "jobs/scraper/requirements.lock",
+    }
+    assert FUNCTIONS, "no functions found under app/functions"
+    for dockerfile in DOCKERFILES:
+        text = re.sub(r"\\\n\s*", "", dockerfile.read_text())
+        installs = [line for line in text.splitlines() if re.search(r"\bpip install\b", line)]
+        assert installs and all("--require-hashes --no-deps" in line for line in installs), (
+            f"{_name(dockerfile)}: every pip install must take a lock with --require-hashes --no-deps"
+        )
+
+
+@pytest.mark.parametrize("lock_path", LOCKS, ids=_name)
+def test_lock_is_current_with_its_inputs_and_hashes_every_pin(lock_path: Path) -> None:
+    assert lock_path.is_file(), f"{_name(lock_path)} is missing: run `make lock`"
+    lock = lock_path.read_text()
+    inputs = sorted({ROOT / m for m in VIA.findall(lock)})
+    assert inputs, f"{_name(lock_path)} names no inputs: run `make lock`"
+    if lock_path.parent in FUNCTIONS:  # a function's lock is compiled from its requirements.in
+        assert inputs == [lock_path.with_suffix(".in")]
     pins = _pins(lock)
-    requirements = [
-        Requirement(line)
-        for line in (ROOT / service / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
     stale = [
-        f"{r.name} {pins.get(canonicalize_name(r.name), 'missing')} vs {r.specifier}"
-        for r in requirements
-        if pins.get(canonicalize_name(r.name)) is None or not r.specifier.contains(pins[canonicalize_name(r.name)])
+        f"{_name(source)}: {r.name} {pins.get(canonicalize_name(r.name), 'missing')} vs {r.specifier or 'any'}"
+        for source in inputs
+        for r in _requirements(source)
+        if pins.get(canonicalize_name(r.name)) is None
+        or not r.specifier.contains(Version(pins[canonicalize_name(r.name)]), prereleases=True)
     ]
-    assert not stale, f"run `make lock`: {stale}"
-    # Every pin carries at least one hash, so pip's --require-hashes accepts the file.
-    entries = re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n", 2)[2])
-    assert all("--hash=sha256:" in entry for entry in entries if PIN.match(entry)), "a pin without hashes"
+    assert not stale, f"{_name(lock_path)} is stale, run `make lock`: {stale}"
+    # Every pin carries at least one hash, so pip's --require-hashes (or hash-checking mode) accepts the file.
+    entries = re.split(r"\n(?=[A-Za-z0-9])", lock)
+    unhashed = [e.split()[0] for e in entries if PIN.match(e) and "--hash=sha256:" not in e]
+    assert not unhashed, f"{_name(lock_path)}: pins without hashes {unhashed}"
 
 
-@pytest.mark.parametrize("service", LOCKED)
-def test_dockerfile_installs_the_lock_with_hashes(service: str) -> None:
-    dockerfile = (ROOT / service / "Dockerfile").read_text()
-    assert f"COPY {service}/requirements.lock" in dockerfile
-    assert "pip install --require-hashes --no-deps --requirement /tmp/requirements.lock" in dockerfile
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda p: p.name)
+def test_function_sources_deploy_the_lock(function: Path) -> None:
+    """Cloud Functions' Python buildpack installs requirements.txt; its hashes switch pip to hash-checking mode."""
+    lock = (function / "requirements.txt").read_text()
+    assert lock.startswith("# This file was autogenerated by uv"), "requirements.txt is the lock (`make lock`)"

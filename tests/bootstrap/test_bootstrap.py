@@ -14,7 +14,7 @@ from bootstrap.config import load_bootstrap_config
 from components.identity import FORBIDDEN_PROJECT_ROLES
 from grid.plan import Plan, make_plan
 from grid.stackfile import read_stack_file
-from stacks.config_errors import ConfigError
+from gridlib.config_errors import ConfigError
 
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "bootstrap"
 BUCKET = "gcp:storage/bucket:Bucket"

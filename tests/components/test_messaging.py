@@ -11,14 +11,15 @@ import pytest
 from components.messaging import (
     EventBus,
     EventBusArgs,
+    MessagingConfig,
     PullSubscriptionArgs,
     ScheduledJobArgs,
     Scheduler,
     SchedulerArgs,
     TaskQueue,
     TaskQueueArgs,
+    TasksConfig,
 )
-from stacks.config import MessagingConfig, TasksConfig
 from tests.components.offline_program import OfflineRun, run_offline
 
 PROJECT = "acme-grid-test"

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.monitoring import TOKEN_METRIC, Monitoring, MonitoringArgs
-from stacks.config import MonitoringConfig
+from components.monitoring import TOKEN_METRIC, Monitoring, MonitoringArgs, MonitoringConfig
 from tests.components.offline_program import OfflineRun, run_offline
 
 PROJECT = "acme-grid-test"

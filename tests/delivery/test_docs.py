@@ -69,3 +69,46 @@ def test_getting_started_walks_preflight_to_first_login_with_times() -> None:
     for step in ("preflight", "first deploy", "DNS", "certificate ACTIVE", "first migration", "first login"):
         (row,) = [line for line in table if step in line.split("|")[1]]
         assert any(unit in row.rsplit("|", 2)[1] for unit in ("min", "seconds", "hours")), row
+
+
+def test_getting_started_first_login_uses_real_routes_and_valid_bodies() -> None:
+    """The guide's curl calls name routes the services serve, with bodies auth accepts (schema and password
+    policy), and the migrations job through the stack output the program exports."""
+    import json
+    import re
+
+    from app.api.routes import agents
+    from app.auth.passwords import password_problem
+    from app.auth.routes import router as auth_router
+    from app.auth.schemas import LoginIn, RegisterIn
+    from app.common.health import router as health_router
+
+    text = GETTING_STARTED.read_text(encoding="utf-8")
+    served = {r.path for router in (auth_router, health_router, agents.router) for r in router.routes}
+    called = set(re.findall(r'"\$BASE(/[^"]*)"', text))
+    assert {"/auth/register", "/auth/login", "/auth/me"} <= called
+    assert called <= served, called - served
+    bodies = [json.loads(body) for body in re.findall(r"-d '(\{[^']*\})'", text)]
+    (register,) = [b for b in bodies if "display_name" in b]
+    RegisterIn.model_validate(register)
+    assert password_problem(register["password"], register["email"]) is None
+    LoginIn.model_validate(next(b for b in bodies if "display_name" not in b))
+    serving = (ROOT / "stacks" / "serving.py").read_text(encoding="utf-8")
+    for output in re.findall(r"pulumi stack output -s \w+ (\w+)", text):
+        assert f'"{output}"' in serving or f'"{output}"' in (ROOT / "stacks" / "program.py").read_text(), output
+
+
+def test_every_stack_init_suggestion_names_change_secrets_provider_for_existing_stacks() -> None:
+    """`pulumi stack init --secrets-provider` only creates a stack; moving one that exists to a key is
+    `pulumi stack change-secrets-provider` — wherever the docs suggest a provider, they say both."""
+    import re
+
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted(ROOT.glob("Pulumi.*.yaml"))]:
+        text = path.read_text(encoding="utf-8")
+        for found in re.finditer(r"stack init", text):
+            command = text[found.end() : found.end() + 80].replace("\n# ", " ")
+            if "--secrets-provider" in command.split("`")[0].split("\n")[0]:  # a stack init that sets a provider
+                window = text[max(0, found.start() - 400) : found.end() + 400]
+                assert "change-secrets-provider" in window, (
+                    f"{path.name}: {text[found.start() - 80 : found.end() + 80]}"
+                )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from grid import diagram
 from grid.plandiff import diff_plans
 from tests.grid.test_cli import grid
+from tests.grid.test_up import in_terminal
 
 DB = "gcp:sql/databaseInstance:DatabaseInstance"
 GW_CONFIG = "gcp:apigateway/apiConfig:ApiConfig"
@@ -29,7 +31,8 @@ def _first(document: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return next(r for r in document["resources"] if r["type"] == resource_type)
 
 
-def test_diff_reads_like_pulumi_preview_diff(dev_plan: dict[str, Any], tmp_path: Path) -> None:
+def _changed_base(dev_plan: dict[str, Any], tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A saved plan the dev plan updates, replaces, creates and deletes against; (its path, the moved version)."""
     base = copy.deepcopy(dev_plan)
     _first(base, DB)["inputs"]["settings"]["tier"] = "db-custom-2-7680"  # an update
     _first(base, GW_CONFIG)["inputs"]["openapiDocuments"] = []  # the program's replace_on_changes: a replace
@@ -40,7 +43,11 @@ def test_diff_reads_like_pulumi_preview_diff(dev_plan: dict[str, Any], tmp_path:
     base["cost"]["monthly"] += 10
     path = tmp_path / "base.json"
     path.write_text(json.dumps(base))
+    return path, version
 
+
+def test_diff_reads_like_pulumi_preview_diff(dev_plan: dict[str, Any], tmp_path: Path) -> None:
+    path, version = _changed_base(dev_plan, tmp_path)
     result = grid("plan", "--stack", "dev", "--diff", str(path))
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -54,6 +61,23 @@ def test_diff_reads_like_pulumi_preview_diff(dev_plan: dict[str, Any], tmp_path:
     assert "Monthly cost: " in out and "(-10.00)" in out
     assert "Resolved violations: 1\n  [advisory] gone-policy: old" in out
     assert "replace-me" not in out and "offline-placeholder" not in out
+
+
+def test_diff_on_a_terminal_is_coloured_by_what_changes(dev_plan: dict[str, Any], tmp_path: Path) -> None:
+    """On a terminal the same lines are drawn with rich: updates yellow, replaces magenta, creates green, deletes
+    red, a cost that falls green (piped output above stays plain)."""
+    path, _ = _changed_base(dev_plan, tmp_path)
+    code, output = in_terminal(["plan", "dev", "--diff", str(path)], "", tmp_path / "log", env={"NO_COLOR": ""})
+    assert code == 0, output
+    styled = {
+        "33": f"{DB}  grid-dev-db-instance  update",
+        "35": f"{GW_CONFIG}  grid-dev-gw-config  replace",
+        "32": "[advisory] gone-policy: old",
+    }
+    for colour, text in styled.items():
+        assert re.search(rf"\x1b\[[0-9;]*{colour}m[^\x1b]*{re.escape(text)}", output), (colour, text)
+    assert re.search(r"\x1b\[[0-9;]*31m[^\x1b]*  -  ", output)  # a delete
+    assert re.search(r"\x1b\[[0-9;]*32m[^\x1b]*Monthly cost: ", output)  # 10 USD less than the base
 
 
 def test_diff_keeps_secrets_secret() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -242,3 +243,18 @@ def test_command_line_exits_1_when_a_check_fails(plan: Plan, resources: list[dic
     out = capsys.readouterr().out
     assert "[FAIL] CI can decrypt the stack's secrets" in out and "has secure values but no encryptedkey" in out
     assert out.rstrip().endswith("1 failed, 0 pending (after the first deploy)")
+
+
+def test_an_existing_stack_is_moved_to_the_key_with_change_secrets_provider(resources: list[dict[str, Any]]) -> None:
+    """`pulumi stack init --secrets-provider` fails on a stack that exists (or gives it a new data key that strands
+    its secure values): every suggestion names change-secrets-provider, and `stack init` only for a new stack."""
+    shipped = read_stack_file(REPO_ROOT, "prod")  # secure values, but no encryptedkey of this stack
+    (check,) = [
+        c for c in preflight.derive_checks("prod", resources, shipped, at_address) if c.key == "secrets-provider"
+    ]
+    verdict = check.probe()
+    assert verdict.status == preflight.FAIL
+    for text in (verdict.detail, check.fix):
+        assert "an existing stack: `pulumi stack change-secrets-provider -s prod " in text
+        for found in re.finditer(r"pulumi stack init", text):
+            assert text[: found.start()].endswith("a stack not created yet: `"), text

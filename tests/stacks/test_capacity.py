@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.gcp import default_max_connections
+from gridlib.gcp_limits import default_max_connections
 from stacks.capacity import DbClient, plan_pools, pool_sizes
 from stacks.config import ConfigError, load_stack_config
 from tests.conftest import STACKS, deep_update, stack_values

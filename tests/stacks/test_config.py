@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from gridlib.config_errors import ConfigError
 from stacks.config import StackConfig, load_stack_config
-from stacks.config_errors import ConfigError
 from tests.conftest import STACKS, deep_update, stack_values
 
 BASE = {
@@ -265,3 +265,18 @@ def test_gpu_regions_are_the_ones_a_new_project_can_use() -> None:
     [line] = problems({"gcp:region": "asia-south1", "grid:services": {"ai": gpu}})
     assert "Cloud Run GPUs are not offered in asia-south1" in line
     assert load({"gcp:region": "us-east4", "grid:services": {"ai": gpu}}).services.ai.gpu == 1
+
+
+def test_workload_settings_map_onto_the_compute_components_sizes() -> None:
+    """The stack hands each Cloud Run service and function the size its component declares (narrow): every field
+    of the component's model must come from the stack's, or it would silently take the component's default."""
+    from components.compute import FunctionSize, ServiceSize
+    from gridlib.config_base import narrow
+    from stacks.config import FunctionConfig, ServiceConfig
+
+    assert set(ServiceSize.model_fields) <= set(ServiceConfig.model_fields)
+    assert set(FunctionSize.model_fields) <= set(FunctionConfig.model_fields)
+    api = ServiceConfig.model_validate({"cpu": 2, "memory": "4Gi", "minInstances": 1, "timeoutSeconds": 900})
+    assert narrow(api, ServiceSize).model_dump() == api.model_dump(include=set(ServiceSize.model_fields))
+    fn = FunctionConfig.model_validate({"memory": "1Gi", "concurrency": 4})
+    assert narrow(fn, FunctionSize) == FunctionSize.model_validate({"memory": "1Gi", "concurrency": 4})

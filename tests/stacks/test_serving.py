@@ -138,9 +138,17 @@ def test_prod_https_gateway_with_armor_cdn_and_routing(synth) -> None:
     backends = plan.of_type("gcp:compute/backendService:BackendService")
     assert len(backends) == 8  # 5 routes + a candidate backend per Cloud Run service (tagged rollouts)
     assert all(b.inputs["securityPolicy"] and b.inputs["logConfig"]["enable"] for b in backends)
+    # The CDN fronts what has something to cache (auth's JWKS, app/common/caching.py) and caches no error.
     [cdn] = [b for b in backends if b.inputs.get("enableCdn")]
-    assert cdn.name.endswith("-api-backend")
-    assert cdn.inputs["cdnPolicy"]["negativeCaching"] is True
+    assert cdn.name.endswith("-auth-backend")
+    assert cdn.inputs["cdnPolicy"]["cacheMode"] == "USE_ORIGIN_HEADERS"
+    assert cdn.inputs["cdnPolicy"]["negativeCaching"] is False
+    # The functions find the client IP behind the same hops as the services (their per-client rates).
+    api = plan.one("gcp:cloudrunv2/service:Service", "-api-service")
+    (hops,) = [e["value"] for e in api.inputs["template"]["containers"][0]["envs"] if e["name"] == "TRUSTED_PROXY_HOPS"]
+    for function in plan.of_type("gcp:cloudfunctionsv2/function:Function"):
+        if "fn-" in function.name:
+            assert function.inputs["serviceConfig"]["environmentVariables"]["TRUSTED_PROXY_HOPS"] == hops == "2"
     assert cdn.inputs["cdnPolicy"]["cacheKeyPolicy"]["includeQueryString"] is True
     url_maps = plan.of_type("gcp:compute/uRLMap:URLMap")
     routes = next(u for u in url_maps if "pathMatchers" in u.inputs)

@@ -115,7 +115,7 @@ def test_korean_nlp_deploys_with_its_own_memory_default(plan, stack) -> None:
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_the_api_streams_as_long_as_cloud_run_allows_and_knows_its_limit(plan, stack) -> None:
-    from stacks.gcp_limits import CLOUD_RUN_MAX_TIMEOUT_SECONDS
+    from gridlib.gcp_limits import CLOUD_RUN_MAX_TIMEOUT_SECONDS
 
     api = service(plan(stack), "api")
     assert api.inputs["template"]["timeout"] == f"{CLOUD_RUN_MAX_TIMEOUT_SECONDS}s"

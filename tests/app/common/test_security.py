@@ -6,7 +6,7 @@ import uuid
 
 import jwt
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from app.auth.keys import generate_pem, signing_key_from_pem
 from app.common.security import InvalidToken, JwksKeys, StaticKeys, TokenVerifier
@@ -65,3 +65,27 @@ def test_jwks_keys_are_refetched_when_the_signing_key_rotates(server_thread):
             await verifier.verify(_token(signing_key_from_pem(generate_pem())))
 
     asyncio.run(go())
+
+
+def test_a_rotated_key_gets_past_a_cdn_copy_of_the_jwks(server_thread):
+    """The JWKS is public and cached (Cloud CDN, keyed on the URL with its query string): a token with a kid the
+    verifier does not know is looked up with `?kid=`, a fresh cache key, so the rotation shows at once."""
+    old, new = signing_key_from_pem(generate_pem()), signing_key_from_pem(generate_pem())
+    published = {"keys": [old.public_jwk]}
+    cdn: dict[str, dict] = {}  # URL (with query) -> the copy it keeps, as a shared cache honouring max-age would
+    app = FastAPI()
+
+    @app.get("/jwks")
+    async def jwks(request: Request) -> dict:
+        return cdn.setdefault(str(request.url), {"keys": list(published["keys"])})
+
+    server = server_thread(app)
+    verifier = TokenVerifier(JwksKeys(f"{server.url}/jwks", min_refresh=0), issuer="grid-auth", audience="grid")
+
+    async def go():
+        await verifier.verify(_token(old))
+        published["keys"] = [new.public_jwk]
+        await verifier.verify(_token(new))  # the plain URL's cached copy still has only the old key
+
+    asyncio.run(go())
+    assert any(f"kid={new.kid}" in url for url in cdn)

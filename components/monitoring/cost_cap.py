@@ -10,8 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-from components.compute import CloudFunction, CloudFunctionArgs, FunctionBuilds
-from stacks.config import FunctionConfig
+from components.compute import CloudFunction, CloudFunctionArgs, FunctionBuilds, FunctionSize
 
 
 @dataclass
@@ -73,7 +72,7 @@ class CostCap(GridComponent):
                 bucket=args.bucket,
                 region=args.region,
                 project=args.project,
-                config=FunctionConfig.model_validate({"memory": "128Mi", "maxInstances": 1, "timeoutSeconds": 120}),
+                config=FunctionSize.model_validate({"memory": "128Mi", "maxInstances": 1, "timeoutSeconds": 120}),
                 service_account=args.service_account,
                 builds=args.builds,
                 ingress="ALLOW_INTERNAL_ONLY",

@@ -242,3 +242,33 @@ def overlapping(ranges: dict[str, str]) -> list[tuple[str, str]]:
         for b, nb in nets[i + 1 :]
         if na.overlaps(nb)  # type: ignore[arg-type]
     ]
+
+
+# The connection facts below are stated in the policy pack too (policies/gcp.py): the pack is self-contained, so
+# it cannot import them from here; tests/test_structure.py checks that both say the same.
+# Cloud SQL for PostgreSQL's default max_connections by the tier's memory (GB, at least -> connections):
+# https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections
+_DEFAULT_MAX_CONNECTIONS = (
+    (120, 1000),
+    (60, 800),
+    (30, 600),
+    (15, 500),
+    (7.5, 400),
+    (6, 200),
+    (3.75, 100),
+    (1.7, 50),
+    (0, 25),
+)
+# Connections no app pool may use: Postgres' superuser_reserved_connections (3; Cloud SQL's own maintenance
+# connects as a superuser) and two for an operator's psql or a non-serverless export.
+# https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-SUPERUSER-RESERVED-CONNECTIONS
+RESERVED_CONNECTIONS = 3 + 2
+# What a workload pools when DB_POOL_MAX_SIZE is not set (app/common/settings.py), and Cloud Run's default
+# maximum instances when maxInstanceCount is not set (https://cloud.google.com/run/docs/configuring/max-instances).
+APP_DEFAULT_POOL = 10
+RUN_DEFAULT_MAX_INSTANCES = 100
+
+
+def default_max_connections(memory_gb: float) -> int:
+    """Cloud SQL's default max_connections for a tier with this much memory."""
+    return next(limit for floor, limit in _DEFAULT_MAX_CONNECTIONS if memory_gb >= floor - 1e-9)

@@ -1,23 +1,23 @@
-"""Cloud Monitoring for one stack: channels, uptime checks, alert policies, dashboard, metrics, SLO and budget.
-
-What gets built follows ``grid:monitoring`` (docs/design.md §2): every environment has uptime checks, error alerts and a
-budget; staging adds latency alerts; prod adds the paging channel, dashboards and SLOs.
+"""Alerting, one concern of the stack's Monitoring: notification channels, the log-based and token metrics,
+uptime checks and the alert policies on services, functions and data stores (docs/design.md §2).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumiverse_time
 
 from components._base import GridComponent
-from stacks.config import MonitoringConfig
+from gridlib.labels import SERVICE_LABEL
+
+if TYPE_CHECKING:
+    from components.monitoring.component import MonitoringArgs
 
 mon = gcp.monitoring
 
@@ -31,7 +31,6 @@ UPTIME_PASSED = "monitoring.googleapis.com/uptime_check/check_passed"
 WARM_TIMEOUT = "10s"
 COLD_START_TIMEOUT = "45s"
 UPTIME_ALERT_AFTER = "300s"
-SERVICE_LABEL = "grid-service"
 _CHECKER_REGIONS = {
     "us": ("USA_OREGON", "USA_IOWA", "USA_VIRGINIA"),
     "northamerica": ("USA_OREGON", "USA_IOWA", "USA_VIRGINIA"),
@@ -50,8 +49,6 @@ def checker_regions(region: str) -> tuple[str, ...]:
 
 TOKEN_METRIC = "custom.googleapis.com/grid/ai/tokens"
 ERROR_LOG_FILTER = 'severity>=ERROR AND resource.type="cloud_run_revision"'
-# Budgets only notify Monitoring *email* channels, at most five of them.
-BUDGET_MAX_CHANNELS = 5
 # Burn rate at which one hour consumes ~2% of a 28-day error budget (the SRE workbook's fast-burn page).
 FAST_BURN_RATE = 14.4
 ALIGN = "300s"
@@ -60,55 +57,6 @@ ALIGN = "300s"
 # the provider does not retry it (hashicorp/terraform-provider-google#11102, open). A dependency on the metric
 # only orders the calls; what reads the metric waits this long after the metric is (re)created.
 LOG_METRIC_PROPAGATION = "600s"
-
-Endpoint = tuple[str, pulumi.Input[str], str]
-"""(name, host, path) of one public health endpoint, e.g. ``("api", "api.example.com", "/health")``."""
-
-
-@dataclass
-class MonitoringArgs:
-    config: MonitoringConfig
-    """Thresholds, emails, paging/dashboard/SLO switches and the budget from ``grid:monitoring``."""
-    project: str
-    project_number: pulumi.Input[str]
-    """Numeric project number: budgets filter on ``projects/<number>``."""
-    environment: str
-    display_prefix: str
-    """Prefix of display names and of the log-based metric (``grid-prod``)."""
-    endpoints: Sequence[Endpoint] = ()
-    """Public health endpoints to uptime-check over HTTPS; empty when nothing is public (then no checks).
-    Leave out services that scale to zero on a GPU: every check is a request that keeps an instance billed."""
-    scale_to_zero: Collection[str] = ()
-    """Endpoints whose service scales to zero: their checks allow for a cold start."""
-    region: str = "us-central1"
-    """The stack's region: uptime checks run from the three checker regions nearest to it."""
-    run_services: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Workload -> Cloud Run service name (``resource.label.service_name``); each gets 5xx and latency alerts."""
-    functions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Function -> the Cloud Run service gen2 runs it on (same name as the function); each gets an error alert."""
-    sql_database_ids: Sequence[pulumi.Input[str]] = ()
-    """Cloud SQL ``project:instance`` IDs, the ``database_id`` label of ``cloudsql_database`` metrics."""
-    redis_instance_id: pulumi.Input[str] | None = None
-    """Full Memorystore ID ``projects/<p>/locations/<r>/instances/<name>``; None: no Redis alert."""
-    slack_auth_token: pulumi.Input[str] | None = None
-    """Slack app OAuth token (``xoxb-...``) for Monitoring's Slack channel type; kept in sensitive labels."""
-    slack_channel: str = "#alerts"
-    """Slack channel the token posts to."""
-    pagerduty_routing_key: pulumi.Input[str] | None = None
-    """PagerDuty Events v2 routing key; required when ``config.paging``. Kept in sensitive labels."""
-    budget_topic_id: pulumi.Input[str] | None = None
-    """Pub/Sub topic (``projects/<p>/topics/<t>``) that receives every budget update, for automated cost caps."""
-    uptime_content: str | None = None
-    """Text the health response must contain; None checks the status code only."""
-    function_error_threshold: int = 5
-    """ERROR log entries per function per 5 minutes that alert."""
-    slo_service: str = "api"
-    """Key of ``run_services`` whose request availability the SLO covers."""
-    slo_goal: float = 0.995
-    slo_rolling_days: int = 28
-    labels: Mapping[str, str] = field(default_factory=dict)
-    """User labels on policies, channels and checks."""
-
 
 # --- filters and conditions ---------------------------------------------------------------------------------
 
@@ -182,59 +130,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-# --- the component ------------------------------------------------------------------------------------------
+# --- the alerting part of the component ---------------------------------------------------------------------
 
 
-class Monitoring(GridComponent):
-    """Everything that tells the team a stack is unwell or over budget, and who gets told."""
+class Alerting(GridComponent):
+    """Channels, metrics, uptime checks and alert policies of a Monitoring component (its base class)."""
 
-    _module = "monitoring"
-
-    notification_channel_ids: list[pulumi.Output[str]]
-    """Every channel this component created (email, Slack, PagerDuty)."""
-    email_channel_ids: list[pulumi.Output[str]]
-    paging_channel_id: pulumi.Output[str] | None
+    _args: MonitoringArgs
+    _labels: dict[str, str]
     alert_policy_names: dict[str, pulumi.Output[str]]
-    """Policy key (``5xx-api``, ``sql-disk``, ``uptime``...) -> ``projects/<p>/alertPolicies/<id>``."""
-    uptime_check_ids: dict[str, pulumi.Output[str]]
-    dashboard_id: pulumi.Output[str] | None
-    log_metric_name: pulumi.Output[str]
-    token_metric_type: str
-    slo_name: pulumi.Output[str] | None
-    budget_id: pulumi.Output[str] | None
-
-    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, opts)
-        cfg = args.config
-        if cfg.paging and args.pagerduty_routing_key is None:
-            raise ValueError("Monitoring: config.paging is on but no pagerduty_routing_key was given")
-        if cfg.slos and args.slo_service not in args.run_services:
-            raise ValueError(f"Monitoring: SLO service '{args.slo_service}' is not among run_services")
-        self._args = args
-        self._labels = {"environment": args.environment, **args.labels}
-        self.alert_policy_names = {}
-
-        self._channels(args)
-        self.log_metric_name = self._log_metric(args)
-        self.token_metric_type = self._token_metric(args)
-        self._uptime(args)
-        self._service_alerts(args)
-        if args.config.data_alerts:
-            self._data_alerts(args)
-        self.slo_name = self._slo(args) if cfg.slos else None
-        self.dashboard_id = self._dashboard(args) if cfg.dashboards else None
-        self.budget_id = self._budget(args) if cfg.budget.billing_account else None
-        self.register_outputs(
-            {
-                "notification_channel_ids": self.notification_channel_ids,
-                "alert_policy_names": self.alert_policy_names,
-                "uptime_check_ids": self.uptime_check_ids,
-                "dashboard_id": self.dashboard_id,
-                "log_metric_name": self.log_metric_name,
-                "slo_name": self.slo_name,
-                "budget_id": self.budget_id,
-            }
-        )
 
     # --- channels ---
 
@@ -623,196 +527,3 @@ class Monitoring(GridComponent):
                 ),
                 critical=False,
             )
-
-    # --- SLO ---
-
-    def _slo(self, args: MonitoringArgs) -> pulumi.Output[str]:
-        service_name = args.run_services[args.slo_service]
-        custom = mon.CustomService(
-            self.child_name(f"service-{args.slo_service}"),
-            project=args.project,
-            service_id=f"{args.display_prefix}-{args.slo_service}",
-            display_name=f"{args.display_prefix} {args.slo_service}",
-            user_labels=self._labels,
-            opts=self.child_opts(),
-        )
-        total = _run_filter(RUN_REQUESTS, service_name)
-        slo = mon.Slo(
-            self.child_name(f"slo-{args.slo_service}-availability"),
-            project=args.project,
-            service=custom.service_id,
-            slo_id="availability",
-            display_name=f"{args.slo_service} availability {args.slo_goal:.1%} over {args.slo_rolling_days} days",
-            goal=args.slo_goal,
-            rolling_period_days=args.slo_rolling_days,
-            request_based_sli=mon.SloRequestBasedSliArgs(
-                good_total_ratio=mon.SloRequestBasedSliGoodTotalRatioArgs(
-                    # Client errors are the client's; only 5xx spends the error budget.
-                    good_service_filter=_run_filter(
-                        RUN_REQUESTS, service_name, 'metric.label.response_code_class=one_of("2xx","3xx","4xx")'
-                    ),
-                    total_service_filter=total,
-                )
-            ),
-            user_labels=self._labels,
-            opts=self.child_opts(),
-        )
-        self._policy(
-            f"slo-burn-{args.slo_service}",
-            f"{args.slo_service} error budget burn",
-            [
-                _condition(
-                    f"burn rate above {FAST_BURN_RATE} over 1 h",
-                    pulumi.Output.concat('select_slo_burn_rate("', slo.name, '", "3600s")'),
-                    FAST_BURN_RATE,
-                    duration="0s",
-                )
-            ],
-            _docs(
-                f"Grid {args.slo_service}: error budget burning fast",
-                f"At the last hour's error rate the {args.slo_goal:.1%} availability objective's "
-                f"{args.slo_rolling_days}-day budget is gone in about two days.",
-                [
-                    "Treat as an incident: check the 5xx alert and the latest deploy.",
-                    "Open the SLO in Cloud Monitoring > Services to see the remaining budget.",
-                ],
-            ),
-            critical=True,
-        )
-        return slo.name
-
-    # --- dashboard ---
-
-    def _dashboard(self, args: MonitoringArgs) -> pulumi.Output[str]:
-        def chart(title: str, filter_: str, aligner: str, reducer: str, group_by: list[str]) -> dict[str, Any]:
-            query = {
-                "timeSeriesFilter": {
-                    "filter": filter_,
-                    "aggregation": {
-                        "alignmentPeriod": "60s",
-                        "perSeriesAligner": aligner,
-                        "crossSeriesReducer": reducer,
-                        "groupByFields": group_by,
-                    },
-                }
-            }
-            return {"title": title, "xyChart": {"dataSets": [{"timeSeriesQuery": query, "plotType": "LINE"}]}}
-
-        run = 'resource.type="cloud_run_revision"'
-        by_service = ["resource.label.service_name"]
-        widgets = [
-            chart(
-                "Requests/s by service",
-                f'{run} AND metric.type="{RUN_REQUESTS}"',
-                "ALIGN_RATE",
-                "REDUCE_SUM",
-                by_service,
-            ),
-            chart(
-                "5xx/s by service",
-                f'{run} AND metric.type="{RUN_REQUESTS}" AND metric.label.response_code_class="5xx"',
-                "ALIGN_RATE",
-                "REDUCE_SUM",
-                by_service,
-            ),
-            chart(
-                "p95 latency (ms) by service",
-                f'{run} AND metric.type="{RUN_LATENCIES}"',
-                "ALIGN_PERCENTILE_95",
-                "REDUCE_MAX",
-                by_service,
-            ),
-            chart(
-                "Cloud SQL CPU utilization",
-                f'resource.type="cloudsql_database" AND metric.type="{SQL_CPU}"',
-                "ALIGN_MEAN",
-                "REDUCE_MAX",
-                ["resource.label.database_id"],
-            ),
-            chart(
-                "AI tokens/s by model",
-                f'metric.type="{TOKEN_METRIC}"',
-                "ALIGN_RATE",
-                "REDUCE_SUM",
-                ["metric.label.model", "metric.label.kind"],
-            ),
-            chart(
-                "Error log entries by service",
-                f'{run} AND metric.type="logging.googleapis.com/user/{args.display_prefix}/app_errors"',
-                "ALIGN_RATE",
-                "REDUCE_SUM",
-                by_service,
-            ),
-        ]
-        if args.redis_instance_id is not None:
-            widgets.append(
-                chart(
-                    "Redis memory usage ratio",
-                    f'resource.type="redis_instance" AND metric.type="{REDIS_MEMORY}"',
-                    "ALIGN_MEAN",
-                    "REDUCE_MAX",
-                    ["resource.label.instance_id"],
-                )
-            )
-        layout = {"displayName": f"{args.display_prefix} overview", "gridLayout": {"columns": "2", "widgets": widgets}}
-        dashboard = mon.Dashboard(
-            self.child_name("dashboard"),
-            project=args.project,
-            dashboard_json=json.dumps(layout, sort_keys=True),
-            # The dashboard reads the log-based metric; Monitoring rejects charts of unknown metric types.
-            # Its charts also read the token metric, which exists once its descriptor does.
-            opts=self.child_opts(depends_on=[self._error_metric, self._error_metric_ready, self._token_descriptor]),
-        )
-        return dashboard.id
-
-    # --- budget ---
-
-    def _budget(self, args: MonitoringArgs) -> pulumi.Output[str]:
-        budget = args.config.budget
-        if len(self.email_channel_ids) > BUDGET_MAX_CHANNELS:
-            pulumi.log.warn(
-                f"{self._name}: budgets notify at most {BUDGET_MAX_CHANNELS} email channels; "
-                f"the first {BUDGET_MAX_CHANNELS} of grid:monitoring.alertEmails get budget mail",
-                resource=self,
-            )
-        units, fraction = divmod(budget.monthly_usd, 1)
-        # The Budget API bills every call to a quota project. Without one the provider sends the caller's own:
-        # for user credentials none at all (refused), for a deployer account its home project, where
-        # billingbudgets.googleapis.com is not enabled (403 SERVICE_DISABLED; terraform-example-foundation#353,
-        # terraform-google-project-factory#696). This stack's project has the API enabled (stacks/program.py),
-        # and the deployer may use it (serviceusage admin there), so budgets are called with it as quota project.
-        billing = gcp.Provider(
-            self.child_name("billing"),
-            project=args.project,
-            billing_project=args.project,
-            user_project_override=True,
-            opts=self.child_opts(),
-        )
-        resource = gcp.billing.Budget(
-            self.child_name("budget"),
-            billing_account=budget.billing_account,
-            display_name=f"{args.display_prefix} monthly"[:60],
-            amount=gcp.billing.BudgetAmountArgs(
-                specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
-                    currency_code="USD", units=str(int(units)), nanos=round(fraction * 1e9)
-                )
-            ),
-            budget_filter=gcp.billing.BudgetBudgetFilterArgs(
-                projects=[pulumi.Output.concat("projects/", args.project_number)],
-                calendar_period="MONTH",
-                credit_types_treatment="INCLUDE_ALL_CREDITS",
-            ),
-            threshold_rules=[
-                gcp.billing.BudgetThresholdRuleArgs(threshold_percent=t, spend_basis="CURRENT_SPEND")
-                for t in budget.thresholds
-            ],
-            all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
-                monitoring_notification_channels=self.email_channel_ids[:BUDGET_MAX_CHANNELS],
-                pubsub_topic=args.budget_topic_id,
-                # Required whenever a topic is set; "1.0" is the only schema.
-                schema_version="1.0" if args.budget_topic_id is not None else None,
-                disable_default_iam_recipients=False,
-            ),
-            opts=self.child_opts(provider=billing),
-        )
-        return resource.id

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,3 +58,9 @@ def decode_config_value(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def narrow(model: BaseModel, to: type[ModelT]) -> ModelT:
+    """``model`` as the smaller model ``to``, keeping the fields they share: how a stack hands a component the
+    part of a setting the component takes (a service's size, not its route or source)."""
+    return to.model_validate(model.model_dump(by_alias=True, include=set(to.model_fields)))
