@@ -5,11 +5,22 @@ The settings classes are the source of truth; tests/app/test_envdoc.py fails whe
 
 from __future__ import annotations
 
-from app.common.settings import ServiceSettings
-from app.workloads import settings_class, with_settings
+import importlib
 
-# Every bundled service with a settings class (app/workloads.py), in the registry's order.
-SERVICES: dict[str, type[ServiceSettings]] = {w.name: settings_class(w) for w in with_settings()}
+from app.common.settings import ServiceSettings
+from gridlib.workloads import BUNDLED
+
+
+def _settings_class(path: str) -> type[ServiceSettings]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# Every bundled service with a settings class (the workload registry, gridlib/workloads.py), in its order: the
+# docs table, and the env contract test's app side (tests/stacks/test_service_contract.py).
+SERVICES: dict[str, type[ServiceSettings]] = {
+    w.name: _settings_class(w.settings_class) for w in BUNDLED if w.settings_class is not None
+}
 
 
 def render() -> str:

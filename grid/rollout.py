@@ -27,7 +27,7 @@ from stacks.workloads import bundled
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 
 ACTIONS = ("promote", "rollback")
-# The bundled Cloud Run services (app/workloads.py); a stack's own come from its validated config.
+# The bundled Cloud Run services (gridlib/workloads.py); a stack's own come from its validated config.
 SERVICES = tuple(w.name for w in bundled("service"))
 
 

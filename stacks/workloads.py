@@ -1,4 +1,4 @@
-"""The workload registry of a stack: the bundled workloads (app/workloads.py) and the stack file's own.
+"""The workload registry of a stack: the bundled workloads (gridlib/workloads.py) and the stack file's own.
 
 A workload is a Cloud Run service, a Cloud Run job (with or without a Cloud Scheduler trigger) or a Cloud Function
 (gen2). Names, service accounts, IAM, secret access, routing (stacks/routes.py), the env contract, rollouts and
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.workloads import BUNDLED, BUNDLED_BY_NAME, KINDS, READS, Kind, Read, Workload, bundled
+from gridlib.workloads import BUNDLED, BUNDLED_BY_NAME, KINDS, READS, Kind, Read, Workload, bundled
 
 __all__ = ["BUNDLED", "BUNDLED_BY_NAME", "KINDS", "READS", "Kind", "Read", "Workload", "bundled"]
 

@@ -6,7 +6,7 @@
 ``--service NAME=URL`` sends that service's requests (the gateway's routing: ``/auth/*`` to auth, ``/ai/*`` to
 ai, the rest to api) to URL instead, e.g. a revision's tag URL before it takes traffic. If ``SMOKE_ID_TOKEN`` is
 set it is sent as the bearer token Cloud Run's IAM check expects. The services, their health paths and the
-routing come from the workload registry (app/workloads.py, stacks/routes.py: standard library only, read from
+routing come from the workload registry (gridlib/workloads.py, stacks/routes.py: standard library only, read from
 this checkout). Exit 0 pass, 1 fail.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: the registry, not the app's deps
 
-from app.workloads import bundled
+from gridlib.workloads import bundled
 from stacks.routes import route_of
 
 TIMEOUT = 15.0

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.workloads import BUNDLED_BY_NAME, with_settings
-from app.workloads import settings_class as workload_settings
+from app.envdoc import SERVICES as SETTINGS
 
-# Every bundled service that reads its environment through a settings class (app/workloads.py).
-SERVICES = [w.name for w in with_settings()]
+# Every bundled service that reads its environment through a settings class (gridlib/workloads.py).
+SERVICES = list(SETTINGS)
 
 
 def settings_class(service: str):
-    return workload_settings(BUNDLED_BY_NAME[service])
+    return SETTINGS[service]
 
 
 def stack_env(plan, service: str) -> dict[str, bool]:

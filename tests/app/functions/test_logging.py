@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.workloads import Workload, bundled
+from gridlib.workloads import Workload, bundled
 from stacks.serving import FUNCTION_SHARED_FILES
 
 FUNCTIONS = bundled("function")

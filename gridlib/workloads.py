@@ -3,13 +3,12 @@
 Each entry says what the workload is and what it touches: its source, its route on the gateway, what it reads
 (database, cache, events, config secrets), who else may invoke it, its default size, its settings class. The
 stack (stacks/workloads.py, which adds the stack file's own workloads), ``grid local``, the env docs
-(app/envdoc.py) and the smoke test read it instead of restating ``auth``/``api``/``ai``. It lives with the apps,
-at the bottom of the import graph, so that app/ itself can read it; it imports nothing from the project.
+(app/envdoc.py) and the smoke test read it instead of restating ``auth``/``api``/``ai``. It lives in gridlib/, at
+the bottom of the import graph, and imports nothing from the project: settings classes are named, not imported.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -153,16 +152,3 @@ BUNDLED_BY_NAME = {w.name: w for w in BUNDLED}
 
 def bundled(kind: Kind) -> tuple[Workload, ...]:
     return tuple(w for w in BUNDLED if w.kind == kind)
-
-
-def settings_class(workload: Workload) -> Any:
-    """The settings class a bundled service reads its environment with (imported on demand: it pulls the app)."""
-    if workload.settings_class is None:
-        raise ValueError(f"{workload.name} has no settings class")
-    module, _, name = workload.settings_class.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def with_settings() -> tuple[Workload, ...]:
-    """The bundled services that declare their environment in a settings class (auth, api, ai)."""
-    return tuple(w for w in BUNDLED if w.settings_class is not None)
