@@ -62,10 +62,13 @@ LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-platform x86_64
         --custom-compile-command "make lock"
 FUNCTION_LOCKS := $(patsubst %/requirements.in,%/requirements.txt,$(wildcard app/functions/*/requirements.in))
 IMAGE_LOCKS := app/api/requirements.lock app/auth/requirements.lock app/ai/requirements-cpu.lock \
-               app/ai/requirements-cuda.lock app/ai/requirements-export.lock $(FUNCTION_LOCKS)
+               app/ai/requirements-cuda.lock app/ai/requirements-export.lock $(FUNCTION_LOCKS) \
+               jobs/scraper/requirements.lock
 .PHONY: lock
 lock: $(IMAGE_LOCKS)
 app/%/requirements.lock: app/%/requirements.txt
+	$(LOCK) --python-version 3.11 $^ -o $@
+jobs/%/requirements.lock: jobs/%/requirements.txt
 	$(LOCK) --python-version 3.11 $^ -o $@
 app/ai/requirements-cpu.lock: app/ai/requirements.txt app/ai/requirements-cpu.txt
 	$(LOCK) --python-version 3.11 $^ -o $@

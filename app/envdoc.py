@@ -5,12 +5,22 @@ The settings classes are the source of truth; tests/app/test_envdoc.py fails whe
 
 from __future__ import annotations
 
-from app.ai.settings import AiSettings
-from app.api.settings import ApiSettings
-from app.auth.settings import AuthSettings
-from app.common.settings import ServiceSettings
+import importlib
 
-SERVICES: dict[str, type[ServiceSettings]] = {"auth": AuthSettings, "api": ApiSettings, "ai": AiSettings}
+from app.common.settings import ServiceSettings
+from gridlib.workloads import BUNDLED
+
+
+def _settings_class(path: str) -> type[ServiceSettings]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# Every bundled service with a settings class (the workload registry, gridlib/workloads.py), in its order: the
+# docs table, and the env contract test's app side (tests/stacks/test_service_contract.py).
+SERVICES: dict[str, type[ServiceSettings]] = {
+    w.name: _settings_class(w.settings_class) for w in BUNDLED if w.settings_class is not None
+}
 
 
 def render() -> str:

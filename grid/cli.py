@@ -156,7 +156,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     rollout = commands.add_parser("rollout", help="promote the candidate revision of a service, or roll it back")
     rollout.add_argument("stack_name", metavar="STACK")
-    rollout.add_argument("service", choices=("auth", "api", "ai"))
+    rollout.add_argument("service", help="a Cloud Run service of the stack (auth, api, ai or one of its own)")
     rollout.add_argument("action", choices=("promote", "rollback"))
 
     from grid import db

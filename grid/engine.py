@@ -49,6 +49,9 @@ class Registration:
     """Input properties whose change replaces the resource (``ResourceOptions.replace_on_changes``)."""
     provider: str | None = None
     """Provider reference (``<provider urn>::<id>``) the resource was registered with; None for the default."""
+    aliases: list[str] = field(default_factory=list, repr=False)
+    """URNs this resource had before (``ResourceOptions.aliases`` given as URNs): the engine moves their state
+    onto it instead of replacing. Never part of the plan document."""
     policy_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
     """The inputs as the engine hands them to a policy pack: secrets as wrapped secret values (which the analyzer
     unwraps), not "[secret]". Never part of the plan document."""
@@ -141,6 +144,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=inputs,
                 outputs=render(outputs),
                 replace_on_changes=list(request.replaceOnChanges),
+                aliases=[*request.aliasURNs, *(a.urn for a in request.aliases if a.urn)],
                 provider=request.provider or None,
                 policy_inputs=policy_inputs,
                 revealed={"inputs": unwrap(raw), "outputs": unwrap(outputs), "id": response.id}
@@ -235,7 +239,9 @@ def run_program(
             stack=stack_file.stack,
             dry_run=False,
             organization="organization",
-            root_directory=str(REPO_ROOT),
+            # Pulumi's root directory is the project's, where the stack file is: the stack's own workloads'
+            # sources are relative to it (stacks/serving.py source_dir).
+            root_directory=str(stack_file.path.parent),
             callbacks=None,
         )
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.routes import route_of
+from stacks.workloads import bundled
 
 log = logging.getLogger("grid.local")
 
@@ -243,12 +244,11 @@ def _private_secret(path: Path) -> str:
 class PathRouter:
     """ASGI app routing by path prefix like the cloud load balancer, and running each service's lifespan."""
 
-    def __init__(self, auth: Any, api: Any, ai: Any = None, functions: dict[str, Any] | None = None) -> None:
-        self.auth = auth
-        self.api = api
-        # -- ai services (issue #6): the ai app, the functions as ASGI apps by name, and the analytics feed.
-        self.ai = ai
-        self.functions = functions or {}
+    def __init__(self, apps: dict[str, Any]) -> None:
+        # Workload name -> ASGI app (the services as FastAPI apps, the functions wrapped); the registry's routes
+        # (stacks/routes.py) say which path goes to which.
+        self.apps = {name: app for name, app in apps.items() if app is not None}
+        # -- ai services (issue #6): ml-analytics fed from the local event bus.
         self.analytics_feed: Any = None
         # -- end ai services
 
@@ -261,7 +261,7 @@ class PathRouter:
         if route is None:
             await _unavailable(scope, send, "not a public path", status=404)
             return
-        app = {"auth": self.auth, "api": self.api, "ai": self.ai, **self.functions}.get(route.workload)
+        app = self.apps.get(route.workload)
         if app is None:
             await _unavailable(scope, send, f"{route.workload} is not running")
             return
@@ -272,9 +272,10 @@ class PathRouter:
         assert message["type"] == "lifespan.startup"
         async with AsyncExitStack() as stack:
             try:
-                # auth first: the api verifies tokens with the keys auth publishes.
-                for app in (self.auth, self.api, *([self.ai] if self.ai is not None else [])):
-                    await stack.enter_async_context(app.router.lifespan_context(app))
+                # The services in the registry's order (auth first: the others verify tokens with its keys).
+                for service in bundled("service"):
+                    if (app := self.apps.get(service.name)) is not None:
+                        await stack.enter_async_context(app.router.lifespan_context(app))
                 if self.analytics_feed is not None:  # ai services (issue #6)
                     self.analytics_feed.start()
                     stack.push_async_callback(self.analytics_feed.stop)
@@ -339,7 +340,7 @@ def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port
         configure_logs=False,
     )
     functions = load_functions(database_url)
-    router = PathRouter(auth, api, ai, public_apps(functions))
+    router = PathRouter({"auth": auth, "api": api, "ai": ai, **public_apps(functions)})
     if redis_url:
         router.analytics_feed = AnalyticsFeed(redis_url, "grid:events", functions["ml-analytics"])
     # -- end ai services

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,13 @@ from grid.pulumi_cli import INSTALL_HINT, policy_arguments
 from grid.stackfile import UsageError, read_stack_file
 from gridlib.config_base import decode_config_value
 from stacks.config import ROLLOUT_LABELS
+from stacks.workloads import bundled
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 
 ACTIONS = ("promote", "rollback")
-SERVICES = ("auth", "api", "ai")
+# The bundled Cloud Run services (gridlib/workloads.py); a stack's own come from its validated config.
+SERVICES = tuple(w.name for w in bundled("service"))
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,13 @@ class RolloutChange:
     summary: str
 
 
-def plan_change(rollout: dict[str, Any], service: str, action: str, latest: str | None) -> RolloutChange:
-    """What ``action`` does to ``grid:rollout`` for ``service``, given the newest ready revision ``latest``."""
-    if service not in SERVICES:
-        raise UsageError(f"unknown service '{service}' (one of {', '.join(SERVICES)})")
+def plan_change(
+    rollout: dict[str, Any], service: str, action: str, latest: str | None, services: Sequence[str] = SERVICES
+) -> RolloutChange:
+    """What ``action`` does to ``grid:rollout`` for ``service`` (one of the stack's ``services``), given the newest
+    ready revision ``latest``."""
+    if service not in services:
+        raise UsageError(f"unknown service '{service}' (one of {', '.join(services)})")
     if action not in ACTIONS:
         raise UsageError(f"unknown action '{action}' (promote or rollback)")
     if rollout.get("strategy", "immediate") != "tagged":
@@ -76,7 +81,7 @@ def recorded(deployment: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         labels = (resource.get("inputs") or {}).get("labels") or {}
         service = labels.get("grid-service")
         for key, label in ROLLOUT_LABELS.items():
-            if service in SERVICES and labels.get(label):
+            if service and labels.get(label):
                 state[key][service] = labels[label]
     return state
 
@@ -134,7 +139,8 @@ def run(stack: str, service: str, action: str, root: Path) -> int:
         rollout["strategy"] = settings.rollout.strategy
         outputs = workspace_stack.outputs()
         revisions = outputs["serviceRevisions"].value if "serviceRevisions" in outputs else {}
-        change = plan_change(rollout, service, action, revisions.get(service))
+        services = [w.name for w in settings.workloads_of("service")]
+        change = plan_change(rollout, service, action, revisions.get(service), services)
         for path, revision in change.set.items():
             workspace_stack.set_config(path, automation.ConfigValue(revision), path=True)
         for path in change.remove:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -40,6 +40,12 @@ def _known_keys(root: Any, loc: tuple[int | str, ...]) -> list[str]:
     """Valid sibling keys for an unknown-key error, read from the model that rejected it."""
     model = root
     for part in loc[:-1]:
+        if "root" in model.model_fields:  # a name -> settings map (grid:services): the part is an entry's name
+            annotation = get_args(model.model_fields["root"].annotation)[-1:] or [None]
+            model = annotation[0]
+            if not (isinstance(model, type) and hasattr(model, "model_fields")):
+                return []
+            continue
         field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         annotation = getattr(field, "annotation", None)
         if not (isinstance(annotation, type) and hasattr(annotation, "model_fields")):

@@ -20,12 +20,9 @@ from gridlib.gcp_limits import APP_DEFAULT_POOL, RESERVED_CONNECTIONS, default_m
 if TYPE_CHECKING:
     from stacks.config import StackConfig
 
-# Workloads that connect to the database (and read its URL secret). Everything else gets nothing.
-DATABASE_CLIENTS = ("auth", "api", "ai", "ml-analytics", "migrations")
-
-# The migrations job runs one task on one connection. A pool is never larger than the app's default (10): more
-# connections than an instance serves requests at once only sit idle.
-MIGRATIONS_CONNECTIONS = 1
+# A job runs one task on one connection (the migrations job; a scheduled job of the stack's own). A pool is never
+# larger than the app's default (10): more connections than an instance serves requests at once only sit idle.
+JOB_CONNECTIONS = 1
 
 
 @dataclass(frozen=True)
@@ -77,13 +74,17 @@ def max_connections(config: StackConfig) -> int:
 
 def database_clients(config: StackConfig) -> list[DbClient]:
     """The workloads of ``config`` that connect, with their scale-out and what one instance can use at once."""
-    clients = [DbClient("migrations", 1, MIGRATIONS_CONNECTIONS, fixed=True)]
-    for name in DATABASE_CLIENTS:
-        if name == "migrations":
+    clients = []
+    # Workloads that connect to the database (and read its URL secret): the registry's database readers.
+    for workload in config.workloads:
+        if "database" not in workload.reads:
             continue
-        workload = getattr(config.services, name, None) or getattr(config.functions, name.replace("-", "_"))
+        if workload.kind == "job":
+            clients.append(DbClient(workload.name, 1, JOB_CONNECTIONS, fixed=True))
+            continue
+        settings = config.settings_of(workload)
         # One connection per concurrent request, plus one for background work (outbox relay, indexer).
-        clients.append(DbClient(name, workload.max_instances, min(APP_DEFAULT_POOL, workload.concurrency + 1)))
+        clients.append(DbClient(workload.name, settings.max_instances, min(APP_DEFAULT_POOL, settings.concurrency + 1)))
     return clients
 
 

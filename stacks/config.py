@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, RootModel, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.backups import BackupExportConfig
@@ -28,10 +30,23 @@ from components.registry import RegistryConfig
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel, decode_config_value, deep_merge
 from gridlib.config_errors import ConfigError, format_validation_error, suggest
-from gridlib.gcp_types import ProjectId, Region
+from gridlib.gcp_types import Cron, ProjectId, Region
 from gridlib.plan_settings import PlanSettings
 from stacks import capacity
 from stacks.presets import ENVIRONMENTS, preset
+from stacks.workloads import (
+    BUNDLED,
+    BUNDLED_BY_NAME,
+    CONFIG_KEY,
+    KINDS,
+    PLATFORM_ACCOUNTS,
+    Kind,
+    Read,
+    Workload,
+    bundled,
+    secret_env_name,
+    source_path,
+)
 
 # Each component owns its input model (components/<name>.py); the stack composes them into StackConfig and
 # re-exports them here, where the rest of the stack program reads them.
@@ -65,22 +80,9 @@ SECRET_KEYS: dict[str, str] = {
     "slackAuthToken": "Slack bot OAuth token (xoxb-...) for the alert notification channel",
 }
 
-# One service account each. "gateway" is the identity API Gateway calls services with; "invoker" signs
-# the OIDC tokens of Pub/Sub push and Cloud Scheduler; "backup" runs the scheduled database exports;
-# "cost-cap" stops the services when a dev budget is spent; "fn-build" builds the functions' images.
-WORKLOADS = (
-    "auth",
-    "api",
-    "ai",
-    "korean-nlp",
-    "ml-analytics",
-    "migrations",
-    "gateway",
-    "invoker",
-    "backup",
-    "cost-cap",
-    "fn-build",
-)
+# One service account each: every workload of the registry (stacks/workloads.py) and the platform's own
+# identities. A stack's own workloads (grid:services/jobs/functions) add theirs: StackConfig.accounts.
+WORKLOADS = (*(w.name for w in BUNDLED), *PLATFORM_ACCOUNTS)
 
 # Work a workload does outside the request that caused it, and how it runs once deployed. Cloud Run with
 # request-based billing gives an instance almost no CPU between requests
@@ -96,6 +98,23 @@ BACKGROUND_WORK: dict[str, tuple[str, Literal["request", "push", "background"]]]
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):00$")
+# A workload's name becomes <namePrefix>-<name>: its service account ID (at most 30 characters) and its Cloud Run
+# service name, so it is short and DNS-like.
+_WORKLOAD_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,18}[a-z0-9])?$")
+_SOURCE = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
+_ROUTE = re.compile(r"^(/[a-z0-9][a-z0-9_.-]*)+$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# Set by the stack (stacks/service_env.py workload_env) or by Cloud Run itself
+# (https://cloud.google.com/run/docs/container-contract#env-vars): a stack file's env may not shadow them.
+_RESERVED_ENV = frozenset(
+    {"ENVIRONMENT", "GOOGLE_CLOUD_PROJECT", "LOG_LEVEL", "DATABASE_URL", "DB_POOL_MAX_SIZE", "REDIS_URL"}
+    | {"REDIS_CA_CERT", "PUBSUB_TOPIC", "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+    | {"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT"}
+    | {"CLOUD_RUN_TASK_COUNT"}
+    | {secret_env_name(key) for key in SECRET_KEYS}
+)
+# Keys the bundled functions had before the registry (grid:functions.koreanNlp): still read.
+_LEGACY_NAMES = {to_camel(w.name.replace("-", "_")): w.name for w in BUNDLED if "-" in w.name}
 
 
 _Model = ConfigModel
@@ -116,8 +135,62 @@ _Model = ConfigModel
 # --- Cloud Run workloads ------------------------------------------------------------------------------------
 
 
-class ServiceConfig(_Model):
-    """Size and scaling of one Cloud Run service."""
+class WorkloadSettings(_Model):
+    """What every entry of grid:services, grid:jobs and grid:functions may say besides its size."""
+
+    enabled: bool = Field(True, description="false: the stack does not deploy it (nothing may depend on it).")
+    source: str | None = Field(
+        None,
+        description="Directory with its Dockerfile (services, jobs) or main.py (functions), relative to the "
+        "project directory; required for a workload Grid does not bundle.",
+    )
+    reads: list[Read] | None = Field(
+        None, description="What it reads: database, cache, events (publishes to the events topic)."
+    )
+    secrets: list[str] = Field(default_factory=list, description="Config secrets it reads (e.g. completionApiKey).")
+    env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (never secrets).")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        if value is not None and not _SOURCE.match(value):
+            raise ValueError(f"'{value}' must be a relative directory like app/billing (no '..', no leading /)")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if key not in SECRET_KEYS:
+                raise ValueError(
+                    f"'{key}' is not a config secret{suggest(key, SECRET_KEYS)} (valid: {', '.join(SECRET_KEYS)})"
+                )
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"env name '{name}' must be UPPER_SNAKE_CASE")
+            if name in _RESERVED_ENV:
+                raise ValueError(f"env name '{name}' is set by the platform (from reads/secrets); pick another name")
+        return value
+
+
+class Routed(_Model):
+    route: str | None = Field(None, description="Gateway prefix, e.g. /billing: serves /billing and /billing/*.")
+
+    @field_validator("route")
+    @classmethod
+    def _route(cls, value: str | None) -> str | None:
+        if value is not None and not _ROUTE.match(value):
+            raise ValueError(f"'{value}' must be a path prefix like /billing (lowercase, no trailing /)")
+        return value
+
+
+class ServiceConfig(WorkloadSettings, Routed):
+    """One Cloud Run service: its size and scaling (and, for a service of your own, its source and route)."""
 
     cpu: float = 1
     memory: str = "512Mi"
@@ -152,15 +225,25 @@ class ServiceConfig(_Model):
         return self
 
 
-class ServicesConfig(_Model):
-    auth: ServiceConfig = ServiceConfig()
-    # The api holds WebSocket streams open: they last as long as Cloud Run lets a request last.
-    api: ServiceConfig = Field(
-        default_factory=lambda: ServiceConfig.model_validate(
-            {"timeoutSeconds": gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS}
-        )
-    )
-    ai: ServiceConfig = Field(default_factory=lambda: ServiceConfig.model_validate({"memory": "2Gi"}))
+class JobConfig(WorkloadSettings):
+    """One Cloud Run job: run to completion, on a Cloud Scheduler trigger when it has a schedule."""
+
+    schedule: Cron | None = Field(None, description="Cron of its Cloud Scheduler trigger; null: run on demand.")
+    command: list[str] | None = Field(None, description="Container command; default: the image's own.")
+    cpu: float = 1
+    memory: str = "512Mi"
+    timeout_seconds: int = Field(600, ge=1, le=86400, description="Per task attempt.")
+    max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed task.")
+
+    @model_validator(mode="after")
+    def _limits(self) -> JobConfig:
+        try:
+            problem = gcp_limits.cloud_run_resources_problem(self.cpu, self.memory, 0)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 # --- Cloud Functions gen2 -----------------------------------------------------------------------------------
@@ -168,9 +251,10 @@ class ServicesConfig(_Model):
 _FUNCTION_MEMORY = FUNCTION_MEMORY  # the component states what Cloud Functions offers
 
 
-class FunctionConfig(_Model):
+class FunctionConfig(WorkloadSettings, Routed):
     """One Cloud Functions (gen2) function; defaults stay inside the free tier."""
 
+    entry_point: str | None = Field(None, description="functions-framework target; default: its name, _ for -.")
     memory: str = Field("256Mi", description="Memory per instance.")
     timeout_seconds: int = Field(60, ge=1, le=540)
     min_instances: int = Field(0, ge=0, le=100)
@@ -193,9 +277,104 @@ class FunctionConfig(_Model):
         return self
 
 
-class FunctionsConfig(_Model):
-    korean_nlp: FunctionConfig = Field(default_factory=lambda: FunctionConfig.model_validate({"memory": "512Mi"}))
-    ml_analytics: FunctionConfig = FunctionConfig()
+class _WorkloadMap(RootModel):
+    """Name -> settings of one kind of workload: the bundled ones (stacks/workloads.py) with the stack's
+    settings merged onto their defaults key by key, then the stack's own. ``config.services.api`` and
+    ``config.services["api"]`` both read an entry."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[Kind]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _onto_bundled(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data  # pydantic reports the wrong type
+        given: dict[str, Any] = {}
+        # Stack files written before the registry spelt the bundled functions in camelCase (koreanNlp).
+        for key in sorted(data, key=lambda k: k in _LEGACY_NAMES):
+            name = _LEGACY_NAMES.get(key, key)
+            value = data[key]
+            if isinstance(value, Mapping) and isinstance(given.get(name), Mapping):
+                value = deep_merge(given[name], value)
+            given[name] = value
+        merged = {}
+        for workload in bundled(cls.kind):
+            own = given.pop(workload.name, None)
+            defaults = workload.defaults
+            if workload.streams:
+                defaults = {**defaults, "timeoutSeconds": gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS}
+            merged[workload.name] = (
+                deep_merge(defaults, own) if isinstance(own, Mapping) else (defaults if own is None else own)
+            )
+        return {**merged, **given}
+
+    @field_validator("root")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not _WORKLOAD_NAME.match(name):
+                raise ValueError(
+                    f"'{name}' is not a workload name: lowercase letters, digits and -, starting with a letter, "
+                    "at most 20 characters"
+                )
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        root = self.__dict__.get("root") or {}
+        key = name.replace("_", "-")
+        if key in root:
+            return root[key]
+        raise AttributeError(name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.root[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.root
+
+    def items(self) -> Any:
+        return self.root.items()
+
+
+class ServicesConfig(_WorkloadMap):
+    root: dict[str, ServiceConfig]
+    kind: ClassVar[Kind] = "service"
+
+
+class JobsConfig(_WorkloadMap):
+    root: dict[str, JobConfig]
+    kind: ClassVar[Kind] = "job"
+
+
+class FunctionsConfig(_WorkloadMap):
+    root: dict[str, FunctionConfig]
+    kind: ClassVar[Kind] = "function"
+
+
+def _workload(kind: Kind, name: str, settings: Any) -> Workload:
+    """The registry entry of one enabled workload: bundled facts with the stack file's say on top."""
+    base = BUNDLED_BY_NAME.get(name)
+    reads = frozenset(settings.reads) if settings.reads is not None else (base.reads if base else frozenset())
+    common = {
+        "source": settings.source or (base.source if base else ""),
+        "reads": reads,
+        "secrets": tuple(dict.fromkeys([*(base.secrets if base else ()), *settings.secrets])),
+        "env": tuple(sorted(settings.env.items())),
+    }
+    if kind != "job" and settings.route is not None:
+        common["route"] = settings.route
+    if kind == "job":
+        if settings.schedule is not None:
+            common["schedule"] = settings.schedule
+        if settings.command is not None:
+            common["command"] = tuple(settings.command)
+    if kind == "function":
+        common["entry_point"] = settings.entry_point or (base.entry_point if base else name.replace("-", "_"))
+    if base is not None:
+        return replace(base, **common)
+    health = f"{settings.route}/health" if kind == "service" and settings.route else None
+    return Workload(name, kind, health=health, **common)
 
 
 # --- images -------------------------------------------------------------------------------------------------
@@ -204,11 +383,12 @@ _IMAGE_BY_DIGEST = re.compile(r"^[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+@sha256:[0-9a
 
 
 class ImagesConfig(_Model):
-    """Where service images come from: built from app/<service> and pushed by Pulumi, or prebuilt elsewhere."""
+    """Where service and job images come from: built from each workload's source and pushed by Pulumi, or
+    prebuilt elsewhere (then every image the stack runs needs a digest here: StackConfig checks)."""
 
     source: Literal["build", "prebuilt"] = "build"
-    prebuilt: dict[Literal["auth", "api", "ai", "migrations"], str] = Field(
-        default_factory=dict, description="Service -> image reference by digest (repo/image@sha256:...)."
+    prebuilt: dict[str, str] = Field(
+        default_factory=dict, description="Image (workload) -> image reference by digest (repo/image@sha256:...)."
     )
 
     @field_validator("prebuilt")
@@ -218,12 +398,6 @@ class ImagesConfig(_Model):
             if not _IMAGE_BY_DIGEST.match(image):
                 raise ValueError(f"{service}: '{image}' must be pinned by digest: <registry>/<path>@sha256:<64 hex>")
         return value
-
-    @model_validator(mode="after")
-    def _complete(self) -> ImagesConfig:
-        if self.source == "prebuilt" and (missing := {"auth", "api", "ai", "migrations"} - set(self.prebuilt)):
-            raise ValueError(f"source prebuilt needs an image for {', '.join(sorted(missing))} under prebuilt")
-        return self
 
 
 # --- gateway ------------------------------------------------------------------------------------------------
@@ -254,7 +428,6 @@ class CompletionConfig(_Model):
 
 # --- rollouts -----------------------------------------------------------------------------------------------
 
-RolloutService = Literal["auth", "api", "ai"]
 _REVISION = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 # Where a tagged rollout's decision is recorded: labels on the Cloud Run service itself, so it lives in the stack's
 # state (and on the service), where the next deploy reads it back (grid/rollout.py), not in a CI runner's copy of
@@ -268,8 +441,8 @@ class RolloutConfig(_Model):
 
     strategy: Literal["immediate", "tagged"] = "immediate"
     candidate_tag: str = Field("candidate", description="Tag of the new revision: https://<tag>---<service host>.")
-    stable: dict[RolloutService, str] = Field(default_factory=dict, description="Revision serving 100%, per service.")
-    previous: dict[RolloutService, str] = Field(default_factory=dict, description="Rollback target, per service.")
+    stable: dict[str, str] = Field(default_factory=dict, description="Revision serving 100%, per service.")
+    previous: dict[str, str] = Field(default_factory=dict, description="Rollback target, per service.")
 
     @field_validator("stable", "previous")
     @classmethod
@@ -340,8 +513,9 @@ class StackConfig(_Model):
     database: DatabaseConfig = DatabaseConfig()
     cache: CacheConfig = CacheConfig()
     registry: RegistryConfig = RegistryConfig()
-    services: ServicesConfig = ServicesConfig()
-    functions: FunctionsConfig = FunctionsConfig()
+    services: ServicesConfig = Field(default_factory=lambda: ServicesConfig({}))
+    jobs: JobsConfig = Field(default_factory=lambda: JobsConfig({}))
+    functions: FunctionsConfig = Field(default_factory=lambda: FunctionsConfig({}))
     images: ImagesConfig = ImagesConfig()
     gateway: GatewayConfig = GatewayConfig()
     messaging: MessagingConfig = MessagingConfig()
@@ -399,14 +573,112 @@ class StackConfig(_Model):
                 )
         if self.database.replica_region == self.region:
             raise ValueError("grid:database.replicaRegion: must differ from gcp:region for a cross-region replica")
+        _check_workloads(self)
         capacity.plan_pools(self)  # the pools of every connecting workload must fit the database
-        for name in ("auth", "api", "ai"):
-            if getattr(self.services, name).gpu and self.region not in gcp_limits.GPU_REGIONS:
+        for name, service in self.services.items():
+            if service.enabled and service.gpu and self.region not in gcp_limits.GPU_REGIONS:
                 raise ValueError(
                     f"grid:services.{name}.gpu: Cloud Run GPUs are not offered in {self.region}; use one of "
                     f"{', '.join(sorted(gcp_limits.GPU_REGIONS))}"
                 )
         return self
+
+    def settings_of(self, workload: Workload) -> Any:
+        """The stack file's settings (size, scaling) of ``workload``."""
+        return getattr(self, CONFIG_KEY[workload.kind])[workload.name]
+
+    @property
+    def workloads(self) -> tuple[Workload, ...]:
+        """The registry of this stack: every enabled workload, bundled first, then the stack file's own."""
+        found = []
+        for kind in KINDS:
+            for name, settings in getattr(self, CONFIG_KEY[kind]).items():
+                if settings.enabled:
+                    found.append(_workload(kind, name, settings))
+        return tuple(found)
+
+    def workloads_of(self, kind: Kind) -> tuple[Workload, ...]:
+        return tuple(w for w in self.workloads if w.kind == kind)
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """Who gets a service account: every workload, then the platform's own identities."""
+        return (*(w.name for w in self.workloads), *PLATFORM_ACCOUNTS)
+
+
+def _check_workloads(config: StackConfig) -> None:
+    """The registry is consistent: own workloads have a source, names and routes are unique, nothing depends on
+    a workload that is switched off, prebuilt images and rollout decisions name workloads that exist."""
+    seen: dict[str, str] = {}
+    routes: dict[str, str] = {}
+    for kind in KINDS:
+        key = CONFIG_KEY[kind]
+        for name, settings in getattr(config, key).items():
+            where = f"grid:{key}.{name}"
+            if name in PLATFORM_ACCOUNTS:
+                raise ValueError(f"{where}: '{name}' is the name of a platform identity; pick another name")
+            if name in seen:
+                raise ValueError(f"{where}: '{name}' is already declared under grid:{seen[name]}; pick another name")
+            seen[name] = key
+            bundled_one = BUNDLED_BY_NAME.get(name)
+            if bundled_one is not None and bundled_one.kind != kind:
+                raise ValueError(
+                    f"{where}: '{name}' is a bundled {bundled_one.kind}; it belongs under "
+                    f"grid:{CONFIG_KEY[bundled_one.kind]}"
+                )
+            if bundled_one is None and settings.enabled and not settings.source:
+                what = "main.py" if kind == "function" else "Dockerfile"
+                raise ValueError(f"{where}.source: required: the directory with its {what}, e.g. source: app/{name}")
+    active = {w.name: w for w in config.workloads}
+    for workload in active.values():
+        key = f"grid:{CONFIG_KEY[workload.kind]}.{workload.name}"
+        for needed in workload.needs:
+            if needed not in active:
+                needed_key = CONFIG_KEY[BUNDLED_BY_NAME[needed].kind] if needed in BUNDLED_BY_NAME else "services"
+                raise ValueError(
+                    f"grid:{needed_key}.{needed}.enabled: {workload.name} needs {needed}: "
+                    f"switch {key} off too, or keep {needed} on"
+                )
+        if workload.route is not None:
+            # A prefix owns everything under it (stacks/routes.py), so one prefix inside another would shadow it.
+            route = workload.route
+            for other in routes:
+                if route == other or route.startswith(f"{other}/") or other.startswith(f"{route}/"):
+                    raise ValueError(
+                        f"{key}.route: {route} overlaps {other} of {routes[other]}; pick a distinct prefix"
+                    )
+            routes[workload.route] = workload.name
+    for workload in BUNDLED:
+        if workload.required and workload.name not in active:
+            raise ValueError(
+                f"grid:{CONFIG_KEY[workload.kind]}.{workload.name}.enabled: cannot be false: {workload.required}"
+            )
+    images = {w.image_name for w in active.values() if w.kind in ("service", "job")}
+    if config.images.source == "prebuilt" and (missing := images - set(config.images.prebuilt)):
+        raise ValueError(
+            f"grid:images.prebuilt: source prebuilt needs an image for {', '.join(sorted(missing))} under prebuilt"
+        )
+    services = {w.name for w in active.values() if w.kind == "service"}
+    for decided in (config.rollout.stable, config.rollout.previous):
+        for service in decided:
+            if service not in services:
+                raise ValueError(
+                    f"grid:rollout: '{service}' is not a Cloud Run service of this stack "
+                    f"(services: {', '.join(sorted(services))})"
+                )
+
+
+def source_problems(config: StackConfig, root: Path, source: str) -> list[str]:
+    """One line per workload whose source directory lacks its Dockerfile or main.py (stacks/workloads.py)."""
+    problems = []
+    for workload in config.workloads:
+        if source_path(workload, root) is None:
+            what = "main.py" if workload.kind == "function" else "Dockerfile"
+            problems.append(
+                f"{source}: grid:{CONFIG_KEY[workload.kind]}.{workload.name}.source: {workload.source} has no {what} "
+                f"in {root} (nor in Grid's own tree); add one or fix the path"
+            )
+    return problems
 
 
 # --- loading ------------------------------------------------------------------------------------------------
@@ -425,11 +697,17 @@ def default_name_prefix(stack: str) -> str:
 
 
 def load_stack_config(
-    raw: Mapping[str, Any], *, stack: str, source: str, secret_keys: frozenset[str] = frozenset()
+    raw: Mapping[str, Any],
+    *,
+    stack: str,
+    source: str,
+    secret_keys: frozenset[str] = frozenset(),
+    root: Path | None = None,
 ) -> StackConfig:
     """Validate a stack's flat config map (``{"grid:environment": "prod", ...}``) into a StackConfig.
 
-    ``secret_keys`` names the keys that arrived encrypted (``secure:``). Raises ConfigError.
+    ``secret_keys`` names the keys that arrived encrypted (``secure:``); ``root`` is the project directory the
+    stack's own workloads' sources are relative to (None: not checked). Raises ConfigError.
     """
     problems: list[str] = []
     grid: dict[str, Any] = {}
@@ -477,6 +755,9 @@ def load_stack_config(
         config = StackConfig.model_validate(document)
     except ValidationError as exc:
         problems += format_validation_error(exc, StackConfig, source, _NAMESPACED)
+    else:
+        if root is not None:
+            problems += source_problems(config, root, source)
     if problems:
         raise ConfigError(problems)
     return config
@@ -514,7 +795,11 @@ def _external_url_keys(
 def plan_settings(stack_file: Any) -> PlanSettings:
     """What ``grid plan`` needs from a validated stack file."""
     config = load_stack_config(
-        stack_file.values, stack=stack_file.stack, source=stack_file.source, secret_keys=stack_file.secret_keys
+        stack_file.values,
+        stack=stack_file.stack,
+        source=stack_file.source,
+        secret_keys=stack_file.secret_keys,
+        root=stack_file.path.parent,
     )
     return PlanSettings(
         environment=config.environment,

@@ -37,10 +37,8 @@ class Names:
 
     def checked(self) -> Iterator[tuple[str, str, bool]]:
         """(name kind, name, autonamed by Pulumi) for every name Google Cloud validates."""
-        from stacks.config import WORKLOADS
-
-        for workload in WORKLOADS:
-            yield "service_account_id", self.service_account(workload), False
+        for account in self.config.accounts:
+            yield "service_account_id", self.service_account(account), False
         yield "compute", self("vpc"), True
         yield "compute", self("subnet"), True
         if self.config.database.cloud_sql:
@@ -51,8 +49,9 @@ class Names:
             yield "redis_instance", self("redis"), True
         if self.config.network.egress == "connector":
             yield "vpc_connector", self("cx"), True
-        for service in ("auth", "api", "ai"):
-            yield "cloud_run_service", self(service), False
+        for workload in self.config.workloads:
+            if workload.kind == "service":
+                yield "cloud_run_service", self(workload.name), False
         yield "artifact_repository", self.repository, False
         yield "artifact_repository", self.function_repository, False
         yield "secret_id", self.secret("database-url"), False

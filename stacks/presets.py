@@ -46,7 +46,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         },
         "cache": {"tier": "none"},
         "registry": {"keepRecent": 5, "deleteUntaggedAfterDays": 7},
-        "functions": {"koreanNlp": {"maxInstances": 3}, "mlAnalytics": {"maxInstances": 2}},
+        "functions": {"korean-nlp": {"maxInstances": 3}, "ml-analytics": {"maxInstances": 2}},
         "gateway": {"type": "apiGateway"},
         # Each alerting condition is billed; dev keeps the ones docs/design.md §2 asks for: uptime, errors, budget.
         "monitoring": {
@@ -75,7 +75,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         },
         "cache": {"tier": "BASIC", "memorySizeGb": 1, "authEnabled": True, "transitEncryption": True},
         "registry": {"keepRecent": 10, "deleteUntaggedAfterDays": 14},
-        "functions": {"koreanNlp": {"maxInstances": 5}, "mlAnalytics": {"maxInstances": 3}},
+        "functions": {"korean-nlp": {"maxInstances": 5}, "ml-analytics": {"maxInstances": 3}},
         "rollout": {"strategy": "tagged"},
         "gateway": {"type": "loadBalancer", "cdn": False, "armor": {"enabled": True, "rateLimitPerMinute": 600}},
         "monitoring": {"latencyAlerts": True, "dashboards": True, "budget": {"monthlyUsd": 150}},
@@ -111,7 +111,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "snapshotPeriod": "TWELVE_HOURS",
         },
         "registry": {"keepRecent": 20, "deleteUntaggedAfterDays": 30},
-        "functions": {"koreanNlp": {"maxInstances": 20}, "mlAnalytics": {"maxInstances": 10}},
+        "functions": {"korean-nlp": {"maxInstances": 20}, "ml-analytics": {"maxInstances": 10}},
         "rollout": {"strategy": "tagged"},
         "gateway": {
             "type": "loadBalancer",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_gcp as gcp
@@ -17,10 +18,10 @@ from components.networking import Networking, NetworkingArgs
 from components.project import ProjectServices, ProjectServicesArgs, ServiceAgents, ServiceAgentsArgs
 from components.registry import Registry, RegistryArgs
 from components.secrets import Secret, SecretArgs
-from stacks.capacity import DATABASE_CLIENTS
-from stacks.config import WORKLOADS, ConfigError, StackConfig, load_stack_config
+from stacks.config import SECRET_KEYS, ConfigError, StackConfig, load_stack_config
 from stacks.naming import Names
 from stacks.runtime_config import current_config, source_file
+from stacks.workloads import reading, secret_readers
 
 APIS = (
     "compute.googleapis.com",
@@ -49,16 +50,12 @@ APIS = (
     "workflowexecutions.googleapis.com",
 )
 
-# Workloads that read each secret. Everything else gets nothing.
-CACHE_READERS = ("auth", "api", "ai")
-CONFIG_SECRET_READERS = {"completionApiKey": ("ai",), "pagerdutyRoutingKey": (), "slackAuthToken": ()}
-RUNTIME_WORKLOADS = ("auth", "api", "ai", "korean-nlp", "ml-analytics")
 # Google-managed agents the stack relies on, by API, with the project roles each must hold: Pub/Sub's agent is
 # granted the dead-letter topic and subscriptions (components/messaging.py); Eventarc's creates the trigger of the
 # Pub/Sub-triggered cost-cap function and needs its agent role for it
 # (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
 SERVICE_AGENT_ROLES = {"pubsub.googleapis.com": (), "eventarc.googleapis.com": ("roles/eventarc.serviceAgent",)}
-# Project-level roles with no resource-level equivalent.
+# Project-level roles with no resource-level equivalent (ai writes custom metrics).
 PROJECT_ROLES = {"ai": ("roles/monitoring.metricWriter",)}
 
 
@@ -66,7 +63,13 @@ def load() -> StackConfig:
     """The validated config of the running stack; bad config stops the program with one line per problem."""
     values, secret_keys = current_config()
     try:
-        return load_stack_config(values, stack=pulumi.get_stack(), source=source_file(), secret_keys=secret_keys)
+        return load_stack_config(
+            values,
+            stack=pulumi.get_stack(),
+            source=source_file(),
+            secret_keys=secret_keys,
+            root=Path(pulumi.get_root_directory()),
+        )
     except ConfigError as exc:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(str(exc)) from None
@@ -106,6 +109,9 @@ def foundation(config: StackConfig) -> Foundation:
     """Network, data stores, identities, secrets and registry for ``config``."""
     names = Names(config)
     labels = stack_labels(config)
+    # Which workloads read what (the registry), each granted only what it reads.
+    workloads = config.workloads
+    runtime = [w.name for w in workloads if w.kind != "job"]
     provider = gcp.Provider(
         "gcp", project=config.project, region=config.region, default_labels=labels, add_pulumi_attribution_label=True
     )
@@ -123,14 +129,14 @@ def foundation(config: StackConfig) -> Foundation:
         names("identity"),
         WorkloadIdentitiesArgs(
             project=config.project,
-            accounts={w: names.service_account(w) for w in WORKLOADS},
-            project_roles=PROJECT_ROLES,
+            accounts={w: names.service_account(w) for w in config.accounts},
+            project_roles={w: roles for w, roles in PROJECT_ROLES.items() if w in config.accounts},
             deployers=config.deployers,
             # ai enqueues deferred AI work as Cloud Tasks that call it back with the invoker's OIDC token.
             act_as={
-                "invoker": ("ai",),
+                "invoker": tuple(w for w in ("ai",) if w in config.accounts),
                 # Stopping a service (cost cap) is an update, which needs to act as its runtime identity.
-                **({w: ("cost-cap",) for w in RUNTIME_WORKLOADS} if config.monitoring.budget.caps_spend else {}),
+                **({w: ("cost-cap",) for w in runtime} if config.monitoring.budget.caps_spend else {}),
             },
         ),
         opts=opts,
@@ -159,7 +165,7 @@ def foundation(config: StackConfig) -> Foundation:
             access=network.private_access,
             url_secret_id=names.secret("database-url"),
             password_secret_id=names.secret("db-password"),
-            accessors=readers(DATABASE_CLIENTS),
+            accessors=readers(reading(workloads, "database")),
             labels={"component": "database"},
             external_url=_external_url(grid_config, config.database.external),
         ),
@@ -192,7 +198,7 @@ def foundation(config: StackConfig) -> Foundation:
                 access=network.private_access,
                 url_secret_id=names.secret("redis-url"),
                 protect=config.environment == "prod",
-                accessors=readers(CACHE_READERS),
+                accessors=readers(reading(workloads, "cache")),
                 labels={"component": "cache"},
                 external_url=_external_url(grid_config, config.cache.external),
             ),
@@ -201,13 +207,14 @@ def foundation(config: StackConfig) -> Foundation:
     secret_values = {key: grid_config.require_secret(key) for key in sorted(config.secrets_present)}
     config_secrets = {}
     # Secrets a workload reads go to Secret Manager; channel credentials go only to their channel.
-    for key in (k for k in secret_values if CONFIG_SECRET_READERS[k]):
+    secret_reader = {key: secret_readers(workloads, key) for key in SECRET_KEYS}
+    for key in (k for k in secret_values if secret_reader[k]):
         config_secrets[key] = Secret(
             names(_kebab(key)),
             SecretArgs(
                 secret_id=names.secret(_kebab(key)),
                 value=secret_values[key],
-                accessors=readers(CONFIG_SECRET_READERS[key]),
+                accessors=readers(secret_reader[key]),
                 labels={"component": "secrets"},
             ),
             opts=opts,

@@ -1,16 +1,19 @@
-"""The public routing (docs/design.md §7), stated once: the load balancer's URL map, API Gateway's OpenAPI paths and
-plain `grid local`'s in-process router are all built from ``ROUTES``. Kept free of Pulumi imports so the local
-runner can read it without loading the SDK."""
+"""The public routing (docs/design.md §7), derived from the workload registry (stacks/workloads.py): the load
+balancer's URL map, API Gateway's OpenAPI paths and plain `grid local`'s in-process router are all built from
+``routes_of``. Kept free of Pulumi imports so the local runner can read it without loading the SDK."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from stacks.workloads import BUNDLED, Workload
 
 
 @dataclass(frozen=True)
 class Route:
     workload: str
-    """The workload's own name: auth, api, ai, korean-nlp, ml-analytics."""
+    """The workload's own name (stacks/workloads.py)."""
     prefix: str | None
     """``/auth`` routes ``/auth`` and ``/auth/*``; None marks the default (api) route."""
     public_paths: tuple[str, ...] | None = None
@@ -40,23 +43,26 @@ class Route:
 # gateway (uptime checks carry no user token nor API key).
 PROBES = ("/health", "/ready")
 
-ROUTES = (
-    Route("auth", "/auth", cached=True, user_token=False),  # the JWKS is public and cacheable; auth issues the tokens
-    Route("ai", "/ai"),
-    Route("korean-nlp", "/fn/korean-nlp"),
-    Route("ml-analytics", "/fn/ml-analytics", public_paths=("/fn/ml-analytics/anomalies",)),
-    Route("api", None),
-)
+
+def routes_of(workloads: Iterable[Workload]) -> tuple[Route, ...]:
+    """The gateway routes of ``workloads``: each prefix route, then the default route (which must come last)."""
+    workloads = list(workloads)
+    prefixed = tuple(
+        Route(w.name, w.route, w.public_paths, cached=w.cached, user_token=w.user_token)
+        for w in workloads
+        if w.route is not None
+    )
+    default = (Route(w.name, None, cached=w.cached, user_token=w.user_token) for w in workloads if w.default_route)
+    return prefixed + tuple(default)
 
 
-def public_routes() -> tuple[Route, ...]:
-    """Every public route, the default (api) one last: what each gateway is generated from."""
-    return ROUTES
+# The bundled stack's routes (plain `grid local`, which runs the bundled apps without a stack file).
+ROUTES = routes_of(BUNDLED)
 
 
-def route_of(path: str) -> Route | None:
+def route_of(path: str, routes: tuple[Route, ...] = ROUTES) -> Route | None:
     """The route a public request for ``path`` takes; None when a prefix owns the path but does not expose it."""
-    for route in ROUTES:
+    for route in routes:
         if route.prefix is not None and (path == route.prefix or path.startswith(f"{route.prefix}/")):
             return route if route.matches(path) else None
-    return next(r for r in ROUTES if r.prefix is None)
+    return next(r for r in routes if r.prefix is None)

@@ -15,6 +15,7 @@ import pulumi
 from components.compute import SecretRef
 from components.compute.run import STARTUP_CONNECT_SECONDS
 from stacks.config import BACKGROUND_WORK
+from stacks.workloads import Workload, secret_env_name
 
 # The access tokens' `iss` and `aud`: auth signs with them, api/ai and API Gateway check them.
 ACCESS_TOKEN_ISSUER = "grid-auth"
@@ -203,6 +204,46 @@ def function_env(
         _database_ca(env, database_ca_cert)
         return env
     raise ValueError(f"no environment contract for function '{function}'")
+
+
+@dataclass(frozen=True)
+class WorkloadSources:
+    """What the stack offers a workload of the stack file's own (grid:services/jobs/functions)."""
+
+    environment: str
+    project: str
+    database_url: SecretRef
+    database_ca_cert: pulumi.Input[str] | None
+    """The CA the database server is verified with (Cloud SQL's own, or an external provider's), if any."""
+    redis_url: SecretRef | None
+    redis_ca_cert: pulumi.Input[str] | None
+    events_topic: pulumi.Input[str]
+    db_pools: Mapping[str, int]
+    config_secrets: Mapping[str, SecretRef]
+    """Config secret key (completionApiKey) -> its Secret Manager secret, for those some workload reads."""
+
+
+def workload_env(workload: Workload, src: WorkloadSources) -> WorkloadEnv:
+    """The environment contract of a workload Grid does not bundle, from what its registry entry reads
+    (docs/workloads.md): ENVIRONMENT, GOOGLE_CLOUD_PROJECT and LOG_LEVEL always; ``database``: DATABASE_URL (a
+    secret), DATABASE_CA_CERT to verify the server with (app/common/pgconnect.py) and DB_POOL_MAX_SIZE; ``cache``: REDIS_URL (a secret; REDIS_CA_CERT with TLS) when the stack has
+    Redis; ``events``: PUBSUB_TOPIC; each config secret under its UPPER_SNAKE name; then its own ``env``."""
+    env = WorkloadEnv(plain={"ENVIRONMENT": src.environment, "GOOGLE_CLOUD_PROJECT": src.project, "LOG_LEVEL": "INFO"})
+    if "database" in workload.reads:
+        env.secrets["DATABASE_URL"] = src.database_url
+        _database_ca(env, src.database_ca_cert)
+        if workload.name in src.db_pools:
+            env.plain["DB_POOL_MAX_SIZE"] = str(src.db_pools[workload.name])
+    if "cache" in workload.reads and src.redis_url is not None:
+        env.secrets["REDIS_URL"] = src.redis_url
+        if src.redis_ca_cert is not None:
+            env.plain["REDIS_CA_CERT"] = src.redis_ca_cert
+    if "events" in workload.reads:
+        env.plain["PUBSUB_TOPIC"] = src.events_topic
+    for key in workload.secrets:
+        env.secrets[secret_env_name(key)] = src.config_secrets[key]
+    env.plain.update(dict(workload.env))
+    return env
 
 
 def names_of(env: WorkloadEnv) -> Mapping[str, bool]:

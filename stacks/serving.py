@@ -55,31 +55,22 @@ from components.secrets import Secret, own_grants
 from gridlib.config_base import narrow
 from gridlib.labels import BACKGROUND_LABEL
 from stacks import capacity
-from stacks.config import BACKGROUND_WORK, FunctionConfig, ServiceConfig, StackConfig
-from stacks.routes import PROBES, Route, public_routes
+from stacks.config import BACKGROUND_WORK, ServiceConfig, StackConfig
+from stacks.routes import PROBES, Route, routes_of
 from stacks.service_env import (
     ACCESS_TOKEN_AUDIENCE,
     ACCESS_TOKEN_ISSUER,
     AiTasks,
     EnvSources,
     Jwks,
+    WorkloadSources,
     function_env,
     service_env,
+    workload_env,
 )
+from stacks.workloads import Workload, reading, source_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("auth", "api", "ai")
-MIGRATION_COMMAND = ("python", "-m", "app.common.migrations")
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """A bundled function: its source directory under app/functions and its functions-framework entry point."""
-
-    name: str
-    source: str
-    entry_point: str
-
 
 # What the functions share with the services (standard library only, psycopg for pgconnect, flask-cors for cors),
 # packed into each function's source at the same import path: logging as the services do, CORS as they answer it,
@@ -94,13 +85,7 @@ FUNCTION_SHARED_FILES = (
     "app/common/pgconnect.py",
     "app/common/cors.py",
 )
-FUNCTIONS = (
-    FunctionSpec("korean-nlp", "korean_nlp", "korean_nlp"),
-    FunctionSpec("ml-analytics", "ml_analytics", "ml_analytics"),
-)
 COST_CAP = "cost-cap"
-# Public health path of each service, behind the gateway's routing.
-HEALTH_ROUTES = {"api": "/health", "auth": "/auth/health", "ai": "/ai/health"}
 AI_INDEXER = "ai-indexer"
 AI_PUSH_PATH = "/ai/events/pubsub"  # app/ai/routes.py
 JWKS_PATH = "/auth/.well-known/jwks.json"  # app/auth/routes.py: auth's public keys
@@ -111,33 +96,42 @@ def _function_shared_files() -> dict[str, Path]:
     return {name: REPO_ROOT / name for name in FUNCTION_SHARED_FILES}
 
 
-def _function_config(config: StackConfig, function: str) -> FunctionConfig:
-    return getattr(config.functions, function.replace("-", "_"))
+def source_dir(workload: Workload) -> Path:
+    """Where ``workload``'s source is (stacks/workloads.py source_path; the config has checked it exists)."""
+    found = source_path(workload, Path(pulumi.get_root_directory()))
+    assert found is not None, f"{workload.name}: source {workload.source} was not checked"
+    return found
 
 
 def _images(config: StackConfig, base) -> dict[str, pulumi.Input[str]]:
-    """Image reference by digest for each service (and the migrations job, which runs the api image)."""
+    """Image reference by digest for each image the services and jobs run (migrations runs the api image)."""
+    running = [w for w in config.workloads if w.kind in ("service", "job")]
     if config.images.source == "prebuilt":
-        return dict(config.images.prebuilt)
+        return {w.name: config.images.prebuilt[w.image_name] for w in running}
     host = f"{config.region}-docker.pkg.dev"
     refs: dict[str, pulumi.Input[str]] = {}
-    for service in SERVICES:
+    for workload in (w for w in running if w.image is None):
         target = None
-        if service == "ai":
+        if workload.name == "ai":
             target = "cuda" if config.services.ai.gpu else "cpu"
         image = ServiceImage(
-            base.names(f"{service}-image"),
+            base.names(f"{workload.name}-image"),
             ServiceImageArgs(
-                service=service,
-                repo_root=REPO_ROOT,
+                service=workload.name,
+                # An own workload builds from the tree its source is in (the project's, or Grid's for jobs/*).
+                repo_root=REPO_ROOT
+                if workload.bundled
+                else source_dir(workload).parents[len(Path(workload.source).parts) - 1],
                 registry_url=base.registry.url,
                 registry_host=host,
                 target=target,
+                source_dir=None if workload.bundled else source_dir(workload),
             ),
             opts=base.opts,
         )
-        refs[service] = image.ref
-    refs["migrations"] = refs["api"]
+        refs[workload.name] = image.ref
+    for workload in (w for w in running if w.image is not None):
+        refs[workload.name] = refs[workload.image]
     return refs
 
 
@@ -219,40 +213,55 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     database_url = base.database.url_secret.ref
     functions: dict[str, CloudFunction] = {}
     pools = capacity.plan_pools(config)
-    for spec in FUNCTIONS:
-        env = function_env(
-            spec.name,
-            config.environment,
-            database_url,
-            pools.get(spec.name),
-            exposure.trusted_proxy_hops,
-            base.database.server_ca_cert,
-            config.gateway.allowed_origins,
-        )
+    shared = WorkloadSources(
+        environment=config.environment,
+        project=config.project,
+        database_url=database_url,
+        database_ca_cert=base.database.server_ca_cert,
+        redis_url=base.cache.url_secret.ref if base.cache else None,
+        redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
+        # The topic's full name, known before the topic (functions come first: the bus pushes to one of them).
+        events_topic=f"projects/{config.project}/topics/{names('events')}",
+        db_pools=pools,
+        config_secrets={key: secret.ref for key, secret in base.config_secrets.items()},
+    )
+    for spec in config.workloads_of("function"):
+        if spec.bundled:
+            env = function_env(
+                spec.name,
+                config.environment,
+                database_url,
+                pools.get(spec.name),
+                exposure.trusted_proxy_hops,
+                base.database.server_ca_cert,
+                config.gateway.allowed_origins,
+            )
+        else:
+            env = workload_env(spec, shared)
         functions[spec.name] = CloudFunction(
             names(f"fn-{spec.name}"),
             CloudFunctionArgs(
                 function_name=names(spec.name),
-                source_dir=REPO_ROOT / "app" / "functions" / spec.source,
+                source_dir=source_dir(spec),
                 shared_files=_function_shared_files(),
                 entry_point=spec.entry_point,
                 bucket=bucket.name,
                 region=config.region,
                 project=config.project,
-                config=narrow(_function_config(config, spec.name), FunctionSize),
+                config=narrow(config.settings_of(spec), FunctionSize),
                 service_account=ids.emails[spec.name],
                 builds=builds,
                 ingress=exposure.function_ingress,
                 network_interface=interface,
                 env=env.plain,
                 secret_env=env.secrets,
-                invokers={**function_invokers, "invoker": ids.members["invoker"]},  # push + scheduler
+                invokers={**function_invokers, **{who: ids.members[who] for who in spec.invokers}},
                 labels={"grid-service": spec.name},
                 depends_on=own_grants(spec.name, env.secrets.values()),
             ),
             opts=opts,
         )
-    analytics = functions["ml-analytics"]
+    analytics = functions.get("ml-analytics")
 
     events = EventBus(
         names("events"),
@@ -264,59 +273,44 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             push_endpoint=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/events"),
             push_invoker_email=ids.emails["invoker"],
             push_audience=analytics.uri,
-            publishers={"api": ids.members["api"]},
-            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)],
+            publishers={w: ids.members[w] for w in reading(config.workloads, "events")},
+            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)]
+            if "ai" in config.services and config.services.ai.enabled
+            else [],
         ),
         opts=opts,
     )
-    Scheduler(
-        names("schedules"),
-        SchedulerArgs(
-            project=config.project,
-            region=config.region,
-            jobs=[
-                ScheduledJobArgs(
-                    name="daily-report",
-                    schedule=config.messaging.analytics_schedule,
-                    time_zone=config.messaging.time_zone,
-                    uri=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/report"),
-                    invoker_email=ids.emails["invoker"],
-                    audience=analytics.uri,
-                    description="Daily usage report: flags anomalous per-user usage.",
-                )
-            ],
-        ),
-        opts=opts,
-    )
-    ai_queue = TaskQueue(
-        names("ai-tasks"),
-        TaskQueueArgs(
-            config=config.messaging.tasks,
-            project=config.project,
-            region=config.region,
-            # Only ai: it decides, runs and paces the deferred AI work (app/ai/tasks.py); api has no use for it.
-            enqueuers={"ai": ids.members["ai"]},
-        ),
-        opts=opts,
-    )
+    ai_queue = None
+    if "ai" in ids.members:
+        ai_queue = TaskQueue(
+            names("ai-tasks"),
+            TaskQueueArgs(
+                config=config.messaging.tasks,
+                project=config.project,
+                region=config.region,
+                # Only ai: it decides, runs and paces the deferred AI work (app/ai/tasks.py); api has no use for it.
+                enqueuers={"ai": ids.members["ai"]},
+            ),
+            opts=opts,
+        )
 
     services: dict[str, CloudRunService] = {}
     sources = _env_sources(config, base, jwt_secret, exposure, events)
-    sources.ai_tasks = AiTasks(
-        queue=ai_queue.queue_id,
-        target_url=pulumi.Output.concat(_ai_url(config, names, project_number), AI_TASKS_PATH),
-        invoker=ids.emails["invoker"],
-        audience=_push_audience(names),
-    )
+    if ai_queue is not None:
+        sources.ai_tasks = AiTasks(
+            queue=ai_queue.queue_id,
+            target_url=pulumi.Output.concat(_ai_url(config, names, project_number), AI_TASKS_PATH),
+            invoker=ids.emails["invoker"],
+            audience=_push_audience(names),
+        )
     jwks: Jwks | None = None
-    for service in SERVICES:  # auth first: the others verify tokens against its published keys
-        env = service_env(service, sources, jwks)
-        callers = dict(invoker_members)
-        if service == "ai":
-            callers["invoker"] = ids.members["invoker"]  # Cloud Tasks deliver AI work with this identity
+    for spec in config.workloads_of("service"):  # auth first: the others verify tokens against its published keys
+        service = spec.name
+        env = service_env(service, sources, jwks) if spec.bundled else workload_env(spec, shared)
+        callers = {**invoker_members, **{who: ids.members[who] for who in spec.invokers}}
         if service == "auth" and not exposure.public and not config.gateway.serves_domains:
-            # Without a public hostname the api and ai services fetch the JWKS from auth's own URL.
-            callers.update({"api": ids.members["api"], "ai": ids.members["ai"]})
+            # Without a public hostname the services that verify tokens fetch the JWKS from auth's own URL.
+            callers.update({w: ids.members[w] for w in ("api", "ai") if w in ids.members})
         services[service] = CloudRunService(
             names(service),
             CloudRunServiceArgs(
@@ -324,7 +318,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 region=config.region,
                 project=config.project,
                 image=images[service],
-                config=narrow(_with_background_work(service, getattr(config.services, service)), ServiceSize),
+                config=narrow(_with_background_work(service, config.settings_of(spec)), ServiceSize),
                 service_account=ids.emails[service],
                 vpc_access=base.network.service_vpc_access(),
                 ingress=exposure.run_ingress,
@@ -344,38 +338,90 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         )
         if service == "auth":
             jwks = _jwks(config, services["auth"].uri)
-    migrations_env = service_env("migrations", sources)
-    migrations = CloudRunJob(
-        names("migrate"),
-        CloudRunJobArgs(
-            job_name=names("migrate"),
-            region=config.region,
-            project=config.project,
-            image=images["migrations"],
-            command=MIGRATION_COMMAND,
-            service_account=ids.emails["migrations"],
-            vpc_access=base.network.service_vpc_access(),
-            env=migrations_env.plain,
-            secret_env=migrations_env.secrets,
-            deletion_protection=prod,
-            labels={"grid-service": "migrations"},
-            depends_on=own_grants("migrations", migrations_env.secrets.values()),
-        ),
+    jobs: dict[str, CloudRunJob] = {}
+    schedules = [
+        ScheduledJobArgs(
+            name="daily-report",
+            schedule=config.messaging.analytics_schedule,
+            time_zone=config.messaging.time_zone,
+            uri=pulumi.Output.concat(analytics.uri, "/fn/ml-analytics/report"),
+            invoker_email=ids.emails["invoker"],
+            audience=analytics.uri,
+            description="Daily usage report: flags anomalous per-user usage.",
+        )
+    ]
+    for spec in config.workloads_of("job"):
+        env = service_env(spec.name, sources) if spec.bundled else workload_env(spec, shared)
+        settings = config.settings_of(spec)
+        # The migrations job kept the component name it had before the registry: its URN is state.
+        job_name = names("migrate") if spec.name == "migrations" else names(spec.name)
+        jobs[spec.name] = CloudRunJob(
+            job_name,
+            CloudRunJobArgs(
+                job_name=job_name,
+                region=config.region,
+                project=config.project,
+                image=images[spec.name],
+                command=spec.command,
+                service_account=ids.emails[spec.name],
+                vpc_access=base.network.service_vpc_access(),
+                env=env.plain,
+                secret_env=env.secrets,
+                cpu=f"{settings.cpu:g}",
+                memory=settings.memory,
+                timeout_seconds=settings.timeout_seconds,
+                max_retries=settings.max_retries,
+                deletion_protection=prod,
+                labels={"grid-service": spec.name},
+                # Cloud Scheduler runs the job through the Run Admin API as the invoker identity, which needs
+                # run.jobs.run on this job only: https://cloud.google.com/run/docs/execute/jobs-on-schedule
+                invokers={"invoker": ids.members["invoker"]} if spec.schedule else {},
+                depends_on=own_grants(spec.name, env.secrets.values()),
+            ),
+            opts=opts,
+        )
+        if spec.schedule:
+            schedules.append(
+                ScheduledJobArgs(
+                    name=spec.name,
+                    schedule=spec.schedule,
+                    time_zone=config.messaging.time_zone,
+                    uri=pulumi.Output.concat(
+                        "https://run.googleapis.com/v2/projects/",
+                        config.project,
+                        "/locations/",
+                        config.region,
+                        "/jobs/",
+                        jobs[spec.name].name,
+                        ":run",
+                    ),
+                    invoker_email=ids.emails["invoker"],
+                    google_api=True,
+                    description=f"Runs the Cloud Run job {spec.name}.",
+                )
+            )
+    Scheduler(
+        names("schedules"),
+        SchedulerArgs(project=config.project, region=config.region, jobs=schedules),
         opts=opts,
     )
 
-    backends = [_backend(route, services, functions, config.gateway.cdn) for route in public_routes()]
+    routes = routes_of(config.workloads)
+    backends = [_backend(route, services, functions, config.gateway.cdn) for route in routes]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
         "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
         "functionUrls": {name: f.uri for name, f in functions.items()},
-        "migrationJob": migrations.name,
+        "migrationJob": jobs["migrations"].name,
+        **({"jobs": {name: j.name for name, j in jobs.items()}} if len(jobs) > 1 else {}),
         "eventsTopic": events.topic_id,
-        "aiTaskQueue": ai_queue.queue_id,
+        "aiTaskQueue": ai_queue.queue_id if ai_queue else None,
         "gateway": config.gateway.type,
     }
     gateway_outputs = _gateway(config, base, backends)
     outputs.update(gateway_outputs)
+    # Public health path of each service, behind the gateway's routing.
+    health = {w.name: w.health for w in config.workloads_of("service") if w.health}
     monitoring = Monitoring(
         names("monitoring"),
         MonitoringArgs(
@@ -387,10 +433,10 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             endpoints=[
                 (route, host, path)
                 for host in gateway_outputs["gatewayHosts"][:1]
-                for route, path in HEALTH_ROUTES.items()
-                if not scales_to_zero_on_gpu(getattr(config.services, route))
+                for route, path in health.items()
+                if not scales_to_zero_on_gpu(config.services[route])
             ],
-            scale_to_zero=[route for route in HEALTH_ROUTES if getattr(config.services, route).min_instances == 0],
+            scale_to_zero=[route for route in health if config.services[route].min_instances == 0],
             region=config.region,
             run_services={name: s.name for name, s in services.items()},
             functions={name: f.name for name, f in functions.items()},
@@ -572,7 +618,7 @@ def _cost_cap(
             project=config.project,
             region=config.region,
             stack_label=base.names.prefix,
-            services=[base.names(workload) for workload in (*SERVICES, *(spec.name for spec in FUNCTIONS))],
+            services=[base.names(w.name) for w in config.workloads if w.kind != "job"],
             source_dir=REPO_ROOT / "app" / "functions" / "cost_cap",
             shared_files=_function_shared_files(),
             bucket=bucket.name,

@@ -34,6 +34,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("stacks.config", "policies.pricing"): "grid:usage is checked against the price catalog's own vocabulary "
     "(USAGE_KEYS); the pack is self-contained, so the catalog cannot take it from gridlib/",
+    ("app.envdoc", "gridlib.workloads"): "the env docs table lists the registry's services; envdoc is a docs "
+    "generator run from the checkout, never part of a service image",
 }
 
 # Import edges that close a circle on purpose, with the reason (the one edge of each circle that is imported

@@ -3,9 +3,11 @@
     python .github/scripts/smoke.py https://api.staging.example.com
     python .github/scripts/smoke.py https://lb.example --service auth=https://candidate---grid-staging-auth-abc-uc.a.run.app
 
-``--service NAME=URL`` sends that service's requests (``/auth/*`` to auth, ``/ai/*`` to ai, the rest to api)
-to URL instead, e.g. a revision's tag URL before it takes traffic. If ``SMOKE_ID_TOKEN`` is set it is sent as
-the bearer token Cloud Run's IAM check expects. Standard library only. Exit 0 pass, 1 fail.
+``--service NAME=URL`` sends that service's requests (the gateway's routing: ``/auth/*`` to auth, ``/ai/*`` to
+ai, the rest to api) to URL instead, e.g. a revision's tag URL before it takes traffic. If ``SMOKE_ID_TOKEN`` is
+set it is sent as the bearer token Cloud Run's IAM check expects. The services, their health paths and the
+routing come from the workload registry (gridlib/workloads.py, stacks/routes.py: standard library only, read from
+this checkout). Exit 0 pass, 1 fail.
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: the registry, not the app's deps
+
+from gridlib.workloads import bundled
+from stacks.routes import route_of
+
 TIMEOUT = 15.0
+SERVICES = {w.name: w for w in bundled("service")}
 
 
 class SmokeFailure(Exception):
@@ -34,8 +43,8 @@ class Client:
         self.token = os.environ.get("SMOKE_ID_TOKEN", "")
 
     def url(self, path: str) -> str:
-        service = path.split("/")[1] if path.startswith(("/auth/", "/ai/")) else "api"
-        return self.services.get(service, self.base_url) + path
+        route = route_of(path)
+        return self.services.get(route.workload if route else "", self.base_url) + path
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -98,15 +107,16 @@ def register_login(client: Client) -> None:
 
 def run(client: Client, wait_seconds: float) -> None:
     deadline = time.monotonic() + wait_seconds
-    for path in ("/health", "/auth/health", "/ai/health"):
-        wait_healthy(client, path, deadline)
+    for service in SERVICES.values():
+        if service.health:
+            wait_healthy(client, service.health, deadline)
     register_login(client)
 
 
 def _service(value: str) -> tuple[str, str]:
     name, sep, url = value.partition("=")
-    if not sep or name not in ("auth", "api", "ai") or not url.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"expected auth|api|ai=https://..., got {value!r}")
+    if not sep or name not in SERVICES or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected {'|'.join(SERVICES)}=https://..., got {value!r}")
     return name, url
 
 

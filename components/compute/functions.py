@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
 from components.compute.images import tree_files, tree_hash
+from components.compute.run import invoker_grants
 from components.registry import Registry, RegistryArgs, RegistryConfig
 from components.secrets import SecretRef
 from gridlib import gcp_limits
@@ -284,16 +285,8 @@ class CloudFunction(GridComponent):
             event_trigger=event_trigger,
             opts=self.child_opts(depends_on=[*args.builds.grants, *args.depends_on]),
         )
-        for who, member in sorted(args.invokers.items()):
-            gcp.cloudrunv2.ServiceIamMember(
-                self.child_name(f"invoker-{who}"),
-                name=function.name,
-                location=args.region,
-                project=args.project,
-                role="roles/run.invoker",
-                member=member,
-                opts=self.child_opts(),
-            )
+        # A gen2 function is served by a Cloud Run service of the same name: invoking it is run.invoker there.
+        invoker_grants(self, gcp.cloudrunv2.ServiceIamMember, function.name, args.region, args.project, args.invokers)
         self.uri = function.url
         self.name = function.name
         self.register_outputs({"uri": self.uri, "name": self.name})

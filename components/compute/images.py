@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,20 @@ def tree_hash(paths: Sequence[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
+_COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?!--from)(?:--\S+\s+)*(.+?)\s+\S+\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def copied_paths(dockerfile: Path, context: Path) -> list[Path]:
+    """What a Dockerfile copies from its build context: with the source directory, what the tag must hash (an
+    immutable registry refuses a changed image under an unchanged tag)."""
+    paths = []
+    for match in _COPY.finditer(dockerfile.read_text(encoding="utf-8")):
+        for name in match.group(1).split():
+            if "*" not in name and (context / name).exists():
+                paths.append(context / name)
+    return paths
+
+
 @dataclass
 class ServiceImageArgs:
     service: str
@@ -45,6 +60,9 @@ class ServiceImageArgs:
     """``<region>-docker.pkg.dev``, for docker login."""
     target: str | None = None
     """Dockerfile stage to build (e.g. the CUDA variant of the ai image)."""
+    source_dir: Path | None = None
+    """A workload of your own: the directory with its Dockerfile (built from ``repo_root``, the project directory,
+    so it may copy shared code). None: app/<service> of the bundled apps."""
 
 
 class ServiceImage(GridComponent):
@@ -58,16 +76,21 @@ class ServiceImage(GridComponent):
     def __init__(self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         app = args.repo_root / "app"
-        sources = [app / args.service, app / "common", args.repo_root / "pyproject.toml"]
-        self.tag = tree_hash([p for p in sources if p.exists()], args.repo_root)[:16] + (
+        if args.source_dir is None:
+            context, dockerfile = args.repo_root, app / args.service / "Dockerfile"
+            sources = [app / args.service, app / "common", args.repo_root / "pyproject.toml"]
+        else:
+            context, dockerfile = args.repo_root, args.source_dir / "Dockerfile"
+            sources = [args.source_dir, *copied_paths(dockerfile, args.repo_root)]
+        self.tag = tree_hash([p for p in sources if p.exists()], context)[:16] + (
             f"-{args.target}" if args.target else ""
         )
         token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).access_token
         image = docker_build.Image(
             self.child_name("image"),
             tags=[pulumi.Output.concat(args.registry_url, f"/{args.service}:{self.tag}")],
-            context=docker_build.BuildContextArgs(location=str(args.repo_root)),
-            dockerfile=docker_build.DockerfileArgs(location=str(app / args.service / "Dockerfile")),
+            context=docker_build.BuildContextArgs(location=str(context)),
+            dockerfile=docker_build.DockerfileArgs(location=str(dockerfile)),
             target=args.target,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -126,6 +127,28 @@ def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.
     ]
 
 
+def invoker_grants(
+    owner: GridComponent,
+    member_type: Any,
+    name: pulumi.Input[str],
+    region: str,
+    project: str,
+    invokers: Mapping[str, pulumi.Input[str]],
+) -> None:
+    """roles/run.invoker on one Cloud Run service or job (``member_type``: its IAM member resource) for each
+    of ``invokers``, children of ``owner`` named ``<owner>-invoker-<who>``."""
+    for who, member in sorted(invokers.items()):
+        member_type(
+            owner.child_name(f"invoker-{who}"),
+            name=name,
+            location=region,
+            project=project,
+            role="roles/run.invoker",
+            member=member,
+            opts=owner.child_opts(),
+        )
+
+
 class CloudRunService(GridComponent):
     _module = "compute"
 
@@ -195,16 +218,7 @@ class CloudRunService(GridComponent):
             custom_audiences=list(args.custom_audiences) or None,
             opts=self.child_opts(depends_on=list(args.depends_on)),
         )
-        for who, member in sorted(args.invokers.items()):
-            run.ServiceIamMember(
-                self.child_name(f"invoker-{who}"),
-                name=self.service.name,
-                location=args.region,
-                project=args.project,
-                role="roles/run.invoker",
-                member=member,
-                opts=self.child_opts(),
-            )
+        invoker_grants(self, run.ServiceIamMember, self.service.name, args.region, args.project, args.invokers)
         self.uri = self.service.uri
         self.name = self.service.name
         self.latest_revision = self.service.latest_ready_revision
@@ -231,6 +245,8 @@ class CloudRunJobArgs:
     deletion_protection: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[pulumi.Resource] = ()
+    invokers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Name -> IAM member granted roles/run.invoker on this job only (it may run it, e.g. Cloud Scheduler)."""
 
 
 class CloudRunJob(GridComponent):
@@ -290,6 +306,7 @@ class CloudRunJob(GridComponent):
             ),
             opts=self.child_opts(depends_on=list(args.depends_on)),
         )
+        invoker_grants(self, run.JobIamMember, job.name, args.region, args.project, args.invokers)
         self.name = job.name
         self.register_outputs({"name": self.name})
 

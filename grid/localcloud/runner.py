@@ -50,6 +50,7 @@ from grid.localcloud.topology import (
     Topology,
     Workload,
     read_topology,
+    run_job_target,
 )
 from grid.plan import project_root, project_spec, validate
 from grid.stackfile import UsageError, read_stack_file
@@ -191,6 +192,16 @@ class LocalCloudRunner:
 
     async def trigger(self, job: SchedulerJob) -> int:
         """Run a Cloud Scheduler job now (https://cloud.google.com/scheduler/docs/http-target-auth)."""
+        if (target := run_job_target(job.uri)) is not None:
+            running = next((r for r in self.running.values() if r.workload.resource_name == target), None)
+            if running is None:
+                raise LookupError(target)
+            try:
+                await self._run_job(running)
+            except RuntimeError:
+                log.exception("scheduled job %s failed", target)
+                return 500
+            return 200
         return await self.google_call(
             job.uri,
             job.method,
@@ -307,8 +318,11 @@ class LocalCloudRunner:
             await self.serve(self._control_app(), control)
 
             watcher = asyncio.ensure_future(self._watch_memory())
+            # Jobs without a schedule are release steps (migrations): they run before anything serves. A scheduled
+            # job runs when its schedule is triggered (`grid local trigger <job>`), as in the cloud.
+            scheduled = {run_job_target(j.uri) for j in topology.scheduler.values()}
             for running in self.running.values():
-                if running.workload.kind == "job":
+                if running.workload.kind == "job" and running.workload.resource_name not in scheduled:
                     await self._run_job(running)
             for running in self.running.values():
                 if running.workload.kind != "job":

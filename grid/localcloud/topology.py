@@ -153,6 +153,17 @@ class SchedulerJob:
     audience: str | None
 
 
+# Cloud Scheduler runs a Cloud Run job through the Run Admin API's jobs.run
+# (https://cloud.google.com/run/docs/execute/jobs-on-schedule): the job's resource name is in the target URI.
+_RUN_JOB_URI = re.compile(r"^https://run\.googleapis\.com/v2/projects/[^/]+/locations/[^/]+/jobs/([^/:]+):run$")
+
+
+def run_job_target(uri: str) -> str | None:
+    """The Cloud Run job a scheduler target runs (its resource name), or None for an HTTP endpoint."""
+    match = _RUN_JOB_URI.match(uri)
+    return match.group(1) if match else None
+
+
 @dataclass
 class LbRoute:
     hosts: list[str]
@@ -286,7 +297,9 @@ def read_topology(run: ProgramRun) -> Topology:
             service_account=template["serviceAccount"],
             memory_mib=memory_mib(container["resources"]["limits"]["memory"]),
             ingress="internal",
-            command=list(container["commands"]),
+            # No command: the image's own CMD, as Cloud Run runs it (a job of the stack file's own, the scraper).
+            command=list(container.get("commands") or [])
+            or _dockerfile_cmd(Path(plain(images[container["image"]])["dockerfile"]["location"])),
             env={e["name"]: e["value"] for e in container.get("envs", []) if "value" in e},
             secret_env={
                 e["name"]: _short_secret(e["valueSource"]["secretKeyRef"]["secret"])

@@ -17,15 +17,13 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[2]
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s\\;]+)")
 VIA = re.compile(r"-r (\S+)")
-DOCKER_LOCK = re.compile(r"^COPY (app/\S+\.lock) ", re.M)
+DOCKER_LOCK = re.compile(r"^COPY ((?:app|jobs)/\S+\.lock) ", re.M)
 FUNCTIONS = sorted(p.parent for p in (ROOT / "app" / "functions").glob("*/main.py"))
+# The bundled services' images and the ready-made jobs' (jobs/scraper).
+DOCKERFILES = sorted([*(ROOT / "app").glob("*/Dockerfile"), *(ROOT / "jobs").glob("*/Dockerfile")])
 # What each image's Dockerfile installs, and each function's requirements.txt (what Cloud Functions installs).
 LOCKS = sorted(
-    {
-        ROOT / m
-        for dockerfile in (ROOT / "app").glob("*/Dockerfile")
-        for m in DOCKER_LOCK.findall(dockerfile.read_text())
-    }
+    {ROOT / m for dockerfile in DOCKERFILES for m in DOCKER_LOCK.findall(dockerfile.read_text())}
     | {fn / "requirements.txt" for fn in FUNCTIONS}
 )
 
@@ -50,9 +48,10 @@ def test_every_image_and_function_installs_a_lock() -> None:
         "app/ai/requirements-cpu.lock",
         "app/ai/requirements-cuda.lock",
         "app/ai/requirements-export.lock",
+        "jobs/scraper/requirements.lock",
     }
     assert FUNCTIONS, "no functions found under app/functions"
-    for dockerfile in (ROOT / "app").glob("*/Dockerfile"):
+    for dockerfile in DOCKERFILES:
         text = re.sub(r"\\\n\s*", "", dockerfile.read_text())
         installs = [line for line in text.splitlines() if re.search(r"\bpip install\b", line)]
         assert installs and all("--require-hashes --no-deps" in line for line in installs), (

@@ -19,7 +19,7 @@ from components.gateway import (
     EdgeArgs,
     openapi_spec,
 )
-from stacks.routes import PROBES, public_routes
+from stacks.routes import PROBES, ROUTES
 from stacks.serving import JWKS_PATH
 from tests.conftest import Synth, shipped_plan
 
@@ -119,11 +119,11 @@ def test_the_gateway_checks_the_users_token_auth_signs(dev_plan: Synth, dev_docu
 def test_each_operation_requires_what_its_route_says(dev_document: dict) -> None:
     """Probes are open; auth's routes need an API key; every other route needs the user's token too; whatever
     is keyed is metered. Every public route of stacks/routes.py appears, and nothing else."""
-    probes = {f"{r.prefix or ''}{p}" for r in public_routes() if r.workload in ("auth", "api", "ai") for p in PROBES}
+    probes = {f"{r.prefix or ''}{p}" for r in ROUTES if r.workload in ("auth", "api", "ai") for p in PROBES}
     assert probes <= set(dev_document["paths"])
     seen = set()
     for path, item in dev_document["paths"].items():
-        route = next(r for r in public_routes() if r.prefix is None or path.startswith(r.prefix))
+        route = next(r for r in ROUTES if r.prefix is None or path.startswith(r.prefix))
         seen.add(route.workload)
         assert set(item) == {*METHODS, "options"}, path  # dev allows a local front end's origin
         for method, operation in item.items():
@@ -133,8 +133,8 @@ def test_each_operation_requires_what_its_route_says(dev_document: dict) -> None
             expected = [{USER_TOKEN: [], API_KEY: []}] if route.user_token else [{API_KEY: []}]
             assert operation["security"] == expected, path
             assert operation["x-google-quota"] == {"metricCosts": {QUOTA_METRIC: 1}}, path
-    assert seen == {r.workload for r in public_routes()}
-    assert [r.workload for r in public_routes() if not r.user_token] == ["auth"]
+    assert seen == {r.workload for r in ROUTES}
+    assert [r.workload for r in ROUTES if not r.user_token] == ["auth"]
 
 
 def test_quota_and_cors_follow_the_config(synth) -> None:

@@ -11,8 +11,10 @@ from stacks.config import WORKLOADS
 def test_one_service_account_per_workload(synth) -> None:
     plan = synth("prod")
     accounts = plan.of_type("gcp:serviceaccount/account:Account")
-    assert sorted(a.inputs["accountId"] for a in accounts) == sorted(f"grid-prod-{w}" for w in WORKLOADS)
-    assert set(plan.outputs["serviceAccounts"]) == set(WORKLOADS)
+    # The bundled workloads and the platform's identities, plus the stack file's own (the scraper job).
+    expected = {*WORKLOADS, "scraper"}
+    assert sorted(a.inputs["accountId"] for a in accounts) == sorted(f"grid-prod-{w}" for w in expected)
+    assert set(plan.outputs["serviceAccounts"]) == expected
     for member in plan.of_type("gcp:projects/iAMMember:IAMMember"):
         assert member.inputs["role"] not in FORBIDDEN_PROJECT_ROLES
 
@@ -73,7 +75,7 @@ def test_every_child_is_parented_and_named_after_its_component(synth) -> None:
 def test_the_deployer_acts_as_each_workload_account_not_project_wide(synth) -> None:
     plan = synth("prod")
     grants = [g for g in plan.of_type("gcp:serviceaccount/iAMMember:IAMMember") if "-deployer0-acts-as-" in g.name]
-    assert len(grants) == len(WORKLOADS)
+    assert len(grants) == len(plan.outputs["serviceAccounts"])
     assert {g.inputs["member"] for g in grants} == {
         "serviceAccount:grid-deployer-prod@acme-grid-ops.iam.gserviceaccount.com"
     }

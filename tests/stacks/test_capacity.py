@@ -72,10 +72,12 @@ def test_every_stack_fits_its_connection_limit(synth, stack: str) -> None:
         limit = int(flags.get("max_connections", default_max_connections(config.database.sql_tier.memory_gb)))
     pools = _planned_pools(plan)
     assert set(pools) == {"auth", "api", "ai", "ml-analytics"}
-    # + the migrations job's one connection + the reserve.
-    assert sum(size * instances for size, instances in pools.values()) + 1 + 5 <= limit
+    # + one connection per job (migrations, and the scraper the stack files declare) + the reserve.
+    jobs = {w.name for w in config.workloads_of("job") if "database" in w.reads}
+    assert jobs == {"migrations", "scraper"}
+    assert sum(size * instances for size, instances in pools.values()) + len(jobs) + 5 <= limit
     assert {name: size for name, (size, _) in pools.items()} == {
-        name: size for name, size in plan_pools(config).items() if name != "migrations"
+        name: size for name, size in plan_pools(config).items() if name not in jobs
     }
 
 

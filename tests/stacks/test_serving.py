@@ -194,7 +194,7 @@ def test_api_publishes_events_to_the_topic_it_is_told(synth) -> None:
 
 def test_migrations_run_as_a_job_with_the_api_image(synth) -> None:
     plan = synth("prod")
-    job = plan.one("gcp:cloudrunv2/job:Job")
+    job = plan.one("gcp:cloudrunv2/job:Job", "-migrate-job")
     [c] = job.inputs["template"]["template"]["containers"]
     api = next(s for s in plan.of_type(RUN) if s.inputs["labels"]["grid-service"] == "api")
     assert c["image"] == container(api)["image"]

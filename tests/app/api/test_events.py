@@ -11,7 +11,7 @@ import pytest
 import redis
 from fastapi import FastAPI, Request
 
-from app.api.events import METADATA_TOKEN_URL, Event, PubSubPublisher
+from app.common.pubsub import METADATA_TOKEN_URL, Event, PubSubPublisher
 
 TOPIC = "projects/grid-test-1/topics/messages"
 

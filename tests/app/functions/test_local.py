@@ -50,7 +50,7 @@ def _failing_function() -> Flask:
 def test_non_public_function_paths_are_404_and_a_crash_is_one_500_on_a_live_connection(caplog):
     assert set(public_apps({name: object() for name in FUNCTIONS})) == set(FUNCTIONS)
     # What is public is stacks/routes.py's to say (ml-analytics: /anomalies only), as on the load balancer.
-    router = PathRouter(_Unused(), _Unused(), functions={"korean-nlp": WsgiApp(_failing_function())})
+    router = PathRouter({"auth": _Unused(), "api": _Unused(), "korean-nlp": WsgiApp(_failing_function())})
     server = ServerThread(_without_lifespan(router)).start()
     try:
         with caplog.at_level(logging.ERROR), socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:

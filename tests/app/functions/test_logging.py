@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from stacks.serving import FUNCTION_SHARED_FILES, FUNCTIONS, FunctionSpec
+from gridlib.workloads import Workload, bundled
+from stacks.serving import FUNCTION_SHARED_FILES
+
+FUNCTIONS = bundled("function")
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -27,13 +30,13 @@ _CALLS = {
     ),
 }
 # cost-cap is a CloudEvent function that logs only on odd notifications: check that importing it configures logging.
-COST_CAP = FunctionSpec("cost-cap", "cost_cap", "cost_cap")
+COST_CAP = Workload("cost-cap", "function", "app/functions/cost_cap", entry_point="cost_cap")
 
 
 def _deployed_source(spec, root: Path) -> Path:
     """The function's source directory plus the shared files, laid out as the archive stacks/serving.py uploads."""
     src = root / spec.name
-    shutil.copytree(REPO / "app" / "functions" / spec.source, src, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / spec.source, src, ignore=shutil.ignore_patterns("__pycache__"))
     for name in FUNCTION_SHARED_FILES:
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, src / name)

@@ -52,6 +52,18 @@ def test_every_workload_the_plan_creates_is_read_with_its_own_name(topologies):
         assert topology.workloads["api"].command == ["python", "-m", "app.common.serve", "app.api.main:create_app"]
 
 
+def test_a_scheduled_job_of_the_stack_file_runs_its_image_cmd_when_its_schedule_fires(topologies):
+    """The scraper (grid:jobs.scraper) has no command of its own: the local cloud runs its Dockerfile's CMD, and
+    only when its Cloud Scheduler job is triggered (runner.py skips scheduled jobs at startup)."""
+    from grid.localcloud.topology import run_job_target
+
+    dev = topologies["dev"]
+    scraper = dev.workloads["scraper"]
+    assert scraper.kind == "job" and scraper.command == ["python", "-m", "jobs.scraper.scraper"]
+    targets = {run_job_target(job.uri) for job in dev.scheduler.values()}
+    assert scraper.resource_name in targets and "grid-dev-migrate" not in targets
+
+
 def test_generated_values_are_real_and_fresh(topologies):
     dev = topologies["dev"]
     assert dev.database is not None and dev.database.tls_required
