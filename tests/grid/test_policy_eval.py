@@ -25,29 +25,40 @@ def by_policy(violations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_violation_shape_and_engine_message() -> None:
-    public_db = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance",
-                               tweak(SQL, {"settings.ipConfiguration.ipv4Enabled": True}))
+    public_db = stack_resource(
+        DB_URN, "gcp:sql/databaseInstance:DatabaseInstance", tweak(SQL, {"settings.ipConfiguration.ipv4Enabled": True})
+    )
     violation = by_policy(evaluate(plan(public_db), "prod"))["sql-no-public-ip"]
     assert violation == {
-        "policy": "sql-no-public-ip", "enforcement": "mandatory", "urn": DB_URN,
+        "policy": "sql-no-public-ip",
+        "enforcement": "mandatory",
+        "urn": DB_URN,
         "message": "Cloud SQL instances must not have a public IPv4 address.\n"
-                   "settings.ipConfiguration.ipv4Enabled is true (the provider default), "
-                   "so the instance has a public IP",
+        "settings.ipConfiguration.ipv4Enabled is true (the provider default), "
+        "so the instance has a public IP",
     }
 
 
 def test_compliant_prod_resources_pass() -> None:
-    service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service",
-                             tweak(SERVICE, {"template.scaling.minInstanceCount": 2}))
+    service = stack_resource(
+        API_URN, "gcp:cloudrunv2/service:Service", tweak(SERVICE, {"template.scaling.minInstanceCount": 2})
+    )
     database = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance", SQL)
-    audit = stack_resource("urn:audit", "gcp:projects/iAMAuditConfig:IAMAuditConfig", {
-        "service": "cloudsql.googleapis.com", "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}]})
+    audit = stack_resource(
+        "urn:audit",
+        "gcp:projects/iAMAuditConfig:IAMAuditConfig",
+        {
+            "service": "cloudsql.googleapis.com",
+            "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}],
+        },
+    )
     assert evaluate(plan(service, database, audit), "prod") == []
 
 
 def test_disabled_policies_are_skipped_per_environment() -> None:
-    zonal = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance",
-                           tweak(SQL, {"settings.availabilityType": "ZONAL"}))
+    zonal = stack_resource(
+        DB_URN, "gcp:sql/databaseInstance:DatabaseInstance", tweak(SQL, {"settings.availabilityType": "ZONAL"})
+    )
     assert "reliability-sql-regional" in by_policy(evaluate(plan(zonal), "prod"))
     assert "reliability-sql-regional" not in by_policy(evaluate(plan(zonal), "dev"))
 
@@ -59,15 +70,21 @@ def test_unknown_sentinel_is_the_engines() -> None:
 
 
 def test_unknown_inputs_are_not_judged() -> None:
-    service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service",
-                             tweak(SERVICE, {"template.serviceAccount": UNKNOWN, "ingress": UNKNOWN}))
+    service = stack_resource(
+        API_URN,
+        "gcp:cloudrunv2/service:Service",
+        tweak(SERVICE, {"template.serviceAccount": UNKNOWN, "ingress": UNKNOWN}),
+    )
     assert evaluate(plan(service), "staging") == []
 
 
 def test_policy_reading_an_unknown_is_an_advisory_preview_gap(monkeypatch: pytest.MonkeyPatch) -> None:
     naive = ResourceValidationPolicy(
-        name="naive", description="Reads a property without the unknown-aware helpers.",
-        validate=lambda args, report: report(str(args.props["ingress"])), enforcement_level=EnforcementLevel.MANDATORY)
+        name="naive",
+        description="Reads a property without the unknown-aware helpers.",
+        validate=lambda args, report: report(str(args.props["ingress"])),
+        enforcement_level=EnforcementLevel.MANDATORY,
+    )
     monkeypatch.setattr(policy_eval, "all_policies", [naive])
     service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service", {"ingress": UNKNOWN})
     [gap] = evaluate(plan(service), "dev", raw_config={})
@@ -77,17 +94,21 @@ def test_policy_reading_an_unknown_is_an_advisory_preview_gap(monkeypatch: pytes
 
 def test_numbers_reach_policies_as_the_engine_sends_them(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
-    probe = ResourceValidationPolicy(name="probe", description="Records what it is given.",
-                                     validate=lambda args, report: seen.append(args.props["memorySizeGb"]),
-                                     enforcement_level=EnforcementLevel.ADVISORY)
+    probe = ResourceValidationPolicy(
+        name="probe",
+        description="Records what it is given.",
+        validate=lambda args, report: seen.append(args.props["memorySizeGb"]),
+        enforcement_level=EnforcementLevel.ADVISORY,
+    )
     monkeypatch.setattr(policy_eval, "all_policies", [probe])
     evaluate(plan(stack_resource("urn:r", "gcp:redis/instance:Instance", {"memorySizeGb": 5})), "dev", raw_config={})
     assert seen == [5.0] and isinstance(seen[0], float)  # protobuf Struct numbers are doubles
 
 
 def test_config_all_and_per_policy_levels() -> None:
-    public_db = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance",
-                               tweak(SQL, {"settings.ipConfiguration.ipv4Enabled": True}))
+    public_db = stack_resource(
+        DB_URN, "gcp:sql/databaseInstance:DatabaseInstance", tweak(SQL, {"settings.ipConfiguration.ipv4Enabled": True})
+    )
     found = by_policy(evaluate(plan(public_db), "prod", raw_config={"all": "advisory"}))
     assert found["sql-no-public-ip"]["enforcement"] == "advisory"
     found = by_policy(evaluate(plan(public_db), "prod", raw_config={"sql-no-public-ip": "disabled"}))
@@ -97,14 +118,39 @@ def test_config_all_and_per_policy_levels() -> None:
     assert found["sql-no-public-ip"]["enforcement"] == "mandatory"  # remediate is reported as mandatory
 
 
-@pytest.mark.parametrize("raw_config", [
-    {"no-such-policy": "mandatory"},
-    {"cost-redis-memory": {"maxMemoryGb": "lots"}},
-    {"cost-redis-memory": {"maxMemoryGbb": 2}},
-])
+@pytest.mark.parametrize(
+    "raw_config",
+    [
+        {"no-such-policy": "mandatory"},
+        {"cost-redis-memory": {"maxMemoryGb": "lots"}},
+        {"cost-redis-memory": {"maxMemoryGbb": 2}},
+    ],
+)
 def test_bad_config_is_rejected(raw_config: dict[str, Any]) -> None:
     with pytest.raises(PolicyConfigError):
         evaluate([], "dev", raw_config=raw_config)
+
+
+def test_bad_config_message_names_the_policy_and_property() -> None:
+    with pytest.raises(PolicyConfigError, match=r"^cost-redis-memory.maxMemoryGb: 'lots' is not of type"):
+        evaluate([], "dev", raw_config={"cost-redis-memory": {"maxMemoryGb": "lots"}})
+
+
+def test_config_schemas_are_checked_once_not_per_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each policy's config schema is checked once per process; resolving a pack config again (every plan does it
+    twice) only validates the values. `jsonschema.validate` re-checked all 62 schemas on every call."""
+    checked: list[dict] = []
+    original = policy_eval.jsonschema.Draft202012Validator.check_schema
+    monkeypatch.setattr(
+        policy_eval.jsonschema.Draft202012Validator,
+        "check_schema",
+        classmethod(lambda cls, schema, **kw: (checked.append(schema), original(schema, **kw))[1]),
+    )
+    policy_eval._validator.cache_clear()
+    config = policy_eval.load_pack_config("prod")
+    for _ in range(3):
+        policy_eval.resolve_settings(policy_eval.all_policies, config)
+    assert len(checked) == len(policy_eval.all_policies)
 
 
 def test_stack_usage_feeds_the_budget() -> None:
@@ -124,9 +170,18 @@ def test_stack_policies_see_parents_and_dependencies(monkeypatch: pytest.MonkeyP
         for resource in args.resources:
             links.append((resource.parent.urn if resource.parent else None, [d.urn for d in resource.dependencies]))
 
-    monkeypatch.setattr(policy_eval, "all_policies", [StackValidationPolicy(
-        name="links", description="Records the resource graph.", validate=record,
-        enforcement_level=EnforcementLevel.ADVISORY)])
+    monkeypatch.setattr(
+        policy_eval,
+        "all_policies",
+        [
+            StackValidationPolicy(
+                name="links",
+                description="Records the resource graph.",
+                validate=record,
+                enforcement_level=EnforcementLevel.ADVISORY,
+            )
+        ],
+    )
     parent = {**stack_resource("urn:c", "grid:compute:Service", {}), "custom": False}
     child = {**stack_resource("urn:s", "gcp:cloudrunv2/service:Service", {}, ("urn:c",)), "parent": "urn:c"}
     evaluate(plan(parent, child), "dev", raw_config={})
