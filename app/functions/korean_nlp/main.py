@@ -35,6 +35,11 @@ MAX_KEYWORDS = 10
 NOUN_TAGS = frozenset({"NNG", "NNP"})
 PREFIX = "/fn/korean-nlp"
 
+# The typo and multi-word dictionaries double the load time and memory for corrections this endpoint does not
+# ask for. (bench/coldstart_bench.py times Kiwi alone with these same options, as the part of the cold start that
+# is Kiwi's own.)
+KIWI_OPTIONS = {"load_typo_dict": False, "load_multi_dict": False}
+
 _kiwi: Kiwi | None = None
 _kiwi_lock = threading.Lock()
 
@@ -45,10 +50,8 @@ def analyser() -> Kiwi:
     if _kiwi is None:
         with _kiwi_lock:
             if _kiwi is None:
-                # The typo and multi-word dictionaries double the load time and memory for corrections this
-                # endpoint does not ask for.
                 started = time.perf_counter()
-                kiwi = Kiwi(load_typo_dict=False, load_multi_dict=False)
+                kiwi = Kiwi(**KIWI_OPTIONS)
                 # Kiwi finishes initialising on its first analysis (about a second): do it now, not in a request.
                 kiwi.tokenize("초기화")
                 _kiwi = kiwi
