@@ -231,7 +231,7 @@ def reading(out: dict[str, dict]) -> list[str]:
     ff, kiwi, knlp = out["function floor"]["cpu"], out["Kiwi alone"]["cpu"], out["korean-nlp"]["cpu"]
     sf = out["service floor"]["cpu"]
     return [
-        f"- korean-nlp: Kiwi by itself (a bare `python -c`, no web framework) uses {kiwi:.2f} CPU s, "
+        f"- korean-nlp: Kiwi by itself (a bare `python -c`, no web framework, to its exit) uses {kiwi:.2f} CPU s, "
         f"{kiwi / ff:.1f}x the whole function floor ({ff:.2f} s), so a korean-nlp start, which is the floor plus "
         f"Kiwi, cannot come within 2x of the floor while it loads this model: {knlp:.2f} s = floor + "
         f"{knlp - ff:.2f} s, all of it Kiwi's (its import, reading the 76 MB CoNg model and dictionaries, and the "
