@@ -422,12 +422,13 @@ def _errors(r: dict) -> str:
 
 def write_section(path: Path, section: str) -> None:
     """Replace (or append) only this benchmark's section; other sections belong to other benchmarks."""
+    heading = section.split("\n", 1)[0]  # the section's own "## ..." line (other benchmarks reuse this function)
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
+    start = text.find(heading)
     if start == -1:
         text = text.rstrip() + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(SECTION))
+        end = text.find("\n## ", start + len(heading))
         text = text[:start] + section.rstrip() + "\n" + (text[end:] if end != -1 else "")
     path.write_text(text.rstrip() + "\n")
 

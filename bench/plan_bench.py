@@ -4,13 +4,14 @@ The floor is what any offline plan must pay: starting Python and importing the p
 program touches. Both are measured in fresh processes, alternating, in the same run; the report gives the
 median of N runs each and the ratio (goal: plan within 1.3x of the floor).
 
-    .venv/bin/python bench/plan_bench.py [--runs 7] [--stack prod]
+    .venv/bin/python bench/plan_bench.py [--runs 7] [--stack prod] [--phases] [--also dev staging prod]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,9 +35,9 @@ def resource_classes(stack: str) -> list[str]:
         check=True,
     ).stdout
     classes = set()
-    for resource in json.loads(out)["resources"]:
-        package, module, name = resource["type"].split(":")
-        if package in ("gcp", "random") and resource["custom"]:
+    for planned in json.loads(out)["resources"]:
+        package, module, name = planned["type"].split(":")
+        if package in ("gcp", "random") and planned["custom"]:
             prefix = "pulumi_gcp" if package == "gcp" else "pulumi_random"
             classes.add(f"{prefix}.{module.split('/')[0]}.{name}" if package == "gcp" else f"{prefix}.{name}")
     return sorted(classes)
@@ -81,16 +82,26 @@ def breakdown(stack: str, classes: list[str], runs: int) -> dict[str, float]:
     return {key: round(statistics.median(s[key] for s in samples), 3) for key in samples[0]}
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run of ``argv``.
+
+    The CPU time does not include waiting for a core, so its ratio holds on a machine shared with other jobs,
+    where the wall time stretches with their load.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--stack", default="prod")
+    parser.add_argument("--phases", action="store_true", help="also time each phase in one process")
+    parser.add_argument("--also", nargs="*", default=[], metavar="STACK", help="plan these alone and in one process")
     args = parser.parse_args()
     classes = resource_classes(args.stack)
     floor_cmd = [sys.executable, "-c", "import pulumi, pulumi_gcp, pulumi_random; " + "; ".join(classes)]
@@ -100,8 +111,15 @@ def main() -> None:
     for _ in range(args.runs):
         floors.append(timed(floor_cmd))
         plans.append(timed(plan_cmd))
-    floor, plan = statistics.median(floors), statistics.median(plans)
-    phases = breakdown(args.stack, classes, args.runs)
+    floor, plan = statistics.median(w for w, _ in floors), statistics.median(w for w, _ in plans)
+    floor_cpu, plan_cpu = statistics.median(c for _, c in floors), statistics.median(c for _, c in plans)
+    many: dict[str, float] = {}
+    if args.also:  # several stacks in one process against each planned alone (CPU seconds, one run each)
+        many["alone_cpu_s"] = round(sum(timed([*plan_cmd[:-3], "--stack", s, "--json"])[1] for s in args.also), 3)
+        many["one_process_cpu_s"] = round(
+            timed([*plan_cmd[:-3], *(a for s in args.also for a in ("--stack", s)), "--json"])[1], 3
+        )
+    phases = breakdown(args.stack, classes, args.runs) if args.phases else {}
     print(
         json.dumps(
             {
@@ -111,12 +129,11 @@ def main() -> None:
                 "import_floor_s": round(floor, 3),
                 "plan_s": round(plan, 3),
                 "ratio": round(plan / floor, 2),
+                "import_floor_cpu_s": round(floor_cpu, 3),
+                "plan_cpu_s": round(plan_cpu, 3),
+                "cpu_ratio": round(plan_cpu / floor_cpu, 2),
+                "several_stacks": many,
                 "phases_s": phases,
-                "resource_half_ratio": round(
-                    (phases["provider_imports"] + phases["grid_imports"] + phases["config"] + phases["program_run"])
-                    / phases["provider_imports"],
-                    2,
-                ),
             },
             indent=2,
         )

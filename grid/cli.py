@@ -75,6 +75,15 @@ def _stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", "-s", dest="stack_option", metavar="STACK", help="same as the positional STACK")
 
 
+def _stacks(args: argparse.Namespace) -> list[str]:
+    """`grid plan`'s stacks: the positional one and every `--stack`, in order, each once."""
+    given = [args.stack_name] if args.stack_name else []
+    stacks = list(dict.fromkeys(given + list(args.stack_option or [])))
+    if not stacks:
+        raise UsageError("name a stack: `grid plan --stack dev` (or staging, prod)")
+    return stacks
+
+
 def _stack(args: argparse.Namespace) -> str:
     stack = args.stack_option or args.stack_name
     if not stack:
@@ -122,7 +131,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     plan = commands.add_parser("plan", help="offline plan: resources, policy verdicts and monthly cost")
-    _stack_arguments(plan)
+    plan.add_argument("stack_name", nargs="?", metavar="STACK", help="stack name: selects Pulumi.STACK.yaml")
+    plan.add_argument(
+        "--stack",
+        "-s",
+        dest="stack_option",
+        action="append",
+        metavar="STACK",
+        help="same as the positional STACK; repeat it to plan several stacks in one process (imports paid once)",
+    )
     plan.add_argument(
         "--json", action="store_true", help="print the machine-readable plan (grid/schemas/plan.schema.json)"
     )
@@ -246,6 +263,9 @@ def _plan(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else (args.format or "text")
     if args.json and args.format not in (None, "json"):
         raise UsageError(f"--json and --format {args.format} ask for two formats; give one")
+    stacks = _stacks(args)
+    if len(stacks) > 1:
+        return _plan_many(stacks, fmt, args)
     base = None
     if args.diff:
         from grid.cost import load_plan
@@ -254,12 +274,9 @@ def _plan(args: argparse.Namespace) -> int:
     from grid.terminal import progress
 
     project = args.project or project_here()
-    with progress(f"Planning {_stack(args)} offline…"):
-        plan = make_plan(_stack(args), project=project)
-    for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
-        from grid.terminal import warn
-
-        warn(f"grid: warning: {warning}")
+    with progress(f"Planning {stacks[0]} offline…"):
+        plan = make_plan(stacks[0], project=project)
+    _warn(plan)
     diff = None
     if base is not None:
         from grid.plandiff import diff_plans
@@ -270,6 +287,44 @@ def _plan(args: argparse.Namespace) -> int:
     if output:
         print(output)
     return 1 if plan.mandatory else 0
+
+
+def _warn(plan: Plan) -> None:
+    from grid.terminal import warn
+
+    for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
+        warn(f"grid: warning: {warning}")
+
+
+def _plan_many(stacks: list[str], fmt: str, args: argparse.Namespace) -> int:
+    """Several stacks in one process, for CI: the provider and program imports are paid once, not per stack.
+
+    `--json` prints one object, stack name -> that stack's plan document (each as `grid plan STACK --json` prints
+    it); text prints each report under a `== STACK ==` heading. Exit 1 if any stack has a mandatory violation.
+    """
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format {fmt} draws one stack; plan several stacks with text or --json")
+    if args.diff:
+        raise UsageError("--diff compares one stack with a saved plan; name one stack")
+    from grid.plan import make_plan, project_here
+    from grid.terminal import progress
+
+    project = args.project or project_here()
+    plans = {}
+    for stack in stacks:  # all planned before anything is printed: a bad stack file fails with nothing half-done
+        with progress(f"Planning {stack} offline…"):
+            plans[stack] = make_plan(stack, project=project)
+    for plan in plans.values():
+        _warn(plan)
+    if fmt == "json":
+        _print_json({stack: plan.to_json() for stack, plan in plans.items()})
+    else:
+        for stack, plan in plans.items():
+            print(f"== {stack} ==")
+            output = _text(plan, None, project)
+            if output:
+                print(output)
+    return 1 if any(plan.mandatory for plan in plans.values()) else 0
 
 
 def _cost(args: argparse.Namespace) -> int:

@@ -15,7 +15,13 @@ PACK_NAME = "grid-policies"
 # Every policy sets its own level; this is only the pack-wide fallback the engine would use.
 DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
 
-all_policies: list[Policy] = [*security.POLICIES, *deploy.POLICIES, *reliability.POLICIES, *operations.POLICIES, *cost.POLICIES]
+all_policies: list[Policy] = [
+    *security.POLICIES,
+    *deploy.POLICIES,
+    *reliability.POLICIES,
+    *operations.POLICIES,
+    *cost.POLICIES,
+]
 
 
 def pack_version() -> str:

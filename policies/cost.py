@@ -103,15 +103,19 @@ def _run_max_instances(r: Subject) -> Iterator[str]:
 
 
 def _function_max_instances(r: Subject) -> Iterator[str]:
-    problem = _max_instances_problem(get(r.props, "serviceConfig.maxInstanceCount"),
-                                     _number(r.config, "maxInstances"), 100)
+    problem = _max_instances_problem(
+        get(r.props, "serviceConfig.maxInstanceCount"), _number(r.config, "maxInstances"), 100
+    )
     if problem:
         yield problem
 
 
 def _warm_instances(r: Subject) -> Iterator[str]:
-    paths = (("serviceConfig.minInstanceCount",) if r.type == FUNCTION
-             else ("template.scaling.minInstanceCount", "scaling.minInstanceCount"))
+    paths = (
+        ("serviceConfig.minInstanceCount",)
+        if r.type == FUNCTION
+        else ("template.scaling.minInstanceCount", "scaling.minInstanceCount")
+    )
     limit = _number(r.config, "maxMinInstances")
     for path in paths:
         count = as_number(get(r.props, path))
@@ -210,89 +214,184 @@ _BOOL = {"type": "boolean", "default": False}
 _WORKLOADS = (RUN_SERVICE, RUN_JOB, FUNCTION)
 
 POLICIES: list[Policy] = [
-    resource_policy(_cost(
-        "cost-sql-tier", "Cloud SQL tiers are limited to the environment's list and vCPU count.",
-        "Pick a smaller tier (dev: db-f1-micro/db-g1-small) or raise the limit in the environment's config.",
-        price_catalog.SQL_URL,
-        {"allowedTiers": {"type": "array", "items": {"type": "string"},
-                          "default": ["db-f1-micro", "db-g1-small", "db-custom-1-*"]},
-         "maxVcpus": {"type": "number", "minimum": 0, "default": 1}},
-    ), (SQL_INSTANCE,), _sql_tier),
-    resource_policy(_cost(
-        "cost-sql-high-availability", "Cloud SQL HA (REGIONAL) only where the environment allows it.",
-        "Set settings.availabilityType=ZONAL outside production.", price_catalog.SQL_URL,
-        {"allowRegional": _BOOL},
-    ), (SQL_INSTANCE,), _sql_high_availability),
-    resource_policy(_cost(
-        "cost-sql-read-replicas", "Cloud SQL read replicas only where the environment allows them.",
-        "Remove the replica (masterInstanceName) outside production.", price_catalog.SQL_URL,
-        {"allowReplicas": _BOOL},
-    ), (SQL_INSTANCE,), _sql_read_replicas),
-    resource_policy(_cost(
-        "cost-sql-disk-size", "Cloud SQL disks (and their autoresize ceiling) stay under the environment's cap.",
-        "Lower settings.diskSize and set settings.diskAutoresizeLimit.", price_catalog.SQL_URL,
-        {"maxDiskGb": {"type": "number", "minimum": 10, "default": 20}},
-    ), (SQL_INSTANCE,), _sql_disk),
-    resource_policy(_cost(
-        "cost-redis-tier", "Memorystore tiers are limited to the environment's list.",
-        "Use BASIC outside production.", price_catalog.REDIS_URL,
-        {"allowedTiers": {"type": "array", "items": {"type": "string"}, "default": ["BASIC"]}},
-    ), (REDIS_INSTANCE,), _redis_tier),
-    resource_policy(_cost(
-        "cost-redis-memory", "Memorystore capacity stays under the environment's cap.",
-        "Lower memorySizeGb; the in-process L1 cache absorbs most reads.", price_catalog.REDIS_URL,
-        {"maxMemoryGb": {"type": "number", "minimum": 1, "default": 1}},
-    ), (REDIS_INSTANCE,), _redis_memory),
-    resource_policy(_cost(
-        "cost-run-max-instances", "Cloud Run services must set max instances, within the environment's cap.",
-        "Set template.scaling.maxInstanceCount.", price_catalog.RUN_URL,
-        {"maxInstances": {"type": "integer", "minimum": 1, "default": 3}},
-    ), (RUN_SERVICE,), _run_max_instances),
-    resource_policy(_cost(
-        "cost-function-max-instances", "Cloud Functions must set max instances, within the environment's cap.",
-        "Set serviceConfig.maxInstanceCount.", price_catalog.RUN_URL,
-        {"maxInstances": {"type": "integer", "minimum": 1, "default": 5}},
-    ), (FUNCTION,), _function_max_instances),
-    resource_policy(_cost(
-        "cost-warm-instances", "Minimum (always-warm) instances are capped per environment (0 in dev).",
-        "Lower minInstanceCount; scale to zero outside production.", price_catalog.RUN_URL,
-        {"maxMinInstances": {"type": "integer", "minimum": 0, "default": 0}},
-    ), (RUN_SERVICE, FUNCTION), _warm_instances),
-    resource_policy(_cost(
-        "cost-gpu", "GPUs only where the environment allows them, and at most `maxGpus` per instance.",
-        "Remove the nvidia.com/gpu limit and nodeSelector.accelerator outside production.", price_catalog.RUN_URL,
-        {"allowGpu": _BOOL, "maxGpus": {"type": "integer", "minimum": 0, "default": 1}},
-    ), (RUN_SERVICE, RUN_JOB), _gpus),
-    resource_policy(_cost(
-        "cost-cpu-always-allocated", "Instance-based billing (cpuIdle=false) only where the environment allows it.",
-        "Set resources.cpuIdle=true so CPU is billed only while serving requests.", price_catalog.RUN_URL,
-        {"allowAlwaysAllocated": _BOOL},
-    ), (RUN_SERVICE,), _cpu_always_allocated),
-    resource_policy(_cost(
-        "cost-instance-size", "Serverless instance CPU and memory stay under the environment's caps.",
-        "Lower resources.limits (Cloud Run) or availableCpu/availableMemory (functions).", price_catalog.RUN_URL,
-        {"maxCpu": {"type": "number", "minimum": 0, "default": 1},
-         "maxMemoryGib": {"type": "number", "minimum": 0, "default": 1}},
-    ), _WORKLOADS, _instance_size),
-    resource_policy(_cost(
-        "cost-vpc-connector", "Serverless VPC connectors use small machines and few instances.",
-        "Prefer Direct VPC egress; otherwise machineType e2-micro, minInstances 2, a low maxInstances.",
-        price_catalog.COMPUTE_URL,
-        {"allowedMachineTypes": {"type": "array", "items": {"type": "string"}, "default": ["e2-micro", "f1-micro"]},
-         "maxInstances": {"type": "integer", "minimum": 3, "default": 3},
-         "maxMinInstances": {"type": "integer", "minimum": 2, "default": 2}},
-    ), (VPC_CONNECTOR,), _vpc_connector),
-    resource_policy(_cost(
-        "cost-cloud-armor-enterprise", "Cloud Armor Enterprise only where the environment allows it.",
-        "Keep cloudArmorTier=CA_STANDARD.", price_catalog.ARMOR_URL,
-        {"allowEnterprise": _BOOL},
-    ), (CLOUD_ARMOR_TIER,), _cloud_armor_enterprise),
+    resource_policy(
+        _cost(
+            "cost-sql-tier",
+            "Cloud SQL tiers are limited to the environment's list and vCPU count.",
+            "Pick a smaller tier (dev: db-f1-micro/db-g1-small) or raise the limit in the environment's config.",
+            price_catalog.SQL_URL,
+            {
+                "allowedTiers": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": ["db-f1-micro", "db-g1-small", "db-custom-1-*"],
+                },
+                "maxVcpus": {"type": "number", "minimum": 0, "default": 1},
+            },
+        ),
+        (SQL_INSTANCE,),
+        _sql_tier,
+    ),
+    resource_policy(
+        _cost(
+            "cost-sql-high-availability",
+            "Cloud SQL HA (REGIONAL) only where the environment allows it.",
+            "Set settings.availabilityType=ZONAL outside production.",
+            price_catalog.SQL_URL,
+            {"allowRegional": _BOOL},
+        ),
+        (SQL_INSTANCE,),
+        _sql_high_availability,
+    ),
+    resource_policy(
+        _cost(
+            "cost-sql-read-replicas",
+            "Cloud SQL read replicas only where the environment allows them.",
+            "Remove the replica (masterInstanceName) outside production.",
+            price_catalog.SQL_URL,
+            {"allowReplicas": _BOOL},
+        ),
+        (SQL_INSTANCE,),
+        _sql_read_replicas,
+    ),
+    resource_policy(
+        _cost(
+            "cost-sql-disk-size",
+            "Cloud SQL disks (and their autoresize ceiling) stay under the environment's cap.",
+            "Lower settings.diskSize and set settings.diskAutoresizeLimit.",
+            price_catalog.SQL_URL,
+            {"maxDiskGb": {"type": "number", "minimum": 10, "default": 20}},
+        ),
+        (SQL_INSTANCE,),
+        _sql_disk,
+    ),
+    resource_policy(
+        _cost(
+            "cost-redis-tier",
+            "Memorystore tiers are limited to the environment's list.",
+            "Use BASIC outside production.",
+            price_catalog.REDIS_URL,
+            {"allowedTiers": {"type": "array", "items": {"type": "string"}, "default": ["BASIC"]}},
+        ),
+        (REDIS_INSTANCE,),
+        _redis_tier,
+    ),
+    resource_policy(
+        _cost(
+            "cost-redis-memory",
+            "Memorystore capacity stays under the environment's cap.",
+            "Lower memorySizeGb; the in-process L1 cache absorbs most reads.",
+            price_catalog.REDIS_URL,
+            {"maxMemoryGb": {"type": "number", "minimum": 1, "default": 1}},
+        ),
+        (REDIS_INSTANCE,),
+        _redis_memory,
+    ),
+    resource_policy(
+        _cost(
+            "cost-run-max-instances",
+            "Cloud Run services must set max instances, within the environment's cap.",
+            "Set template.scaling.maxInstanceCount.",
+            price_catalog.RUN_URL,
+            {"maxInstances": {"type": "integer", "minimum": 1, "default": 3}},
+        ),
+        (RUN_SERVICE,),
+        _run_max_instances,
+    ),
+    resource_policy(
+        _cost(
+            "cost-function-max-instances",
+            "Cloud Functions must set max instances, within the environment's cap.",
+            "Set serviceConfig.maxInstanceCount.",
+            price_catalog.RUN_URL,
+            {"maxInstances": {"type": "integer", "minimum": 1, "default": 5}},
+        ),
+        (FUNCTION,),
+        _function_max_instances,
+    ),
+    resource_policy(
+        _cost(
+            "cost-warm-instances",
+            "Minimum (always-warm) instances are capped per environment (0 in dev).",
+            "Lower minInstanceCount; scale to zero outside production.",
+            price_catalog.RUN_URL,
+            {"maxMinInstances": {"type": "integer", "minimum": 0, "default": 0}},
+        ),
+        (RUN_SERVICE, FUNCTION),
+        _warm_instances,
+    ),
+    resource_policy(
+        _cost(
+            "cost-gpu",
+            "GPUs only where the environment allows them, and at most `maxGpus` per instance.",
+            "Remove the nvidia.com/gpu limit and nodeSelector.accelerator outside production.",
+            price_catalog.RUN_URL,
+            {"allowGpu": _BOOL, "maxGpus": {"type": "integer", "minimum": 0, "default": 1}},
+        ),
+        (RUN_SERVICE, RUN_JOB),
+        _gpus,
+    ),
+    resource_policy(
+        _cost(
+            "cost-cpu-always-allocated",
+            "Instance-based billing (cpuIdle=false) only where the environment allows it.",
+            "Set resources.cpuIdle=true so CPU is billed only while serving requests.",
+            price_catalog.RUN_URL,
+            {"allowAlwaysAllocated": _BOOL},
+        ),
+        (RUN_SERVICE,),
+        _cpu_always_allocated,
+    ),
+    resource_policy(
+        _cost(
+            "cost-instance-size",
+            "Serverless instance CPU and memory stay under the environment's caps.",
+            "Lower resources.limits (Cloud Run) or availableCpu/availableMemory (functions).",
+            price_catalog.RUN_URL,
+            {
+                "maxCpu": {"type": "number", "minimum": 0, "default": 1},
+                "maxMemoryGib": {"type": "number", "minimum": 0, "default": 1},
+            },
+        ),
+        _WORKLOADS,
+        _instance_size,
+    ),
+    resource_policy(
+        _cost(
+            "cost-vpc-connector",
+            "Serverless VPC connectors use small machines and few instances.",
+            "Prefer Direct VPC egress; otherwise machineType e2-micro, minInstances 2, a low maxInstances.",
+            price_catalog.COMPUTE_URL,
+            {
+                "allowedMachineTypes": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": ["e2-micro", "f1-micro"],
+                },
+                "maxInstances": {"type": "integer", "minimum": 3, "default": 3},
+                "maxMinInstances": {"type": "integer", "minimum": 2, "default": 2},
+            },
+        ),
+        (VPC_CONNECTOR,),
+        _vpc_connector,
+    ),
+    resource_policy(
+        _cost(
+            "cost-cloud-armor-enterprise",
+            "Cloud Armor Enterprise only where the environment allows it.",
+            "Keep cloudArmorTier=CA_STANDARD.",
+            price_catalog.ARMOR_URL,
+            {"allowEnterprise": _BOOL},
+        ),
+        (CLOUD_ARMOR_TIER,),
+        _cloud_armor_enterprise,
+    ),
     stack_policy(
         Meta(
             name="cost-monthly-budget",
             description="The stack's estimated monthly list price stays within the environment's budget.",
             remediation="Shrink the largest resources named in the message, or raise maxMonthlyUsd in "
-                        "policies/config/<environment>.json with a reason.",
+            "policies/config/<environment>.json with a reason.",
             sources=(google_doc("https://cloud.google.com/pricing/list", "pricing-list"),),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.HIGH,

@@ -472,8 +472,6 @@ def price_api_gateway(props: Mapping[str, Any], usage: Usage) -> Estimate:
     )
 
 
-
-
 # --- Platform services ----------------------------------------------------------------------
 
 

@@ -26,12 +26,21 @@ def tree_files(paths: Sequence[Path], root: Path) -> list[Path]:
     return out
 
 
+# (root, every file with its mtime and size) -> digest. A process that plans several stacks (`grid plan --stack dev
+# --stack prod`, a test session) hashes each unchanged tree once; the ai tree holds the ~90 MB exported model.
+_tree_hashes: dict[tuple, str] = {}
+
+
 def tree_hash(paths: Sequence[Path], root: Path) -> str:
     """Hash of every file under ``paths`` (relative names and bytes): the image tag changes iff the code does."""
-    digest = hashlib.sha256()
-    for file in tree_files(paths, root):
-        digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
+    files = tree_files(paths, root)
+    key = (str(root), *((str(f), st.st_mtime_ns, st.st_size) for f in files for st in (f.stat(),)))
+    if key not in _tree_hashes:
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+        _tree_hashes[key] = digest.hexdigest()
+    return _tree_hashes[key]
 
 
 _COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?!--from)(?:--\S+\s+)*(.+?)\s+\S+\s*$", re.IGNORECASE | re.MULTILINE)

@@ -25,20 +25,25 @@ def _scheduler_authenticated(r: Subject) -> Iterator[str]:
 
 
 POLICIES: list[Policy] = [
-    not_public_policy("secret-iam-not-public", "Access to a Secret Manager secret", SECRET_IAM,
-                      (google_doc("https://cloud.google.com/secret-manager/docs/access-control", "secret-iam"),)),
-    not_public_policy("pubsub-iam-not-public", "Access to a Pub/Sub topic or subscription", PUBSUB_IAM,
-                      (checkov("CKV_GCP_99"),)),
-    not_public_policy("registry-iam-not-public", "Access to an Artifact Registry repository", REGISTRY_IAM,
-                      (checkov("CKV_GCP_101"),)),
+    not_public_policy(
+        "secret-iam-not-public",
+        "Access to a Secret Manager secret",
+        SECRET_IAM,
+        (google_doc("https://cloud.google.com/secret-manager/docs/access-control", "secret-iam"),),
+    ),
+    not_public_policy(
+        "pubsub-iam-not-public", "Access to a Pub/Sub topic or subscription", PUBSUB_IAM, (checkov("CKV_GCP_99"),)
+    ),
+    not_public_policy(
+        "registry-iam-not-public", "Access to an Artifact Registry repository", REGISTRY_IAM, (checkov("CKV_GCP_101"),)
+    ),
     resource_policy(
         Meta(
             name="pubsub-push-authenticated",
             description="Pub/Sub push subscriptions must authenticate with an OIDC token.",
             remediation="Set pushConfig.oidcToken.serviceAccountEmail to a service account that holds "
-                        "roles/run.invoker on the target only.",
-            sources=(google_doc("https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions",
-                                "push-auth"),),
+            "roles/run.invoker on the target only.",
+            sources=(google_doc("https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions", "push-auth"),),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         (PUBSUB_SUBSCRIPTION,),

@@ -13,8 +13,15 @@ from policies.rule import Meta, Subject, checkov, cis, google_doc, resource_poli
 
 _OPEN_RANGES = frozenset({"0.0.0.0/0", "::/0"})
 # Proxy-only and PSC subnets carry no VM traffic: flow logs and Private Google Access do not apply.
-_SPECIAL_PURPOSE_SUBNETS = frozenset({"REGIONAL_MANAGED_PROXY", "GLOBAL_MANAGED_PROXY", "PRIVATE_SERVICE_CONNECT",
-                                      "INTERNAL_HTTPS_LOAD_BALANCER", "PRIVATE_NAT"})
+_SPECIAL_PURPOSE_SUBNETS = frozenset(
+    {
+        "REGIONAL_MANAGED_PROXY",
+        "GLOBAL_MANAGED_PROXY",
+        "PRIVATE_SERVICE_CONNECT",
+        "INTERNAL_HTTPS_LOAD_BALANCER",
+        "PRIVATE_NAT",
+    }
+)
 _EXTERNAL_SCHEMES = frozenset({"EXTERNAL", "EXTERNAL_MANAGED"})
 
 
@@ -119,8 +126,7 @@ POLICIES: list[Policy] = [
             name="network-custom-subnets",
             description="VPC networks must be custom-mode (no automatic subnets in every region).",
             remediation="Set autoCreateSubnetworks=false and declare the subnets Grid needs.",
-            sources=(cis("3.1"), google_doc("https://cloud.google.com/vpc/docs/vpc#subnet-ranges",
-                                            "auto-mode-vpc")),
+            sources=(cis("3.1"), google_doc("https://cloud.google.com/vpc/docs/vpc#subnet-ranges", "auto-mode-vpc")),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.MEDIUM,
         ),
@@ -132,8 +138,10 @@ POLICIES: list[Policy] = [
             name="subnet-private-google-access",
             description="Subnets must enable Private Google Access.",
             remediation="Set privateIpGoogleAccess=true.",
-            sources=(checkov("CKV_GCP_74"),
-                     google_doc("https://cloud.google.com/vpc/docs/private-google-access", "pga")),
+            sources=(
+                checkov("CKV_GCP_74"),
+                google_doc("https://cloud.google.com/vpc/docs/private-google-access", "pga"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.MEDIUM,
         ),
@@ -145,7 +153,7 @@ POLICIES: list[Policy] = [
             name="subnet-flow-logs",
             description="Subnets must have VPC flow logs enabled.",
             remediation="Set logConfig (e.g. aggregationInterval INTERVAL_5_SEC, flowSampling 0.5, "
-                        "metadata INCLUDE_ALL_METADATA).",
+            "metadata INCLUDE_ALL_METADATA).",
             sources=(cis("3.8"), checkov("CKV_GCP_26")),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.MEDIUM,
@@ -170,8 +178,10 @@ POLICIES: list[Policy] = [
             name="https-proxy-ssl-policy",
             description="HTTPS proxies must reference an SSL policy instead of Google's permissive default.",
             remediation="Create a gcp.compute.SSLPolicy (TLS_1_2, MODERN) and set sslPolicy on the proxy.",
-            sources=(cis("3.9"), google_doc("https://cloud.google.com/load-balancing/docs/ssl-policies-concepts",
-                                            "ssl-policies")),
+            sources=(
+                cis("3.9"),
+                google_doc("https://cloud.google.com/load-balancing/docs/ssl-policies-concepts", "ssl-policies"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         (TARGET_HTTPS_PROXY,),

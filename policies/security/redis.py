@@ -38,9 +38,11 @@ POLICIES: list[Policy] = [
             name="redis-auth-enabled",
             description="Memorystore for Redis instances must require AUTH.",
             remediation="Set authEnabled=true and give clients the AUTH string through Secret Manager "
-                        "(changing it replaces the instance).",
-            sources=(checkov("CKV_GCP_95"),
-                     google_doc("https://cloud.google.com/memorystore/docs/redis/about-redis-auth", "redis-auth")),
+            "(changing it replaces the instance).",
+            sources=(
+                checkov("CKV_GCP_95"),
+                google_doc("https://cloud.google.com/memorystore/docs/redis/about-redis-auth", "redis-auth"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         _TYPES,
@@ -51,10 +53,14 @@ POLICIES: list[Policy] = [
             name="redis-transit-encryption",
             description="Memorystore for Redis instances must encrypt traffic in transit (TLS).",
             remediation="Set transitEncryptionMode=SERVER_AUTHENTICATION and trust the instance's server CA "
-                        "in clients (changing it replaces the instance).",
-            sources=(checkov("CKV_GCP_97"),
-                     google_doc("https://cloud.google.com/memorystore/docs/redis/about-in-transit-encryption",
-                                "in-transit-encryption")),
+            "in clients (changing it replaces the instance).",
+            sources=(
+                checkov("CKV_GCP_97"),
+                google_doc(
+                    "https://cloud.google.com/memorystore/docs/redis/about-in-transit-encryption",
+                    "in-transit-encryption",
+                ),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         _TYPES,
@@ -65,8 +71,7 @@ POLICIES: list[Policy] = [
             name="redis-private-connectivity",
             description="Memorystore for Redis must be reached through private services access on Grid's VPC.",
             remediation="Set connectMode=PRIVATE_SERVICE_ACCESS and authorizedNetwork to the VPC id.",
-            sources=(google_doc("https://cloud.google.com/memorystore/docs/redis/networking",
-                                "redis-networking"),),
+            sources=(google_doc("https://cloud.google.com/memorystore/docs/redis/networking", "redis-networking"),),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.MEDIUM,
         ),

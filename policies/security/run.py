@@ -35,8 +35,9 @@ from policies.rule import (
 )
 
 _WORKLOADS = (RUN_SERVICE, RUN_JOB, FUNCTION)
-_SECRET_WORDS = frozenset({"PASSWORD", "PASSWD", "PWD", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIAL",
-                           "CREDENTIALS", "PRIVATE"})
+_SECRET_WORDS = frozenset(
+    {"PASSWORD", "PASSWD", "PWD", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PRIVATE"}
+)
 # scheme://user:password@host — a connection string with credentials inlined.
 _CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]+:[^/@\s]+@", re.IGNORECASE)
 # A Pulumi secret in a plain env var is plaintext too, but the engine hands policies secrets already unwrapped:
@@ -181,8 +182,13 @@ def _invoker_not_public(s: StackSubject) -> Iterator[tuple[str | None, str]]:
             if target is None:
                 yield resource.urn, f"{member} is granted {role} on a workload that is not in this stack"
             elif ingress_restricted(target.type, target.props) is False:
-                yield resource.urn, (f"{member} is granted {role} on {target.name}, whose ingress is open: "
-                                     "anyone on the internet can call it directly, bypassing Cloud Armor")
+                yield (
+                    resource.urn,
+                    (
+                        f"{member} is granted {role} on {target.name}, whose ingress is open: "
+                        "anyone on the internet can call it directly, bypassing Cloud Armor"
+                    ),
+                )
 
 
 POLICIES: list[Policy] = [
@@ -190,12 +196,13 @@ POLICIES: list[Policy] = [
         Meta(
             name="workload-no-plaintext-secrets",
             description="Cloud Run and Cloud Functions must read secrets from Secret Manager, "
-                        "not plain environment values.",
+            "not plain environment values.",
             remediation="Store the value in Secret Manager and reference it with env.valueSource.secretKeyRef "
-                        "(Cloud Run) or serviceConfig.secretEnvironmentVariables (functions).",
-            sources=(google_doc("https://cloud.google.com/run/docs/configuring/services/secrets",
-                                "run-secrets"),
-                     google_doc("https://cloud.google.com/functions/docs/configuring/secrets", "function-secrets")),
+            "(Cloud Run) or serviceConfig.secretEnvironmentVariables (functions).",
+            sources=(
+                google_doc("https://cloud.google.com/run/docs/configuring/services/secrets", "run-secrets"),
+                google_doc("https://cloud.google.com/functions/docs/configuring/secrets", "function-secrets"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.CRITICAL,
         ),
@@ -206,12 +213,11 @@ POLICIES: list[Policy] = [
         Meta(
             name="datastore-url-is-secret",
             description="DATABASE_URL and REDIS_URL (Cloud SQL's and Memorystore's, or an external Postgres's "
-                        "and Redis's such as Supabase and Upstash) come from Secret Manager, never a plain value.",
+            "and Redis's such as Supabase and Upstash) come from Secret Manager, never a plain value.",
             remediation="Reference the URL's Secret Manager secret (env.valueSource.secretKeyRef, or "
-                        "serviceConfig.secretEnvironmentVariables for functions); for an external store set the URL "
-                        "with `pulumi config set --secret` and name that key in grid:database/grid:cache.external.",
-            sources=(google_doc("https://cloud.google.com/run/docs/configuring/services/secrets",
-                                "run-secrets"),),
+            "serviceConfig.secretEnvironmentVariables for functions); for an external store set the URL "
+            "with `pulumi config set --secret` and name that key in grid:database/grid:cache.external.",
+            sources=(google_doc("https://cloud.google.com/run/docs/configuring/services/secrets", "run-secrets"),),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.CRITICAL,
         ),
@@ -222,11 +228,13 @@ POLICIES: list[Policy] = [
         Meta(
             name="workload-dedicated-service-account",
             description="Every Cloud Run service, job and function runs as its own service account, "
-                        "never the default compute account.",
+            "never the default compute account.",
             remediation="Create a service account per workload, grant it only what it needs, and set "
-                        "template.serviceAccount (Cloud Run) or serviceConfig.serviceAccountEmail (functions).",
-            sources=(google_doc("https://cloud.google.com/run/docs/securing/service-identity",
-                                "service-identity"), checkov("CKV_GCP_30")),
+            "template.serviceAccount (Cloud Run) or serviceConfig.serviceAccountEmail (functions).",
+            sources=(
+                google_doc("https://cloud.google.com/run/docs/securing/service-identity", "service-identity"),
+                checkov("CKV_GCP_30"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         _WORKLOADS,
@@ -236,12 +244,14 @@ POLICIES: list[Policy] = [
         Meta(
             name="serverless-ingress-restricted",
             description="Cloud Run services and functions accept traffic only from the load balancer or "
-                        "inside the VPC (prod).",
+            "inside the VPC (prod).",
             remediation="Set ingress=INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER (Cloud Run) or "
-                        "serviceConfig.ingressSettings=ALLOW_INTERNAL_AND_GCLB (functions) and route "
-                        "through the HTTPS load balancer.",
-            sources=(google_doc("https://cloud.google.com/run/docs/securing/ingress", "run-ingress"),
-                     checkov("CKV_GCP_124")),
+            "serviceConfig.ingressSettings=ALLOW_INTERNAL_AND_GCLB (functions) and route "
+            "through the HTTPS load balancer.",
+            sources=(
+                google_doc("https://cloud.google.com/run/docs/securing/ingress", "run-ingress"),
+                checkov("CKV_GCP_124"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         (RUN_SERVICE, FUNCTION),
@@ -251,11 +261,14 @@ POLICIES: list[Policy] = [
         Meta(
             name="run-invoker-not-public",
             description="allUsers/allAuthenticatedUsers may invoke a Cloud Run service or function only "
-                        "when its ingress is limited to the load balancer.",
+            "when its ingress is limited to the load balancer.",
             remediation="Remove the public invoker grant, or set the service's ingress to "
-                        "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER so public traffic must pass Cloud Armor.",
-            sources=(checkov("CKV_GCP_102"), checkov("CKV_GCP_107"),
-                     google_doc("https://cloud.google.com/run/docs/authenticating/public", "run-public")),
+            "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER so public traffic must pass Cloud Armor.",
+            sources=(
+                checkov("CKV_GCP_102"),
+                checkov("CKV_GCP_107"),
+                google_doc("https://cloud.google.com/run/docs/authenticating/public", "run-public"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.CRITICAL,
         ),
@@ -266,9 +279,10 @@ POLICIES: list[Policy] = [
             name="workload-image-pinned-by-digest",
             description="Cloud Run containers are deployed by immutable digest, not a mutable tag.",
             remediation="Resolve the tag to its digest at build time and deploy image@sha256:<digest>.",
-            sources=(google_doc("https://cloud.google.com/run/docs/deploying#service", "deploy-by-digest"),
-                     google_doc("https://cloud.google.com/binary-authorization/docs/overview",
-                                "binary-authorization")),
+            sources=(
+                google_doc("https://cloud.google.com/run/docs/deploying#service", "deploy-by-digest"),
+                google_doc("https://cloud.google.com/binary-authorization/docs/overview", "binary-authorization"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.MEDIUM,
         ),

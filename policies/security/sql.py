@@ -41,8 +41,10 @@ def _ssl_required(r: Subject) -> Iterator[str]:
     mode = "ALLOW_UNENCRYPTED_AND_ENCRYPTED" if given is None else given
     if is_known(mode) and mode not in _ENCRYPTED_SSL_MODES:
         shown = f"unset (the API's default, {mode})" if given is None else mode
-        yield (f"settings.ipConfiguration.sslMode is {shown}: unencrypted connections are accepted; "
-               f"accepted: {' or '.join(sorted(_ENCRYPTED_SSL_MODES))}")
+        yield (
+            f"settings.ipConfiguration.sslMode is {shown}: unencrypted connections are accepted; "
+            f"accepted: {' or '.join(sorted(_ENCRYPTED_SSL_MODES))}"
+        )
 
 
 def _backups_enabled(r: Subject) -> Iterator[str]:
@@ -80,28 +82,81 @@ class FlagRequirement:
     why: str
 
 
-_SEVERITIES_UP_TO_WARNING = frozenset(
-    {"debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning"}
-)
+_SEVERITIES_UP_TO_WARNING = frozenset({"debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning"})
 
 FLAG_REQUIREMENTS: tuple[FlagRequirement, ...] = (
-    FlagRequirement("sql-log-error-verbosity", "log_error_verbosity", frozenset({"default", "verbose"}),
-                    "default", "6.2.1", None, "TERSE drops the detail needed to investigate errors"),
-    FlagRequirement("sql-log-connections", "log_connections", frozenset({"on"}),
-                    "off", "6.2.2", "CKV_GCP_52", "connection attempts must be auditable"),
-    FlagRequirement("sql-log-disconnections", "log_disconnections", frozenset({"on"}),
-                    "off", "6.2.3", "CKV_GCP_53", "session ends and durations must be auditable"),
-    FlagRequirement("sql-log-statement", "log_statement", frozenset({"ddl", "mod", "all"}),
-                    "none", "6.2.4", "CKV_GCP_111", "schema changes must be logged"),
-    FlagRequirement("sql-log-min-messages", "log_min_messages", _SEVERITIES_UP_TO_WARNING,
-                    "warning", "6.2.5", "CKV_GCP_55", "warnings and worse must reach the log"),
-    FlagRequirement("sql-log-min-error-statement", "log_min_error_statement",
-                    _SEVERITIES_UP_TO_WARNING | {"error"},
-                    "error", "6.2.6", "CKV_GCP_109", "statements that fail must be logged"),
-    FlagRequirement("sql-log-min-duration-statement", "log_min_duration_statement", frozenset({"-1"}),
-                    "-1", "6.2.7", "CKV_GCP_57", "logging statement text by duration can leak sensitive data"),
-    FlagRequirement("sql-pgaudit-enabled", "cloudsql.enable_pgaudit", frozenset({"on"}),
-                    "off", "6.2.8", "CKV_GCP_110", "pgAudit gives centralised, structured audit logs"),
+    FlagRequirement(
+        "sql-log-error-verbosity",
+        "log_error_verbosity",
+        frozenset({"default", "verbose"}),
+        "default",
+        "6.2.1",
+        None,
+        "TERSE drops the detail needed to investigate errors",
+    ),
+    FlagRequirement(
+        "sql-log-connections",
+        "log_connections",
+        frozenset({"on"}),
+        "off",
+        "6.2.2",
+        "CKV_GCP_52",
+        "connection attempts must be auditable",
+    ),
+    FlagRequirement(
+        "sql-log-disconnections",
+        "log_disconnections",
+        frozenset({"on"}),
+        "off",
+        "6.2.3",
+        "CKV_GCP_53",
+        "session ends and durations must be auditable",
+    ),
+    FlagRequirement(
+        "sql-log-statement",
+        "log_statement",
+        frozenset({"ddl", "mod", "all"}),
+        "none",
+        "6.2.4",
+        "CKV_GCP_111",
+        "schema changes must be logged",
+    ),
+    FlagRequirement(
+        "sql-log-min-messages",
+        "log_min_messages",
+        _SEVERITIES_UP_TO_WARNING,
+        "warning",
+        "6.2.5",
+        "CKV_GCP_55",
+        "warnings and worse must reach the log",
+    ),
+    FlagRequirement(
+        "sql-log-min-error-statement",
+        "log_min_error_statement",
+        _SEVERITIES_UP_TO_WARNING | {"error"},
+        "error",
+        "6.2.6",
+        "CKV_GCP_109",
+        "statements that fail must be logged",
+    ),
+    FlagRequirement(
+        "sql-log-min-duration-statement",
+        "log_min_duration_statement",
+        frozenset({"-1"}),
+        "-1",
+        "6.2.7",
+        "CKV_GCP_57",
+        "logging statement text by duration can leak sensitive data",
+    ),
+    FlagRequirement(
+        "sql-pgaudit-enabled",
+        "cloudsql.enable_pgaudit",
+        frozenset({"on"}),
+        "off",
+        "6.2.8",
+        "CKV_GCP_110",
+        "pgAudit gives centralised, structured audit logs",
+    ),
 )
 
 
@@ -119,8 +174,10 @@ def flag_rule(requirement: FlagRequirement):
         value = values[-1] if values else requirement.postgres_default
         if is_known(value) and str(value).lower() not in requirement.allowed:
             shown = "unset, PostgreSQL default " if not values else ""
-            yield (f"database flag {requirement.flag} is {shown}'{value}'; "
-                   f"expected one of {sorted(requirement.allowed)}: {requirement.why}")
+            yield (
+                f"database flag {requirement.flag} is {shown}'{value}'; "
+                f"expected one of {sorted(requirement.allowed)}: {requirement.why}"
+            )
 
     return check
 
@@ -132,8 +189,9 @@ def _flag_policy(requirement: FlagRequirement) -> Policy:
     meta = Meta(
         name=requirement.policy,
         description=f"Cloud SQL PostgreSQL flag {requirement.flag} must be one of {sorted(requirement.allowed)}.",
-        remediation=(f"Add {{name: '{requirement.flag}', value: '{sorted(requirement.allowed)[0]}'}} "
-                     "to settings.databaseFlags."),
+        remediation=(
+            f"Add {{name: '{requirement.flag}', value: '{sorted(requirement.allowed)[0]}'}} to settings.databaseFlags."
+        ),
         sources=tuple(sources),
         severity=Severity.MEDIUM,
     )
@@ -146,7 +204,7 @@ POLICIES: list[Policy] = [
             name="sql-no-public-ip",
             description="Cloud SQL instances must not have a public IPv4 address.",
             remediation="Set settings.ipConfiguration.ipv4Enabled=false and privateNetwork to the VPC "
-                        "(private services access).",
+            "(private services access).",
             sources=(cis("6.6"), checkov("CKV_GCP_60")),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.CRITICAL,
@@ -159,7 +217,7 @@ POLICIES: list[Policy] = [
             name="sql-no-open-authorized-networks",
             description="Cloud SQL authorized networks must not include 0.0.0.0/0.",
             remediation="Remove the 0.0.0.0/0 entry from settings.ipConfiguration.authorizedNetworks; "
-                        "connect through private IP or the Cloud SQL connectors.",
+            "connect through private IP or the Cloud SQL connectors.",
             sources=(cis("6.5"), checkov("CKV_GCP_11")),
             enforcement=EnforcementLevel.MANDATORY,
             severity=Severity.CRITICAL,
@@ -171,12 +229,12 @@ POLICIES: list[Policy] = [
         Meta(
             name="sql-ssl-required",
             description="Cloud SQL must refuse unencrypted connections. Accepts settings.ipConfiguration.sslMode "
-                        "ENCRYPTED_ONLY or TRUSTED_CLIENT_CERTIFICATE_REQUIRED; rejects "
-                        "ALLOW_UNENCRYPTED_AND_ENCRYPTED and an unset sslMode (the API then allows plaintext). "
-                        "It judges the server side only: that clients verify the server is the stack's part "
-                        "(Grid's services use sslmode=verify-ca against the instance's own CA, DATABASE_CA_CERT).",
+            "ENCRYPTED_ONLY or TRUSTED_CLIENT_CERTIFICATE_REQUIRED; rejects "
+            "ALLOW_UNENCRYPTED_AND_ENCRYPTED and an unset sslMode (the API then allows plaintext). "
+            "It judges the server side only: that clients verify the server is the stack's part "
+            "(Grid's services use sslmode=verify-ca against the instance's own CA, DATABASE_CA_CERT).",
             remediation="Set settings.ipConfiguration.sslMode to ENCRYPTED_ONLY "
-                        "(or TRUSTED_CLIENT_CERTIFICATE_REQUIRED to also require client certificates).",
+            "(or TRUSTED_CLIENT_CERTIFICATE_REQUIRED to also require client certificates).",
             sources=(cis("6.4"), checkov("CKV_GCP_6")),
             enforcement=EnforcementLevel.MANDATORY,
         ),
@@ -199,7 +257,7 @@ POLICIES: list[Policy] = [
             name="sql-point-in-time-recovery",
             description="Cloud SQL primary instances must have point-in-time recovery (disabled in dev).",
             remediation="Set settings.backupConfiguration.pointInTimeRecoveryEnabled=true "
-                        "and transactionLogRetentionDays.",
+            "and transactionLogRetentionDays.",
             sources=(google_doc("https://cloud.google.com/sql/docs/postgres/backup-recovery/pitr", "pitr"),),
             enforcement=EnforcementLevel.MANDATORY,
         ),
@@ -209,12 +267,12 @@ POLICIES: list[Policy] = [
     resource_policy(
         Meta(
             name="sql-deletion-protection",
-            description="Cloud SQL instances must be protected from deletion, by Pulumi and by the API "
-                        "(prod only).",
+            description="Cloud SQL instances must be protected from deletion, by Pulumi and by the API (prod only).",
             remediation="Keep deletionProtection=true, set settings.deletionProtectionEnabled=true and "
-                        "protect=True on the resource.",
-            sources=(google_doc("https://cloud.google.com/sql/docs/postgres/deletion-protection",
-                                "deletion-protection"),),
+            "protect=True on the resource.",
+            sources=(
+                google_doc("https://cloud.google.com/sql/docs/postgres/deletion-protection", "deletion-protection"),
+            ),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         _TYPES,

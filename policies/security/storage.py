@@ -40,13 +40,14 @@ POLICIES: list[Policy] = [
             name="bucket-public-access-prevention",
             description="Cloud Storage buckets must enforce public access prevention.",
             remediation="Set publicAccessPrevention='enforced'; serve public assets through the load "
-                        "balancer's backend bucket with CDN instead.",
+            "balancer's backend bucket with CDN instead.",
             sources=(checkov("CKV_GCP_114"), cis("5.1")),
             enforcement=EnforcementLevel.MANDATORY,
         ),
         (BUCKET,),
         _public_access_prevention,
     ),
-    not_public_policy("bucket-iam-not-public", "Access to a Cloud Storage bucket", BUCKET_IAM,
-                      (cis("5.1"), checkov("CKV_GCP_28"))),
+    not_public_policy(
+        "bucket-iam-not-public", "Access to a Cloud Storage bucket", BUCKET_IAM, (cis("5.1"), checkov("CKV_GCP_28"))
+    ),
 ]

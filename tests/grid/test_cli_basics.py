@@ -72,3 +72,25 @@ def test_plan_json_follows_its_schema(stack: str) -> None:
     base["resources"] = base["resources"][1:]
     document["diff"] = diff_plans(base, document)
     jsonschema.validate(document, SCHEMA)
+
+
+def test_several_stacks_plan_in_one_process_as_each_alone(shipped_plans) -> None:
+    """`grid plan --stack dev --stack staging --json`: one object, stack -> the document `grid plan STACK --json`
+    prints, each following the schema; the second stack's plan is not disturbed by the first in the same process."""
+    result = grid("plan", "--stack", "dev", "--stack", "staging", "--json")
+    assert result.returncode == 0, result.stderr
+    documents = json.loads(result.stdout)
+    assert list(documents) == ["dev", "staging"]
+    for stack, document in documents.items():
+        jsonschema.validate(document, SCHEMA)
+        assert document == json.loads(json.dumps(shipped_plans[stack].to_json()))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--format", "dot"], "--format dot draws one stack"), (["--diff", "base.json"], "--diff compares one stack")],
+)
+def test_several_stacks_refuse_a_one_stack_option(extra: list[str], message: str) -> None:
+    result = grid("plan", "dev", "--stack", "prod", *extra)
+    assert result.returncode == 2 and result.stderr.startswith(f"grid: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1 and not result.stdout

@@ -131,6 +131,28 @@ def test_bad_config_is_rejected(raw_config: dict[str, Any]) -> None:
         evaluate([], "dev", raw_config=raw_config)
 
 
+def test_bad_config_message_names_the_policy_and_property() -> None:
+    with pytest.raises(PolicyConfigError, match=r"^cost-redis-memory.maxMemoryGb: 'lots' is not of type"):
+        evaluate([], "dev", raw_config={"cost-redis-memory": {"maxMemoryGb": "lots"}})
+
+
+def test_config_schemas_are_checked_once_not_per_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each policy's config schema is checked once per process; resolving a pack config again (every plan does it
+    twice) only validates the values. `jsonschema.validate` re-checked all 62 schemas on every call."""
+    checked: list[dict] = []
+    original = policy_eval.jsonschema.Draft202012Validator.check_schema
+    monkeypatch.setattr(
+        policy_eval.jsonschema.Draft202012Validator,
+        "check_schema",
+        classmethod(lambda cls, schema, **kw: (checked.append(schema), original(schema, **kw))[1]),
+    )
+    policy_eval._validator.cache_clear()
+    config = policy_eval.load_pack_config("prod")
+    for _ in range(3):
+        policy_eval.resolve_settings(policy_eval.all_policies, config)
+    assert len(checked) == len(policy_eval.all_policies)
+
+
 def test_stack_usage_feeds_the_budget() -> None:
     service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service", SERVICE)
     assert "cost-monthly-budget" not in by_policy(evaluate(plan(service), "dev"))

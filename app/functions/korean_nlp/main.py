@@ -41,6 +41,11 @@ PREFIX = "/fn/korean-nlp"
 # Unauthenticated, so the rate is per client IP (see ClientRate for why it is counted per instance).
 RATE = ClientRate.from_env("ANALYZE_REQUESTS_PER_MINUTE", 60)
 
+# The typo and multi-word dictionaries double the load time and memory for corrections this endpoint does not
+# ask for. (bench/coldstart_bench.py times Kiwi alone with these same options, as the part of the cold start that
+# is Kiwi's own.)
+KIWI_OPTIONS = {"load_typo_dict": False, "load_multi_dict": False}
+
 _kiwi: Kiwi | None = None
 _kiwi_lock = threading.Lock()
 
@@ -51,10 +56,8 @@ def analyser() -> Kiwi:
     if _kiwi is None:
         with _kiwi_lock:
             if _kiwi is None:
-                # The typo and multi-word dictionaries double the load time and memory for corrections this
-                # endpoint does not ask for.
                 started = time.perf_counter()
-                kiwi = Kiwi(load_typo_dict=False, load_multi_dict=False)
+                kiwi = Kiwi(**KIWI_OPTIONS)
                 # Kiwi finishes initialising on its first analysis (about a second): do it now, not in a request.
                 kiwi.tokenize("초기화")
                 _kiwi = kiwi
