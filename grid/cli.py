@@ -75,19 +75,30 @@ def _stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", "-s", dest="stack_option", metavar="STACK", help="same as the positional STACK")
 
 
+def _no_stack(args: argparse.Namespace) -> UsageError:
+    """No stack named: say how, with the stack files the project has (`grid -C bootstrap` has its own)."""
+    from grid.plan import project_here, project_root, project_spec
+    from grid.stackfile import stack_names
+
+    names = stack_names(project_root(project_spec(getattr(args, "project", None) or project_here())))
+    first = names[0] if names else "dev"
+    files = f"; this project's stack files: {', '.join(names)}" if names else ""
+    return UsageError(f"name a stack: `grid {args.command} --stack {first}`{files}")
+
+
 def _stacks(args: argparse.Namespace) -> list[str]:
     """`grid plan`'s stacks: the positional one and every `--stack`, in order, each once."""
     given = [args.stack_name] if args.stack_name else []
     stacks = list(dict.fromkeys(given + list(args.stack_option or [])))
     if not stacks:
-        raise UsageError("name a stack: `grid plan --stack dev` (or staging, prod)")
+        raise _no_stack(args)
     return stacks
 
 
 def _stack(args: argparse.Namespace) -> str:
     stack = args.stack_option or args.stack_name
     if not stack:
-        raise UsageError("name a stack: `grid plan --stack dev` (or staging, prod)")
+        raise _no_stack(args)
     if args.stack_option and args.stack_name and args.stack_option != args.stack_name:
         raise UsageError(f"two different stacks given ({args.stack_name}, {args.stack_option}); name one")
     return str(stack)

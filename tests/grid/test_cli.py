@@ -170,3 +170,17 @@ def test_plan_names_the_secrets_it_could_not_decrypt(project: Path) -> None:
         "does not ask for; planned with placeholders: grid:completionApiKey"
     ]
     assert "Y2lwaGVydGV4dA" not in result.stderr + result.stdout
+
+
+def test_no_stack_names_the_stack_files_of_the_project(capsys) -> None:
+    """Not a fixed "dev (or staging, prod)": the bootstrap project's only stack is `example`, and Grid's own
+    project has dev-external too."""
+    from grid.cli import main
+    from grid.stackfile import stack_names
+    from tests.conftest import REPO_ROOT
+
+    assert main(["plan", "--project", "bootstrap"]) == 2
+    assert "`grid plan --stack example`; this project's stack files: example" in capsys.readouterr().err
+    assert main(["preflight"]) == 2
+    err = capsys.readouterr().err
+    assert "`grid preflight --stack dev`" in err and ", ".join(stack_names(REPO_ROOT)) in err
