@@ -19,7 +19,8 @@ from pydantic.alias_generators import to_camel
 
 from components.backups import BackupExportConfig
 from components.cache import CacheConfig, RedisMaintenanceConfig
-from components.compute.functions import FUNCTION_MEMORY
+from components.compute.functions import FunctionSize
+from components.compute.run import ServiceSize
 from components.database import BackupConfig, DatabaseConfig, SqlMaintenanceConfig
 from components.external import url_problem
 from components.gateway import ArmorConfig, GatewayConfig
@@ -189,40 +190,9 @@ class Routed(_Model):
         return value
 
 
-class ServiceConfig(WorkloadSettings, Routed):
-    """One Cloud Run service: its size and scaling (and, for a service of your own, its source and route)."""
-
-    cpu: float = 1
-    memory: str = "512Mi"
-    min_instances: int = Field(0, ge=0, le=1000)
-    max_instances: int = Field(3, ge=1, le=1000)
-    concurrency: int = Field(80, ge=1, le=1000)
-    cpu_idle: bool = Field(True, description="Bill CPU only during requests (request-based billing).")
-    startup_cpu_boost: bool = True
-    gpu: int = Field(0, ge=0, le=1, description="NVIDIA L4 GPUs (0 or 1).")
-    timeout_seconds: int = Field(
-        60,
-        ge=1,
-        le=gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS,
-        description="Cloud Run's request timeout; it also ends WebSocket streams.",
-    )
-
-    @model_validator(mode="after")
-    def _limits(self) -> ServiceConfig:
-        if self.min_instances > self.max_instances:
-            raise ValueError(
-                f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances}): "
-                "lower minInstances or raise maxInstances"
-            )
-        try:
-            problem = gcp_limits.cloud_run_resources_problem(self.cpu, self.memory, self.gpu)
-        except ValueError as exc:
-            problem = str(exc)
-        if problem:
-            raise ValueError(problem)
-        if self.gpu and self.cpu_idle:
-            raise ValueError("a GPU service needs cpuIdle: false (instance-based billing)")
-        return self
+class ServiceConfig(WorkloadSettings, Routed, ServiceSize):
+    """One Cloud Run service: its size and scaling (the compute component's ServiceSize, which validates them)
+    and, for a service of your own, its source and route."""
 
 
 class JobConfig(WorkloadSettings):
@@ -248,33 +218,12 @@ class JobConfig(WorkloadSettings):
 
 # --- Cloud Functions gen2 -----------------------------------------------------------------------------------
 
-_FUNCTION_MEMORY = FUNCTION_MEMORY  # the component states what Cloud Functions offers
 
-
-class FunctionConfig(WorkloadSettings, Routed):
-    """One Cloud Functions (gen2) function; defaults stay inside the free tier."""
+class FunctionConfig(WorkloadSettings, Routed, FunctionSize):
+    """One Cloud Functions (gen2) function: its size and scaling (the compute component's FunctionSize, which
+    validates them; defaults stay inside the free tier) and, for a function of your own, its source and route."""
 
     entry_point: str | None = Field(None, description="functions-framework target; default: its name, _ for -.")
-    memory: str = Field("256Mi", description="Memory per instance.")
-    timeout_seconds: int = Field(60, ge=1, le=540)
-    min_instances: int = Field(0, ge=0, le=100)
-    max_instances: int = Field(3, ge=1, le=1000, description="Cap: the free-tier guard against runaway scaling.")
-    concurrency: int = Field(1, ge=1, le=1000)
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        if value not in _FUNCTION_MEMORY:
-            raise ValueError(f"must be one of {', '.join(_FUNCTION_MEMORY)} (got {value!r})")
-        return value
-
-    @model_validator(mode="after")
-    def _limits(self) -> FunctionConfig:
-        if self.min_instances > self.max_instances:
-            raise ValueError(f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances})")
-        if self.concurrency > 1 and gcp_limits.memory_mib(self.memory) < 512:
-            raise ValueError("concurrency above 1 needs at least 512Mi (a full vCPU) per instance")
-        return self
 
 
 class _WorkloadMap(RootModel):

@@ -31,7 +31,12 @@ class ServiceSize(ConfigModel):
     cpu_idle: bool = Field(True, description="Bill CPU only during requests (request-based billing).")
     startup_cpu_boost: bool = True
     gpu: int = Field(0, ge=0, le=1, description="NVIDIA L4 GPUs (0 or 1).")
-    timeout_seconds: int = Field(60, ge=1, le=gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS)
+    timeout_seconds: int = Field(
+        60,
+        ge=1,
+        le=gcp_limits.CLOUD_RUN_MAX_TIMEOUT_SECONDS,
+        description="Cloud Run's request timeout; it also ends WebSocket streams.",
+    )
 
     @model_validator(mode="after")
     def _limits(self) -> ServiceSize:

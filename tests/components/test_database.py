@@ -81,6 +81,7 @@ def test_app_user_password_and_url_are_secret_and_readable_only_by_named_workloa
         "grid-prod-auth",
         "grid-prod-migrations",
         "grid-prod-ml-analytics",
+        "grid-prod-scraper",  # the scheduled scraper job reads the database (grid:jobs.scraper.reads)
     ]
     assert all(g.inputs["role"] == "roles/secretmanager.secretAccessor" for g in grants)
     password_secret_grants = [

@@ -68,7 +68,7 @@ def test_behind_the_load_balancer_the_keys_come_through_the_public_hostname_with
 
 def test_behind_api_gateway_services_read_the_forwarded_header_and_admit_only_known_identities(plan) -> None:
     dev = plan("dev")
-    [config] = dev.of_type("gcp:apigateway/apiConfig:ApiConfig")
+    config = dev.one("gcp:apigateway/apiConfig:ApiConfig", "-gw-config")  # the main one (not the keys gateway's)
     [document] = config.inputs["openapiDocuments"]
     spec = json.loads(base64.b64decode(document["document"]["contents"]))
     backends = [op["x-google-backend"] for path in spec["paths"].values() for op in path.values()]
