@@ -15,7 +15,7 @@ import pulumi
 from components.compute import SecretRef
 from components.compute.run import STARTUP_CONNECT_SECONDS
 from stacks.config import BACKGROUND_WORK
-from stacks.workloads import Workload, secret_env_name
+from stacks.workloads import BUNDLED_BY_NAME, Workload, secret_env_name
 
 # The access tokens' `iss` and `aud`: auth signs with them, api/ai and API Gateway check them.
 ACCESS_TOKEN_ISSUER = "grid-auth"
@@ -126,6 +126,10 @@ def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
 def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
     """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
     env = _common(service, src)
+    if (bundled := BUNDLED_BY_NAME.get(service)) is not None and bundled.exports_metrics:
+        # Latency by route, cache lookups (and ai's tokens and queue depth) to Cloud Monitoring: its image has the
+        # exporter, and its account roles/monitoring.metricWriter (stacks/program.py project_roles).
+        env.plain["METRICS_EXPORT"] = "true"
     if service != "migrations":
         env.plain.update({"JWT_ISSUER": ACCESS_TOKEN_ISSUER, "JWT_AUDIENCE": ACCESS_TOKEN_AUDIENCE})
         if src.cors_allowed_origins:
@@ -144,14 +148,7 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
         )
     elif service == "ai":
         _verifying(env, jwks, service)
-        env.plain.update(
-            {
-                "COMPLETION_MODEL": src.completion_model,
-                # Token use, latency by route, cache hits and queue depth to Cloud Monitoring (its image has the
-                # exporter; the account has roles/monitoring.metricWriter, stacks/program.py PROJECT_ROLES).
-                "METRICS_EXPORT": "true",
-            }
-        )
+        env.plain["COMPLETION_MODEL"] = src.completion_model
         if src.ai_push_audience is not None:
             env.plain.update(
                 {
