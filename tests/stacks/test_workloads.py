@@ -63,6 +63,8 @@ def test_a_service_and_a_scheduled_job_added_in_the_stack_file_only(added: Any) 
     assert service.inputs["template"]["serviceAccount"] == "grid-dev-billing@acme-grid-dev.iam.gserviceaccount.com"
     env = {e["name"] for e in service.inputs["template"]["containers"][0]["envs"]}
     assert env == {"ENVIRONMENT", "GOOGLE_CLOUD_PROJECT", "LOG_LEVEL"}  # reads nothing: gets nothing
+    # No METRICS_EXPORT (above) and no custom-metric writing: only the bundled services export app metrics.
+    assert not [r for r in plan.run.resources if r.type == "gcp:projects/iAMMember:IAMMember" and "billing" in r.name]
     image = _named(plan, "docker-build:index:Image", "grid-dev-billing-image-image")
     assert image.inputs["dockerfile"]["location"].endswith("app/billing/Dockerfile")
 
