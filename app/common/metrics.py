@@ -2,7 +2,7 @@
 
 The services record through ``METRICS``; recording is a no-op until ``start_export`` binds it to an
 OpenTelemetry meter whose reader exports to Cloud Monitoring with Google's exporter
-(``opentelemetry-exporter-gcp-monitoring``). That exporter pulls in gRPC and the Monitoring client: +27 MB in
+(``opentelemetry-exporter-gcp-monitoring``). That exporter pulls in gRPC and the Monitoring client: +27-29 MB in
 each service image and seconds of imports (bench/metrics_cost.py, docs/benchmarks.md), so it is imported only
 when METRICS_EXPORT is on, in a thread beside startup (app/common/app.py). Every service image installs it, and
 the stack turns it on for each (gridlib/workloads.py ``exports_metrics``).

@@ -22,8 +22,8 @@ from app.common import app as common_app
 from app.common import metrics
 from app.common.metrics import EXPORTED, METRICS, SERVICES, start_export
 from tests.app.conftest import ServerThread, start_api, start_auth
-from tests.conftest import REPO_ROOT
 from tests.app.monitoring import FakeMonitoring, value
+from tests.conftest import REPO_ROOT
 
 METRICS_ON = {"METRICS_EXPORT": True, "GOOGLE_CLOUD_PROJECT": "grid-test"}
 # What start_export imports (Google's exporter, its resource detector, the Monitoring client and gRPC).
