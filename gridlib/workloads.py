@@ -69,6 +69,10 @@ class Workload:
     timeout is Cloud Run's maximum (stacks/config.py)."""
     settings_class: str | None = None
     """A bundled service's settings class (``module:Class``): its side of the env contract, and the docs."""
+    exports_metrics: bool = False
+    """Its image carries Google's metrics exporter (app/common/metrics.py; a test keeps this in step with the image's
+    requirements.txt): the stack turns METRICS_EXPORT on for it and lets its account write custom metrics. A stack
+    file's own workloads do not get either."""
 
     @property
     def image_name(self) -> str:
@@ -87,6 +91,7 @@ BUNDLED: tuple[Workload, ...] = (
         needs=("migrations",),
         bundled=True,
         settings_class="app.auth.settings:AuthSettings",
+        exports_metrics=True,
         cached=True,  # the JWKS
         user_token=False,
     ),
@@ -102,6 +107,7 @@ BUNDLED: tuple[Workload, ...] = (
         bundled=True,
         streams=True,
         settings_class="app.api.settings:ApiSettings",
+        exports_metrics=True,
     ),
     Workload(
         "ai",
@@ -116,6 +122,7 @@ BUNDLED: tuple[Workload, ...] = (
         bundled=True,
         defaults={"memory": "2Gi"},
         settings_class="app.ai.settings:AiSettings",
+        exports_metrics=True,
     ),
     Workload(
         "korean-nlp",

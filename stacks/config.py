@@ -111,7 +111,7 @@ _RESERVED_ENV = frozenset(
     {"ENVIRONMENT", "GOOGLE_CLOUD_PROJECT", "LOG_LEVEL", "DATABASE_URL", "DB_POOL_MAX_SIZE", "REDIS_URL"}
     | {"REDIS_CA_CERT", "PUBSUB_TOPIC", "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
     | {"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT"}
-    | {"CLOUD_RUN_TASK_COUNT"}
+    | {"CLOUD_RUN_TASK_COUNT", "METRICS_EXPORT"}
     | {secret_env_name(key) for key in SECRET_KEYS}
 )
 # Keys the bundled functions had before the registry (grid:functions.koreanNlp): still read.
@@ -150,6 +150,11 @@ class WorkloadSettings(_Model):
     )
     secrets: list[str] = Field(default_factory=list, description="Config secrets it reads (e.g. completionApiKey).")
     env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (never secrets).")
+    exports_metrics: bool | None = Field(
+        None,
+        description="Its image exports app metrics to Cloud Monitoring: the stack sets METRICS_EXPORT=true and grants "
+        "roles/monitoring.metricWriter. Unset: the bundled services do (their images carry the exporter), others not.",
+    )
 
     @field_validator("source")
     @classmethod
@@ -175,7 +180,9 @@ class WorkloadSettings(_Model):
             if not _ENV_NAME.match(name):
                 raise ValueError(f"env name '{name}' must be UPPER_SNAKE_CASE")
             if name in _RESERVED_ENV:
-                raise ValueError(f"env name '{name}' is set by the platform (from reads/secrets); pick another name")
+                raise ValueError(
+                    f"env name '{name}' is set by the platform (from reads, secrets, exportsMetrics); pick another name"
+                )
         return value
 
 
@@ -311,6 +318,8 @@ def _workload(kind: Kind, name: str, settings: Any) -> Workload:
         "secrets": tuple(dict.fromkeys([*(base.secrets if base else ()), *settings.secrets])),
         "env": tuple(sorted(settings.env.items())),
     }
+    if settings.exports_metrics is not None:
+        common["exports_metrics"] = settings.exports_metrics
     if kind != "job" and settings.route is not None:
         common["route"] = settings.route
     if kind == "job":

@@ -55,8 +55,12 @@ APIS = (
 # Pub/Sub-triggered cost-cap function and needs its agent role for it
 # (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
 SERVICE_AGENT_ROLES = {"pubsub.googleapis.com": (), "eventarc.googleapis.com": ("roles/eventarc.serviceAgent",)}
-# Project-level roles with no resource-level equivalent (ai writes custom metrics).
-PROJECT_ROLES = {"ai": ("roles/monitoring.metricWriter",)}
+# Project-level roles with no resource-level equivalent: writing custom metrics, for each workload that exports them.
+METRIC_WRITER = "roles/monitoring.metricWriter"
+
+
+def project_roles(config: StackConfig) -> dict[str, tuple[str, ...]]:
+    return {w.name: (METRIC_WRITER,) for w in config.workloads if w.exports_metrics}
 
 
 def load() -> StackConfig:
@@ -130,7 +134,7 @@ def foundation(config: StackConfig) -> Foundation:
         WorkloadIdentitiesArgs(
             project=config.project,
             accounts={w: names.service_account(w) for w in config.accounts},
-            project_roles={w: roles for w, roles in PROJECT_ROLES.items() if w in config.accounts},
+            project_roles=project_roles(config),
             deployers=config.deployers,
             # ai enqueues deferred AI work as Cloud Tasks that call it back with the invoker's OIDC token.
             act_as={

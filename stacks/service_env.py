@@ -123,9 +123,18 @@ def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
         env.plain["JWKS_AUDIENCE"] = jwks.audience
 
 
-def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
-    """Environment of ``service`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
+def _metrics(env: WorkloadEnv, workload: Workload) -> None:
+    if workload.exports_metrics:
+        # App metrics to Cloud Monitoring (app/common/metrics.py): its image has the exporter, and its account
+        # roles/monitoring.metricWriter (stacks/program.py project_roles).
+        env.plain["METRICS_EXPORT"] = "true"
+
+
+def service_env(workload: Workload, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
+    """Environment of a bundled ``workload`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
+    service = workload.name
     env = _common(service, src)
+    _metrics(env, workload)
     if service != "migrations":
         env.plain.update({"JWT_ISSUER": ACCESS_TOKEN_ISSUER, "JWT_AUDIENCE": ACCESS_TOKEN_AUDIENCE})
         if src.cors_allowed_origins:
@@ -144,14 +153,7 @@ def service_env(service: str, src: EnvSources, jwks: Jwks | None = None) -> Work
         )
     elif service == "ai":
         _verifying(env, jwks, service)
-        env.plain.update(
-            {
-                "COMPLETION_MODEL": src.completion_model,
-                # Token use, latency by route, cache hits and queue depth to Cloud Monitoring (its image has the
-                # exporter; the account has roles/monitoring.metricWriter, stacks/program.py PROJECT_ROLES).
-                "METRICS_EXPORT": "true",
-            }
-        )
+        env.plain["COMPLETION_MODEL"] = src.completion_model
         if src.ai_push_audience is not None:
             env.plain.update(
                 {
@@ -227,7 +229,8 @@ def workload_env(workload: Workload, src: WorkloadSources) -> WorkloadEnv:
     """The environment contract of a workload Grid does not bundle, from what its registry entry reads
     (docs/workloads.md): ENVIRONMENT, GOOGLE_CLOUD_PROJECT and LOG_LEVEL always; ``database``: DATABASE_URL (a
     secret), DATABASE_CA_CERT to verify the server with (app/common/pgconnect.py) and DB_POOL_MAX_SIZE; ``cache``: REDIS_URL (a secret; REDIS_CA_CERT with TLS) when the stack has
-    Redis; ``events``: PUBSUB_TOPIC; each config secret under its UPPER_SNAKE name; then its own ``env``."""
+    Redis; ``events``: PUBSUB_TOPIC; each config secret under its UPPER_SNAKE name; METRICS_EXPORT when it declares
+    ``exportsMetrics``; then its own ``env``."""
     env = WorkloadEnv(plain={"ENVIRONMENT": src.environment, "GOOGLE_CLOUD_PROJECT": src.project, "LOG_LEVEL": "INFO"})
     if "database" in workload.reads:
         env.secrets["DATABASE_URL"] = src.database_url
@@ -242,6 +245,7 @@ def workload_env(workload: Workload, src: WorkloadSources) -> WorkloadEnv:
         env.plain["PUBSUB_TOPIC"] = src.events_topic
     for key in workload.secrets:
         env.secrets[secret_env_name(key)] = src.config_secrets[key]
+    _metrics(env, workload)
     env.plain.update(dict(workload.env))
     return env
 

@@ -306,7 +306,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     jwks: Jwks | None = None
     for spec in config.workloads_of("service"):  # auth first: the others verify tokens against its published keys
         service = spec.name
-        env = service_env(service, sources, jwks) if spec.bundled else workload_env(spec, shared)
+        env = service_env(spec, sources, jwks) if spec.bundled else workload_env(spec, shared)
         callers = {**invoker_members, **{who: ids.members[who] for who in spec.invokers}}
         if service == "auth" and not exposure.public and not config.gateway.serves_domains:
             # Without a public hostname the services that verify tokens fetch the JWKS from auth's own URL.
@@ -351,7 +351,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         )
     ]
     for spec in config.workloads_of("job"):
-        env = service_env(spec.name, sources) if spec.bundled else workload_env(spec, shared)
+        env = service_env(spec, sources) if spec.bundled else workload_env(spec, shared)
         settings = config.settings_of(spec)
         # The migrations job kept the component name it had before the registry: its URN is state.
         job_name = names("migrate") if spec.name == "migrations" else names(spec.name)

@@ -2,9 +2,10 @@
 
 The services record through ``METRICS``; recording is a no-op until ``start_export`` binds it to an
 OpenTelemetry meter whose reader exports to Cloud Monitoring with Google's exporter
-(``opentelemetry-exporter-gcp-monitoring``). That exporter pulls in gRPC and the Monitoring client: +27 MB in
-the ai image and seconds of imports (bench/metrics_cost.py, docs/benchmarks.md), so it is imported only when
-METRICS_EXPORT is on, in a thread beside startup (app/common/app.py), and only the ai image installs it.
+(``opentelemetry-exporter-gcp-monitoring``). That exporter pulls in gRPC and the Monitoring client: +27-29 MB in
+each service image and seconds of imports (bench/metrics_cost.py, docs/benchmarks.md), so it is imported only
+when METRICS_EXPORT is on, in a thread beside startup (app/common/app.py). Every service image installs it, and
+the stack turns it on for each (gridlib/workloads.py ``exports_metrics``).
 
 Kinds follow what the exporter writes and what Monitoring accepts for custom metrics
 (https://cloud.google.com/monitoring/api/v3/kinds-and-types): counters become CUMULATIVE (the API refuses DELTA
@@ -27,6 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gridlib.workloads import BUNDLED
+
 log = logging.getLogger("app.metrics")
 
 PREFIX = "custom.googleapis.com/grid"
@@ -35,6 +38,10 @@ MONITORED_RESOURCE = "generic_task"
 """What Google's exporter writes a Cloud Run instance's points against (see above)."""
 MIN_EXPORT_INTERVAL_SECONDS = 10.0
 """Monitoring takes one point per time series every 5 s at most; Google's exporter asks for 10 s or more."""
+
+
+SERVICES: tuple[str, ...] = tuple(w.name for w in BUNDLED if w.kind == "service" and w.bundled)
+"""The bundled services (the workload registry), each built by app/common/app.py's create_service_app."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +53,16 @@ class MetricSpec:
     unit: str
     labels: tuple[str, ...]
     description: str
+    writers: tuple[str, ...] | None = None
+    """The services that record it; None: every service (create_service_app's middleware records latency)."""
 
     @property
     def type(self) -> str:
         return f"{PREFIX}/{self.name}"
+
+    @property
+    def written_by(self) -> tuple[str, ...]:
+        return self.writers if self.writers is not None else SERVICES
 
 
 REQUEST_LATENCY = MetricSpec(
@@ -68,6 +81,7 @@ TOKENS = MetricSpec(
     ("model", "kind"),
     "Tokens consumed by the ai service's completion calls, by model and prompt/completion. No user label: "
     "unbounded cardinality, and a per-user series would be personal data in Monitoring.",
+    ("ai",),
 )
 CACHE_LOOKUPS = MetricSpec(
     "cache/lookups",
@@ -76,6 +90,7 @@ CACHE_LOOKUPS = MetricSpec(
     "1",
     ("cache", "result"),
     "Two-layer cache lookups by cache and result (l1, l2 or miss); hit ratio = (l1 + l2) / all.",
+    ("api", "ai"),  # api's per-user reads, ai's embeddings; auth reads nothing through the cache
 )
 QUEUE_DEPTH = MetricSpec(
     "ai/embed_queue_depth",
@@ -84,6 +99,7 @@ QUEUE_DEPTH = MetricSpec(
     "1",
     (),
     "Embedding requests waiting for the model on one instance.",
+    ("ai",),
 )
 EXPORTED: tuple[MetricSpec, ...] = (REQUEST_LATENCY, TOKENS, CACHE_LOOKUPS, QUEUE_DEPTH)
 

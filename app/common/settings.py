@@ -119,7 +119,7 @@ class ServiceSettings(BaseSettings):
         False,
         alias="METRICS_EXPORT",
         description="Export the app metrics (app/common/metrics.py) to Cloud Monitoring in GOOGLE_CLOUD_PROJECT; "
-        "needs opentelemetry-exporter-gcp-monitoring in the image (the ai image has it).",
+        "needs opentelemetry-exporter-gcp-monitoring in the image (every service image has it).",
     )
     metrics_export_interval_seconds: float = Field(
         60.0,

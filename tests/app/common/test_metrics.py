@@ -5,89 +5,17 @@ services recorded, with the kinds the plan's dashboards read and the Cloud Run i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from concurrent import futures
-from typing import Any
 
-import grpc
 import httpx
 import pytest
 from fastapi import FastAPI
 from google.api import metric_pb2
-from google.cloud import monitoring_v3
-from google.protobuf import empty_pb2
-from opentelemetry.resourcedetector.gcp_resource_detector import _metadata
 
 from app.common import metrics
 from app.common.cache import TwoLayerCache
 from app.common.metrics import EXPORTED, METRICS, start_export
 from app.common.middleware import RequestContextMiddleware
-
-
-class FakeMonitoring:
-    """google.monitoring.v3.MetricService, the two calls the exporter makes; keeps what it was sent."""
-
-    def __init__(self) -> None:
-        self.descriptors: dict[str, Any] = {}
-        self.series: list[Any] = []
-        self.names: set[str] = set()
-
-    def create_metric_descriptor(self, request: Any, _context: Any) -> Any:
-        self.names.add(request.name)
-        self.descriptors[request.metric_descriptor.type] = request.metric_descriptor
-        return request.metric_descriptor
-
-    def create_time_series(self, request: Any, _context: Any) -> empty_pb2.Empty:
-        self.names.add(request.name)
-        self.series.extend(request.time_series)
-        return empty_pb2.Empty()
-
-    def handler(self) -> grpc.GenericRpcHandler:
-        def unary(method: Any, request_type: Any, serialize: Any) -> grpc.RpcMethodHandler:
-            return grpc.unary_unary_rpc_method_handler(
-                method, request_deserializer=request_type.deserialize, response_serializer=serialize
-            )
-
-        return grpc.method_handlers_generic_handler(
-            "google.monitoring.v3.MetricService",
-            {
-                "CreateMetricDescriptor": unary(
-                    self.create_metric_descriptor,
-                    monitoring_v3.CreateMetricDescriptorRequest,
-                    metric_pb2.MetricDescriptor.SerializeToString,
-                ),
-                "CreateTimeSeries": unary(
-                    self.create_time_series,
-                    monitoring_v3.CreateTimeSeriesRequest,
-                    empty_pb2.Empty.SerializeToString,
-                ),
-            },
-        )
-
-
-@pytest.fixture
-def monitoring() -> Iterator[tuple[FakeMonitoring, str]]:
-    fake = FakeMonitoring()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers([fake.handler()])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield fake, f"127.0.0.1:{port}"
-    server.stop(grace=None)
-
-
-@pytest.fixture
-def on_cloud_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a Cloud Run instance shows Google's resource detector: K_* variables and the metadata server."""
-    for name, value in {
-        "K_SERVICE": "grid-dev-ai",
-        "K_REVISION": "grid-dev-ai-00007-xuz",
-        "K_CONFIGURATION": "grid-dev-ai",
-    }.items():
-        monkeypatch.setenv(name, value)
-    instance = {"id": "00bf4bf02d", "region": "projects/123/regions/europe-west1", "zone": "", "attributes": {}}
-    monkeypatch.setattr(_metadata, "is_available", lambda: True)
-    monkeypatch.setattr(_metadata, "get_metadata", lambda: {"instance": instance, "project": {"projectId": "p"}})
+from tests.app.monitoring import value
 
 
 def _app() -> FastAPI:
@@ -118,13 +46,9 @@ async def _record_some() -> None:
     METRICS.tokens("gpt-test", 10, 3)
 
 
-def _value(point: Any) -> Any:
-    which = point.value._pb.WhichOneof("value")
-    return getattr(point.value, which)
-
-
 def test_recorded_metrics_arrive_in_cloud_monitoring_as_the_plan_reads_them(monitoring, on_cloud_run) -> None:
     fake, endpoint = monitoring
+    resource = on_cloud_run("ai")
     shutdown = start_export("grid-test", "ai", endpoint=endpoint)
     stop_watching = METRICS.watch_queue("embed", lambda: 4)
     try:
@@ -146,31 +70,24 @@ def test_recorded_metrics_arrive_in_cloud_monitoring_as_the_plan_reads_them(moni
     # Resource attribution: the Cloud Run service, revision, instance and region of the writer.
     for series in fake.series:
         assert series.resource.type == metrics.MONITORED_RESOURCE
-        assert dict(series.resource.labels) == {
-            "job": "grid-dev-ai",
-            "namespace": "grid-dev-ai-00007-xuz",
-            "task_id": "00bf4bf02d",
-            "location": "europe-west1",
-        }
-    by_type: dict[str, dict[tuple[tuple[str, str], ...], Any]] = {}
-    for series in fake.series:
-        by_type.setdefault(series.metric.type, {})[tuple(sorted(series.metric.labels.items()))] = series
+        assert dict(series.resource.labels) == resource
+    by_type = fake.by_type()
 
     latency = by_type[metrics.REQUEST_LATENCY.type]
-    routes = {labels: _value(s.points[0]).count for labels, s in latency.items()}
+    routes = {labels: value(s.points[0]).count for labels, s in latency.items()}
     assert routes == {
         (("method", "GET"), ("response_code_class", "2xx"), ("route", "/items/{item_id}")): 3,
         (("method", "GET"), ("response_code_class", "4xx"), ("route", "unmatched")): 1,
     }
-    tokens = {labels: _value(s.points[0]) for labels, s in by_type[metrics.TOKENS.type].items()}
+    tokens = {labels: value(s.points[0]) for labels, s in by_type[metrics.TOKENS.type].items()}
     assert tokens == {
         (("kind", "completion"), ("model", "gpt-test")): 15,
         (("kind", "prompt"), ("model", "gpt-test")): 40,
     }
-    cache = {dict(labels)["result"]: _value(s.points[0]) for labels, s in by_type[metrics.CACHE_LOOKUPS.type].items()}
+    cache = {dict(labels)["result"]: value(s.points[0]) for labels, s in by_type[metrics.CACHE_LOOKUPS.type].items()}
     assert cache == {"l1": 2, "miss": 1}
     (depth,) = by_type[metrics.QUEUE_DEPTH.type].values()
-    assert _value(depth.points[0]) == 4
+    assert value(depth.points[0]) == 4
     # CUMULATIVE points carry their start time; GAUGE points are instants.
     assert all(s.points[0].interval.start_time for s in latency.values())
 
@@ -194,6 +111,7 @@ def test_a_service_with_metrics_export_on_exports_while_it_runs_and_flushes_at_s
     from app.common.app import exported_metrics
 
     fake, endpoint = monitoring
+    on_cloud_run("ai")
     settings = SimpleNamespace(
         metrics_export=True,
         google_cloud_project="grid-test",
