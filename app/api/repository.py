@@ -18,16 +18,15 @@ AGENT_FIELDS = ("name", "description", "model", "system_prompt")
 IDEMPOTENCY_TTL = "24 hours"
 
 
+# What psycopg returns for uuid and timestamptz columns, and their JSON form. Looked up by exact type: it runs for
+# every value of every row read, and these are the classes psycopg's loaders create.
+_TO_JSON: dict[type, Any] = {UUID: str, datetime: datetime.isoformat}
+
+
 def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     """A row as JSON-ready values, which is what the cache stores and responses send."""
-    out = {}
-    for k, v in row.items():
-        if isinstance(v, UUID):
-            v = str(v)
-        elif isinstance(v, datetime):
-            v = v.isoformat()
-        out[k] = v
-    return out
+    get = _TO_JSON.get
+    return {k: v if (to_json := get(type(v))) is None else to_json(v) for k, v in row.items()}
 
 
 async def _one(conn: Conn, sql: str, params: tuple = ()) -> dict[str, Any] | None:

@@ -69,14 +69,13 @@ class ApiService:
     async def _cached(self, uid: UUID, key: str, tags: list[str], load: Any) -> bytes:
         """A JSON body from the two-layer cache; NotFound if `load` finds nothing (misses are never cached)."""
 
-        async def loader() -> Any:
-            async with self.db.transaction(uid) as conn:
-                value = await load(conn)
+        async def query(conn: Conn) -> Any:
+            value = await load(conn)
             if value is None:
                 raise NotFound()
             return value
 
-        return await self.cache.get_or_load(f"u:{uid}:{key}", loader, [_user_tag(uid), *tags])
+        return await self.cache.get_or_query(f"u:{uid}:{key}", query, [_user_tag(uid), *tags], user_id=uid)
 
     # -- agents ----------------------------------------------------------------------------------------------
 

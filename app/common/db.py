@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -23,6 +24,8 @@ from app.common.startup import retry_connect
 log = logging.getLogger("app.db")
 
 Conn = AsyncConnection[DictRow]
+# The setting row-level security reads (migrations/0001_initial.sql), local to the transaction.
+_SET_USER = "set_config('app.user_id', %s, true)"
 
 
 class ConstraintViolation(Exception):
@@ -89,11 +92,27 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, user_id: UUID | None = None) -> AsyncIterator[Conn]:
+        async with self.transaction_reading(user_id) as (conn, _):
+            yield conn
+
+    @asynccontextmanager
+    async def transaction_reading(
+        self, user_id: UUID | None, value_sql: str = "NULL", params: tuple[Any, ...] = ()
+    ) -> AsyncIterator[tuple[Conn, Any]]:
+        """A transaction (for `user_id`, if given) and the value of the SQL expression `value_sql`, evaluated by
+        the statement that sets the user: a read the caller needs first costs no round trip of its own."""
         try:
             async with self.pool.connection() as conn, conn.transaction():
-                if user_id is not None:
-                    await conn.execute("SELECT set_config('app.user_id', %s, true)", (str(user_id),))
-                yield conn
+                if user_id is None and value_sql == "NULL":
+                    value = None
+                else:
+                    cur = await conn.execute(
+                        f"SELECT {_SET_USER if user_id is not None else 'NULL'} AS u, {value_sql} AS v",
+                        (str(user_id), *params) if user_id is not None else params,
+                    )
+                    row = await cur.fetchone()
+                    value = row["v"] if row else None
+                yield conn, value
         except errors.IntegrityError as exc:
             # Only the constraint's class reaches the caller: its message names tables, columns and values.
             raise ConstraintViolation.of(exc) from None

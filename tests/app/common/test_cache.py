@@ -173,3 +173,38 @@ def test_l1_memory_is_bounded_in_bytes():
         assert "k99" in cache._l1 and "k0" not in cache._l1
 
     asyncio.run(go())
+
+
+def test_get_or_query_reads_versions_and_value_in_the_users_transaction(redis_server, postgres):
+    """The api's read path: one transaction for the user reads the tags' versions and the value; its L2 entries are
+    the ones get_or_load writes and reads, and a bump makes them unservable."""
+    user = "6f1c2a52-8d43-4b8e-9a55-0f5d2b1f7e01"
+
+    async def go():
+        async with _database(postgres) as db:
+            await body(db)
+
+    async def body(db):
+        a, b = _cache(redis_server.url, "tq", db), _cache(redis_server.url, "tq", db)
+        calls = []
+
+        async def query(conn):
+            cur = await conn.execute("SELECT current_setting('app.user_id', true) AS u")
+            calls.append((await cur.fetchone())["u"])
+            return {"n": len(calls)}
+
+        async def get(cache):
+            return json.loads(await cache.get_or_query("k", query, ["qa", "qb"], user_id=user))
+
+        assert await get(a) == {"n": 1}
+        assert calls == [user]  # the value was read with the user set
+        assert await get(b) == {"n": 1}  # L2, built at the versions read in that transaction
+        assert await _get(b, "k", Loader({"other": 1}), ["qa", "qb"]) == {"n": 1}  # one entry format for both paths
+        await _write(a, "qb")
+        c = _cache(redis_server.url, "tq", db)  # an instance with an empty L1: only L2 could answer
+        assert await get(c) == {"n": 2}  # the L2 entry predates the bump: reloaded
+        assert len(calls) == 2
+        for cache in (a, b, c):
+            await cache.redis.close()
+
+    asyncio.run(go())
