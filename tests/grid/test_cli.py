@@ -1,4 +1,8 @@
-"""`grid plan` as a user runs it: exit codes, one-line errors, no tracebacks, no secrets."""
+"""`grid plan` as a user runs it: exit codes, one-line errors, no tracebacks, no secrets.
+
+The CLI runs in-process (tests/grid/cli_run.py); `test_preview_without_cli_says_what_to_install` stays a
+subprocess: it needs a PATH without the Pulumi CLI and checks the `python -m grid.cli` entry point's exit code.
+"""
 
 from __future__ import annotations
 
@@ -11,32 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.grid.cli_run import run_grid
 
 GRID = [sys.executable, "-m", "grid.cli"]
 
 
-def _run_grid(args: tuple[str, ...], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GRID, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-
-
-_REPO_RUNS: dict[tuple[tuple[str, ...], frozenset[tuple[str, str]]], subprocess.CompletedProcess[str]] = {}
-
-
 def grid(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a fresh process, as a user does.
-
-    A command on the repository's own stack files that names no file (``plan --stack dev --json``) gives the
-    same result all session, so several tests share its one run; any run in another directory, with a file
-    argument or another environment runs anew."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    if cwd != REPO_ROOT or any(os.sep in arg for arg in args):
-        return _run_grid(args, cwd, env)
-    key = (args, frozenset((k, v) for k, v in env.items() if k != "PYTEST_CURRENT_TEST"))
-    if key not in _REPO_RUNS:
-        _REPO_RUNS[key] = _run_grid(args, cwd, env)
-    return _REPO_RUNS[key]
+    """``grid ARGS`` as a user runs it, in this process (tests/grid/cli_run.py says why and what stays a
+    subprocess): an unchanged shipped stack is the session's plan; any other stack file is planned anew."""
+    return run_grid(*args, cwd=cwd)
 
 
 @pytest.fixture

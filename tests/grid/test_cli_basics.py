@@ -12,6 +12,7 @@ import pytest
 
 from grid.plandiff import diff_plans
 from tests.conftest import REPO_ROOT
+from tests.grid.cli_run import run_grid
 from tests.grid.test_cli import grid
 
 SCHEMA = json.loads((REPO_ROOT / "grid" / "schemas" / "plan.schema.json").read_text())
@@ -76,8 +77,9 @@ def test_plan_json_follows_its_schema(stack: str) -> None:
 
 def test_several_stacks_plan_in_one_process_as_each_alone(shipped_plans) -> None:
     """`grid plan --stack dev --stack staging --json`: one object, stack -> the document `grid plan STACK --json`
-    prints, each following the schema; the second stack's plan is not disturbed by the first in the same process."""
-    result = grid("plan", "--stack", "dev", "--stack", "staging", "--json")
+    prints, each following the schema; the second stack's plan is not disturbed by the first in the same process.
+    Both are planned for real here (not the session's plans the other CLI tests share), one after the other."""
+    result = run_grid("plan", "--stack", "dev", "--stack", "staging", "--json", shared_plans=False)
     assert result.returncode == 0, result.stderr
     documents = json.loads(result.stdout)
     assert list(documents) == ["dev", "staging"]

@@ -100,8 +100,12 @@ def test_migrations_job_entry_point(postgres) -> None:
     assert ok.returncode == 0, ok.stderr
     assert "migrations up to date" in ok.stdout
     env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    # Retried for STARTUP_CONNECT_SECONDS (30 s by default, the job's wait for its VPC egress) before giving up:
+    # a short budget still retries, then fails the same way.
+    env["STARTUP_CONNECT_SECONDS"] = "1"
     bad = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert bad.returncode == 1 and "migrations failed" in bad.stdout and "nobody" not in bad.stdout
+    assert "database not reachable yet" in bad.stdout  # retried within the budget before failing
 
 
 def test_a_failed_restore_exits_1_not_the_usage_code(tmp_path: Path) -> None:

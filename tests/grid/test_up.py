@@ -1,6 +1,10 @@
 """`grid up` as `pulumi up` users expect it: a preview with Grid's verdicts and the cost change, then a question,
-and nothing changed without a yes. The CLI runs as a subprocess against a fake Automation API
-(tests/grid/fake_automation.py); the question is answered through a pseudo-terminal."""
+and nothing changed without a yes, against a fake Automation API (tests/grid/fake_automation.py).
+
+What needs a process runs as one: the question answered through a pseudo-terminal (`in_terminal`, also used by
+test_terminal.py and test_plan_diff.py for colour and width) and the refusal when stdin is not a terminal. Those
+processes run tests/grid/cli_main.py, the entry point with the session's plan of an unchanged shipped stack
+handed in (tests/grid/cli_run.py); `--yes --json` runs in-process."""
 
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ import termios
 import time
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, STACKS
+from tests.grid.cli_run import run_grid, shared_plans_env
 
 GRID = [sys.executable, "-m", "grid.cli"]
+GRID_SHARED_PLANS = [sys.executable, "-m", "tests.grid.cli_main"]  # the entry point, given the session's plans
 
 
 def _env(log: Path) -> dict[str, str]:
@@ -41,10 +47,10 @@ def in_terminal(
     """Run `grid ARGS` on a pseudo-terminal ``columns`` wide; type ``answer`` when it asks. (exit code, output)"""
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    environment = {**_env(log), **(env or {})}
+    environment = {**_env(log), **shared_plans_env(*(a for a in args if a in STACKS)), **(env or {})}
     environment.pop("COLUMNS", None)  # the terminal's own size decides
     process = subprocess.Popen(
-        [*GRID, *args], cwd=REPO_ROOT, env=environment, stdin=secondary, stdout=secondary, stderr=secondary
+        [*GRID_SHARED_PLANS, *args], cwd=REPO_ROOT, env=environment, stdin=secondary, stdout=secondary, stderr=secondary
     )
     os.close(secondary)
     output, answered, deadline = b"", False, time.monotonic() + 240
@@ -109,10 +115,7 @@ def test_up_confirmed_passes_pulumi_options_through(tmp_path: Path) -> None:
 
 def test_up_yes_json_is_one_document(tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
-    result = subprocess.run(
-        [*GRID, "up", "dev", "--yes", "--json"], cwd=REPO_ROOT, env=_env(log), capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=240,
-    )  # fmt: skip
+    result = run_grid("up", "dev", "--yes", "--json", env=_env(log))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["result"] == "succeeded" and document["changeSummary"] == {"create": 3, "same": 1}
