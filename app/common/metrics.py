@@ -28,8 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gridlib.workloads import BUNDLED
-
 log = logging.getLogger("app.metrics")
 
 PREFIX = "custom.googleapis.com/grid"
@@ -38,10 +36,6 @@ MONITORED_RESOURCE = "generic_task"
 """What Google's exporter writes a Cloud Run instance's points against (see above)."""
 MIN_EXPORT_INTERVAL_SECONDS = 10.0
 """Monitoring takes one point per time series every 5 s at most; Google's exporter asks for 10 s or more."""
-
-
-SERVICES: tuple[str, ...] = tuple(w.name for w in BUNDLED if w.kind == "service" and w.bundled)
-"""The bundled services (the workload registry), each built by app/common/app.py's create_service_app."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +54,10 @@ class MetricSpec:
     def type(self) -> str:
         return f"{PREFIX}/{self.name}"
 
-    @property
-    def written_by(self) -> tuple[str, ...]:
-        return self.writers if self.writers is not None else SERVICES
+    def written_by(self, service: str) -> bool:
+        """Whether ``service`` records it. (The service names come from the caller: app/ is deployed alone, so
+        it cannot read the workload registry in gridlib/, which the images do not carry.)"""
+        return self.writers is None or service in self.writers
 
 
 REQUEST_LATENCY = MetricSpec(
