@@ -41,6 +41,9 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self.services = {name: url.rstrip("/") for name, url in services.items()}
         self.token = os.environ.get("SMOKE_ID_TOKEN", "")
+        # Behind API Gateway (dev) every route but the probes needs an API key of the gateway's managed service
+        # (https://cloud.google.com/api-gateway/docs/authenticate-api-keys); the load balancer ignores it.
+        self.api_key = os.environ.get("SMOKE_API_KEY", "")
 
     def url(self, path: str) -> str:
         route = route_of(path)
@@ -54,6 +57,8 @@ class Client:
             request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
+        if self.api_key:
+            request.add_header("x-api-key", self.api_key)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                 return response.status, _json(response.read())

@@ -88,6 +88,9 @@ def test_getting_started_first_login_uses_real_routes_and_valid_bodies() -> None
     called = set(re.findall(r'"\$BASE(/[^"]*)"', text))
     assert {"/auth/register", "/auth/login", "/auth/me"} <= called
     assert called <= served, called - served
+    # Behind dev's API Gateway every call but the probes carries the API key (components/gateway.py API_KEY).
+    for line in (line for line in text.splitlines() if '"$BASE/' in line and "curl" in line):
+        assert "/health" in line or '-H "x-api-key: $KEY"' in line, line
     bodies = [json.loads(body) for body in re.findall(r"-d '(\{[^']*\})'", text)]
     (register,) = [b for b in bodies if "display_name" in b]
     RegisterIn.model_validate(register)

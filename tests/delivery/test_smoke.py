@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ SMOKE = Path(__file__).resolve().parents[2] / ".github" / "scripts" / "smoke.py"
 class _Platform(BaseHTTPRequestHandler):
     users: dict[str, str] = {}
     broken_login = False
+    api_key: str | None = None  # set: behaves as API Gateway, which refuses a call without the key (401)
 
     def log_message(self, *_: object) -> None:
         pass
@@ -36,7 +38,9 @@ class _Platform(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path == "/auth/register":
+        if self.api_key is not None and self.headers.get("x-api-key") != self.api_key:
+            self._reply(401, {"message": "UNAUTHENTICATED: Method doesn't allow unregistered callers"})
+        elif self.path == "/auth/register":
             self.users[body["email"]] = body["password"]
             self._reply(201, {"id": "0", "email": body["email"], "display_name": body["display_name"]})
         elif self.path == "/auth/login" and not self.broken_login and self.users.get(body["email"]) == body["password"]:
@@ -53,10 +57,26 @@ def platform() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     _Platform.broken_login = False
+    _Platform.api_key = None
 
 
-def smoke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SMOKE), *args], capture_output=True, text=True, timeout=60, check=False)
+def smoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SMOKE), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_behind_api_gateway_it_sends_the_api_key_it_is_given(platform: str) -> None:
+    """Dev's API Gateway refuses register and login without an API key; SMOKE_API_KEY carries one."""
+    _Platform.api_key = "AIza-test"
+    assert smoke(platform, "--wait", "5").returncode == 1
+    result = smoke(platform, "--wait", "5", env={"SMOKE_API_KEY": "AIza-test"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_passes_against_a_healthy_platform(platform: str) -> None:
