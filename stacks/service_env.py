@@ -115,6 +115,12 @@ def _database_ca(env: WorkloadEnv, ca_cert: pulumi.Input[str] | None) -> None:
         env.plain["DATABASE_CA_CERT"] = ca_cert
 
 
+def _cors(plain: dict[str, pulumi.Input[str]], origins: Sequence[str]) -> None:
+    """The browser origins a workload answers (app/common/cors.py reads them as a JSON list)."""
+    if origins:
+        plain["CORS_ALLOWED_ORIGINS"] = json.dumps(list(origins))
+
+
 def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
     if jwks is None:
         raise ValueError(f"{service} needs the auth service's JWKS URL")
@@ -137,8 +143,7 @@ def service_env(workload: Workload, src: EnvSources, jwks: Jwks | None = None) -
     _metrics(env, workload)
     if service != "migrations":
         env.plain.update({"JWT_ISSUER": ACCESS_TOKEN_ISSUER, "JWT_AUDIENCE": ACCESS_TOKEN_AUDIENCE})
-        if src.cors_allowed_origins:
-            env.plain["CORS_ALLOWED_ORIGINS"] = json.dumps(list(src.cors_allowed_origins))
+        _cors(env.plain, src.cors_allowed_origins)
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
     elif service == "api":
@@ -196,8 +201,7 @@ def function_env(
     """Environment of a Cloud Function: where the client IP is (for the per-client rates), the origins browsers may
     call it from (answered as the services do); ml-analytics also writes usage to Postgres."""
     plain: dict[str, pulumi.Input[str]] = {"ENVIRONMENT": environment, "TRUSTED_PROXY_HOPS": str(trusted_proxy_hops)}
-    if cors_allowed_origins:
-        plain["CORS_ALLOWED_ORIGINS"] = json.dumps(list(cors_allowed_origins))
+    _cors(plain, cors_allowed_origins)
     if function == "korean-nlp":
         return WorkloadEnv(plain=plain)
     if function == "ml-analytics":
