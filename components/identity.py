@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_tls as tls
+from pydantic import Field
 
 from components._base import GridComponent
 from components.secrets import Secret, SecretArgs
+from gridlib.config_base import ConfigModel
 
 # Roles that must never be granted project-wide to a workload: basic roles, and roles that let an identity
 # become another one (CIS GCP 1.5 / 1.6; Checkov CKV_GCP_41, CKV_GCP_49, CKV_GCP_117).
@@ -102,35 +104,82 @@ class WorkloadIdentities(GridComponent):
         self.register_outputs({"emails": self.emails})
 
 
+# --- config: the access-token signing key's rotation (grid:signingKey in a stack file) ---
+
+
+class SigningKeyConfig(ConfigModel):
+    """How the access-token signing key is rotated (docs/runbooks/rotate-secrets.md, "JWT signing key")."""
+
+    generation: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Raise by one to rotate: a new key of this generation signs, in a secret of its own.",
+    )
+    publish_previous: bool = Field(
+        True,
+        description="While true (and generation > 1) the previous generation's key and secret are kept and its "
+        "public half stays in the JWKS, so tokens it signed verify until they expire; set false once the new "
+        "revision has served one access-token lifetime plus the JWKS max-age (20 min) to delete them.",
+    )
+
+
 @dataclass
 class SigningKeyArgs:
     secret_id: str
-    """Secret Manager ID the PKCS#8 PEM private key is stored under."""
+    """Secret Manager ID the PKCS#8 PEM private key is stored under (generation 1; generation N > 1 appends
+    ``-g<N>``)."""
     readers: Mapping[str, pulumi.Input[str]]
     """Workload -> IAM member that may read the private key (only the token issuer)."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    config: SigningKeyConfig = field(default_factory=SigningKeyConfig)
+    """Which generation signs, and whether the previous one is still published."""
 
 
 class SigningKey(GridComponent):
     """An ECDSA P-256 key for signing access tokens (ES256), kept in Secret Manager for its one reader.
 
-    Verifiers never see it: the issuer publishes the public half as a JWKS.
+    Verifiers never see it: the issuer publishes the public half as a JWKS. Rotation is by generation: each
+    generation's key lives in a secret of its own, so raising the generation creates the new key beside the old
+    one instead of replacing it. While ``publish_previous`` holds, the previous generation's key (and its secret,
+    which a revision still serving may pin) is kept and its public half is in ``previous_public_key_pems``, for the
+    issuer to publish with its own: a token signed just before the switch still verifies until it expires.
     """
 
     _module = "identity"
 
     secret: Secret
+    """The signing generation's secret."""
     public_key_pem: pulumi.Output[str]
+    previous_public_key_pems: list[pulumi.Output[str]]
+    """Public halves of earlier generations that are still published (at most one)."""
 
     def __init__(self, name: str, args: SigningKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        key = tls.PrivateKey(self.child_name("key"), algorithm="ECDSA", ecdsa_curve="P256", opts=self.child_opts())
-        self.secret = Secret(
-            self.child_name("secret"),
+        current = args.config.generation
+        kept = [current - 1] if current > 1 and args.config.publish_previous else []
+        keys = {generation: self._generation(generation, args) for generation in (*kept, current)}
+        key, self.secret = keys[current]
+        self.public_key_pem = key.public_key_pem
+        self.previous_public_key_pems = [keys[generation][0].public_key_pem for generation in kept]
+        self.register_outputs(
+            {"public_key_pem": self.public_key_pem, "previous_public_key_pems": self.previous_public_key_pems}
+        )
+
+    def _generation(self, generation: int, args: SigningKeyArgs) -> tuple[tls.PrivateKey, Secret]:
+        # Generation 1 keeps the names the key had before rotation existed (URNs are state).
+        suffix = "" if generation == 1 else f"-g{generation}"
+        key = tls.PrivateKey(
+            self.child_name(f"key{suffix}"), algorithm="ECDSA", ecdsa_curve="P256", opts=self.child_opts()
+        )
+        secret = Secret(
+            self.child_name(f"secret{suffix}"),
             SecretArgs(
-                secret_id=args.secret_id, value=key.private_key_pem_pkcs8, accessors=args.readers, labels=args.labels
+                secret_id=f"{args.secret_id}{suffix}",
+                value=key.private_key_pem_pkcs8,
+                accessors=args.readers,
+                labels=args.labels,
             ),
             opts=self.child_opts(),
         )
-        self.public_key_pem = key.public_key_pem
-        self.register_outputs({"public_key_pem": self.public_key_pem})
+        return key, secret

@@ -24,6 +24,7 @@ from components.compute.run import ServiceSize
 from components.database import BackupConfig, DatabaseConfig, SqlMaintenanceConfig
 from components.external import url_problem
 from components.gateway import ArmorConfig, GatewayConfig
+from components.identity import SigningKeyConfig
 from components.messaging import MessagingConfig, TasksConfig
 from components.monitoring import BudgetConfig, MonitoringConfig
 from components.networking import ConnectorConfig, FlowLogsConfig, NatConfig, NetworkConfig
@@ -67,6 +68,7 @@ __all__ = [
     "NetworkConfig",
     "RedisMaintenanceConfig",
     "RegistryConfig",
+    "SigningKeyConfig",
     "SqlMaintenanceConfig",
     "TasksConfig",
 ]
@@ -471,6 +473,7 @@ class StackConfig(_Model):
     database: DatabaseConfig = DatabaseConfig()
     cache: CacheConfig = CacheConfig()
     registry: RegistryConfig = RegistryConfig()
+    signing_key: SigningKeyConfig = SigningKeyConfig()
     services: ServicesConfig = Field(default_factory=lambda: ServicesConfig({}))
     jobs: JobsConfig = Field(default_factory=lambda: JobsConfig({}))
     functions: FunctionsConfig = Field(default_factory=lambda: FunctionsConfig({}))

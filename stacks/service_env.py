@@ -42,6 +42,8 @@ class EnvSources:
     redis_ca_cert: pulumi.Input[str] | None
     """PEM of the cache's server CAs when it speaks TLS (public: a plain value, not a secret)."""
     jwt_signing_key: SecretRef
+    jwt_previous_public_keys: Sequence[pulumi.Input[str]]
+    """PEM public keys of earlier signing-key generations auth still publishes (public: plain values)."""
     events_topic: pulumi.Input[str]
     completion_api_key: SecretRef | None
     trusted_proxy_hops: int
@@ -146,6 +148,10 @@ def service_env(workload: Workload, src: EnvSources, jwks: Jwks | None = None) -
         _cors(env.plain, src.cors_allowed_origins)
     if service == "auth":
         env.secrets["JWT_SIGNING_KEY"] = src.jwt_signing_key
+        if src.jwt_previous_public_keys:
+            env.plain["JWT_PREVIOUS_PUBLIC_KEYS"] = pulumi.Output.all(*src.jwt_previous_public_keys).apply(
+                lambda pems: "".join(pems)
+            )
     elif service == "api":
         _verifying(env, jwks, service)
         env.plain.update(

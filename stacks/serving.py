@@ -51,7 +51,7 @@ from components.messaging import (
     TaskQueueArgs,
 )
 from components.monitoring import CostCap, CostCapArgs, Monitoring, MonitoringArgs
-from components.secrets import Secret, own_grants
+from components.secrets import own_grants
 from gridlib.config_base import narrow
 from gridlib.labels import BACKGROUND_LABEL
 from stacks import capacity
@@ -174,15 +174,16 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     project_number = gcp.organizations.get_project_output(project_id=config.project).number
 
     # Access tokens are signed by auth with this key; other services verify with the published public key.
-    jwt_secret = SigningKey(
+    signing_key = SigningKey(
         names("jwt-signing-key"),
         SigningKeyArgs(
             secret_id=names.secret("jwt-signing-key"),
             readers={"auth": ids.members["auth"]},
             labels={"component": "secrets"},
+            config=config.signing_key,
         ),
         opts=opts,
-    ).secret
+    )
 
     invoker_members: dict[str, pulumi.Input[str]] = {}
     if config.gateway.type == "apiGateway":
@@ -295,7 +296,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         )
 
     services: dict[str, CloudRunService] = {}
-    sources = _env_sources(config, base, jwt_secret, exposure, events)
+    sources = _env_sources(config, base, signing_key, exposure, events)
     if ai_queue is not None:
         sources.ai_tasks = AiTasks(
             queue=ai_queue.queue_id,
@@ -531,7 +532,9 @@ def _jwks(config: StackConfig, auth_uri: pulumi.Input[str]) -> Jwks:
     return Jwks(pulumi.Output.concat(auth_uri, JWKS_PATH), auth_uri)
 
 
-def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposure, events: EventBus) -> EnvSources:
+def _env_sources(
+    config: StackConfig, base, signing_key: SigningKey, exposure: Exposure, events: EventBus
+) -> EnvSources:
     completion = base.config_secrets.get("completionApiKey")
     return EnvSources(
         environment=config.environment,
@@ -540,7 +543,8 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         database_ca_cert=base.database.server_ca_cert,
         redis_url=base.cache.url_secret.ref if base.cache else None,
         redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
-        jwt_signing_key=jwt_secret.ref,
+        jwt_signing_key=signing_key.secret.ref,
+        jwt_previous_public_keys=signing_key.previous_public_key_pems,
         events_topic=events.topic_id,
         ai_subscription=pulumi.Output.concat(
             "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.auth.keys import load_signing_key
+from app.auth.keys import load_signing_key, previous_public_jwks
 from app.auth.passwords import Hasher
 from app.auth.routes import router
 from app.auth.service import AuthService
@@ -20,11 +20,12 @@ from app.common.security import StaticKeys, TokenVerifier
 def create_app(settings: AuthSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or AuthSettings()  # type: ignore[call-arg]
     key = load_signing_key(settings)
+    previous = previous_public_jwks(settings.jwt_previous_public_keys)
     hasher = Hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
     @asynccontextmanager
     async def extension(app: FastAPI, res: Resources) -> AsyncIterator[None]:
-        service = AuthService(settings, res.db, res.limiter, key, hasher)
+        service = AuthService(settings, res.db, res.limiter, key, hasher, previous)
         app.state.auth = service
         app.state.verifier = TokenVerifier(
             StaticKeys(service.jwks()), issuer=settings.jwt_issuer, audience=settings.jwt_audience

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,12 +55,15 @@ class AuthService:
         limiter: RateLimiter,
         key: SigningKey,
         hasher: Hasher,
+        previous_jwks: Sequence[dict[str, Any]] = (),
     ) -> None:
         self.settings = settings
         self.db = db
         self.limiter = limiter
         self.key = key
         self.hasher = hasher
+        # The signing key first; an earlier generation's only while it is still published (and never twice).
+        self._jwks = [key.public_jwk, *(jwk for jwk in previous_jwks if jwk["kid"] != key.kid)]
 
     # -- accounts --------------------------------------------------------------------------------------------
 
@@ -154,4 +158,4 @@ class AuthService:
         return jwt.encode(claims, self.key.private_key, algorithm="ES256", headers={"kid": self.key.kid, "typ": "JWT"})
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [self.key.public_jwk]}
+        return {"keys": list(self._jwks)}

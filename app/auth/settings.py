@@ -23,6 +23,14 @@ class AuthSettings(ServiceSettings):
         alias="JWT_KEY_FILE",
         description="Local only: file where the signing key is generated on first start and kept.",
     )
+    jwt_previous_public_keys: str = Field(
+        "",
+        alias="JWT_PREVIOUS_PUBLIC_KEYS",
+        description=(
+            "PEM public keys of earlier signing-key generations, published in the JWKS beside the signing key's"
+            " so tokens they signed verify until they expire; never used to sign (grid:signingKey rotation)."
+        ),
+    )
     access_token_ttl_seconds: int = Field(
         900, ge=30, le=3600, alias="ACCESS_TOKEN_TTL_SECONDS", description="Access token lifetime."
     )
