@@ -53,3 +53,92 @@ def test_request_mode_publishes_inside_the_request_and_retries_on_the_next_commi
 
     failed, sent, no_loop = asyncio.run(go())
     assert failed == [] and sent == [1, 2] and no_loop
+
+
+class Hanging(Recorder):
+    async def publish(self, events: list[Event]) -> None:
+        await asyncio.sleep(3600)
+
+
+def _left_over(postgres, n: int) -> list[int]:
+    """Events of type test.outbox-sweep-<n> still in the outbox."""
+
+    async def go() -> list[int]:
+        db = Database(postgres.url, min_size=0, max_size=1)
+        await db.open()
+        try:
+            async with db.transaction() as conn:
+                rows = await (
+                    await conn.execute("SELECT payload FROM outbox WHERE event_type = %s", (f"test.outbox-sweep-{n}",))
+                ).fetchall()
+            return sorted(r["payload"]["n"] for r in rows)
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
+
+
+def test_a_failed_publish_goes_out_when_the_instance_stops_though_nothing_else_is_committed(postgres) -> None:
+    async def go() -> tuple[list[int], list[int]]:
+        await apply_migrations(postgres.url)
+        db = Database(postgres.url, min_size=0, max_size=2)
+        await db.open()
+        publisher = Recorder()
+        relay = OutboxRelay(db, publisher, interval=3600, in_request=True)
+        relay.start()
+        try:
+            publisher.fail = True
+            async with db.transaction() as conn:
+                await repo.insert_outbox_event(conn, "test.outbox-sweep-1", {"n": 1})
+            await relay.after_commit()  # publisher down: the row stays, and no later commit comes
+            during = [e.data["n"] for e in publisher.sent if e.type == "test.outbox-sweep-1"]
+            publisher.fail = False
+        finally:
+            await relay.stop()  # Cloud Run scales the quiet instance in: SIGTERM, the lifespan's shutdown
+            await db.close()
+        return during, [e.data["n"] for e in publisher.sent if e.type == "test.outbox-sweep-1"]
+
+    during, after_stop = asyncio.run(go())
+    assert during == [] and after_stop == [1]
+    assert _left_over(postgres, 1) == []
+
+
+def test_what_an_earlier_instance_left_is_published_when_the_next_one_starts(postgres) -> None:
+    async def go() -> list[int]:
+        await apply_migrations(postgres.url)
+        db = Database(postgres.url, min_size=0, max_size=2)
+        await db.open()
+        async with db.transaction() as conn:  # committed by an instance killed before it could publish
+            await repo.insert_outbox_event(conn, "test.outbox-sweep-2", {"n": 7})
+        publisher = Recorder()
+        relay = OutboxRelay(db, publisher, interval=3600, in_request=True)
+        relay.start()
+        try:
+            for _ in range(200):  # the start's sweep runs beside the first requests, not before them
+                if any(e.type == "test.outbox-sweep-2" for e in publisher.sent):
+                    break
+                await asyncio.sleep(0.01)
+            return [e.data["n"] for e in publisher.sent if e.type == "test.outbox-sweep-2"]
+        finally:
+            await relay.stop()
+            await db.close()
+
+    assert asyncio.run(go()) == [7]
+    assert _left_over(postgres, 2) == []
+
+
+def test_the_stop_sweep_is_bounded_and_loses_nothing_it_could_not_publish(postgres) -> None:
+    async def go() -> None:
+        await apply_migrations(postgres.url)
+        db = Database(postgres.url, min_size=0, max_size=2)
+        await db.open()
+        relay = OutboxRelay(db, Hanging(), interval=3600, in_request=True, shutdown_seconds=0.3)
+        try:
+            async with db.transaction() as conn:
+                await repo.insert_outbox_event(conn, "test.outbox-sweep-3", {"n": 3})
+        finally:
+            await relay.stop()  # the publisher never answers: the sweep gives up at its bound
+            await db.close()
+
+    asyncio.run(asyncio.wait_for(go(), timeout=30))
+    assert _left_over(postgres, 3) == [3]  # still there for the next instance
