@@ -98,6 +98,9 @@ class CacheArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     external_url: pulumi.Input[str] | None = None
     """The external Redis's ``rediss://`` URL (a Pulumi secret from ``grid:<external.urlSecret>``)."""
+    keep_replaced_secret_versions: bool = False
+    """Keep the URL secret's replaced versions enabled (``SecretArgs.keep_replaced_versions``): the stack rolls
+    out tagged."""
 
 
 class Cache(GridComponent):
@@ -181,6 +184,7 @@ class Cache(GridComponent):
                 value=pulumi.Output.secret(url),
                 accessors=args.accessors,
                 labels=args.labels,
+                keep_replaced_versions=args.keep_replaced_secret_versions,
             ),
             opts=self.child_opts(),
         )
@@ -193,7 +197,13 @@ class Cache(GridComponent):
     def _external(self, args: CacheArgs) -> None:
         """Only the external Redis's URL, in the same secret the Memorystore URL would be in."""
         self.url_secret = external_url_secret(
-            self, "redis", args.external_url, args.url_secret_id, args.accessors, args.labels
+            self,
+            "redis",
+            args.external_url,
+            args.url_secret_id,
+            args.accessors,
+            args.labels,
+            keep_replaced_versions=args.keep_replaced_secret_versions,
         )
         self.instance_id = self.host = self.port = None
         self.server_ca_cert = args.config.external.ca_cert

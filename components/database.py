@@ -179,6 +179,9 @@ class DatabaseArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     external_url: pulumi.Input[str] | None = None
     """The external database's URL (a Pulumi secret from ``grid:<external.urlSecret>``) when ``config.external``."""
+    keep_replaced_secret_versions: bool = False
+    """Keep the URL secret's replaced versions enabled (``SecretArgs.keep_replaced_versions``): the stack rolls
+    out tagged."""
 
 
 class Database(GridComponent):
@@ -342,7 +345,13 @@ class Database(GridComponent):
         )
         self.url_secret = Secret(
             self.child_name("url-secret"),
-            SecretArgs(secret_id=args.url_secret_id, value=url, accessors=args.accessors, labels=args.labels),
+            SecretArgs(
+                secret_id=args.url_secret_id,
+                value=url,
+                accessors=args.accessors,
+                labels=args.labels,
+                keep_replaced_versions=args.keep_replaced_secret_versions,
+            ),
             opts=self.child_opts(),
         )
         self.instance_name = instance.name
@@ -365,7 +374,13 @@ class Database(GridComponent):
     def _external(self, args: DatabaseArgs) -> None:
         """Only the external database's URL, in the same secret the Cloud SQL URL would be in."""
         self.url_secret = external_url_secret(
-            self, "postgres", args.external_url, args.url_secret_id, args.accessors, args.labels
+            self,
+            "postgres",
+            args.external_url,
+            args.url_secret_id,
+            args.accessors,
+            args.labels,
+            keep_replaced_versions=args.keep_replaced_secret_versions,
         )
         self.instance_name = self.connection_name = self.private_ip = self.service_account = None
         self.password_secret = self.replica_connection_name = None

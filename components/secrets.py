@@ -51,6 +51,11 @@ class SecretArgs:
     """Labels on the secret (stack-wide labels come from the provider)."""
     replica_locations: Sequence[str] = ()
     """Pin replicas to these regions (user-managed replication); empty means automatic replication."""
+    keep_replaced_versions: bool = False
+    """Leave a version Pulumi replaces (a new value) enabled in Secret Manager instead of destroying it. A stack
+    that rolls out tagged keeps serving its stable revision, which pins the old version, until the candidate is
+    promoted; destroyed, that revision could not start another instance. Destroy it once nothing serves it
+    (docs/runbooks/rotate-secrets.md)."""
 
 
 class Secret(GridComponent):
@@ -89,6 +94,9 @@ class Secret(GridComponent):
             self.child_name("version"),
             secret=secret.id,
             secret_data=pulumi.Output.secret(args.value),
+            # ABANDON: Pulumi forgets the replaced version and Secret Manager keeps it enabled
+            # (https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/secret_manager_secret_version#deletion_policy).
+            deletion_policy="ABANDON" if args.keep_replaced_versions else None,
             opts=self.child_opts(),
         )
         self.grants: dict[str, gcp.secretmanager.SecretIamMember] = {}
@@ -118,6 +126,7 @@ def external_url_secret(
     secret_id: str,
     accessors: Mapping[str, pulumi.Input[str]],
     labels: Mapping[str, str],
+    keep_replaced_versions: bool = False,
 ) -> Secret:
     """``owner``'s ``url-secret`` holding the URL of a ``kind`` (postgres, redis) outside Google Cloud: the same
     secret its managed instance's URL would be in, labelled so the pack and the price report know the case."""
@@ -130,6 +139,7 @@ def external_url_secret(
             value=pulumi.Output.secret(url),
             accessors=accessors,
             labels={**labels, EXTERNAL_LABEL: kind},
+            keep_replaced_versions=keep_replaced_versions,
         ),
         opts=owner.child_opts(),
     )

@@ -160,6 +160,9 @@ def foundation(config: StackConfig) -> Foundation:
         opts=opts,
     )
     grid_config = pulumi.Config("grid")
+    # A tagged rollout keeps serving the stable revision, which pins the secret versions it started with, until the
+    # candidate is promoted: a replaced version must stay readable until then (docs/runbooks/rotate-secrets.md).
+    keep_replaced = config.rollout.strategy == "tagged"
     database = Database(
         names("db"),
         DatabaseArgs(
@@ -172,6 +175,7 @@ def foundation(config: StackConfig) -> Foundation:
             accessors=readers(reading(workloads, "database")),
             labels={"component": "database"},
             external_url=_external_url(grid_config, config.database.external),
+            keep_replaced_secret_versions=keep_replaced,
         ),
         opts=opts,
     )
@@ -205,6 +209,7 @@ def foundation(config: StackConfig) -> Foundation:
                 accessors=readers(reading(workloads, "cache")),
                 labels={"component": "cache"},
                 external_url=_external_url(grid_config, config.cache.external),
+                keep_replaced_secret_versions=keep_replaced,
             ),
             opts=opts,
         )
@@ -220,6 +225,7 @@ def foundation(config: StackConfig) -> Foundation:
                 value=secret_values[key],
                 accessors=readers(secret_reader[key]),
                 labels={"component": "secrets"},
+                keep_replaced_versions=keep_replaced,
             ),
             opts=opts,
         )
