@@ -26,13 +26,18 @@ class Recorder:
         pass
 
 
+async def _relay(postgres, publisher: Recorder, **options: float) -> tuple[Database, OutboxRelay]:
+    """A request-mode relay (not started) over the migrated test database."""
+    await apply_migrations(postgres.url)
+    db = Database(postgres.url, min_size=0, max_size=2)
+    await db.open()
+    return db, OutboxRelay(db, publisher, interval=3600, in_request=True, **options)
+
+
 def test_request_mode_publishes_inside_the_request_and_retries_on_the_next_commit(postgres) -> None:
     async def go() -> tuple[list[str], list[str], bool]:
-        await apply_migrations(postgres.url)
-        db = Database(postgres.url, min_size=0, max_size=2)
-        await db.open()
         publisher = Recorder()
-        relay = OutboxRelay(db, publisher, interval=3600, in_request=True)
+        db, relay = await _relay(postgres, publisher)
         relay.start()
         no_loop = relay._task is None
         try:
@@ -80,11 +85,8 @@ def _left_over(postgres, n: int) -> list[int]:
 
 def test_a_failed_publish_goes_out_when_the_instance_stops_though_nothing_else_is_committed(postgres) -> None:
     async def go() -> tuple[list[int], list[int]]:
-        await apply_migrations(postgres.url)
-        db = Database(postgres.url, min_size=0, max_size=2)
-        await db.open()
         publisher = Recorder()
-        relay = OutboxRelay(db, publisher, interval=3600, in_request=True)
+        db, relay = await _relay(postgres, publisher)
         relay.start()
         try:
             publisher.fail = True
@@ -105,13 +107,10 @@ def test_a_failed_publish_goes_out_when_the_instance_stops_though_nothing_else_i
 
 def test_what_an_earlier_instance_left_is_published_when_the_next_one_starts(postgres) -> None:
     async def go() -> list[int]:
-        await apply_migrations(postgres.url)
-        db = Database(postgres.url, min_size=0, max_size=2)
-        await db.open()
+        publisher = Recorder()
+        db, relay = await _relay(postgres, publisher)
         async with db.transaction() as conn:  # committed by an instance killed before it could publish
             await repo.insert_outbox_event(conn, "test.outbox-sweep-2", {"n": 7})
-        publisher = Recorder()
-        relay = OutboxRelay(db, publisher, interval=3600, in_request=True)
         relay.start()
         try:
             for _ in range(200):  # the start's sweep runs beside the first requests, not before them
@@ -129,10 +128,7 @@ def test_what_an_earlier_instance_left_is_published_when_the_next_one_starts(pos
 
 def test_the_stop_sweep_is_bounded_and_loses_nothing_it_could_not_publish(postgres) -> None:
     async def go() -> None:
-        await apply_migrations(postgres.url)
-        db = Database(postgres.url, min_size=0, max_size=2)
-        await db.open()
-        relay = OutboxRelay(db, Hanging(), interval=3600, in_request=True, shutdown_seconds=0.3)
+        db, relay = await _relay(postgres, Hanging(), shutdown_seconds=0.3)
         try:
             async with db.transaction() as conn:
                 await repo.insert_outbox_event(conn, "test.outbox-sweep-3", {"n": 3})
