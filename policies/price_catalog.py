@@ -174,7 +174,9 @@ MONITORING_DATA: Final = Price(
     note="$0.1510/MiB past 100,000 MiB, $0.0610/MiB past 250,000 MiB: no Grid stack comes near",
 )
 # Bytes Monitoring counts for one ingested point, by value type (MONITORING_URL's pricing notes): a BOOL, INT64 or
-# DOUBLE point is 8 bytes, a DISTRIBUTION point 80. Labels and the monitored resource are not counted.
+# DOUBLE point is 8 bytes, a DISTRIBUTION point 80. Labels and the monitored resource are not counted. Re-check:
+# the copy of the page read on 2026-11-30 showed the price table but not its notes (8 bytes is corroborated by
+# others' worked estimates; 80 is from the notes as previously published).
 MONITORING_POINT_BYTES: Final = {"scalar": 8, "distribution": 80}
 UPTIME_CHECKER_REGIONS: Final = 6  # all checker locations are used when selectedRegions is empty
 
