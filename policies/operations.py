@@ -26,7 +26,7 @@ from policies.gcp import (
     service_role,
 )
 from policies.pricers import sql_tier_shape
-from policies.props import as_number, get, is_known, known_items
+from policies.props import as_number, container_env, get, is_known, known_items
 from policies.rule import Meta, StackResource, StackSubject, google_doc, stack_policy
 from policies.security.sql import is_replica
 
@@ -38,10 +38,6 @@ DATABASE_ENV = "DATABASE_URL"
 POOL_ENV = "DB_POOL_MAX_SIZE"
 
 # --- database connections -----------------------------------------------------------------------------------
-
-
-def _env(containers: list[Any]) -> dict[str, Any]:
-    return {e.get("name"): e.get("value") for c in containers for e in known_items(c, "envs") if isinstance(e, dict)}
 
 
 def _number(value: Any, default: float) -> float | None:
@@ -56,7 +52,7 @@ def _database_client(resource: StackResource) -> tuple[float, float] | None:
     props = resource.props
     if resource.type in (RUN_SERVICE, RUN_JOB):
         template = get(props, "template.template") if resource.type == RUN_JOB else get(props, "template")
-        env = _env(known_items(template, "containers"))
+        env = container_env(known_items(template, "containers"))
         if DATABASE_ENV not in env:
             return None
         if resource.type == RUN_JOB:

@@ -164,6 +164,20 @@ ALERT_CONDITION: Final = Price(
     "(Jan 2025, then Apr 2025): confirm it is in effect",
 )
 ALERT_TIME_SERIES: Final = Price(0.35, "million time series returned", MONITORING_URL)
+# Custom (user-defined) metrics are billed by bytes ingested; Google Cloud's own metrics are free. First tier
+# (150-100,000 MiB a month); the first 150 MiB per billing account are free (FREE_ALLOWANCES).
+MONITORING_DATA: Final = Price(
+    0.2580,
+    "MiB",
+    MONITORING_URL,
+    as_of="2026-11",
+    note="$0.1510/MiB past 100,000 MiB, $0.0610/MiB past 250,000 MiB: no Grid stack comes near",
+)
+# Bytes Monitoring counts for one ingested point, by value type (MONITORING_URL's pricing notes): a BOOL, INT64 or
+# DOUBLE point is 8 bytes, a DISTRIBUTION point 80. Labels and the monitored resource are not counted. Re-check:
+# the copy of the page read on 2026-11-30 showed the price table but not its notes (8 bytes is corroborated by
+# others' worked estimates; 80 is from the notes as previously published).
+MONITORING_POINT_BYTES: Final = {"scalar": 8, "distribution": 80}
 UPTIME_CHECKER_REGIONS: Final = 6  # all checker locations are used when selectedRegions is empty
 
 # Standard storage class prices; multi-region for US/EU/ASIA locations.
@@ -269,5 +283,6 @@ FREE_ALLOWANCES: Final = {
     "scheduler-jobs": (3.0, SCHEDULER_URL),
     "tasks-operations": (1.0, TASKS_URL),  # millions
     "uptime-executions": (1_000.0, MONITORING_URL),  # thousands, per project
+    "monitoring-mib": (150.0, MONITORING_URL),  # chargeable metric ingestion, per billing account
     "api-gateway-calls": (2.0, API_GATEWAY_URL),  # millions
 }

@@ -15,7 +15,7 @@ from typing import Any
 from policies import price_catalog as catalog
 from policies.gcp import EXTERNAL_LABEL, RUN_JOB, RUN_SERVICE
 from policies.price_catalog import HOURS_PER_MONTH, SECONDS_PER_MONTH, Price
-from policies.props import get, is_known, known_items
+from policies.props import as_number, container_env, get, is_known, known_items
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ def money(usd: float) -> str:
 
 
 Usage = Mapping[str, Any]
+Env = Mapping[str, Any]
+"""A workload's plain environment variables (name -> value)."""
 Pricer = Callable[[Mapping[str, Any], Usage], "Estimate | None"]
 
 
@@ -264,10 +266,15 @@ def function_shape(props: Mapping[str, Any]) -> Shape:
     return Shape(vcpu, memory, 0.0, catalog.RUN_GPU["nvidia-l4"], min_instances, instance_based=False)
 
 
+def _traffic(usage: Usage) -> tuple[float, float]:
+    """(requests a month, busy instance-seconds a month) of a serving workload."""
+    requests = number(usage, "requestsPerMonth", 1_000_000)
+    return requests, requests * number(usage, "avgRequestSeconds", 0.2) / max(number(usage, "avgConcurrency", 1), 1e-9)
+
+
 def _request_based_lines(shape: Shape, usage: Usage, factor: float, label: str) -> list[Line]:
     rates = catalog.RUN_REQUEST_BASED
-    requests = number(usage, "requestsPerMonth", 1_000_000)
-    active = requests * number(usage, "avgRequestSeconds", 0.2) / max(number(usage, "avgConcurrency", 1), 1e-9)
+    requests, active = _traffic(usage)
     lines = [
         Line(
             f"{active:,.0f} s x {shape.vcpu:g} vCPU",
@@ -341,25 +348,28 @@ def _instance_lines(shape: Shape, instance_seconds: float, factor: float, label:
     return lines
 
 
-def _serving_estimate(shape: Shape, props: Mapping[str, Any], usage: Usage, what: str) -> Estimate:
+def _serving_estimate(shape: Shape, props: Mapping[str, Any], usage: Usage, what: str, env: Env) -> Estimate:
     factor, label = region_factor("run", region_of(props))
+    requests, active = _traffic(usage)
     if not shape.instance_based:
-        return Estimate(f"{what}, request-based billing", tuple(_request_based_lines(shape, usage, factor, label)))
-    requests = number(usage, "requestsPerMonth", 1_000_000)
-    active = requests * number(usage, "avgRequestSeconds", 0.2) / max(number(usage, "avgConcurrency", 1), 1e-9)
-    instance_seconds = max(shape.min_instances * SECONDS_PER_MONTH, active)
-    return Estimate(
-        f"{what}, instance-based billing, min {shape.min_instances:g}",
-        tuple(_instance_lines(shape, instance_seconds, factor, label)),
-    )
+        lines = _request_based_lines(shape, usage, factor, label)
+        summary = f"{what}, request-based billing"
+    else:
+        instance_seconds = max(shape.min_instances * SECONDS_PER_MONTH, active)
+        lines = _instance_lines(shape, instance_seconds, factor, label)
+        summary = f"{what}, instance-based billing, min {shape.min_instances:g}"
+    metrics = _app_metrics_line(env, usage, _serving_exports(shape, requests, active, _export_interval(env)))
+    return Estimate(summary, tuple(lines + ([metrics] if metrics else [])))
 
 
 def price_run_service(props: Mapping[str, Any], usage: Usage) -> Estimate:
-    return _serving_estimate(run_shape(RUN_SERVICE, props), props, usage, "Cloud Run service")
+    env = container_env(known_items(known(get(props, "template"), {}), "containers"))
+    return _serving_estimate(run_shape(RUN_SERVICE, props), props, usage, "Cloud Run service", env)
 
 
 def price_function(props: Mapping[str, Any], usage: Usage) -> Estimate:
-    return _serving_estimate(function_shape(props), props, usage, "Cloud Run function")
+    env = known(get(props, "serviceConfig.environmentVariables"), {})
+    return _serving_estimate(function_shape(props), props, usage, "Cloud Run function", env)
 
 
 def price_run_job(props: Mapping[str, Any], usage: Usage) -> Estimate:
@@ -367,9 +377,71 @@ def price_run_job(props: Mapping[str, Any], usage: Usage) -> Estimate:
     factor, label = region_factor("run", region_of(props))
     tasks = float(known(get(props, "template.taskCount"), 1))
     executions = number(usage, "executionsPerMonth", 30)
-    seconds = executions * tasks * number(usage, "taskSeconds", 300)
+    task_seconds = number(usage, "taskSeconds", 300)
+    seconds = executions * tasks * task_seconds
     summary = f"Cloud Run job, {executions:g} executions x {tasks:g} tasks"
-    return Estimate(summary, tuple(_instance_lines(shape, seconds, factor, label)))
+    lines = _instance_lines(shape, seconds, factor, label)
+    env = container_env(known_items(known(get(props, "template.template"), {}), "containers"))
+    interval = _export_interval(env)
+    # A task exports every interval while it runs (its CPU is always allocated) and flushes once as it ends.
+    metrics = _app_metrics_line(env, usage, executions * tasks * (task_seconds // interval + 1))
+    return Estimate(summary, tuple(lines + ([metrics] if metrics else [])))
+
+
+# --- App metrics: custom-metric ingestion in Cloud Monitoring -----------------------------------------------
+# A workload with METRICS_EXPORT=true (stacks/service_env.py) exports the app's OpenTelemetry metrics
+# (app/common/metrics.py) every METRICS_EXPORT_INTERVAL_SECONDS, one point per time series it has recorded since
+# it started (cumulative temporality), against generic_task with task_id = the instance: every instance writes a
+# series set of its own. Monitoring bills those points by bytes (price_catalog.MONITORING_POINT_BYTES).
+
+METRICS_EXPORT_ENV = "METRICS_EXPORT"
+METRICS_INTERVAL_ENV = "METRICS_EXPORT_INTERVAL_SECONDS"
+DEFAULT_EXPORT_INTERVAL_SECONDS = 60.0
+"""The app's own default when the variable is unset (app/common/settings.py; a test keeps the two equal)."""
+# Cloud Run keeps an instance that has served a request for up to 15 minutes before it shuts it down
+# (https://cloud.google.com/run/docs/about-instance-autoscaling#idle-instance): requests arriving closer together
+# than that keep one instance up, exporting, all month.
+IDLE_INSTANCE_SECONDS = 900.0
+# Time series one instance exports (usage keys): the defaults cover the busiest bundled service in normal
+# operation (tests/policies/test_metrics_pricing.py counts them from the apps' route tables and metric specs).
+METRIC_SERIES_DEFAULTS: dict[str, float] = {"metricDistributionSeries": 24, "metricScalarSeries": 8}
+
+
+def _export_interval(env: Env) -> float:
+    """METRICS_EXPORT_INTERVAL_SECONDS; the app's default when unset, unknown or not a positive number."""
+    value = env.get(METRICS_INTERVAL_ENV)
+    seconds = as_number(value) if is_known(value) else None
+    return seconds if seconds is not None and seconds > 0 else DEFAULT_EXPORT_INTERVAL_SECONDS
+
+
+def _serving_exports(shape: Shape, requests: float, active: float, interval: float) -> float:
+    """Exports a month by a service's (or function's) instances, each of all its series.
+
+    Instances are up for their busy time, the min instances all month, and, between requests that arrive less than
+    IDLE_INSTANCE_SECONDS apart, one more instance all month. Request-based billing throttles CPU outside requests
+    (https://cloud.google.com/run/docs/configuring/billing-settings): an idle instance's overdue export runs at its
+    next request, so there are at most as many exports as requests beyond the busy time's own."""
+    alive = max(
+        shape.min_instances * SECONDS_PER_MONTH, min(SECONDS_PER_MONTH, requests * IDLE_INSTANCE_SECONDS), active
+    )
+    exports = alive / interval
+    if not shape.instance_based:
+        exports = min(exports, requests + active / interval)
+    return exports
+
+
+def _app_metrics_line(env: Env, usage: Usage, exports: float) -> Line | None:
+    if str(env.get(METRICS_EXPORT_ENV, "")).lower() != "true":
+        return None
+    distribution = number(usage, "metricDistributionSeries", METRIC_SERIES_DEFAULTS["metricDistributionSeries"])
+    scalar = number(usage, "metricScalarSeries", METRIC_SERIES_DEFAULTS["metricScalarSeries"])
+    sizes = catalog.MONITORING_POINT_BYTES
+    mib = exports * (distribution * sizes["distribution"] + scalar * sizes["scalar"]) / 2**20
+    label = (
+        f"{mib:,.4g} MiB app metrics ({exports:,.0f} exports every {_export_interval(env):g} s x "
+        f"{distribution:g} distribution + {scalar:g} scalar series)"
+    )
+    return Line(label, mib, catalog.MONITORING_DATA, free_pool="monitoring-mib")
 
 
 # --- Networking --------------------------------------------------------------------------------

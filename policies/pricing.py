@@ -54,6 +54,17 @@ USAGE_KEYS: Final[Mapping[str, tuple[str, float | bool | str]]] = {
     "retainedGb": ("Pub/Sub subscriptions: retained acknowledged messages", 0),
     "operationsPerMonth": ("Cloud Tasks queues", 100_000),
     "timeSeriesPerPeriod": ("alert policies: time series each condition returns", 1),
+    # Per instance of a workload with METRICS_EXPORT=true; each series is a point per export interval (pricers.py).
+    "metricDistributionSeries": (
+        "Cloud Run workloads exporting app metrics: DISTRIBUTION series per instance (request latency by route, "
+        "method and status class; 80 bytes a point)",
+        pricers.METRIC_SERIES_DEFAULTS["metricDistributionSeries"],
+    ),
+    "metricScalarSeries": (
+        "Cloud Run workloads exporting app metrics: INT64/DOUBLE series per instance (token and cache counters, "
+        "queue gauge; 8 bytes a point)",
+        pricers.METRIC_SERIES_DEFAULTS["metricScalarSeries"],
+    ),
 }
 
 PRICERS: Final[Mapping[str, Pricer]] = {
@@ -120,8 +131,12 @@ FREE_TYPES: Final[Mapping[str, str]] = {
     "gcp:monitoring/slo:Slo": "SLOs are free",
     "gcp:monitoring/customService:CustomService": "services are free",
     "gcp:monitoring/genericService:GenericService": "services are free",
-    "gcp:monitoring/metricDescriptor:MetricDescriptor": "ingestion-priced; assumed within the 150 MiB free allotment",
-    "gcp:logging/metric:Metric": "ingestion-priced; assumed within the 150 MiB free allotment",
+    "gcp:monitoring/metricDescriptor:MetricDescriptor": (
+        "descriptors are free; their points are priced on the workloads that export them (METRICS_EXPORT)"
+    ),
+    # A DELTA INT64 point per minute per severity only in minutes with ERROR entries: at most 4 x 43,800 x 8 bytes
+    # (1.3 MiB, $0.35) a month if every minute had errors of every severity; a few KiB in normal operation.
+    "gcp:logging/metric:Metric": "points only in minutes with ERROR entries: KiB a month in normal operation",
     "gcp:billing/budget:Budget": "budgets are free",
     # https://cloud.google.com/iam/docs/workload-identity-federation (2026-11): no charge for federation.
     "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": "Workload Identity Federation is free",

@@ -120,3 +120,9 @@ def as_number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def container_env(containers: list[Any]) -> dict[str, Any]:
+    """Plain environment variables (name -> value) of a Cloud Run template's containers; secret references have
+    no ``value`` and map to None."""
+    return {e.get("name"): e.get("value") for c in containers for e in known_items(c, "envs") if isinstance(e, dict)}

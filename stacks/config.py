@@ -113,7 +113,7 @@ _RESERVED_ENV = frozenset(
     {"ENVIRONMENT", "GOOGLE_CLOUD_PROJECT", "LOG_LEVEL", "DATABASE_URL", "DB_POOL_MAX_SIZE", "REDIS_URL"}
     | {"REDIS_CA_CERT", "PUBSUB_TOPIC", "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
     | {"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT"}
-    | {"CLOUD_RUN_TASK_COUNT", "METRICS_EXPORT"}
+    | {"CLOUD_RUN_TASK_COUNT", "METRICS_EXPORT", "METRICS_EXPORT_INTERVAL_SECONDS"}
     | {secret_env_name(key) for key in SECRET_KEYS}
 )
 # Keys the bundled functions had before the registry (grid:functions.koreanNlp): still read.

@@ -54,6 +54,8 @@ class EnvSources:
     completion_model: str
     api_timeout_seconds: int
     """The api's Cloud Run request timeout, which also ends its WebSocket streams."""
+    metrics_export_interval_seconds: int
+    """How often a workload that exports app metrics exports them (grid:monitoring.metricsExportIntervalSeconds)."""
     ai_push_audience: str | None = None
     """With push delivery to ai: the OIDC audience of the pushes (None: ai pulls ``ai_subscription``)."""
     push_invoker_email: pulumi.Input[str] | None = None
@@ -131,18 +133,20 @@ def _verifying(env: WorkloadEnv, jwks: Jwks | None, service: str) -> None:
         env.plain["JWKS_AUDIENCE"] = jwks.audience
 
 
-def _metrics(env: WorkloadEnv, workload: Workload) -> None:
+def _metrics(env: WorkloadEnv, workload: Workload, interval_seconds: int) -> None:
     if workload.exports_metrics:
         # App metrics to Cloud Monitoring (app/common/metrics.py): its image has the exporter, and its account
-        # roles/monitoring.metricWriter (stacks/program.py project_roles).
+        # roles/monitoring.metricWriter (stacks/program.py project_roles). Every export is billed by the bytes of
+        # its points (the plan prices them from these two variables: policies/pricers.py).
         env.plain["METRICS_EXPORT"] = "true"
+        env.plain["METRICS_EXPORT_INTERVAL_SECONDS"] = str(interval_seconds)
 
 
 def service_env(workload: Workload, src: EnvSources, jwks: Jwks | None = None) -> WorkloadEnv:
     """Environment of a bundled ``workload`` (auth, api, ai, migrations); api and ai verify tokens against ``jwks``."""
     service = workload.name
     env = _common(service, src)
-    _metrics(env, workload)
+    _metrics(env, workload, src.metrics_export_interval_seconds)
     if service != "migrations":
         env.plain.update({"JWT_ISSUER": ACCESS_TOKEN_ISSUER, "JWT_AUDIENCE": ACCESS_TOKEN_AUDIENCE})
         _cors(env.plain, src.cors_allowed_origins)
@@ -233,14 +237,16 @@ class WorkloadSources:
     db_pools: Mapping[str, int]
     config_secrets: Mapping[str, SecretRef]
     """Config secret key (completionApiKey) -> its Secret Manager secret, for those some workload reads."""
+    metrics_export_interval_seconds: int
+    """How often a workload that declares ``exportsMetrics`` exports them."""
 
 
 def workload_env(workload: Workload, src: WorkloadSources) -> WorkloadEnv:
     """The environment contract of a workload Grid does not bundle, from what its registry entry reads
     (docs/workloads.md): ENVIRONMENT, GOOGLE_CLOUD_PROJECT and LOG_LEVEL always; ``database``: DATABASE_URL (a
     secret), DATABASE_CA_CERT to verify the server with (app/common/pgconnect.py) and DB_POOL_MAX_SIZE; ``cache``: REDIS_URL (a secret; REDIS_CA_CERT with TLS) when the stack has
-    Redis; ``events``: PUBSUB_TOPIC; each config secret under its UPPER_SNAKE name; METRICS_EXPORT when it declares
-    ``exportsMetrics``; then its own ``env``."""
+    Redis; ``events``: PUBSUB_TOPIC; each config secret under its UPPER_SNAKE name; METRICS_EXPORT and
+    METRICS_EXPORT_INTERVAL_SECONDS when it declares ``exportsMetrics``; then its own ``env``."""
     env = WorkloadEnv(plain={"ENVIRONMENT": src.environment, "GOOGLE_CLOUD_PROJECT": src.project, "LOG_LEVEL": "INFO"})
     if "database" in workload.reads:
         env.secrets["DATABASE_URL"] = src.database_url
@@ -255,7 +261,7 @@ def workload_env(workload: Workload, src: WorkloadSources) -> WorkloadEnv:
         env.plain["PUBSUB_TOPIC"] = src.events_topic
     for key in workload.secrets:
         env.secrets[secret_env_name(key)] = src.config_secrets[key]
-    _metrics(env, workload)
+    _metrics(env, workload, src.metrics_export_interval_seconds)
     env.plain.update(dict(workload.env))
     return env
 

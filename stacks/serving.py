@@ -225,6 +225,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         events_topic=f"projects/{config.project}/topics/{names('events')}",
         db_pools=pools,
         config_secrets={key: secret.ref for key, secret in base.config_secrets.items()},
+        metrics_export_interval_seconds=config.monitoring.metrics_export_interval_seconds,
     )
     for spec in config.workloads_of("function"):
         if spec.bundled:
@@ -554,6 +555,7 @@ def _env_sources(
         completion_base_url=config.completion.base_url,
         completion_model=config.completion.model,
         api_timeout_seconds=config.services.api.timeout_seconds,
+        metrics_export_interval_seconds=config.monitoring.metrics_export_interval_seconds,
         completion_api_key=completion.ref if completion else None,
         trusted_proxy_hops=exposure.trusted_proxy_hops,
         user_auth_header=exposure.user_auth_header,

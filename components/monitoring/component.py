@@ -23,6 +23,10 @@ from gridlib.config_base import ConfigModel
 
 # --- config: the typed, validated input of this component (grid:monitoring in a stack file) ---
 
+# What the services accept for METRICS_EXPORT_INTERVAL_SECONDS (app/common/settings.py; a test keeps them equal):
+# Google's exporter asks for 10 s or more (Monitoring takes a point per series every 5 s at most).
+METRICS_EXPORT_INTERVAL_BOUNDS = (10, 3600)
+
 
 class MonitoringConfig(ConfigModel):
     alert_emails: list[str] = Field(default_factory=list, description="Always notified.")
@@ -33,6 +37,14 @@ class MonitoringConfig(ConfigModel):
     sql_disk_utilization: float = Field(0.85, gt=0, le=1)
     redis_memory_usage: float = Field(0.8, gt=0, le=1)
     uptime_period_seconds: Literal[60, 300, 600, 900] = 300
+    metrics_export_interval_seconds: int = Field(
+        60,
+        ge=METRICS_EXPORT_INTERVAL_BOUNDS[0],
+        le=METRICS_EXPORT_INTERVAL_BOUNDS[1],
+        description="How often every instance of a service exports the app metrics (METRICS_EXPORT_INTERVAL_SECONDS): "
+        "each export is a point per time series, and Cloud Monitoring bills those by bytes past 150 MiB a month, so a "
+        "longer interval trades chart resolution for cost (docs/app-services.md).",
+    )
     latency_alerts: bool = True
     data_alerts: bool = Field(True, description="Cloud SQL CPU/disk and Redis memory alerts.")
     paging: bool = False

@@ -96,12 +96,18 @@ class Dashboards(Alerting):
     # --- dashboard ---
 
     def _dashboard(self, args: MonitoringArgs) -> pulumi.Output[str]:
-        def chart(title: str, filter_: str, aligner: str, reducer: str, group_by: list[str]) -> dict[str, Any]:
+        # The app's own metrics arrive once per export interval per series: a window shorter than that would chart
+        # gaps between points, so their charts align over the interval (never under Monitoring's 60 s minimum).
+        app_window = f"{max(60, args.config.metrics_export_interval_seconds)}s"
+
+        def chart(
+            title: str, filter_: str, aligner: str, reducer: str, group_by: list[str], window: str = "60s"
+        ) -> dict[str, Any]:
             query = {
                 "timeSeriesFilter": {
                     "filter": filter_,
                     "aggregation": {
-                        "alignmentPeriod": "60s",
+                        "alignmentPeriod": window,
                         "perSeriesAligner": aligner,
                         "crossSeriesReducer": reducer,
                         "groupByFields": group_by,
@@ -113,7 +119,7 @@ class Dashboards(Alerting):
         run = 'resource.type="cloud_run_revision"'
         by_service = ["resource.label.service_name"]
         cache_rate = {
-            "alignmentPeriod": "60s",
+            "alignmentPeriod": app_window,
             "perSeriesAligner": "ALIGN_RATE",
             "crossSeriesReducer": "REDUCE_SUM",
             "groupByFields": ["metric.label.cache"],
@@ -153,6 +159,7 @@ class Dashboards(Alerting):
                 "ALIGN_RATE",
                 "REDUCE_SUM",
                 ["metric.label.model", "metric.label.kind"],
+                app_window,
             ),
             chart(
                 "p95 latency (ms) by route",
@@ -160,6 +167,7 @@ class Dashboards(Alerting):
                 "ALIGN_DELTA",
                 "REDUCE_PERCENTILE_95",
                 ["resource.label.job", "metric.label.route"],
+                app_window,
             ),
             {
                 "title": "Cache hit ratio by cache",
@@ -190,6 +198,7 @@ class Dashboards(Alerting):
                 "ALIGN_MAX",
                 "REDUCE_SUM",
                 ["resource.label.job"],
+                app_window,
             ),
             chart(
                 "Error log entries by service",

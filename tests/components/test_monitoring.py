@@ -244,6 +244,21 @@ def test_dashboard_json_has_the_widgets(prod: OfflineRun, tmp_path: Path) -> Non
     assert not _monitoring(tmp_path, DEV).of_type("gcp:monitoring/dashboard:Dashboard")
 
 
+def test_app_metric_charts_align_over_the_export_interval(prod: OfflineRun, tmp_path: Path) -> None:
+    """The app's metrics arrive once per export interval: charted over a shorter window they would show gaps."""
+
+    def windows(run: OfflineRun) -> dict[bool, set[str]]:
+        dashboard = json.loads(run.one("gcp:monitoring/dashboard:Dashboard").inputs["dashboardJson"])
+        out: dict[bool, set[str]] = {True: set(), False: set()}
+        for filter_, aggregation in _filters(dashboard):
+            out[bool(_CUSTOM.search(filter_))].add(aggregation["alignmentPeriod"])
+        return out
+
+    assert windows(prod) == {True: {"60s"}, False: {"60s"}}
+    slower = _monitoring(tmp_path, PROD | {"metricsExportIntervalSeconds": 300})
+    assert windows(slower) == {True: {"300s"}, False: {"60s"}}
+
+
 def test_token_metric_has_model_and_kind_but_no_user_id(prod: OfflineRun) -> None:
     descriptor = prod.one(DESCRIPTOR, "-ai-tokens").inputs
     assert descriptor["type"] == "custom.googleapis.com/grid/ai/tokens"

@@ -8,6 +8,7 @@ import pytest
 
 from gridlib.config_errors import ConfigError
 from stacks.config import StackConfig, load_stack_config
+from stacks.presets import preset
 from tests.conftest import STACKS, deep_update, stack_values
 
 BASE = {
@@ -294,3 +295,31 @@ def test_workload_settings_map_onto_the_compute_components_sizes() -> None:
     assert narrow(api, ServiceSize).model_dump() == api.model_dump(include=set(ServiceSize.model_fields))
     fn = FunctionConfig.model_validate({"memory": "1Gi", "concurrency": 4})
     assert narrow(fn, FunctionSize) == FunctionSize.model_validate({"memory": "1Gi", "concurrency": 4})
+
+
+def test_metrics_export_interval_is_a_stack_knob_within_what_the_services_accept() -> None:
+    from annotated_types import Ge, Le
+
+    from app.common.metrics import MIN_EXPORT_INTERVAL_SECONDS
+    from app.common.settings import ServiceSettings
+    from components.monitoring.component import METRICS_EXPORT_INTERVAL_BOUNDS
+
+    [line] = problems({"grid:monitoring": {"metricsExportIntervalSeconds": 5}})
+    assert line == "Pulumi.dev.yaml: grid:monitoring.metricsExportIntervalSeconds: must be >= 10 (got 5)"
+    [line] = problems({"grid:monitoring": {"metricsExportIntervalSeconds": 7200}})
+    assert line.endswith("metricsExportIntervalSeconds: must be <= 3600 (got 7200)")
+    config = load({"grid:monitoring": {"metricsExportIntervalSeconds": 300}})
+    assert config.monitoring.metrics_export_interval_seconds == 300
+    # What the stack accepts, every service starts with (app/common/settings.py refuses the rest).
+    bounds = {type(m): m for m in ServiceSettings.model_fields["metrics_export_interval_seconds"].metadata}
+    assert (bounds[Ge].ge, bounds[Le].le) == METRICS_EXPORT_INTERVAL_BOUNDS
+    assert METRICS_EXPORT_INTERVAL_BOUNDS[0] == MIN_EXPORT_INTERVAL_SECONDS
+
+
+def test_dev_and_staging_export_app_metrics_every_two_minutes_prod_every_minute() -> None:
+    # Why (stacks/presets.py): at 60 s, dev's and staging's three services would ingest 249 MiB a month, 99 MiB
+    # past Cloud Monitoring's free 150 MiB ($25 more than either budget has); grid plan prices what remains.
+    assert load().monitoring.metrics_export_interval_seconds == 120
+    staging = load({"grid:environment": "staging", "grid:gateway": {"domains": ["api.acme.example"]}})
+    assert staging.monitoring.metrics_export_interval_seconds == 120
+    assert "metricsExportIntervalSeconds" not in preset("prod", "us-central1")["monitoring"]  # the services' 60 s

@@ -144,12 +144,14 @@ def test_bad_entries_are_one_line_naming_file_and_key(extra: dict[str, Any], exp
 
 
 def test_exporting_app_metrics_is_the_bundled_services_default_and_a_declaration_for_others(synth) -> None:
-    """exportsMetrics: an own service that declares it gets METRICS_EXPORT and may write custom metrics; a bundled
-    service whose stack file turns it off gets neither (its image still carries the exporter)."""
+    """exportsMetrics: an own service that declares it gets METRICS_EXPORT, at the stack's interval, and may write
+    custom metrics; a bundled service whose stack file turns it off gets neither (its image still carries the
+    exporter)."""
     plan = synth(
         "dev",
         {"grid:services": {"billing": {"source": "app/api", "route": "/billing", "exportsMetrics": True},
-                           "ai": {"exportsMetrics": False}}},
+                           "ai": {"exportsMetrics": False}},
+         "grid:monitoring": {"metricsExportIntervalSeconds": 300}},
     )  # fmt: skip
     writers = {
         r.name.removeprefix("grid-dev-identity-").removesuffix("-monitoring-metricwriter")
@@ -161,6 +163,7 @@ def test_exporting_app_metrics_is_the_bundled_services_default_and_a_declaration
         service = plan.one("gcp:cloudrunv2/service:Service", f"grid-dev-{name}-service")
         envs = {e["name"]: e.get("value") for e in service.inputs["template"]["containers"][0]["envs"]}
         assert envs.get("METRICS_EXPORT") == ("true" if name in writers else None), name
+        assert envs.get("METRICS_EXPORT_INTERVAL_SECONDS") == ("300" if name in writers else None), name
 
 
 def test_a_source_folder_without_its_dockerfile_is_refused(tmp_path: Path) -> None:
