@@ -21,6 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.common.db import ConstraintViolation
+from app.common.route_table import route_table
 
 log = logging.getLogger("app.errors")
 
@@ -64,7 +65,7 @@ _FASTAPI_UNDECODABLE = "There was an error parsing the body"
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path: Starlette's own 405 names only the first route's."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in route_table(request.app):
         match, _ = route.matches({**request.scope, "method": "GET"})
         if match != Match.NONE and getattr(route, "methods", None):
             methods |= set(route.methods)

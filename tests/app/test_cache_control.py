@@ -15,9 +15,9 @@ import uuid
 import httpx
 import pytest
 from fastapi.routing import APIWebSocketRoute
-from starlette.routing import Route as StarletteRoute
 
 from app.common.caching import NO_STORE, PRIVATE, declared
+from app.common.route_table import route_table
 from stacks.routes import ROUTES, route_of
 from tests.app.ai import conftest as ai_fixtures
 from tests.app.fuzz import PUBLIC, expected_cache_control
@@ -30,11 +30,14 @@ SERVERS = ("auth", "api", "ai")
 
 def _routes(app) -> list[tuple[str, str, object]]:
     out = []
-    for route in app.routes:
-        if isinstance(route, APIWebSocketRoute) or not isinstance(route, StarletteRoute):
+    for route in route_table(app):  # through the included routers (app.routes alone holds only FastAPI's docs)
+        if isinstance(route.original_route, APIWebSocketRoute) or not route.methods:
             continue
-        for method in sorted((route.methods or set()) - {"HEAD"}):
+        for method in sorted(route.methods - {"HEAD"}):
             out.append((method, route.path, route.endpoint))
+    # The walk covers every documented operation of the service, so it cannot pass by walking nothing.
+    documented = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops}
+    assert documented and documented <= {(m, path) for m, path, _ in out}, documented - {(m, p) for m, p, _ in out}
     # Deletes last, so the ids the other routes read still exist.
     return sorted(out, key=lambda r: r[0] == "DELETE")
 
@@ -79,10 +82,12 @@ def test_every_route_answers_with_an_explicit_correct_cache_control(servers, ids
 
 
 def test_a_read_of_a_users_own_data_is_private_and_errors_are_no_store(api, ids):
-    owner, known = ids
-    r = api.get(f"/v1/agents/{known['agent_id']}", headers=owner.headers)
+    owner, _ = ids
+    # An agent of its own: the route walk above ends with the DELETE routes, which remove the shared one.
+    agent = api.post("/v1/agents", json={"name": "private read"}, headers=owner.headers).json()["id"]
+    r = api.get(f"/v1/agents/{agent}", headers=owner.headers)
     assert r.status_code == 200 and r.headers["cache-control"] == PRIVATE
-    assert api.get(f"/v1/agents/{known['agent_id']}").headers["cache-control"] == NO_STORE  # 401
+    assert api.get(f"/v1/agents/{agent}").headers["cache-control"] == NO_STORE  # 401
     too_big = api.post("/v1/agents", content=b"x" * 2_000_000, headers=owner.headers)
     assert too_big.status_code == 413 and too_big.headers["cache-control"] == NO_STORE
 
