@@ -58,3 +58,22 @@ class CompleteOut(BaseModel):
     model: str
     content: str
     usage: Usage
+
+
+# GET /ai/items/search: a query is a few words (it is embedded whole); more results are one more page of reading.
+MAX_ITEM_QUERY_CHARS = 500
+MAX_ITEM_RESULTS = 50
+
+
+class ItemHit(BaseModel):
+    source: str
+    item_id: str
+    url: str | None
+    title: str
+    content: str
+    published: str | None
+    score: float
+
+
+class ItemSearchOut(BaseModel):
+    items: list[ItemHit]
