@@ -571,9 +571,12 @@ def _env_sources(config: StackConfig, base, jwt_secret: Secret, exposure: Exposu
         redis_ca_cert=base.cache.server_ca_cert if base.cache else None,
         jwt_signing_key=jwt_secret.ref,
         events_topic=events.topic_id,
+        # Without ai (grid:services.ai.enabled: false) there is no indexer subscription, and no ai to read it.
         ai_subscription=pulumi.Output.concat(
             "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]
-        ),
+        )
+        if AI_INDEXER in events.pull_subscription_names
+        else "",
         ai_push_audience=_push_audience(base.names) if _delivery("ai") == "push" else None,
         push_invoker_email=base.identities.emails["invoker"],
         completion_base_url=config.completion.base_url,

@@ -70,6 +70,17 @@ def test_the_consumer_reads_the_type_the_scraper_publishes() -> None:
     assert EVENT_TYPE == scraper.EVENT_TYPE
 
 
+def test_the_registry_pushes_each_consumed_type_to_a_route_of_ai() -> None:
+    """gridlib/workloads.py states where the stack pushes (the subscription's endpoint); ai must serve it."""
+    from app.ai.routes import events_router
+    from gridlib.workloads import BUNDLED_BY_NAME
+
+    served = {(route.path, method) for route in events_router.routes for method in route.methods}
+    assert BUNDLED_BY_NAME["ai"].consumes == ((EVENT_TYPE, "/ai/events/items"),)
+    for _, path in BUNDLED_BY_NAME["ai"].consumes:
+        assert (path, "POST") in served
+
+
 def test_an_items_text_is_its_title_and_summary_as_plain_text() -> None:
     event = _event("feed", "a", {"link": "https://example.com/a", **ITEMS["release"]})
     item = scraped_item(event.type, event.data)
