@@ -319,7 +319,8 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             callers["invoker"] = ids.members["invoker"]
         if service == "auth" and not exposure.public and not config.gateway.serves_domains:
             # Without a public hostname the services that verify tokens fetch the JWKS from auth's own URL.
-            callers.update({w: ids.members[w] for w in ("api", "ai") if w in ids.members})
+            # Those are the workloads that need auth (the registry's needs), i.e. api and ai.
+            callers.update({w.name: ids.members[w.name] for w in config.workloads if "auth" in w.needs})
         services[service] = CloudRunService(
             names(service),
             CloudRunServiceArgs(
