@@ -69,6 +69,9 @@ class Workload:
     timeout is Cloud Run's maximum (stacks/config.py)."""
     settings_class: str | None = None
     """A bundled service's settings class (``module:Class``): its side of the env contract, and the docs."""
+    app: str | None = None
+    """A bundled service's ASGI app factory (``module:function``, called with its settings): what its image serves
+    (its Dockerfile's CMD; tests/grid/test_local_apps.py keeps them equal) and what plain ``grid local`` runs."""
     publishes: tuple[str, ...] = ()
     """Event types it publishes to the events topic (needs ``events`` in ``reads``): the scraper's ``item.scraped``."""
     consumes: tuple[tuple[str, str], ...] = ()
@@ -96,6 +99,7 @@ BUNDLED: tuple[Workload, ...] = (
         needs=("migrations",),
         bundled=True,
         settings_class="app.auth.settings:AuthSettings",
+        app="app.auth.main:create_app",
         exports_metrics=True,
         cached=True,  # the JWKS
         user_token=False,
@@ -113,6 +117,7 @@ BUNDLED: tuple[Workload, ...] = (
         bundled=True,
         streams=True,
         settings_class="app.api.settings:ApiSettings",
+        app="app.api.main:create_app",
         exports_metrics=True,
     ),
     Workload(
@@ -130,6 +135,7 @@ BUNDLED: tuple[Workload, ...] = (
         bundled=True,
         defaults={"memory": "2Gi"},
         settings_class="app.ai.settings:AiSettings",
+        app="app.ai.main:create_app",
         exports_metrics=True,
     ),
     Workload(
