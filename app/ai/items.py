@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
 from app.ai import repository as repo
-from app.ai.schemas import MAX_TEXT_CHARS
+from app.ai.schemas import MAX_TEXT_CHARS, ScrapedItem
 from app.common.db import Database
 
 log = logging.getLogger("app.ai.items")
@@ -32,21 +31,6 @@ URL_FIELDS = ("link", "url")
 MAX_TITLE_CHARS = 1000
 MAX_URL_CHARS = 2000
 MAX_KEY_CHARS = (200, 2000)  # source, item id: the table's limits (migrations/0004_scraped_items.sql)
-
-
-@dataclass(frozen=True)
-class ScrapedItem:
-    source: str
-    item_id: str
-    url: str | None
-    title: str
-    content: str
-    """The text that is embedded: title and summary, plain, at most MAX_TEXT_CHARS."""
-    published: str | None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.source, self.item_id)
 
 
 class _Text(HTMLParser):
@@ -92,7 +76,14 @@ def scraped_item(event_type: str, data: dict[str, Any]) -> ScrapedItem | None:
         log.warning("ignoring an item.scraped event with no text to search (source %s)", source)
         return None
     published = item.get("published")
-    return ScrapedItem(source, item_id, url, title, text, published if isinstance(published, str) else None)
+    return ScrapedItem(
+        source=source,
+        item_id=item_id,
+        url=url,
+        title=title,
+        content=text,
+        published=published if isinstance(published, str) else None,
+    )
 
 
 class ItemIndexer:

@@ -83,18 +83,24 @@ async def _from_google(request: Request, verifier_name: str, off: str, refused: 
         raise HTTPException(401, refused) from None
 
 
+async def _pushed_event(request: Request) -> tuple[str, dict[str, Any]] | None:
+    """The (type, data) of a Pub/Sub push from the stack's subscription (401/404 otherwise), or None when the
+    message can never be parsed (then it is acknowledged)."""
+    await _from_google(request, "push_verifier", "push delivery is not enabled", "invalid push token")
+    try:
+        envelope = await request.json()
+    except ValueError:
+        envelope = None
+    return envelope_event(envelope)
+
+
 @events_router.post(
     "/events/pubsub",
     status_code=204,
     responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
 )
 async def pubsub_push(request: Request) -> Response:
-    await _from_google(request, "push_verifier", "push delivery is not enabled", "invalid push token")
-    try:
-        envelope = await request.json()
-    except ValueError:
-        envelope = None
-    event = envelope_event(envelope)
+    event = await _pushed_event(request)
     ref = message_ref(*event) if event is not None else None
     if ref is not None:
         await request.app.state.indexer.index([ref])  # an error is a 5xx: Pub/Sub redelivers
@@ -108,12 +114,7 @@ async def pubsub_push(request: Request) -> Response:
 )
 async def items_push(request: Request) -> Response:
     """item.scraped from the scraper, pushed by its own filtered subscription: stored once, embedded for search."""
-    await _from_google(request, "push_verifier", "push delivery is not enabled", "invalid push token")
-    try:
-        envelope = await request.json()
-    except ValueError:
-        envelope = None
-    event = envelope_event(envelope)
+    event = await _pushed_event(request)
     item = scraped_item(*event) if event is not None else None
     if item is not None:
         await request.app.state.items.store([item])  # an error is a 5xx: Pub/Sub redelivers
