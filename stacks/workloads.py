@@ -56,9 +56,10 @@ def secret_env_name(key: str) -> str:
 
 
 def event_consumers(workloads: Sequence[Workload]) -> tuple[tuple[Workload, str, str], ...]:
-    """(consumer, event type, path) for every type a workload consumes that a workload of ``workloads`` publishes:
-    each gets its own filtered push subscription, and none exists while nothing publishes its type."""
+    """(consumer, event type, path) for every type a Cloud Run service consumes that a workload of ``workloads``
+    publishes: each gets its own filtered push subscription (to the service's deterministic URL plus ``path``), and
+    none exists while nothing publishes its type."""
     published = {event for w in workloads for event in w.publishes}
     return tuple(
-        (w, event, path) for w in workloads for event, path in w.consumes if event in published and w.kind != "job"
+        (w, event, path) for w in workloads for event, path in w.consumes if event in published and w.kind == "service"
     )
