@@ -141,9 +141,14 @@ async def store_item(conn: Conn, item: Any, model: str, vector: Any) -> bool:
 async def search_items(conn: Conn, vector: Any, limit: int, ef_search: int = 100) -> list[dict[str, Any]]:
     """The stored items nearest to `vector` by cosine similarity, best first."""
     await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(ef_search, limit)),))
+    # The inner ORDER BY is the distance alone, which the HNSW index can answer; ties are ordered outside.
     cur = await conn.execute(
-        """SELECT source, item_id, url, title, content, published, 1 - (embedding <=> %(q)s::vector) AS score
-           FROM scraped_items ORDER BY embedding <=> %(q)s::vector, source, item_id LIMIT %(limit)s""",
+        """WITH hits AS MATERIALIZED (
+               SELECT source, item_id, embedding <=> %(q)s::vector AS distance
+               FROM scraped_items ORDER BY embedding <=> %(q)s::vector LIMIT %(limit)s)
+           SELECT i.source, i.item_id, i.url, i.title, i.content, i.published, 1 - h.distance AS score
+           FROM hits h JOIN scraped_items i USING (source, item_id)
+           ORDER BY h.distance, h.source, h.item_id""",
         {"q": vector_literal(vector), "limit": limit},
     )
     return [{**r, "score": float(r["score"])} for r in await cur.fetchall()]
