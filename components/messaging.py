@@ -51,6 +51,12 @@ MAX_SUBSCRIPTION_RETENTION_DAYS = 7
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+def type_filter(event_type: str) -> str:
+    """The subscription filter that lets through one event type (publishers set the ``type`` attribute):
+    https://cloud.google.com/pubsub/docs/subscription-message-filter"""
+    return f'attributes.type = "{event_type}"'
+
+
 def _seconds(value: float) -> str:
     """Google's duration string: ``1209600s``, ``0.5s`` (never ``1.2e+06s``, which the APIs reject)."""
     return f"{int(value)}s" if float(value).is_integer() else f"{value}s"

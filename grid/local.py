@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -303,45 +304,46 @@ async def _unavailable(scope: dict, send: Any, detail: str, status: int = 503) -
     await send({"type": "http.response.body", "body": body})
 
 
-def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port: int, **overrides: Any) -> Any:
-    """The routed auth + api app for one data dir; `overrides` are extra settings by variable name."""
-    from app.api.main import create_app as create_api
-    from app.api.settings import ApiSettings
-    from app.auth.main import create_app as create_auth
-    from app.auth.settings import AuthSettings
+def _load(reference: str) -> Any:
+    """The object a registry reference (``module:name``) names."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
-    common: dict[str, Any] = {
+
+def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port: int, **overrides: Any) -> Any:
+    """Every bundled service and function of the workload registry, routed as the cloud routes them, for one data
+    dir; `overrides` are extra settings by variable name (for every service).
+
+    Each service is built by its registry entry's app factory from its settings class, given the local values of
+    the variables that class declares: a workload added to the registry is served without editing this.
+    """
+    from app.functions.local import AnalyticsFeed, load_functions, public_apps
+    from stacks.workloads import GRID_ROOT
+
+    local: dict[str, Any] = {
         "ENVIRONMENT": "local",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "ACCESS_LOG": True,
-        **overrides,
+        # Services that verify tokens fetch auth's public keys through the local port, as through the gateway.
+        "JWKS_URL": f"http://127.0.0.1:{port}/auth/.well-known/jwks.json",
+        "JWT_KEY_FILE": data_dir / "jwt-signing-key.pem",
+        # The local event bus is the Redis stream (app/common/streams.py); without Redis, no events.
+        "EVENTS_BACKEND": "redis" if redis_url else "none",
     }
-    auth = create_auth(AuthSettings(**common, JWT_KEY_FILE=data_dir / "jwt-signing-key.pem"), configure_logs=False)
-    api = create_api(
-        ApiSettings(
-            **common,
-            JWKS_URL=f"http://127.0.0.1:{port}/auth/.well-known/jwks.json",
-            EVENTS_BACKEND="redis" if redis_url else "none",
-        ),
-        configure_logs=False,
+    apps: dict[str, Any] = {}
+    for service in bundled("service"):  # auth first: the others verify tokens with its keys
+        assert service.settings_class and service.app, f"{service.name}: bundled services name their app"
+        settings_class = _load(service.settings_class)
+        declared = {variable.name for variable in settings_class.env_vars()}
+        values = {name: value for name, value in local.items() if name in declared}
+        apps[service.name] = _load(service.app)(settings_class(**{**values, **overrides}), configure_logs=False)
+    functions = load_functions(
+        database_url, {w.name: (GRID_ROOT / w.source, w.entry_point or "") for w in bundled("function")}
     )
-    # -- ai services (issue #6): the ai service, the functions, and ml-analytics fed from the local event bus.
-    from app.ai.main import create_app as create_ai
-    from app.ai.settings import AiSettings
-    from app.functions.local import AnalyticsFeed, load_functions, public_apps
-
-    ai = create_ai(
-        AiSettings(
-            **common,
-            JWKS_URL=f"http://127.0.0.1:{port}/auth/.well-known/jwks.json",
-            EVENTS_BACKEND="redis" if redis_url else "none",
-        ),
-        configure_logs=False,
-    )
-    functions = load_functions(database_url)
-    router = PathRouter({"auth": auth, "api": api, "ai": ai, **public_apps(functions)})
-    if redis_url:
+    router = PathRouter({**apps, **public_apps(functions)})
+    # -- ai services (issue #6): ml-analytics fed from the local event bus, as the events topic pushes to it.
+    if redis_url and "ml-analytics" in functions:
         router.analytics_feed = AnalyticsFeed(redis_url, "grid:events", functions["ml-analytics"])
     # -- end ai services
     return router

@@ -69,6 +69,14 @@ class Workload:
     timeout is Cloud Run's maximum (stacks/config.py)."""
     settings_class: str | None = None
     """A bundled service's settings class (``module:Class``): its side of the env contract, and the docs."""
+    app: str | None = None
+    """A bundled service's ASGI app factory (``module:function``, called with its settings): what its image serves
+    (its Dockerfile's CMD; tests/grid/test_local_apps.py keeps them equal) and what plain ``grid local`` runs."""
+    publishes: tuple[str, ...] = ()
+    """Event types it publishes to the events topic (needs ``events`` in ``reads``): the scraper's ``item.scraped``."""
+    consumes: tuple[tuple[str, str], ...] = ()
+    """(event type, path) pairs: while a workload of the stack publishes that type, the stack gives this one a push
+    subscription filtered to it, delivering to ``path`` with the invoker's OIDC token (stacks/serving.py)."""
     exports_metrics: bool = False
     """Its image carries Google's metrics exporter (app/common/metrics.py; a test keeps this in step with the image's
     requirements.txt): the stack turns METRICS_EXPORT on for it and lets its account write custom metrics. A stack
@@ -91,6 +99,7 @@ BUNDLED: tuple[Workload, ...] = (
         needs=("migrations",),
         bundled=True,
         settings_class="app.auth.settings:AuthSettings",
+        app="app.auth.main:create_app",
         exports_metrics=True,
         cached=True,  # the JWKS
         user_token=False,
@@ -104,9 +113,11 @@ BUNDLED: tuple[Workload, ...] = (
         reads=frozenset({"database", "cache", "events"}),
         needs=("auth", "migrations"),
         required="it serves the gateway's default route and publishes the platform's events",
+        publishes=("message.created",),
         bundled=True,
         streams=True,
         settings_class="app.api.settings:ApiSettings",
+        app="app.api.main:create_app",
         exports_metrics=True,
     ),
     Workload(
@@ -118,10 +129,13 @@ BUNDLED: tuple[Workload, ...] = (
         reads=frozenset({"database", "cache"}),
         secrets=("completionApiKey",),
         invokers=("invoker",),  # Cloud Tasks deliver AI work (and Pub/Sub pushes) with this identity
+        # Scraped items become searchable (app/ai/items.py): pushed to ai only while a workload publishes them.
+        consumes=(("item.scraped", "/ai/events/items"),),
         needs=("auth", "migrations"),
         bundled=True,
         defaults={"memory": "2Gi"},
         settings_class="app.ai.settings:AiSettings",
+        app="app.ai.main:create_app",
         exports_metrics=True,
     ),
     Workload(

@@ -104,6 +104,9 @@ def default_max_connections(memory_gb: float) -> int:
 
 # Label the stack puts on Cloud Run services (`grid-service: auth|api|ai`) and on components.
 SERVICE_LABEL: Final = "grid-service"
+# The Cloud Run services Grid bundles (gridlib/workloads.py: its services), for a service planned without the label.
+# The pack is published alone and cannot import the registry: tests/test_structure.py keeps this copy equal to it.
+BUNDLED_SERVICES: Final = frozenset({"auth", "api", "ai"})
 # Label on the Secret Manager secret holding the URL of a Postgres/Redis outside Google Cloud
 # (`grid-external: postgres|redis`): the price report says the provider bills it, the pack knows the case.
 EXTERNAL_LABEL: Final = "grid-external"
@@ -165,11 +168,11 @@ def workload_template(resource_type: str, props: Mapping[str, Any]) -> Any:
 
 
 def service_role(name: str, props: Mapping[str, Any]) -> str | None:
-    """Which Grid service (auth, api, ai) a Cloud Run service is.
+    """Which Grid service a Cloud Run service is.
 
     The `grid-service` label is authoritative. Without it, the service name (or the Pulumi name)
-    is split on `-` and a segment equal to a known role counts, so `grid-api-prod` is `api`
-    but `rapid-service` is not.
+    is split on `-` and a segment equal to a bundled service (BUNDLED_SERVICES) counts, so `grid-api-prod`
+    is `api` but `rapid-service` is not.
     """
     label = get(props, f"labels.{SERVICE_LABEL}")
     if isinstance(label, str):
@@ -178,6 +181,6 @@ def service_role(name: str, props: Mapping[str, Any]) -> str | None:
     for candidate in (service_name if isinstance(service_name, str) else None, name):
         if candidate:
             for segment in candidate.split("-"):
-                if segment in {"auth", "api", "ai"}:
+                if segment in BUNDLED_SERVICES:
                     return segment
     return None

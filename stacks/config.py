@@ -107,6 +107,7 @@ _WORKLOAD_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,18}[a-z0-9])?$")
 _SOURCE = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
 _ROUTE = re.compile(r"^(/[a-z0-9][a-z0-9_.-]*)+$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 # Set by the stack (stacks/service_env.py workload_env) or by Cloud Run itself
 # (https://cloud.google.com/run/docs/container-contract#env-vars): a stack file's env may not shadow them.
 _RESERVED_ENV = frozenset(
@@ -151,6 +152,11 @@ class WorkloadSettings(_Model):
         None, description="What it reads: database, cache, events (publishes to the events topic)."
     )
     secrets: list[str] = Field(default_factory=list, description="Config secrets it reads (e.g. completionApiKey).")
+    publishes: list[str] | None = Field(
+        None,
+        description="Event types it publishes to the events topic (needs reads: [events]), e.g. [item.scraped]: a "
+        "workload that consumes one gets its push subscription.",
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (never secrets).")
     exports_metrics: bool | None = Field(
         None,
@@ -173,6 +179,14 @@ class WorkloadSettings(_Model):
                 raise ValueError(
                     f"'{key}' is not a config secret{suggest(key, SECRET_KEYS)} (valid: {', '.join(SECRET_KEYS)})"
                 )
+        return value
+
+    @field_validator("publishes")
+    @classmethod
+    def _event_types(cls, value: list[str] | None) -> list[str] | None:
+        for event in value or ():
+            if not _EVENT_TYPE.match(event):
+                raise ValueError(f"'{event}' must be an event type like item.scraped (lowercase words joined by .)")
         return value
 
     @field_validator("env")
@@ -320,6 +334,8 @@ def _workload(kind: Kind, name: str, settings: Any) -> Workload:
         "secrets": tuple(dict.fromkeys([*(base.secrets if base else ()), *settings.secrets])),
         "env": tuple(sorted(settings.env.items())),
     }
+    if settings.publishes is not None:
+        common["publishes"] = tuple(settings.publishes)
     if settings.exports_metrics is not None:
         common["exports_metrics"] = settings.exports_metrics
     if kind != "job" and settings.route is not None:
@@ -593,6 +609,8 @@ def _check_workloads(config: StackConfig) -> None:
     active = {w.name: w for w in config.workloads}
     for workload in active.values():
         key = f"grid:{CONFIG_KEY[workload.kind]}.{workload.name}"
+        if workload.publishes and "events" not in workload.reads:
+            raise ValueError(f"{key}.publishes: needs events in {key}.reads: it publishes to the events topic")
         for needed in workload.needs:
             if needed not in active:
                 needed_key = CONFIG_KEY[BUNDLED_BY_NAME[needed].kind] if needed in BUNDLED_BY_NAME else "services"

@@ -49,6 +49,7 @@ from components.messaging import (
     SchedulerArgs,
     TaskQueue,
     TaskQueueArgs,
+    type_filter,
 )
 from components.monitoring import CostCap, CostCapArgs, Monitoring, MonitoringArgs
 from components.secrets import own_grants
@@ -68,7 +69,7 @@ from stacks.service_env import (
     service_env,
     workload_env,
 )
-from stacks.workloads import Workload, reading, source_path
+from stacks.workloads import Workload, event_consumers, reading, source_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -276,9 +277,14 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             push_invoker_email=ids.emails["invoker"],
             push_audience=analytics.uri,
             publishers={w: ids.members[w] for w in reading(config.workloads, "events")},
-            pull_subscriptions=[_ai_indexer_subscription(config, names, ids, project_number)]
-            if "ai" in config.services and config.services.ai.enabled
-            else [],
+            pull_subscriptions=[
+                *(
+                    [_ai_indexer_subscription(config, names, ids, project_number)]
+                    if "ai" in config.services and config.services.ai.enabled
+                    else []
+                ),
+                *_event_subscriptions(config, names, project_number),
+            ],
         ),
         opts=opts,
     )
@@ -306,13 +312,17 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             audience=_push_audience(names),
         )
     jwks: Jwks | None = None
+    pushed_to = {consumer.name for consumer, _, _ in event_consumers(config.workloads)}
     for spec in config.workloads_of("service"):  # auth first: the others verify tokens against its published keys
         service = spec.name
         env = service_env(spec, sources, jwks) if spec.bundled else workload_env(spec, shared)
         callers = {**invoker_members, **{who: ids.members[who] for who in spec.invokers}}
+        if service in pushed_to:  # its push subscriptions deliver as the invoker
+            callers["invoker"] = ids.members["invoker"]
         if service == "auth" and not exposure.public and not config.gateway.serves_domains:
             # Without a public hostname the services that verify tokens fetch the JWKS from auth's own URL.
-            callers.update({w: ids.members[w] for w in ("api", "ai") if w in ids.members})
+            # Those are the workloads that need auth (the registry's needs), i.e. api and ai.
+            callers.update({w.name: ids.members[w.name] for w in config.workloads if "auth" in w.needs})
         services[service] = CloudRunService(
             names(service),
             CloudRunServiceArgs(
@@ -331,7 +341,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
                 deletion_protection=prod,
                 labels={"grid-service": service, **config.rollout.labels(service), **_background_label(service)},
                 # The audience of ai's pushes and tasks: Cloud Run accepts the tokens, and ai checks it again.
-                custom_audiences=[_push_audience(names)] if service == "ai" else [],
+                custom_audiences=[_push_audience(names)] if service == "ai" or service in pushed_to else [],
                 depends_on=own_grants(service, env.secrets.values()),
                 candidate_tag=config.rollout.candidate_tag if config.rollout.strategy == "tagged" else None,
                 stable_revision=config.rollout.stable.get(service) if config.rollout.strategy == "tagged" else None,
@@ -481,9 +491,29 @@ def _push_audience(names) -> str:
 
 
 def _ai_url(config: StackConfig, names, project_number: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Cloud Run's deterministic URL of ai, known before the service exists (its own settings name it):
+    return _run_url(config, names, "ai", project_number)
+
+
+def _run_url(config: StackConfig, names, service: str, project_number: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Cloud Run's deterministic URL of a service, known before the service exists (ai's own settings name it):
     https://<service>-<project number>.<region>.run.app (https://cloud.google.com/run/docs/triggering/https-request#deterministic)"""
-    return pulumi.Output.concat("https://", names("ai"), "-", project_number, ".", config.region, ".run.app")
+    return pulumi.Output.concat("https://", names(service), "-", project_number, ".", config.region, ".run.app")
+
+
+def _event_subscriptions(config: StackConfig, names, project_number) -> list[PullSubscriptionArgs]:
+    """One push subscription per event type a workload consumes and another publishes (the scraper's item.scraped
+    to ai), filtered to that type: each is a resource of its own, since a subscription's filter cannot change once
+    it exists (https://cloud.google.com/pubsub/docs/subscription-message-filter). Pushed with the invoker's OIDC
+    token for the audience the receiving service accepts and checks, as ai's message pushes are."""
+    return [
+        PullSubscriptionArgs(
+            name=f"{consumer.name}-{event.replace('.', '-')}",
+            push_endpoint=pulumi.Output.concat(_run_url(config, names, consumer.name, project_number), path),
+            push_audience=_push_audience(names),
+            filter=type_filter(event),
+        )
+        for consumer, event, path in event_consumers(config.workloads)
+    ]
 
 
 def _ai_indexer_subscription(config: StackConfig, names, ids, project_number) -> PullSubscriptionArgs:
@@ -547,9 +577,12 @@ def _env_sources(
         jwt_signing_key=signing_key.secret.ref,
         jwt_previous_public_keys=signing_key.previous_public_key_pems,
         events_topic=events.topic_id,
+        # Without ai (grid:services.ai.enabled: false) there is no indexer subscription, and no ai to read it.
         ai_subscription=pulumi.Output.concat(
             "projects/", config.project, "/subscriptions/", events.pull_subscription_names[AI_INDEXER]
-        ),
+        )
+        if AI_INDEXER in events.pull_subscription_names
+        else "",
         ai_push_audience=_push_audience(base.names) if _delivery("ai") == "push" else None,
         push_invoker_email=base.identities.emails["invoker"],
         completion_base_url=config.completion.base_url,

@@ -53,3 +53,13 @@ def secret_readers(workloads: Sequence[Workload], key: str) -> tuple[str, ...]:
 def secret_env_name(key: str) -> str:
     """The variable a config secret arrives in: completionApiKey -> COMPLETION_API_KEY."""
     return "".join(f"_{c}" if c.isupper() else c.upper() for c in key)
+
+
+def event_consumers(workloads: Sequence[Workload]) -> tuple[tuple[Workload, str, str], ...]:
+    """(consumer, event type, path) for every type a Cloud Run service consumes that a workload of ``workloads``
+    publishes: each gets its own filtered push subscription (to the service's deterministic URL plus ``path``), and
+    none exists while nothing publishes its type."""
+    published = {event for w in workloads for event in w.publishes}
+    return tuple(
+        (w, event, path) for w in workloads for event, path in w.consumes if event in published and w.kind == "service"
+    )

@@ -166,11 +166,12 @@ def test_exceptions_are_real_edges() -> None:
 def test_the_self_contained_pack_states_the_shared_facts_as_gridlib_does() -> None:
     """The policy pack cannot import gridlib/ (it is published alone), so it keeps its own copy of the facts it
     shares with the stack program; they must not drift apart."""
-    from gridlib import gcp_limits, labels
+    from gridlib import gcp_limits, labels, workloads
     from policies import gcp, operations
 
     assert gcp.SERVICE_LABEL == labels.SERVICE_LABEL
     assert gcp.EXTERNAL_LABEL == labels.EXTERNAL_LABEL
     assert operations.BACKGROUND_LABEL == labels.BACKGROUND_LABEL
+    assert {w.name for w in workloads.bundled("service")} == gcp.BUNDLED_SERVICES
     for fact in ("RESERVED_CONNECTIONS", "APP_DEFAULT_POOL", "RUN_DEFAULT_MAX_INSTANCES", "_DEFAULT_MAX_CONNECTIONS"):
         assert getattr(gcp, fact) == getattr(gcp_limits, fact), fact

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from app.ai.completion import CompletionClient
 from app.ai.embeddings import MicroBatcher, get_embedder
 from app.ai.indexer import GROUP, Indexer, PubSubPuller
+from app.ai.items import ItemIndexer
 from app.ai.push import PushVerifier
 from app.ai.routes import routers
 from app.ai.service import AiService
@@ -62,6 +63,7 @@ def create_app(settings: AiSettings | None = None, *, configure_logs: bool = Tru
         indexer = Indexer(res.db, service.embed_array, model.name)
         app.state.ai = service
         app.state.indexer = indexer
+        app.state.items = ItemIndexer(res.db, service.embed_array, model.name)
         app.state.verifier = jwks_verifier(settings)
         app.state.tasks = None
         async with AsyncExitStack() as stack:

@@ -1,5 +1,6 @@
-"""All SQL of the ai service. Every function runs inside `Database.transaction(user_id)`: row-level security
-limits it to that user's rows, so an event naming another user's message, or a search, can never cross tenants."""
+"""All SQL of the ai service. Every function on users' data runs inside `Database.transaction(user_id)`: row-level
+security limits it to that user's rows, so an event naming another user's message, or a search, can never cross
+tenants. Scraped items are nobody's (the last section)."""
 
 from __future__ import annotations
 
@@ -112,3 +113,42 @@ async def add_tokens(conn: Conn, day: date, tokens: int) -> int:
     row = await cur.fetchone()
     assert row is not None
     return int(row["tokens"])
+
+
+# -- scraped items (app/ai/items.py): shared content, read and written in a transaction without a user ----------
+
+
+async def known_items(conn: Conn, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (source, item id) keys are stored already: a redelivery embeds nothing again."""
+    cur = await conn.execute(
+        """SELECT source, item_id FROM scraped_items
+           WHERE (source, item_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))""",
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    )
+    return {(r["source"], r["item_id"]) for r in await cur.fetchall()}
+
+
+async def store_item(conn: Conn, item: Any, model: str, vector: Any) -> bool:
+    """Store one item once: False when its (source, item id), or its link in that source, is stored already."""
+    cur = await conn.execute(
+        """INSERT INTO scraped_items (source, item_id, url, title, content, published, model, embedding)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector) ON CONFLICT DO NOTHING""",
+        (item.source, item.item_id, item.url, item.title, item.content, item.published, model, vector_literal(vector)),
+    )
+    return cur.rowcount > 0
+
+
+async def search_items(conn: Conn, vector: Any, limit: int, ef_search: int = 100) -> list[dict[str, Any]]:
+    """The stored items nearest to `vector` by cosine similarity, best first."""
+    await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(ef_search, limit)),))
+    # The inner ORDER BY is the distance alone, which the HNSW index can answer; ties are ordered outside.
+    cur = await conn.execute(
+        """WITH hits AS MATERIALIZED (
+               SELECT source, item_id, embedding <=> %(q)s::vector AS distance
+               FROM scraped_items ORDER BY embedding <=> %(q)s::vector LIMIT %(limit)s)
+           SELECT i.source, i.item_id, i.url, i.title, i.content, i.published, 1 - h.distance AS score
+           FROM hits h JOIN scraped_items i USING (source, item_id)
+           ORDER BY h.distance, h.source, h.item_id""",
+        {"q": vector_literal(vector), "limit": limit},
+    )
+    return [{**r, "score": float(r["score"])} for r in await cur.fetchall()]

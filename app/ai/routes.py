@@ -3,12 +3,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from app.ai.completion import ProviderNotConfigured, ProviderRejected, ProviderUnavailable
 from app.ai.indexer import message_ref
+from app.ai.items import scraped_item
 from app.ai.push import InvalidPush, envelope_event
-from app.ai.schemas import MAX_TEXT_CHARS, CompleteIn, CompleteOut, EmbedIn, EmbedOut, SearchIn, SearchOut
+from app.ai.schemas import (
+    MAX_ITEM_QUERY_CHARS,
+    MAX_ITEM_RESULTS,
+    MAX_TEXT_CHARS,
+    CompleteIn,
+    CompleteOut,
+    EmbedIn,
+    EmbedOut,
+    ItemSearchOut,
+    SearchIn,
+    SearchOut,
+)
 from app.ai.service import AiService, BudgetExceeded, NotFound
 from app.ai.tasks import Reindex, run_reindex
 from app.common import health
@@ -71,22 +83,42 @@ async def _from_google(request: Request, verifier_name: str, off: str, refused: 
         raise HTTPException(401, refused) from None
 
 
+async def _pushed_event(request: Request) -> tuple[str, dict[str, Any]] | None:
+    """The (type, data) of a Pub/Sub push from the stack's subscription (401/404 otherwise), or None when the
+    message can never be parsed (then it is acknowledged)."""
+    await _from_google(request, "push_verifier", "push delivery is not enabled", "invalid push token")
+    try:
+        envelope = await request.json()
+    except ValueError:
+        envelope = None
+    return envelope_event(envelope)
+
+
 @events_router.post(
     "/events/pubsub",
     status_code=204,
     responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
 )
 async def pubsub_push(request: Request) -> Response:
-    await _from_google(request, "push_verifier", "push delivery is not enabled", "invalid push token")
-    try:
-        envelope = await request.json()
-    except ValueError:
-        envelope = None
-    event = envelope_event(envelope)
+    event = await _pushed_event(request)
     ref = message_ref(*event) if event is not None else None
     if ref is not None:
         await request.app.state.indexer.index([ref])  # an error is a 5xx: Pub/Sub redelivers
     return Response(status_code=204)  # acknowledged (also what can never parse)
+
+
+@events_router.post(
+    "/events/items",
+    status_code=204,
+    responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
+)
+async def items_push(request: Request) -> Response:
+    """item.scraped from the scraper, pushed by its own filtered subscription: stored once, embedded for search."""
+    event = await _pushed_event(request)
+    item = scraped_item(*event) if event is not None else None
+    if item is not None:
+        await request.app.state.items.store([item])  # an error is a 5xx: Pub/Sub redelivers
+    return Response(status_code=204)  # acknowledged (also what can never parse, and other types)
 
 
 @events_router.post(
@@ -150,6 +182,21 @@ async def search(
     body: SearchIn, service: Service, uid: Annotated[UUID, _per_minute("search", "search_requests_per_minute")]
 ) -> dict[str, Any]:
     return {"items": await service.search(uid, body.query, body.conversation_id, body.limit)}
+
+
+@router.get("/items/search", response_model=ItemSearchOut, responses=RATE_LIMITED)
+async def search_items(
+    request: Request,
+    service: Service,
+    uid: Annotated[UUID, _per_minute("search", "search_requests_per_minute")],
+    q: Annotated[str, Query(min_length=1, max_length=MAX_ITEM_QUERY_CHARS, description="What to look for.")],
+    limit: Annotated[int, Query(ge=1, le=MAX_ITEM_RESULTS)] = 10,
+) -> dict[str, Any]:
+    """The scraped items nearest in meaning to `q`, best first (shared by every user: they are public content)."""
+    if not q.strip():
+        raise HTTPException(422, "q: give some words to search for")
+    [vector] = await service.embed([q])
+    return {"items": await request.app.state.items.search(vector, limit)}
 
 
 @router.post(

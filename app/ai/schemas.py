@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.common.schemas import RequestBody
 
@@ -58,3 +58,34 @@ class CompleteOut(BaseModel):
     model: str
     content: str
     usage: Usage
+
+
+# GET /ai/items/search: a query is a few words (it is embedded whole); more results are one more page of reading.
+MAX_ITEM_QUERY_CHARS = 500
+MAX_ITEM_RESULTS = 50
+
+
+class ScrapedItem(BaseModel):
+    """One item of the scraper's (app/ai/items.py), as stored and as search answers it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    item_id: str
+    url: str | None
+    title: str
+    content: str
+    """The text that is embedded: title and summary, plain, at most MAX_TEXT_CHARS."""
+    published: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.item_id)
+
+
+class ItemHit(ScrapedItem):
+    score: float
+
+
+class ItemSearchOut(BaseModel):
+    items: list[ItemHit]

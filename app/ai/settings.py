@@ -96,7 +96,10 @@ class AiSettings(VerifyingServiceSettings):
         60, ge=1, alias="EMBED_REQUESTS_PER_MINUTE", description="POST /ai/embed calls one user may make per minute."
     )
     search_requests_per_minute: int = Field(
-        60, ge=1, alias="SEARCH_REQUESTS_PER_MINUTE", description="POST /ai/search calls one user may make per minute."
+        60,
+        ge=1,
+        alias="SEARCH_REQUESTS_PER_MINUTE",
+        description="Searches (POST /ai/search and GET /ai/items/search together) one user may make per minute.",
     )
     embed_batch_wait_ms: float = Field(
         5.0, ge=0, le=1000, alias="EMBED_BATCH_WAIT_MS", description="How long a batch waits for more texts."

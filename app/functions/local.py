@@ -20,9 +20,6 @@ from app.common.streams import StreamConsumer, StreamEvent
 
 log = logging.getLogger("app.functions.local")
 
-HERE = Path(__file__).resolve().parent
-# name on the URL -> (source directory, entry point), as stacks/serving.py deploys them.
-FUNCTIONS = {"korean-nlp": ("korean_nlp", "korean_nlp"), "ml-analytics": ("ml_analytics", "ml_analytics")}
 ANALYTICS_GROUP = "ml-analytics"
 
 
@@ -115,16 +112,17 @@ def public_apps(functions: dict[str, Any]) -> dict[str, WsgiApp]:
     return {name: WsgiApp(app) for name, app in functions.items()}
 
 
-def load_functions(database_url: str) -> dict[str, Any]:
-    """name -> the function's Flask app, loaded by functions-framework exactly as on Cloud Functions."""
+def load_functions(database_url: str, functions: dict[str, tuple[Path, str]]) -> dict[str, Any]:
+    """name -> the function's Flask app, loaded by functions-framework exactly as on Cloud Functions, for each
+    ``name -> (source directory, entry point)`` (grid local passes the workload registry's functions)."""
     from functions_framework import create_app
 
     # The functions read their configuration from the environment, as deployed (stacks/service_env.py).
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("ENVIRONMENT", "local")
     return {
-        name: create_app(target=entry, source=str(HERE / directory / "main.py"))
-        for name, (directory, entry) in FUNCTIONS.items()
+        name: create_app(target=entry, source=str(directory / "main.py"))
+        for name, (directory, entry) in functions.items()
     }
 
 

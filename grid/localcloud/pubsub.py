@@ -6,6 +6,7 @@
 - push subscriptions POST the JSON envelope with an OIDC token for the subscription's service account and
   audience (https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions) and retry a non-2xx answer
   with the subscription's exponential backoff (https://cloud.google.com/pubsub/docs/handling-failures);
+- a subscription with a filter only gets the messages whose attributes it admits (grid/localcloud/filters.py);
 - after the dead-letter policy's max delivery attempts a message moves to the dead-letter topic
   (https://cloud.google.com/pubsub/docs/dead-letter-topics).
 Messages live in memory: a restart of the local cloud loses undelivered ones (see docs/local-cloud.md).
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from grid.localcloud.filters import Predicate, compile_filter
 from grid.localcloud.topology import Subscription
 
 log = logging.getLogger("grid.localcloud.pubsub")
@@ -58,6 +60,7 @@ class Message:
 @dataclass
 class _SubState:
     spec: Subscription
+    admits: Predicate
     ready: list[Message] = field(default_factory=list)
     leased: dict[str, tuple[Message, float]] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,7 +82,7 @@ class PubSub:
         retry_scale: float = 1.0,
     ) -> None:
         self.topics = topics
-        self.subs = {name: _SubState(spec) for name, spec in subscriptions.items()}
+        self.subs = {name: _SubState(spec, compile_filter(spec.filter)) for name, spec in subscriptions.items()}
         self.push = push
         self.retry_scale = retry_scale
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,11 +108,11 @@ class PubSub:
         for item in messages:
             message_id = str(next(_ids))
             ids.append(message_id)
+            attributes = dict(item.get("attributes") or {})
             for state in self.subs.values():
-                if state.spec.topic == topic:
-                    state.ready.append(
-                        Message(message_id, item.get("data", ""), dict(item.get("attributes") or {}), now)
-                    )
+                # A filtered-out message is acknowledged for the subscription at once: never delivered.
+                if state.spec.topic == topic and state.admits(attributes):
+                    state.ready.append(Message(message_id, item.get("data", ""), dict(attributes), now))
                     state.arrived.set()
         return ids
 

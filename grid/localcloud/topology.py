@@ -141,6 +141,8 @@ class Subscription:
     min_backoff: float
     max_backoff: float
     subscribers: set[str]
+    filter: str | None = None
+    """Pub/Sub filter on the attributes (grid/localcloud/filters.py): what it rejects is never delivered."""
 
 
 @dataclass
@@ -429,6 +431,7 @@ def _subscriptions(by_type, plain) -> dict[str, Subscription]:
             min_backoff=_seconds(retry.get("minimumBackoff"), 10.0),
             max_backoff=_seconds(retry.get("maximumBackoff"), 600.0),
             subscribers=subscribers.get(i["name"], set()),
+            filter=i.get("filter") or None,
         )
     return subs
 

@@ -136,6 +136,14 @@ def _error(extra: dict[str, Any], root: Path | None = None) -> str:
             "'METRICS_EXPORT' is set by the platform (from reads, secrets, exportsMetrics)",
         ),
         ({"grid:functions": {"f": {"source": "f", "reads": ["queue"]}}}, "grid:functions.f.reads[0]: must be one of"),
+        (
+            {"grid:jobs": {"x": {"source": "x", "reads": ["database"], "publishes": ["item.scraped"]}}},
+            "grid:jobs.x.publishes: needs events in grid:jobs.x.reads",
+        ),
+        (
+            {"grid:jobs": {"x": {"source": "x", "reads": ["events"], "publishes": ["Item Scraped"]}}},
+            "grid:jobs.x.publishes: 'Item Scraped' must be an event type like item.scraped",
+        ),
     ],
 )
 def test_bad_entries_are_one_line_naming_file_and_key(extra: dict[str, Any], expected: str) -> None:

@@ -7,8 +7,9 @@ import socket
 
 from flask import Flask
 
-from app.functions.local import FUNCTIONS, WsgiApp, public_apps
+from app.functions.local import WsgiApp, public_apps
 from grid.local import PathRouter
+from stacks.workloads import bundled
 from tests.app.common.test_errors import _exchange
 from tests.app.conftest import ServerThread
 
@@ -48,7 +49,8 @@ def _failing_function() -> Flask:
 
 
 def test_non_public_function_paths_are_404_and_a_crash_is_one_500_on_a_live_connection(caplog):
-    assert set(public_apps({name: object() for name in FUNCTIONS})) == set(FUNCTIONS)
+    functions = {w.name for w in bundled("function")}
+    assert set(public_apps(dict.fromkeys(functions, object()))) == functions
     # What is public is stacks/routes.py's to say (ml-analytics: /anomalies only), as on the load balancer.
     router = PathRouter({"auth": _Unused(), "api": _Unused(), "korean-nlp": WsgiApp(_failing_function())})
     server = ServerThread(_without_lifespan(router)).start()
