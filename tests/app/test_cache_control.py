@@ -75,8 +75,13 @@ def test_every_route_answers_with_an_explicit_correct_cache_control(servers, ids
             want = expected_cache_control(path, r.status_code)
             assert values == [want], (method, path, r.status_code, values)
             seen.append((method, path, r.status_code))
-    # The walk reached real successes, not only errors: every parameterless GET succeeds.
+    # The walk reached real successes, not only errors: every parameterless GET succeeds (one with a required
+    # query parameter, such as ai's item search, is called without it and answers 422).
+    operations = server.server.config.app.openapi()["paths"]
     for method, path, status in seen:
+        parameters = operations.get(path, {}).get(method.lower(), {}).get("parameters", [])
+        if any(p["in"] == "query" and p.get("required") for p in parameters):
+            continue
         if method == "GET" and "{" not in path and not path.endswith("/ready"):
             assert status == 200, (method, path, status)
 
