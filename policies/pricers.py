@@ -355,7 +355,9 @@ def _serving_estimate(shape: Shape, props: Mapping[str, Any], usage: Usage, what
         lines = _request_based_lines(shape, usage, factor, label)
         summary = f"{what}, request-based billing"
     else:
-        instance_seconds = max(shape.min_instances * SECONDS_PER_MONTH, active)
+        # Instance-based billing charges an instance's whole life, the idle minutes Cloud Run keeps it after a
+        # request included (https://cloud.google.com/run/docs/configuring/billing-settings), not only busy time.
+        instance_seconds = _alive_seconds(shape, requests, active)
         lines = _instance_lines(shape, instance_seconds, factor, label)
         summary = f"{what}, instance-based billing, min {shape.min_instances:g}"
     metrics = _app_metrics_line(env, usage, _serving_exports(shape, requests, active, _export_interval(env)))
@@ -414,17 +416,22 @@ def _export_interval(env: Env) -> float:
     return seconds if seconds is not None and seconds > 0 else DEFAULT_EXPORT_INTERVAL_SECONDS
 
 
+def _alive_seconds(shape: Shape, requests: float, active: float) -> float:
+    """Instance-seconds a month a service's (or function's) instances are up: their busy time, the min instances
+    all month, and, between requests that arrive less than IDLE_INSTANCE_SECONDS apart, one more instance all month
+    (each request keeps an instance up to that long after it; requests assumed spread over the month)."""
+    return max(
+        shape.min_instances * SECONDS_PER_MONTH, min(SECONDS_PER_MONTH, requests * IDLE_INSTANCE_SECONDS), active
+    )
+
+
 def _serving_exports(shape: Shape, requests: float, active: float, interval: float) -> float:
     """Exports a month by a service's (or function's) instances, each of all its series.
 
-    Instances are up for their busy time, the min instances all month, and, between requests that arrive less than
-    IDLE_INSTANCE_SECONDS apart, one more instance all month. Request-based billing throttles CPU outside requests
+    Instances export while they are up (``_alive_seconds``). Request-based billing throttles CPU outside requests
     (https://cloud.google.com/run/docs/configuring/billing-settings): an idle instance's overdue export runs at its
     next request, so there are at most as many exports as requests beyond the busy time's own."""
-    alive = max(
-        shape.min_instances * SECONDS_PER_MONTH, min(SECONDS_PER_MONTH, requests * IDLE_INSTANCE_SECONDS), active
-    )
-    exports = alive / interval
+    exports = _alive_seconds(shape, requests, active) / interval
     if not shape.instance_based:
         exports = min(exports, requests + active / interval)
     return exports

@@ -81,6 +81,22 @@ def run_service(cpu: str = "1", memory: str = "512Mi", **template) -> dict:
             None,
             2 * 2_628_000 * (2 * 0.000018 + 1 * 0.000002),
         ),
+        # Cloud Run, instance-based, min 0: billed for the instance's whole life, not its busy seconds alone.
+        # 1M requests a month arrive far less than 15 minutes apart, so Cloud Run never lets the idle instance go
+        # and it is up (and billed) all month (the pricer used to charge the 200,000 busy seconds only).
+        (
+            RUN,
+            run_service("2", "1Gi", resources={"cpuIdle": False}),
+            None,
+            2_628_000 * (2 * 0.000018 + 1 * 0.000002),
+        ),
+        # ... and with 1,000 requests a month, each keeps it up to 15 minutes after: 900,000 instance-seconds.
+        (
+            RUN,
+            run_service("2", "1Gi", resources={"cpuIdle": False}),
+            {"requestsPerMonth": 1000},
+            1000 * 900 * (2 * 0.000018 + 1 * 0.000002),
+        ),
         # GPU L4 in a Tier 2 region (x1.4), min 1
         (
             RUN,
