@@ -24,6 +24,15 @@ STACKS = ("dev", "staging", "prod", "dev-external")
 # The stacks CI previews and deploys against real projects; dev-external is the shipped example of external
 # Postgres/Redis (docs/external-datastores.md): planned offline on every PR, previewed once a team creates it.
 DEPLOYED_STACKS = ("dev", "staging", "prod")
+# The one prod configuration beyond the shipped file that the whole-stack tests share: a variant costs a whole
+# program run (about one `grid plan`), so the overrides that need the whole stack are asked together, each asserted
+# by its own test. A tagged rollout with api pinned to a revision (tests/grid/test_rollout.py) and a GPU ai kept
+# warm (tests/stacks/test_first_run.py); what a config does to one component alone is tested on the component
+# (tests/components/test_standalone.py's ``build_alone``), not on a variant of a stack.
+PROD_VARIANT: dict[str, Any] = {
+    "grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}},
+    "grid:services": {"ai": {"minInstances": 1}},
+}
 
 
 def stack_values(stack: str) -> dict[str, Any]:
