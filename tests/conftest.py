@@ -123,3 +123,30 @@ def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
         return Synth(_synthesise(stack, overrides or {}, tmp_path))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Checkov over every scan target's plan (tests/grid/test_scanner.py ``start_scan``): started once per session."""
+    from grid import scanner
+    from tests.grid.test_scanner import start_scan
+
+    plans = {target: shipped_plan(stack, project=project) for target, (project, stack) in scanner.targets().items()}
+    return start_scan(plans, tmp_path_factory.mktemp("tfplans"))
+
+
+_SCAN_NEEDED = pytest.StashKey[bool]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash[_SCAN_NEEDED] = any("scan" in getattr(item, "fixturenames", ()) for item in items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_beside_the_other_tests(request: pytest.FixtureRequest) -> None:
+    """A session that runs the scanner's tests starts Checkov with its first test: Checkov runs in a process of its
+    own, so the other tests run while it works instead of waiting for it in the middle of the run (it was the
+    suite's largest single wait). The shipped plans it needs are the session's own, planned here first instead of
+    by the first tests that ask for them."""
+    if request.config.stash.get(_SCAN_NEEDED, False):
+        request.getfixturevalue("scan")
