@@ -24,6 +24,15 @@ STACKS = ("dev", "staging", "prod", "dev-external")
 # The stacks CI previews and deploys against real projects; dev-external is the shipped example of external
 # Postgres/Redis (docs/external-datastores.md): planned offline on every PR, previewed once a team creates it.
 DEPLOYED_STACKS = ("dev", "staging", "prod")
+# The one prod configuration beyond the shipped file that the whole-stack tests share: a variant costs a whole
+# program run (about one `grid plan`), so the overrides that need the whole stack are asked together, each asserted
+# by its own test. A tagged rollout with api pinned to a revision (tests/grid/test_rollout.py) and a GPU ai kept
+# warm (tests/stacks/test_first_run.py); what a config does to one component alone is tested on the component
+# (tests/components/test_standalone.py's ``build_alone``), not on a variant of a stack.
+PROD_VARIANT: dict[str, Any] = {
+    "grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}},
+    "grid:services": {"ai": {"minInstances": 1}},
+}
 
 
 def stack_values(stack: str) -> dict[str, Any]:
@@ -114,3 +123,30 @@ def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
         return Synth(_synthesise(stack, overrides or {}, tmp_path))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Checkov over every scan target's plan (tests/grid/test_scanner.py ``start_scan``): started once per session."""
+    from grid import scanner
+    from tests.grid.test_scanner import start_scan
+
+    plans = {target: shipped_plan(stack, project=project) for target, (project, stack) in scanner.targets().items()}
+    return start_scan(plans, tmp_path_factory.mktemp("tfplans"))
+
+
+_SCAN_NEEDED = pytest.StashKey[bool]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash[_SCAN_NEEDED] = any("scan" in getattr(item, "fixturenames", ()) for item in items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_beside_the_other_tests(request: pytest.FixtureRequest) -> None:
+    """A session that runs the scanner's tests starts Checkov with its first test: Checkov runs in a process of its
+    own, so the other tests run while it works instead of waiting for it in the middle of the run (it was the
+    suite's largest single wait). The shipped plans it needs are the session's own, planned here first instead of
+    by the first tests that ask for them."""
+    if request.config.stash.get(_SCAN_NEEDED, False):
+        request.getfixturevalue("scan")

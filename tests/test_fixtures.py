@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import shipped_plan
+from tests.conftest import PROD_VARIANT, shipped_plan
 
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 
@@ -15,10 +15,16 @@ def test_a_test_that_edits_its_synth_result_cannot_change_the_next_ones(synth) -
     assert again.one(SQL).inputs["settings"]["tier"] != "edited"
 
 
+def _min_instances(plan, service: str) -> int:
+    run = plan.one("gcp:cloudrunv2/service:Service", f"-{service}-service")
+    return run.inputs["template"]["scaling"]["minInstanceCount"]
+
+
 def test_overrides_are_a_variant_of_their_own(synth) -> None:
-    bigger = synth("dev", {"grid:database": {"diskSizeGb": 15}})
-    assert bigger.one(SQL).inputs["settings"]["diskSize"] == 15
-    assert synth("dev").one(SQL).inputs["settings"]["diskSize"] != 15
+    """The shared prod variant (a variant is a whole program run, so the suite asks for one)."""
+    warm = PROD_VARIANT["grid:services"]["ai"]["minInstances"]
+    assert _min_instances(synth("prod", PROD_VARIANT), "ai") == warm
+    assert _min_instances(synth("prod"), "ai") != warm
 
 
 def test_a_shipped_plan_is_copied_per_call() -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from components.cache import Cache, CacheConfig
+from tests.components.test_standalone import build_alone
+
 REDIS = "gcp:redis/instance:Instance"
 
 
@@ -32,8 +37,10 @@ def test_staging_basic_and_dev_none(synth) -> None:
     assert dev.of_type(REDIS) == [] and dev.outputs.get("cacheHost") is None
 
 
-def test_keyspace_notifications_and_replicas_from_config(synth) -> None:
-    plan = synth("prod", {"grid:cache": {"memorySizeGb": 5, "readReplicas": 1, "keyspaceNotifications": "Ex"}})
-    redis = plan.one(REDIS)
+def test_keyspace_notifications_and_replicas_from_config(tmp_path: Path) -> None:
+    config = CacheConfig.model_validate(
+        {"tier": "STANDARD_HA", "memorySizeGb": 5, "readReplicas": 1, "keyspaceNotifications": "Ex"}
+    )
+    redis = build_alone(Cache, tmp_path, config=config).one(REDIS)
     assert redis.inputs["redisConfigs"]["notify-keyspace-events"] == "Ex"
     assert redis.inputs["replicaCount"] == 1 and redis.inputs["readReplicasMode"] == "READ_REPLICAS_ENABLED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 
 import pytest
 from openapi_spec_validator import OpenAPIV2SpecValidator
@@ -15,13 +16,19 @@ from components.gateway import (
     METHODS,
     QUOTA_METRIC,
     USER_TOKEN,
+    ApiGateway,
     Backend,
     EdgeArgs,
     openapi_spec,
 )
+from grid.stackfile import read_stack_file
+from stacks.config import load_stack_config
 from stacks.routes import PROBES, ROUTES
 from stacks.serving import JWKS_PATH
-from tests.conftest import Synth, shipped_plan
+from tests.components.test_standalone import alone_name, build_alone
+from tests.conftest import REPO_ROOT, Synth, shipped_plan
+
+ORIGIN = "https://app.example.com"
 
 # API Gateway's path templates (https://cloud.google.com/api-gateway/docs/path-templating) bind a variable to
 # one segment ({var} or {var=*}) or to the rest of the path ({var=**}); the parameter is declared by the
@@ -137,9 +144,10 @@ def test_each_operation_requires_what_its_route_says(dev_document: dict) -> None
     assert [r.workload for r in ROUTES if not r.user_token] == ["auth"]
 
 
-def test_quota_and_cors_follow_the_config(synth) -> None:
-    plan = synth("dev", {"grid:gateway": {"allowedOrigins": ["https://app.example.com"], "quotaPerMinute": 120}})
-    document = _document(plan, "-gw-config")
+def test_quota_and_cors_follow_the_config(tmp_path: Path) -> None:
+    edge = EdgeArgs("acme-auth", "acme", "web", "/keys", quota_per_minute=120, allowed_origins=[ORIGIN])
+    name = alone_name(ApiGateway)
+    document = _document(build_alone(ApiGateway, tmp_path, name=name, edge=edge), f"{name}-config")
     [limit] = document["x-google-management"]["quota"]["limits"]
     assert limit == {
         "name": f"{QUOTA_METRIC}-per-minute",
@@ -148,17 +156,28 @@ def test_quota_and_cors_follow_the_config(synth) -> None:
         "values": {"STANDARD": 120},
     }
     assert [m["name"] for m in document["x-google-management"]["metrics"]] == [QUOTA_METRIC]
+    assert document["paths"]
     for path, item in document["paths"].items():
         preflight = item["options"]  # every path lets its preflight through, unchecked and unmetered
         assert "security" not in preflight and "x-google-quota" not in preflight, path
         assert preflight["x-google-backend"] == item["get"]["x-google-backend"], path
-    for service in ("auth", "api", "ai"):
-        assert json.loads(_env(plan, service)["CORS_ALLOWED_ORIGINS"]) == ["https://app.example.com"]
-    for function in ("korean-nlp", "ml-analytics"):
-        fn = plan.one("gcp:cloudfunctionsv2/function:Function", f"-{function}-function")
-        env = fn.inputs["serviceConfig"]["environmentVariables"]
-        assert json.loads(env["CORS_ALLOWED_ORIGINS"]) == ["https://app.example.com"]
     assert _errors(document) == []
+
+
+def test_the_stack_files_gateway_settings_reach_the_gateway_and_every_workloads_cors(dev_plan, dev_document) -> None:
+    """Dev's grid:gateway (its stack file allows a local front end's origin; the quota is the default) is what
+    its gateway meters and what every service and function answers cross-origin requests from."""
+    file = read_stack_file(REPO_ROOT, "dev")
+    gateway = load_stack_config(file.values, stack="dev", source=file.path.name, secret_keys=file.secret_keys).gateway
+    assert gateway.allowed_origins
+    [limit] = dev_document["x-google-management"]["quota"]["limits"]
+    assert limit["values"] == {"STANDARD": gateway.quota_per_minute}
+    for service in ("auth", "api", "ai"):
+        assert json.loads(_env(dev_plan, service)["CORS_ALLOWED_ORIGINS"]) == gateway.allowed_origins
+    for function in ("korean-nlp", "ml-analytics"):
+        fn = dev_plan.one("gcp:cloudfunctionsv2/function:Function", f"-{function}-function")
+        env = fn.inputs["serviceConfig"]["environmentVariables"]
+        assert json.loads(env["CORS_ALLOWED_ORIGINS"]) == gateway.allowed_origins
 
 
 def test_without_allowed_origins_no_preflight_gets_through() -> None:

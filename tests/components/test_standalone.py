@@ -47,6 +47,7 @@ from components.gateway import (
     ArmorConfig,
     ArmorPolicy,
     Backend,
+    EdgeArgs,
     HttpsLoadBalancer,
     LoadBalancerArgs,
 )
@@ -101,12 +102,43 @@ def _builds(name: str) -> FunctionBuilds:
     )
 
 
+def networking(name: str, _tmp: Path | None = None, config: NetworkConfig | None = None) -> Networking:
+    return Networking(name, NetworkingArgs(config=config or NetworkConfig(), region=REGION, project=PROJECT))
+
+
 def _network(name: str) -> Networking:
-    return Networking(f"{name}-net", NetworkingArgs(config=NetworkConfig(), region=REGION, project=PROJECT))
+    return networking(f"{name}-net")
+
+
+def cache(name: str, _tmp: Path | None = None, config: CacheConfig | None = None) -> Cache:
+    return Cache(
+        name,
+        CacheArgs(
+            config=config or CacheConfig.model_validate({"tier": "BASIC"}),
+            project=PROJECT,
+            region=REGION,
+            access=_network(name).private_access,
+            url_secret_id="redis-url",
+        ),
+    )
+
+
+def api_gateway(name: str, _tmp: Path | None = None, edge: EdgeArgs | None = None) -> ApiGateway:
+    """The gateway in front of one service; ``edge``: the JWT, API key, quota and CORS rules it enforces."""
+    return ApiGateway(
+        name,
+        ApiGatewayArgs(
+            project=PROJECT,
+            region=REGION,
+            backends=[Backend(key="web", kind="run", service_name="web", path_prefix=None, uri=URL)],
+            service_account=EMAIL,
+            edge=edge,
+        ),
+    )
 
 
 # Component class -> how a user builds it from minimal args (the tmp dir is for files it reads).
-BUILDS: dict[type, Callable[[str, Path], object]] = {
+BUILDS: dict[type, Callable[..., object]] = {
     DataAccessAudit: lambda n, _: DataAccessAudit(n, DataAccessAuditArgs(project=PROJECT)),
     SqlExports: lambda n, _: SqlExports(
         n,
@@ -153,16 +185,7 @@ BUILDS: dict[type, Callable[[str, Path], object]] = {
             key_role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
         ),
     ),
-    Cache: lambda n, _: Cache(
-        n,
-        CacheArgs(
-            config=CacheConfig.model_validate({"tier": "BASIC"}),
-            project=PROJECT,
-            region=REGION,
-            access=_network(n).private_access,
-            url_secret_id="redis-url",
-        ),
-    ),
+    Cache: cache,
     Database: lambda n, _: Database(
         n,
         DatabaseArgs(
@@ -174,7 +197,7 @@ BUILDS: dict[type, Callable[[str, Path], object]] = {
             password_secret_id="database-password",
         ),
     ),
-    Networking: lambda n, _: Networking(n, NetworkingArgs(config=NetworkConfig(), region=REGION, project=PROJECT)),
+    Networking: networking,
     FunctionSourceBucket: lambda n, _: FunctionSourceBucket(
         n, FunctionSourceBucketArgs(project=PROJECT, region=REGION)
     ),
@@ -237,15 +260,7 @@ BUILDS: dict[type, Callable[[str, Path], object]] = {
             security_policy=None,
         ),
     ),
-    ApiGateway: lambda n, _: ApiGateway(
-        n,
-        ApiGatewayArgs(
-            project=PROJECT,
-            region=REGION,
-            backends=[Backend(key="web", kind="run", service_name="web", path_prefix=None, uri=URL)],
-            service_account=EMAIL,
-        ),
-    ),
+    ApiGateway: api_gateway,
     WorkloadIdentities: lambda n, _: WorkloadIdentities(
         n, WorkloadIdentitiesArgs(project=PROJECT, accounts={"web": "acme-web"})
     ),
@@ -312,10 +327,22 @@ def _descendants(run: OfflineRun, root: str) -> list:
     return found
 
 
+def alone_name(component: type) -> str:
+    return "acme-" + component.__name__.lower()
+
+
+def build_alone(component: type, tmp_path: Path, name: str | None = None, **args: object) -> OfflineRun:
+    """``component`` built alone as its own program, named ``name`` (default ``alone_name``) from ``BUILDS``'
+    minimal args with ``args`` in place of the defaults its builder names: what a config does to the component
+    itself, without synthesising a whole stack for it."""
+    name = name or alone_name(component)
+    return run_offline(lambda: BUILDS[component](name, tmp_path, **args), tmp_path, project=PROJECT, region=REGION)
+
+
 @pytest.mark.parametrize("component", list(BUILDS), ids=lambda c: c.__name__)
 def test_builds_alone_from_minimal_args(component: type, tmp_path: Path) -> None:
-    name = "acme-" + component.__name__.lower()
-    run = run_offline(lambda: BUILDS[component](name, tmp_path), tmp_path, project=PROJECT, region=REGION)
+    name = alone_name(component)
+    run = build_alone(component, tmp_path)
     token = f"grid:{component._module}:{component.__name__}"  # type: ignore[attr-defined]
     top = [r for r in run.resources if r.type == token and r.name == name]
     assert len(top) == 1, f"{component.__name__} did not register as {token} named {name}"

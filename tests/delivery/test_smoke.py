@@ -52,7 +52,8 @@ class _Platform(BaseHTTPRequestHandler):
 @pytest.fixture
 def platform() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() returns at serve_forever's next poll: every 0.5 s by default, a wait on each teardown.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

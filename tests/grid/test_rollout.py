@@ -10,11 +10,13 @@ import pytest
 
 from grid.rollout import plan_change
 from grid.stackfile import UsageError
-from tests.conftest import REPO_ROOT
+from tests.conftest import PROD_VARIANT, REPO_ROOT
 
+# The shared prod variant pins api under prod's tagged rollout (its other overrides leave auth and api alone).
+PINNED = PROD_VARIANT["grid:rollout"]["stable"]["api"]
 TAGGED = {
     "strategy": "tagged",
-    "stable": {"api": "grid-prod-api-00007-abc"},
+    "stable": {"api": PINNED},
     "previous": {"api": "grid-prod-api-00006-xyz"},
 }
 
@@ -27,9 +29,9 @@ def _traffic(plan, service: str) -> list[dict]:
 
 
 def test_tagged_stack_pins_stable_and_tags_latest_at_zero(synth) -> None:
-    plan = synth("prod", {"grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}}})
+    plan = synth("prod", PROD_VARIANT)
     assert _traffic(plan, "api") == [
-        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": "grid-prod-api-00007-abc", "percent": 100},
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": PINNED, "percent": 100},
         {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 0, "tag": "candidate"},
     ]
     # Before its first promote a service sends everything to the latest revision, still tagged.
@@ -54,7 +56,7 @@ def test_promote_pins_latest_and_remembers_the_old_stable() -> None:
     change = plan_change(TAGGED, "api", "promote", "grid-prod-api-00008-new")
     assert change.set == {
         "grid:rollout.stable.api": "grid-prod-api-00008-new",
-        "grid:rollout.previous.api": "grid-prod-api-00007-abc",
+        "grid:rollout.previous.api": PINNED,
     }
     assert change.remove == []
 
@@ -69,7 +71,7 @@ def test_rollback_restores_previous() -> None:
     ("rollout", "service", "action", "latest", "message"),
     [
         ({"strategy": "immediate"}, "api", "promote", "r", "rolls out immediately"),
-        (TAGGED, "api", "promote", "grid-prod-api-00007-abc", "already serves all traffic"),
+        (TAGGED, "api", "promote", PINNED, "already serves all traffic"),
         (TAGGED, "api", "promote", None, "no ready revision"),
         (TAGGED, "auth", "rollback", None, "no previous revision"),
         (TAGGED, "db", "promote", "r", "unknown service"),
@@ -110,10 +112,10 @@ def test_a_promotion_is_kept_by_the_next_deploy_from_a_fresh_checkout(synth) -> 
     from grid.rollout import overrides, recorded
     from tests.conftest import stack_values
 
-    # An earlier promote left 00007 serving; the stack file in git pins nothing.
-    before = _deployment(synth("prod", {"grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}}}))
+    # An earlier promote left PINNED serving; the stack file in git pins nothing.
+    before = _deployment(synth("prod", PROD_VARIANT))
     restored = overrides(stack_values("prod"), recorded(before))
-    assert restored == {"grid:rollout.stable.api": "grid-prod-api-00007-abc"}
+    assert restored == {"grid:rollout.stable.api": PINNED}
 
     # `grid rollout prod api promote` on a CI runner, then its targeted update records the decision in the state.
     change = plan_change({"strategy": "tagged", **_nested(restored)}, "api", "promote", "grid-prod-api-00008-new")
@@ -129,7 +131,7 @@ def test_a_promotion_is_kept_by_the_next_deploy_from_a_fresh_checkout(synth) -> 
     }
     # ...and rollback has something to return to.
     back = plan_change({"strategy": "tagged", **_nested(leaves)}, "api", "rollback", "grid-prod-api-00009-bad")
-    assert back.set == {"grid:rollout.stable.api": "grid-prod-api-00007-abc"}
+    assert back.set == {"grid:rollout.stable.api": PINNED}
 
 
 def test_a_revision_pinned_in_the_stack_file_wins_over_the_recorded_one() -> None:
@@ -145,7 +147,7 @@ def test_a_deploy_runs_with_the_recorded_decision_and_leaves_the_stack_file_as_i
 
     from grid.rollout import recorded_rollout
 
-    state = _deployment(synth("prod", {"grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}}}))
+    state = _deployment(synth("prod", PROD_VARIANT))
     checkout = tmp_path / "checkout"  # a fresh one: the shipped stack file, no pins
     checkout.mkdir()
     stack_file = checkout / "Pulumi.prod.yaml"
@@ -161,5 +163,5 @@ def test_a_deploy_runs_with_the_recorded_decision_and_leaves_the_stack_file_as_i
             stack_file.write_text(stack_file.read_text() + f"\n# {key}: {value.value}\n")
 
     with recorded_rollout(WorkspaceStack(), checkout, "prod"):
-        assert set_during_run == {"grid:rollout.stable.api": "grid-prod-api-00007-abc"}
+        assert set_during_run == {"grid:rollout.stable.api": PINNED}
     assert stack_file.read_bytes() == (REPO_ROOT / "Pulumi.prod.yaml").read_bytes()

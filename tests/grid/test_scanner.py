@@ -1,14 +1,16 @@
 """Checkov over the Terraform-plan export of every shipped stack: zero failures beyond the reviewed skips, no stale
 skip, and a faithful export — injected faults flip the Checkov check a security team would expect.
 
-One Checkov run covers every target and the faulted copy of prod (Checkov's start-up dominates its run time).
+One Checkov run covers every target and prod's faulted resources (Checkov's start-up dominates its run time).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +102,45 @@ def targets() -> dict[str, tuple[str, str]]:
     return scanner.targets()
 
 
+Exports = dict[str, tuple[list[Registration], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Every target's Terraform-plan export, and the one Checkov run over them and prod's faults, under way."""
+
+    exports: Exports
+    findings: Future[list[scanner.Finding]]
+
+
+def start_scan(plans: Mapping[str, Any], directory: Path) -> Scan:
+    """Export each target's plan (target -> Plan), write the files and start Checkov over them in a thread.
+
+    Checkov is a process of its own that takes longer than anything else in the unit suite, so the session starts it
+    with its first test (``scan`` in tests/conftest.py) and the other tests run while it works."""
+    exports: Exports = {}
+    for target, (project, stack) in scanner.targets().items():
+        resources = plans[target].run.resources
+        exports[target] = (resources, export(resources, stack=stack, project=project))
+    documents = {target: document for target, (_, document) in exports.items()}
+    faulty, expected = inject_faults(exports["prod"][0])
+    # Only the faulted and the added resources: the rest of the copy is prod's own, which Checkov already judges in
+    # prod's file (scanning the whole copy again cost as much Checkov time as prod itself).
+    names = {address.split(".", 1)[1] for address in expected}
+    documents[FAULTS] = export([r for r in faulty if r.name in names], stack="prod", project="grid")
+    paths = {}
+    for target, document in documents.items():
+        paths[target] = directory / f"{target}.json"
+        paths[target].write_text(json.dumps(document), encoding="utf-8")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkov")
+    findings = pool.submit(scanner.run_checkov, paths)
+    pool.shutdown(wait=False)  # the thread ends with the Checkov process; nothing else is queued
+    return Scan(exports, findings)
+
+
 @pytest.fixture(scope="module")
-def exports(shipped_plans, targets) -> dict[str, tuple[list[Registration], dict[str, Any]]]:
-    found = {}
-    for target, (project, stack) in targets.items():
-        resources = shipped_plans[target].run.resources
-        found[target] = (resources, export(resources, stack=stack, project=project))
-    return found
+def exports(scan: Scan) -> Exports:
+    return scan.exports
 
 
 @pytest.fixture(scope="module")
@@ -115,17 +149,9 @@ def expected_faults(exports) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def findings(exports, tmp_path_factory: pytest.TempPathFactory) -> list[scanner.Finding]:
-    directory = tmp_path_factory.mktemp("tfplans")
-    documents = {target: document for target, (_, document) in exports.items()}
-    faulty, _ = inject_faults(exports["prod"][0])
-    documents[FAULTS] = export(faulty, stack="prod", project="grid")
-    paths = {}
-    for target, document in documents.items():
-        paths[target] = directory / f"{target}.json"
-        paths[target].write_text(json.dumps(document), encoding="utf-8")
+def findings(scan: Scan) -> list[scanner.Finding]:
     try:
-        return scanner.run_checkov(paths)
+        return scan.findings.result()
     except scanner.ScannerMissing as missing:
         pytest.fail(str(missing))
 

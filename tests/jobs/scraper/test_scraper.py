@@ -81,7 +81,8 @@ def site() -> Iterator[tuple[Site, str]]:
             self._send(200, json.dumps({"messageIds": ids}).encode())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() returns at serve_forever's next poll: every 0.5 s by default, a wait on each teardown.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield state, f"127.0.0.1:{server.server_address[1]}"
     state.release.set()
