@@ -53,13 +53,6 @@ def test_a_new_generation_signs_beside_the_kept_first_whose_public_key_auth_stil
         assert readers[secret_id] == {"serviceAccount:grid-dev-auth@acme-grid-dev.iam.gserviceaccount.com"}
 
 
-def test_finishing_the_rotation_deletes_the_previous_generation(synth) -> None:
-    finished = synth("dev", {"grid:signingKey": {"generation": 2, "publishPrevious": False}})
-    keys, secrets = _signing(finished)
-    assert secrets == {"grid-dev-jwt-signing-key-g2"} and len(keys) == 1
-    assert "JWT_PREVIOUS_PUBLIC_KEYS" not in _auth_env(finished)
-
-
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
