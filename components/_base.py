@@ -6,11 +6,19 @@ from typing import Any
 
 import pulumi
 
+from gridlib import gcp_limits
+
 
 def _as_list(depends_on: Any) -> list[Any]:
     if depends_on is None:
         return []
     return list(depends_on) if isinstance(depends_on, (list, tuple)) else [depends_on]
+
+
+def child_name_of(component: str, suffix: str) -> str:
+    """The name the component named ``component`` gives its child ``suffix`` (``GridComponent.child_name``): what a
+    stack checks up front for a child whose physical name Google limits (stacks/naming.py)."""
+    return f"{component}-{suffix}"
 
 
 class GridComponent(pulumi.ComponentResource):
@@ -27,7 +35,18 @@ class GridComponent(pulumi.ComponentResource):
         self._depends_on = _as_list(opts.depends_on if opts is not None else None)
 
     def child_name(self, suffix: str) -> str:
-        return f"{self._name}-{suffix}"
+        return child_name_of(self._name, suffix)
+
+    def limited_child_name(self, suffix: str, kind: str) -> str:
+        """``child_name(suffix)`` for a child Pulumi auto-names (``<name>-<7 hex>``) and Google limits as ``kind``
+        (gridlib.gcp_limits.NAME_RULES): refused here, before anything is created, when it cannot fit."""
+        name = self.child_name(suffix)
+        if problem := gcp_limits.name_problem(kind, name, autonamed=True):
+            raise ValueError(
+                f"{type(self).__name__} '{self._name}': its {kind.replace('_', ' ')} name {problem}: give the "
+                "component a shorter name (in a Grid stack, a shorter grid:namePrefix)"
+            )
+        return name
 
     def child_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child: always parented to this component, and depending on what the component does."""

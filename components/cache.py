@@ -105,6 +105,8 @@ class CacheArgs:
 
 class Cache(GridComponent):
     _module = "cache"
+    # The child whose physical name Google limits (``limited_child_name``; a stack checks it up front too).
+    INSTANCE = "instance"
 
     instance_id: pulumi.Output[str] | None
     """``projects/<p>/locations/<region>/instances/<name>``, as monitoring filters want it (None: external)."""
@@ -131,7 +133,7 @@ class Cache(GridComponent):
         if cfg.keyspace_notifications:
             redis_configs["notify-keyspace-events"] = cfg.keyspace_notifications
         instance = redis.Instance(
-            self.child_name("instance"),
+            self.limited_child_name(self.INSTANCE, "redis_instance"),
             project=args.project,
             region=args.region,
             tier=cfg.tier,

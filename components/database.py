@@ -186,6 +186,8 @@ class DatabaseArgs:
 
 class Database(GridComponent):
     _module = "database"
+    # Children whose physical names Google limits (``limited_child_name``; a stack checks them up front too).
+    INSTANCE, REPLICA = "instance", "replica"
 
     instance_name: pulumi.Output[str] | None
     """None with an external database (as every instance output below)."""
@@ -279,7 +281,7 @@ class Database(GridComponent):
             ),
         )
         instance = sql.DatabaseInstance(
-            self.child_name("instance"),
+            self.limited_child_name(self.INSTANCE, "sql_instance"),
             project=args.project,
             region=args.region,
             database_version=cfg.version,
@@ -290,7 +292,7 @@ class Database(GridComponent):
         self.replica_connection_name = None
         if cfg.replica_region:
             replica = sql.DatabaseInstance(
-                self.child_name("replica"),
+                self.limited_child_name(self.REPLICA, "sql_instance"),
                 project=args.project,
                 region=cfg.replica_region,
                 database_version=cfg.version,

@@ -130,6 +130,8 @@ class Networking(GridComponent):
     reaches it through Direct VPC egress (no connector bill) or, where configured, a Serverless VPC connector."""
 
     _module = "networking"
+    # Children whose physical names Google limits (``limited_child_name``; a stack checks them up front too).
+    VPC, SUBNET, CONNECTOR = "vpc", "subnet", "cx"
 
     network_id: pulumi.Output[str]
     network_name: pulumi.Output[str]
@@ -146,7 +148,7 @@ class Networking(GridComponent):
         cfg = args.config
         self.egress_addresses = []
         vpc = gcp.compute.Network(
-            self.child_name("vpc"),
+            self.limited_child_name(self.VPC, "compute"),
             project=args.project,
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
@@ -163,7 +165,7 @@ class Networking(GridComponent):
             else None
         )
         subnet = gcp.compute.Subnetwork(
-            self.child_name("subnet"),
+            self.limited_child_name(self.SUBNET, "compute"),
             project=args.project,
             region=args.region,
             network=vpc.id,
@@ -220,7 +222,7 @@ class Networking(GridComponent):
         self.connector_id = None
         if cfg.egress == "connector":
             connector = gcp.vpcaccess.Connector(
-                self.child_name("cx"),
+                self.limited_child_name(self.CONNECTOR, "vpc_connector"),
                 project=args.project,
                 region=args.region,
                 network=vpc.name,

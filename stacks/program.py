@@ -150,7 +150,7 @@ def foundation(config: StackConfig) -> Foundation:
         return {w: identities.members[w] for w in workloads}
 
     network = Networking(
-        names("net"),
+        names.network,
         NetworkingArgs(
             config=config.network,
             region=config.region,
@@ -164,7 +164,7 @@ def foundation(config: StackConfig) -> Foundation:
     # candidate is promoted: a replaced version must stay readable until then (docs/runbooks/rotate-secrets.md).
     keep_replaced = config.rollout.strategy == "tagged"
     database = Database(
-        names("db"),
+        names.database,
         DatabaseArgs(
             config=config.database,
             project=config.project,
@@ -198,7 +198,7 @@ def foundation(config: StackConfig) -> Foundation:
     cache = None
     if config.cache.enabled:
         cache = Cache(
-            names("cache"),
+            names.cache,
             CacheArgs(
                 config=config.cache,
                 project=config.project,
