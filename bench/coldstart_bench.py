@@ -261,10 +261,14 @@ def reading(out: dict[str, dict]) -> list[str]:
         "initialisation Kiwi defers to the first analysis). The function adds nothing else before its first answer.",
         f"- auth and api: {out['auth']['cpu'] - sf:.2f} and {out['api']['cpu'] - sf:.2f} CPU s above the floor's "
         f"{sf:.2f} s. The libraries every real request uses cost {lib - sf:.2f} s of it by themselves (the library "
-        f"floor, {lib / sf:.2f}x the floor), so within 1.3x of the floor a service would have "
-        f"{1.3 * sf - lib:.2f} s left for its own code (its modules, settings, models and routes, opening the pool "
-        f"and reaching Redis), which takes {out['auth']['cpu'] - lib:.2f} s in auth and {out['api']['cpu'] - lib:.2f} "
-        "s in api.",
+        f"floor, {lib / sf:.2f}x the floor), "
+        + (
+            f"so within 1.3x of the floor a service would have {1.3 * sf - lib:.2f} s left for its own code"
+            if lib < 1.3 * sf
+            else "so the libraries alone leave nothing within 1.3x of the floor for a service's own code"
+        )
+        + f" (its modules, settings, models and routes, opening the pool and reaching Redis), which takes "
+        f"{out['auth']['cpu'] - lib:.2f} s in auth and {out['api']['cpu'] - lib:.2f} s in api.",
         "",
     ]
 
