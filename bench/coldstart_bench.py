@@ -9,6 +9,9 @@ starts every subject once, in turn, so a burst of load on the shared machine hit
 medians over the rounds. Beside the wall time, the CPU seconds the process tree used until that first 200: the
 CPU does not wait for other jobs, so its ratio holds when the machine is busy.
 
+"library floor" is the service floor importing the libraries auth and api use on every request (psycopg, redis-py,
+PyJWT with cryptography, pydantic-settings): what a service pays above it is its own code.
+
 "Kiwi alone" is a Python process that only imports kiwipiepy, builds the analyser with korean-nlp's options and
 runs its first analysis: the part of korean-nlp's cold start that belongs to Kiwi, not to the function.
 
@@ -43,11 +46,13 @@ import app_bench  # noqa: E402
 
 from grid.local import LocalPostgres, LocalRedis, free_port  # noqa: E402
 
+BEFORE = " (before)"
+"""Suffix of the subjects started from --before's checkout."""
 SECTION = "## Cold starts against their floors (auth, api, korean-nlp)"
 KOREAN_NLP = ROOT / "app" / "functions" / "korean_nlp" / "main.py"
 GOALS = {"auth": 1.3, "api": 1.3, "korean-nlp": 2.0}
-FLOOR_OF = {"auth": "service floor", "api": "service floor", "korean-nlp": "function floor",
-            "Kiwi alone": "function floor"}  # fmt: skip
+FLOOR_OF = {"library floor": "service floor", "auth": "service floor", "api": "service floor",
+            "korean-nlp": "function floor", "Kiwi alone": "function floor"}  # fmt: skip
 
 
 def kiwi_options() -> dict:
@@ -70,11 +75,13 @@ def _tree_cpu(proc: subprocess.Popen[bytes]) -> float:
     return total
 
 
-def until_ok(cmd: list[str], env: dict[str, str], request: Callable[[httpx.Client], int] | None) -> dict:
+def until_ok(
+    cmd: list[str], env: dict[str, str], request: Callable[[httpx.Client], int] | None, cwd: Path = ROOT
+) -> dict:
     """Start `cmd`; seconds (wall and CPU) until `request` answers 200, or until it exits 0 when there is none."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if request is None:
             _, err = proc.communicate(timeout=180)
@@ -100,8 +107,11 @@ def until_ok(cmd: list[str], env: dict[str, str], request: Callable[[httpx.Clien
             proc.wait(20)
 
 
-def subjects(python: str, tmp: Path, pg: LocalPostgres, redis: LocalRedis) -> dict[str, Callable[[], dict]]:
-    """name -> a function that cold-starts it once; floors first in each round."""
+def subjects(
+    python: str, tmp: Path, pg: LocalPostgres, redis: LocalRedis, before: Path | None = None
+) -> dict[str, Callable[[], dict]]:
+    """name -> a function that cold-starts it once; floors first in each round. With `before` (a checkout of an
+    earlier commit), auth and api are also started from there, each right after its current version."""
     ff = str(Path(sys.executable).with_name("functions-framework"))
     # As deployed (stacks/service_env.py): migrations are a Cloud Run job's, not each instance's start
     # (RUN_MIGRATIONS=false; measure() applies them once first). As app_bench: MALLOC_ARENA_MAX as in the
@@ -110,20 +120,22 @@ def subjects(python: str, tmp: Path, pg: LocalPostgres, redis: LocalRedis) -> di
               "RUN_MIGRATIONS": "false", "LOG_LEVEL": "WARNING", "MALLOC_ARENA_MAX": "2"}  # fmt: skip
     env = {
         "service floor": {},
+        "library floor": {},
         "auth": {"JWT_KEY_FILE": str(tmp / "signing.pem")},
         # The api fetches the JWKS only when a token arrives; an address nothing listens on is enough for /ready.
         "api": {"JWKS_URL": "http://127.0.0.1:9/auth/.well-known/jwks.json"},
     }
-    factory = {"service floor": "bench.floor_app:create_app", "auth": "app.auth.main:create_app",
-               "api": "app.api.main:create_app"}  # fmt: skip
+    factory = {"service floor": "bench.floor_app:create_app", "library floor": "bench.floor_app:create_library_app",
+               "auth": "app.auth.main:create_app", "api": "app.api.main:create_app"}  # fmt: skip
 
-    def service(name: str) -> Callable[[], dict]:
+    def service(name: str, cwd: Path = ROOT) -> Callable[[], dict]:
         def start() -> dict:
             port = free_port()
             return until_ok(
                 [python, "-m", "app.common.serve", factory[name]],
                 {**common, **env[name], "PORT": str(port)},
                 lambda c: c.get(f"http://127.0.0.1:{port}/ready").status_code,
+                cwd,
             )
 
         return start
@@ -140,11 +152,12 @@ def subjects(python: str, tmp: Path, pg: LocalPostgres, redis: LocalRedis) -> di
 
         return start
 
+    trees = [("", ROOT)] + ([(BEFORE, before)] if before else [])
     kiwi = f"from kiwipiepy import Kiwi; Kiwi(**{kiwi_options()!r}).tokenize('초기화')"
     return {
         "service floor": service("service floor"),
-        "auth": service("auth"),
-        "api": service("api"),
+        "library floor": service("library floor"),
+        **{f"{name}{suffix}": service(name, cwd) for name in ("auth", "api") for suffix, cwd in trees},
         "function floor": function("floor", ROOT / "bench" / "floor_app.py", "/", None),
         "korean-nlp": function(
             "korean_nlp", KOREAN_NLP, "/fn/korean-nlp/analyze", {"text": "서울은 한국의 수도입니다."}
@@ -153,16 +166,18 @@ def subjects(python: str, tmp: Path, pg: LocalPostgres, redis: LocalRedis) -> di
     }
 
 
-def compile_bytecode(*pythons: str) -> None:
+def compile_bytecode(*pythons: str, root: Path = ROOT) -> None:
     """Compile app/ and bench/ to bytecode with each interpreter, as the images do at build time (`RUN python -m
     compileall -q app`: the runtime cannot write .pyc). Without it, a run under PYTHONDONTWRITEBYTECODE compiles
     the services' own modules from source on every start, which their floor (one small module) hardly pays."""
     for python in dict.fromkeys(pythons):
-        subprocess.run([python, "-m", "compileall", "-q", "app", "bench"], cwd=ROOT, check=True)
+        subprocess.run([python, "-m", "compileall", "-q", "app", "bench"], cwd=root, check=True)
 
 
-def measure(rounds: int, python: str) -> dict[str, dict]:
+def measure(rounds: int, python: str, before: Path | None = None) -> dict[str, dict]:
     compile_bytecode(python, sys.executable)
+    if before:
+        compile_bytecode(python, root=before)
     tmp = Path(tempfile.mkdtemp(prefix="grid-coldstart-"))
     pg, redis = LocalPostgres(tmp / "pg"), LocalRedis(tmp / "redis", persist=False)
     try:
@@ -171,7 +186,7 @@ def measure(rounds: int, python: str) -> dict[str, dict]:
         from app.common.migrations import apply_migrations
 
         asyncio.run(apply_migrations(pg.url))
-        starts = subjects(python, tmp, pg, redis)
+        starts = subjects(python, tmp, pg, redis, before)
         for start in starts.values():  # warm the page cache, write the signing key, apply the migrations
             start()
         runs: dict[str, list[dict]] = {name: [] for name in starts}
@@ -195,7 +210,7 @@ def measure(rounds: int, python: str) -> dict[str, dict]:
 def render(out: dict[str, dict], args: argparse.Namespace, load: tuple[float, float]) -> str:
     rows = []
     for name, r in out.items():
-        floor = FLOOR_OF.get(name)
+        floor = FLOOR_OF.get(name.removesuffix(BEFORE))
         ratio = cpu_ratio = goal = ""
         if floor:
             ratio = f"**{r['wall'] / out[floor]['wall']:.2f}x**"
@@ -214,8 +229,16 @@ def render(out: dict[str, dict], args: argparse.Namespace, load: tuple[float, fl
             "services, `POST /fn/korean-nlp/analyze` for korean-nlp, the function floor's `POST /`), with the bytecode "
             "compiled first and `RUN_MIGRATIONS=false`, as deployed; CPU: user + "
             "system seconds of the process tree by then. Floors (`bench/floor_app.py`): the smallest FastAPI app "
-            "under `python -m app.common.serve`, the smallest function under functions-framework. Kiwi alone: "
-            "`python -c` importing kiwipiepy, building `Kiwi(**KIWI_OPTIONS)` and running its first analysis.",
+            "under `python -m app.common.serve`, the smallest function under functions-framework. Library floor: the "
+            "same app importing the libraries auth and api use on every request (`create_library_app`: psycopg and "
+            "its pool, redis-py, PyJWT with cryptography, pydantic-settings). Kiwi alone: `python -c` importing "
+            "kiwipiepy, building `Kiwi(**KIWI_OPTIONS)` and running its first analysis."
+            + (
+                " Rows marked (before): auth and api started from a checkout of an earlier commit (`--before`), "
+                "in the same rounds, each right after its current version."
+                if args.before
+                else ""
+            ),
             "",
             "| subject | cold start s | / floor | CPU s | CPU / floor | goal |",
             "|---|---|---|---|---|---|",
@@ -229,7 +252,7 @@ def render(out: dict[str, dict], args: argparse.Namespace, load: tuple[float, fl
 def reading(out: dict[str, dict]) -> list[str]:
     """What the figures say, from this run's numbers (so a re-run keeps text and table in step)."""
     ff, kiwi, knlp = out["function floor"]["cpu"], out["Kiwi alone"]["cpu"], out["korean-nlp"]["cpu"]
-    sf = out["service floor"]["cpu"]
+    sf, lib = out["service floor"]["cpu"], out["library floor"]["cpu"]
     return [
         f"- korean-nlp: Kiwi by itself (a bare `python -c`, no web framework, to its exit) uses {kiwi:.2f} CPU s, "
         f"{kiwi / ff:.1f}x the whole function floor ({ff:.2f} s), so a korean-nlp start, which is the floor plus "
@@ -237,8 +260,15 @@ def reading(out: dict[str, dict]) -> list[str]:
         f"{knlp - ff:.2f} s, all of it Kiwi's (its import, reading the 76 MB CoNg model and dictionaries, and the "
         "initialisation Kiwi defers to the first analysis). The function adds nothing else before its first answer.",
         f"- auth and api: {out['auth']['cpu'] - sf:.2f} and {out['api']['cpu'] - sf:.2f} CPU s above the floor's "
-        f"{sf:.2f} s; by `python -X importtime`, that is importing what every real request uses (redis-py, "
-        "cryptography through PyJWT, psycopg), then the services' own modules and settings, then opening the pool.",
+        f"{sf:.2f} s. The libraries every real request uses cost {lib - sf:.2f} s of it by themselves (the library "
+        f"floor, {lib / sf:.2f}x the floor), "
+        + (
+            f"so within 1.3x of the floor a service would have {1.3 * sf - lib:.2f} s left for its own code"
+            if lib < 1.3 * sf
+            else "so the libraries alone leave nothing within 1.3x of the floor for a service's own code"
+        )
+        + f" (its modules, settings, models and routes, opening the pool and reaching Redis), which takes "
+        f"{out['auth']['cpu'] - lib:.2f} s in auth and {out['api']['cpu'] - lib:.2f} s in api.",
         "",
     ]
 
@@ -248,10 +278,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--image-venv", type=Path, help="run the services from this venv (see bench/app_bench.py)")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also start auth and api from this checkout of an earlier commit, in the same rounds "
+        "(git archive <rev> | tar -x -C DIR)",
+    )
     args = parser.parse_args()
     python = app_bench.image_venv(args.image_venv) if args.image_venv else sys.executable
     before = os.getloadavg()[0]
-    out = measure(args.rounds, python)
+    out = measure(args.rounds, python, args.before)
     section = render(out, args, (before, os.getloadavg()[0]))
     print(section)
     if args.write_docs:

@@ -30,6 +30,25 @@ def create_app() -> FastAPI:
     return app
 
 
+def create_library_app() -> FastAPI:
+    """The floor plus the libraries auth and api use on every request, imported as the services import them, so a
+    service's cold start splits into what any app on these libraries pays and what the service's own code adds:
+    psycopg and its pool (every request's database), redis-py (cache and rate limits; through app/common/redispy.py,
+    as app/common/redis.py imports it), PyJWT with cryptography (signing or verifying the access token), and
+    pydantic-settings (the settings). Auth's argon2 is left out (auth only, a few milliseconds)."""
+    import jwt.algorithms  # noqa: F401  (PyJWT imports its cryptography-backed algorithms only here)
+    import psycopg  # noqa: F401
+    import psycopg_pool  # noqa: F401
+    import pydantic_settings  # noqa: F401
+
+    from app.common.redispy import without_otel_sdk_probe
+
+    with without_otel_sdk_probe():
+        import redis.asyncio  # noqa: F401
+
+    return create_app()
+
+
 def create_read_app() -> FastAPI:
     """GET /v1/conversations/{id}/messages?limit=&cursor= as one query (DATABASE_URL; FLOOR_USER_ID: whose rows,
     set once per connection for the row-level security the app role is under)."""

@@ -15,12 +15,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisError
-
+from app.common.redispy import without_otel_sdk_probe
 from app.common.startup import retry_connect
+
+with without_otel_sdk_probe():  # redis-py's import-time probe for the OpenTelemetry SDK (app/common/redispy.py)
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import AuthenticationError, RedisError
 
 log = logging.getLogger("app.redis")
 

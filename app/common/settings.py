@@ -100,8 +100,11 @@ class ServiceSettings(BaseSettings):
         alias="TRUSTED_PROXY_HOPS",
         description="How many X-Forwarded-For entries, from the right, were added by trusted proxies.",
     )
-    cors_allowed_origins: list[str] = Field(
-        default_factory=list,
+    # An immutable default rather than `default_factory=list`: pydantic inspects a default factory's signature,
+    # and for a builtin such as list that means compiling the tokenizer's regular expressions, tens of
+    # milliseconds of every cold start (tests/app/common/test_startup_imports.py).
+    cors_allowed_origins: tuple[str, ...] = Field(
+        (),
         alias="CORS_ALLOWED_ORIGINS",
         description="JSON list of browser origins answered cross-origin (preflights included); empty: none.",
     )

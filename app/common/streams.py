@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
-
 from app.common.background import BackgroundLoop
 from app.common.redis import connect
+from app.common.redispy import without_otel_sdk_probe
+
+with without_otel_sdk_probe():  # as in app/common/redis.py, whichever of the two is imported first
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError, ResponseError
 
 log = logging.getLogger("app.streams")
 
