@@ -5,7 +5,8 @@ registers resources of (pulumi-gcp, -random, -tls, -docker-build, pulumiverse-ti
 class. Both are measured in fresh processes, alternating, in the same run; the report gives the median of N runs
 each and the ratios, wall and CPU (goal: plan within 1.3x of the floor).
 
-    .venv/bin/python bench/plan_bench.py [--runs 7] [--stack prod] [--phases] [--also dev staging prod] [--old-floor]
+    .venv/bin/python bench/plan_bench.py [--runs 7] [--stack prod] [--phases] [--also dev staging prod]
+        [--compare-floors] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Timed processes write and reuse .pyc files, as a user's `grid plan` does: the provider SDKs' modules were compiled
+# when pip installed them, and the repo's must not be recompiled on every run only because the calling environment
+# set PYTHONDONTWRITEBYTECODE (which would cost the plan ~0.2 CPU s a run that the floor never pays).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def plan_types(stack: str) -> list[str]:
@@ -97,51 +102,52 @@ def resource_classes(types: list[str]) -> list[str]:
     return sorted(classes)
 
 
-def floor_code(classes: list[str]) -> str:
-    """Python source of the floor: import pulumi and each provider SDK, touch every class (lazy submodules load)."""
+def floor_code(classes: list[str], *, paused_gc: bool = True) -> str:
+    """Python source of the floor: import pulumi and each provider SDK, touch every class (lazy submodules load).
+
+    ``paused_gc``: with the cyclic garbage collector paused, as `grid plan` imports them (grid/plan.py pauses it for
+    the whole plan, and the provider SDKs are first imported inside it): a plan must not be credited with the
+    collector's passes over the imports, which cost the floor as much as they cost the plan."""
     sdks = sorted({c.split(".")[0] for c in classes})
-    return "; ".join([f"import {', '.join(['pulumi', *sdks])}", *classes])
+    return "; ".join(
+        [*(["import gc", "gc.disable()"] if paused_gc else []), f"import {', '.join(['pulumi', *sdks])}", *classes]
+    )
 
 
 BREAKDOWN = """
-import json, sys, time
-t0 = time.perf_counter()
+import json, time
+marks = [("start", time.perf_counter(), time.process_time())]
+def phase_done(name):
+    marks.append((name, time.perf_counter(), time.process_time()))
 FLOOR
-t1 = time.perf_counter()
-from grid.engine import run_program
-from grid.plan import make_plan, project_spec
-from grid.stackfile import read_stack_file
-import grid.policy_eval, grid.costing
-t2 = time.perf_counter()
-spec = project_spec()
-stack_file = read_stack_file(spec.root, STACK)
-settings = spec.plan_settings(stack_file)
-t3 = time.perf_counter()
-run = run_program(stack_file)
-t4 = time.perf_counter()
-resources = [r.to_json() for r in run.resources]
-grid.policy_eval.evaluate(resources, settings.environment, settings.usage)
-t5 = time.perf_counter()
-grid.costing.price_plan(resources, settings.usage)
-t6 = time.perf_counter()
-print(json.dumps({"provider_imports": t1 - t0, "grid_imports": t2 - t1, "config": t3 - t2,
-                  "program_run": t4 - t3, "policies": t5 - t4, "prices": t6 - t5}))
+phase_done("provider_imports")
+import grid.cli, grid.costing, grid.policy_eval, grid.secret_exposure
+from grid.plan import make_plan
+phase_done("grid_imports")
+make_plan(STACK, phase_done=phase_done)
+print(json.dumps({name: [wall - marks[i][1], cpu - marks[i][2]] for i, (name, wall, cpu) in enumerate(marks[1:])}))
 """
 
 
-def breakdown(stack: str, classes: list[str], runs: int) -> dict[str, float]:
-    """Median seconds of each phase of a plan, in fresh processes (same interpreter, same machine)."""
+def breakdown(stack: str, classes: list[str], runs: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each phase of a plan, in fresh processes (same interpreter, same machine):
+    the floor's imports, grid's own, then each phase of ``make_plan`` (grid/plan.py) as it reports its end."""
     code = BREAKDOWN.replace("FLOOR", floor_code(classes)).replace("STACK", repr(stack))
     samples = [
         json.loads(
-            subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+            subprocess.run(
+                [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True
+            ).stdout
         )
         for _ in range(runs)
     ]
-    return {key: round(statistics.median(s[key] for s in samples), 3) for key in samples[0]}
+    return {
+        measure: {key: round(statistics.median(s[key][column] for s in samples), 3) for key in samples[0]}
+        for column, measure in enumerate(("wall", "cpu"))
+    }
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
+def timed(argv: list[str], cwd: Path = ROOT) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one run of ``argv``.
 
     The CPU time does not include waiting for a core, so its ratio holds on a machine shared with other jobs,
@@ -150,7 +156,7 @@ def timed(argv: list[str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     # check: a floor or plan that failed early would time as fast as it failed
-    subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -163,24 +169,35 @@ def main() -> None:
     parser.add_argument("--phases", action="store_true", help="also time each phase in one process")
     parser.add_argument("--also", nargs="*", default=[], metavar="STACK", help="plan these alone and in one process")
     parser.add_argument(
-        "--old-floor",
+        "--compare-floors",
         action="store_true",
-        help="also time the floor as measured before 2026-11-30: pulumi-gcp and pulumi-random classes only",
+        help="also time the floor with the collector running, and the floor as measured before 2026-11-30 "
+        "(pulumi-gcp and pulumi-random classes only, collector running)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also time the plan of another checkout of the repo (e.g. main's), in the same rounds",
     )
     args = parser.parse_args()
     types = plan_types(args.stack)
     classes = resource_classes(types)
     floors = {"import_floor": [sys.executable, "-c", floor_code(classes)]}
-    if args.old_floor:
+    if args.compare_floors:
         old = resource_classes([t for t in types if t.split(":")[0] in ("gcp", "random")])
-        floors["old_import_floor"] = [sys.executable, "-c", floor_code(old)]
+        floors["default_gc_import_floor"] = [sys.executable, "-c", floor_code(classes, paused_gc=False)]
+        floors["old_import_floor"] = [sys.executable, "-c", floor_code(old, paused_gc=False)]
     plan_cmd = [sys.executable, "-m", "grid.cli", "plan", "--stack", args.stack, "--json"]
-    timed(plan_cmd)  # warm the page cache and .pyc files once
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in [*floors, "plan"]}
+    plans = {"plan": ROOT, **({"baseline_plan": args.baseline.resolve()} if args.baseline else {})}
+    for cwd in plans.values():
+        timed(plan_cmd, cwd)  # warm the page cache (and .pyc files, where Python writes them) once
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in [*floors, *plans]}
     for _ in range(args.runs):  # alternating, so a change in the machine's load touches every measure alike
         for name, argv in floors.items():
             samples[name].append(timed(argv))
-        samples["plan"].append(timed(plan_cmd))
+        for name, cwd in plans.items():
+            samples[name].append(timed(plan_cmd, cwd))
     wall = {name: statistics.median(w for w, _ in runs) for name, runs in samples.items()}
     cpu = {name: statistics.median(c for _, c in runs) for name, runs in samples.items()}
     many: dict[str, float] = {}
@@ -195,15 +212,15 @@ def main() -> None:
         "runs": args.runs,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "resource_classes": len(classes),
-        "plan_s": round(wall["plan"], 3),
-        "plan_cpu_s": round(cpu["plan"], 3),
     }
-    for name in floors:
-        prefix = name.removesuffix("import_floor")
+    for name in [*plans, *floors]:
         report[f"{name}_s"] = round(wall[name], 3)
         report[f"{name}_cpu_s"] = round(cpu[name], 3)
-        report[f"{prefix}ratio"] = round(wall["plan"] / wall[name], 2)
-        report[f"{prefix}cpu_ratio"] = round(cpu["plan"] / cpu[name], 2)
+    for plan in plans:
+        for floor in floors:
+            prefix = f"{plan.removesuffix('plan')}{floor.removesuffix('import_floor')}"
+            report[f"{prefix}ratio"] = round(wall[plan] / wall[floor], 2)
+            report[f"{prefix}cpu_ratio"] = round(cpu[plan] / cpu[floor], 2)
     report |= {"several_stacks": many, "phases_s": phases}
     print(json.dumps(report, indent=2))
 
