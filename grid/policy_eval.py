@@ -106,6 +106,8 @@ def _validator(policy: Policy) -> jsonschema.protocols.Validator:
 
 
 def _validate(policy: Policy, properties: Mapping[str, Any]) -> None:
+    if not properties and not (policy.config_schema and policy.config_schema.required):
+        return  # nothing given, nothing required: the object schema cannot fail (most policies, most configs)
     error = jsonschema.exceptions.best_match(_validator(policy).iter_errors(dict(properties)))
     if error is not None:  # the error jsonschema.validate would raise
         where = ".".join(str(part) for part in error.absolute_path)
