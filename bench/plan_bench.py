@@ -105,13 +105,13 @@ def resource_classes(types: list[str]) -> list[str]:
 def floor_code(classes: list[str], *, paused_gc: bool = True) -> str:
     """Python source of the floor: import pulumi and each provider SDK, touch every class (lazy submodules load).
 
-    ``paused_gc``: with the cyclic garbage collector paused, as `grid plan` imports them (grid/plan.py pauses it for
-    the whole plan, and the provider SDKs are first imported inside it): a plan must not be credited with the
-    collector's passes over the imports, which cost the floor as much as they cost the plan."""
+    ``paused_gc``: under the collector regime of `grid plan`: the cyclic collector paused while it works (grid/plan.py
+    pauses it for the whole plan, inside which the provider SDKs are first imported) and the heap frozen before the
+    process ends (grid/cli.py ``entry``). A plan must not be credited with sparing itself collector passes over the
+    imports, or the shutdown's collections, which the floor would be spared just the same."""
     sdks = sorted({c.split(".")[0] for c in classes})
-    return "; ".join(
-        [*(["import gc", "gc.disable()"] if paused_gc else []), f"import {', '.join(['pulumi', *sdks])}", *classes]
-    )
+    imports = [f"import {', '.join(['pulumi', *sdks])}", *classes]
+    return "; ".join(["import gc", "gc.disable()", *imports, "gc.freeze()"] if paused_gc else imports)
 
 
 BREAKDOWN = """
