@@ -90,7 +90,7 @@ def _no_cycle_collection() -> Iterator[None]:
     Nearly everything a plan allocates (the SDK's resources, their outputs and futures, the registrations, the
     policy proxies) lives until the plan is done, and what dies sooner is freed by reference counting. The
     collector's passes find next to nothing, yet each older-generation pass walks every object alive, the provider
-    SDKs' many thousand classes and functions included: about a quarter of a prod plan's CPU time. The peak memory
+    SDKs' many thousand classes and functions included: ~2.5 of a prod plan's ~8 CPU seconds. The peak memory
     of a plan is the same with or without them (docs/benchmarks.md); the collector resumes when the plan ends."""
     enabled = gc.isenabled()
     gc.disable()
