@@ -8,9 +8,11 @@ would see: type, name, parent, protect, dependencies and the camelCase inputs on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import runpy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import stack as pulumi_stack
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.resource_cycle_breaker import _DEPENDENCIES_PROPERTY as _DEPENDENCIES
 from pulumi.runtime.sync_await import _sync_await
 
 from grid.fakecloud import AUTONAMED, FakeCloud, unwrap
@@ -210,6 +213,52 @@ def _no_stack_trace() -> Any:
     return source_pb2.StackTrace()
 
 
+def _declare_dependency(from_resource: Any, to_resource: Any) -> bool:
+    """Drop-in for the SDK's ``declare_dependency`` (pulumi/runtime/resource_cycle_breaker.py): the same answer and
+    the same record on the resource, in time linear in the graph instead of a generator per visited node.
+
+    The SDK calls it for every dependency of every input of every resource, and walks everything reachable from
+    ``to_resource`` (through the dependencies declared so far) to refuse an edge that would close a cycle. An edge
+    already declared needs no walk: it was accepted when the graph was acyclic, so ``to_resource`` cannot reach
+    ``from_resource`` now (any later edge that let it would have closed a cycle and been refused).
+    """
+    declared = getattr(from_resource, _DEPENDENCIES, None)
+    if declared is not None and to_resource in declared:
+        return True
+    seen, pending = {to_resource}, [to_resource]
+    while pending:
+        resource = pending.pop()
+        if resource == from_resource:
+            return False
+        for dependency in getattr(resource, _DEPENDENCIES, ()):
+            if dependency not in seen:
+                seen.add(dependency)
+                pending.append(dependency)
+    setattr(from_resource, _DEPENDENCIES, (declared or set()) | {to_resource})
+    return True
+
+
+# The SDK functions an offline run replaces (module, name, replacement); `pulumi up` and `preview` keep the SDK's.
+_OFFLINE_SWAPS: tuple[tuple[Any, str, Any], ...] = (
+    (pulumi_stack, "wait_for_rpcs", _wait_for_outstanding_work),
+    (pulumi_resource, "_get_stack_trace", _no_stack_trace),
+    (rpc, "declare_dependency", _declare_dependency),
+)
+
+
+@contextlib.contextmanager
+def _offline_sdk() -> Iterator[None]:
+    """The SDK with the offline swaps, given back as it was afterwards."""
+    saved = [(module, name, getattr(module, name)) for module, name, _ in _OFFLINE_SWAPS]
+    for module, name, replacement in _OFFLINE_SWAPS:
+        setattr(module, name, replacement)
+    try:
+        yield
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
 def tree_order(registrations: list[Registration]) -> list[Registration]:
     """Parents before children, siblings by (type, name): registration order is async, plans must not be."""
     children: dict[str | None, list[Registration]] = {}
@@ -261,13 +310,10 @@ def run_program(
         )
     )
     set_all_config(stack_file.runtime_config(), sorted(stack_file.secret_keys))
-    sdk_wait, sdk_trace = pulumi_stack.wait_for_rpcs, pulumi_resource._get_stack_trace
-    pulumi_stack.wait_for_rpcs = _wait_for_outstanding_work
-    pulumi_resource._get_stack_trace = _no_stack_trace
     try:
-        _sync_await(pulumi_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+        with _offline_sdk():
+            _sync_await(pulumi_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     finally:
-        pulumi_stack.wait_for_rpcs, pulumi_resource._get_stack_trace = sdk_wait, sdk_trace
         logger.removeHandler(collector)
         settings.ROOT.set(None)
     return ProgramRun(

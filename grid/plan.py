@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,12 +83,42 @@ def validate(stack_file: StackFile, spec: ProjectSpec | None = None) -> PlanSett
     return (spec or project_spec()).plan_settings(stack_file)
 
 
-def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Plan:
-    """Validate, run the program offline, then judge and price what it registered."""
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one plan.
+
+    Nearly everything a plan allocates (the SDK's resources, their outputs and futures, the registrations, the
+    policy proxies) lives until the plan is done, and what dies sooner is freed by reference counting. The
+    collector's passes find next to nothing, yet each older-generation pass walks every object alive, the provider
+    SDKs' many thousand classes and functions included: ~2.5 of a prod plan's ~8 CPU seconds. The peak memory
+    of a plan is the same with or without them (docs/benchmarks.md); the collector resumes when the plan ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def make_plan(
+    stack: str, root: Path | None = None, project: str = "grid", *, phase_done: Callable[[str], None] | None = None
+) -> Plan:
+    """Validate, run the program offline, then judge and price what it registered.
+
+    ``phase_done`` is called with each phase's name as it ends: "config", "program_run", "policies", "prices"
+    (bench/plan_bench.py --phases times them)."""
+    with _no_cycle_collection():
+        return _make_plan(stack, root, project, phase_done or (lambda phase: None))
+
+
+def _make_plan(stack: str, root: Path | None, project: str, phase_done: Callable[[str], None]) -> Plan:
     spec = project_spec(project)
     stack_file = read_stack_file(root or project_root(spec), stack, spec.name)
     settings = validate(stack_file, spec)
+    phase_done("config")
     run = run_program(stack_file, program=spec.program, project=spec.name)
+    phase_done("program_run")
     from grid import secret_exposure
     from grid.costing import price_plan  # the policy pack is imported only once a plan exists to judge
     from grid.policy_eval import evaluate, policy_settings
@@ -99,8 +132,10 @@ def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Pl
     )
     exposure = policy_settings(secret_exposure.POLICY, settings.environment)
     violations += secret_exposure.violations(run.resources, exposure.enforcement.value, exposure.description)
+    phase_done("policies")
     cost = price_plan(resources, settings.usage)
     cost["budget"] = settings.budget
+    phase_done("prices")
     warning = stack_file.undecrypted_warning()
     return Plan(
         project=spec.name,

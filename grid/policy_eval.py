@@ -106,6 +106,8 @@ def _validator(policy: Policy) -> jsonschema.protocols.Validator:
 
 
 def _validate(policy: Policy, properties: Mapping[str, Any]) -> None:
+    if not properties and not (policy.config_schema and policy.config_schema.required):
+        return  # nothing given, nothing required: the object schema cannot fail (most policies, most configs)
     error = jsonschema.exceptions.best_match(_validator(policy).iter_errors(dict(properties)))
     if error is not None:  # the error jsonschema.validate would raise
         where = ".".join(str(part) for part in error.absolute_path)
@@ -143,6 +145,11 @@ def _engine_properties(inputs: Mapping[str, Any]) -> dict[str, Any]:
     struct = struct_pb2.Struct()
     struct.update(dict(inputs))
     return deserialize_properties(json_format.MessageToDict(struct))
+
+
+def _proxied(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A resource's inputs as a policy reads them: the engine's properties in pulumi_policy's unknown-checking proxy."""
+    return unknown_checking_proxy(_engine_properties(resource.get("inputs") or {}))
 
 
 def _options(resource: Mapping[str, Any]) -> PolicyResourceOptions:
@@ -197,12 +204,10 @@ class _Collector:
 
 def _analyze(
     resource: Mapping[str, Any],
+    props: Mapping[str, Any],
     policies: Iterable[tuple[ResourceValidationPolicy, PolicySettings]],
     collector: _Collector,
 ) -> None:
-    # The analyzer builds this proxy anew for each policy; it is read-only, and Grid's policies are pure, so one
-    # per resource gives the same verdicts at a fraction of the cost (proxy building dominated plan time).
-    props = unknown_checking_proxy(_engine_properties(resource.get("inputs") or {}))
     options = _options(resource)
     for policy, settings in policies:
         args = ResourceValidationArgs(
@@ -223,20 +228,17 @@ def _analyze(
             continue
 
 
-def _stack_resources(resources: Sequence[Mapping[str, Any]]) -> list[PolicyResource]:
+def _stack_resources(
+    resources: Sequence[Mapping[str, Any]], props: Sequence[Mapping[str, Any]] | None = None
+) -> list[PolicyResource]:
+    """The stack's resources as AnalyzeStack hands them to a policy, parents and dependencies linked; ``props``:
+    each resource's proxied inputs when already built (else built here)."""
+    props = props if props is not None else [_proxied(resource) for resource in resources]
     built = {
         resource["urn"]: PolicyResource(
-            resource["type"],
-            unknown_checking_proxy(_engine_properties(resource.get("inputs") or {})),
-            resource["urn"],
-            resource["name"],
-            _options(resource),
-            None,
-            None,
-            [],
-            {},
+            resource["type"], resource_props, resource["urn"], resource["name"], _options(resource), None, None, [], {}
         )
-        for resource in resources
+        for resource, resource_props in zip(resources, props, strict=True)
     }
     for resource in resources:
         policy_resource = built[resource["urn"]]
@@ -246,12 +248,12 @@ def _stack_resources(resources: Sequence[Mapping[str, Any]]) -> list[PolicyResou
 
 
 def _analyze_stack(
-    resources: Sequence[Mapping[str, Any]],
+    resources: Sequence[PolicyResource],
     policies: Iterable[tuple[StackValidationPolicy, PolicySettings]],
     collector: _Collector,
 ) -> None:
     for policy, settings in policies:
-        args = StackValidationArgs(_stack_resources(resources), dict(settings.config), {})
+        args = StackValidationArgs(list(resources), dict(settings.config), {})
         try:
             _run(policy.validate(args, collector.reporter(policy, settings.enforcement, None)))
         except UnknownValueError as error:
@@ -291,7 +293,13 @@ def evaluate(
     resource_policies = [(p, s) for p, s in enabled if isinstance(p, ResourceValidationPolicy)]
     stack_policies = [(p, s) for p, s in enabled if isinstance(p, StackValidationPolicy)]
     collector = _Collector()
-    for resource in resources:
-        _analyze(resource, resource_policies, collector)
-    _analyze_stack(resources, stack_policies, collector)
+    # The analyzer deserializes a resource's properties and builds their proxy anew for every policy (Analyze per
+    # resource, then AnalyzeStack per stack policy). The proxy is read-only to every policy of the pack (each is
+    # made by policies/rule.py, which hands its rule a plain() copy), so one per resource, shared by the resource
+    # and stack policies, gives the same verdicts; building them was most of the evaluation's cost.
+    props = [_proxied(resource) for resource in resources]
+    for resource, resource_props in zip(resources, props, strict=True):
+        _analyze(resource, resource_props, resource_policies, collector)
+    if stack_policies:
+        _analyze_stack(_stack_resources(resources, props), stack_policies, collector)
     return collector.violations

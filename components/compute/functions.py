@@ -12,8 +12,8 @@ import pulumi_gcp as gcp
 from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
-from components.compute.images import tree_files, tree_hash
 from components.compute.run import invoker_grants
+from components.compute.source_digest import tree_files, tree_hash
 from components.registry import Registry, RegistryArgs, RegistryConfig
 from components.secrets import SecretRef
 from gridlib import gcp_limits

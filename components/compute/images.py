@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,35 +11,7 @@ import pulumi_docker_build as docker_build
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-
-_SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
-
-
-def tree_files(paths: Sequence[Path], root: Path) -> list[Path]:
-    """Every file under ``paths`` that belongs in a build (caches and bytecode left out), in a stable order."""
-    out = []
-    for base in paths:
-        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
-        out += [f for f in files if not _SKIP.intersection(f.relative_to(root).parts) and f.suffix != ".pyc"]
-    return out
-
-
-# (root, every file with its mtime and size) -> digest. A process that plans several stacks (`grid plan --stack dev
-# --stack prod`, a test session) hashes each unchanged tree once; the ai tree holds the ~90 MB exported model.
-_tree_hashes: dict[tuple, str] = {}
-
-
-def tree_hash(paths: Sequence[Path], root: Path) -> str:
-    """Hash of every file under ``paths`` (relative names and bytes): the image tag changes iff the code does."""
-    files = tree_files(paths, root)
-    key = (str(root), *((str(f), st.st_mtime_ns, st.st_size) for f in files for st in (f.stat(),)))
-    if key not in _tree_hashes:
-        digest = hashlib.sha256()
-        for file in files:
-            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
-        _tree_hashes[key] = digest.hexdigest()
-    return _tree_hashes[key]
-
+from components.compute.source_digest import tree_hash
 
 _COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?!--from)(?:--\S+\s+)*(.+?)\s+\S+\s*$", re.IGNORECASE | re.MULTILINE)
 

@@ -26,3 +26,37 @@ def test_offline_run_registers_without_walking_the_stack_and_restores_the_sdk(tm
     assert [r.name for r in run.of_type("random:index/randomPet:RandomPet")] == ["pet"]
     assert walks == []  # the SDK walks (and reads the source of) the whole stack once per resource otherwise
     assert pulumi_resource._get_stack_trace is sdk_trace
+
+
+class _Node:
+    """Stands for a Resource: the cycle breaker only keeps a set attribute on it."""
+
+
+def test_the_offline_cycle_breaker_answers_and_records_as_the_sdks() -> None:
+    # Every edge of a dense random graph declared in a random order (a third of them twice), by the SDK's
+    # function on one copy and the offline one on the other: the same edges refused (cycles) and kept.
+    import random
+
+    from pulumi.runtime import resource_cycle_breaker as sdk
+
+    from grid.engine import _declare_dependency
+
+    rng = random.Random(13)
+    for _ in range(20):
+        size = rng.randint(2, 12)
+        theirs, ours = [_Node() for _ in range(size)], [_Node() for _ in range(size)]
+        edges = [(rng.randrange(size), rng.randrange(size)) for _ in range(size * 3)]
+        edges += rng.sample(edges, len(edges) // 3)
+        for a, b in edges:
+            assert sdk.declare_dependency(theirs[a], theirs[b]) == _declare_dependency(ours[a], ours[b])
+        for their, our in zip(theirs, ours, strict=True):
+            assert {theirs.index(n) for n in sdk._deps(their)} == {ours.index(n) for n in sdk._deps(our)}
+
+
+def test_the_offline_run_gives_the_sdks_functions_back(tmp_path: Path) -> None:
+    from pulumi.runtime import rpc
+    from pulumi.runtime import stack as pulumi_stack
+
+    before = (rpc.declare_dependency, pulumi_stack.wait_for_rpcs, pulumi_resource._get_stack_trace)
+    run_offline(lambda: pulumi_random.RandomPet("pet", length=2), tmp_path)
+    assert (rpc.declare_dependency, pulumi_stack.wait_for_rpcs, pulumi_resource._get_stack_trace) == before

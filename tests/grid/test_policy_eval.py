@@ -138,7 +138,8 @@ def test_bad_config_message_names_the_policy_and_property() -> None:
 
 def test_config_schemas_are_checked_once_not_per_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each policy's config schema is checked once per process; resolving a pack config again (every plan does it
-    twice) only validates the values. `jsonschema.validate` re-checked all 62 schemas on every call."""
+    twice) only validates the values. `jsonschema.validate` re-checked all 62 schemas on every call. A policy given
+    no values and requiring none has nothing to validate (and its schema is not built)."""
     checked: list[dict] = []
     original = policy_eval.jsonschema.Draft202012Validator.check_schema
     monkeypatch.setattr(
@@ -150,7 +151,8 @@ def test_config_schemas_are_checked_once_not_per_resolution(monkeypatch: pytest.
     config = policy_eval.load_pack_config("prod")
     for _ in range(3):
         policy_eval.resolve_settings(policy_eval.all_policies, config)
-    assert len(checked) == len(policy_eval.all_policies)
+    given = [name for name, value in config.items() if isinstance(value, dict) and set(value) - {"enforcementLevel"}]
+    assert 0 < len(checked) == len(given) < len(policy_eval.all_policies)
 
 
 def test_stack_usage_feeds_the_budget() -> None:
@@ -186,3 +188,28 @@ def test_stack_policies_see_parents_and_dependencies(monkeypatch: pytest.MonkeyP
     child = {**stack_resource("urn:s", "gcp:cloudrunv2/service:Service", {}, ("urn:c",)), "parent": "urn:c"}
     evaluate(plan(parent, child), "dev", raw_config={})
     assert links == [(None, []), ("urn:c", ["urn:c"])]
+
+
+def test_each_resource_is_deserialized_once_for_every_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine deserializes a resource for each policy; the plan does it once per resource and shares the proxy
+    # (62 policies: it was 11 round trips through protobuf per resource, most of the evaluation's cost).
+    calls = []
+    original = policy_eval._engine_properties
+    monkeypatch.setattr(policy_eval, "_engine_properties", lambda inputs: calls.append(inputs) or original(inputs))
+    database = stack_resource(DB_URN, "gcp:sql/databaseInstance:DatabaseInstance", SQL)
+    service = stack_resource(API_URN, "gcp:cloudrunv2/service:Service", SERVICE)
+    evaluate(plan(database, service), "prod")
+    assert len(calls) == 2
+
+
+def test_every_policy_judges_a_plain_copy_so_sharing_the_proxies_is_safe() -> None:
+    # evaluate() hands every policy the same proxied inputs of a resource; that is only the engine's behaviour if no
+    # policy can write to them. policies/rule.py's wrappers give each rule a plain() copy: every policy is one.
+    from policies import all_policies
+
+    wrappers = {"policies.rule": {"resource_policy.<locals>.validate", "stack_policy.<locals>.validate"}}
+    for policy in all_policies:
+        validate = (
+            getattr(policy, "_ResourceValidationPolicy__validate", None) or policy._StackValidationPolicy__validate
+        )
+        assert validate.__qualname__ in wrappers.get(validate.__module__, set()), policy.name

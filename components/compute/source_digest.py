@@ -1,0 +1,100 @@
+"""Digests of source trees (an image's tag, a function archive's name), remembered by each file's identity.
+
+Hashing a tree reads every byte of it, and the ai service's tree holds the ~90 MB exported model: a third of a CPU
+second of every plan. A file whose identity and timestamps are unchanged still has the bytes it had, so a tree's
+digest is remembered under the stat of each of its files, in the process and across processes (a small JSON file in
+the user's cache directory). What keeps a remembered digest from going stale:
+
+- The key holds each file's relative path, device and inode, size, mtime and ctime (ns). Writing a file changes
+  its mtime and ctime; a tool that puts the old mtime back (`touch -r`, `cp -p`, `rsync -t`, tar) still changes its
+  ctime, which only the kernel sets; a file replaced by a rename has a new inode; an added or removed file changes
+  the list. (mtime and size alone, as the key once was, miss the first two.)
+- A digest is only remembered once every file's timestamps are at least ``RACY_NS`` older than the moment the tree
+  was examined (git's "racily clean" rule, https://git-scm.com/docs/racy-git): a file rewritten within one tick of
+  the filesystem's clock would otherwise keep the key its hashed bytes had. Such a tree is hashed again next time.
+
+The digest itself is the same whether it was remembered or computed: sha256 over each file's relative name and
+bytes, in ``tree_files`` order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from time import time_ns
+
+_SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+RACY_NS = 2_000_000_000
+"""How much older than the examination every timestamp must be for a digest to be remembered: above the coarsest
+timestamp granularity of a common local filesystem (FAT's 2 s mtime) and the kernel's clock tick."""
+_KEEP = 256
+"""Digests kept in the cache file, newest first: each edit of a tree adds one."""
+_FORMAT = 1
+
+_remembered: dict[str, str] | None = None
+
+
+def tree_files(paths: Sequence[Path], root: Path) -> list[Path]:
+    """Every file under ``paths`` that belongs in a build (caches and bytecode left out), in a stable order."""
+    out = []
+    for base in paths:
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        out += [f for f in files if not _SKIP.intersection(f.relative_to(root).parts) and f.suffix != ".pyc"]
+    return out
+
+
+def cache_file() -> Path:
+    """``$XDG_CACHE_HOME/grid/source-digests.json`` (``~/.cache`` when XDG_CACHE_HOME is unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "grid" / "source-digests.json"
+
+
+def _load() -> dict[str, str]:
+    global _remembered
+    if _remembered is None:
+        try:
+            document = json.loads(cache_file().read_text())
+            valid = document.get("format") == _FORMAT and isinstance(document.get("digests"), dict)
+            _remembered = dict(document["digests"]) if valid else {}
+        except (OSError, ValueError, AttributeError):  # none yet, unreadable or damaged: start afresh
+            _remembered = {}
+    return _remembered
+
+
+def _store(key: str, digest: str) -> None:
+    remembered = _load()
+    remembered.pop(key, None)
+    remembered[key] = digest
+    for old in list(remembered)[:-_KEEP]:
+        del remembered[old]
+    path = cache_file()
+    try:  # written whole and renamed into place: a concurrent plan reads the old file or the new, never half
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"format": _FORMAT, "digests": remembered}))
+        os.replace(partial, path)
+    except OSError:  # a read-only home only costs the next process the hashing
+        pass
+
+
+def tree_hash(paths: Sequence[Path], root: Path) -> str:
+    """Hash of every file under ``paths`` (relative names and bytes): the image tag changes iff the code does."""
+    examined = time_ns()
+    files = [(f, f.stat()) for f in tree_files(paths, root)]
+    identity = [
+        (str(f.relative_to(root)), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) for f, st in files
+    ]
+    key = hashlib.sha256(json.dumps([str(root.resolve()), identity]).encode()).hexdigest()
+    remembered = _load()
+    if key in remembered:
+        return remembered[key]
+    digest = hashlib.sha256()
+    for file, _ in files:
+        digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    settled = all(max(st.st_mtime_ns, st.st_ctime_ns) <= examined - RACY_NS for _, st in files)
+    if settled:
+        _store(key, digest.hexdigest())
+    return digest.hexdigest()
