@@ -10,6 +10,9 @@ Measures, on this machine:
 - RSS per service when idle after start, and idle again after the load.
 
 Run:  .venv/bin/python bench/app_bench.py [--rate 500] [--seconds 10] [--image-venv /tmp/grid-image-venv] [--write-docs]
+      .venv/bin/python bench/app_bench.py --read-rounds 5 [--uncached-rate 150] [--seconds 10]
+The second form measures only the api's CPU per uncached read against its floor, in interleaved rounds (api, floor,
+floor, api, ...: whichever goes first alternates), and prints the medians; it writes nothing.
 Each service runs as its own process exactly as in its container (`python -m app.common.serve ...`); the load
 generator is a separate process with a minimal keep-alive HTTP/1.1 client, and latency is measured from each
 request's *scheduled* send time, so queueing caused by a slow server is counted (no coordinated omission).
@@ -183,13 +186,15 @@ async def open_loop(
     }
 
 
-def run_load(port: int, paths: list[str], token: str, rate: float, seconds: float) -> dict[str, float]:
+def run_load(
+    port: int, paths: list[str], token: str, rate: float, seconds: float, max_connections: int = 64
+) -> dict[str, float]:
     try:
         import uvloop
 
-        return uvloop.run(open_loop(port, paths, token, rate, seconds))
+        return uvloop.run(open_loop(port, paths, token, rate, seconds, max_connections))
     except ImportError:
-        return asyncio.run(open_loop(port, paths, token, rate, seconds))
+        return asyncio.run(open_loop(port, paths, token, rate, seconds, max_connections))
 
 
 def measured(proc: subprocess.Popen[bytes], load) -> dict[str, float]:
@@ -240,7 +245,21 @@ def main() -> int:
         help="run the services from this venv, created with only app/*/requirements.txt if missing",
     )
     parser.add_argument("--write-docs", action="store_true", help=f"replace '{SECTION}' in docs/benchmarks.md")
+    parser.add_argument(
+        "--read-rounds",
+        type=int,
+        default=0,
+        help="only the uncached-read CPU against its floor, in this many interleaved rounds (no cold starts)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=64,
+        help="with --read-rounds: at most this many requests in flight (1: one after another, no queueing)",
+    )
     args = parser.parse_args()
+    if args.read_rounds:
+        return read_rounds(args)
 
     from app.api.service import encode_cursor
 
@@ -330,6 +349,87 @@ def main() -> int:
     print(json.dumps({"results": results, "cold": cold, "idle_rss_mb": idle, "after_rss_mb": after}, indent=2))
     if args.write_docs:
         write_section(ROOT / "docs" / "benchmarks.md", report)
+    return 0
+
+
+def read_rounds(args: argparse.Namespace) -> int:
+    """The api's CPU per uncached read and the floor's, `args.read_rounds` times each, interleaved; medians."""
+    from app.api.service import encode_cursor
+
+    global PYTHON
+    if args.image_venv:
+        PYTHON = image_venv(args.image_venv)
+    load_before = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="grid-bench-"))
+    pg, redis = LocalPostgres(tmp / "pg"), LocalRedis(tmp / "redis", persist=False)
+    procs: list[subprocess.Popen[bytes]] = []
+    per_phase = int(args.uncached_rate * args.seconds)
+    rows: dict[str, list[dict[str, float]]] = {"api": [], "floor": []}
+    try:
+        pg.start()
+        redis.start()
+        common = {
+            "DATABASE_URL": pg.url,
+            "REDIS_URL": redis.url,
+            "ENVIRONMENT": "local",
+            "LOG_LEVEL": "WARNING",
+            "MALLOC_ARENA_MAX": "2",
+        }
+        auth_port, api_port, floor_port = free_port(), free_port(), free_port()
+        auth_env = {**common, "JWT_KEY_FILE": str(tmp / "signing.pem"), "REGISTER_MAX_PER_IP": "1000"}
+        api_env = {**common, "JWKS_URL": f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json"}
+        auth_proc, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
+        procs.append(auth_proc)
+        api_proc, _ = start_service("app.api.main:create_app", api_env, api_port)
+        procs.append(api_proc)
+        # Every api round reads pages no earlier round read (a miss in both cache layers); the floor caches nothing.
+        token, conv, user_id = seed(
+            f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{auth_port}", pg, per_phase * args.read_rounds + 20
+        )
+        floor_proc, _ = start_service(
+            "bench.floor_app:create_read_app", {**common, "FLOOR_USER_ID": user_id}, floor_port
+        )
+        procs.append(floor_proc)
+        base = f"/v1/conversations/{conv}/messages"
+        pages = [f"{base}?limit=20&cursor={encode_cursor(i)}" for i in range(1, per_phase * args.read_rounds + 1)]
+        for port in (api_port, floor_port):
+            run_load(port, [f"{base}?limit=20"], token, 100, 2)  # JWKS fetched, pool connections open
+        for i in range(args.read_rounds):
+            mine = pages[i * per_phase : (i + 1) * per_phase]
+            order = (("api", api_proc, api_port), ("floor", floor_proc, floor_port))
+            for name, proc, port in order if i % 2 == 0 else order[::-1]:
+                r = measured(
+                    proc,
+                    lambda port=port, mine=mine: run_load(
+                        port, mine, token, args.uncached_rate, args.seconds, args.connections
+                    ),
+                )
+                rows[name].append(r)
+                print(
+                    f"round {i + 1} {name}: {r['cpu_ms_per_request']:.3f} ms CPU/req, p50 {r['p50']:.2f} ms, "
+                    f"{r['errors']} errors",
+                    flush=True,
+                )
+    finally:
+        for p in procs:
+            stop(p)
+        redis.stop()
+        pg.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    api = [r["cpu_ms_per_request"] for r in rows["api"]]
+    floor = [r["cpu_ms_per_request"] for r in rows["floor"]]
+    ratios = [a / f for a, f in zip(api, floor, strict=True)]
+    print(
+        f"api CPU per uncached read: median {statistics.median(api):.3f} ms (rounds: "
+        + ", ".join(f"{v:.2f}" for v in api)
+        + f"); floor median {statistics.median(floor):.3f} ms (rounds: "
+        + ", ".join(f"{v:.2f}" for v in floor)
+        + f"); ratio of medians {statistics.median(api) / statistics.median(floor):.2f}x, median of per-round "
+        f"ratios {statistics.median(ratios):.2f}x; {args.uncached_rate:.0f} req/s, {args.seconds:.0f} s per phase, "
+        f"at most {args.connections} in flight; "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    print(json.dumps(rows))
     return 0
 
 

@@ -7,7 +7,11 @@ connection never carries one user's identity into the next request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +30,9 @@ log = logging.getLogger("app.db")
 Conn = AsyncConnection[DictRow]
 # The setting row-level security reads (migrations/0001_initial.sql), local to the transaction.
 _SET_USER = "set_config('app.user_id', %s, true)"
+# A connection back in use within this many seconds of its last checkout, with nothing waiting on its socket, is
+# handed out without a round trip (`Database._check`).
+RECHECK_IDLE_SECONDS = 5.0
 
 
 class ConstraintViolation(Exception):
@@ -56,6 +63,7 @@ class UnsafeDatabaseRole(RuntimeError):
 class Database:
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, ca_pem: str | None = None) -> None:
         self.url = url
+        self._checked_out: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
         conninfo, options = connect_args(url, ca_pem)
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
@@ -63,8 +71,8 @@ class Database:
             max_size=max_size,
             open=False,
             timeout=5.0,
-            # A cheap check on checkout turns connections broken by a database restart into fresh ones.
-            check=AsyncConnectionPool.check_connection,
+            # Connections broken by a database restart are replaced on checkout, not handed to a request.
+            check=self._check,
             kwargs={"row_factory": dict_row, "connect_timeout": 5, **options},
             reconnect_timeout=3600,
             name="grid",
@@ -83,6 +91,23 @@ class Database:
     async def close(self) -> None:
         await self.pool.close(timeout=5)
 
+    async def _check(self, conn: Conn) -> None:
+        """The pool's check on checkout, without a round trip for a connection in steady use.
+
+        An idle connection has nothing to read: when the server ends it (a restart, a failover, an idle timeout,
+        a terminated backend) it sends its goodbye and closes the socket, which makes the socket readable. So a
+        readable socket, or a connection idle longer than RECHECK_IDLE_SECONDS (long enough for a peer to vanish
+        without a word, e.g. a host replaced behind the same address), gets psycopg_pool's full check (an empty
+        query), which raises for a broken connection and the pool replaces it. The rest, a connection that worked
+        moments ago and has heard nothing since, is used at once: the round trip cost about a fifth of an uncached
+        read's CPU (bench/app_bench.py --read-rounds, docs/benchmarks.md).
+        """
+        now = time.monotonic()
+        last = self._checked_out.get(conn)
+        self._checked_out[conn] = now
+        if last is None or now - last > RECHECK_IDLE_SECONDS or conn.closed or _readable(conn):
+            await AsyncConnectionPool.check_connection(conn)
+
     async def assert_role_respects_rls(self) -> None:
         async with self.pool.connection() as conn:
             cur = await conn.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
@@ -100,19 +125,32 @@ class Database:
         self, user_id: UUID | None, value_sql: str = "NULL", params: tuple[Any, ...] = ()
     ) -> AsyncIterator[tuple[Conn, Any]]:
         """A transaction (for `user_id`, if given) and the value of the SQL expression `value_sql`, evaluated by
-        the statement that sets the user: a read the caller needs first costs no round trip of its own."""
+        the statement that sets the user: a read the caller needs first costs no round trip of its own.
+
+        The transaction is the connection's own (not autocommit: psycopg begins one before the first statement) and
+        its BEGIN travels with that statement in one round trip: in pipeline mode psycopg queues both, and leaving
+        the pipeline sends them together and collects both results. The user is set before anything the caller
+        runs, in the same transaction, and is gone when it ends (commit or rollback), as before.
+        """
         try:
-            async with self.pool.connection() as conn, conn.transaction():
-                if user_id is None and value_sql == "NULL":
+            async with self.pool.connection() as conn:
+                try:
                     value = None
-                else:
-                    cur = await conn.execute(
-                        f"SELECT {_SET_USER if user_id is not None else 'NULL'} AS u, {value_sql} AS v",
-                        (str(user_id), *params) if user_id is not None else params,
-                    )
-                    row = await cur.fetchone()
-                    value = row["v"] if row else None
-                yield conn, value
+                    if user_id is not None or value_sql != "NULL":
+                        async with conn.pipeline():
+                            cur = await conn.execute(
+                                f"SELECT {_SET_USER if user_id is not None else 'NULL'} AS u, {value_sql} AS v",
+                                (str(user_id), *params) if user_id is not None else params,
+                            )
+                        row = await cur.fetchone()
+                        value = row["v"] if row else None
+                    yield conn, value
+                except BaseException:
+                    # As psycopg's transaction() would; a broken connection cannot roll back, and the pool drops it.
+                    with contextlib.suppress(psycopg.Error):
+                        await conn.rollback()
+                    raise
+                await conn.commit()
         except errors.IntegrityError as exc:
             # Only the constraint's class reaches the caller: its message names tables, columns and values.
             raise ConstraintViolation.of(exc) from None
@@ -120,3 +158,10 @@ class Database:
     async def ping(self) -> None:
         async with self.pool.connection(timeout=2.0) as conn:
             await conn.execute("SELECT 1")
+
+
+def _readable(conn: Conn) -> bool:
+    """Whether the server has sent anything (or closed the socket) since the connection was last used."""
+    poller = select.poll()  # not select.select: it cannot watch descriptors above FD_SETSIZE (1024)
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
