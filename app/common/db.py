@@ -12,7 +12,7 @@ import logging
 import select
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -28,6 +28,8 @@ from app.common.startup import retry_connect
 log = logging.getLogger("app.db")
 
 Conn = AsyncConnection[DictRow]
+Statement = tuple[str, Sequence[Any]]
+"""SQL with its parameters."""
 # The setting row-level security reads (migrations/0001_initial.sql), local to the transaction.
 _SET_USER = "set_config('app.user_id', %s, true)"
 # A connection back in use within this many seconds of its last checkout, with nothing waiting on its socket, is
@@ -73,7 +75,8 @@ class Database:
             timeout=5.0,
             # Connections broken by a database restart are replaced on checkout, not handed to a request.
             check=self._check,
-            kwargs={"row_factory": dict_row, "connect_timeout": 5, **options},
+            # Autocommit: transactions are explicit (`transaction`, `read`), so their BEGIN can share a round trip.
+            kwargs={"row_factory": dict_row, "connect_timeout": 5, "autocommit": True, **options},
             reconnect_timeout=3600,
             name="grid",
         )
@@ -117,43 +120,52 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, user_id: UUID | None = None) -> AsyncIterator[Conn]:
-        async with self.transaction_reading(user_id) as (conn, _):
-            yield conn
+        """A transaction for `user_id` (if given) around the caller's statements.
 
-    @asynccontextmanager
-    async def transaction_reading(
-        self, user_id: UUID | None, value_sql: str = "NULL", params: tuple[Any, ...] = ()
-    ) -> AsyncIterator[tuple[Conn, Any]]:
-        """A transaction (for `user_id`, if given) and the value of the SQL expression `value_sql`, evaluated by
-        the statement that sets the user: a read the caller needs first costs no round trip of its own.
-
-        The transaction is the connection's own (not autocommit: psycopg begins one before the first statement) and
-        its BEGIN travels with that statement in one round trip: in pipeline mode psycopg queues both, and leaving
-        the pipeline sends them together and collects both results. The user is set before anything the caller
-        runs, in the same transaction, and is gone when it ends (commit or rollback), as before.
+        The pool's connections are in autocommit mode and the transaction is explicit: BEGIN and the statement that
+        sets the user are queued together in pipeline mode and sent in one round trip (psycopg's own implicit BEGIN
+        would be a round trip of its own), before anything the caller runs. The user is gone when the transaction
+        ends, by commit or rollback.
         """
         try:
             async with self.pool.connection() as conn:
                 try:
-                    value = None
-                    if user_id is not None or value_sql != "NULL":
-                        async with conn.pipeline():
-                            cur = await conn.execute(
-                                f"SELECT {_SET_USER if user_id is not None else 'NULL'} AS u, {value_sql} AS v",
-                                (str(user_id), *params) if user_id is not None else params,
-                            )
-                        row = await cur.fetchone()
-                        value = row["v"] if row else None
-                    yield conn, value
+                    async with conn.pipeline():
+                        await conn.execute("BEGIN")
+                        if user_id is not None:
+                            await conn.execute(f"SELECT {_SET_USER}", (str(user_id),))
+                    yield conn
                 except BaseException:
-                    # As psycopg's transaction() would; a broken connection cannot roll back, and the pool drops it.
+                    # A broken connection cannot roll back; the pool drops it.
                     with contextlib.suppress(psycopg.Error):
-                        await conn.rollback()
+                        await conn.execute("ROLLBACK")
                     raise
-                await conn.commit()
+                await conn.execute("COMMIT")
         except errors.IntegrityError as exc:
             # Only the constraint's class reaches the caller: its message names tables, columns and values.
             raise ConstraintViolation.of(exc) from None
+
+    async def read(self, user_id: UUID | None, statements: Sequence[Statement]) -> list[list[DictRow]]:
+        """Each statement's rows, run in order in one transaction for `user_id` (if given), in one round trip.
+
+        BEGIN, the statement that sets the user, `statements` and COMMIT are queued in pipeline mode and sent
+        together; the server runs them in that order, so the user is set, in the same transaction, before any of
+        them reads. If one fails, the server skips the rest up to the pipeline's sync (COMMIT included) and the
+        error is raised here, after the transaction is rolled back.
+        """
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    if user_id is not None:
+                        await conn.execute(f"SELECT {_SET_USER}", (str(user_id),))
+                    cursors = [await conn.execute(sql, params) for sql, params in statements]
+                    await conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.execute("ROLLBACK")
+                raise
+            return [await cur.fetchall() for cur in cursors]
 
     async def ping(self) -> None:
         async with self.pool.connection(timeout=2.0) as conn:

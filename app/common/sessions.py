@@ -37,12 +37,16 @@ class SessionCheck:
         known = self._known.get(key)
         if known is not None and known[1] > now:
             return known[0]
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "SELECT 1 FROM refresh_tokens WHERE family_id = %s AND user_id = %s AND revoked_at IS NULL LIMIT 1",
-                (sid, user_id),
-            )
-            live = await cur.fetchone() is not None
+        (rows,) = await self.db.read(  # one round trip
+            None,
+            [
+                (
+                    "SELECT 1 FROM refresh_tokens WHERE family_id = %s AND user_id = %s AND revoked_at IS NULL LIMIT 1",
+                    (sid, user_id),
+                )
+            ],
+        )
+        live = bool(rows)
         until = now + self.recheck if live else now + max(float(claims.get("exp", 0)) - time.time(), 0.0)
         self._known[key] = (live, until)
         self._known.move_to_end(key)

@@ -148,33 +148,38 @@ def test_a_deleted_users_token_writing_gets_a_4xx_not_a_500(postgres, api, make_
 
 
 def test_the_user_is_set_in_the_transaction_the_callers_statements_run_in(postgres, make_user):
-    """BEGIN and the statement setting the user travel in one round trip; they still open the caller's transaction,
-    a failure rolls all of it back, and the connection comes back clean either way."""
+    """BEGIN and the statement setting the user travel in one round trip with (`read`) or before (`transaction`) the
+    caller's statements; they still open the caller's transaction (the setting is transaction-local: seen at all,
+    it was set in this transaction), a failure rolls all of it back, and the connection comes back clean."""
     alice = make_user()
     uid = uuid.UUID(alice.id)
+    mine = ("SELECT txid_current() AS x, app_user_id() AS u", ())
 
     async def go():
         db = Database(postgres.url, min_size=1, max_size=1)  # one connection: reuse is guaranteed
         await db.open()
         try:
-            async with db.transaction_reading(uid, "txid_current()") as (conn, xid):
-                row = await (await conn.execute("SELECT txid_current() AS x, app_user_id() AS u")).fetchone()
-                assert (row["x"], row["u"]) == (xid, uid)
+            first, second = await db.read(uid, [mine, mine])
+            assert first == second and first[0]["u"] == uid  # one transaction, the user's
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                await db.read(uid, [mine, ("SELECT 1 / 0", ())])
+            async with db.transaction(uid) as conn:
+                assert (await (await conn.execute(*mine)).fetchone())["u"] == uid
             with pytest.raises(RuntimeError):
                 async with db.transaction(uid) as conn:
                     await conn.execute("INSERT INTO agents (name, model) VALUES ('rolled back', 'm')")
                     raise RuntimeError("after the write")
-            async with db.transaction(uid) as conn:
-                names = [r["name"] for r in await (await conn.execute("SELECT name FROM agents")).fetchall()]
+            ((names,),) = await db.read(uid, [("SELECT array_agg(name) AS n FROM agents", ())])
+            ((after,),) = await db.read(None, [mine])
             async with db.transaction() as conn:
-                leaked = (await (await conn.execute("SELECT app_user_id() AS u")).fetchone())["u"]
-            return names, leaked
+                leaked = (await (await conn.execute(*mine)).fetchone())["u"]
+            return names["n"] or [], after["u"], leaked
         finally:
             await db.close()
 
-    names, leaked = asyncio.run(go())
+    names, after, leaked = asyncio.run(go())
     assert "rolled back" not in names
-    assert leaked is None
+    assert after is None and leaked is None
 
 
 def test_a_connection_ended_by_the_server_is_replaced_on_checkout_without_a_failed_request(postgres, monkeypatch):
