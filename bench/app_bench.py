@@ -526,10 +526,10 @@ def verdicts(args, results, cold, med, idle, after) -> list[str]:
         f"- Uncached reads: one instance saturates at about {results['uncached']['throughput']:.0f} req/s on this "
         "machine (with Postgres and the load generator on the same two cores), so the 500 req/s phase measures "
         f"queueing, not service time; at {args.uncached_rate:.0f} req/s p99 is "
-        f"{results['uncached_sustainable']['p99']:.1f} ms. Each miss costs one pool checkout with a liveness check, "
-        "BEGIN, one statement that sets the user for row-level security and reads the cache tags' versions, the "
-        "keyset query, COMMIT, and two Redis round trips (the L2 entry, read while Postgres answers, and the page "
-        "stored).",
+        f"{results['uncached_sustainable']['p99']:.1f} ms. Each miss costs a Redis GET (no L2 entry), one round "
+        "trip to Postgres (BEGIN, the statement that sets the user for row-level security, the cache tags' "
+        "versions, the keyset query and COMMIT, sent together in pipeline mode, on a pooled connection checked "
+        "without a round trip) and a Redis SET (the page stored).",
         f"- api CPU per uncached read <= 1.5 ms (issue 13): **{'met' if cpu <= 1.5 else 'missed'}** "
         f"({cpu:.2f} ms at {args.uncached_rate:.0f} req/s), **{cpu / floor:.2f}x** the floor measured in the same "
         f"run ({floor:.2f} ms: the same pages from the smallest FastAPI app reading them with one query). CPU time "

@@ -139,7 +139,7 @@ class TwoLayerCache:
         they match, the value is not read at all); on a miss in both layers, the common case for a page nobody read
         lately, the versions and the value are read by one transaction in one round trip (`Database.read`), the
         versions first, which is all the version check needs. Each round trip costs the service more CPU than
-        anything else on this path (bench/app_bench.py --read-rounds, docs/benchmarks.md).
+        anything else on this path (profiled in docs/benchmarks.md, "App services").
         """
         tags = tuple(tags)
         hit = self._l1_get(key)

@@ -102,8 +102,8 @@ class Database:
         readable socket, or a connection idle longer than RECHECK_IDLE_SECONDS (long enough for a peer to vanish
         without a word, e.g. a host replaced behind the same address), gets psycopg_pool's full check (an empty
         query), which raises for a broken connection and the pool replaces it. The rest, a connection that worked
-        moments ago and has heard nothing since, is used at once: the round trip cost about a fifth of an uncached
-        read's CPU (bench/app_bench.py --read-rounds, docs/benchmarks.md).
+        moments ago and has heard nothing since, is used at once: sending to the server is the costliest step of a
+        read (profiled in docs/benchmarks.md, "App services"), and this was one send per request.
         """
         now = time.monotonic()
         last = self._checked_out.get(conn)
