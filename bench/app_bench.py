@@ -67,6 +67,23 @@ def image_venv(path: Path) -> str:
     return str(python)
 
 
+def service_envs(
+    tmp: Path, pg: LocalPostgres, redis: LocalRedis, auth_port: int
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The environment every service gets, auth's and the api's (which fetches auth's keys from `auth_port`)."""
+    # MALLOC_ARENA_MAX as set in the Dockerfiles: fewer glibc arenas, lower RSS.
+    common = {
+        "DATABASE_URL": pg.url,
+        "REDIS_URL": redis.url,
+        "ENVIRONMENT": "local",
+        "LOG_LEVEL": "WARNING",
+        "MALLOC_ARENA_MAX": "2",
+    }
+    auth_env = {**common, "JWT_KEY_FILE": str(tmp / "signing.pem"), "REGISTER_MAX_PER_IP": "1000"}
+    api_env = {**common, "JWKS_URL": f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json"}
+    return common, auth_env, api_env
+
+
 def start_service(target: str, env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
     """Start one service as in its container; return the process and seconds until /ready answered 200."""
     t0 = time.perf_counter()
@@ -97,6 +114,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def teardown(procs: list[subprocess.Popen[bytes]], pg: LocalPostgres, redis: LocalRedis, tmp: Path) -> None:
+    for p in procs:
+        stop(p)
+    redis.stop()
+    pg.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def rss_mb(proc: subprocess.Popen[bytes]) -> float:
@@ -275,17 +300,7 @@ def main() -> int:
         pg.start()
         redis.start()
         auth_port, api_port = free_port(), free_port()
-        # MALLOC_ARENA_MAX as set in the Dockerfiles: fewer glibc arenas, lower RSS.
-        common = {
-            "DATABASE_URL": pg.url,
-            "REDIS_URL": redis.url,
-            "ENVIRONMENT": "local",
-            "LOG_LEVEL": "WARNING",
-            "MALLOC_ARENA_MAX": "2",
-        }
-        auth_env = {**common, "JWT_KEY_FILE": str(tmp / "signing.pem"), "REGISTER_MAX_PER_IP": "1000"}
-        jwks = f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json"
-        api_env = {**common, "JWKS_URL": jwks}
+        common, auth_env, api_env = service_envs(tmp, pg, redis, auth_port)
         # Warm the OS page cache and apply migrations once, so each cold start measures a restart.
         p, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
         stop(p)
@@ -337,11 +352,7 @@ def main() -> int:
             lambda: run_load(floor_port, uncached_paths[per_phase:], token, args.uncached_rate, args.seconds),
         )
     finally:
-        for p in procs:
-            stop(p)
-        redis.stop()
-        pg.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown(procs, pg, redis, tmp)
 
     args.load_after = os.getloadavg()[0]
     report = render(args, results, cold, idle, after)
@@ -368,16 +379,8 @@ def read_rounds(args: argparse.Namespace) -> int:
     try:
         pg.start()
         redis.start()
-        common = {
-            "DATABASE_URL": pg.url,
-            "REDIS_URL": redis.url,
-            "ENVIRONMENT": "local",
-            "LOG_LEVEL": "WARNING",
-            "MALLOC_ARENA_MAX": "2",
-        }
         auth_port, api_port, floor_port = free_port(), free_port(), free_port()
-        auth_env = {**common, "JWT_KEY_FILE": str(tmp / "signing.pem"), "REGISTER_MAX_PER_IP": "1000"}
-        api_env = {**common, "JWKS_URL": f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json"}
+        common, auth_env, api_env = service_envs(tmp, pg, redis, auth_port)
         auth_proc, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
         procs.append(auth_proc)
         api_proc, _ = start_service("app.api.main:create_app", api_env, api_port)
@@ -411,11 +414,7 @@ def read_rounds(args: argparse.Namespace) -> int:
                     flush=True,
                 )
     finally:
-        for p in procs:
-            stop(p)
-        redis.stop()
-        pg.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown(procs, pg, redis, tmp)
     api = [r["cpu_ms_per_request"] for r in rows["api"]]
     floor = [r["cpu_ms_per_request"] for r in rows["floor"]]
     ratios = [a / f for a, f in zip(api, floor, strict=True)]

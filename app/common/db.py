@@ -131,14 +131,10 @@ class Database:
             async with self.pool.connection() as conn:
                 try:
                     async with conn.pipeline():
-                        await conn.execute("BEGIN")
-                        if user_id is not None:
-                            await conn.execute(f"SELECT {_SET_USER}", (str(user_id),))
+                        await _begin(conn, user_id)
                     yield conn
                 except BaseException:
-                    # A broken connection cannot roll back; the pool drops it.
-                    with contextlib.suppress(psycopg.Error):
-                        await conn.execute("ROLLBACK")
+                    await _rollback(conn)
                     raise
                 await conn.execute("COMMIT")
         except errors.IntegrityError as exc:
@@ -156,20 +152,30 @@ class Database:
         async with self.pool.connection() as conn:
             try:
                 async with conn.pipeline():
-                    await conn.execute("BEGIN")
-                    if user_id is not None:
-                        await conn.execute(f"SELECT {_SET_USER}", (str(user_id),))
+                    await _begin(conn, user_id)
                     cursors = [await conn.execute(sql, params) for sql, params in statements]
                     await conn.execute("COMMIT")
             except BaseException:
-                with contextlib.suppress(psycopg.Error):
-                    await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 raise
             return [await cur.fetchall() for cur in cursors]
 
     async def ping(self) -> None:
         async with self.pool.connection(timeout=2.0) as conn:
             await conn.execute("SELECT 1")
+
+
+async def _begin(conn: Conn, user_id: UUID | None) -> None:
+    """BEGIN and, for a user, the statement that sets it (queued, when the connection is in pipeline mode)."""
+    await conn.execute("BEGIN")
+    if user_id is not None:
+        await conn.execute(f"SELECT {_SET_USER}", (str(user_id),))
+
+
+async def _rollback(conn: Conn) -> None:
+    """End a failed transaction. A broken connection cannot roll back; the pool drops it on return."""
+    with contextlib.suppress(psycopg.Error):
+        await conn.execute("ROLLBACK")
 
 
 def _readable(conn: Conn) -> bool:
