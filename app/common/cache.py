@@ -157,8 +157,8 @@ class TwoLayerCache:
                 METRICS.cache_lookup(self.ns, "l2")
                 return await self._keep(key, body, tags, generation, versions, True)
         (read,), rows = await self.db.read(user_id, [_versions_statement(tags), statement])
+        METRICS.cache_lookup(self.ns, "miss")  # a miss whatever `value` makes of the rows (even NotFound)
         body = encode(value(rows))
-        METRICS.cache_lookup(self.ns, "miss")
         return await self._keep(key, body, tags, generation, read["v"].encode() if l2 else None, False)
 
     def _l1_get(self, key: str) -> bytes | None:
