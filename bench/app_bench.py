@@ -84,12 +84,15 @@ def service_envs(
     return common, auth_env, api_env
 
 
-def start_service(target: str, env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
-    """Start one service as in its container; return the process and seconds until /ready answered 200."""
+def start_service(
+    target: str, env: dict[str, str], port: int, root: Path = ROOT
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Start one service as in its container (its code from `root`); return the process and seconds until /ready
+    answered 200."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [PYTHON, "-m", "app.common.serve", target],
-        cwd=ROOT,
+        cwd=root,
         env={**os.environ, **env, "PORT": str(port)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -282,6 +285,12 @@ def main() -> int:
         default=64,
         help="with --read-rounds: at most this many requests in flight (1: one after another, no queueing)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --read-rounds: also measure the api of this other checkout (e.g. `git worktree add DIR main`), "
+        "in the same rounds",
+    )
     args = parser.parse_args()
     if args.read_rounds:
         return read_rounds(args)
@@ -375,32 +384,41 @@ def read_rounds(args: argparse.Namespace) -> int:
     pg, redis = LocalPostgres(tmp / "pg"), LocalRedis(tmp / "redis", persist=False)
     procs: list[subprocess.Popen[bytes]] = []
     per_phase = int(args.uncached_rate * args.seconds)
-    rows: dict[str, list[dict[str, float]]] = {"api": [], "floor": []}
+    names = ["api", "floor", *(["baseline"] if args.baseline else [])]
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    apis = 2 if args.baseline else 1
     try:
         pg.start()
         redis.start()
-        auth_port, api_port, floor_port = free_port(), free_port(), free_port()
+        auth_port, floor_port = free_port(), free_port()
         common, auth_env, api_env = service_envs(tmp, pg, redis, auth_port)
         auth_proc, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
         procs.append(auth_proc)
-        api_proc, _ = start_service("app.api.main:create_app", api_env, api_port)
-        procs.append(api_proc)
-        # Every api round reads pages no earlier round read (a miss in both cache layers); the floor caches nothing.
+        served: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        for name, root in (("api", ROOT), ("baseline", args.baseline))[:apis]:
+            port = free_port()
+            served[name] = (start_service("app.api.main:create_app", api_env, port, root)[0], port)
+            procs.append(served[name][0])
+        # Every api round reads pages no earlier round (of either api) read: a miss in both cache layers. The floor
+        # caches nothing.
+        total = per_phase * args.read_rounds * apis
         token, conv, user_id = seed(
-            f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{auth_port}", pg, per_phase * args.read_rounds + 20
+            f"http://127.0.0.1:{served['api'][1]}", f"http://127.0.0.1:{auth_port}", pg, total + 20
         )
         floor_proc, _ = start_service(
             "bench.floor_app:create_read_app", {**common, "FLOOR_USER_ID": user_id}, floor_port
         )
         procs.append(floor_proc)
+        served["floor"] = (floor_proc, floor_port)
         base = f"/v1/conversations/{conv}/messages"
-        pages = [f"{base}?limit=20&cursor={encode_cursor(i)}" for i in range(1, per_phase * args.read_rounds + 1)]
-        for port in (api_port, floor_port):
+        pages = [f"{base}?limit=20&cursor={encode_cursor(i)}" for i in range(1, total + 1)]
+        for _, port in served.values():
             run_load(port, [f"{base}?limit=20"], token, 100, 2)  # JWKS fetched, pool connections open
         for i in range(args.read_rounds):
-            mine = pages[i * per_phase : (i + 1) * per_phase]
-            order = (("api", api_proc, api_port), ("floor", floor_proc, floor_port))
-            for name, proc, port in order if i % 2 == 0 else order[::-1]:
+            for name in names[i % len(names) :] + names[: i % len(names)]:  # who goes first rotates
+                proc, port = served[name]
+                n = i * apis + (1 if name == "baseline" else 0)
+                mine = pages[n * per_phase : (n + 1) * per_phase]
                 r = measured(
                     proc,
                     lambda port=port, mine=mine: run_load(
@@ -428,6 +446,14 @@ def read_rounds(args: argparse.Namespace) -> int:
         f"at most {args.connections} in flight; "
         f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
+    if args.baseline:
+        baseline = [r["cpu_ms_per_request"] for r in rows["baseline"]]
+        print(
+            f"baseline ({args.baseline}) CPU per uncached read: median {statistics.median(baseline):.3f} ms (rounds: "
+            + ", ".join(f"{v:.2f}" for v in baseline)
+            + f"); ratio of medians to the floor {statistics.median(baseline) / statistics.median(floor):.2f}x, "
+            f"median of per-round ratios {statistics.median(b / f for b, f in zip(baseline, floor, strict=True)):.2f}x"
+        )
     print(json.dumps(rows))
     return 0
 
