@@ -10,6 +10,9 @@ Measures, on this machine:
 - RSS per service when idle after start, and idle again after the load.
 
 Run:  .venv/bin/python bench/app_bench.py [--rate 500] [--seconds 10] [--image-venv /tmp/grid-image-venv] [--write-docs]
+      .venv/bin/python bench/app_bench.py --read-rounds 5 [--uncached-rate 150] [--seconds 10]
+The second form measures only the api's CPU per uncached read against its floor, in interleaved rounds (api, floor,
+floor, api, ...: whichever goes first alternates), and prints the medians; it writes nothing.
 Each service runs as its own process exactly as in its container (`python -m app.common.serve ...`); the load
 generator is a separate process with a minimal keep-alive HTTP/1.1 client, and latency is measured from each
 request's *scheduled* send time, so queueing caused by a slow server is counted (no coordinated omission).
@@ -64,12 +67,32 @@ def image_venv(path: Path) -> str:
     return str(python)
 
 
-def start_service(target: str, env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
-    """Start one service as in its container; return the process and seconds until /ready answered 200."""
+def service_envs(
+    tmp: Path, pg: LocalPostgres, redis: LocalRedis, auth_port: int
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The environment every service gets, auth's and the api's (which fetches auth's keys from `auth_port`)."""
+    # MALLOC_ARENA_MAX as set in the Dockerfiles: fewer glibc arenas, lower RSS.
+    common = {
+        "DATABASE_URL": pg.url,
+        "REDIS_URL": redis.url,
+        "ENVIRONMENT": "local",
+        "LOG_LEVEL": "WARNING",
+        "MALLOC_ARENA_MAX": "2",
+    }
+    auth_env = {**common, "JWT_KEY_FILE": str(tmp / "signing.pem"), "REGISTER_MAX_PER_IP": "1000"}
+    api_env = {**common, "JWKS_URL": f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json"}
+    return common, auth_env, api_env
+
+
+def start_service(
+    target: str, env: dict[str, str], port: int, root: Path = ROOT
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Start one service as in its container (its code from `root`); return the process and seconds until /ready
+    answered 200."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [PYTHON, "-m", "app.common.serve", target],
-        cwd=ROOT,
+        cwd=root,
         env={**os.environ, **env, "PORT": str(port)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -94,6 +117,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def teardown(procs: list[subprocess.Popen[bytes]], pg: LocalPostgres, redis: LocalRedis, tmp: Path) -> None:
+    for p in procs:
+        stop(p)
+    redis.stop()
+    pg.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def rss_mb(proc: subprocess.Popen[bytes]) -> float:
@@ -183,13 +214,15 @@ async def open_loop(
     }
 
 
-def run_load(port: int, paths: list[str], token: str, rate: float, seconds: float) -> dict[str, float]:
+def run_load(
+    port: int, paths: list[str], token: str, rate: float, seconds: float, max_connections: int = 64
+) -> dict[str, float]:
     try:
         import uvloop
 
-        return uvloop.run(open_loop(port, paths, token, rate, seconds))
+        return uvloop.run(open_loop(port, paths, token, rate, seconds, max_connections))
     except ImportError:
-        return asyncio.run(open_loop(port, paths, token, rate, seconds))
+        return asyncio.run(open_loop(port, paths, token, rate, seconds, max_connections))
 
 
 def measured(proc: subprocess.Popen[bytes], load) -> dict[str, float]:
@@ -240,7 +273,27 @@ def main() -> int:
         help="run the services from this venv, created with only app/*/requirements.txt if missing",
     )
     parser.add_argument("--write-docs", action="store_true", help=f"replace '{SECTION}' in docs/benchmarks.md")
+    parser.add_argument(
+        "--read-rounds",
+        type=int,
+        default=0,
+        help="only the uncached-read CPU against its floor, in this many interleaved rounds (no cold starts)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=64,
+        help="with --read-rounds: at most this many requests in flight (1: one after another, no queueing)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --read-rounds: also measure the api of this other checkout (e.g. `git worktree add DIR main`), "
+        "in the same rounds",
+    )
     args = parser.parse_args()
+    if args.read_rounds:
+        return read_rounds(args)
 
     from app.api.service import encode_cursor
 
@@ -256,17 +309,7 @@ def main() -> int:
         pg.start()
         redis.start()
         auth_port, api_port = free_port(), free_port()
-        # MALLOC_ARENA_MAX as set in the Dockerfiles: fewer glibc arenas, lower RSS.
-        common = {
-            "DATABASE_URL": pg.url,
-            "REDIS_URL": redis.url,
-            "ENVIRONMENT": "local",
-            "LOG_LEVEL": "WARNING",
-            "MALLOC_ARENA_MAX": "2",
-        }
-        auth_env = {**common, "JWT_KEY_FILE": str(tmp / "signing.pem"), "REGISTER_MAX_PER_IP": "1000"}
-        jwks = f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json"
-        api_env = {**common, "JWKS_URL": jwks}
+        common, auth_env, api_env = service_envs(tmp, pg, redis, auth_port)
         # Warm the OS page cache and apply migrations once, so each cold start measures a restart.
         p, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
         stop(p)
@@ -318,11 +361,7 @@ def main() -> int:
             lambda: run_load(floor_port, uncached_paths[per_phase:], token, args.uncached_rate, args.seconds),
         )
     finally:
-        for p in procs:
-            stop(p)
-        redis.stop()
-        pg.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown(procs, pg, redis, tmp)
 
     args.load_after = os.getloadavg()[0]
     report = render(args, results, cold, idle, after)
@@ -330,6 +369,92 @@ def main() -> int:
     print(json.dumps({"results": results, "cold": cold, "idle_rss_mb": idle, "after_rss_mb": after}, indent=2))
     if args.write_docs:
         write_section(ROOT / "docs" / "benchmarks.md", report)
+    return 0
+
+
+def read_rounds(args: argparse.Namespace) -> int:
+    """The api's CPU per uncached read and the floor's, `args.read_rounds` times each, interleaved; medians."""
+    from app.api.service import encode_cursor
+
+    global PYTHON
+    if args.image_venv:
+        PYTHON = image_venv(args.image_venv)
+    load_before = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="grid-bench-"))
+    pg, redis = LocalPostgres(tmp / "pg"), LocalRedis(tmp / "redis", persist=False)
+    procs: list[subprocess.Popen[bytes]] = []
+    per_phase = int(args.uncached_rate * args.seconds)
+    names = ["api", "floor", *(["baseline"] if args.baseline else [])]
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    apis = 2 if args.baseline else 1
+    try:
+        pg.start()
+        redis.start()
+        auth_port, floor_port = free_port(), free_port()
+        common, auth_env, api_env = service_envs(tmp, pg, redis, auth_port)
+        auth_proc, _ = start_service("app.auth.main:create_app", auth_env, auth_port)
+        procs.append(auth_proc)
+        served: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        for name, root in (("api", ROOT), ("baseline", args.baseline))[:apis]:
+            port = free_port()
+            served[name] = (start_service("app.api.main:create_app", api_env, port, root)[0], port)
+            procs.append(served[name][0])
+        # Every api round reads pages no earlier round (of either api) read: a miss in both cache layers. The floor
+        # caches nothing.
+        total = per_phase * args.read_rounds * apis
+        token, conv, user_id = seed(
+            f"http://127.0.0.1:{served['api'][1]}", f"http://127.0.0.1:{auth_port}", pg, total + 20
+        )
+        floor_proc, _ = start_service(
+            "bench.floor_app:create_read_app", {**common, "FLOOR_USER_ID": user_id}, floor_port
+        )
+        procs.append(floor_proc)
+        served["floor"] = (floor_proc, floor_port)
+        base = f"/v1/conversations/{conv}/messages"
+        pages = [f"{base}?limit=20&cursor={encode_cursor(i)}" for i in range(1, total + 1)]
+        for _, port in served.values():
+            run_load(port, [f"{base}?limit=20"], token, 100, 2)  # JWKS fetched, pool connections open
+        for i in range(args.read_rounds):
+            for name in names[i % len(names) :] + names[: i % len(names)]:  # who goes first rotates
+                proc, port = served[name]
+                n = i * apis + (1 if name == "baseline" else 0)
+                mine = pages[n * per_phase : (n + 1) * per_phase]
+                r = measured(
+                    proc,
+                    lambda port=port, mine=mine: run_load(
+                        port, mine, token, args.uncached_rate, args.seconds, args.connections
+                    ),
+                )
+                rows[name].append(r)
+                print(
+                    f"round {i + 1} {name}: {r['cpu_ms_per_request']:.3f} ms CPU/req, p50 {r['p50']:.2f} ms, "
+                    f"{r['errors']} errors",
+                    flush=True,
+                )
+    finally:
+        teardown(procs, pg, redis, tmp)
+    api = [r["cpu_ms_per_request"] for r in rows["api"]]
+    floor = [r["cpu_ms_per_request"] for r in rows["floor"]]
+    ratios = [a / f for a, f in zip(api, floor, strict=True)]
+    print(
+        f"api CPU per uncached read: median {statistics.median(api):.3f} ms (rounds: "
+        + ", ".join(f"{v:.2f}" for v in api)
+        + f"); floor median {statistics.median(floor):.3f} ms (rounds: "
+        + ", ".join(f"{v:.2f}" for v in floor)
+        + f"); ratio of medians {statistics.median(api) / statistics.median(floor):.2f}x, median of per-round "
+        f"ratios {statistics.median(ratios):.2f}x; {args.uncached_rate:.0f} req/s, {args.seconds:.0f} s per phase, "
+        f"at most {args.connections} in flight; "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    if args.baseline:
+        baseline = [r["cpu_ms_per_request"] for r in rows["baseline"]]
+        print(
+            f"baseline ({args.baseline}) CPU per uncached read: median {statistics.median(baseline):.3f} ms (rounds: "
+            + ", ".join(f"{v:.2f}" for v in baseline)
+            + f"); ratio of medians to the floor {statistics.median(baseline) / statistics.median(floor):.2f}x, "
+            f"median of per-round ratios {statistics.median(b / f for b, f in zip(baseline, floor, strict=True)):.2f}x"
+        )
+    print(json.dumps(rows))
     return 0
 
 
@@ -426,10 +551,10 @@ def verdicts(args, results, cold, med, idle, after) -> list[str]:
         f"- Uncached reads: one instance saturates at about {results['uncached']['throughput']:.0f} req/s on this "
         "machine (with Postgres and the load generator on the same two cores), so the 500 req/s phase measures "
         f"queueing, not service time; at {args.uncached_rate:.0f} req/s p99 is "
-        f"{results['uncached_sustainable']['p99']:.1f} ms. Each miss costs one pool checkout with a liveness check, "
-        "BEGIN, one statement that sets the user for row-level security and reads the cache tags' versions, the "
-        "keyset query, COMMIT, and two Redis round trips (the L2 entry, read while Postgres answers, and the page "
-        "stored).",
+        f"{results['uncached_sustainable']['p99']:.1f} ms. Each miss costs a Redis GET (no L2 entry), one round "
+        "trip to Postgres (BEGIN, the statement that sets the user for row-level security, the cache tags' "
+        "versions, the keyset query and COMMIT, sent together in pipeline mode, on a pooled connection checked "
+        "without a round trip) and a Redis SET (the page stored).",
         f"- api CPU per uncached read <= 1.5 ms (issue 13): **{'met' if cpu <= 1.5 else 'missed'}** "
         f"({cpu:.2f} ms at {args.uncached_rate:.0f} req/s), **{cpu / floor:.2f}x** the floor measured in the same "
         f"run ({floor:.2f} ms: the same pages from the smallest FastAPI app reading them with one query). CPU time "

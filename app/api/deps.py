@@ -11,19 +11,15 @@ from uuid import UUID
 from fastapi import Depends, Request, Response
 
 from app.api.service import ApiService
-from app.common.security import Principal, current_principal
+from app.common.security import current_user_id
 
 
 async def _service(request: Request) -> ApiService:
     return request.app.state.api
 
 
-async def _user_id(principal: Annotated[Principal, Depends(current_principal)]) -> UUID:
-    return principal.user_id
-
-
 Service = Annotated[ApiService, Depends(_service)]
-UserId = Annotated[UUID, Depends(_user_id)]
+UserId = Annotated[UUID, Depends(current_user_id)]
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or not yours)"}}
 AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid access token"}}

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from app.common.db import Conn
+from app.common.db import Conn, Statement
 
 _AGENT = "id, name, description, model, system_prompt, created_at, updated_at"
 _CONVERSATION = "id, agent_id, title, created_at, updated_at"
@@ -53,12 +53,24 @@ async def insert_agent(conn: Conn, fields: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-async def list_agents(conn: Conn, limit: int) -> list[dict[str, Any]]:
-    return await _all(conn, f"SELECT {_AGENT} FROM agents ORDER BY created_at DESC, id LIMIT %s", (limit,))
+# Reads the service caches are statements (run by `Database.read`, one round trip with the transaction around
+# them) and what becomes of their rows.
 
 
-async def get_agent(conn: Conn, agent_id: UUID) -> dict[str, Any] | None:
-    return await _one(conn, f"SELECT {_AGENT} FROM agents WHERE id = %s", (agent_id,))
+def list_agents(limit: int) -> Statement:
+    return f"SELECT {_AGENT} FROM agents ORDER BY created_at DESC, id LIMIT %s", (limit,)
+
+
+def get_agent(agent_id: UUID) -> Statement:
+    return f"SELECT {_AGENT} FROM agents WHERE id = %s", (agent_id,)
+
+
+def all_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [jsonable(r) for r in rows]
+
+
+def one_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return jsonable(rows[0]) if rows else None
 
 
 async def update_agent(conn: Conn, agent_id: UUID, changes: dict[str, Any]) -> dict[str, Any] | None:
@@ -89,14 +101,12 @@ async def insert_conversation(conn: Conn, agent_id: UUID, title: str) -> dict[st
     )
 
 
-async def list_conversations(conn: Conn, limit: int) -> list[dict[str, Any]]:
-    return await _all(
-        conn, f"SELECT {_CONVERSATION} FROM conversations ORDER BY created_at DESC, id LIMIT %s", (limit,)
-    )
+def list_conversations(limit: int) -> Statement:
+    return f"SELECT {_CONVERSATION} FROM conversations ORDER BY created_at DESC, id LIMIT %s", (limit,)
 
 
-async def get_conversation(conn: Conn, conversation_id: UUID) -> dict[str, Any] | None:
-    return await _one(conn, f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s", (conversation_id,))
+def get_conversation(conversation_id: UUID) -> Statement:
+    return f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s", (conversation_id,)
 
 
 # -- messages --------------------------------------------------------------------------------------------------
@@ -130,15 +140,29 @@ async def page_messages(conn: Conn, conversation_id: UUID, after_seq: int, limit
     return [jsonable(r) for r in await cur.fetchall()]
 
 
+def message_page(conversation_id: UUID, after_seq: int, limit: int) -> Statement:
+    """Up to `limit` messages after `after_seq`, each with its `seq`; no row at all if the conversation is not
+    visible (missing or someone else's), one row of NULLs if it has no such message: one statement tells an empty
+    page from a 404 (see `page_rows`)."""
+    return (
+        f"SELECT {', '.join(f'm.{c}' for c in (*_MESSAGE.split(', '), 'seq'))} FROM conversations c"
+        f" LEFT JOIN LATERAL (SELECT {_MESSAGE}, seq FROM messages WHERE conversation_id = c.id AND seq > %s"
+        " ORDER BY seq LIMIT %s) m ON true WHERE c.id = %s ORDER BY m.seq",
+        (after_seq, limit, conversation_id),
+    )
+
+
+def page_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The messages of a `message_page` read, or None if the conversation is not visible."""
+    if not rows:
+        return None
+    return [] if rows[0]["id"] is None else all_rows(rows)
+
+
 async def conversation_last_seq(conn: Conn, conversation_id: UUID) -> int | None:
     cur = await conn.execute("SELECT last_seq FROM conversations WHERE id = %s", (conversation_id,))
     row = await cur.fetchone()
     return row["last_seq"] if row else None
-
-
-async def conversation_exists(conn: Conn, conversation_id: UUID) -> bool:
-    cur = await conn.execute("SELECT 1 FROM conversations WHERE id = %s", (conversation_id,))
-    return await cur.fetchone() is not None
 
 
 # -- idempotency keys and the outbox ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ from app.api.cursors import decode_cursor, encode_cursor
 from app.api.outbox import OutboxRelay
 from app.api.realtime import MessageHub
 from app.common.cache import TwoLayerCache
-from app.common.db import Conn, Database
+from app.common.db import Conn, Database, Statement
 
 LIST_LIMIT = 200
 
@@ -32,6 +32,10 @@ class IdempotencyKeyReused(Exception):
 class Created:
     body: dict[str, Any]
     replayed: bool
+
+
+def _items(rows: list[Any]) -> dict[str, Any]:
+    return {"items": repo.all_rows(rows)}
 
 
 # Cache keys always start with the user id: a cached value is only ever served to the user it was read for.
@@ -66,16 +70,19 @@ class ApiService:
             await self.cache.bump(conn, *tags)
         await self.cache.invalidate(*tags)
 
-    async def _cached(self, uid: UUID, key: str, tags: list[str], load: Any) -> bytes:
-        """A JSON body from the two-layer cache; NotFound if `load` finds nothing (misses are never cached)."""
+    async def _cached(
+        self, uid: UUID, key: str, tags: list[str], statement: Statement, shape: Callable[[list[Any]], Any]
+    ) -> bytes:
+        """A JSON body from the two-layer cache: `shape` of the rows `statement` reads for the user; NotFound if
+        `shape` makes None of them (misses are never cached)."""
 
-        async def query(conn: Conn) -> Any:
-            value = await load(conn)
-            if value is None:
+        def value(rows: list[Any]) -> Any:
+            shaped = shape(rows)
+            if shaped is None:
                 raise NotFound()
-            return value
+            return shaped
 
-        return await self.cache.get_or_query(f"u:{uid}:{key}", query, [_user_tag(uid), *tags], user_id=uid)
+        return await self.cache.get_or_read(f"u:{uid}:{key}", statement, value, [_user_tag(uid), *tags], user_id=uid)
 
     # -- agents ----------------------------------------------------------------------------------------------
 
@@ -85,13 +92,10 @@ class ApiService:
         return agent
 
     async def list_agents(self, uid: UUID) -> bytes:
-        async def load(conn: Any) -> dict[str, Any]:
-            return {"items": await repo.list_agents(conn, LIST_LIMIT)}
-
-        return await self._cached(uid, "agents", [_agents_tag(uid)], load)
+        return await self._cached(uid, "agents", [_agents_tag(uid)], repo.list_agents(LIST_LIMIT), _items)
 
     async def get_agent(self, uid: UUID, aid: UUID) -> bytes:
-        return await self._cached(uid, f"agent:{aid}", [_agents_tag(uid)], lambda c: repo.get_agent(c, aid))
+        return await self._cached(uid, f"agent:{aid}", [_agents_tag(uid)], repo.get_agent(aid), repo.one_row)
 
     async def update_agent(self, uid: UUID, aid: UUID, changes: dict[str, Any]) -> dict[str, Any]:
         async with self._writing(uid, _agents_tag(uid)) as conn:
@@ -117,31 +121,36 @@ class ApiService:
         return conv
 
     async def list_conversations(self, uid: UUID) -> bytes:
-        async def load(conn: Any) -> dict[str, Any]:
-            return {"items": await repo.list_conversations(conn, LIST_LIMIT)}
-
-        return await self._cached(uid, "convs", [_conversations_tag(uid)], load)
+        return await self._cached(uid, "convs", [_conversations_tag(uid)], repo.list_conversations(LIST_LIMIT), _items)
 
     async def get_conversation(self, uid: UUID, cid: UUID) -> bytes:
-        return await self._cached(uid, f"conv:{cid}", [_conversation_tag(cid)], lambda c: repo.get_conversation(c, cid))
+        return await self._cached(
+            uid, f"conv:{cid}", [_conversation_tag(cid)], repo.get_conversation(cid), repo.one_row
+        )
 
     # -- messages --------------------------------------------------------------------------------------------
 
     async def page_messages(self, uid: UUID, cid: UUID, limit: int, cursor: str | None) -> bytes:
         after = decode_cursor(cursor)
 
-        async def load(conn: Any) -> dict[str, Any] | None:
-            rows = await repo.page_messages(conn, cid, after, limit + 1)
-            if not rows and not await repo.conversation_exists(conn, cid):
+        def page(rows: list[Any]) -> dict[str, Any] | None:
+            messages = repo.page_rows(rows)
+            if messages is None:
                 return None
-            more = len(rows) > limit
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["seq"]) if more else None
-            for r in rows:
-                del r["seq"]
-            return {"items": rows, "next_cursor": next_cursor}
+            more = len(messages) > limit
+            messages = messages[:limit]
+            next_cursor = encode_cursor(messages[-1]["seq"]) if more else None
+            for m in messages:
+                del m["seq"]
+            return {"items": messages, "next_cursor": next_cursor}
 
-        return await self._cached(uid, f"conv:{cid}:msgs:{after}:{limit}", [_conversation_tag(cid)], load)
+        return await self._cached(
+            uid,
+            f"conv:{cid}:msgs:{after}:{limit}",
+            [_conversation_tag(cid)],
+            repo.message_page(cid, after, limit + 1),
+            page,
+        )
 
     async def post_message(self, uid: UUID, cid: UUID, role: str, content: str, idempotency_key: str | None) -> Created:
         request_hash = hashlib.sha256(json.dumps([str(cid), role, content]).encode()).digest()

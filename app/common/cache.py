@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
-from app.common.db import Conn, Database
+from app.common.db import Conn, Database, Statement
 from app.common.metrics import METRICS
 from app.common.redis import RedisUnavailable, SafeRedis, listen_forever
 
@@ -51,8 +51,9 @@ _VERSIONS = (
 )
 
 
-def _versions_sql(tags: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
-    return (_VERSIONS, (list(tags),)) if tags else ("''", ())
+def _versions_statement(tags: tuple[str, ...]) -> Statement:
+    """One row whose `v` is the tags' versions."""
+    return (f"SELECT {_VERSIONS} AS v", (list(tags),)) if tags else ("SELECT '' AS v", ())
 
 
 def _valid_body(raw: bytes | None, versions: bytes) -> bytes | None:
@@ -123,36 +124,42 @@ class TwoLayerCache:
             body = encode(await loader())
         return await self._keep(key, body, tags, generation, versions, stored)
 
-    async def get_or_query(
-        self, key: str, query: Callable[[Conn], Awaitable[Any]], tags: Iterable[str], *, user_id: UUID
+    async def get_or_read(
+        self,
+        key: str,
+        statement: Statement,
+        value: Callable[[list[Any]], Any],
+        tags: Iterable[str],
+        *,
+        user_id: UUID,
     ) -> bytes:
-        """`get_or_load` for a value that `query(conn)` reads from Postgres in a transaction of `user_id`.
+        """`get_or_load` for `value(rows)` of the rows `statement` reads from Postgres in a transaction of `user_id`.
 
-        The tags' versions are read in that same transaction, by the statement that sets its user, rather than in
-        a transaction of their own before it: a miss costs one pool checkout and one transaction, not two
-        (bench/app_bench.py measures the CPU this saves per uncached read). They are still read before the data,
-        which is all the version check needs. Redis is asked for the L2 entry meanwhile.
+        Redis is asked first. Only an L2 entry that exists needs the tags' versions before the value is read (if
+        they match, the value is not read at all); on a miss in both layers, the common case for a page nobody read
+        lately, the versions and the value are read by one transaction in one round trip (`Database.read`), the
+        versions first, which is all the version check needs. Each round trip costs the service more CPU than
+        anything else on this path (profiled in docs/benchmarks.md, "App services").
         """
         tags = tuple(tags)
         hit = self._l1_get(key)
         if hit is not None:
             return hit
         if self.db is None:
-            raise ValueError("get_or_query needs the database to read from")
+            raise ValueError("get_or_read needs the database to read from")
         generation = self._generation
-        pending = asyncio.ensure_future(self._l2_raw(key)) if self._l2_usable() else None
-        try:
-            async with self.db.transaction_reading(user_id, *_versions_sql(tags)) as (conn, read):
-                versions = read.encode()
-                body = _valid_body(await pending, versions) if pending is not None else None
-                stored = body is not None
-                METRICS.cache_lookup(self.ns, "l2" if stored else "miss")
-                if body is None:
-                    body = encode(await query(conn))
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-        return await self._keep(key, body, tags, generation, versions if pending is not None else None, stored)
+        l2 = self._l2_usable()
+        raw = await self._l2_raw(key) if l2 else None
+        if raw is not None:
+            versions = await self._versions(tags)
+            body = _valid_body(raw, versions)
+            if body is not None:
+                METRICS.cache_lookup(self.ns, "l2")
+                return await self._keep(key, body, tags, generation, versions, True)
+        (read,), rows = await self.db.read(user_id, [_versions_statement(tags), statement])
+        METRICS.cache_lookup(self.ns, "miss")  # a miss whatever `value` makes of the rows (even NotFound)
+        body = encode(value(rows))
+        return await self._keep(key, body, tags, generation, read["v"].encode() if l2 else None, False)
 
     def _l1_get(self, key: str) -> bytes | None:
         entry = self._l1.get(key)
@@ -194,8 +201,8 @@ class TwoLayerCache:
             return b""
         if self.db is None:
             raise ValueError("tagged cache entries need the database that holds their tags' versions")
-        async with self.db.transaction_reading(None, *_versions_sql(tags)) as (_, read):
-            return cast(str, read).encode()
+        ((read,),) = await self.db.read(None, [_versions_statement(tags)])
+        return cast(str, read["v"]).encode()
 
     async def _l2_set(self, key: str, body: bytes, versions: bytes) -> None:
         with contextlib.suppress(RedisUnavailable):

@@ -7,8 +7,12 @@ connection never carries one user's identity into the next request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import select
+import time
+import weakref
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -24,8 +28,13 @@ from app.common.startup import retry_connect
 log = logging.getLogger("app.db")
 
 Conn = AsyncConnection[DictRow]
+Statement = tuple[str, Sequence[Any]]
+"""SQL with its parameters."""
 # The setting row-level security reads (migrations/0001_initial.sql), local to the transaction.
 _SET_USER = "set_config('app.user_id', %s, true)"
+# A connection back in use within this many seconds of its last checkout, with nothing waiting on its socket, is
+# handed out without a round trip (`Database._check`).
+RECHECK_IDLE_SECONDS = 5.0
 
 
 class ConstraintViolation(Exception):
@@ -56,6 +65,7 @@ class UnsafeDatabaseRole(RuntimeError):
 class Database:
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, ca_pem: str | None = None) -> None:
         self.url = url
+        self._checked_out: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
         conninfo, options = connect_args(url, ca_pem)
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
@@ -63,9 +73,10 @@ class Database:
             max_size=max_size,
             open=False,
             timeout=5.0,
-            # A cheap check on checkout turns connections broken by a database restart into fresh ones.
-            check=AsyncConnectionPool.check_connection,
-            kwargs={"row_factory": dict_row, "connect_timeout": 5, **options},
+            # Connections broken by a database restart are replaced on checkout, not handed to a request.
+            check=self._check,
+            # Autocommit: transactions are explicit (`transaction`, `read`), so their BEGIN can share a round trip.
+            kwargs={"row_factory": dict_row, "connect_timeout": 5, "autocommit": True, **options},
             reconnect_timeout=3600,
             name="grid",
         )
@@ -83,6 +94,23 @@ class Database:
     async def close(self) -> None:
         await self.pool.close(timeout=5)
 
+    async def _check(self, conn: Conn) -> None:
+        """The pool's check on checkout, without a round trip for a connection in steady use.
+
+        An idle connection has nothing to read: when the server ends it (a restart, a failover, an idle timeout,
+        a terminated backend) it sends its goodbye and closes the socket, which makes the socket readable. So a
+        readable socket, or a connection idle longer than RECHECK_IDLE_SECONDS (long enough for a peer to vanish
+        without a word, e.g. a host replaced behind the same address), gets psycopg_pool's full check (an empty
+        query), which raises for a broken connection and the pool replaces it. The rest, a connection that worked
+        moments ago and has heard nothing since, is used at once: sending to the server is the costliest step of a
+        read (profiled in docs/benchmarks.md, "App services"), and this was one send per request.
+        """
+        now = time.monotonic()
+        last = self._checked_out.get(conn)
+        self._checked_out[conn] = now
+        if last is None or now - last > RECHECK_IDLE_SECONDS or conn.closed or _readable(conn):
+            await AsyncConnectionPool.check_connection(conn)
+
     async def assert_role_respects_rls(self) -> None:
         async with self.pool.connection() as conn:
             cur = await conn.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
@@ -92,31 +120,66 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, user_id: UUID | None = None) -> AsyncIterator[Conn]:
-        async with self.transaction_reading(user_id) as (conn, _):
-            yield conn
+        """A transaction for `user_id` (if given) around the caller's statements.
 
-    @asynccontextmanager
-    async def transaction_reading(
-        self, user_id: UUID | None, value_sql: str = "NULL", params: tuple[Any, ...] = ()
-    ) -> AsyncIterator[tuple[Conn, Any]]:
-        """A transaction (for `user_id`, if given) and the value of the SQL expression `value_sql`, evaluated by
-        the statement that sets the user: a read the caller needs first costs no round trip of its own."""
+        The pool's connections are in autocommit mode and the transaction is explicit: BEGIN and the statement that
+        sets the user are queued together in pipeline mode and sent in one round trip (psycopg's own implicit BEGIN
+        would be a round trip of its own), before anything the caller runs. The user is gone when the transaction
+        ends, by commit or rollback.
+        """
         try:
-            async with self.pool.connection() as conn, conn.transaction():
-                if user_id is None and value_sql == "NULL":
-                    value = None
-                else:
-                    cur = await conn.execute(
-                        f"SELECT {_SET_USER if user_id is not None else 'NULL'} AS u, {value_sql} AS v",
-                        (str(user_id), *params) if user_id is not None else params,
-                    )
-                    row = await cur.fetchone()
-                    value = row["v"] if row else None
-                yield conn, value
+            async with self.pool.connection() as conn:
+                try:
+                    async with conn.pipeline():
+                        await _begin(conn, user_id)
+                    yield conn
+                except BaseException:
+                    await _rollback(conn)
+                    raise
+                await conn.execute("COMMIT")
         except errors.IntegrityError as exc:
             # Only the constraint's class reaches the caller: its message names tables, columns and values.
             raise ConstraintViolation.of(exc) from None
 
+    async def read(self, user_id: UUID | None, statements: Sequence[Statement]) -> list[list[DictRow]]:
+        """Each statement's rows, run in order in one transaction for `user_id` (if given), in one round trip.
+
+        BEGIN, the statement that sets the user, `statements` and COMMIT are queued in pipeline mode and sent
+        together; the server runs them in that order, so the user is set, in the same transaction, before any of
+        them reads. If one fails, the server skips the rest up to the pipeline's sync (COMMIT included) and the
+        error is raised here, after the transaction is rolled back.
+        """
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.pipeline():
+                    await _begin(conn, user_id)
+                    cursors = [await conn.execute(sql, params) for sql, params in statements]
+                    await conn.execute("COMMIT")
+            except BaseException:
+                await _rollback(conn)
+                raise
+            return [await cur.fetchall() for cur in cursors]
+
     async def ping(self) -> None:
         async with self.pool.connection(timeout=2.0) as conn:
             await conn.execute("SELECT 1")
+
+
+async def _begin(conn: Conn, user_id: UUID | None) -> None:
+    """BEGIN and, for a user, the statement that sets it (queued, when the connection is in pipeline mode)."""
+    await conn.execute("BEGIN")
+    if user_id is not None:
+        await conn.execute(f"SELECT {_SET_USER}", (str(user_id),))
+
+
+async def _rollback(conn: Conn) -> None:
+    """End a failed transaction. A broken connection cannot roll back; the pool drops it on return."""
+    with contextlib.suppress(psycopg.Error):
+        await conn.execute("ROLLBACK")
+
+
+def _readable(conn: Conn) -> bool:
+    """Whether the server has sent anything (or closed the socket) since the connection was last used."""
+    poller = select.poll()  # not select.select: it cannot watch descriptors above FD_SETSIZE (1024)
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))

@@ -13,6 +13,7 @@ a revoked token keeps working; an ended session is remembered until the token it
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from uuid import UUID
@@ -27,22 +28,38 @@ class SessionCheck:
         self.remember = remember
         # (user id, session id) -> (live?, monotonic time until which the answer stands)
         self._known: OrderedDict[tuple[UUID, UUID], tuple[bool, float]] = OrderedDict()
+        self._pending: dict[tuple[UUID, UUID], asyncio.Future[bool]] = {}
 
     async def live(self, user_id: UUID, claims: dict) -> bool:
         try:
             sid = UUID(str(claims["sid"]))
         except (KeyError, ValueError):
             return False  # a token that names no session cannot be revoked, so it is not accepted
-        key, now = (user_id, sid), time.monotonic()
+        key = (user_id, sid)
         known = self._known.get(key)
-        if known is not None and known[1] > now:
+        if known is not None and known[1] > time.monotonic():
             return known[0]
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "SELECT 1 FROM refresh_tokens WHERE family_id = %s AND user_id = %s AND revoked_at IS NULL LIMIT 1",
-                (sid, user_id),
-            )
-            live = await cur.fetchone() is not None
+        # One query per session at a time: when an answer expires under load, every request of that session in
+        # flight would otherwise ask Postgres the same question at once.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = asyncio.ensure_future(self._ask(key, claims))
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(pending)  # a cancelled request does not cancel the others' answer
+
+    async def _ask(self, key: tuple[UUID, UUID], claims: dict) -> bool:
+        user_id, sid = key
+        now = time.monotonic()
+        (rows,) = await self.db.read(  # one round trip
+            None,
+            [
+                (
+                    "SELECT 1 FROM refresh_tokens WHERE family_id = %s AND user_id = %s AND revoked_at IS NULL LIMIT 1",
+                    (sid, user_id),
+                )
+            ],
+        )
+        live = bool(rows)
         until = now + self.recheck if live else now + max(float(claims.get("exp", 0)) - time.time(), 0.0)
         self._known[key] = (live, until)
         self._known.move_to_end(key)

@@ -31,6 +31,19 @@ def test_pages_are_oldest_first_with_keyset_cursor(api, user, make_conversation,
     assert [m["id"] for m in read_all(user, conv["id"], limit=3)] == sent
 
 
+def test_an_empty_page_is_not_a_missing_conversation(api, user, make_conversation, post_message):
+    """One statement reads a page and tells an empty one (200) from a conversation that is not there (404)."""
+    conv = make_conversation(user)
+    url = f"/v1/conversations/{conv['id']}/messages"
+    assert api.get(url, headers=user.headers).json() == {"items": [], "next_cursor": None}
+    post_message(user, conv["id"], "only")
+    first = api.get(url, params={"limit": 1}, headers=user.headers).json()
+    assert [m["content"] for m in first["items"]] == ["only"] and first["next_cursor"] is None
+    past_the_end = api.get(url, params={"cursor": "czk5OQ"}, headers=user.headers)  # "s999": after every message
+    assert past_the_end.status_code == 200 and past_the_end.json()["items"] == []
+    assert api.get(f"/v1/conversations/{uuid.uuid4()}/messages", headers=user.headers).status_code == 404
+
+
 def test_last_page_sees_new_messages(api, user, make_conversation, post_message):
     conv = make_conversation(user)
     url = f"/v1/conversations/{conv['id']}/messages"

@@ -175,9 +175,9 @@ def test_l1_memory_is_bounded_in_bytes():
     asyncio.run(go())
 
 
-def test_get_or_query_reads_versions_and_value_in_the_users_transaction(redis_server, postgres):
-    """The api's read path: one transaction for the user reads the tags' versions and the value; its L2 entries are
-    the ones get_or_load writes and reads, and a bump makes them unservable."""
+def test_get_or_read_reads_versions_and_value_in_the_users_transaction(redis_server, postgres):
+    """The api's read path: one transaction for the user reads the tags' versions and the value (one round trip);
+    its L2 entries are the ones get_or_load writes and reads, and a bump makes them unservable."""
     user = "6f1c2a52-8d43-4b8e-9a55-0f5d2b1f7e01"
 
     async def go():
@@ -187,14 +187,15 @@ def test_get_or_query_reads_versions_and_value_in_the_users_transaction(redis_se
     async def body(db):
         a, b = _cache(redis_server.url, "tq", db), _cache(redis_server.url, "tq", db)
         calls = []
+        # The user as the statement sees it, and whether it runs in the transaction that read the versions.
+        statement = ("SELECT current_setting('app.user_id', true) AS u, txid_current_if_assigned() AS x", ())
 
-        async def query(conn):
-            cur = await conn.execute("SELECT current_setting('app.user_id', true) AS u")
-            calls.append((await cur.fetchone())["u"])
+        def value(rows):
+            calls.append(rows[0]["u"])
             return {"n": len(calls)}
 
         async def get(cache):
-            return json.loads(await cache.get_or_query("k", query, ["qa", "qb"], user_id=user))
+            return json.loads(await cache.get_or_read("k", statement, value, ["qa", "qb"], user_id=user))
 
         assert await get(a) == {"n": 1}
         assert calls == [user]  # the value was read with the user set

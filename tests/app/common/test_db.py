@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from app.common.db import Database, UnsafeDatabaseRole
+from app.common.db import Database, UnsafeDatabaseRole, _readable
 from app.common.migrations import Migration, MigrationError, apply_migrations, load_migrations
 
 
@@ -145,3 +145,77 @@ def test_a_deleted_users_token_writing_gets_a_4xx_not_a_500(postgres, api, make_
         r = api.post(path, json=body, headers={**user.headers, **extra})
         assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
         assert isinstance(r.json()["detail"], str)
+
+
+def test_the_user_is_set_in_the_transaction_the_callers_statements_run_in(postgres, make_user):
+    """BEGIN and the statement setting the user travel in one round trip with (`read`) or before (`transaction`) the
+    caller's statements; they still open the caller's transaction (the setting is transaction-local: seen at all,
+    it was set in this transaction), a failure rolls all of it back, and the connection comes back clean."""
+    alice = make_user()
+    uid = uuid.UUID(alice.id)
+    mine = ("SELECT txid_current() AS x, app_user_id() AS u", ())
+
+    async def go():
+        db = Database(postgres.url, min_size=1, max_size=1)  # one connection: reuse is guaranteed
+        await db.open()
+        try:
+            first, second = await db.read(uid, [mine, mine])
+            assert first == second and first[0]["u"] == uid  # one transaction, the user's
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                await db.read(uid, [mine, ("SELECT 1 / 0", ())])
+            async with db.transaction(uid) as conn:
+                assert (await (await conn.execute(*mine)).fetchone())["u"] == uid
+            with pytest.raises(RuntimeError):
+                async with db.transaction(uid) as conn:
+                    await conn.execute("INSERT INTO agents (name, model) VALUES ('rolled back', 'm')")
+                    raise RuntimeError("after the write")
+            ((names,),) = await db.read(uid, [("SELECT array_agg(name) AS n FROM agents", ())])
+            ((after,),) = await db.read(None, [mine])
+            async with db.transaction() as conn:
+                leaked = (await (await conn.execute(*mine)).fetchone())["u"]
+            return names["n"] or [], after["u"], leaked
+        finally:
+            await db.close()
+
+    names, after, leaked = asyncio.run(go())
+    assert "rolled back" not in names
+    assert after is None and leaked is None
+
+
+def test_a_connection_ended_by_the_server_is_replaced_on_checkout_without_a_failed_request(postgres, monkeypatch):
+    """The checkout check skips its round trip for a connection in steady use, but not for one the server ended."""
+    from psycopg_pool import AsyncConnectionPool
+
+    full_checks = []
+    real = AsyncConnectionPool.check_connection
+
+    async def counting(conn):
+        full_checks.append(conn)
+        await real(conn)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counting))
+
+    async def go():
+        db = Database(postgres.url, min_size=1, max_size=1)
+        await db.open()
+        try:
+            async with db.transaction() as first:
+                first_pid = first.info.backend_pid
+            checks_after_first = len(full_checks)
+            async with db.transaction() as conn:  # moments later, nothing heard: no round trip to check it
+                assert conn.info.backend_pid == first_pid
+            assert len(full_checks) == checks_after_first
+            with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
+            for _ in range(100):  # the goodbye reaches the socket asynchronously
+                if _readable(first):
+                    break
+                await asyncio.sleep(0.01)
+            async with db.transaction() as conn:  # the ended connection is replaced, not handed out
+                assert (await (await conn.execute("SELECT 1 AS one")).fetchone())["one"] == 1
+                assert conn.info.backend_pid != first_pid
+            assert len(full_checks) > checks_after_first
+        finally:
+            await db.close()
+
+    asyncio.run(go())

@@ -55,3 +55,36 @@ def test_a_deleted_users_token_is_refused_for_reads_and_writes(api, auth, postgr
         headers={**user.headers, "Idempotency-Key": "k1"},
     )
     assert r.status_code == 401
+
+
+def test_concurrent_requests_of_a_session_share_one_check():
+    """When a session's answer is due, the requests in flight wait for one query instead of each sending one; a
+    cancelled request does not cancel the answer the others wait for."""
+    import asyncio
+    import uuid
+
+    from app.common.sessions import SessionCheck
+
+    class Db:
+        def __init__(self) -> None:
+            self.reads = 0
+            self.release = asyncio.Event()
+
+        async def read(self, user_id, statements):
+            self.reads += 1
+            await self.release.wait()
+            return [[{"?column?": 1}]]
+
+    async def go():
+        db = Db()
+        check = SessionCheck(db, recheck=0.0)  # every answer is due at once: only sharing can save a query
+        user, claims = uuid.uuid4(), {"sid": str(uuid.uuid4()), "exp": 2**40}
+        waiting = [asyncio.ensure_future(check.live(user, claims)) for _ in range(20)]
+        await asyncio.sleep(0)
+        waiting[0].cancel()
+        db.release.set()
+        answers = await asyncio.gather(*waiting[1:])
+        assert answers == [True] * 19 and db.reads == 1
+        assert await check.live(user, claims) and db.reads == 2  # the next due answer is asked again
+
+    asyncio.run(go())
