@@ -94,10 +94,17 @@ async def _pushed_event(request: Request) -> tuple[str, dict[str, Any]] | None:
     return envelope_event(envelope)
 
 
+# What a push route answers besides its 204 (both push routes: the verification and the switch are shared).
+PUSH_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "not a push from the stack's subscription"},
+    404: {"description": "push off"},
+}
+
+
 @events_router.post(
     "/events/pubsub",
     status_code=204,
-    responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
+    responses=PUSH_RESPONSES,
 )
 async def pubsub_push(request: Request) -> Response:
     event = await _pushed_event(request)
@@ -110,7 +117,7 @@ async def pubsub_push(request: Request) -> Response:
 @events_router.post(
     "/events/items",
     status_code=204,
-    responses={401: {"description": "not a push from the stack's subscription"}, 404: {"description": "push off"}},
+    responses=PUSH_RESPONSES,
 )
 async def items_push(request: Request) -> Response:
     """item.scraped from the scraper, pushed by its own filtered subscription: stored once, embedded for search."""
