@@ -24,7 +24,7 @@ from app.ai.schemas import (
 from app.ai.service import AiService, BudgetExceeded, NotFound
 from app.ai.tasks import Reindex, run_reindex
 from app.common import health
-from app.common.security import Principal, current_principal
+from app.common.security import current_user_id
 
 AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid access token"}}
 
@@ -33,12 +33,8 @@ async def _service(request: Request) -> AiService:
     return request.app.state.ai
 
 
-async def _user_id(principal: Annotated[Principal, Depends(current_principal)]) -> UUID:
-    return principal.user_id
-
-
 Service = Annotated[AiService, Depends(_service)]
-UserId = Annotated[UUID, Depends(_user_id)]
+UserId = Annotated[UUID, Depends(current_user_id)]
 
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "per-user rate spent; see Retry-After"}}
 
