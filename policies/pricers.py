@@ -360,7 +360,8 @@ def _serving_estimate(shape: Shape, props: Mapping[str, Any], usage: Usage, what
         instance_seconds = _alive_seconds(shape, requests, active)
         lines = _instance_lines(shape, instance_seconds, factor, label)
         summary = f"{what}, instance-based billing, min {shape.min_instances:g}"
-    metrics = _app_metrics_line(env, usage, _serving_exports(shape, requests, active, _export_interval(env)))
+    interval = _export_interval(env)
+    metrics = _app_metrics_line(env, usage, _serving_exports(shape, requests, active, interval), interval)
     return Estimate(summary, tuple(lines + ([metrics] if metrics else [])))
 
 
@@ -386,7 +387,7 @@ def price_run_job(props: Mapping[str, Any], usage: Usage) -> Estimate:
     env = container_env(known_items(known(get(props, "template.template"), {}), "containers"))
     interval = _export_interval(env)
     # A task exports every interval while it runs (its CPU is always allocated) and flushes once as it ends.
-    metrics = _app_metrics_line(env, usage, executions * tasks * (task_seconds // interval + 1))
+    metrics = _app_metrics_line(env, usage, executions * tasks * (task_seconds // interval + 1), interval)
     return Estimate(summary, tuple(lines + ([metrics] if metrics else [])))
 
 
@@ -437,7 +438,7 @@ def _serving_exports(shape: Shape, requests: float, active: float, interval: flo
     return exports
 
 
-def _app_metrics_line(env: Env, usage: Usage, exports: float) -> Line | None:
+def _app_metrics_line(env: Env, usage: Usage, exports: float, interval: float) -> Line | None:
     if str(env.get(METRICS_EXPORT_ENV, "")).lower() != "true":
         return None
     distribution = number(usage, "metricDistributionSeries", METRIC_SERIES_DEFAULTS["metricDistributionSeries"])
@@ -445,7 +446,7 @@ def _app_metrics_line(env: Env, usage: Usage, exports: float) -> Line | None:
     sizes = catalog.MONITORING_POINT_BYTES
     mib = exports * (distribution * sizes["distribution"] + scalar * sizes["scalar"]) / 2**20
     label = (
-        f"{mib:,.4g} MiB app metrics ({exports:,.0f} exports every {_export_interval(env):g} s x "
+        f"{mib:,.4g} MiB app metrics ({exports:,.0f} exports every {interval:g} s x "
         f"{distribution:g} distribution + {scalar:g} scalar series)"
     )
     return Line(label, mib, catalog.MONITORING_DATA, free_pool="monitoring-mib")

@@ -307,7 +307,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     if ai_queue is not None:
         sources.ai_tasks = AiTasks(
             queue=ai_queue.queue_id,
-            target_url=pulumi.Output.concat(_ai_url(config, names, project_number), AI_TASKS_PATH),
+            target_url=pulumi.Output.concat(_run_url(config, names, "ai", project_number), AI_TASKS_PATH),
             invoker=ids.emails["invoker"],
             audience=_push_audience(names),
         )
@@ -490,10 +490,6 @@ def _push_audience(names) -> str:
     return names(AI_INDEXER)
 
 
-def _ai_url(config: StackConfig, names, project_number: pulumi.Input[str]) -> pulumi.Output[str]:
-    return _run_url(config, names, "ai", project_number)
-
-
 def _run_url(config: StackConfig, names, service: str, project_number: pulumi.Input[str]) -> pulumi.Output[str]:
     """Cloud Run's deterministic URL of a service, known before the service exists (ai's own settings name it):
     https://<service>-<project number>.<region>.run.app (https://cloud.google.com/run/docs/triggering/https-request#deterministic)"""
@@ -520,7 +516,7 @@ def _ai_indexer_subscription(config: StackConfig, names, ids, project_number) ->
     """message.created for the ai indexer: pushed to ai (a request, no CPU between requests) or pulled by ai."""
     if _delivery("ai") != "push":
         return PullSubscriptionArgs(name=AI_INDEXER, subscribers={"ai": ids.members["ai"]})
-    endpoint = pulumi.Output.concat(_ai_url(config, names, project_number), AI_PUSH_PATH)
+    endpoint = pulumi.Output.concat(_run_url(config, names, "ai", project_number), AI_PUSH_PATH)
     return PullSubscriptionArgs(name=AI_INDEXER, push_endpoint=endpoint, push_audience=_push_audience(names))
 
 
