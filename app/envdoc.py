@@ -5,21 +5,13 @@ The settings classes are the source of truth; tests/app/test_envdoc.py fails whe
 
 from __future__ import annotations
 
-import importlib
-
 from app.common.settings import ServiceSettings
-from gridlib.workloads import BUNDLED
-
-
-def _settings_class(path: str) -> type[ServiceSettings]:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
+from gridlib.workloads import BUNDLED, load_reference
 
 # Every bundled service with a settings class (the workload registry, gridlib/workloads.py), in its order: the
 # docs table, and the env contract test's app side (tests/stacks/test_service_contract.py).
 SERVICES: dict[str, type[ServiceSettings]] = {
-    w.name: _settings_class(w.settings_class) for w in BUNDLED if w.settings_class is not None
+    w.name: load_reference(w.settings_class) for w in BUNDLED if w.settings_class is not None
 }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+from gridlib.workloads import load_reference
 from stacks.routes import route_of
 from stacks.workloads import bundled
 
@@ -304,12 +304,6 @@ async def _unavailable(scope: dict, send: Any, detail: str, status: int = 503) -
     await send({"type": "http.response.body", "body": body})
 
 
-def _load(reference: str) -> Any:
-    """The object a registry reference (``module:name``) names."""
-    module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port: int, **overrides: Any) -> Any:
     """Every bundled service and function of the workload registry, routed as the cloud routes them, for one data
     dir; `overrides` are extra settings by variable name (for every service).
@@ -334,10 +328,12 @@ def build_apps(*, database_url: str, redis_url: str | None, data_dir: Path, port
     apps: dict[str, Any] = {}
     for service in bundled("service"):  # auth first: the others verify tokens with its keys
         assert service.settings_class and service.app, f"{service.name}: bundled services name their app"
-        settings_class = _load(service.settings_class)
+        settings_class = load_reference(service.settings_class)
         declared = {variable.name for variable in settings_class.env_vars()}
         values = {name: value for name, value in local.items() if name in declared}
-        apps[service.name] = _load(service.app)(settings_class(**{**values, **overrides}), configure_logs=False)
+        apps[service.name] = load_reference(service.app)(
+            settings_class(**{**values, **overrides}), configure_logs=False
+        )
     functions = load_functions(
         database_url, {w.name: (GRID_ROOT / w.source, w.entry_point or "") for w in bundled("function")}
     )

@@ -3,13 +3,13 @@ config into what a plan needs (environment for the policy config, usage for pric
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from grid.stackfile import StackFile
 from gridlib.plan_settings import PlanSettings
+from gridlib.workloads import load_reference
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +26,7 @@ class ProjectSpec:
     """``module:function`` taking a StackFile and returning PlanSettings; raises ConfigError on bad config."""
 
     def plan_settings(self, stack_file: StackFile) -> PlanSettings:
-        module, _, function = self.settings.partition(":")
-        loader: Callable[[StackFile], PlanSettings] = getattr(importlib.import_module(module), function)
+        loader: Callable[[StackFile], PlanSettings] = load_reference(self.settings)
         return loader(stack_file)
 
 

@@ -9,6 +9,7 @@ the bottom of the import graph, and imports nothing from the project: settings c
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -85,6 +86,13 @@ class Workload:
     @property
     def image_name(self) -> str:
         return self.image or self.name
+
+
+def load_reference(reference: str) -> Any:
+    """The object a ``module:name`` reference names (a workload's ``settings_class`` or ``app``, a project's
+    settings loader), imported on demand."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 BUNDLED: tuple[Workload, ...] = (
