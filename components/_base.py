@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pulumi
@@ -19,6 +20,19 @@ def child_name_of(component: str, suffix: str) -> str:
     """The name the component named ``component`` gives its child ``suffix`` (``GridComponent.child_name``): what a
     stack checks up front for a child whose physical name Google limits (stacks/naming.py)."""
     return f"{component}-{suffix}"
+
+
+def fitted_name_of(component: str, suffix: str, kind: str) -> str | None:
+    """The physical name the component named ``component`` gives its child ``suffix`` when Pulumi's auto-name
+    (``<name>-<7 hex>``) would pass Google's length limit for ``kind``; None when the auto-name fits (then Pulumi
+    names it, as it always did). The name is cut to leave room for ``-<7 hex>`` of a digest of the whole name, the
+    auto-name's shape, so two long names cut alike still differ."""
+    name = child_name_of(component, suffix)
+    _, max_len, _ = gcp_limits.NAME_RULES[kind]
+    if len(name) + gcp_limits.AUTONAME_SUFFIX_LEN <= max_len:
+        return None
+    head = name[: max_len - gcp_limits.AUTONAME_SUFFIX_LEN].rstrip("-")
+    return f"{head}-{hashlib.sha256(name.encode()).hexdigest()[:7]}"
 
 
 class GridComponent(pulumi.ComponentResource):
@@ -47,6 +61,19 @@ class GridComponent(pulumi.ComponentResource):
                 "component a shorter name (in a Grid stack, a shorter grid:namePrefix)"
             )
         return name
+
+    def fitted_child_name(self, suffix: str, kind: str) -> tuple[str, str | None]:
+        """(logical name, physical name) of a child Google limits as ``kind`` and whose name can be taken again
+        as soon as it is deleted: the physical name is ``fitted_name_of``'s, None (auto-named) when that fits. A
+        child given a physical name must be replaced delete-first (its new copy cannot take the name before)."""
+        name = self.child_name(suffix)
+        physical = fitted_name_of(self._name, suffix, kind)
+        if problem := gcp_limits.name_problem(kind, physical or name, autonamed=physical is None):
+            raise ValueError(
+                f"{type(self).__name__} '{self._name}': its {kind.replace('_', ' ')} name {problem}: give the "
+                "component another name (in a Grid stack, another grid:namePrefix)"
+            )
+        return name, physical
 
     def child_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child: always parented to this component, and depending on what the component does."""

@@ -221,8 +221,12 @@ class Networking(GridComponent):
         self.private_access = self._private_service_access(args, vpc) if args.private_service_access else None
         self.connector_id = None
         if cfg.egress == "connector":
+            # A connector name is at most 25 characters, so a long component name gets a fitted one instead of
+            # being refused (https://cloud.google.com/vpc/docs/serverless-vpc-access, as gridlib/gcp_limits.py).
+            name, physical = self.fitted_child_name(self.CONNECTOR, "vpc_connector")
             connector = gcp.vpcaccess.Connector(
-                self.limited_child_name(self.CONNECTOR, "vpc_connector"),
+                name,
+                name=physical,
                 project=args.project,
                 region=args.region,
                 network=vpc.name,
@@ -230,7 +234,7 @@ class Networking(GridComponent):
                 machine_type=cfg.connector.machine_type,
                 min_instances=cfg.connector.min_instances,
                 max_instances=cfg.connector.max_instances,
-                opts=self.child_opts(),
+                opts=self.child_opts(delete_before_replace=physical is not None),
             )
             self.connector_id = connector.id
         self._egress = cfg.egress

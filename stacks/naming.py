@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from components._base import child_name_of
+from components._base import child_name_of, fitted_name_of
 from components.cache import Cache
 from components.database import Database
 from components.networking import Networking
@@ -69,7 +69,8 @@ class Names:
         if self.config.cache.memorystore:
             yield "redis_instance", child_name_of(self.cache, Cache.INSTANCE), True
         if self.config.network.egress == "connector":
-            yield "vpc_connector", child_name_of(self.network, Networking.CONNECTOR), True
+            fitted = fitted_name_of(self.network, Networking.CONNECTOR, "vpc_connector")
+            yield "vpc_connector", fitted or child_name_of(self.network, Networking.CONNECTOR), fitted is None
         for workload in self.config.workloads:
             if workload.kind == "service":
                 yield "cloud_run_service", self(workload.name), False

@@ -8,12 +8,11 @@ deploy (a Serverless VPC Access connector name is at most 25 characters, a Memor
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from components.networking import NetworkConfig, Networking, NetworkingArgs
 from grid.stackfile import read_stack_file
-from gridlib.gcp_limits import AUTONAME_SUFFIX_LEN
+from gridlib.gcp_limits import AUTONAME_SUFFIX_LEN, name_problem
 from stacks.config import load_stack_config
 from stacks.naming import Names
 from tests.components.offline_program import run_offline
@@ -36,34 +35,41 @@ def test_every_autonamed_name_checked_is_a_name_the_plan_creates() -> None:
     assert len(checked) >= 5 and set(checked) <= created, set(checked) - created
 
 
-@pytest.mark.parametrize(
-    ("overrides", "kind"),
-    [
-        # acme-platform-net-cx + "-1a2b3c4" is 28 characters; the old check counted acme-platform-cx (24).
-        ({"grid:namePrefix": "acme-platform", "grid:network": {"egress": "connector"}}, "vpc_connector"),
-        # acme-platform-eu-2-cache-instance + suffix is 41; the old check counted acme-platform-eu-2-redis (32).
-        ({"grid:namePrefix": "acme-platform-eu-2", "grid:cache": {"tier": "BASIC"}}, "redis_instance"),
-    ],
-)
-def test_a_prefix_whose_created_names_do_not_fit_is_refused_before_the_plan(overrides, kind) -> None:
-    lines = problems(overrides)
+def test_a_prefix_whose_memorystore_name_does_not_fit_is_refused_before_the_plan() -> None:
+    # acme-platform-eu-2-cache-instance + suffix is 41; the old check counted acme-platform-eu-2-redis (32).
+    lines = problems({"grid:namePrefix": "acme-platform-eu-2", "grid:cache": {"tier": "BASIC"}})
     assert any(line.startswith("Pulumi.dev.yaml: grid:namePrefix:") and "over the limit" in line for line in lines)
-    # ... and a prefix short enough for the tightest limit passes: acme-platf-net-cx + suffix is 25.
-    if kind == "vpc_connector":
-        load({**overrides, "grid:namePrefix": "acme-platf"})
 
 
-def test_the_component_alone_refuses_a_name_its_connector_cannot_carry(tmp_path: Path) -> None:
+def _connector(tmp_path: Path, name: str) -> Any:
     config = NetworkConfig(egress="connector")
-    with pytest.raises(
-        ValueError, match=r"^Networking 'acme-networking': its vpc connector name .* over the limit of 25"
-    ):
-        run_offline(
-            lambda: Networking(
-                "acme-networking",
-                NetworkingArgs(
-                    config=config, region="us-central1", project="acme-grid-test", private_service_access=False
-                ),
-            ),
-            tmp_path,
-        )
+    args = NetworkingArgs(config=config, region="us-central1", project="acme-grid-test", private_service_access=False)
+    tmp_path.mkdir()
+    run = run_offline(lambda: Networking(name, args), tmp_path)
+    [connector] = [r for r in run.resources if r.type == "gcp:vpcaccess/connector:Connector"]
+    return connector
+
+
+def test_a_connector_whose_auto_name_would_not_fit_gets_a_fitted_name(tmp_path: Path) -> None:
+    """A connector name is at most 25 characters: a stack prefix of 11 or more (grid-reference, grid-staging) used
+    to be refused up front; the component now names such a connector itself, in the auto-name's shape."""
+    long = _connector(tmp_path / "long", "grid-reference-net")
+    assert long.urn.endswith("::grid-reference-net-cx")  # the logical name (the URN) is still the component's
+    physical = long.inputs["name"]
+    assert (
+        len(physical) == 25
+        and physical.startswith("grid-reference-ne-")
+        and name_problem("vpc_connector", physical) is None
+    )
+    assert _connector(tmp_path / "again", "grid-reference-net").inputs["name"] == physical  # stable: no churn
+    # A name that fits is left to Pulumi's auto-naming as before (no physical name given, so no replacement).
+    short = _connector(tmp_path / "short", "acme-platf-net")
+    assert len(short.inputs["name"]) == 25 and short.inputs["name"].startswith("acme-platf-net-cx-")
+    assert load({"grid:namePrefix": "grid-reference", "grid:network": {"egress": "connector"}})
+
+
+def test_two_long_names_cut_alike_keep_distinct_connector_names(tmp_path: Path) -> None:
+    first = _connector(tmp_path / "a", "acme-platform-eu-net")
+    second = _connector(tmp_path / "b", "acme-platform-eu-net2")
+    assert first.inputs["name"][:17] == second.inputs["name"][:17]
+    assert first.inputs["name"] != second.inputs["name"]
