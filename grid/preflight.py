@@ -17,6 +17,7 @@ from typing import Any
 from grid import certificate
 from grid.gcloud import GcloudError, available, gcloud_json
 from grid.stackfile import StackFile
+from policies.gcp import BUDGET
 
 PASS, FAIL, PENDING = "pass", "fail", "pending"
 
@@ -108,7 +109,6 @@ def _enabled_apis(project: str) -> set[str]:
     return {s["config"]["name"] for s in gcloud_json("services", "list", "--enabled", f"--project={project}") or []}
 
 
-BUDGET = "gcp:billing/budget:Budget"
 # Creating a budget needs billing.budgets.create on the billing account: Billing Account Costs Manager or Admin.
 # https://cloud.google.com/billing/docs/how-to/budgets#budget-permissions
 BUDGET_ROLES = {"roles/billing.costsManager", "roles/billing.admin"}

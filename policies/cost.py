@@ -17,6 +17,7 @@ from pulumi_policy import EnforcementLevel, Policy, Severity
 
 from policies import price_catalog
 from policies.gcp import (
+    BUDGET,
     CLOUD_ARMOR_TIER,
     FUNCTION,
     REDIS_INSTANCE,
@@ -184,17 +185,63 @@ def stack_usage_from_config() -> Mapping[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _monthly_budget(s: StackSubject) -> Iterator[tuple[str | None, str]]:
+def _stack_price(s: StackSubject) -> Any:
+    """The stack's monthly list price under its usage assumptions (the stack config's, or `grid:usage`)."""
     usage = s.config.get("usage") or stack_usage_from_config()
-    plan = price_resources(
+    return price_resources(
         (PricingInput(r.urn, r.type, r.name, r.props) for r in s.resources if not r.type.startswith("grid:")),
         usage,
     )
+
+
+def _largest(plan: Any) -> str:
+    top = sorted(plan.resources, key=lambda resource: resource.monthly, reverse=True)[:3]
+    return ", ".join(f"{r.urn.rsplit('::', 1)[-1]} ${r.monthly:,.2f}" for r in top)
+
+
+def _monthly_budget(s: StackSubject) -> Iterator[tuple[str | None, str]]:
+    plan = _stack_price(s)
     limit = _number(s.config, "maxMonthlyUsd")
     if plan.monthly > limit:
-        top = sorted(plan.resources, key=lambda resource: resource.monthly, reverse=True)[:3]
-        drivers = ", ".join(f"{r.urn.rsplit('::', 1)[-1]} ${r.monthly:,.2f}" for r in top)
-        yield None, f"estimated ${plan.monthly:,.2f}/month exceeds the ${limit:,.2f} budget (largest: {drivers})"
+        yield None, f"estimated ${plan.monthly:,.2f}/month exceeds the ${limit:,.2f} budget (largest: {_largest(plan)})"
+
+
+def _budget_amount(props: Mapping[str, Any]) -> float | None:
+    """A budget's specified amount in its currency (units + nanos), or None when it follows last period's spend."""
+    units = as_number(get(props, "amount.specifiedAmount.units"))
+    if units is None:
+        return None
+    return units + (as_number(get(props, "amount.specifiedAmount.nanos")) or 0) / 1e9
+
+
+def _budget_headroom(s: StackSubject) -> Iterator[tuple[str | None, str]]:
+    """The planned month must leave room under every budget the stack creates.
+
+    A budget sends its alert mails when actual spend passes each threshold, 100% included, and a budget with a
+    Pub/Sub topic (Grid's cost cap) acts on it (https://cloud.google.com/billing/docs/how-to/budgets). The
+    plan's estimate is a normal month under the usage assumptions; a budget sized at the estimate alerts in
+    every month a little busier than assumed, and a capped stack stops its services then.
+    """
+    budgets = [(r, _budget_amount(r.props)) for r in s.resources if r.type == BUDGET]
+    budgets = [(r, amount) for r, amount in budgets if amount]
+    if not budgets:
+        return
+    headroom = _number(s.config, "minHeadroom")
+    plan = _stack_price(s)
+    for resource, amount in budgets:
+        if plan.monthly <= amount * (1 - headroom):
+            continue
+        capped = is_known(get(resource.props, "allUpdatesRule.pubsubTopic")) and bool(
+            get(resource.props, "allUpdatesRule.pubsubTopic")
+        )
+        consequence = "and the cost cap stops the services" if capped else "and its 100% alert fires"
+        yield (
+            resource.urn,
+            f"estimated ${plan.monthly:,.2f}/month is {plan.monthly / amount:.0%} of the ${amount:,.2f} budget: a "
+            f"month {headroom:.0%} busier than the usage assumptions passes it {consequence}; raise the budget "
+            f"(grid:monitoring.budget.monthlyUsd) to at least ${plan.monthly / (1 - headroom):,.2f} or shrink the "
+            f"largest resources ({_largest(plan)})",
+        )
 
 
 def _cost(name: str, description: str, remediation: str, url: str, params: Mapping[str, Any]) -> Meta:
@@ -402,5 +449,23 @@ POLICIES: list[Policy] = [
             tags=("cost",),
         ),
         _monthly_budget,
+    ),
+    stack_policy(
+        Meta(
+            name="cost-budget-headroom",
+            description="The stack's estimated month leaves headroom under each billing budget it creates, so a "
+            "normal month neither alerts at 100% nor trips the cost cap.",
+            remediation="Raise grid:monitoring.budget.monthlyUsd to the amount the message names, or shrink the "
+            "largest resources it names.",
+            sources=(google_doc("https://cloud.google.com/billing/docs/how-to/budgets", "budgets"),),
+            enforcement=EnforcementLevel.MANDATORY,
+            severity=Severity.MEDIUM,
+            params={
+                "minHeadroom": {"type": "number", "minimum": 0, "maximum": 0.9, "default": 0.1},
+                "usage": {"type": "object", "default": {}},
+            },
+            tags=("cost",),
+        ),
+        _budget_headroom,
     ),
 ]

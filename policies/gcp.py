@@ -26,6 +26,7 @@ SERVICE_ACCOUNT_KEY: Final = "gcp:serviceaccount/key:Key"
 PUBSUB_SUBSCRIPTION: Final = "gcp:pubsub/subscription:Subscription"
 SCHEDULER_JOB: Final = "gcp:cloudscheduler/job:Job"
 CLOUD_ARMOR_TIER: Final = "gcp:compute/projectCloudArmorTier:ProjectCloudArmorTier"
+BUDGET: Final = "gcp:billing/budget:Budget"
 
 # IAM resources come in three shapes: one member, a list of members, or a whole policy document.
 PROJECT_IAM: Final = ("gcp:projects/iAMMember:IAMMember", "gcp:projects/iAMBinding:IAMBinding")

@@ -59,7 +59,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "latencyAlerts": False,
             "dataAlerts": False,
             "dashboards": False,
-            "budget": {"monthlyUsd": 15, "capAtBudget": True},
+            "budget": {"monthlyUsd": 18, "capAtBudget": True},
             # App metrics are billed by bytes past 150 MiB a month. Steady traffic keeps one instance of each of
             # auth, api and ai up all month, exporting 24 distribution + 8 scalar series: every 60 s that is
             # 249 MiB (99 MiB over: $25 a month, more than dev's whole budget); every 120 s, 124 MiB, inside it.
@@ -91,7 +91,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "monitoring": {
             "latencyAlerts": True,
             "dashboards": True,
-            "budget": {"monthlyUsd": 150},
+            "budget": {"monthlyUsd": 175},
             # As dev: three services up all month at 60 s would be $25 over staging's budget; its dashboards chart
             # the app metrics at 2-minute resolution instead.
             "metricsExportIntervalSeconds": METRICS_INTERVAL_WITHIN_FREE_TIER,

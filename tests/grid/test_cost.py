@@ -60,7 +60,7 @@ def test_cost_json_as_a_user_runs_it(plans, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     estimate = json.loads(result.stdout)
     assert estimate == cost.summary(plans["dev"])
-    assert (estimate["stack"], estimate["currency"], estimate["budget"]) == ("dev", "USD", 15.0)
+    assert (estimate["stack"], estimate["currency"], estimate["budget"]) == ("dev", "USD", 18.0)
     assert sum(estimate["components"].values()) == pytest.approx(estimate["monthly"], abs=0.05)
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps(plans["dev"]))

@@ -49,6 +49,20 @@ BUDGET_STACK = [
     },
 ]
 
+BUDGET_URN = "urn:pulumi:dev::grid::gcp:billing/budget:Budget::budget"
+
+
+def budgeted_stack(amount: str, *, capped: bool = False) -> list[dict[str, Any]]:
+    """BUDGET_STACK ($251.57 a month) with a billing budget of `amount` dollars, wired to a cost cap or not."""
+    rules = {"pubsubTopic": "projects/p/topics/cost-cap"} if capped else {}
+    budget = stack_resource(
+        BUDGET_URN,
+        gcp.BUDGET,
+        {"amount": {"specifiedAmount": {"currencyCode": "USD", "units": amount, "nanos": 0}}, "allUpdatesRule": rules},
+    )
+    return [*BUDGET_STACK, budget]
+
+
 SECRET_URN = "urn:pulumi:prod::grid::gcp:secretmanager/secret:Secret::db-password"
 SECRET_GRANT_URN = "urn:pulumi:prod::grid::gcp:secretmanager/secretIamMember:SecretIamMember::db-password-access-api"
 
@@ -214,6 +228,8 @@ STACK_CASES: list[StackCase] = [
         {},
     ),
     StackCase("cost-monthly-budget", BUDGET_STACK, BUDGET_STACK[2:], {"maxMonthlyUsd": 100}),
+    # $251.57 is 96% of $262 (less than the 10% headroom) and 90% of $280.
+    StackCase("cost-budget-headroom", budgeted_stack("262"), budgeted_stack("280"), {}),
     StackCase("workload-waits-for-secret-grants", secret_grant_stack(waits=False), secret_grant_stack(waits=True), {}),
     StackCase(
         "function-build-account",

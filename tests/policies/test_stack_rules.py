@@ -10,12 +10,14 @@ from tests.policies.fixtures import SERVICE
 from tests.policies.harness import run_stack_policy, stack_resource, tweak
 from tests.policies.stack_fixtures import (
     BUDGET_STACK,
+    BUDGET_URN,
     BUILD_ACCOUNT,
     FUNCTION_URN,
     PUBLIC_INVOKER,
     SERVICE_URN,
     STACK_CASES,
     StackCase,
+    budgeted_stack,
     build_account_stack,
     invoker_stack,
     secret_grant_stack,
@@ -72,10 +74,30 @@ def test_budget_reads_usage_from_config() -> None:
     assert run_stack_policy("cost-monthly-budget", [service], {"maxMonthlyUsd": 50, "usage": heavy})
 
 
+def test_a_budget_sized_at_the_estimate_is_refused_with_the_amount_that_fits() -> None:
+    [(urn, message)] = run_stack_policy("cost-budget-headroom", budgeted_stack("255", capped=True))
+    assert urn == BUDGET_URN
+    assert "estimated $251.57/month is 99% of the $255.00 budget" in message
+    assert "cost cap stops the services" in message and "at least $279.52" in message and "db $204.85" in message
+    [(_, uncapped)] = run_stack_policy("cost-budget-headroom", budgeted_stack("255"))
+    assert "100% alert fires" in uncapped
+
+
+def test_budget_headroom_is_a_parameter_and_needs_a_fixed_amount() -> None:
+    assert run_stack_policy("cost-budget-headroom", budgeted_stack("255"), {"minHeadroom": 0}) == []
+    assert run_stack_policy("cost-budget-headroom", budgeted_stack("300"), {"minHeadroom": 0.2})
+    # A budget that follows last period's spend (no specified amount) has nothing to compare the plan with.
+    last_period = budgeted_stack("1")
+    last_period[-1] = {**last_period[-1], "inputs": {"amount": {"lastPeriodAmount": {}}}}
+    assert run_stack_policy("cost-budget-headroom", last_period) == []
+
+
 def test_stack_rules_survive_unknown_subtrees() -> None:
     stack = [{**resource, "inputs": {key: UNKNOWN for key in resource["inputs"]}} for resource in BUDGET_STACK]
     assert run_stack_policy("cost-monthly-budget", stack, {"maxMonthlyUsd": 0}) == []
     assert run_stack_policy("run-invoker-not-public", stack) == []
+    unknown_budget = [{**r, "inputs": {k: UNKNOWN for k in r["inputs"]}} for r in budgeted_stack("1")]
+    assert run_stack_policy("cost-budget-headroom", unknown_budget) == []
 
 
 @pytest.mark.parametrize(("ingress", "violations"), [("ALLOW_INTERNAL_AND_GCLB", 0), ("ALLOW_ALL", 1)])

@@ -64,7 +64,7 @@ def test_presets_follow_the_environment_table() -> None:
     assert prod.services.ai.gpu == 1 and not prod.services.ai.cpu_idle
     assert prod.gateway.type == "loadBalancer" and prod.gateway.cdn and prod.gateway.armor.adaptive_protection
     assert prod.monitoring.paging and prod.monitoring.slos and dev.gateway.type == "apiGateway"
-    assert not dev.monitoring.latency_alerts and dev.monitoring.budget.monthly_usd == 15
+    assert not dev.monitoring.latency_alerts and dev.monitoring.budget.monthly_usd == 18
 
 
 def test_stack_file_overrides_preset_key_by_key() -> None:
