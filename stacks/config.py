@@ -112,7 +112,8 @@ _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 # (https://cloud.google.com/run/docs/container-contract#env-vars): a stack file's env may not shadow them.
 _RESERVED_ENV = frozenset(
     {"ENVIRONMENT", "GOOGLE_CLOUD_PROJECT", "LOG_LEVEL", "DATABASE_URL", "DB_POOL_MAX_SIZE", "REDIS_URL"}
-    | {"REDIS_CA_CERT", "PUBSUB_TOPIC", "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+    | {"REDIS_CA_CERT", "DATABASE_CA_CERT", "PUBSUB_TOPIC", "PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT"}
+    | {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
     | {"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT"}
     | {"CLOUD_RUN_TASK_COUNT", "METRICS_EXPORT", "METRICS_EXPORT_INTERVAL_SECONDS"}
     | {secret_env_name(key) for key in SECRET_KEYS}
@@ -213,9 +214,30 @@ class Routed(_Model):
         return value
 
 
-class ServiceConfig(WorkloadSettings, Routed, ServiceSize):
+_PUSH_PATH = re.compile(r"^(/[A-Za-z0-9_.~-]+)+$")
+
+
+class Consuming(_Model):
+    consumes: dict[str, str] | None = Field(
+        None,
+        description="Event type -> path, e.g. {item.scraped: /billing/events/items}: while a workload of the stack "
+        "publishes that type, the stack pushes each such event to that path of this service (docs/workloads.md).",
+    )
+
+    @field_validator("consumes")
+    @classmethod
+    def _consumes(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for event, path in (value or {}).items():
+            if not _EVENT_TYPE.match(event):
+                raise ValueError(f"'{event}' must be an event type like item.scraped (lowercase words joined by .)")
+            if not _PUSH_PATH.match(path):
+                raise ValueError(f"{event}: '{path}' must be a path of the service like /events/items")
+        return value
+
+
+class ServiceConfig(WorkloadSettings, Routed, Consuming, ServiceSize):
     """One Cloud Run service: its size and scaling (the compute component's ServiceSize, which validates them)
-    and, for a service of your own, its source and route."""
+    and, for a service of your own, its source, route and the events pushed to it."""
 
 
 class JobConfig(WorkloadSettings):
@@ -340,6 +362,8 @@ def _workload(kind: Kind, name: str, settings: Any) -> Workload:
         common["exports_metrics"] = settings.exports_metrics
     if kind != "job" and settings.route is not None:
         common["route"] = settings.route
+    if kind == "service" and settings.consumes is not None:
+        common["consumes"] = tuple(sorted(settings.consumes.items()))
     if kind == "job":
         if settings.schedule is not None:
             common["schedule"] = settings.schedule

@@ -239,13 +239,20 @@ class WorkloadSources:
     """Config secret key (completionApiKey) -> its Secret Manager secret, for those some workload reads."""
     metrics_export_interval_seconds: int
     """How often a workload that declares ``exportsMetrics`` exports them."""
+    pushed_to: frozenset[str] = frozenset()
+    """The services events are pushed to (their ``consumes``, while something publishes the type)."""
+    push_audience: str | None = None
+    """The OIDC audience of those pushes."""
+    push_invoker_email: pulumi.Input[str] | None = None
+    """The account the pushes carry a token of."""
 
 
 def workload_env(workload: Workload, src: WorkloadSources) -> WorkloadEnv:
     """The environment contract of a workload Grid does not bundle, from what its registry entry reads
     (docs/workloads.md): ENVIRONMENT, GOOGLE_CLOUD_PROJECT and LOG_LEVEL always; ``database``: DATABASE_URL (a
     secret), DATABASE_CA_CERT to verify the server with (app/common/pgconnect.py) and DB_POOL_MAX_SIZE; ``cache``: REDIS_URL (a secret; REDIS_CA_CERT with TLS) when the stack has
-    Redis; ``events``: PUBSUB_TOPIC; each config secret under its UPPER_SNAKE name; METRICS_EXPORT and
+    Redis; ``events``: PUBSUB_TOPIC; PUSH_AUDIENCE and PUSH_SERVICE_ACCOUNT, to check the token of each pushed event,
+    when events are pushed to it (``consumes``); each config secret under its UPPER_SNAKE name; METRICS_EXPORT and
     METRICS_EXPORT_INTERVAL_SECONDS when it declares ``exportsMetrics``; then its own ``env``."""
     env = WorkloadEnv(plain={"ENVIRONMENT": src.environment, "GOOGLE_CLOUD_PROJECT": src.project, "LOG_LEVEL": "INFO"})
     if "database" in workload.reads:
@@ -259,6 +266,9 @@ def workload_env(workload: Workload, src: WorkloadSources) -> WorkloadEnv:
             env.plain["REDIS_CA_CERT"] = src.redis_ca_cert
     if "events" in workload.reads:
         env.plain["PUBSUB_TOPIC"] = src.events_topic
+    if workload.name in src.pushed_to and src.push_audience is not None:
+        env.plain["PUSH_AUDIENCE"] = src.push_audience
+        env.plain["PUSH_SERVICE_ACCOUNT"] = src.push_invoker_email
     for key in workload.secrets:
         env.secrets[secret_env_name(key)] = src.config_secrets[key]
     _metrics(env, workload, src.metrics_export_interval_seconds)

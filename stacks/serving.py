@@ -227,6 +227,9 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
         db_pools=pools,
         config_secrets={key: secret.ref for key, secret in base.config_secrets.items()},
         metrics_export_interval_seconds=config.monitoring.metrics_export_interval_seconds,
+        pushed_to=frozenset(consumer.name for consumer, _, _ in event_consumers(config.workloads)),
+        push_audience=_push_audience(names),
+        push_invoker_email=ids.emails["invoker"],
     )
     for spec in config.workloads_of("function"):
         if spec.bundled:
@@ -312,7 +315,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
             audience=_push_audience(names),
         )
     jwks: Jwks | None = None
-    pushed_to = {consumer.name for consumer, _, _ in event_consumers(config.workloads)}
+    pushed_to = shared.pushed_to
     for spec in config.workloads_of("service"):  # auth first: the others verify tokens against its published keys
         service = spec.name
         env = service_env(spec, sources, jwks) if spec.bundled else workload_env(spec, shared)

@@ -20,7 +20,11 @@ from stacks.routes import ROUTES, routes_of
 from tests.conftest import REPO_ROOT, stack_values
 
 ADDED = {
-    "grid:services": {"billing": {"source": "app/billing", "route": "/billing"}},
+    "grid:services": {
+        "billing": {"source": "app/billing", "route": "/billing"},
+        # Off the gateway; the scraper's items are pushed to it (the stack file's own consumer).
+        "ledger": {"source": "app/ledger", "consumes": {"item.scraped": "/events/items"}},
+    },
     "grid:jobs": {"nightly-sync": {"source": "jobs/nightly_sync", "schedule": "0 3 * * *", "reads": ["database"]}},
 }
 
@@ -31,7 +35,7 @@ def _project(root: Path, extra: dict[str, Any]) -> Path:
     for key, value in extra.items():
         document["config"][key] = {**document["config"].get(key, {}), **value}
     (root / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
-    for folder in ("app/billing", "jobs/nightly_sync"):
+    for folder in ("app/billing", "app/ledger", "jobs/nightly_sync"):
         (root / folder).mkdir(parents=True, exist_ok=True)
         (root / folder / "Dockerfile").write_text(
             'FROM python:3.11-slim\nCOPY . /srv\nCMD ["python", "/srv/main.py"]\n'
@@ -97,6 +101,30 @@ def test_a_service_and_a_scheduled_job_added_in_the_stack_file_only(added: Any) 
     assert not mandatory, mandatory
 
 
+def test_a_service_of_the_stack_file_consumes_an_event_type_a_job_publishes(added: Any) -> None:
+    """consumes in the stack file: the scraper publishes item.scraped, so the stack file's own ledger service gets a
+    filtered push subscription to its path, with the invoker's token for an audience it accepts and can check."""
+    plan = added
+    subscription = _named(plan, "gcp:pubsub/subscription:Subscription", "grid-dev-events-ledger-item-scraped")
+    assert subscription.inputs["filter"] == 'attributes.type = "item.scraped"'
+    push = subscription.inputs["pushConfig"]
+    assert push["pushEndpoint"].startswith("https://grid-dev-ledger-") and push["pushEndpoint"].endswith(
+        ".run.app/events/items"
+    )
+    token = push["oidcToken"]
+    assert token["serviceAccountEmail"].startswith("grid-dev-invoker@")
+    service = _named(plan, "gcp:cloudrunv2/service:Service", "grid-dev-ledger-service")
+    assert service.inputs["customAudiences"] == [token["audience"]]  # Cloud Run accepts the pushes' tokens
+    envs = {e["name"]: e.get("value") for e in service.inputs["template"]["containers"][0]["envs"]}
+    assert envs["PUSH_AUDIENCE"] == token["audience"]  # ... and the service can check them itself
+    assert envs["PUSH_SERVICE_ACCOUNT"] == token["serviceAccountEmail"]
+    invoker = _named(plan, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "grid-dev-ledger-invoker-invoker")
+    assert invoker.inputs["member"] == f"serviceAccount:{token['serviceAccountEmail']}"
+    # billing consumes nothing: no subscription, no push settings.
+    billing = _named(plan, "gcp:cloudrunv2/service:Service", "grid-dev-billing-service")
+    assert not billing.inputs.get("customAudiences")
+
+
 def _load(extra: dict[str, Any], root: Path | None = None) -> Any:
     values = {**stack_values("dev"), **extra}
     secrets = frozenset({"grid:completionApiKey"})
@@ -144,6 +172,21 @@ def _error(extra: dict[str, Any], root: Path | None = None) -> str:
             {"grid:jobs": {"x": {"source": "x", "reads": ["events"], "publishes": ["Item Scraped"]}}},
             "grid:jobs.x.publishes: 'Item Scraped' must be an event type like item.scraped",
         ),
+        (
+            {"grid:services": {"x": {"source": "x", "consumes": {"scraped": "/items"}}}},
+            "grid:services.x.consumes: 'scraped' must be an event type like item.scraped",
+        ),
+        (
+            {"grid:services": {"x": {"source": "x", "consumes": {"item.scraped": "items"}}}},
+            "grid:services.x.consumes: item.scraped: 'items' must be a path of the service like /events/items",
+        ),
+        # Pushes go to a service's URL: a job has none.
+        (
+            {"grid:jobs": {"x": {"source": "x", "consumes": {"item.scraped": "/i"}}}},
+            "grid:jobs.x.consumes: unknown key",
+        ),
+        ({"grid:services": {"x": {"source": "x", "env": {"PUSH_AUDIENCE": "a"}}}}, "'PUSH_AUDIENCE' is set by"),
+        ({"grid:jobs": {"x": {"source": "x", "env": {"DATABASE_CA_CERT": "y"}}}}, "'DATABASE_CA_CERT' is set by"),
     ],
 )
 def test_bad_entries_are_one_line_naming_file_and_key(extra: dict[str, Any], expected: str) -> None:
@@ -202,3 +245,39 @@ def test_routes_derive_from_the_registry_with_the_default_route_last() -> None:
     ]
     config = _load({"grid:services": {"billing": {"source": "b", "route": "/billing"}}})
     assert ("billing", "/billing") in [(r.workload, r.prefix) for r in routes_of(config.workloads)]
+
+
+def test_every_variable_the_platform_sets_for_a_workload_is_refused_in_its_env() -> None:
+    """A stack file's env is applied last, so a name the platform sets must be refused there or the entry would
+    silently replace it (DATABASE_CA_CERT once could: the reserved list was written apart from workload_env)."""
+    from components.secrets import SecretRef
+    from stacks.config import _RESERVED_ENV, SECRET_KEYS
+    from stacks.service_env import WorkloadSources, workload_env
+    from stacks.workloads import Workload
+
+    ref = SecretRef(secret="s", version="1")
+    everything = Workload(
+        name="x",
+        kind="service",
+        source="x",
+        reads=frozenset({"database", "cache", "events"}),
+        secrets=tuple(SECRET_KEYS),
+        exports_metrics=True,
+    )
+    sources = WorkloadSources(
+        environment="dev",
+        project="p",
+        database_url=ref,
+        database_ca_cert="ca",
+        redis_url=ref,
+        redis_ca_cert="ca",
+        events_topic="t",
+        db_pools={"x": 2},
+        config_secrets=dict.fromkeys(SECRET_KEYS, ref),
+        metrics_export_interval_seconds=60,
+        pushed_to=frozenset({"x"}),
+        push_audience="aud",
+        push_invoker_email="invoker@p",
+    )
+    env = workload_env(everything, sources)
+    assert {*env.plain, *env.secrets} <= _RESERVED_ENV, {*env.plain, *env.secrets} - _RESERVED_ENV
