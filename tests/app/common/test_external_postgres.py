@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from app.common.migrations import Migration, MigrationError, apply_migrations, load_migrations, required_extensions
-from app.common.pgconnect import connect_args
+from app.common.pgconnect import connect_args, system_cas
 from app.common.settings import ServiceSettings
 
 SUPABASE_POOLED = (
@@ -28,7 +28,8 @@ def _params(conninfo: str) -> dict[str, str]:
 def test_verify_full_without_a_ca_uses_the_system_cas_and_the_pooler_port_turns_prepared_statements_off() -> None:
     conninfo, options = connect_args(SUPABASE_POOLED)
     params = _params(conninfo)
-    assert params["sslmode"] == "verify-full" and params["sslrootcert"] == "system"
+    # The system's bundle by its path (SSL_CERT_FILE here), not libpq's "system" (test_cloudsql_tls.py says why).
+    assert params["sslmode"] == "verify-full" and params["sslrootcert"] == system_cas() != "system"
     assert params["port"] == "6543" and options == {"prepare_threshold": None}
 
 
