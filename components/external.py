@@ -67,6 +67,14 @@ def url_problem(store: Store, key: str, url: str) -> str | None:
     if store == "database":
         if parts.scheme not in _POSTGRES_SCHEMES or not parts.hostname:
             return f"grid:{key}: must be a postgresql://user:password@host:port/database URL: {fix}"
+        # `postgres` is the administrator a provider creates (Supabase's pooler spells it postgres.<ref>): it
+        # bypasses row-level security, so the services would refuse it at their first start (app/common/db.py).
+        if (parts.username or "").split(".", 1)[0] == "postgres":
+            return (
+                f"grid:{key}: connects as the provider's postgres administrator, which bypasses row-level security "
+                f"and which the services refuse: create an ordinary role (docs/external-datastores.md) and {fix} "
+                "with it"
+            )
         modes = parse_qs(parts.query).get("sslmode", [])
         if modes != ["verify-full"]:
             return (

@@ -15,7 +15,7 @@ from tests.conftest import REPO_ROOT, deep_update, stack_values
 
 STACK = "dev-external"
 DB_URL = (
-    "postgresql://postgres.ref:Sup3rS3cretPw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=verify-full"
+    "postgresql://grid_app.ref:Sup3rS3cretPw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=verify-full"
 )
 REDIS_URL = "rediss://default:Upst4shS3cretPw@eu1-grid.upstash.io:6379"
 SQL_TYPES = ("gcp:sql/databaseInstance:DatabaseInstance", "gcp:redis/instance:Instance")
@@ -48,6 +48,9 @@ def test_the_decrypted_urls_validate() -> None:
         ("grid:supabaseUrl", DB_URL.split("?")[0], "must end in ?sslmode=verify-full"),
         ("grid:supabaseUrl", "mysql://u:Pw@h/db?sslmode=verify-full", "must be a postgresql://"),
         ("grid:upstashUrl", REDIS_URL.replace("rediss", "redis"), "must be a rediss:// URL"),
+        # Supabase's administrator (bypasses row-level security: the services would refuse it at start).
+        ("grid:supabaseUrl", DB_URL.replace("grid_app.ref", "postgres.ref"), "postgres administrator"),
+        ("grid:supabaseUrl", DB_URL.replace("grid_app.ref", "postgres"), "create an ordinary role"),
     ],
 )
 def test_a_url_that_does_not_verify_the_server_is_one_line_naming_the_key_and_never_the_url(

@@ -16,7 +16,7 @@ from app.common.pgconnect import connect_args, system_cas
 from app.common.settings import ServiceSettings
 
 SUPABASE_POOLED = (
-    "postgresql://postgres.abcd:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=verify-full"
+    "postgresql://grid_app.abcd:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=verify-full"
 )
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
