@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.common.pgconnect import system_cas
 from grid.engine import REPO_ROOT, run_program
 from grid.local import LocalPostgres, LocalRedis
 from grid.localcloud.cloud import LocalCloud
@@ -53,9 +55,11 @@ from grid.localcloud.topology import (
     run_job_target,
 )
 from grid.plan import project_root, project_spec, validate
-from grid.stackfile import UsageError, read_stack_file
+from grid.stackfile import read_stack_file
 
 log = logging.getLogger("grid.localcloud")
+# The ordinary role docs/external-datastores.md has a user create on their provider's Postgres.
+EXTERNAL_ROLE = "grid_app"
 
 # What the container platform sets or the machine needs besides the plan's env: the port to listen on, where
 # the metadata server and Pub/Sub are, and what any process needs to start (PATH, HOME, locale, temp dir).
@@ -106,6 +110,15 @@ def plan_topology(stack: str, pki: LocalPki) -> Topology:
     validate(stack_file, spec)  # bad config: one line per problem, as `grid plan` says it
     run = run_program(stack_file, cloud=partial(LocalCloud, ca_pem=pki.ca_pem), reveal=True)
     return read_topology(run)
+
+
+def _grant_public_schema(postgres: LocalPostgres) -> None:
+    """docs/external-datastores.md's one-time setup on the provider: the role may use and create in ``public``."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(postgres.admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(postgres.role)))
 
 
 class LocalCloudRunner:
@@ -224,14 +237,9 @@ class LocalCloudRunner:
         (self.data_dir / "logs").mkdir(exist_ok=True)
         pki = LocalPki(self.data_dir / "pki")
         topology = await asyncio.to_thread(plan_topology, self.stack, pki)
-        if topology.external:
-            # Their URLs are secrets the local cloud cannot decrypt and services it does not stand in for.
-            raise UsageError(
-                f"Pulumi.{self.stack}.yaml keeps its {' and '.join(topology.external)} outside Google Cloud "
-                "(grid:database/grid:cache external), which the local cloud does not emulate: run `grid local` "
-                "without --stack (a local Postgres and Redis), or `grid local --stack dev`"
-            )
         self.topology = topology
+        self.pki = pki
+        self.system_cas = self._system_cas() if topology.external else None
         self.issuer = Issuer(pki.issuer_key)
         self.forwarder = Forwarder()
         self.addresses: list[tuple[str, str]] = []
@@ -273,6 +281,10 @@ class LocalCloudRunner:
                     redis_port = await terminator.start()
                     terminators.append(terminator)
                 self.addresses.append((cache.address, f"127.0.0.1:{redis_port}"))
+            if "postgres" in topology.external:
+                postgres = await self._external_postgres(topology, pki, terminators)
+            if "redis" in topology.external:
+                redis = await self._external_redis(topology, pki, terminators)
 
             self.pubsub = PubSub(topology.topics, topology.subscriptions, self._push, retry_scale=self.retry_scale)
             self.tasks = CloudTasks(
@@ -338,6 +350,51 @@ class LocalCloudRunner:
         finally:
             await self._shutdown(postgres, redis, terminators)
 
+    # -- stores outside Google Cloud (grid:database/cache external: Supabase, Upstash) ----------------------
+
+    async def _external_postgres(self, topology: Topology, pki: LocalPki, terminators: list) -> LocalPostgres:
+        """A stand-in for the provider's Postgres, set up as docs/external-datastores.md tells a user to set up
+        Supabase: an ordinary role (the services refuse one that bypasses row-level security) with usage and create
+        on the public schema of the database ``postgres``, pgvector created by the administrator; reached over TLS
+        the services verify in full (name and chain) on the pooler's terms (``pgbouncer=true``: no prepared
+        statements). Its URL replaces the stack's secret, which the local cloud cannot decrypt."""
+        postgres = LocalPostgres(
+            self.data_dir / "postgres", role=EXTERNAL_ROLE, database="postgres", password=secrets.token_urlsafe(24)
+        )
+        await asyncio.to_thread(postgres.start)
+        await asyncio.to_thread(_grant_public_schema, postgres)
+        cert = pki.server_cert("external-postgres")  # named for 127.0.0.1 and localhost, as a provider's host
+        terminator = TlsTerminator(
+            postgres.socket_path, str(cert.cert_file), str(cert.key_file), postgres=True, require_tls=True
+        )
+        port = await terminator.start()
+        terminators.append(terminator)
+        topology.secrets[topology.external["postgres"]] = (
+            f"postgresql://{EXTERNAL_ROLE}:{postgres.password}@127.0.0.1:{port}/postgres"
+            "?sslmode=verify-full&pgbouncer=true"
+        )
+        return postgres
+
+    async def _external_redis(self, topology: Topology, pki: LocalPki, terminators: list) -> LocalRedis:
+        """A stand-in for the provider's Redis (Upstash): AUTH as ``default`` and TLS whose certificate the services
+        verify against the system's CAs with the host name checked, as they do Upstash's public one."""
+        redis = LocalRedis(self.data_dir / "redis", persist=True)
+        await asyncio.to_thread(redis.start)
+        cert = pki.server_cert("external-redis")
+        terminator = TlsTerminator(redis.port, str(cert.cert_file), str(cert.key_file), postgres=False)
+        port = await terminator.start()
+        terminators.append(terminator)
+        topology.secrets[topology.external["redis"]] = f"rediss://default:{redis.password}@127.0.0.1:{port}"
+        return redis
+
+    def _system_cas(self) -> Path:
+        """The CA bundle a workload process trusts as its system's: the machine's own (found as the services find
+        theirs) plus the local CA, which signs the stand-ins of the providers' publicly trusted certificates."""
+        machine = system_cas()
+        bundle = self.data_dir / "pki" / "system-cas.pem"
+        bundle.write_text((Path(machine).read_text() if machine != "system" else "") + self.pki.ca_pem)
+        return bundle
+
     def _entry(self, topology: Topology) -> Any:
         entry = topology.entry
         if isinstance(entry, LoadBalancer):
@@ -361,6 +418,14 @@ class LocalCloudRunner:
             if secret not in self.topology.secrets:
                 raise RuntimeError(f"{workload.name}: {variable} names secret {secret}, which the plan does not create")
             env[variable] = self.translate(self.topology.secrets[secret])
+        if self.topology.external:
+            # The stand-ins' certificates come from the local CA: it takes the place of the provider's CA the stack
+            # pins (caCert), and joins the system's CAs the services trust otherwise (SSL_CERT_FILE, which OpenSSL
+            # and app/common/pgconnect.py read).
+            for variable, store in (("DATABASE_CA_CERT", "postgres"), ("REDIS_CA_CERT", "redis")):
+                if variable in env and store in self.topology.external:
+                    env[variable] = self.pki.ca_pem
+            env["SSL_CERT_FILE"] = str(self.system_cas)
         google = running.google.getsockname()
         env.update(
             {

@@ -215,8 +215,9 @@ class Topology:
     subscriptions: dict[str, Subscription]
     scheduler: dict[str, SchedulerJob]
     entry: LoadBalancer | ApiGateway | None
-    external: tuple[str, ...] = ()
-    """Stores the plan keeps outside Google Cloud (``postgres``, ``redis``): their URLs are the stack's secrets."""
+    external: dict[str, str] = field(default_factory=dict)
+    """Stores the plan keeps outside Google Cloud (``postgres``, ``redis``) -> the secret holding the URL (the
+    stack's own secret value, which the local cloud replaces with its stand-in's URL)."""
     task_queues: dict[str, Queue] = field(default_factory=dict)
     """Full queue name -> the queue's limits and enqueuers."""
     act_as: dict[str, set[str]] = field(default_factory=dict)
@@ -338,9 +339,11 @@ def read_topology(run: ProgramRun) -> Topology:
         )
 
     secrets = {_short_secret(plain(r)["secret"]): str(plain(r)["secretData"]) for r in by_type.get(SECRET_VERSION, [])}
-    external = tuple(
-        sorted(label for r in by_type.get(SECRET, []) if (label := (plain(r).get("labels") or {}).get(EXTERNAL_LABEL)))
-    )
+    external = {
+        label: str(plain(r)["secretId"])
+        for r in by_type.get(SECRET, [])
+        if (label := (plain(r).get("labels") or {}).get(EXTERNAL_LABEL))
+    }
     return Topology(
         external=external,
         stack=run.stack,

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-STACKS = ("dev", "staging", "prod")
+# dev-external: its Postgres and Redis are stand-ins for the providers' (grid/localcloud/runner.py _external_*).
+STACKS = ("dev", "dev-external", "staging", "prod")
 
 
 class Cloud:

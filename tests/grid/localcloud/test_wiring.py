@@ -308,12 +308,18 @@ def test_cloud_sql_hands_the_services_its_ca_and_they_verify_it(topologies, pki)
     assert dev.database.server_name == "acme-grid-dev:" + dev.database.server_name.split(":", 1)[1]
 
 
-def test_a_stack_with_external_stores_is_refused_in_one_line(tmp_path, capsys):
-    from grid.cli import main
-
-    assert main(["local", "--stack", "dev-external", "--data-dir", str(tmp_path)]) == 2
-    [line] = capsys.readouterr().err.strip().splitlines()
-    assert "keeps its postgres and redis outside Google Cloud" in line and "grid local" in line
+def test_a_stack_with_external_stores_names_the_secrets_their_stand_ins_fill(pki):
+    """dev-external keeps Postgres and Redis outside Google Cloud: the local cloud stands in for both (the journey
+    tests run it) and fills the URL secrets the plan names, which hold the stack's own, undecryptable values."""
+    root = project_root(project_spec())
+    run = run_program(read_stack_file(root, "dev-external"), cloud=partial(LocalCloud, ca_pem=pki.ca_pem), reveal=True)
+    topology = read_topology(run)
+    assert topology.external == {"postgres": "grid-dev-external-database-url", "redis": "grid-dev-external-redis-url"}
+    assert topology.database is None and topology.cache is None
+    readers = {
+        name for name, w in topology.workloads.items() if "grid-dev-external-database-url" in w.secret_env.values()
+    }
+    assert {"auth", "api", "ai", "migrations"} <= readers
 
 
 def test_gateway_checks_the_users_jwt_before_the_api_key(dev_gateway):
