@@ -571,14 +571,19 @@ def _errors(r: dict) -> str:
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace (or append) only this benchmark's section; other sections belong to other benchmarks."""
+    """Replace (or append) only this benchmark's generated text: its "## ..." section up to the first dated "### "
+    sub-section, which records an earlier measurement by hand and stays as history (a re-run once dropped the
+    api read-path pass that way); other sections belong to other benchmarks."""
     heading = section.split("\n", 1)[0]  # the section's own "## ..." line (other benchmarks reuse this function)
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     start = text.find(heading)
     if start == -1:
         text = text.rstrip() + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(heading))
+        ends = [
+            i for i in (text.find("\n## ", start + len(heading)), text.find("\n### ", start + len(heading))) if i != -1
+        ]
+        end = min(ends, default=-1)
         text = text[:start] + section.rstrip() + "\n" + (text[end:] if end != -1 else "")
     path.write_text(text.rstrip() + "\n")
 
