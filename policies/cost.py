@@ -258,6 +258,8 @@ def _cost(name: str, description: str, remediation: str, url: str, params: Mappi
 
 
 _BOOL = {"type": "boolean", "default": False}
+# The stack's usage assumptions (grid:usage), which every rule that prices the whole stack reads.
+_USAGE = {"type": "object", "default": {}}
 _WORKLOADS = (RUN_SERVICE, RUN_JOB, FUNCTION)
 
 POLICIES: list[Policy] = [
@@ -444,7 +446,7 @@ POLICIES: list[Policy] = [
             severity=Severity.HIGH,
             params={
                 "maxMonthlyUsd": {"type": "number", "minimum": 0, "default": 100},
-                "usage": {"type": "object", "default": {}},
+                "usage": _USAGE,
             },
             tags=("cost",),
         ),
@@ -462,7 +464,7 @@ POLICIES: list[Policy] = [
             severity=Severity.MEDIUM,
             params={
                 "minHeadroom": {"type": "number", "minimum": 0, "maximum": 0.9, "default": 0.1},
-                "usage": {"type": "object", "default": {}},
+                "usage": _USAGE,
             },
             tags=("cost",),
         ),
