@@ -41,6 +41,8 @@ from typing import Any
 
 import pytest
 
+# Google's rules, stated here from its documentation rather than imported from the app: the tests check the app
+# against them.
 MAX_SERIES = 200
 MIN_POINT_SPACING = timedelta(seconds=5)
 GENERIC_TASK_LABELS = {"location", "namespace", "job", "task_id"}  # and project_id, from the request

@@ -6,6 +6,7 @@ the resource."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -207,3 +208,72 @@ def test_off_cloud_run_the_series_still_have_a_writer_of_their_own(monkeypatch) 
         first, second = (monitoring_api.generic_task("api", http) for _ in range(2))
     assert first["job"] == "api" and first["location"] == "global" and first["namespace"] == ""
     assert first["task_id"] != second["task_id"]
+
+
+def _series(kind: str = "CUMULATIVE", start: str | None = "2026-01-01T00:00:00Z", **change: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    interval = {"endTime": now, **({"startTime": start} if start else {})}
+    series = {
+        "metric": {"type": "custom.googleapis.com/grid/t", "labels": {"k": "v"}},
+        "resource": {"type": "generic_task", "labels": {"location": "l", "namespace": "n", "job": "j", "task_id": "t"}},
+        "metricKind": kind,
+        "points": [{"interval": interval, "value": {"int64Value": "1"}}],
+    }
+    return {**series, **change}
+
+
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        ([_series(metric={"type": f"custom.googleapis.com/grid/t{i}"}) for i in range(201)], "At most 200"),
+        ([_series(), _series()], "Duplicate TimeSeries"),
+        ([_series(points=[])], "exactly one point"),
+        ([_series(kind="DELTA")], "metric kind 'DELTA'"),
+        ([_series(metric={"type": "run.googleapis.com/x"})], "not a custom metric"),
+        ([_series(resource={"type": "generic_task", "labels": {"job": "j"}})], "generic_task needs the labels"),
+        ([_series(kind="GAUGE")], "GAUGE point's start time"),
+        ([_series(start=None)], "CUMULATIVE point's start time"),
+        (
+            [
+                _series(
+                    points=[
+                        {
+                            "interval": {"startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-01T00:00:01Z"},
+                            "value": {"int64Value": "1"},
+                        }
+                    ]
+                )
+            ],
+            "more than 25 hours in the past",
+        ),
+    ],
+    ids=[
+        "201 series",
+        "duplicate",
+        "no point",
+        "DELTA",
+        "not custom",
+        "resource labels",
+        "gauge interval",
+        "cumulative interval",
+        "too old",
+    ],
+)
+def test_the_fake_refuses_what_monitoring_documents_it_refuses(monitoring, body, refusal) -> None:
+    _, base_url = monitoring
+    resp = httpx.post(f"{base_url}/v3/projects/grid-test/timeSeries", json={"timeSeries": body})
+    assert resp.status_code == 400 and refusal in resp.json()["error"]["message"], resp.text
+
+
+def test_the_fake_takes_one_point_per_series_every_5_s_and_keeps_kinds(monitoring) -> None:
+    _, base_url = monitoring
+    url = f"{base_url}/v3/projects/grid-test/timeSeries"
+    assert httpx.post(url, json={"timeSeries": [_series()]}).status_code == 200
+    again = httpx.post(url, json={"timeSeries": [_series()]})
+    assert again.status_code == 400 and "more frequently" in again.json()["error"]["message"]
+    other = _series(kind="GAUGE", start=None, resource={**_series()["resource"], "labels": {
+        "location": "l", "namespace": "n", "job": "j", "task_id": "other"}})  # fmt: skip
+    refused = httpx.post(url, json={"timeSeries": [other]})
+    assert refused.status_code == 400 and "is a CUMULATIVE INT64 metric" in refused.json()["error"]["message"]
