@@ -3,7 +3,7 @@
 The services record through ``METRICS``; recording is a no-op until ``start_export`` binds it to an
 OpenTelemetry meter whose reader exports to Cloud Monitoring's REST API with Grid's own small exporter
 (app/common/monitoring_api.py, which says why it is not Google's: Google's pulled in gRPC and the Monitoring client,
-+27-29 MB in each service image and ~1.1 CPU s of imports beside each cold start; bench/metrics_cost.py,
+24-33 MB in each service image and about a CPU second of imports beside each cold start; bench/metrics_cost.py,
 docs/benchmarks.md). The OpenTelemetry SDK is imported only when METRICS_EXPORT is on, in a thread beside startup
 (app/common/app.py). Every service image installs it, and the stack turns it on for each (gridlib/workloads.py
 ``exports_metrics``).

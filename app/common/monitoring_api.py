@@ -2,10 +2,11 @@
 ``projects.timeSeries.create`` over REST, and the ``generic_task`` resource of this Cloud Run instance.
 
 Why hand-written: Google's ``opentelemetry-exporter-gcp-monitoring`` and ``opentelemetry-resourcedetector-gcp`` bring
-gRPC, google-cloud-monitoring, google-api-core and proto-plus. Importing them cost ~1.1 CPU s on a quiet machine
-(about a whole service start again, beside the start, on a 1-vCPU instance) and they added 27-29 MB to each service
-image (bench/metrics_cost.py, docs/benchmarks.md "App metrics export"). What Grid writes is one small JSON call:
-JSON over HTTPS with the metadata server's token, as app/ai/tasks.py calls Cloud Tasks (app/common/gcp.py).
+gRPC, google-cloud-monitoring, google-api-core and proto-plus: importing them cost +1.02 CPU s over the floor in a
+fresh interpreter (this module and the SDK: +0.26 s), a cold start with the export on went from 1.95-2.12x to
+1.56-1.67x the service floor's CPU, and they added 24-33 MB to each service image (bench/metrics_cost.py,
+bench/coldstart_bench.py --metrics-export; docs/benchmarks.md, 2026-11-30). What Grid writes is one JSON call
+over HTTPS with the metadata server's token, as app/ai/tasks.py calls Cloud Tasks (app/common/gcp.py).
 
 What it writes is what Google's exporter (1.15.0a0) wrote, read from its source:
 - one TimeSeries per data point: ``metric`` = {type: PREFIX/<instrument>, labels: the point's attributes as strings},
