@@ -15,7 +15,14 @@ PyJWT with cryptography, pydantic-settings): what a service pays above it is its
 "Kiwi alone" is a Python process that only imports kiwipiepy, builds the analyser with korean-nlp's options and
 runs its first analysis: the part of korean-nlp's cold start that belongs to Kiwi, not to the function.
 
+"auth + export" and "api + export" (``--metrics-export``): the service started as the stacks deploy it, with
+METRICS_EXPORT on (pointed at an address nothing answers; the first write is a minute away), measured until the
+export has been set up beside the start: CPU s of the process tree once it has gone idle after `/ready` (no CPU
+used for IDLE_WINDOW), wall s to the last sample that still used CPU. ``--services-only`` leaves out korean-nlp and
+Kiwi.
+
 Run:  .venv/bin/python bench/coldstart_bench.py [--rounds 7] [--image-venv /tmp/grid-image-venv] [--write-docs]
+      [--metrics-export] [--services-only] [--before DIR]
 """
 
 from __future__ import annotations
@@ -48,10 +55,16 @@ from grid.local import LocalPostgres, LocalRedis, free_port  # noqa: E402
 
 BEFORE = " (before)"
 """Suffix of the subjects started from --before's checkout."""
+EXPORT = " + export"
+"""Suffix of the services started with METRICS_EXPORT on (--metrics-export)."""
+IDLE_WINDOW = 0.3
+"""Seconds without CPU use (less than IDLE_CPU) after which a started service counts as done starting."""
+IDLE_CPU = 0.01
 SECTION = "## Cold starts against their floors (auth, api, korean-nlp)"
 KOREAN_NLP = ROOT / "app" / "functions" / "korean_nlp" / "main.py"
 GOALS = {"auth": 1.3, "api": 1.3, "korean-nlp": 2.0}
 FLOOR_OF = {"library floor": "service floor", "auth": "service floor", "api": "service floor",
+            f"auth{EXPORT}": "service floor", f"api{EXPORT}": "service floor",
             "korean-nlp": "function floor", "Kiwi alone": "function floor"}  # fmt: skip
 
 
@@ -75,10 +88,32 @@ def _tree_cpu(proc: subprocess.Popen[bytes]) -> float:
     return total
 
 
+def until_idle(proc: subprocess.Popen[bytes], started: float) -> dict:
+    """Seconds (wall, CPU) until `proc`'s tree stops using CPU: its last sample still busy, once IDLE_WINDOW has
+    passed without IDLE_CPU used (the metrics export's thread has finished setting up)."""
+    samples = [(time.perf_counter(), _tree_cpu(proc))]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now, cpu = time.perf_counter(), _tree_cpu(proc)
+        samples.append((now, cpu))
+        window = [(t, c) for t, c in samples if now - t <= IDLE_WINDOW]
+        if now - samples[0][0] >= IDLE_WINDOW and cpu - window[0][1] < IDLE_CPU:
+            busy = next(t for t, c in samples if c >= cpu - IDLE_CPU)
+            return {"wall": busy - started, "cpu": cpu}
+    raise RuntimeError("the service never went idle")
+
+
 def until_ok(
-    cmd: list[str], env: dict[str, str], request: Callable[[httpx.Client], int] | None, cwd: Path = ROOT
+    cmd: list[str],
+    env: dict[str, str],
+    request: Callable[[httpx.Client], int] | None,
+    cwd: Path = ROOT,
+    *,
+    idle: bool = False,
 ) -> dict:
-    """Start `cmd`; seconds (wall and CPU) until `request` answers 200, or until it exits 0 when there is none."""
+    """Start `cmd`; seconds (wall and CPU) until `request` answers 200 (with `idle`, until it then goes idle), or
+    until it exits 0 when there is none."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -96,6 +131,8 @@ def until_ok(
             while time.monotonic() < deadline:
                 try:
                     if request(client) == 200:
+                        if idle:
+                            return until_idle(proc, started)
                         return {"wall": time.perf_counter() - started, "cpu": _tree_cpu(proc)}
                 except httpx.HTTPError:
                     pass
@@ -108,10 +145,18 @@ def until_ok(
 
 
 def subjects(
-    python: str, tmp: Path, pg: LocalPostgres, redis: LocalRedis, before: Path | None = None
+    python: str,
+    tmp: Path,
+    pg: LocalPostgres,
+    redis: LocalRedis,
+    before: Path | None = None,
+    *,
+    metrics_export: bool = False,
+    services_only: bool = False,
 ) -> dict[str, Callable[[], dict]]:
     """name -> a function that cold-starts it once; floors first in each round. With `before` (a checkout of an
-    earlier commit), auth and api are also started from there, each right after its current version."""
+    earlier commit), auth and api are also started from there, each right after its current version; with
+    `metrics_export`, each also with METRICS_EXPORT on (see the module's docstring)."""
     ff = str(Path(sys.executable).with_name("functions-framework"))
     # As deployed (stacks/service_env.py): migrations are a Cloud Run job's, not each instance's start
     # (RUN_MIGRATIONS=false; measure() applies them once first). As app_bench: MALLOC_ARENA_MAX as in the
@@ -128,14 +173,23 @@ def subjects(
     factory = {"service floor": "bench.floor_app:create_app", "library floor": "bench.floor_app:create_library_app",
                "auth": "app.auth.main:create_app", "api": "app.api.main:create_app"}  # fmt: skip
 
-    def service(name: str, cwd: Path = ROOT) -> Callable[[], dict]:
+    def service(name: str, cwd: Path = ROOT, export: bool = False) -> Callable[[], dict]:
+        # MONITORING_ENDPOINT: nothing answers there, and nothing is written before the first interval (60 s); the
+        # exporter of a checkout before 2026-11-30's took host:port (gRPC), today's a base URL (REST).
+        exporting = {
+            "METRICS_EXPORT": "true",
+            "GOOGLE_CLOUD_PROJECT": "grid-bench",
+            "MONITORING_ENDPOINT": "127.0.0.1:9" if cwd != ROOT else "http://127.0.0.1:9",
+        }
+
         def start() -> dict:
             port = free_port()
             return until_ok(
                 [python, "-m", "app.common.serve", factory[name]],
-                {**common, **env[name], "PORT": str(port)},
+                {**common, **env[name], **(exporting if export else {}), "PORT": str(port)},
                 lambda c: c.get(f"http://127.0.0.1:{port}/ready").status_code,
                 cwd,
+                idle=export,
             )
 
         return start
@@ -154,10 +208,21 @@ def subjects(
 
     trees = [("", ROOT)] + ([(BEFORE, before)] if before else [])
     kiwi = f"from kiwipiepy import Kiwi; Kiwi(**{kiwi_options()!r}).tokenize('초기화')"
-    return {
+    exports = [("", False)] + ([(EXPORT, True)] if metrics_export else [])
+    started = {
         "service floor": service("service floor"),
         "library floor": service("library floor"),
-        **{f"{name}{suffix}": service(name, cwd) for name in ("auth", "api") for suffix, cwd in trees},
+        **{
+            f"{name}{kind}{suffix}": service(name, cwd, export)
+            for name in ("auth", "api")
+            for kind, export in exports
+            for suffix, cwd in trees
+        },
+    }
+    if services_only:
+        return started
+    return {
+        **started,
         "function floor": function("floor", ROOT / "bench" / "floor_app.py", "/", None),
         "korean-nlp": function(
             "korean_nlp", KOREAN_NLP, "/fn/korean-nlp/analyze", {"text": "서울은 한국의 수도입니다."}
@@ -174,7 +239,7 @@ def compile_bytecode(*pythons: str, root: Path = ROOT) -> None:
         subprocess.run([python, "-m", "compileall", "-q", "app", "bench"], cwd=root, check=True)
 
 
-def measure(rounds: int, python: str, before: Path | None = None) -> dict[str, dict]:
+def measure(rounds: int, python: str, before: Path | None = None, **options: bool) -> dict[str, dict]:
     compile_bytecode(python, sys.executable)
     if before:
         compile_bytecode(python, root=before)
@@ -186,7 +251,7 @@ def measure(rounds: int, python: str, before: Path | None = None) -> dict[str, d
         from app.common.migrations import apply_migrations
 
         asyncio.run(apply_migrations(pg.url))
-        starts = subjects(python, tmp, pg, redis, before)
+        starts = subjects(python, tmp, pg, redis, before, **options)
         for start in starts.values():  # warm the page cache, write the signing key, apply the migrations
             start()
         runs: dict[str, list[dict]] = {name: [] for name in starts}
@@ -211,6 +276,7 @@ def render(out: dict[str, dict], args: argparse.Namespace, load: tuple[float, fl
     rows = []
     for name, r in out.items():
         floor = FLOOR_OF.get(name.removesuffix(BEFORE))
+        name = f"{name} (to idle)" if EXPORT in name else name
         ratio = cpu_ratio = goal = ""
         if floor:
             ratio = f"**{r['wall'] / out[floor]['wall']:.2f}x**"
@@ -251,6 +317,8 @@ def render(out: dict[str, dict], args: argparse.Namespace, load: tuple[float, fl
 
 def reading(out: dict[str, dict]) -> list[str]:
     """What the figures say, from this run's numbers (so a re-run keeps text and table in step)."""
+    if "korean-nlp" not in out:  # --services-only
+        return [""]
     ff, kiwi, knlp = out["function floor"]["cpu"], out["Kiwi alone"]["cpu"], out["korean-nlp"]["cpu"]
     sf, lib = out["service floor"]["cpu"], out["library floor"]["cpu"]
     return [
@@ -284,10 +352,16 @@ def main() -> int:
         help="also start auth and api from this checkout of an earlier commit, in the same rounds "
         "(git archive <rev> | tar -x -C DIR)",
     )
+    parser.add_argument(
+        "--metrics-export", action="store_true", help="also start auth and api with METRICS_EXPORT on, to idle"
+    )
+    parser.add_argument("--services-only", action="store_true", help="leave out korean-nlp and Kiwi")
     args = parser.parse_args()
     python = app_bench.image_venv(args.image_venv) if args.image_venv else sys.executable
     before = os.getloadavg()[0]
-    out = measure(args.rounds, python, args.before)
+    out = measure(
+        args.rounds, python, args.before, metrics_export=args.metrics_export, services_only=args.services_only
+    )
     section = render(out, args, (before, os.getloadavg()[0]))
     print(section)
     if args.write_docs:

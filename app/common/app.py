@@ -81,9 +81,9 @@ async def open_resources(settings: ServiceSettings, service: str) -> AsyncIterat
 async def exported_metrics(settings: ServiceSettings, service: str) -> AsyncIterator[None]:
     """Export app metrics while the service runs (METRICS_EXPORT); the last points are flushed at shutdown.
 
-    Importing the exporter and asking the metadata server for the instance costs seconds (bench/metrics_cost.py),
-    so it runs in a thread beside the rest of startup instead of before it: the instance is ready no later for it,
-    and what is recorded before it is bound is not counted."""
+    Importing the OpenTelemetry SDK and the exporter and asking the metadata server for the instance cost a few
+    tenths of a CPU second (bench/metrics_cost.py), so it runs in a thread beside the rest of startup instead of
+    before it: the instance is ready no later for it, and what is recorded before it is bound is not counted."""
     if not settings.metrics_export:
         yield
         return

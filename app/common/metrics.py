@@ -1,11 +1,12 @@
 """The app metrics that reach Cloud Monitoring, stated once: what each one is, and how the services record it.
 
 The services record through ``METRICS``; recording is a no-op until ``start_export`` binds it to an
-OpenTelemetry meter whose reader exports to Cloud Monitoring with Google's exporter
-(``opentelemetry-exporter-gcp-monitoring``). That exporter pulls in gRPC and the Monitoring client: +27-29 MB in
-each service image and seconds of imports (bench/metrics_cost.py, docs/benchmarks.md), so it is imported only
-when METRICS_EXPORT is on, in a thread beside startup (app/common/app.py). Every service image installs it, and
-the stack turns it on for each (gridlib/workloads.py ``exports_metrics``).
+OpenTelemetry meter whose reader exports to Cloud Monitoring's REST API with Grid's own small exporter
+(app/common/monitoring_api.py, which says why it is not Google's: Google's pulled in gRPC and the Monitoring client,
+24-33 MB in each service image and about a CPU second of imports beside each cold start; bench/metrics_cost.py,
+docs/benchmarks.md). The OpenTelemetry SDK is imported only when METRICS_EXPORT is on, in a thread beside startup
+(app/common/app.py). Every service image installs it, and the stack turns it on for each (gridlib/workloads.py
+``exports_metrics``).
 
 Kinds follow what the exporter writes and what Monitoring accepts for custom metrics
 (https://cloud.google.com/monitoring/api/v3/kinds-and-types): counters become CUMULATIVE (the API refuses DELTA
@@ -14,7 +15,7 @@ https://cloud.google.com/monitoring/quotas), histograms CUMULATIVE DISTRIBUTION,
 components/monitoring.py declares the same descriptors and charts them; tests/components/test_monitoring.py
 checks the plan reads exactly these types with aggregations their kinds allow.
 
-Custom metrics cannot be written against ``cloud_run_revision``; the exporter maps a Cloud Run instance to
+Custom metrics cannot be written against ``cloud_run_revision``; a Cloud Run instance's points go to
 ``generic_task`` (https://cloud.google.com/monitoring/custom-metrics/creating-metrics#custom-metric-resources):
 ``job`` is the service, ``task_id`` the instance, ``location`` the region, and ``namespace`` the revision.
 """
@@ -22,8 +23,6 @@ Custom metrics cannot be written against ``cloud_run_revision``; the exporter ma
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,9 +32,10 @@ log = logging.getLogger("app.metrics")
 PREFIX = "custom.googleapis.com/grid"
 """Where the app's metric types live; ``custom.googleapis.com`` is the domain for user-defined metrics."""
 MONITORED_RESOURCE = "generic_task"
-"""What Google's exporter writes a Cloud Run instance's points against (see above)."""
+"""What a Cloud Run instance's points are written against (see above)."""
 MIN_EXPORT_INTERVAL_SECONDS = 10.0
-"""Monitoring takes one point per time series every 5 s at most; Google's exporter asks for 10 s or more."""
+"""Monitoring takes one point per time series every 5 s at most (https://cloud.google.com/monitoring/quotas); Google's
+exporter asked for 10 s or more, which leaves room for the shutdown flush after a periodic export."""
 
 
 @dataclass(frozen=True)
@@ -159,23 +159,6 @@ class Metrics:
 METRICS = Metrics()
 
 
-def cloud_run_resource(service: str) -> Any:
-    """The OpenTelemetry resource of this instance: Google's detector reads the Cloud Run service, revision,
-    instance and region from K_SERVICE, K_REVISION and the metadata server; the revision becomes
-    ``service.namespace`` so it reaches the ``generic_task`` resource (the detector's ``faas.version`` does not)."""
-    from opentelemetry.resourcedetector.gcp_resource_detector import GoogleCloudResourceDetector
-    from opentelemetry.sdk.resources import Resource
-
-    detected = GoogleCloudResourceDetector(raise_on_error=False).detect()
-    # service.instance.id wins over faas.instance in the mapping, and the SDK may fill it with its own UUID: the
-    # Cloud Run instance ID (as in its logs) when there is one, else one per process, never two writers per series.
-    instance = detected.attributes.get("faas.instance") or uuid.uuid4().hex
-    own = {"service.name": os.environ.get("K_SERVICE", service), "service.instance.id": str(instance)}
-    if revision := os.environ.get("K_REVISION"):
-        own["service.namespace"] = revision
-    return detected.merge(Resource.create(own))
-
-
 def start_export(
     project: str,
     service: str,
@@ -184,23 +167,18 @@ def start_export(
     endpoint: str | None = None,
 ) -> Callable[[], None]:
     """Export METRICS to Cloud Monitoring in ``project`` every ``interval_seconds``; returns the shutdown, which
-    flushes the last points. ``endpoint`` (host:port, plaintext gRPC) points it at a fake of the Monitoring API."""
-    from opentelemetry.exporter.cloud_monitoring import CloudMonitoringMetricsExporter
+    flushes the last points. ``endpoint`` (a base URL, e.g. ``http://127.0.0.1:8123``) points it at a fake of the
+    Monitoring API, called without a token."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+    from app.common.monitoring_api import CloudMonitoringExporter
+
     if interval_seconds < MIN_EXPORT_INTERVAL_SECONDS and endpoint is None:
         raise ValueError(f"METRICS_EXPORT_INTERVAL_SECONDS must be at least {MIN_EXPORT_INTERVAL_SECONDS:g}")
-    client = None
-    if endpoint is not None:
-        import grpc
-        from google.cloud.monitoring_v3 import MetricServiceClient
-        from google.cloud.monitoring_v3.services.metric_service.transports import MetricServiceGrpcTransport
-
-        client = MetricServiceClient(transport=MetricServiceGrpcTransport(channel=grpc.insecure_channel(endpoint)))
-    exporter = CloudMonitoringMetricsExporter(project_id=project, client=client, prefix=PREFIX)
+    exporter = CloudMonitoringExporter(project, service, PREFIX, endpoint=endpoint)
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_seconds * 1000)
-    provider = MeterProvider(metric_readers=[reader], resource=cloud_run_resource(service))
+    provider = MeterProvider(metric_readers=[reader])
     METRICS.bind(provider.get_meter("grid.app"))
 
     def shutdown() -> None:

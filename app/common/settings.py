@@ -122,7 +122,7 @@ class ServiceSettings(BaseSettings):
         False,
         alias="METRICS_EXPORT",
         description="Export the app metrics (app/common/metrics.py) to Cloud Monitoring in GOOGLE_CLOUD_PROJECT; "
-        "needs opentelemetry-exporter-gcp-monitoring in the image (every service image has it).",
+        "needs opentelemetry-sdk in the image (every service image has it).",
     )
     metrics_export_interval_seconds: float = Field(
         60.0,
@@ -134,7 +134,8 @@ class ServiceSettings(BaseSettings):
     monitoring_endpoint: str | None = Field(
         None,
         alias="MONITORING_ENDPOINT",
-        description="host:port of a plaintext gRPC fake of the Monitoring API (tests); unset: Google's.",
+        description="Base URL of a fake of the Monitoring REST API, e.g. http://127.0.0.1:8123 (tests), called "
+        "without a token; unset: https://monitoring.googleapis.com with the metadata server's token.",
     )
 
     @model_validator(mode="after")

@@ -65,8 +65,8 @@ class AppMetric:
 
 
 APP_METRIC_PREFIX = "custom.googleapis.com/grid"
-# Custom metrics cannot be written against cloud_run_revision; Google's OpenTelemetry exporter writes a Cloud Run
-# instance's as generic_task (job = service, namespace = revision, task_id = instance, location = region):
+# Custom metrics cannot be written against cloud_run_revision; the app's exporter (app/common/monitoring_api.py) writes
+# a Cloud Run instance's as generic_task (job = service, namespace = revision, task_id = instance, location = region):
 # https://cloud.google.com/monitoring/custom-metrics/creating-metrics#custom-metric-resources
 APP_RESOURCE = 'resource.type="generic_task"'
 TOKEN_METRIC = f"{APP_METRIC_PREFIX}/ai/tokens"

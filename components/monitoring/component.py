@@ -24,7 +24,7 @@ from gridlib.config_base import ConfigModel
 # --- config: the typed, validated input of this component (grid:monitoring in a stack file) ---
 
 # What the services accept for METRICS_EXPORT_INTERVAL_SECONDS (app/common/settings.py; a test keeps them equal):
-# Google's exporter asks for 10 s or more (Monitoring takes a point per series every 5 s at most).
+# 10 s or more, as Google's exporter asked (Monitoring takes a point per series every 5 s at most).
 METRICS_EXPORT_INTERVAL_BOUNDS = (10, 3600)
 
 

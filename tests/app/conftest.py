@@ -155,20 +155,21 @@ def api(api_server: ServerThread) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def monitoring() -> Iterator[tuple[Any, str]]:
-    """A fake Cloud Monitoring API (tests/app/monitoring.py) on a random port: (its record, host:port)."""
-    from tests.app.monitoring import fake_monitoring  # gRPC and the Monitoring client: only for the tests using it
+    """A fake Cloud Monitoring REST API and metadata server (tests/app/monitoring.py) on a random port: (its record,
+    its base URL)."""
+    from tests.app.monitoring import fake_monitoring
 
     with fake_monitoring() as pair:
         yield pair
 
 
 @pytest.fixture
-def on_cloud_run(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], dict[str, str]]:
-    """``on_cloud_run(service)``: this process poses as a Cloud Run instance of ``service`` to Google's resource
-    detector; returns the ``generic_task`` resource labels its points must carry."""
+def on_cloud_run(monkeypatch: pytest.MonkeyPatch, monitoring: tuple[Any, str]) -> Callable[[str], dict[str, str]]:
+    """``on_cloud_run(service)``: this process poses as a Cloud Run instance of ``service``, the fake Monitoring
+    API's metadata server answering for it; returns the ``generic_task`` resource labels its points must carry."""
     from tests.app.monitoring import pose_as_cloud_run
 
-    return lambda service: pose_as_cloud_run(monkeypatch, service)
+    return lambda service: pose_as_cloud_run(monkeypatch, *monitoring, service)
 
 
 PASSWORD = "correct-horse-battery-2024"

@@ -26,12 +26,18 @@ from tests.app.monitoring import FakeMonitoring, value
 from tests.conftest import REPO_ROOT
 
 METRICS_ON = {"METRICS_EXPORT": True, "GOOGLE_CLOUD_PROJECT": "grid-test"}
-# What start_export imports (Google's exporter, its resource detector, the Monitoring client and gRPC).
-EXPORTER_MODULES = (
-    "opentelemetry.exporter.cloud_monitoring",
-    "opentelemetry.resourcedetector.gcp_resource_detector",
-    "google.cloud.monitoring_v3",
+# What start_export imports: the OpenTelemetry SDK and Grid's exporter, only with METRICS_EXPORT on.
+EXPORTER_MODULES = ("opentelemetry.sdk.metrics", "app.common.monitoring_api")
+# What it must never import: Google's exporter and resource detector, the Monitoring client, api-core and gRPC
+# (app/common/monitoring_api.py says why). The bare namespace package ``google.cloud`` does not count: a .pth file of
+# functions-framework's declares it at every interpreter start.
+GOOGLE_STACK = (
     "grpc",
+    "google.cloud",
+    "google.api_core",
+    "proto",
+    "opentelemetry.exporter",
+    "opentelemetry.resourcedetector",
 )
 
 
@@ -72,8 +78,7 @@ def _exported(fake: FakeMonitoring, service: str, resource: dict[str, str]) -> d
     """What ``service`` wrote: exactly its metric types, each against its own generic_task, to the project."""
     assert fake.names == {"projects/grid-test"}
     for series in fake.series:
-        assert series.resource.type == metrics.MONITORED_RESOURCE
-        assert dict(series.resource.labels) == resource
+        assert series["resource"] == {"type": metrics.MONITORED_RESOURCE, "labels": resource}
     written = fake.by_type()
     assert set(written) == {spec.type for spec in EXPORTED if spec.written_by(service)}
     return written
@@ -82,7 +87,9 @@ def _exported(fake: FakeMonitoring, service: str, resource: dict[str, str]) -> d
 def _latency(written: dict[str, dict[Any, Any]]) -> dict[tuple[str, str, str], int]:
     series = written[metrics.REQUEST_LATENCY.type]
     return {
-        (dict(labels)["method"], dict(labels)["response_code_class"], dict(labels)["route"]): value(s.points[-1]).count
+        (dict(labels)["method"], dict(labels)["response_code_class"], dict(labels)["route"]): value(
+            s["points"][-1]
+        ).count
         for labels, s in series.items()
     }
 
@@ -135,14 +142,15 @@ def test_api_exports_latency_by_route_and_cache_lookups_without_delaying_its_sta
         ("GET", "4xx", "/v1/agents/{agent_id}"): 1,
     }
     lookups = {
-        (dict(labels)["cache"], dict(labels)["result"]): value(s.points[-1])
+        (dict(labels)["cache"], dict(labels)["result"]): value(s["points"][-1])
         for labels, s in written[metrics.CACHE_LOOKUPS.type].items()
     }
     assert lookups == {("grid:api:cache", "miss"): 2, ("grid:api:cache", "l1"): 1}
 
 
 def test_importing_a_service_does_not_import_the_exporter() -> None:
-    """What a cold start imports before it serves: every service's app module, without Google's exporter."""
+    """What a cold start imports before it serves: every service's app module, without the exporter; and starting
+    the export, with every service imported, brings none of Google's gRPC stack."""
     from gridlib.workloads import BUNDLED
 
     services = tuple(w.name for w in BUNDLED if w.kind == "service")
@@ -150,7 +158,12 @@ def test_importing_a_service_does_not_import_the_exporter() -> None:
         "import importlib, sys\n"
         f"for service in {services!r}:\n"
         "    importlib.import_module(f'app.{service}.main')\n"
-        f"print(sorted(m for m in {EXPORTER_MODULES!r} if m in sys.modules))\n"
+        "def loaded(names):\n"
+        "    return sorted(m for m in sys.modules for n in names if m != 'google.cloud' and (m == n or m.startswith(n + '.')))\n"
+        f"print(loaded({EXPORTER_MODULES!r}), loaded({GOOGLE_STACK!r}))\n"
+        "from app.common.metrics import start_export\n"
+        "start_export('grid-test', 'api', endpoint='http://127.0.0.1:9')()\n"
+        f"print(bool(loaded({EXPORTER_MODULES!r})), loaded({GOOGLE_STACK!r}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout
+    assert out.stdout.splitlines() == ["[] []", "True []"], out.stdout + out.stderr

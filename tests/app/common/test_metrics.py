@@ -1,15 +1,16 @@
-"""App metrics reach Cloud Monitoring: Google's exporter, pointed at an in-process fake of the Monitoring gRPC API
-(CreateMetricDescriptor, CreateTimeSeries from google-cloud-monitoring's own messages), delivers the points the
-services recorded, with the kinds the plan's dashboards read and the Cloud Run instance as the resource."""
+"""App metrics reach Cloud Monitoring: Grid's exporter (app/common/monitoring_api.py), pointed at an in-process fake
+of the Monitoring REST API's timeSeries.create that enforces Google's documented rules (tests/app/monitoring.py),
+delivers the points the services recorded, with the kinds the plan's dashboards read and the Cloud Run instance as
+the resource."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from google.api import metric_pb2
 
 from app.common import metrics
 from app.common.cache import TwoLayerCache
@@ -59,37 +60,44 @@ def test_recorded_metrics_arrive_in_cloud_monitoring_as_the_plan_reads_them(moni
     assert not METRICS.bound
 
     assert fake.names == {"projects/grid-test"}
-    specs = {spec.type: spec for spec in EXPORTED}
-    assert set(fake.descriptors) == set(specs)
-    for type_, descriptor in fake.descriptors.items():
-        spec = specs[type_]
-        assert metric_pb2.MetricDescriptor.MetricKind.Name(descriptor.metric_kind) == spec.kind, type_
-        assert metric_pb2.MetricDescriptor.ValueType.Name(descriptor.value_type) == spec.value_type, type_
-        assert {label.key for label in descriptor.labels} == set(spec.labels), type_
+    # The descriptors Monitoring would create from these writes: the kinds, value types and labels EXPORTED says
+    # (and components/monitoring declares; tests/components/test_monitoring.py compares the two).
+    assert {type_: (d["metricKind"], d["valueType"], d["labels"]) for type_, d in fake.descriptors.items()} == {
+        spec.type: (spec.kind, spec.value_type, set(spec.labels)) for spec in EXPORTED
+    }
 
     # Resource attribution: the Cloud Run service, revision, instance and region of the writer.
     for series in fake.series:
-        assert series.resource.type == metrics.MONITORED_RESOURCE
-        assert dict(series.resource.labels) == resource
+        assert series["resource"] == {"type": metrics.MONITORED_RESOURCE, "labels": resource}
+        assert series.get("unit") == {spec.type: spec.unit for spec in EXPORTED}[series["metric"]["type"]]
     by_type = fake.by_type()
 
     latency = by_type[metrics.REQUEST_LATENCY.type]
-    routes = {labels: value(s.points[0]).count for labels, s in latency.items()}
+    routes = {labels: value(s["points"][0]).count for labels, s in latency.items()}
     assert routes == {
         (("method", "GET"), ("response_code_class", "2xx"), ("route", "/items/{item_id}")): 3,
         (("method", "GET"), ("response_code_class", "4xx"), ("route", "unmatched")): 1,
     }
-    tokens = {labels: value(s.points[0]) for labels, s in by_type[metrics.TOKENS.type].items()}
+    distribution = value(
+        latency[(("method", "GET"), ("response_code_class", "2xx"), ("route", "/items/{item_id}"))]["points"][0]
+    )
+    # The SDK's explicit buckets (0, 5, 10, ... 10000 ms) and one more for above: every request in one of them.
+    assert (
+        distribution.bounds[:3] == (0.0, 5.0, 10.0) and len(distribution.bucket_counts) == len(distribution.bounds) + 1
+    )
+    assert sum(distribution.bucket_counts) == 3 and distribution.mean > 0
+    tokens = {labels: value(s["points"][0]) for labels, s in by_type[metrics.TOKENS.type].items()}
     assert tokens == {
         (("kind", "completion"), ("model", "gpt-test")): 15,
         (("kind", "prompt"), ("model", "gpt-test")): 40,
     }
-    cache = {dict(labels)["result"]: value(s.points[0]) for labels, s in by_type[metrics.CACHE_LOOKUPS.type].items()}
+    cache = {dict(labels)["result"]: value(s["points"][0]) for labels, s in by_type[metrics.CACHE_LOOKUPS.type].items()}
     assert cache == {"l1": 2, "miss": 1}
     (depth,) = by_type[metrics.QUEUE_DEPTH.type].values()
-    assert value(depth.points[0]) == 4
+    assert value(depth["points"][0]) == 4
     # CUMULATIVE points carry their start time; GAUGE points are instants.
-    assert all(s.points[0].interval.start_time for s in latency.values())
+    assert all("startTime" in s["points"][0]["interval"] for s in latency.values())
+    assert "startTime" not in depth["points"][0]["interval"]
 
 
 def test_recording_without_export_is_a_no_op() -> None:
@@ -129,7 +137,7 @@ def test_a_service_with_metrics_export_on_exports_while_it_runs_and_flushes_at_s
 
     asyncio.run(serve())
     assert not METRICS.bound
-    assert {s.metric.type for s in fake.series} == {metrics.TOKENS.type}
+    assert {s["metric"]["type"] for s in fake.series} == {metrics.TOKENS.type}
 
 
 def test_metrics_export_needs_the_project() -> None:
@@ -137,3 +145,135 @@ def test_metrics_export_needs_the_project() -> None:
 
     with pytest.raises(ValueError, match="METRICS_EXPORT is on but GOOGLE_CLOUD_PROJECT is unset"):
         ServiceSettings(DATABASE_URL="postgresql://x/y", METRICS_EXPORT=True)  # type: ignore[call-arg]
+
+
+def test_an_export_of_more_than_200_series_is_split_into_calls_monitoring_accepts(monitoring, on_cloud_run) -> None:
+    """timeSeries.create takes at most 200 series a call (the fake refuses more): 450 series are three calls."""
+    fake, endpoint = monitoring
+    on_cloud_run("api")
+    shutdown = start_export("grid-test", "api", endpoint=endpoint)
+    try:
+        for cache in range(450):
+            METRICS.cache_lookup(f"grid:c{cache}", "miss")
+    finally:
+        shutdown()
+    assert fake.requests == [200, 200, 50]
+    assert len(fake.by_type()[metrics.CACHE_LOOKUPS.type]) == 450
+
+
+def test_a_refused_export_is_logged_once_with_googles_answer_and_never_the_token(
+    monitoring, on_cloud_run, monkeypatch, caplog
+) -> None:
+    """Google's endpoint, with the metadata server's token (the fake stands for both): the token is sent; a refused
+    write is one error line with the status and Google's message, the token nowhere, and the service carries on."""
+    from app.common import monitoring_api
+
+    fake, base_url = monitoring
+    resource = on_cloud_run("ai")
+    monkeypatch.setattr(monitoring_api, "MONITORING_API", base_url)  # endpoint=None: as deployed, with a token
+    monkeypatch.setattr(fake, "token", "ya29.secret-access-token")
+    exporter = monitoring_api.CloudMonitoringExporter("grid-test", "ai", metrics.PREFIX)
+    assert exporter.resource == resource
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+
+    reader = InMemoryMetricReader()
+    counter = MeterProvider(metric_readers=[reader]).get_meter("t").create_counter(metrics.TOKENS.name, unit="1")
+    counter.add(3, {"model": "m", "kind": "prompt"})
+    collected = reader.get_metrics_data()
+    assert exporter.export(collected) is MetricExportResult.SUCCESS
+    assert [s["metric"]["type"] for s in fake.series] == [metrics.TOKENS.type]
+
+    fake.fail_with = (403, "Permission monitoring.timeSeries.create denied (or the resource may not exist).")
+    with caplog.at_level("DEBUG"):
+        assert exporter.export(collected) is MetricExportResult.FAILURE
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == [
+        "metrics export: 1 time series not written: HTTP 403: Permission monitoring.timeSeries.create denied "
+        "(or the resource may not exist)."
+    ]
+    assert "ya29" not in caplog.text
+    exporter.shutdown()
+
+
+def test_off_cloud_run_the_series_still_have_a_writer_of_their_own(monkeypatch) -> None:
+    """Without Cloud Run's variables (as the detector then): location global, a task per process, no metadata asked."""
+    from app.common import monitoring_api
+
+    for variable in ("K_SERVICE", "K_REVISION", "K_CONFIGURATION"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # would refuse: it must not be asked
+    with httpx.Client() as http:
+        first, second = (monitoring_api.generic_task("api", http) for _ in range(2))
+    assert first["job"] == "api" and first["location"] == "global" and first["namespace"] == ""
+    assert first["task_id"] != second["task_id"]
+
+
+def _series(kind: str = "CUMULATIVE", start: str | None = "2026-01-01T00:00:00Z", **change: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    interval = {"endTime": now, **({"startTime": start} if start else {})}
+    series = {
+        "metric": {"type": "custom.googleapis.com/grid/t", "labels": {"k": "v"}},
+        "resource": {"type": "generic_task", "labels": {"location": "l", "namespace": "n", "job": "j", "task_id": "t"}},
+        "metricKind": kind,
+        "points": [{"interval": interval, "value": {"int64Value": "1"}}],
+    }
+    return {**series, **change}
+
+
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        ([_series(metric={"type": f"custom.googleapis.com/grid/t{i}"}) for i in range(201)], "At most 200"),
+        ([_series(), _series()], "Duplicate TimeSeries"),
+        ([_series(points=[])], "exactly one point"),
+        ([_series(kind="DELTA")], "metric kind 'DELTA'"),
+        ([_series(metric={"type": "run.googleapis.com/x"})], "not a custom metric"),
+        ([_series(resource={"type": "generic_task", "labels": {"job": "j"}})], "generic_task needs the labels"),
+        ([_series(kind="GAUGE")], "GAUGE point's start time"),
+        ([_series(start=None)], "CUMULATIVE point's start time"),
+        (
+            [
+                _series(
+                    points=[
+                        {
+                            "interval": {"startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-01T00:00:01Z"},
+                            "value": {"int64Value": "1"},
+                        }
+                    ]
+                )
+            ],
+            "more than 25 hours in the past",
+        ),
+    ],
+    ids=[
+        "201 series",
+        "duplicate",
+        "no point",
+        "DELTA",
+        "not custom",
+        "resource labels",
+        "gauge interval",
+        "cumulative interval",
+        "too old",
+    ],
+)
+def test_the_fake_refuses_what_monitoring_documents_it_refuses(monitoring, body, refusal) -> None:
+    _, base_url = monitoring
+    resp = httpx.post(f"{base_url}/v3/projects/grid-test/timeSeries", json={"timeSeries": body})
+    assert resp.status_code == 400 and refusal in resp.json()["error"]["message"], resp.text
+
+
+def test_the_fake_takes_one_point_per_series_every_5_s_and_keeps_kinds(monitoring) -> None:
+    _, base_url = monitoring
+    url = f"{base_url}/v3/projects/grid-test/timeSeries"
+    assert httpx.post(url, json={"timeSeries": [_series()]}).status_code == 200
+    again = httpx.post(url, json={"timeSeries": [_series()]})
+    assert again.status_code == 400 and "more frequently" in again.json()["error"]["message"]
+    other = _series(kind="GAUGE", start=None, resource={**_series()["resource"], "labels": {
+        "location": "l", "namespace": "n", "job": "j", "task_id": "other"}})  # fmt: skip
+    refused = httpx.post(url, json={"timeSeries": [other]})
+    assert refused.status_code == 400 and "is a CUMULATIVE INT64 metric" in refused.json()["error"]["message"]
