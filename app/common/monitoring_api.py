@@ -65,6 +65,10 @@ log = logging.getLogger("app.metrics")
 MONITORING_API = "https://monitoring.googleapis.com"
 MAX_SERIES_PER_REQUEST = 200
 """projects.timeSeries.create takes at most 200 TimeSeries per call (link above)."""
+MIN_POINT_SPACING_S = 5.0
+"""Monitoring takes at most one point per time series every 5 s and refuses the rest
+(https://cloud.google.com/monitoring/quotas): every export writes every series, so an export less than 5 s after
+the last one written (the flush at instance shutdown right after a periodic export) would be refused."""
 _METADATA_TIMEOUT = httpx.Timeout(5.0, connect=2.0)  # the detector's (2, 5)
 
 
@@ -183,12 +187,25 @@ class CloudMonitoringExporter(MetricExporter):
         self.url = f"{base}/v3/projects/{project}/timeSeries"
         self.prefix = prefix
         self.resource = generic_task(service, self.http)
+        self.clock = time.monotonic
+        self._written_at: float | None = None
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **_: Any) -> MetricExportResult:
+        now = self.clock()
+        if self._written_at is not None and now - self._written_at < MIN_POINT_SPACING_S:
+            # Monitoring would refuse every point of it (and log an error per instance shutdown); the cumulative
+            # series lose only what was recorded since, less than 5 s, and the gauge's last value.
+            log.info(
+                "metrics export: skipped, %.1f s after the last one (one point per series every 5 s)",
+                now - self._written_at,
+            )
+            return MetricExportResult.SUCCESS
         series = list(time_series(metrics_data, self.prefix, self.resource))
         ok = True
         for batch in batches(series):
             ok = self._write(batch) and ok
+        if ok:
+            self._written_at = now
         return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
 
     def _write(self, batch: Sequence[dict[str, Any]]) -> bool:

@@ -6,6 +6,7 @@ the resource."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -186,6 +187,7 @@ def test_a_refused_export_is_logged_once_with_googles_answer_and_never_the_token
     assert [s["metric"]["type"] for s in fake.series] == [metrics.TOKENS.type]
 
     fake.fail_with = (403, "Permission monitoring.timeSeries.create denied (or the resource may not exist).")
+    exporter.clock = lambda: time.monotonic() + 60  # the next interval, not a write within 5 s
     with caplog.at_level("DEBUG"):
         assert exporter.export(collected) is MetricExportResult.FAILURE
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
@@ -277,3 +279,28 @@ def test_the_fake_takes_one_point_per_series_every_5_s_and_keeps_kinds(monitorin
         "location": "l", "namespace": "n", "job": "j", "task_id": "other"}})  # fmt: skip
     refused = httpx.post(url, json={"timeSeries": [other]})
     assert refused.status_code == 400 and "is a CUMULATIVE INT64 metric" in refused.json()["error"]["message"]
+
+
+def test_an_export_within_5_s_of_the_last_is_skipped_not_refused(monitoring, on_cloud_run, caplog) -> None:
+    """The flush at instance shutdown right after a periodic export: Monitoring takes one point per series every
+    5 s, so writing it would be refused (an error per scaled-down instance); it is skipped instead."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+
+    from app.common import monitoring_api
+
+    fake, endpoint = monitoring
+    on_cloud_run("api")
+    exporter = monitoring_api.CloudMonitoringExporter("grid-test", "api", metrics.PREFIX, endpoint=endpoint)
+    now = [1000.0]
+    exporter.clock = lambda: now[0]
+    reader = InMemoryMetricReader()
+    counter = MeterProvider(metric_readers=[reader]).get_meter("t").create_counter(metrics.TOKENS.name, unit="1")
+    counter.add(3, {"model": "m", "kind": "prompt"})
+    assert exporter.export(reader.get_metrics_data()) is MetricExportResult.SUCCESS
+    now[0] += 4.9
+    with caplog.at_level("INFO"):
+        assert exporter.export(reader.get_metrics_data()) is MetricExportResult.SUCCESS
+    assert fake.requests == [1] and not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "skipped, 4.9 s after the last one" in caplog.text
+    exporter.shutdown()
