@@ -31,8 +31,6 @@ log = logging.getLogger("app.metrics")
 
 PREFIX = "custom.googleapis.com/grid"
 """Where the app's metric types live; ``custom.googleapis.com`` is the domain for user-defined metrics."""
-MONITORED_RESOURCE = "generic_task"
-"""What a Cloud Run instance's points are written against (see above)."""
 MIN_EXPORT_INTERVAL_SECONDS = 10.0
 """Monitoring takes one point per time series every 5 s at most (https://cloud.google.com/monitoring/quotas); Google's
 exporter asked for 10 s or more, which leaves room for the shutdown flush after a periodic export."""

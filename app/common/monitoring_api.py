@@ -58,11 +58,13 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from app.common.gcp import METADATA_HEADERS, google_api_blocking, metadata_url
-from app.common.metrics import MONITORED_RESOURCE
 
 log = logging.getLogger("app.metrics")
 
 MONITORING_API = "https://monitoring.googleapis.com"
+MONITORED_RESOURCE = "generic_task"
+"""What a Cloud Run instance's points are written against (see above). (Stated here, not in app/common/metrics.py,
+which imports this module.)"""
 MAX_SERIES_PER_REQUEST = 200
 """projects.timeSeries.create takes at most 200 TimeSeries per call (link above)."""
 MIN_POINT_SPACING_S = 5.0

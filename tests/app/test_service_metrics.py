@@ -21,6 +21,7 @@ import pytest
 from app.common import app as common_app
 from app.common import metrics
 from app.common.metrics import EXPORTED, METRICS, start_export
+from app.common.monitoring_api import MONITORED_RESOURCE
 from tests.app.conftest import ServerThread, start_api, start_auth
 from tests.app.monitoring import FakeMonitoring, value
 from tests.conftest import REPO_ROOT
@@ -78,7 +79,7 @@ def _exported(fake: FakeMonitoring, service: str, resource: dict[str, str]) -> d
     """What ``service`` wrote: exactly its metric types, each against its own generic_task, to the project."""
     assert fake.names == {"projects/grid-test"}
     for series in fake.series:
-        assert series["resource"] == {"type": metrics.MONITORED_RESOURCE, "labels": resource}
+        assert series["resource"] == {"type": MONITORED_RESOURCE, "labels": resource}
     written = fake.by_type()
     assert set(written) == {spec.type for spec in EXPORTED if spec.written_by(service)}
     return written

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.common.metrics import EXPORTED, MONITORED_RESOURCE
+from app.common.metrics import EXPORTED
+from app.common.monitoring_api import MONITORED_RESOURCE
 from components.monitoring import TOKEN_METRIC, Monitoring, MonitoringArgs, MonitoringConfig
 from tests.components.offline_program import OfflineRun, run_offline
 

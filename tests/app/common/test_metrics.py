@@ -17,6 +17,7 @@ from app.common import metrics
 from app.common.cache import TwoLayerCache
 from app.common.metrics import EXPORTED, METRICS, start_export
 from app.common.middleware import RequestContextMiddleware
+from app.common.monitoring_api import MONITORED_RESOURCE
 from tests.app.monitoring import value
 
 
@@ -69,7 +70,7 @@ def test_recorded_metrics_arrive_in_cloud_monitoring_as_the_plan_reads_them(moni
 
     # Resource attribution: the Cloud Run service, revision, instance and region of the writer.
     for series in fake.series:
-        assert series["resource"] == {"type": metrics.MONITORED_RESOURCE, "labels": resource}
+        assert series["resource"] == {"type": MONITORED_RESOURCE, "labels": resource}
         assert series.get("unit") == {spec.type: spec.unit for spec in EXPORTED}[series["metric"]["type"]]
     by_type = fake.by_type()
 
