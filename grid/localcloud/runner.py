@@ -39,6 +39,7 @@ from grid.localcloud.cloud import LocalCloud
 from grid.localcloud.entry import ApiKeys, GatewayEntry, LoadBalancerEntry
 from grid.localcloud.frontdoor import FrontDoor
 from grid.localcloud.identity import Issuer, certs_route, metadata_routes
+from grid.localcloud.monitoring import CloudMonitoring, monitoring_routes
 from grid.localcloud.pki import LocalPki
 from grid.localcloud.proxy import Forwarder
 from grid.localcloud.pubsub import PubSub, pubsub_routes
@@ -286,6 +287,7 @@ class LocalCloudRunner:
             if "redis" in topology.external:
                 redis = await self._external_redis(topology, pki, terminators)
 
+            self.monitoring = CloudMonitoring.declared(topology.metric_descriptors, topology.metric_writers)
             self.pubsub = PubSub(topology.topics, topology.subscriptions, self._push, retry_scale=self.retry_scale)
             self.tasks = CloudTasks(
                 topology.task_queues, topology.act_as, self._dispatch_task, retry_scale=self.retry_scale
@@ -307,6 +309,7 @@ class LocalCloudRunner:
                         certs_route(self.issuer),
                         *pubsub_routes(self.pubsub, f"serviceAccount:{workload.service_account}"),
                         *tasks_routes(self.tasks, f"serviceAccount:{workload.service_account}"),
+                        *monitoring_routes(self.monitoring, f"serviceAccount:{workload.service_account}"),
                     ]
                 )
                 await self.serve(google, running.google)
@@ -435,8 +438,9 @@ class LocalCloudRunner:
                 "GCE_METADATA_IP": f"127.0.0.1:{google[1]}",
                 "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{google[1]}",
                 "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{google[1]}",
-                # Cloud Monitoring is not emulated: exporting would go to the real API with local credentials.
-                "METRICS_EXPORT": "false",
+                # App metrics go to the local Cloud Monitoring API (grid/localcloud/monitoring.py), as the plan's
+                # METRICS_EXPORT and interval say; it checks the writer's grant and the plan's descriptors.
+                "MONITORING_ENDPOINT": f"http://127.0.0.1:{google[1]}",
                 # Google's OAuth2 signing keys, for apps that verify Google-signed tokens themselves (ai's push).
                 "GOOGLE_CERTS_URL": f"http://127.0.0.1:{google[1]}/oauth2/v3/certs",
                 "PYTHONPATH": str(REPO_ROOT),
@@ -554,6 +558,11 @@ class LocalCloudRunner:
                         for n, r in self.running.items()
                     },
                     "pubsub": self.pubsub.stats(),
+                    "monitoring": {
+                        "series": {t: len(found) for t, found in self.monitoring.by_type().items()},
+                        "jobs": sorted({str(s["resource"]["labels"]["job"]) for s in self.monitoring.series}),
+                        "refused": self.monitoring.refused,
+                    },
                     "tasks": self.tasks.stats(),
                 }
             )

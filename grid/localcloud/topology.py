@@ -13,6 +13,7 @@ from typing import Any, Literal
 import pulumi
 
 from grid.engine import ProgramRun, Registration
+from grid.localcloud.monitoring import METRIC_WRITER
 from grid.localcloud.tasks import Queue
 from gridlib.labels import EXTERNAL_LABEL
 
@@ -45,6 +46,8 @@ GLOBAL_ADDRESS = "gcp:compute/globalAddress:GlobalAddress"
 HTTPS_RULE_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy"
 API_CONFIG = "gcp:apigateway/apiConfig:ApiConfig"
 API_GATEWAY = "gcp:apigateway/gateway:Gateway"
+METRIC_DESCRIPTOR = "gcp:monitoring/metricDescriptor:MetricDescriptor"
+PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
 
 Ingress = Literal["all", "internal", "internal-and-lb"]
 # Cloud Run's and Cloud Functions' spellings of the three ingress settings
@@ -222,6 +225,10 @@ class Topology:
     """Full queue name -> the queue's limits and enqueuers."""
     act_as: dict[str, set[str]] = field(default_factory=dict)
     """Service account email -> members with roles/iam.serviceAccountUser on it."""
+    metric_descriptors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Metric type -> metricKind, valueType, labels (keys): the custom metrics the plan declares."""
+    metric_writers: set[str] = field(default_factory=set)
+    """Members holding roles/monitoring.metricWriter on the project."""
 
     def workload_by_resource(self, resource_name: str) -> Workload | None:
         return next((w for w in self.workloads.values() if w.resource_name == resource_name), None)
@@ -358,6 +365,17 @@ def read_topology(run: ProgramRun) -> Topology:
         entry=_entry(by_type, plain, out, workloads),
         task_queues=_task_queues(by_type, plain),
         act_as=_act_as(by_type, plain),
+        metric_descriptors={
+            str(i["type"]): {
+                "metricKind": i["metricKind"],
+                "valueType": i["valueType"],
+                "labels": [label["key"] for label in i.get("labels") or []],
+            }
+            for i in map(plain, by_type.get(METRIC_DESCRIPTOR, []))
+        },
+        metric_writers={
+            str(i["member"]) for i in map(plain, by_type.get(PROJECT_IAM, [])) if i["role"] == METRIC_WRITER
+        },
     )
 
 

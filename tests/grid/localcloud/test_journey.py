@@ -240,6 +240,20 @@ def test_websocket_stream_outlives_sixty_seconds(journeys, stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_app_metrics_reach_cloud_monitoring_as_the_plan_declares_them(journeys, stack):
+    """auth, api and ai export at the plan's interval (dev and dev-external, staging 120 s, prod 60 s) to the local
+    Monitoring API, which checks each writer's roles/monitoring.metricWriter grant and the plan's descriptors: every
+    exporting service's latency series arrive, and nothing was refused."""
+    cloud = journeys[stack].cloud
+    deadline = time.monotonic() + 150
+    while not {"auth", "api", "ai"} <= set((monitoring := cloud.status()["monitoring"])["jobs"]):
+        assert time.monotonic() < deadline, monitoring
+        time.sleep(2)
+    assert monitoring["series"].get("custom.googleapis.com/grid/http/server/latencies"), monitoring
+    assert monitoring["refused"] == [], monitoring["refused"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_peak_memory_within_eighty_percent_of_the_plans_limits(journeys, stack):
     memory = journeys[stack].cloud.status()["memory"]
     print(f"\n{stack} peak memory (MiB, PSS of each workload's processes) vs the plan's limit:")

@@ -418,3 +418,38 @@ def test_a_task_url_the_app_was_given_locally_is_dispatched_to_the_plans_url(tmp
     plan_url = "https://grid-dev-ai-1.run.app/ai/tasks/reindex"
     assert runner.plan_address(runner.translate(plan_url)) == plan_url
     assert runner.plan_address("http://127.0.0.1:40001/ai/tasks/reindex") == "http://127.0.0.1:40001/ai/tasks/reindex"
+
+
+def test_local_monitoring_takes_app_metrics_only_from_the_plans_writers_as_its_descriptors_say(topologies):
+    """The plan grants roles/monitoring.metricWriter to the services that export and declares the metrics' kinds:
+    the local Monitoring API refuses another writer (403) and a write that disagrees with a descriptor (400)."""
+    from datetime import UTC, datetime, timedelta
+
+    from grid.localcloud.monitoring import CloudMonitoring
+
+    dev = topologies["dev"]
+    writers = {m.removeprefix("serviceAccount:").split("@")[0] for m in dev.metric_writers}
+    assert writers == {"grid-dev-auth", "grid-dev-api", "grid-dev-ai"}
+    latency = "custom.googleapis.com/grid/http/server/latencies"
+    assert dev.metric_descriptors[latency]["metricKind"] == "CUMULATIVE"
+    assert dev.metric_descriptors[latency]["valueType"] == "DISTRIBUTION"
+
+    api = next(m for m in dev.metric_writers if "grid-dev-api@" in m)
+    end = datetime.now(UTC)
+    series = {
+        "metric": {"type": latency, "labels": {"route": "/v1/agents"}},
+        "resource": {"type": "generic_task", "labels": dict.fromkeys(("location", "namespace", "job", "task_id"), "x")},
+        "metricKind": "CUMULATIVE",
+        "points": [
+            {
+                "interval": {"startTime": (end - timedelta(minutes=1)).isoformat(), "endTime": end.isoformat()},
+                "value": {"int64Value": "3"},  # an INT64 where the plan declares a DISTRIBUTION
+            }
+        ],
+    }
+    monitoring = CloudMonitoring.declared(dev.metric_descriptors, dev.metric_writers)
+    status, body = monitoring.create(dev.project, {"timeSeries": [series]}, "serviceAccount:grid-dev-korean-nlp@x")
+    assert status == 403 and body["error"]["status"] == "PERMISSION_DENIED"
+    status, body = monitoring.create(dev.project, {"timeSeries": [series]}, api)
+    assert status == 400 and "is a CUMULATIVE DISTRIBUTION metric, not CUMULATIVE INT64" in body["error"]["message"]
+    assert monitoring.series == [] and len(monitoring.refused) == 2
