@@ -34,9 +34,25 @@ APP_DATABASE = "grid"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now. Nothing holds it either: the next bind(0) of any socket may be given it, so a
+    port a child process will listen on later is ``reserve_port``'s."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def reserve_port(host: str = "127.0.0.1") -> socket.socket:
+    """A port held for a child process to listen on; keep the socket open while the child runs.
+
+    Bound with SO_REUSEADDR but not listening: the kernel gives the port to no other bind(0) (``free_port``'s probe,
+    closed at once, could be handed to the very next listener, and a local cloud opens dozens: a workload's door
+    then forwarded to another workload's listener), and a child that sets SO_REUSEADDR itself, as uvicorn, gunicorn,
+    werkzeug and redis-server do, can still bind and listen on it (Linux allows it while no socket listens there).
+    """
+    reservation = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reservation.bind((host, 0))
+    return reservation
 
 
 class LocalPostgres:
@@ -131,7 +147,8 @@ class LocalRedis:
         self, directory: Path, *, port: int | None = None, persist: bool = True, password: str | None = None
     ) -> None:
         self.directory = directory
-        self.port = port or free_port()
+        self._reservation = None if port else reserve_port()
+        self.port = port or self._reservation.getsockname()[1]
         self.persist = persist
         self.proc: subprocess.Popen[bytes] | None = None
         self._password: str | None = password
@@ -204,6 +221,12 @@ class LocalRedis:
             return False
 
     def stop(self, *, kill: bool = False) -> None:
+        self._stop(kill=kill)
+        if self._reservation is not None:
+            self._reservation.close()
+            self._reservation = None
+
+    def _stop(self, *, kill: bool) -> None:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = None
             return

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from app.common.pgconnect import system_cas
 from grid.engine import REPO_ROOT, run_program
-from grid.local import LocalPostgres, LocalRedis
+from grid.local import LocalPostgres, LocalRedis, reserve_port
 from grid.localcloud.cloud import LocalCloud
 from grid.localcloud.entry import ApiKeys, GatewayEntry, LoadBalancerEntry
 from grid.localcloud.frontdoor import FrontDoor
@@ -103,6 +103,8 @@ class Running:
     exceeded: bool = False
     log_file: Path | None = None
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    reservation: socket.socket | None = field(default=None, repr=False)
+    """Holds ``port`` for the workload's process while it runs (grid.local.reserve_port)."""
 
 
 def plan_topology(stack: str, pki: LocalPki) -> Topology:
@@ -294,7 +296,11 @@ class LocalCloudRunner:
             )
             for workload in topology.workloads.values():
                 door = FrontDoor(workload, self.issuer, self.forwarder)
-                running = Running(workload, door, _listen(), _listen(), _listen(), _listen(), port=_free_port())
+                reservation = reserve_port()
+                running = Running(
+                    workload, door, _listen(), _listen(), _listen(), _listen(), port=reservation.getsockname()[1]
+                )
+                running.reservation = reservation
                 door.upstream = f"http://127.0.0.1:{running.port}"
                 door.audiences |= {_url(running.internet), _url(running.vpc)}
                 self.running[workload.name] = running
@@ -616,6 +622,8 @@ class LocalCloudRunner:
                     await asyncio.to_thread(running.proc.wait, 10)
                 except subprocess.TimeoutExpired:
                     running.proc.kill()
+            if running.reservation is not None:
+                running.reservation.close()
         if hasattr(self, "pubsub"):
             await self.pubsub.stop()
         if hasattr(self, "tasks"):
@@ -644,12 +652,6 @@ def _tree_memory_mib(pid: int) -> float:
         except psutil.AccessDenied:
             total += process.memory_info().rss
     return total / 1048576
-
-
-def _free_port() -> int:
-    from grid.local import free_port
-
-    return free_port()
 
 
 def run(stack: str, port: int, data_dir: Path, retry_scale: float = 1.0) -> int:
