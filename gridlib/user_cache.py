@@ -20,24 +20,24 @@ def path(name: str) -> Path:
     return Path(base) / "grid" / name
 
 
-def read(name: str, version: int) -> dict[str, Any]:
-    """The entries of document ``name`` if it is there, sound and of format ``version``; else none."""
+def read(name: str, version: int, field: str = "entries") -> dict[str, Any]:
+    """The entries (under ``field``) of document ``name`` if it is there, sound and of format ``version``; else none."""
     try:
         document = json.loads(path(name).read_text())
-        entries = document.get("entries")
+        entries = document.get(field)
         return dict(entries) if document.get("format") == version and isinstance(entries, dict) else {}
     except (OSError, ValueError, AttributeError):  # none yet, unreadable or damaged: start afresh
         return {}
 
 
-def write(name: str, version: int, entries: dict[str, Any], keep: int) -> None:
-    """Replace document ``name`` with the last ``keep`` of ``entries`` (insertion order: newest last)."""
+def write(name: str, version: int, entries: dict[str, Any], keep: int, field: str = "entries") -> None:
+    """Replace document ``name`` with the last ``keep`` of ``entries`` (insertion order: newest last) under ``field``."""
     kept = dict(list(entries.items())[-keep:])
     target = path(name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f"{target.name}.{os.getpid()}")
-        partial.write_text(json.dumps({"format": version, "entries": kept}))
+        partial.write_text(json.dumps({"format": version, field: kept}))
         os.replace(partial, target)
     except OSError:  # a read-only home only costs the next process the work
         pass

@@ -33,8 +33,9 @@ RACY_NS = 2_000_000_000
 timestamp granularity of a common local filesystem (FAT's 2 s mtime) and the kernel's clock tick."""
 _KEEP = 256
 """Digests kept in the cache file, newest first: each edit of a tree adds one."""
-_FORMAT = 2
+_FORMAT = 1
 _CACHE = "source-digests.json"
+_FIELD = "digests"  # the document as it has been since the cache was introduced: no cache thrown away
 
 _remembered: dict[str, str] | None = None
 
@@ -56,7 +57,9 @@ def cache_file() -> Path:
 def _load() -> dict[str, str]:
     global _remembered
     if _remembered is None:
-        _remembered = {key: value for key, value in user_cache.read(_CACHE, _FORMAT).items() if isinstance(value, str)}
+        _remembered = {
+            key: value for key, value in user_cache.read(_CACHE, _FORMAT, _FIELD).items() if isinstance(value, str)
+        }
     return _remembered
 
 
@@ -66,7 +69,7 @@ def _store(key: str, digest: str) -> None:
     remembered[key] = digest
     for old in list(remembered)[:-_KEEP]:
         del remembered[old]
-    user_cache.write(_CACHE, _FORMAT, remembered, _KEEP)
+    user_cache.write(_CACHE, _FORMAT, remembered, _KEEP, _FIELD)
 
 
 def tree_hash(paths: Sequence[Path], root: Path) -> str:
