@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import logging
 import runpy
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import empty_pb2
-from pulumi import _types as pulumi_types
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import stack as pulumi_stack
@@ -241,62 +238,11 @@ def _declare_dependency(from_resource: Any, to_resource: Any) -> bool:
     return True
 
 
-_settled_hints: dict[Any, Any] = {}
-"""Return annotation -> what ``typing.get_type_hints`` makes of it, for annotations that name no type by a string
-(nothing in them is looked up in a namespace)."""
-
-
-def _names_no_forward_ref(annotation: Any) -> bool:
-    """Whether ``typing.get_type_hints`` would look nothing in ``annotation`` up by name: no string and no
-    ``ForwardRef`` in it, at any depth of its arguments (the only parts ``typing._eval_type`` looks into)."""
-    if isinstance(annotation, (str, typing.ForwardRef)):
-        return False
-    return all(_names_no_forward_ref(argument) for argument in getattr(annotation, "__args__", None) or ())
-
-
-@functools.cache  # as the SDK's: once per class and process
-def _return_hints(cls: type) -> dict[str, Any]:
-    """Drop-in for the SDK's ``_raw_return_hints`` (pulumi/_types.py): each property getter's resolved return
-    annotation, by Pulumi name, evaluated once per distinct annotation where no name in it needs looking up.
-
-    The SDK resolves every getter of every input, output and resource class it serialises through
-    ``typing.get_type_hints`` against a copy of the class's module globals (once per class and process; ~3,200
-    getters of ~380 classes in a prod plan). Nearly half of those annotations (``pulumi.Output[str]``,
-    ``Optional[pulumi.Input[bool]]``) hold no forward reference, so their resolution is the same object whatever
-    the namespace: it is made once, by ``typing.get_type_hints`` itself, and reused. The rest go through
-    ``typing.get_type_hints`` exactly as the SDK calls it.
-    """
-    from pulumi import Output
-
-    hints: dict[str, Any] = {}
-    globalns: dict[str, Any] | None = None
-    for _, pulumi_name, prop in pulumi_types._py_properties(cls):
-        annotations = getattr(prop.fget, "__annotations__", None)
-        annotation = annotations.get("return") if isinstance(annotations, dict) and len(annotations) == 1 else None
-        settled = annotation is not None and _names_no_forward_ref(annotation)
-        try:
-            hint = _settled_hints[annotation] if settled else None
-        except (KeyError, TypeError):  # not seen yet, or unhashable
-            hint = None
-        if hint is None:
-            if globalns is None:
-                globalns = pulumi_types._globals_for_cls(cls)
-            localns = {"Output": Output, "T": type(None)}
-            hint = typing.get_type_hints(prop.fget, globalns=globalns, localns=localns).get("return")
-            if settled and hint is not None:
-                with contextlib.suppress(TypeError):
-                    _settled_hints[annotation] = hint
-        if hint is not None:
-            hints[pulumi_name] = hint
-    return hints
-
-
 # The SDK functions an offline run replaces (module, name, replacement); `pulumi up` and `preview` keep the SDK's.
 _OFFLINE_SWAPS: tuple[tuple[Any, str, Any], ...] = (
     (pulumi_stack, "wait_for_rpcs", _wait_for_outstanding_work),
     (pulumi_resource, "_get_stack_trace", _no_stack_trace),
     (rpc, "declare_dependency", _declare_dependency),
-    (pulumi_types, "_raw_return_hints", _return_hints),
 )
 
 
