@@ -194,6 +194,20 @@ def test_a_passing_config_is_remembered_across_processes_and_nothing_else(
             policy_eval.resolve_settings(policy_eval.all_policies, {"cost-redis-memory": {"maxMemoryGb": "lots"}})
 
 
+@pytest.mark.parametrize("damage", ["not json", '{"format": 1, "entries": []}', '{"format": 1, "entries": {"k": 1}}'])
+def test_a_damaged_or_unwritable_verdict_file_only_costs_the_validation(
+    monkeypatch: pytest.MonkeyPatch, no_verdicts: Path, damage: str
+) -> None:
+    config = policy_eval.load_pack_config("prod")
+    expected = policy_eval.resolve_settings(policy_eval.all_policies, config)
+    (no_verdicts / "grid" / "policy-config-verdicts.json").write_text(damage)
+    monkeypatch.setattr(policy_eval, "_valid", None)
+    assert policy_eval.resolve_settings(policy_eval.all_policies, config) == expected
+    monkeypatch.setenv("XDG_CACHE_HOME", str(no_verdicts / "grid" / "policy-config-verdicts.json"))  # a file: no dir
+    monkeypatch.setattr(policy_eval, "_valid", None)
+    assert policy_eval.resolve_settings(policy_eval.all_policies, config) == expected
+
+
 def test_a_verdict_is_keyed_by_schema_values_and_library() -> None:
     policy = _policy("cost-redis-memory")
     key = policy_eval._verdict_key(policy, {"maxMemoryGb": 4})
