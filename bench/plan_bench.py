@@ -7,6 +7,9 @@ each and the ratios, wall and CPU (goal: plan within 1.3x of the floor).
 
     .venv/bin/python bench/plan_bench.py [--runs 7] [--stack prod] [--phases] [--also dev staging prod]
         [--compare-floors] [--baseline DIR]
+
+With ``--baseline DIR`` the phases (``--phases``) are timed for both checkouts in the same rounds, and the report
+adds the median over rounds of (plan - baseline); every ratio is also given per round (``round_ratios``).
 """
 
 from __future__ import annotations
@@ -129,22 +132,33 @@ print(json.dumps({name: [wall - marks[i][1], cpu - marks[i][2]] for i, (name, wa
 """
 
 
-def breakdown(stack: str, classes: list[str], runs: int) -> dict[str, dict[str, float]]:
+def breakdown(stack: str, classes: list[str], runs: int, roots: dict[str, Path]) -> dict[str, dict]:
     """Median wall and CPU seconds of each phase of a plan, in fresh processes (same interpreter, same machine):
-    the floor's imports, grid's own, then each phase of ``make_plan`` (grid/plan.py) as it reports its end."""
+    the floor's imports, grid's own, then each phase of ``make_plan`` (grid/plan.py) as it reports its end.
+
+    With several checkouts (``roots``: name -> directory) they run alternately in the same rounds, and each gets
+    ``above_floor``: the median over runs of everything after the floor's imports, the part a plan can change."""
     code = BREAKDOWN.replace("FLOOR", floor_code(classes)).replace("STACK", repr(stack))
-    samples = [
-        json.loads(
-            subprocess.run(
-                [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True
-            ).stdout
-        )
-        for _ in range(runs)
-    ]
-    return {
-        measure: {key: round(statistics.median(s[key][column] for s in samples), 3) for key in samples[0]}
-        for column, measure in enumerate(("wall", "cpu"))
-    }
+    samples: dict[str, list[dict[str, list[float]]]] = {name: [] for name in roots}
+    for _ in range(runs):
+        for name, root in roots.items():
+            done = subprocess.run(
+                [sys.executable, "-c", code], cwd=root, env=ENV, capture_output=True, text=True, check=True
+            )
+            samples[name].append(json.loads(done.stdout))
+    report: dict[str, dict] = {}
+    for name, runs_of in samples.items():
+        report[name] = {
+            measure: {key: round(statistics.median(s[key][column] for s in runs_of), 3) for key in runs_of[0]}
+            for column, measure in enumerate(("wall", "cpu"))
+        }
+        report[name]["above_floor"] = {
+            measure: round(
+                statistics.median(sum(v[column] for k, v in s.items() if k != "provider_imports") for s in runs_of), 3
+            )
+            for column, measure in enumerate(("wall", "cpu"))
+        }
+    return report
 
 
 def timed(argv: list[str], cwd: Path = ROOT) -> tuple[float, float]:
@@ -206,7 +220,7 @@ def main() -> None:
         many["one_process_cpu_s"] = round(
             timed([*plan_cmd[:-3], *(a for s in args.also for a in ("--stack", s)), "--json"])[1], 3
         )
-    phases = breakdown(args.stack, classes, args.runs) if args.phases else {}
+    phases = breakdown(args.stack, classes, args.runs, plans) if args.phases else {}
     report: dict[str, object] = {
         "stack": args.stack,
         "runs": args.runs,
@@ -221,6 +235,26 @@ def main() -> None:
             prefix = f"{plan.removesuffix('plan')}{floor.removesuffix('import_floor')}"
             report[f"{prefix}ratio"] = round(wall[plan] / wall[floor], 2)
             report[f"{prefix}cpu_ratio"] = round(cpu[plan] / cpu[floor], 2)
+    # Per round, then the median: on a shared machine the load drifts between rounds, and a plan and the floor
+    # timed in the same round share it.
+    report["round_ratios"] = {
+        f"{plan}/{floor}": {
+            measure: round(
+                statistics.median(p[i] / f[i] for p, f in zip(samples[plan], samples[floor], strict=True)), 2
+            )
+            for i, measure in enumerate(("wall", "cpu"))
+        }
+        for plan in plans
+        for floor in floors
+    }
+    if args.baseline:
+        report["plan_minus_baseline_s"] = {
+            measure: round(
+                statistics.median(p[i] - b[i] for p, b in zip(samples["plan"], samples["baseline_plan"], strict=True)),
+                3,
+            )
+            for i, measure in enumerate(("wall", "cpu"))
+        }
     report |= {"several_stacks": many, "phases_s": phases}
     print(json.dumps(report, indent=2))
 

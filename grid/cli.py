@@ -7,6 +7,7 @@ Exit codes: 0 success (no mandatory violation); 1 mandatory policy violations or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import gc
 import json
@@ -283,10 +284,8 @@ def _plan(args: argparse.Namespace) -> int:
         from grid.cost import load_plan
 
         base = load_plan(args.diff)  # a bad file fails before the (slow) plan runs
-    from grid.terminal import progress
-
     project = args.project or project_here()
-    with progress(f"Planning {stacks[0]} offline…"):
+    with _progress(f"Planning {stacks[0]} offline…"):
         plan = make_plan(stacks[0], project=project)
     _warn(plan)
     diff = None
@@ -301,10 +300,38 @@ def _plan(args: argparse.Namespace) -> int:
     return 1 if plan.mandatory else 0
 
 
+def _plain_stderr() -> bool:
+    """True when stderr is certainly no terminal to rich, known without importing it (~50 ms of a `grid plan` in a
+    pipe or CI, where grid/terminal.py would draw nothing anyway).
+
+    grid/terminal.py asks rich's ``Console(stderr=True).is_terminal``, which is forced only by the TTY_COMPATIBLE and
+    FORCE_COLOR variables and otherwise is the stream's ``isatty()`` (or False); with neither set and no tty, rich's
+    answer is False too (tests/grid/test_cli_basics.py checks it against rich). Anything else is left to rich."""
+    if {"TTY_COMPATIBLE", "FORCE_COLOR"} & os.environ.keys():
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one: rich's answer is False as well
+        return True
+
+
+def _progress(message: str) -> contextlib.AbstractContextManager[None]:
+    """grid/terminal.py's spinner on stderr, or nothing where it would draw nothing."""
+    if _plain_stderr():
+        return contextlib.nullcontext()
+    from grid.terminal import progress
+
+    return progress(message)
+
+
 def _warn(plan: Plan) -> None:
+    if _plain_stderr():
+        for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
+            print(f"grid: warning: {warning}", file=sys.stderr)  # grid/terminal.py warn's plain line
+        return
     from grid.terminal import warn
 
-    for warning in plan.warnings:  # stderr: stdout stays the document (--json) or the report
+    for warning in plan.warnings:
         warn(f"grid: warning: {warning}")
 
 
@@ -319,12 +346,11 @@ def _plan_many(stacks: list[str], fmt: str, args: argparse.Namespace) -> int:
     if args.diff:
         raise UsageError("--diff compares one stack with a saved plan; name one stack")
     from grid.plan import make_plan, project_here
-    from grid.terminal import progress
 
     project = args.project or project_here()
     plans = {}
     for stack in stacks:  # all planned before anything is printed: a bad stack file fails with nothing half-done
-        with progress(f"Planning {stack} offline…"):
+        with _progress(f"Planning {stack} offline…"):
             plans[stack] = make_plan(stack, project=project)
     for plan in plans.values():
         _warn(plan)

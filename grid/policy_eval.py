@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from inspect import isawaitable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import jsonschema
 from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     EnforcementLevel,
@@ -53,7 +53,11 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from gridlib import user_cache
 from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies, pack_version
+
+if TYPE_CHECKING:
+    import jsonschema
 
 UNKNOWN: Final = UNKNOWN_STRING_VALUE
 POLICIES_DIR: Final = Path(__file__).resolve().parent.parent / "policies"
@@ -88,30 +92,100 @@ def _normalize(value: Any, name: str) -> tuple[EnforcementLevel | None, dict[str
     return (EnforcementLevel(level) if level is not None else None), properties
 
 
+def _schema_document(policy: Policy) -> dict[str, Any]:
+    """The JSON schema a policy's config is validated against, as the Pulumi CLI builds it from the pack."""
+    schema = policy.config_schema
+    return {
+        "type": "object",
+        "properties": schema.properties if schema is not None else {},
+        "required": list(schema.required or []) if schema is not None else [],
+        "additionalProperties": False,
+    }
+
+
 @functools.cache
 def _validator(policy: Policy) -> jsonschema.protocols.Validator:
     """The policy's config schema as a validator, checked once: `jsonschema.validate` re-checks the schema itself
     on every call, which was most of the cost of resolving a pack config (62 policies, twice a plan)."""
-    schema = policy.config_schema
-    declared = schema.properties if schema is not None else {}
-    document = {
-        "type": "object",
-        "properties": declared,
-        "required": list(schema.required or []) if schema is not None else [],
-        "additionalProperties": False,
-    }
+    import jsonschema
+
+    document = _schema_document(policy)
     cls = jsonschema.validators.validator_for(document)
     cls.check_schema(document)
     return cls(document)
 
 
+_VERDICTS = "policy-config-verdicts.json"
+_VERDICTS_FORMAT = 1
+_VERDICTS_KEEP = 512
+_valid: dict[str, bool] | None = None
+_learnt: list[str] = []
+
+
+def _is_json(value: Any) -> bool:
+    """Whether ``value`` is made of JSON's own types only, so that its JSON text stands for it exactly (a tuple, which
+    JSON would write as a list, is no array to jsonschema)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return True
+    if type(value) is list:
+        return all(_is_json(item) for item in value)
+    return type(value) is dict and all(type(key) is str and _is_json(item) for key, item in value.items())
+
+
+@functools.cache
+def _library() -> list[str | None]:
+    """The installed jsonschema, without importing it: its version and where it is."""
+    from importlib import metadata
+    from importlib.util import find_spec
+
+    spec = find_spec("jsonschema")
+    return [metadata.version("jsonschema"), spec.origin if spec else None]
+
+
+def _verdict_key(policy: Policy, properties: Mapping[str, Any]) -> str | None:
+    """What decides whether ``properties`` pass ``policy``'s schema: the schema document, the properties and the
+    validating library (jsonschema's version and location); None when they are not plain JSON (never remembered)."""
+    document, given = _schema_document(policy), dict(properties)
+    if not (_is_json(document) and _is_json(given)):
+        return None
+    text = json.dumps([_library(), document, given], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _known_valid() -> dict[str, bool]:
+    global _valid
+    if _valid is None:
+        _valid = {key: True for key, value in user_cache.read(_VERDICTS, _VERDICTS_FORMAT).items() if value is True}
+    return _valid
+
+
 def _validate(policy: Policy, properties: Mapping[str, Any]) -> None:
+    """Raise PolicyConfigError unless ``properties`` pass ``policy``'s config schema.
+
+    A passing config is remembered across processes by ``_verdict_key`` (in the user's cache, gridlib/user_cache.py):
+    a plan whose pack config has not changed neither imports jsonschema (~0.1 CPU s of a plan) nor validates again.
+    The verdict is the validator's for the same schema, properties and library; failures are never remembered."""
     if not properties and not (policy.config_schema and policy.config_schema.required):
         return  # nothing given, nothing required: the object schema cannot fail (most policies, most configs)
+    key = _verdict_key(policy, properties)
+    if key is not None and key in _known_valid():
+        return
+    import jsonschema
+
     error = jsonschema.exceptions.best_match(_validator(policy).iter_errors(dict(properties)))
     if error is not None:  # the error jsonschema.validate would raise
         where = ".".join(str(part) for part in error.absolute_path)
         raise PolicyConfigError(f"{policy.name}{'.' + where if where else ''}: {error.message}")
+    if key is not None:
+        _known_valid()[key] = True
+        _learnt.append(key)
+
+
+def _save_verdicts() -> None:
+    """Leave the verdicts learnt since the last save to the next process (one write per resolution, not per policy)."""
+    if _learnt:
+        _learnt.clear()
+        user_cache.write(_VERDICTS, _VERDICTS_FORMAT, _known_valid(), _VERDICTS_KEEP)
 
 
 def resolve_settings(
@@ -124,19 +198,22 @@ def resolve_settings(
         raise PolicyConfigError(f"policy config names policies the pack does not have: {', '.join(unknown)}")
     pack_level = _normalize(raw_config["all"], "all")[0] if "all" in raw_config else None
     settings: dict[str, PolicySettings] = {}
-    for policy in policies:
-        level, properties = _normalize(raw_config.get(policy.name, {}), policy.name)
-        _validate(policy, properties)
-        defaults = {
-            key: spec["default"]
-            for key, spec in (policy.config_schema.properties if policy.config_schema else {}).items()
-            if "default" in spec
-        }
-        config = {**defaults, **properties}
-        if stack_usage is not None and policy.config_schema and "usage" in policy.config_schema.properties:
-            config["usage"] = dict(stack_usage)
-        enforcement = level or pack_level or policy.enforcement_level or DEFAULT_ENFORCEMENT
-        settings[policy.name] = PolicySettings(enforcement, config)
+    try:
+        for policy in policies:
+            level, properties = _normalize(raw_config.get(policy.name, {}), policy.name)
+            _validate(policy, properties)
+            defaults = {
+                key: spec["default"]
+                for key, spec in (policy.config_schema.properties if policy.config_schema else {}).items()
+                if "default" in spec
+            }
+            config = {**defaults, **properties}
+            if stack_usage is not None and policy.config_schema and "usage" in policy.config_schema.properties:
+                config["usage"] = dict(stack_usage)
+            enforcement = level or pack_level or policy.enforcement_level or DEFAULT_ENFORCEMENT
+            settings[policy.name] = PolicySettings(enforcement, config)
+    finally:
+        _save_verdicts()  # a later policy's bad value takes nothing from what the earlier ones passed
     return settings
 
 

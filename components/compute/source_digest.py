@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from time import time_ns
+
+from gridlib import user_cache
 
 _SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 RACY_NS = 2_000_000_000
@@ -33,6 +34,8 @@ timestamp granularity of a common local filesystem (FAT's 2 s mtime) and the ker
 _KEEP = 256
 """Digests kept in the cache file, newest first: each edit of a tree adds one."""
 _FORMAT = 1
+_CACHE = "source-digests.json"
+_FIELD = "digests"  # the document as it has been since the cache was introduced: no cache thrown away
 
 _remembered: dict[str, str] | None = None
 
@@ -48,19 +51,15 @@ def tree_files(paths: Sequence[Path], root: Path) -> list[Path]:
 
 def cache_file() -> Path:
     """``$XDG_CACHE_HOME/grid/source-digests.json`` (``~/.cache`` when XDG_CACHE_HOME is unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "grid" / "source-digests.json"
+    return user_cache.path(_CACHE)
 
 
 def _load() -> dict[str, str]:
     global _remembered
     if _remembered is None:
-        try:
-            document = json.loads(cache_file().read_text())
-            valid = document.get("format") == _FORMAT and isinstance(document.get("digests"), dict)
-            _remembered = dict(document["digests"]) if valid else {}
-        except (OSError, ValueError, AttributeError):  # none yet, unreadable or damaged: start afresh
-            _remembered = {}
+        _remembered = {
+            key: value for key, value in user_cache.read(_CACHE, _FORMAT, _FIELD).items() if isinstance(value, str)
+        }
     return _remembered
 
 
@@ -70,14 +69,7 @@ def _store(key: str, digest: str) -> None:
     remembered[key] = digest
     for old in list(remembered)[:-_KEEP]:
         del remembered[old]
-    path = cache_file()
-    try:  # written whole and renamed into place: a concurrent plan reads the old file or the new, never half
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}")
-        partial.write_text(json.dumps({"format": _FORMAT, "digests": remembered}))
-        os.replace(partial, path)
-    except OSError:  # a read-only home only costs the next process the hashing
-        pass
+    user_cache.write(_CACHE, _FORMAT, remembered, _KEEP, _FIELD)
 
 
 def tree_hash(paths: Sequence[Path], root: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,14 +137,24 @@ def test_bad_config_message_names_the_policy_and_property() -> None:
         evaluate([], "dev", raw_config={"cost-redis-memory": {"maxMemoryGb": "lots"}})
 
 
-def test_config_schemas_are_checked_once_not_per_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def no_verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache directory of the test's own, and a process that has remembered no policy config verdict yet."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(policy_eval, "_valid", None)
+    return tmp_path / "cache"
+
+
+def test_config_schemas_are_checked_once_not_per_resolution(monkeypatch: pytest.MonkeyPatch, no_verdicts) -> None:
     """Each policy's config schema is checked once per process; resolving a pack config again (every plan does it
     twice) only validates the values. `jsonschema.validate` re-checked all 62 schemas on every call. A policy given
     no values and requiring none has nothing to validate (and its schema is not built)."""
+    import jsonschema
+
     checked: list[dict] = []
-    original = policy_eval.jsonschema.Draft202012Validator.check_schema
+    original = jsonschema.Draft202012Validator.check_schema
     monkeypatch.setattr(
-        policy_eval.jsonschema.Draft202012Validator,
+        jsonschema.Draft202012Validator,
         "check_schema",
         classmethod(lambda cls, schema, **kw: (checked.append(schema), original(schema, **kw))[1]),
     )
@@ -153,6 +164,63 @@ def test_config_schemas_are_checked_once_not_per_resolution(monkeypatch: pytest.
         policy_eval.resolve_settings(policy_eval.all_policies, config)
     given = [name for name, value in config.items() if isinstance(value, dict) and set(value) - {"enforcementLevel"}]
     assert 0 < len(checked) == len(given) < len(policy_eval.all_policies)
+
+
+def _policy(name: str):
+    return next(policy for policy in policy_eval.all_policies if policy.name == name)
+
+
+def test_a_passing_config_is_remembered_across_processes_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, no_verdicts: Path
+) -> None:
+    """A config that passed its schema is not validated again, in this process or the next (no jsonschema import,
+    ~0.1 CPU s of a plan); a value or a schema not seen to pass is validated, and a failure is never remembered."""
+    config = policy_eval.load_pack_config("prod")
+    settings = policy_eval.resolve_settings(policy_eval.all_policies, config)
+    assert (no_verdicts / "grid" / "policy-config-verdicts.json").is_file()
+
+    def no_validation(policy):
+        raise AssertionError(f"{policy.name} validated again")
+
+    monkeypatch.setattr(policy_eval, "_valid", None)  # the next process
+    monkeypatch.setattr(policy_eval, "_validator", no_validation)
+    assert policy_eval.resolve_settings(policy_eval.all_policies, config) == settings
+    monkeypatch.undo()
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(no_verdicts))
+    monkeypatch.setattr(policy_eval, "_valid", None)
+    for _ in range(2):  # a bad value fails every time
+        with pytest.raises(PolicyConfigError, match=r"^cost-redis-memory.maxMemoryGb: 'lots' is not of type"):
+            policy_eval.resolve_settings(policy_eval.all_policies, {"cost-redis-memory": {"maxMemoryGb": "lots"}})
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"format": 1, "entries": []}', '{"format": 1, "entries": {"k": 1}}'])
+def test_a_damaged_or_unwritable_verdict_file_only_costs_the_validation(
+    monkeypatch: pytest.MonkeyPatch, no_verdicts: Path, damage: str
+) -> None:
+    config = policy_eval.load_pack_config("prod")
+    expected = policy_eval.resolve_settings(policy_eval.all_policies, config)
+    (no_verdicts / "grid" / "policy-config-verdicts.json").write_text(damage)
+    monkeypatch.setattr(policy_eval, "_valid", None)
+    assert policy_eval.resolve_settings(policy_eval.all_policies, config) == expected
+    monkeypatch.setenv("XDG_CACHE_HOME", str(no_verdicts / "grid" / "policy-config-verdicts.json"))  # a file: no dir
+    monkeypatch.setattr(policy_eval, "_valid", None)
+    assert policy_eval.resolve_settings(policy_eval.all_policies, config) == expected
+
+
+def test_a_verdict_is_keyed_by_schema_values_and_library() -> None:
+    policy = _policy("cost-redis-memory")
+    key = policy_eval._verdict_key(policy, {"maxMemoryGb": 4})
+    assert key == policy_eval._verdict_key(policy, {"maxMemoryGb": 4})
+    assert key != policy_eval._verdict_key(policy, {"maxMemoryGb": 4.0})  # JSON Schema's integer is not a float's
+    assert key != policy_eval._verdict_key(policy, {"maxMemoryGb": True})
+    assert key != policy_eval._verdict_key(_policy("cost-monthly-budget"), {"maxMemoryGb": 4})  # another schema
+    # values JSON cannot write exactly (a tuple would read back as an array) are never remembered
+    assert policy_eval._verdict_key(policy, {"maxMemoryGb": (4,)}) is None
+    other = [*policy_eval._library()[:-1], "/elsewhere/jsonschema/__init__.py"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(policy_eval, "_library", lambda: other)
+        assert policy_eval._verdict_key(policy, {"maxMemoryGb": 4}) != key  # another jsonschema
 
 
 def test_stack_usage_feeds_the_budget() -> None:
