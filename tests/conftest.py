@@ -36,6 +36,17 @@ PROD_VARIANT: dict[str, Any] = {
     "grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}},
     "grid:services": {"ai": {"minInstances": 1}},
 }
+# The same for dev: an own service that exports app metrics while the bundled ai's export is off, at a 300 s
+# interval (tests/stacks/test_workloads.py), and the access-token signing key's second generation
+# (tests/stacks/test_signing_key_rotation.py). Each test asserts what its own overrides do; none touches the others'.
+DEV_VARIANT: dict[str, Any] = {
+    "grid:services": {
+        "billing": {"source": "app/api", "route": "/billing", "exportsMetrics": True},
+        "ai": {"exportsMetrics": False},
+    },
+    "grid:monitoring": {"metricsExportIntervalSeconds": 300},
+    "grid:signingKey": {"generation": 2},
+}
 
 
 def stack_values(stack: str) -> dict[str, Any]:
@@ -48,6 +59,19 @@ def deep_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     from gridlib.config_base import deep_merge
 
     return deep_merge(copy.deepcopy(base), override)
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The StackConfig the program loads for a shipped stack file with ``overrides`` merged into it (what
+    ``synth(stack, overrides)`` would run on), without running the program: for what a config derives."""
+    from grid.stackfile import read_stack_file
+    from stacks.config import load_stack_config
+
+    shipped = read_stack_file(REPO_ROOT, stack)
+    values = deep_update(shipped.values, overrides or {})
+    return load_stack_config(
+        values, stack=stack, source=shipped.path.name, secret_keys=shipped.secret_keys, root=REPO_ROOT
+    )
 
 
 class Synth:
