@@ -15,7 +15,8 @@ import copy
 import functools
 import json
 import pickle
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,21 @@ def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
         return Synth(_synthesise(stack, overrides or {}, tmp_path))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The data directory of the session's one embedded PostgreSQL, for the unit tests that need a real one
+    (tests/grid/test_db.py, the scraper job's): ``LocalPostgres(postgres_data, database=NAME).start()`` gives a test
+    module a database of its own on the running server (initdb and a server start cost ~1.5 s each time)."""
+    from grid.local import LocalPostgres
+
+    root = tmp_path_factory.mktemp("postgres")
+    server = LocalPostgres(root / "data")
+    server.start()
+    yield root / "data"
+    server.close()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
