@@ -179,12 +179,21 @@ def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
 def postgres_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The data directory of the session's one embedded PostgreSQL, for the unit tests that need a real one
     (tests/grid/test_db.py, the scraper job's): ``LocalPostgres(postgres_data, database=NAME).start()`` gives a test
-    module a database of its own on the running server (initdb and a server start cost ~1.5 s each time)."""
+    module a database of its own on the running server (initdb and a server start cost ~1.5 s each time).
+
+    A throwaway server, so it never waits for the disk: without fsync, the databases the restore tests create and
+    the shutdown checkpoint took up to 12 s on a machine whose disk other jobs kept busy."""
+    import psycopg
+
     from grid.local import LocalPostgres
 
     root = tmp_path_factory.mktemp("postgres")
     server = LocalPostgres(root / "data")
     server.start()
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
     yield root / "data"
     server.close()
     shutil.rmtree(root, ignore_errors=True)
