@@ -109,7 +109,16 @@ def run_checkov(plans: Mapping[str, Path]) -> list[Finding]:
     for path in paths:
         command += ["--file", path]
     # BC_SKIP_MAPPING: don't ask Prisma Cloud's API for guideline links (the run must work offline).
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    # CHECKOV_MAX_IAC_FILE_SIZE: Checkov reads a JSON plan smaller than this with its pure-Python YAML loader, only
+    # to know each resource's line, and a larger one with json.loads; findings here are by address, never by line,
+    # so every plan takes the json.loads path: the same findings for half of Checkov's CPU time
+    # (docs/benchmarks.md, unit part of the test suite).
+    env = {
+        **os.environ,
+        "BC_SKIP_MAPPING": "TRUE",
+        "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false",
+        "CHECKOV_MAX_IAC_FILE_SIZE": "1",
+    }
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode not in (0, 1):
         raise RuntimeError(f"checkov failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")

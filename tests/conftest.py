@@ -2,17 +2,23 @@
 
 Running a stack program is the suite's one expensive step, and a stack's plan depends only on its stack file
 and the overrides a test layers on it. So each variant is synthesised (and each shipped stack planned) once per
-test session: ``shipped_plan`` and ``synth`` keep the first result and hand every test its own deep copy, so a
-test that edits what it got cannot change what the next test sees. A test that changes the program itself
-(monkeypatching a module the program reads) must use ``synth_fresh``, which never reads or fills the cache.
+test session: ``shipped_plan`` and ``synth`` keep the first result, pickled, and hand every test its own unpickled
+copy, so a test that edits what it got cannot change what the next test sees (unpickling the kept bytes copies a
+plan for about a tenth of what ``copy.deepcopy`` took: that was 5 s of the unit suite). A test that changes the
+program itself (monkeypatching a module the program reads) must use ``synth_fresh``, which never reads or fills the
+cache.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
+import gc
 import json
-from collections.abc import Callable
+import pickle
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,17 @@ PROD_VARIANT: dict[str, Any] = {
     "grid:rollout": {"stable": {"api": "grid-prod-api-00007-abc"}},
     "grid:services": {"ai": {"minInstances": 1}},
 }
+# The same for dev: an own service that exports app metrics while the bundled ai's export is off, at a 300 s
+# interval (tests/stacks/test_workloads.py), and the access-token signing key's second generation
+# (tests/stacks/test_signing_key_rotation.py). Each test asserts what its own overrides do; none touches the others'.
+DEV_VARIANT: dict[str, Any] = {
+    "grid:services": {
+        "billing": {"source": "app/api", "route": "/billing", "exportsMetrics": True},
+        "ai": {"exportsMetrics": False},
+    },
+    "grid:monitoring": {"metricsExportIntervalSeconds": 300},
+    "grid:signingKey": {"generation": 2},
+}
 
 
 def stack_values(stack: str) -> dict[str, Any]:
@@ -45,6 +62,19 @@ def deep_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     from gridlib.config_base import deep_merge
 
     return deep_merge(copy.deepcopy(base), override)
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The StackConfig the program loads for a shipped stack file with ``overrides`` merged into it (what
+    ``synth(stack, overrides)`` would run on), without running the program: for what a config derives."""
+    from grid.stackfile import read_stack_file
+    from stacks.config import load_stack_config
+
+    shipped = read_stack_file(REPO_ROOT, stack)
+    values = deep_update(shipped.values, overrides or {})
+    return load_stack_config(
+        values, stack=stack, source=shipped.path.name, secret_keys=shipped.secret_keys, root=REPO_ROOT
+    )
 
 
 class Synth:
@@ -67,21 +97,41 @@ class Synth:
         return next(r for r in self.resources if r.urn == urn)
 
 
+def kept(value: Any) -> bytes:
+    """``value`` as the session keeps it: ``fresh(kept(value))`` is a copy sharing nothing mutable with ``value``."""
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def fresh(kept_value: bytes) -> Any:
+    """A new copy of what ``kept`` kept."""
+    return pickle.loads(kept_value)
+
+
 @functools.cache
-def _shipped_plan(stack: str, project: str) -> Any:
+def _shipped_plan(stack: str, project: str) -> bytes:
     from grid.plan import make_plan, project_spec
 
-    return make_plan(stack, root=project_spec(project).root, project=project)
+    return kept(make_plan(stack, root=project_spec(project).root, project=project))
 
 
 def shipped_plan(stack: str, project: str = "grid") -> Any:
     """``make_plan(stack, project=project)`` of a shipped stack file: planned once per session, a copy per call."""
-    return copy.deepcopy(_shipped_plan(stack, project))
+    return fresh(_shipped_plan(stack, project))
+
+
+def run_program(stack_file: Any, **options: Any) -> Any:
+    """``grid.engine.run_program`` with the cyclic collector paused, as ``grid plan`` runs it (``make_plan``): a
+    collector pass in the middle of a program walks every object the run holds, 0.5-1.4 s each in the unit suite
+    (about one per program run), and finds next to nothing; what dies is freed once the run returns."""
+    from grid.engine import run_program as run
+    from grid.plan import _no_cycle_collection
+
+    with _no_cycle_collection():
+        return run(stack_file, **options)
 
 
 def _synthesise(stack: str, overrides: dict[str, Any], directory: Path) -> Any:
     """The program's run for a shipped stack file with ``overrides`` merged into its config."""
-    from grid.engine import run_program
     from grid.stackfile import read_stack_file
 
     document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
@@ -91,26 +141,26 @@ def _synthesise(stack: str, overrides: dict[str, Any], directory: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def _synth_runs() -> dict[str, Any]:
-    """Stack + overrides (as canonical JSON) → the program's run: the session's cache behind ``synth``."""
+def _synth_runs() -> dict[str, bytes]:
+    """Stack + overrides (as canonical JSON) → the program's run, ``kept``: the session's cache behind ``synth``."""
     return {}
 
 
 @pytest.fixture
-def synth(_synth_runs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synth]:
+def synth(_synth_runs: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synth]:
     """``synth("prod", {"grid:database": {...}})``: run a shipped stack, optionally with config overrides.
 
-    Each variant runs once per session; every call returns a deep copy. A run that raises is not kept (the
+    Each variant runs once per session; every call returns a copy of its own. A run that raises is not kept (the
     test expecting the error sees it each time)."""
 
     def run(stack: str, overrides: dict[str, Any] | None = None) -> Synth:
         key = json.dumps([stack, overrides or {}], sort_keys=True)
         if key not in _synth_runs:
             if overrides:
-                _synth_runs[key] = _synthesise(stack, overrides, tmp_path_factory.mktemp(f"synth-{stack}"))
+                _synth_runs[key] = kept(_synthesise(stack, overrides, tmp_path_factory.mktemp(f"synth-{stack}")))
             else:  # the shipped stack as written: the very run its session plan made
-                _synth_runs[key] = _shipped_plan(stack, "grid").run
-        return Synth(copy.deepcopy(_synth_runs[key]))
+                _synth_runs[key] = kept(shipped_plan(stack).run)
+        return Synth(fresh(_synth_runs[key]))
 
     return run
 
@@ -126,6 +176,30 @@ def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
 
 
 @pytest.fixture(scope="session")
+def postgres_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The data directory of the session's one embedded PostgreSQL, for the unit tests that need a real one
+    (tests/grid/test_db.py, the scraper job's): ``LocalPostgres(postgres_data, database=NAME).start()`` gives a test
+    module a database of its own on the running server (initdb and a server start cost ~1.5 s each time).
+
+    A throwaway server, so it never waits for the disk: without fsync, the databases the restore tests create and
+    the shutdown checkpoint took up to 12 s on a machine whose disk other jobs kept busy."""
+    import psycopg
+
+    from grid.local import LocalPostgres
+
+    root = tmp_path_factory.mktemp("postgres")
+    server = LocalPostgres(root / "data")
+    server.start()
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
+    yield root / "data"
+    server.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def scan(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Checkov over every scan target's plan (tests/grid/test_scanner.py ``start_scan``): started once per session."""
     from grid import scanner
@@ -135,11 +209,44 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return start_scan(plans, tmp_path_factory.mktemp("tfplans"))
 
 
+# Plugins only tests/app uses: schemathesis's (what the fuzz tests' ``schema.parametrize()`` needs) imports schemathesis
+# and hypothesis, ~0.6 s of every start. pyproject's addopts keep it from loading with the other plugins
+# (-p no:schemathesis); a session that collects tests/app loads it before collecting any of its modules.
+APP_TESTS = REPO_ROOT / "tests" / "app"
+APP_ONLY_PLUGINS = ("schemathesis",)
+
+
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> None:
+    if path == APP_TESTS:
+        manager = parent.config.pluginmanager
+        for name in APP_ONLY_PLUGINS:
+            if not manager.has_plugin(name):
+                manager.unblock(name)
+                manager.import_plugin(name, consider_entry_points=True)
+
+
 _SCAN_NEEDED = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     config.stash[_SCAN_NEEDED] = any("scan" in getattr(item, "fixturenames", ()) for item in items)
+
+
+# The cyclic collector, for a process that holds the provider SDKs' many thousand classes for its whole life: once
+# the tests are collected, what they imported is frozen (no collection walks it again) and the collector runs less
+# often, so that each older-generation pass, which walks every object alive, comes rarely (the collector's time in
+# the unit part: 7.9 -> 5.0 CPU s; peak memory unchanged, docs/benchmarks.md). At exit, after pytest has run its own
+# collections for unraisable exceptions, the heap is frozen as `grid plan` freezes it (grid/cli.py), sparing the
+# interpreter's shutdown its collections over everything the session built (~2.5 CPU s).
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+atexit.register(gc.freeze)
 
 
 @pytest.fixture(scope="session", autouse=True)

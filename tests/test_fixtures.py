@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import PROD_VARIANT, shipped_plan
+from typing import Any
+
+from tests.conftest import PROD_VARIANT, fresh, kept, shipped_plan
 
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 
@@ -33,3 +35,43 @@ def test_a_shipped_plan_is_copied_per_call() -> None:
     plan.run.resources.clear()
     again = shipped_plan("dev")
     assert again.run.resources and {"policy": "edited"} not in again.violations
+
+
+def _mutables(value: Any, seen: dict[int, Any]) -> dict[int, Any]:
+    """Every dict, list, set and object with attributes (``__dict__`` or slots) reachable from ``value``, by id."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, (str, bytes, int, float, bool, type(None), type)):
+            continue
+        if isinstance(item, dict):
+            seen[id(item)] = item
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, (list, set, tuple, frozenset)):
+            if not isinstance(item, (tuple, frozenset)):
+                seen[id(item)] = item
+            stack += list(item)
+        elif not callable(item):
+            slots = [name for cls in type(item).__mro__ for name in getattr(cls, "__slots__", ())]
+            attributes = [
+                *getattr(item, "__dict__", {}).values(),
+                *(getattr(item, n) for n in slots if hasattr(item, n)),
+            ]
+            if attributes:
+                seen[id(item)] = item
+                stack += attributes
+    return seen
+
+
+def test_a_kept_copy_is_the_same_plan_sharing_nothing_mutable() -> None:
+    """What the caches hand out (``fresh(kept(...))``) equals what was planned, down to every resource, and no dict,
+    list or object in it is one of the original's: editing one never reaches the other."""
+    plan = shipped_plan("prod")
+    copied = fresh(kept(plan))
+    assert copied.to_json() == plan.to_json()
+    assert copied.run.resources == plan.run.resources and copied.run.outputs == plan.run.outputs
+    assert copied.violations == plan.violations
+    original = _mutables(plan, {})
+    assert all(id(r.inputs) in original and id(r.outputs) in original for r in plan.run.resources)
+    shared = [type(original[i]).__name__ for i in _mutables(copied, {}) if i in original]
+    assert not shared, f"objects shared with the original: {sorted(set(shared))}"

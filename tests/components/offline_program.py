@@ -1,9 +1,9 @@
 """Run any Python callable as a Pulumi program under the offline engine, for component tests.
 
 The shipped stacks wire every component; a component test wants only its own resources. ``run_offline`` writes
-a two-line program that calls the callable, and runs it with ``grid.engine.run_program`` — the same mock
-runtime, fake cloud and recorder ``grid plan`` uses, so inputs are the camelCase wire form and secrets render
-as ``"[secret]"``.
+a two-line program that calls the callable, and runs it with ``grid.engine.run_program`` (through tests/conftest.py,
+the collector paused as ``grid plan`` pauses it) — the same mock runtime, fake cloud and recorder ``grid plan``
+uses, so inputs are the camelCase wire form and secrets render as ``"[secret]"``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from grid.engine import Registration, run_program
+from grid.engine import Registration
 from grid.stackfile import StackFile
-from tests.conftest import Synth
+from tests.conftest import Synth, run_program
 
 _PROGRAM = "import tests.components.offline_program as offline\noffline._pending()\n"
 _pending: Callable[[], None] = lambda: None  # noqa: E731  (set by run_offline for the program to call)

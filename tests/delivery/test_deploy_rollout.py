@@ -22,7 +22,8 @@ STEPS = {step.get("name"): step for step in JOB["steps"]}
 NAMES = [step.get("name") for step in JOB["steps"]]
 WAIT = "Wait for DNS and the managed certificate"
 
-_FAKE_GRID = """#!{python}
+# -S: no site import; the fake grid needs only the standard library (as tests/grid/fake_gcloud.py's fake gcloud).
+_FAKE_GRID = """#!{python} -S
 import json, os, sys
 key = " ".join(sys.argv[1:])
 with open(os.environ["FAKE_GRID_LOG"], "a") as log:

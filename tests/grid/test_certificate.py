@@ -37,10 +37,10 @@ class Clock:
         self.now += seconds
 
 
-def run(resolver: Any, timeout: float = 600) -> tuple[int, list[str], Clock]:
+def run(resolver: Any, timeout: float = 600, interval: float = 30) -> tuple[int, list[str], Clock]:
     clock, lines = Clock(), []
     code = certificate.wait(
-        PROJECT, ADDRESS, HOSTS, timeout, interval=30, resolver=resolver, clock=clock, sleep=clock.sleep,
+        PROJECT, ADDRESS, HOSTS, timeout, interval=interval, resolver=resolver, clock=clock, sleep=clock.sleep,
         out=lines.append,
     )  # fmt: skip
     return code, lines, clock
@@ -65,7 +65,8 @@ def test_waits_through_provisioning_until_active(tmp_path: Path, monkeypatch: py
 def test_wrong_dns_fails_at_the_deadline_naming_the_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install(tmp_path, monkeypatch, {LIST: [ok(cert("PROVISIONING", candidate="FAILED_NOT_VISIBLE"))]})
     resolver = {"api.acme.example": {ADDRESS}, "candidate.api.acme.example": set()}.__getitem__
-    code, lines, clock = run(resolver, timeout=600)
+    # Polled every 2 minutes, not 30 s: each poll is a (fake) gcloud process, and six of them show the same.
+    code, lines, clock = run(resolver, timeout=600, interval=120)
     assert code == 1 and clock.now >= 600
     assert "waiting: candidate.api.acme.example resolves to nothing, not 34.120.1.2: add the DNS record " \
         "`candidate.api.acme.example. A 34.120.1.2`" in lines  # fmt: skip

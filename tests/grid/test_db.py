@@ -12,11 +12,11 @@ from grid.stackfile import CommandFailed, UsageError
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
+def postgres(postgres_data):
     from app.common.migrations import apply_migrations
     from grid.local import LocalPostgres
 
-    pg = LocalPostgres(tmp_path_factory.mktemp("db") / "postgres")
+    pg = LocalPostgres(postgres_data)  # the app's database, "grid", on the session's server
     pg.start()
     asyncio.run(apply_migrations(pg.admin_url))
     import psycopg
@@ -36,8 +36,7 @@ def postgres(tmp_path_factory):
                 "INSERT INTO messages (conversation_id, user_id, seq, role, content) VALUES (%s, %s, %s, 'user', %s)",
                 (conversation, user, i + 1, f"message {i} <b>'; DROP TABLE users;--"),
             )
-    yield pg
-    pg.close()
+    return pg
 
 
 def test_round_trip_is_verified(postgres, tmp_path: Path) -> None:

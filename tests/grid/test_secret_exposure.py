@@ -9,6 +9,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 import grid.policy_eval as policy_eval
 from grid import secret_exposure
 from grid.engine import SECRET_SIG, SECRET_SIG_KEY, Registration
+from tests.conftest import REPO_ROOT
 
 SECRET = {SECRET_SIG_KEY: SECRET_SIG, "value": "s3cr3t"}
 
@@ -91,9 +92,19 @@ def test_the_pack_is_handed_the_unwrapped_secret_as_by_the_engine(monkeypatch) -
     assert seen == ["s3cr3t"]
 
 
-def test_grid_plan_hands_the_pack_secret_values_and_shows_only_placeholders(monkeypatch) -> None:
+def test_grid_plan_hands_the_pack_secret_values_and_shows_only_placeholders(monkeypatch, synth) -> None:
+    """What make_plan does with the program's run: the run is the session's of the shipped dev stack (the same
+    program on the same file), so the program is not run again only to be judged by a probe."""
+    from grid import plan as plan_module
     from grid.plan import make_plan
 
+    session_run = synth("dev").run
+
+    def run_program(stack_file, **_: Any) -> Any:
+        assert stack_file.path.resolve() == (REPO_ROOT / "Pulumi.dev.yaml").resolve()
+        return session_run
+
+    monkeypatch.setattr(plan_module, "run_program", run_program)
     seen: list[Any] = []
     probe = ResourceValidationPolicy(
         name="probe",

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from grid.engine import run_program
 from grid.stackfile import read_stack_file
 from stacks.config import ConfigError, load_stack_config
-from tests.conftest import REPO_ROOT, deep_update, stack_values
+from tests.conftest import REPO_ROOT, deep_update, run_program, stack_values
 
 STACK = "dev-external"
 DB_URL = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from gridlib.config_errors import ConfigError
+from tests.conftest import DEV_VARIANT
 
 RUN = "gcp:cloudrunv2/service:Service"
 KEY = "tls:index/privateKey:PrivateKey"
@@ -34,7 +35,8 @@ def test_a_new_generation_signs_beside_the_kept_first_whose_public_key_auth_stil
     assert first_secrets == {"grid-dev-jwt-signing-key"} and len(first_keys) == 1
     assert "JWT_PREVIOUS_PUBLIC_KEYS" not in _auth_env(shipped)
 
-    rotating = synth("dev", {"grid:signingKey": {"generation": 2}})
+    assert DEV_VARIANT["grid:signingKey"] == {"generation": 2}
+    rotating = synth("dev", DEV_VARIANT)  # the suite's one dev variant: generation 2 among its overrides
     keys, secrets = _signing(rotating)
     # Generation 1 is kept under its own URN (nothing replaced), generation 2 is created beside it.
     assert first_keys < keys and len(keys) == 2

@@ -17,7 +17,7 @@ import yaml
 from stacks.config import ConfigError, load_stack_config
 from stacks.naming import Names
 from stacks.routes import ROUTES, routes_of
-from tests.conftest import REPO_ROOT, stack_values
+from tests.conftest import DEV_VARIANT, REPO_ROOT, stack_values
 
 ADDED = {
     "grid:services": {
@@ -198,12 +198,10 @@ def test_exporting_app_metrics_is_the_bundled_services_default_and_a_declaration
     """exportsMetrics: an own service that declares it gets METRICS_EXPORT, at the stack's interval, and may write
     custom metrics; a bundled service whose stack file turns it off gets neither (its image still carries the
     exporter)."""
-    plan = synth(
-        "dev",
-        {"grid:services": {"billing": {"source": "app/api", "route": "/billing", "exportsMetrics": True},
-                           "ai": {"exportsMetrics": False}},
-         "grid:monitoring": {"metricsExportIntervalSeconds": 300}},
-    )  # fmt: skip
+    plan = synth("dev", DEV_VARIANT)  # billing exports at 300 s, ai's export off
+    assert DEV_VARIANT["grid:services"]["billing"]["exportsMetrics"] is True
+    assert DEV_VARIANT["grid:services"]["ai"]["exportsMetrics"] is False
+    assert DEV_VARIANT["grid:monitoring"]["metricsExportIntervalSeconds"] == 300
     writers = {
         r.name.removeprefix("grid-dev-identity-").removesuffix("-monitoring-metricwriter")
         for r in plan.of_type("gcp:projects/iAMMember:IAMMember")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,13 +89,9 @@ def site() -> Iterator[tuple[Site, str]]:
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    root = Path(tempfile.mkdtemp(prefix="grid-scraper-tests-"))
-    pg = LocalPostgres(root / "pg" / "data")
-    pg.start()
-    yield pg.url
-    pg.close()
-    shutil.rmtree(root, ignore_errors=True)
+def database(postgres_data: Path) -> str:
+    """A database of the scraper's own on the session's server, as its job's own role."""
+    return LocalPostgres(postgres_data, database="scraper").start()
 
 
 @pytest.fixture
