@@ -40,7 +40,7 @@ from grid.localcloud.entry import ApiKeys, GatewayEntry, LoadBalancerEntry
 from grid.localcloud.frontdoor import FrontDoor
 from grid.localcloud.identity import Issuer, certs_route, metadata_routes
 from grid.localcloud.monitoring import CloudMonitoring, monitoring_routes
-from grid.localcloud.pki import LocalPki
+from grid.localcloud.pki import LocalPki, ServerCert
 from grid.localcloud.proxy import Forwarder
 from grid.localcloud.pubsub import PubSub, pubsub_routes
 from grid.localcloud.tasks import CloudTasks, HttpTask, tasks_routes
@@ -113,6 +113,19 @@ def plan_topology(stack: str, pki: LocalPki) -> Topology:
     validate(stack_file, spec)  # bad config: one line per problem, as `grid plan` says it
     run = run_program(stack_file, cloud=partial(LocalCloud, ca_pem=pki.ca_pem), reveal=True)
     return read_topology(run)
+
+
+async def _behind_tls(
+    upstream: int | str, cert: ServerCert, terminators: list[TlsTerminator], *, postgres: bool, require_tls: bool = True
+) -> int:
+    """TLS with ``cert`` in front of ``upstream`` (a port, or the embedded Postgres's Unix socket); its port. The
+    terminator joins ``terminators``, which the shutdown stops."""
+    terminator = TlsTerminator(
+        upstream, str(cert.cert_file), str(cert.key_file), postgres=postgres, require_tls=require_tls
+    )
+    port = await terminator.start()
+    terminators.append(terminator)
+    return port
 
 
 def _grant_public_schema(postgres: LocalPostgres) -> None:
@@ -258,15 +271,9 @@ class LocalCloudRunner:
                 await asyncio.to_thread(postgres.start)
                 # Like the instance's: its CA is the one the plan hands the services as DATABASE_CA_CERT.
                 cert = pki.server_cert("cloudsql-instance", subject=db.server_name)
-                terminator = TlsTerminator(
-                    postgres.socket_path,
-                    str(cert.cert_file),
-                    str(cert.key_file),
-                    postgres=True,
-                    require_tls=db.tls_required,
+                pg_port = await _behind_tls(
+                    postgres.socket_path, cert, terminators, postgres=True, require_tls=db.tls_required
                 )
-                pg_port = await terminator.start()
-                terminators.append(terminator)
                 self.addresses.append((db.address, f"127.0.0.1:{pg_port}"))
             if topology.cache is not None:
                 cache = topology.cache
@@ -279,10 +286,9 @@ class LocalCloudRunner:
                 await asyncio.to_thread(redis.start)
                 redis_port = redis.port
                 if cache.tls:
-                    cert = pki.server_cert("memorystore")
-                    terminator = TlsTerminator(redis_port, str(cert.cert_file), str(cert.key_file), postgres=False)
-                    redis_port = await terminator.start()
-                    terminators.append(terminator)
+                    redis_port = await _behind_tls(
+                        redis_port, pki.server_cert("memorystore"), terminators, postgres=False
+                    )
                 self.addresses.append((cache.address, f"127.0.0.1:{redis_port}"))
             if "postgres" in topology.external:
                 postgres = await self._external_postgres(topology, pki, terminators)
@@ -373,11 +379,7 @@ class LocalCloudRunner:
         await asyncio.to_thread(postgres.start)
         await asyncio.to_thread(_grant_public_schema, postgres)
         cert = pki.server_cert("external-postgres")  # named for 127.0.0.1 and localhost, as a provider's host
-        terminator = TlsTerminator(
-            postgres.socket_path, str(cert.cert_file), str(cert.key_file), postgres=True, require_tls=True
-        )
-        port = await terminator.start()
-        terminators.append(terminator)
+        port = await _behind_tls(postgres.socket_path, cert, terminators, postgres=True)
         topology.secrets[topology.external["postgres"]] = (
             f"postgresql://{EXTERNAL_ROLE}:{postgres.password}@127.0.0.1:{port}/postgres"
             "?sslmode=verify-full&pgbouncer=true"
@@ -389,10 +391,7 @@ class LocalCloudRunner:
         verify against the system's CAs with the host name checked, as they do Upstash's public one."""
         redis = LocalRedis(self.data_dir / "redis", persist=True)
         await asyncio.to_thread(redis.start)
-        cert = pki.server_cert("external-redis")
-        terminator = TlsTerminator(redis.port, str(cert.cert_file), str(cert.key_file), postgres=False)
-        port = await terminator.start()
-        terminators.append(terminator)
+        port = await _behind_tls(redis.port, pki.server_cert("external-redis"), terminators, postgres=False)
         topology.secrets[topology.external["redis"]] = f"rediss://default:{redis.password}@127.0.0.1:{port}"
         return redis
 
