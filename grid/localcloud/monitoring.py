@@ -37,6 +37,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 MAX_SERIES = 200
 MIN_POINT_SPACING = timedelta(seconds=5)
 GENERIC_TASK_LABELS = {"location", "namespace", "job", "task_id"}  # and project_id, from the request
@@ -192,11 +196,8 @@ def _distribution_problem(typed: dict[str, Any]) -> str | None:
     return None
 
 
-def monitoring_routes(monitoring: CloudMonitoring, member: str) -> list[Any]:
+def monitoring_routes(monitoring: CloudMonitoring, member: str) -> list[Route]:
     """timeSeries.create as ``member`` (the workload this listener belongs to) calls it."""
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
 
     async def create(request: Request) -> JSONResponse:
         try:
