@@ -55,11 +55,7 @@ class GridComponent(pulumi.ComponentResource):
         """``child_name(suffix)`` for a child Pulumi auto-names (``<name>-<7 hex>``) and Google limits as ``kind``
         (gridlib.gcp_limits.NAME_RULES): refused here, before anything is created, when it cannot fit."""
         name = self.child_name(suffix)
-        if problem := gcp_limits.name_problem(kind, name, autonamed=True):
-            raise ValueError(
-                f"{type(self).__name__} '{self._name}': its {kind.replace('_', ' ')} name {problem}: give the "
-                "component a shorter name (in a Grid stack, a shorter grid:namePrefix)"
-            )
+        self._check_name(kind, name, autonamed=True, fix="a shorter name (in a Grid stack, a shorter grid:namePrefix)")
         return name
 
     def fitted_child_name(self, suffix: str, kind: str) -> tuple[str, str | None]:
@@ -68,12 +64,18 @@ class GridComponent(pulumi.ComponentResource):
         child given a physical name must be replaced delete-first (its new copy cannot take the name before)."""
         name = self.child_name(suffix)
         physical = fitted_name_of(self._name, suffix, kind)
-        if problem := gcp_limits.name_problem(kind, physical or name, autonamed=physical is None):
+        fix = "another name (in a Grid stack, another grid:namePrefix)"
+        self._check_name(kind, physical or name, autonamed=physical is None, fix=fix)
+        return name, physical
+
+    def _check_name(self, kind: str, name: str, *, autonamed: bool, fix: str) -> None:
+        """Refuse, before anything is created, a child name Google would refuse as ``kind``; ``fix`` names the
+        component name to give instead."""
+        if problem := gcp_limits.name_problem(kind, name, autonamed=autonamed):
             raise ValueError(
                 f"{type(self).__name__} '{self._name}': its {kind.replace('_', ' ')} name {problem}: give the "
-                "component another name (in a Grid stack, another grid:namePrefix)"
+                f"component {fix}"
             )
-        return name, physical
 
     def child_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child: always parented to this component, and depending on what the component does."""
