@@ -28,7 +28,7 @@ from policies.gcp import (
     workload_template,
 )
 from policies.pricers import cpu_count, function_shape, memory_gib, run_shape, sql_tier_shape
-from policies.pricing import PricingInput, price_resources
+from policies.pricing import PlanPrice, PricingInput, price_resources
 from policies.props import UNKNOWN, as_number, get, is_known, known_items
 from policies.rule import Meta, StackSubject, Subject, google_doc, pricing_page, resource_policy, stack_policy
 from policies.security.sql import is_replica
@@ -185,7 +185,7 @@ def stack_usage_from_config() -> Mapping[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _stack_price(s: StackSubject) -> Any:
+def _stack_price(s: StackSubject) -> PlanPrice:
     """The stack's monthly list price under its usage assumptions (the stack config's, or `grid:usage`)."""
     usage = s.config.get("usage") or stack_usage_from_config()
     return price_resources(
@@ -194,7 +194,7 @@ def _stack_price(s: StackSubject) -> Any:
     )
 
 
-def _largest(plan: Any) -> str:
+def _largest(plan: PlanPrice) -> str:
     top = sorted(plan.resources, key=lambda resource: resource.monthly, reverse=True)[:3]
     return ", ".join(f"{r.urn.rsplit('::', 1)[-1]} ${r.monthly:,.2f}" for r in top)
 
@@ -231,9 +231,8 @@ def _budget_headroom(s: StackSubject) -> Iterator[tuple[str | None, str]]:
     for resource, amount in budgets:
         if plan.monthly <= amount * (1 - headroom):
             continue
-        capped = is_known(get(resource.props, "allUpdatesRule.pubsubTopic")) and bool(
-            get(resource.props, "allUpdatesRule.pubsubTopic")
-        )
+        topic = get(resource.props, "allUpdatesRule.pubsubTopic")
+        capped = is_known(topic) and bool(topic)
         consequence = "and the cost cap stops the services" if capped else "and its 100% alert fires"
         yield (
             resource.urn,
