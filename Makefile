@@ -38,8 +38,19 @@ scan: $(STAMP) $(SCANNER_STAMP)
 plan: $(STAMP)
 	$(BIN)/grid plan --stack $(STACK)
 
+# The suite in its two parts (tests/conftest.py --part): the unit part on both cores (pytest-xdist, one file per worker
+# at a time; the workers share the session's plans), then the app services and `grid local`, which start real servers
+# and time their answers, in one process. bench/unit_suite_bench.py times the unit part with these same options.
+UNIT_TESTS    := --part unit -n 2 --dist loadfile
+SERVER_TESTS  := --part servers
+
+# Python writes bytecode for the run even where the environment says not to (PYTHONDONTWRITEBYTECODE): otherwise every
+# process of the suite (two workers, the servers part, each CLI and service it starts) compiles the repo's modules and
+# rewrites the test modules again, ~2 s of each worker's start alone. __pycache__ is ignored by git.
+test: export PYTHONDONTWRITEBYTECODE =
 test: $(STAMP) $(MODEL) $(SCANNER_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(UNIT_TESTS)
+	$(BIN)/python -m pytest $(SERVER_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

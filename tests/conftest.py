@@ -15,9 +15,13 @@ import atexit
 import copy
 import functools
 import gc
+import hashlib
 import json
+import os
 import pickle
 import shutil
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,11 +111,85 @@ def fresh(kept_value: bytes) -> Any:
     return pickle.loads(kept_value)
 
 
+# `make test` runs the suite on both cores (pytest-xdist, `-n 2`): each worker is a process of its own, so a plan or a
+# program run that one worker made is handed to the others as the kept bytes in a directory the controller creates
+# for the session (``pytest_configure_node``), under a lock per variant: every variant still runs once per test run.
+_SHARED_OPTION = "grid_shared_dir"
+_shared_dir: Path | None = None
+
+
+def _shared_path(directory: Path, key: str) -> Path:
+    return directory / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pickle"
+
+
+def _once(key: str, produce: Callable[[], bytes]) -> bytes:
+    """``produce()``, or what another worker of this run produced under ``key``; a ``produce`` that raises keeps
+    nothing (the next caller, in whichever worker, runs it again and sees the error itself)."""
+    if _shared_dir is None:
+        return produce()
+    from filelock import FileLock
+
+    path = _shared_path(_shared_dir, key)
+    with FileLock(f"{path}.lock"):
+        if path.is_file():
+            return path.read_bytes()
+        value = produce()
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(value)
+        partial.replace(path)
+        return value
+
+
+def _ready_across_workers(key: str) -> bool:
+    """Whether ``key`` is produced or being produced by another worker (never waits): for spreading warm-up work."""
+    if _shared_dir is None:
+        return False
+    from filelock import FileLock, Timeout
+
+    path = _shared_path(_shared_dir, key)
+    try:
+        with FileLock(f"{path}.lock", timeout=0):
+            return path.is_file()
+    except Timeout:
+        return True
+
+
+_CONTROLLER_SHARED = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist's controller, for each worker it starts: the session's directory of shared variants."""
+    stash = node.config.stash
+    if _CONTROLLER_SHARED not in stash:
+        stash[_CONTROLLER_SHARED] = Path(tempfile.mkdtemp(prefix="grid-test-shared-"))
+    node.workerinput[_SHARED_OPTION] = str(stash[_CONTROLLER_SHARED])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _shared_dir
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and _SHARED_OPTION in workerinput:
+        _shared_dir = Path(workerinput[_SHARED_OPTION])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CONTROLLER_SHARED in config.stash:
+        shutil.rmtree(config.stash[_CONTROLLER_SHARED], ignore_errors=True)
+
+
+def _plan_key(stack: str, project: str) -> str:
+    return json.dumps(["plan", project, stack])
+
+
 @functools.cache
 def _shipped_plan(stack: str, project: str) -> bytes:
-    from grid.plan import make_plan, project_spec
+    def plan() -> bytes:
+        from grid.plan import make_plan, project_spec
 
-    return kept(make_plan(stack, root=project_spec(project).root, project=project))
+        return kept(make_plan(stack, root=project_spec(project).root, project=project))
+
+    return _once(_plan_key(stack, project), plan)
 
 
 def shipped_plan(stack: str, project: str = "grid") -> Any:
@@ -157,7 +235,8 @@ def synth(_synth_runs: dict[str, bytes], tmp_path_factory: pytest.TempPathFactor
         key = json.dumps([stack, overrides or {}], sort_keys=True)
         if key not in _synth_runs:
             if overrides:
-                _synth_runs[key] = kept(_synthesise(stack, overrides, tmp_path_factory.mktemp(f"synth-{stack}")))
+                directory = tmp_path_factory.mktemp(f"synth-{stack}")
+                _synth_runs[key] = _once(key, lambda: kept(_synthesise(stack, overrides, directory)))
             else:  # the shipped stack as written: the very run its session plan made
                 _synth_runs[key] = kept(shipped_plan(stack).run)
         return Synth(fresh(_synth_runs[key]))
@@ -209,6 +288,36 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return start_scan(plans, tmp_path_factory.mktemp("tfplans"))
 
 
+# The suite's two parts (`make test` runs them one after the other, `--part unit` / `--part servers`): the servers part
+# is the app services and `grid local`, which start real PostgreSQL, Redis and service processes and time their
+# answers, so it runs in one process; the unit part (everything else) runs on both cores under pytest-xdist.
+SERVER_TESTS = tuple(
+    REPO_ROOT / path
+    for path in ("tests/app", "tests/grid/localcloud", "tests/grid/test_local.py", "tests/grid/test_local_redis.py")
+)
+PARTS = ("unit", "servers")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--part", choices=PARTS, help="only the unit part or only the servers part of the suite (default: both)"
+    )
+
+
+def _is_server_test(path: Path) -> bool:
+    return any(path == server or server in path.parents for server in SERVER_TESTS)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    part = config.getoption("--part")
+    if part == "unit" and _is_server_test(collection_path):
+        return True
+    if part == "servers" and not _is_server_test(collection_path):
+        # a directory that holds server tests is walked; any other path is left out
+        return not any(collection_path in server.parents for server in SERVER_TESTS)
+    return None
+
+
 # Plugins only tests/app uses: schemathesis's (what the fuzz tests' ``schema.parametrize()`` needs) imports schemathesis
 # and hypothesis, ~0.6 s of every start. pyproject's addopts keep it from loading with the other plugins
 # (-p no:schemathesis); a session that collects tests/app loads it before collecting any of its modules.
@@ -223,6 +332,20 @@ def pytest_collect_directory(path: Path, parent: pytest.Collector) -> None:
             if not manager.has_plugin(name):
                 manager.unblock(name)
                 manager.import_plugin(name, consider_entry_points=True)
+
+
+# Hypothesis's pytest plugin imports the whole of hypothesis (~1.4 s) for its end-of-run summary, even in a session
+# that never used it (the unit part does not; schemathesis's fuzz tests in tests/app do). What that summary reports
+# (failing examples, observability files) only exists once hypothesis ran, so a session that never imported it
+# drops the plugin before the summary.
+HYPOTHESIS_PLUGIN = "hypothesispytest"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    manager = session.config.pluginmanager
+    if "hypothesis" not in sys.modules and manager.has_plugin(HYPOTHESIS_PLUGIN):
+        manager.unregister(name=HYPOTHESIS_PLUGIN)
 
 
 _SCAN_NEEDED = pytest.StashKey[bool]()
@@ -255,5 +378,21 @@ def _scan_beside_the_other_tests(request: pytest.FixtureRequest) -> None:
     own, so the other tests run while it works instead of waiting for it in the middle of the run (it was the
     suite's largest single wait). The shipped plans it needs are the session's own, planned here first instead of
     by the first tests that ask for them."""
-    if request.config.stash.get(_SCAN_NEEDED, False):
+    if not request.config.stash.get(_SCAN_NEEDED, False):
+        return
+    if _shared_dir is None:
         request.getfixturevalue("scan")
+        return
+    # Under xdist every worker collects every test, but only the worker that runs tests/grid/test_scanner.py
+    # (`--dist loadfile`) starts Checkov, when that file's first test asks for it. Meanwhile the workers plan the
+    # shipped stacks between them, each starting with what no other worker has started.
+    from grid import scanner
+
+    wanted = list(scanner.targets().values())
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
+        wanted.reverse()
+    for project, stack in wanted:
+        if not _ready_across_workers(_plan_key(stack, project)):
+            _shipped_plan(stack, project)
+    for project, stack in wanted:
+        _shipped_plan(stack, project)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import PROD_VARIANT, fresh, kept, shipped_plan
+import pytest
+
+from tests.conftest import PROD_VARIANT, REPO_ROOT, fresh, kept, shipped_plan
 
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 
@@ -75,3 +78,48 @@ def test_a_kept_copy_is_the_same_plan_sharing_nothing_mutable() -> None:
     assert all(id(r.inputs) in original and id(r.outputs) in original for r in plan.run.resources)
     shared = [type(original[i]).__name__ for i in _mutables(copied, {}) if i in original]
     assert not shared, f"objects shared with the original: {sorted(set(shared))}"
+
+
+# Two xdist workers asking for one variant: the first produces it, the other waits for it and reads its bytes.
+_WORKER = """
+import sys, time
+from pathlib import Path
+import tests.conftest as conftest
+conftest._shared_dir = Path(sys.argv[1])
+def produce():
+    with open(sys.argv[2], "a") as calls:
+        calls.write("produced\\n")
+    time.sleep(0.5)
+    return b"the plan"
+sys.stdout.write(conftest._once("variant", produce).decode())
+"""
+
+
+def test_a_variant_is_produced_once_across_the_workers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    calls = tmp_path / "calls"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(tmp_path), str(calls)], cwd=REPO_ROOT, stdout=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=60)[0] for worker in workers]
+    assert outputs == [b"the plan", b"the plan"]
+    assert calls.read_text() == "produced\n"
+
+
+def test_a_variant_that_raises_is_not_kept_across_the_workers(tmp_path: Path, monkeypatch) -> None:
+    import tests.conftest as conftest
+
+    monkeypatch.setattr(conftest, "_shared_dir", tmp_path)
+
+    def failing() -> bytes:
+        raise ValueError("bad overrides")
+
+    for _ in range(2):  # each caller sees the error itself
+        with pytest.raises(ValueError, match="bad overrides"):
+            conftest._once("variant", failing)
+    assert conftest._once("variant", lambda: b"fixed") == b"fixed"

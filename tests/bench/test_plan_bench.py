@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.bench import bench_module
 
 
 @pytest.fixture(scope="module")
 def plan_bench():
-    spec = importlib.util.spec_from_file_location("plan_bench", REPO_ROOT / "bench" / "plan_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("plan_bench")
 
 
 def test_floor_maps_every_provider_sdk_the_plan_uses(plan_bench) -> None:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.bench import bench_module
 
 
 def _write_section():
-    spec = importlib.util.spec_from_file_location("app_bench", REPO_ROOT / "bench" / "app_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.write_section
+    return bench_module("app_bench").write_section
 
 
 def test_a_rerun_replaces_the_generated_text_and_keeps_dated_subsections(tmp_path: Path) -> None:
