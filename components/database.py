@@ -20,7 +20,7 @@ from components._base import GridComponent, pem_bundle
 from components.backups import BackupExportConfig
 from components.external import ExternalConfig
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs, external_url_secret
+from components.secrets import Secret, SecretArgs, check_external_url, external_url_secret
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 from gridlib.gcp_types import Region
@@ -183,6 +183,16 @@ class DatabaseArgs:
     """Keep the URL secret's replaced versions enabled (``SecretArgs.keep_replaced_versions``): the stack rolls
     out tagged."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        if self.config.external is not None:
+            check_external_url("postgres", self.external_url)
+        elif self.access is None:
+            raise ValueError(
+                "a Cloud SQL database needs the network's private service access: pass access=the Networking "
+                "component's private_access (NetworkingArgs.private_service_access on), or use an external database"
+            )
+
 
 class Database(GridComponent):
     _module = "database"
@@ -206,13 +216,13 @@ class Database(GridComponent):
     CAs, or an external provider's CA from ``external.caCert``; None: the system's CAs. Public, not a secret."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, opts)
         cfg = args.config
+        instances = {self.INSTANCE: "sql_instance", **({self.REPLICA: "sql_instance"} if cfg.replica_region else {})}
+        super().__init__(name, opts, limited=instances if cfg.cloud_sql else None)
         if cfg.external is not None:
             self._external(args)
             return
-        if args.access is None:
-            raise ValueError("a Cloud SQL database needs the network's private service access")
+        assert args.access is not None  # DatabaseArgs refused a Cloud SQL instance without it
         protected = cfg.deletion_protection
         flags = {
             **CIS_FLAGS,
@@ -281,7 +291,7 @@ class Database(GridComponent):
             ),
         )
         instance = sql.DatabaseInstance(
-            self.limited_child_name(self.INSTANCE, "sql_instance"),
+            self.limited_child_name(self.INSTANCE),
             project=args.project,
             region=args.region,
             database_version=cfg.version,
@@ -292,7 +302,7 @@ class Database(GridComponent):
         self.replica_connection_name = None
         if cfg.replica_region:
             replica = sql.DatabaseInstance(
-                self.limited_child_name(self.REPLICA, "sql_instance"),
+                self.limited_child_name(self.REPLICA),
                 project=args.project,
                 region=cfg.replica_region,
                 database_version=cfg.version,

@@ -119,6 +119,15 @@ class Secret(GridComponent):
         return SecretRef(self.name, self.version, MappingProxyType(self.grants))
 
 
+def check_external_url(kind: str, url: pulumi.Input[str] | None) -> None:
+    """Refuse an external ``kind`` (postgres, redis) without its URL: for its args' ``__post_init__``."""
+    if url is None:
+        raise ValueError(
+            f"an external {kind} needs its URL (grid:<external.urlSecret>): pass external_url (a Grid stack reads "
+            "it from the secret config key that external.urlSecret names)"
+        )
+
+
 def external_url_secret(
     owner: GridComponent,
     kind: str,
@@ -129,9 +138,8 @@ def external_url_secret(
     keep_replaced_versions: bool = False,
 ) -> Secret:
     """``owner``'s ``url-secret`` holding the URL of a ``kind`` (postgres, redis) outside Google Cloud: the same
-    secret its managed instance's URL would be in, labelled so the pack and the price report know the case."""
-    if url is None:
-        raise ValueError(f"an external {kind} needs its URL (grid:<external.urlSecret>)")
+    secret its managed instance's URL would be in, labelled so the pack and the price report know the case.
+    ``url`` was checked by the owner's args (``check_external_url``), before anything registered."""
     return Secret(
         owner.child_name("url-secret"),
         SecretArgs(

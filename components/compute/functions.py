@@ -204,6 +204,14 @@ class CloudFunctionArgs:
     """Path in the source archive -> repository file added to it, so a function imports a shared module (e.g.
     ``app/common/logging.py``) under the same name as the services instead of carrying a copy."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        if not (self.source_dir / "requirements.txt").is_file() and self.source_dir.is_dir():
+            raise ValueError(
+                f"{self.source_dir}: a function's source needs a requirements.txt with pinned versions: add one "
+                "there that pins every dependency (name==version)"
+            )
+
 
 class CloudFunction(GridComponent):
     _module = "compute"
@@ -214,8 +222,6 @@ class CloudFunction(GridComponent):
 
     def __init__(self, name: str, args: CloudFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        if not (args.source_dir / "requirements.txt").is_file() and args.source_dir.is_dir():
-            raise ValueError(f"{args.source_dir}: a function's source needs a requirements.txt with pinned versions")
         cfg = args.config
         digest = tree_hash([args.source_dir], args.source_dir.parent) if args.source_dir.exists() else "missing"
         archive: pulumi.Archive = pulumi.FileArchive(str(args.source_dir))

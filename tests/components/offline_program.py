@@ -9,11 +9,15 @@ uses, so inputs are the camelCase wire form and secrets render as ``"[secret]"``
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from grid.engine import Registration
 from grid.stackfile import StackFile
 from tests.conftest import Synth, run_program
+
+T = TypeVar("T")
 
 _PROGRAM = "import tests.components.offline_program as offline\noffline._pending()\n"
 _pending: Callable[[], None] = lambda: None  # noqa: E731  (set by run_offline for the program to call)
@@ -50,3 +54,35 @@ def run_offline(
     finally:
         _pending = lambda: None  # noqa: E731
     return OfflineRun(run)
+
+
+# Registrations every program makes, whatever it builds: the stack itself and the default providers.
+_PROGRAM_OWN = ("pulumi:pulumi:Stack", "pulumi:providers:")
+
+
+def refused_offline(
+    build: Callable[[], object], tmp_path: Path, *, keep: str | None = None
+) -> tuple[Exception | None, list[str]]:
+    """(what ``build`` raised, the names of what it registered) when run as a program under the offline engine:
+    the registrations of a refused component, which must be none (a registration is a deployment under way).
+    ``keep``: the name prefix of what ``build`` creates first as the component's input (a network), left out."""
+    raised: list[Exception] = []
+
+    def program() -> None:
+        try:
+            build()
+        except Exception as exc:  # what a real program would die of; its registrations are what is checked
+            raised.append(exc)
+
+    run = run_offline(program, tmp_path)
+    registered = [
+        r.name for r in run.resources if not r.type.startswith(_PROGRAM_OWN) and not (keep and r.name.startswith(keep))
+    ]
+    return (raised[0] if raised else None), registered
+
+
+def outside_any_program(build: Callable[[], T]) -> T:
+    """``build()`` on a thread of its own: no Pulumi program, mock runtime or asyncio event loop there, whatever
+    the tests before left behind in this one. A refusal of bad input must need none of them."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(build).result()
