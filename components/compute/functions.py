@@ -168,6 +168,16 @@ class FunctionBuilds(GridComponent):
         self.register_outputs({"docker_repository": self.docker_repository})
 
 
+def check_function_source(source_dir: Path) -> None:
+    """Refuse a function's source without its requirements.txt: from the args (``__post_init__``) of whatever
+    builds the function, before that component registers anything (nothing half-done)."""
+    if not (source_dir / "requirements.txt").is_file() and source_dir.is_dir():
+        raise ValueError(
+            f"{source_dir}: a function's source needs a requirements.txt with pinned versions: add one there that "
+            "pins every dependency (name==version)"
+        )
+
+
 @dataclass
 class CloudFunctionArgs:
     function_name: str
@@ -205,12 +215,7 @@ class CloudFunctionArgs:
     ``app/common/logging.py``) under the same name as the services instead of carrying a copy."""
 
     def __post_init__(self) -> None:
-        # Refused here, before the component registers anything (nothing half-done).
-        if not (self.source_dir / "requirements.txt").is_file() and self.source_dir.is_dir():
-            raise ValueError(
-                f"{self.source_dir}: a function's source needs a requirements.txt with pinned versions: add one "
-                "there that pins every dependency (name==version)"
-            )
+        check_function_source(self.source_dir)
 
 
 class CloudFunction(GridComponent):

@@ -36,7 +36,7 @@ from components.database import Database, DatabaseArgs, DatabaseConfig
 from components.gateway import ApiGateway, ApiGatewayArgs, Backend, EdgeArgs, HttpsLoadBalancer, LoadBalancerArgs
 from components.identity import WorkloadIdentities, WorkloadIdentitiesArgs
 from components.messaging import ScheduledJobArgs, Scheduler, SchedulerArgs, TaskQueue, TaskQueueArgs, TasksConfig
-from components.monitoring import Monitoring, MonitoringArgs, MonitoringConfig
+from components.monitoring import CostCap, CostCapArgs, Monitoring, MonitoringArgs, MonitoringConfig
 from components.networking import NetworkConfig, Networking, NetworkingArgs
 from components.secrets import SecretRef
 from tests.components.offline_program import outside_any_program, refused_offline
@@ -189,11 +189,16 @@ def _run_job(_: Path) -> object:
     )
 
 
-def _function_without_requirements(tmp: Path) -> object:
+def _source_without_requirements(tmp: Path) -> Path:
     source = tmp / "my_function"
     source.mkdir(exist_ok=True)
     (source / "main.py").write_text("def handle(request):\n    return 'ok'\n")
-    builds = FunctionBuilds(
+    return source
+
+
+def _builds() -> FunctionBuilds:
+    """The function build account and repository a function needs, created first (its input, kept)."""
+    return FunctionBuilds(
         f"{PRE}builds",
         FunctionBuildsArgs(
             project=PROJECT,
@@ -204,18 +209,39 @@ def _function_without_requirements(tmp: Path) -> object:
             member=MEMBER,
         ),
     )
+
+
+def _function_without_requirements(tmp: Path) -> object:
     return CloudFunction(
         NAME,
         CloudFunctionArgs(
             function_name="hello",
-            source_dir=source,
+            source_dir=_source_without_requirements(tmp),
             entry_point="handle",
             bucket="acme-sources",
             region=REGION,
             project=PROJECT,
             config=FunctionSize(),
             service_account=EMAIL,
-            builds=builds,
+            builds=_builds(),
+        ),
+    )
+
+
+def _cost_cap_without_requirements(tmp: Path) -> object:
+    """The function is CostCap's last child: its args used to refuse the source after the topic and grants."""
+    return CostCap(
+        NAME,
+        CostCapArgs(
+            project=PROJECT,
+            region=REGION,
+            stack_label="acme",
+            services=["acme-web"],
+            source_dir=_source_without_requirements(tmp),
+            bucket="acme-sources",
+            service_account=EMAIL,
+            member=MEMBER,
+            builds=_builds(),
         ),
     )
 
@@ -309,6 +335,9 @@ CASES = {
         _function_without_requirements,
         r"my_function: a function's source needs a requirements.txt with pinned versions: add one",
         prerequisite=True,
+    ),
+    "cost-cap-without-requirements": Case(
+        _cost_cap_without_requirements, r"a function's source needs a requirements.txt .*: add one", prerequisite=True
     ),
 }
 
