@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from components._base import GridComponent, pem_bundle
 from components.external import ExternalConfig
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs, check_external_url, external_url_secret
+from components.secrets import Secret, SecretArgs, check_datastore_args, external_url_secret
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 
@@ -106,13 +106,7 @@ class CacheArgs:
         # Refused here, before the component registers anything (nothing half-done).
         if not self.config.enabled:
             raise ValueError("Cache needs a tier other than 'none'; skip the component for no Redis")
-        if self.config.external is not None:
-            check_external_url("redis", self.external_url)
-        elif self.access is None:
-            raise ValueError(
-                "a Memorystore instance needs the network's private service access: pass access=the Networking "
-                "component's private_access (NetworkingArgs.private_service_access on), or use an external Redis"
-            )
+        check_datastore_args(self, "redis", "a Memorystore instance")
 
 
 class Cache(GridComponent):

@@ -20,7 +20,7 @@ from components._base import GridComponent, pem_bundle
 from components.backups import BackupExportConfig
 from components.external import ExternalConfig
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs, check_external_url, external_url_secret
+from components.secrets import Secret, SecretArgs, check_datastore_args, external_url_secret
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 from gridlib.gcp_types import Region
@@ -184,14 +184,7 @@ class DatabaseArgs:
     out tagged."""
 
     def __post_init__(self) -> None:
-        # Refused here, before the component registers anything (nothing half-done).
-        if self.config.external is not None:
-            check_external_url("postgres", self.external_url)
-        elif self.access is None:
-            raise ValueError(
-                "a Cloud SQL database needs the network's private service access: pass access=the Networking "
-                "component's private_access (NetworkingArgs.private_service_access on), or use an external database"
-            )
+        check_datastore_args(self, "postgres", "a Cloud SQL database")
 
 
 class Database(GridComponent):

@@ -29,6 +29,14 @@ class OfflineRun(Synth):
     def children_of(self, component: Registration) -> list[Registration]:
         return [r for r in self.resources if r.parent == component.urn]
 
+    def descendants_of(self, component: Registration) -> list[Registration]:
+        found, frontier = [], {component.urn}
+        while frontier:
+            children = [r for r in self.resources if r.parent in frontier]
+            found += children
+            frontier = {r.urn for r in children}
+        return found
+
 
 def run_offline(
     build: Callable[[], None],
@@ -56,29 +64,22 @@ def run_offline(
     return OfflineRun(run)
 
 
-# Registrations every program makes, whatever it builds: the stack itself and the default providers.
-_PROGRAM_OWN = ("pulumi:pulumi:Stack", "pulumi:providers:")
-
-
-def refused_offline(
-    build: Callable[[], object], tmp_path: Path, *, keep: str | None = None
-) -> tuple[Exception | None, list[str]]:
-    """(what ``build`` raised, the names of what it registered) when run as a program under the offline engine:
-    the registrations of a refused component, which must be none (a registration is a deployment under way).
-    ``keep``: the name prefix of what ``build`` creates first as the component's input (a network), left out."""
+def run_offline_catching(
+    build: Callable[[], object], tmp_path: Path, **options: str
+) -> tuple[Exception | None, OfflineRun]:
+    """``run_offline`` of a ``build`` that may raise: what it raised (None: nothing), and what was registered
+    all the same. The engine creates each resource as its registration arrives, so that is what a ``pulumi up``
+    that died of the exception would have left behind."""
     raised: list[Exception] = []
 
     def program() -> None:
         try:
             build()
-        except Exception as exc:  # what a real program would die of; its registrations are what is checked
+        except Exception as exc:  # what the program dies of; what it registered before is what is checked
             raised.append(exc)
 
-    run = run_offline(program, tmp_path)
-    registered = [
-        r.name for r in run.resources if not r.type.startswith(_PROGRAM_OWN) and not (keep and r.name.startswith(keep))
-    ]
-    return (raised[0] if raised else None), registered
+    run = run_offline(program, tmp_path, **options)
+    return (raised[0] if raised else None), run
 
 
 def outside_any_program(build: Callable[[], T]) -> T:
