@@ -147,8 +147,8 @@ class Networking(GridComponent):
         cfg = args.config
         # A connector name is at most 25 characters, so a long component name gets a fitted one instead of being
         # refused (https://cloud.google.com/vpc/docs/serverless-vpc-access, as gridlib/gcp_limits.py).
-        connector = {self.CONNECTOR: "vpc_connector"} if cfg.egress == "connector" else {}
-        super().__init__(name, opts, limited={self.VPC: "compute", self.SUBNET: "compute"}, fitted=connector)
+        fitted = {self.CONNECTOR: "vpc_connector"} if cfg.egress == "connector" else {}
+        super().__init__(name, opts, limited={self.VPC: "compute", self.SUBNET: "compute"}, fitted=fitted)
         self.egress_addresses = []
         vpc = gcp.compute.Network(
             self.limited_child_name(self.VPC),

@@ -148,6 +148,7 @@ def external_url_secret(
     """``owner``'s ``url-secret`` holding the URL of a ``kind`` (postgres, redis) outside Google Cloud: the same
     secret its managed instance's URL would be in, labelled so the pack and the price report know the case.
     ``url`` was checked by the owner's args (``check_datastore_args``), before anything registered."""
+    assert url is not None
     return Secret(
         owner.child_name("url-secret"),
         SecretArgs(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,7 +104,7 @@ def _builds(name: str) -> FunctionBuilds:
     )
 
 
-def networking(name: str, _tmp: Path | None = None, **args: object) -> Networking:
+def networking(name: str, _tmp: Path | None = None, **args: Any) -> Networking:
     return Networking(name, replace(NetworkingArgs(config=NetworkConfig(), region=REGION, project=PROJECT), **args))
 
 
@@ -111,7 +112,7 @@ def _network(name: str) -> Networking:
     return networking(f"{name}-net")
 
 
-def _datastore_args(name: str, minimal: dict[str, object], args: dict[str, object]) -> dict[str, object]:
+def _datastore_args(name: str, minimal: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     """A Cache's or Database's args: ``minimal`` on a network of its own, ``args`` in place of any of them. Merged
     before they are checked (config and access are checked together), and no network is made when ``args`` give
     the access (None too)."""
@@ -119,17 +120,17 @@ def _datastore_args(name: str, minimal: dict[str, object], args: dict[str, objec
     return {"project": PROJECT, "region": REGION, **minimal, **access, **args}
 
 
-def cache(name: str, _tmp: Path | None = None, **args: object) -> Cache:
+def cache(name: str, _tmp: Path | None = None, **args: Any) -> Cache:
     config = CacheConfig.model_validate({"tier": "BASIC"})
     return Cache(name, CacheArgs(**_datastore_args(name, {"config": config, "url_secret_id": "redis-url"}, args)))
 
 
-def database(name: str, _tmp: Path | None = None, **args: object) -> Database:
+def database(name: str, _tmp: Path | None = None, **args: Any) -> Database:
     minimal = {"config": DatabaseConfig(), "url_secret_id": "database-url", "password_secret_id": "database-password"}
     return Database(name, DatabaseArgs(**_datastore_args(name, minimal, args)))
 
 
-def api_gateway(name: str, _tmp: Path | None = None, **args: object) -> ApiGateway:
+def api_gateway(name: str, _tmp: Path | None = None, **args: Any) -> ApiGateway:
     """The gateway in front of one service; ``edge``: the JWT, API key, quota and CORS rules it enforces."""
     return ApiGateway(
         name,
