@@ -196,9 +196,16 @@ class BootstrapConfig(_Model):
     def _environments(cls, value: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
         if not value:
             raise ValueError("name at least one environment and its project")
-        for name in value:
+        for name, environment in value.items():
             if not _ENV_NAME.match(name):
                 raise ValueError(f"'{name}' must be 1-18 lowercase letters, digits or -, starting with a letter")
+            # Google would refuse the deployer's account only at `pulumi up`, after the state bucket and the
+            # key were created: refused here, with the config.
+            account = deployer_account(name)
+            if environment.github_environment and (problem := gcp_limits.name_problem("service_account_id", account)):
+                raise ValueError(
+                    f"'{name}': its deployer's service account ID {problem}: use a shorter environment name"
+                )
         return value
 
     @field_validator("apis")
@@ -236,6 +243,11 @@ class BootstrapConfig(_Model):
     def apis_for(self, project: str) -> list[str]:
         base = OPS_APIS if project == self.project else ENVIRONMENT_APIS
         return sorted(set(base) | set(self.apis))
+
+
+def deployer_account(environment: str) -> str:
+    """Service account ID of ``environment``'s deployer, in the operations project."""
+    return f"grid-deployer-{environment}"
 
 
 def deployer_subject(repository: str, github_environment: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from bootstrap import roles
-from bootstrap.config import BootstrapConfig, load_bootstrap_config
+from bootstrap.config import BootstrapConfig, deployer_account, load_bootstrap_config
 from components.audit import DataAccessAudit, DataAccessAuditArgs
 from components.bootstrap import (
     CiIdentity,
@@ -21,10 +21,6 @@ from stacks.runtime_config import current_config, source_file
 
 LABELS = {"app": "grid", "component": "bootstrap", "managed-by": "pulumi"}
 PREVIEWER_ACCOUNT = "grid-previewer"
-
-
-def deployer_account(environment: str) -> str:
-    return f"grid-deployer-{environment}"
 
 
 def load() -> BootstrapConfig:

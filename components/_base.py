@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -40,9 +41,29 @@ class GridComponent(pulumi.ComponentResource):
 
     _module: str = ""
 
-    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(f"grid:{self._module}:{type(self).__name__}", name, None, opts)
+    def __init__(
+        self,
+        name: str,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        limited: Mapping[str, str] | None = None,
+        fitted: Mapping[str, str] | None = None,
+    ) -> None:
+        """``limited`` / ``fitted``: suffix -> name kind (gridlib.gcp_limits.NAME_RULES) of every child this
+        component will name with ``limited_child_name`` / ``fitted_child_name``. Their names are checked here,
+        before the component registers: registering sends it to the engine, so a refusal after that (or after a
+        first child) would leave a half-done deployment."""
         self._name = name
+        self._limited = dict(limited or {})
+        self._fitted = dict(fitted or {})
+        fix = "a shorter name (in a Grid stack, a shorter grid:namePrefix)"
+        for suffix, kind in self._limited.items():
+            self._check_name(kind, self.child_name(suffix), autonamed=True, fix=fix)
+        fix = "another name (in a Grid stack, another grid:namePrefix)"
+        for suffix, kind in self._fitted.items():
+            physical = fitted_name_of(name, suffix, kind)
+            self._check_name(kind, physical or self.child_name(suffix), autonamed=physical is None, fix=fix)
+        super().__init__(f"grid:{self._module}:{type(self).__name__}", name, None, opts)
         # A component's depends_on orders the component only: Pulumi does not pass it to the children, which
         # would then wait for the project's APIs (the program's depends_on) only implicitly, so destroys and
         # targeted updates could run before or without them. Every child states it (parents, hence URNs, stay).
@@ -51,22 +72,28 @@ class GridComponent(pulumi.ComponentResource):
     def child_name(self, suffix: str) -> str:
         return child_name_of(self._name, suffix)
 
-    def limited_child_name(self, suffix: str, kind: str) -> str:
-        """``child_name(suffix)`` for a child Pulumi auto-names (``<name>-<7 hex>``) and Google limits as ``kind``
-        (gridlib.gcp_limits.NAME_RULES): refused here, before anything is created, when it cannot fit."""
-        name = self.child_name(suffix)
-        self._check_name(kind, name, autonamed=True, fix="a shorter name (in a Grid stack, a shorter grid:namePrefix)")
-        return name
+    def limited_child_name(self, suffix: str) -> str:
+        """``child_name(suffix)`` for a child Pulumi auto-names (``<name>-<7 hex>``) and Google limits: declared
+        in ``limited`` at ``__init__``, which refused it if it cannot fit."""
+        self._declared(self._limited, "limited", suffix)
+        return self.child_name(suffix)
 
-    def fitted_child_name(self, suffix: str, kind: str) -> tuple[str, str | None]:
-        """(logical name, physical name) of a child Google limits as ``kind`` and whose name can be taken again
-        as soon as it is deleted: the physical name is ``fitted_name_of``'s, None (auto-named) when that fits. A
-        child given a physical name must be replaced delete-first (its new copy cannot take the name before)."""
-        name = self.child_name(suffix)
-        physical = fitted_name_of(self._name, suffix, kind)
-        fix = "another name (in a Grid stack, another grid:namePrefix)"
-        self._check_name(kind, physical or name, autonamed=physical is None, fix=fix)
-        return name, physical
+    def fitted_child_name(self, suffix: str) -> tuple[str, str | None]:
+        """(logical name, physical name) of a child Google limits and whose name can be taken again as soon as it
+        is deleted: the physical name is ``fitted_name_of``'s, None (auto-named) when that fits. A child given a
+        physical name must be replaced delete-first (its new copy cannot take the name before). Declared in
+        ``fitted`` at ``__init__``, which refused it if it cannot fit."""
+        self._declared(self._fitted, "fitted", suffix)
+        return self.child_name(suffix), fitted_name_of(self._name, suffix, self._fitted[suffix])
+
+    def _declared(self, declared: Mapping[str, str], option: str, suffix: str) -> None:
+        """A child name checked only when the child is created would be refused after the component registered:
+        a bug of the component, not of its input."""
+        if suffix not in declared:
+            raise TypeError(
+                f"{type(self).__name__}: child '{suffix}' is not declared: pass {option}={{{suffix!r}: <name kind>}} "
+                "to GridComponent.__init__ so its name is checked before anything registers"
+            )
 
     def _check_name(self, kind: str, name: str, *, autonamed: bool, fix: str) -> None:
         """Refuse, before anything is created, a child name Google would refuse as ``kind``; ``fix`` names the

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components._base import GridComponent
-from components.identity import FORBIDDEN_PROJECT_ROLES
+from components.identity import refuse_forbidden_roles
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -226,6 +226,11 @@ class CiIdentityArgs:
     billing_account: str | None = None
     billing_role: str | None = None
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        for project, roles in self.project_roles.items():
+            refuse_forbidden_roles(self.account_id, roles, f"on {project}")
+
 
 class CiIdentity(GridComponent):
     """A service account for CI, reachable only through Workload Identity Federation (it has no keys)."""
@@ -237,9 +242,6 @@ class CiIdentity(GridComponent):
 
     def __init__(self, name: str, args: CiIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        for project, roles in args.project_roles.items():
-            if bad := FORBIDDEN_PROJECT_ROLES.intersection(roles):
-                raise ValueError(f"{args.account_id}: {', '.join(sorted(bad))} may not be granted on {project}")
         account = gcp.serviceaccount.Account(
             self.child_name("account"),
             account_id=args.account_id,

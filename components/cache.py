@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from components._base import GridComponent, pem_bundle
 from components.external import ExternalConfig
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs, external_url_secret
+from components.secrets import Secret, SecretArgs, check_datastore_args, external_url_secret
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 
@@ -102,6 +102,12 @@ class CacheArgs:
     """Keep the URL secret's replaced versions enabled (``SecretArgs.keep_replaced_versions``): the stack rolls
     out tagged."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        if not self.config.enabled:
+            raise ValueError("Cache needs a tier other than 'none'; skip the component for no Redis")
+        check_datastore_args(self, "redis", "a Memorystore instance")
+
 
 class Cache(GridComponent):
     _module = "cache"
@@ -119,21 +125,18 @@ class Cache(GridComponent):
     for clients to verify the server. Not a secret."""
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, opts)
         cfg = args.config
-        if not cfg.enabled:
-            raise ValueError("Cache needs a tier other than 'none'; skip the component for no Redis")
+        super().__init__(name, opts, limited={self.INSTANCE: "redis_instance"} if cfg.memorystore else None)
         if cfg.external is not None:
             self._external(args)
             return
-        if args.access is None:
-            raise ValueError("a Memorystore instance needs the network's private service access")
+        assert args.access is not None  # CacheArgs refused a Memorystore instance without it
         redis = gcp.redis
         redis_configs = {"maxmemory-policy": cfg.maxmemory_policy}
         if cfg.keyspace_notifications:
             redis_configs["notify-keyspace-events"] = cfg.keyspace_notifications
         instance = redis.Instance(
-            self.limited_child_name(self.INSTANCE, "redis_instance"),
+            self.limited_child_name(self.INSTANCE),
             project=args.project,
             region=args.region,
             tier=cfg.tier,

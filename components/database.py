@@ -20,7 +20,7 @@ from components._base import GridComponent, pem_bundle
 from components.backups import BackupExportConfig
 from components.external import ExternalConfig
 from components.networking import PrivateAccess
-from components.secrets import Secret, SecretArgs, external_url_secret
+from components.secrets import Secret, SecretArgs, check_datastore_args, external_url_secret
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 from gridlib.gcp_types import Region
@@ -183,6 +183,9 @@ class DatabaseArgs:
     """Keep the URL secret's replaced versions enabled (``SecretArgs.keep_replaced_versions``): the stack rolls
     out tagged."""
 
+    def __post_init__(self) -> None:
+        check_datastore_args(self, "postgres", "a Cloud SQL database")
+
 
 class Database(GridComponent):
     _module = "database"
@@ -206,13 +209,13 @@ class Database(GridComponent):
     CAs, or an external provider's CA from ``external.caCert``; None: the system's CAs. Public, not a secret."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, opts)
         cfg = args.config
+        instances = {self.INSTANCE: "sql_instance", **({self.REPLICA: "sql_instance"} if cfg.replica_region else {})}
+        super().__init__(name, opts, limited=instances if cfg.cloud_sql else None)
         if cfg.external is not None:
             self._external(args)
             return
-        if args.access is None:
-            raise ValueError("a Cloud SQL database needs the network's private service access")
+        assert args.access is not None  # DatabaseArgs refused a Cloud SQL instance without it
         protected = cfg.deletion_protection
         flags = {
             **CIS_FLAGS,
@@ -281,7 +284,7 @@ class Database(GridComponent):
             ),
         )
         instance = sql.DatabaseInstance(
-            self.limited_child_name(self.INSTANCE, "sql_instance"),
+            self.limited_child_name(self.INSTANCE),
             project=args.project,
             region=args.region,
             database_version=cfg.version,
@@ -292,7 +295,7 @@ class Database(GridComponent):
         self.replica_connection_name = None
         if cfg.replica_region:
             replica = sql.DatabaseInstance(
-                self.limited_child_name(self.REPLICA, "sql_instance"),
+                self.limited_child_name(self.REPLICA),
                 project=args.project,
                 region=cfg.replica_region,
                 database_version=cfg.version,

@@ -161,6 +161,11 @@ class Backend:
         return list(self.public_paths) if self.public_paths else route_paths(self.path_prefix)
 
 
+def default_backends(backends: Sequence[Backend]) -> list[Backend]:
+    """The backends of the default route (``path_prefix`` None): a load balancer has exactly one."""
+    return [b for b in backends if b.path_prefix is None]
+
+
 def route_paths(prefix: str) -> list[str]:
     return [prefix, f"{prefix}/*"]
 
@@ -295,6 +300,16 @@ class LoadBalancerArgs:
     """Tagged rollouts: ``<tag>.<first domain>`` routes to each Cloud Run service's revision with this tag, so
     a new revision can be smoke-tested through the load balancer (and Armor) before it takes traffic."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        defaults = [b.key for b in default_backends(self.backends)]
+        if len(defaults) != 1:
+            raise ValueError(
+                "exactly one backend must be the default route (path_prefix=None), got "
+                f"{len(defaults)}{': ' + ', '.join(defaults) if defaults else ''}: give every other backend a "
+                "path_prefix"
+            )
+
 
 class HttpsLoadBalancer(GridComponent):
     """Global external Application Load Balancer (EXTERNAL_MANAGED) in front of serverless NEGs."""
@@ -308,9 +323,6 @@ class HttpsLoadBalancer(GridComponent):
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        defaults = [b for b in args.backends if b.path_prefix is None]
-        if len(defaults) != 1:
-            raise ValueError("exactly one backend must be the default route (path_prefix=None)")
         address = compute.GlobalAddress(
             self.child_name("ip"),
             project=args.project,
@@ -350,7 +362,7 @@ class HttpsLoadBalancer(GridComponent):
         url_map = compute.URLMap(
             self.child_name("urlmap"),
             project=args.project,
-            default_service=services[defaults[0].key].id,
+            default_service=services[default_backends(args.backends)[0].key].id,
             host_rules=host_rules,
             path_matchers=matchers,
             opts=self.child_opts(),
@@ -435,7 +447,7 @@ def _path_matcher(
     name: str, backends: Sequence[Backend], services: Mapping[str, compute.BackendService]
 ) -> compute.URLMapPathMatcherArgs:
     """docs/design.md §7's routing over ``services``: each prefix to its backend, everything else to the default one."""
-    default = next(services[b.key] for b in backends if b.path_prefix is None)
+    default = services[default_backends(backends)[0].key]
     return compute.URLMapPathMatcherArgs(
         name=name,
         default_service=default.id,
@@ -614,6 +626,15 @@ class ApiGatewayArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     edge: EdgeArgs | None = None
     """The gateway's own JWT, API key, quota and CORS rules; None: it only forwards."""
+
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        keys = [b.key for b in self.backends]
+        if self.edge is not None and keys.count(self.edge.jwks_backend) != 1:
+            raise ValueError(
+                f"edge.jwks_backend '{self.edge.jwks_backend}' must name exactly one of the backends "
+                f"({', '.join(keys)}): set it to the key of the backend that serves the public keys"
+            )
 
 
 class ApiGateway(GridComponent):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -28,6 +28,15 @@ FORBIDDEN_PROJECT_ROLES = frozenset(
 )
 
 
+def refuse_forbidden_roles(who: str, roles: Iterable[str], where: str) -> None:
+    """Refuse granting ``who`` any of FORBIDDEN_PROJECT_ROLES ``where`` (``at project level``, ``on <project>``)."""
+    if bad := FORBIDDEN_PROJECT_ROLES.intersection(roles):
+        raise ValueError(
+            f"{who}: {', '.join(sorted(bad))} may not be granted {where}: grant the predefined roles that cover "
+            "only what it needs (basic and impersonation roles are refused)"
+        )
+
+
 @dataclass
 class WorkloadIdentitiesArgs:
     project: str
@@ -43,6 +52,24 @@ class WorkloadIdentitiesArgs:
     """Workload name -> project-level roles. Only for roles with no resource-level grant (e.g. writing custom
     metrics); anything that can be granted on a resource is granted there by the component that owns it."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        known = ", ".join(sorted(self.accounts))
+        for workload, roles in self.project_roles.items():
+            if workload not in self.accounts:
+                raise ValueError(
+                    f"project_roles names unknown workload '{workload}': add it to accounts or drop its roles "
+                    f"(accounts: {known})"
+                )
+            refuse_forbidden_roles(workload, roles, "at project level")
+        for target, callers in self.act_as.items():
+            for workload in (target, *callers):
+                if workload not in self.accounts:
+                    raise ValueError(
+                        f"act_as names unknown workload '{workload}': add it to accounts or drop it from act_as "
+                        f"(accounts: {known})"
+                    )
+
 
 class WorkloadIdentities(GridComponent):
     """Dedicated service accounts, so no workload ever runs as the default compute account."""
@@ -57,11 +84,6 @@ class WorkloadIdentities(GridComponent):
 
     def __init__(self, name: str, args: WorkloadIdentitiesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        for workload, roles in args.project_roles.items():
-            if workload not in args.accounts:
-                raise ValueError(f"project_roles names unknown workload '{workload}'")
-            if bad := FORBIDDEN_PROJECT_ROLES.intersection(roles):
-                raise ValueError(f"{workload}: {', '.join(sorted(bad))} may not be granted at project level")
         self.emails, self.members, self.account_ids = {}, {}, {}
         for workload, account_id in args.accounts.items():
             account = gcp.serviceaccount.Account(

@@ -7,6 +7,7 @@ account, so the receiving Cloud Run service or function can stay private (``role
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -297,6 +298,15 @@ class ScheduledJobArgs:
     google_api: bool = False
     """The target is a Google API (e.g. Workflows executions): send an OAuth access token, not an OIDC token."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the Scheduler registers anything (not after the jobs listed before this one).
+        method = self.http_method.upper()
+        if self.body is not None and method not in _BODY_METHODS:
+            raise ValueError(
+                f"scheduler job {self.name}: a body needs POST, PUT or PATCH (got {method}): set http_method to "
+                "one of them or drop the body"
+            )
+
 
 @dataclass
 class SchedulerArgs:
@@ -311,6 +321,12 @@ class SchedulerArgs:
     max_doublings: int = 3
     attempt_deadline_seconds: int = 300
     """How long one HTTP attempt may take (15 s - 30 min) before Scheduler counts it as failed."""
+
+    def __post_init__(self) -> None:
+        # Two jobs of one name would be one child name twice: the engine refuses the second after the first
+        # registered. Refused here instead, before anything registers.
+        if repeated := sorted(n for n, count in Counter(job.name for job in self.jobs).items() if count > 1):
+            raise ValueError(f"scheduler jobs named twice: {', '.join(repeated)}: give each job a name of its own")
 
 
 class Scheduler(GridComponent):
@@ -332,8 +348,6 @@ class Scheduler(GridComponent):
         self.job_ids = {}
         for job in args.jobs:
             method = job.http_method.upper()
-            if job.body is not None and method not in _BODY_METHODS:
-                raise ValueError(f"scheduler job {job.name}: a body needs POST, PUT or PATCH (got {method})")
             # The Scheduler API takes the body base64-encoded; plain text is rejected at apply time.
             body = base64.b64encode(job.body.encode()).decode() if job.body is not None else None
             resource = gcp.cloudscheduler.Job(
@@ -390,6 +404,14 @@ class TaskQueueArgs:
     log_sampling_ratio: float = 0.1
     """Share of task operations logged to Cloud Logging (0-1); every attempt logged gets expensive."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        if self.min_backoff_seconds > self.max_backoff_seconds:
+            raise ValueError(
+                f"TaskQueue: min_backoff_seconds is above max_backoff_seconds ({self.min_backoff_seconds:g} > "
+                f"{self.max_backoff_seconds:g}): lower the minimum or raise the maximum"
+            )
+
 
 class TaskQueue(GridComponent):
     """A rate-limited Cloud Tasks queue with retries, and who may enqueue into it."""
@@ -403,8 +425,6 @@ class TaskQueue(GridComponent):
     def __init__(self, name: str, args: TaskQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         cfg = args.config
-        if args.min_backoff_seconds > args.max_backoff_seconds:
-            raise ValueError("TaskQueue: min_backoff_seconds is above max_backoff_seconds")
         queue = gcp.cloudtasks.Queue(
             self.child_name("queue"),
             project=args.project,

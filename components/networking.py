@@ -144,11 +144,14 @@ class Networking(GridComponent):
     without private service access)."""
 
     def __init__(self, name: str, args: NetworkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, opts)
         cfg = args.config
+        # A connector name is at most 25 characters, so a long component name gets a fitted one instead of being
+        # refused (https://cloud.google.com/vpc/docs/serverless-vpc-access, as gridlib/gcp_limits.py).
+        fitted = {self.CONNECTOR: "vpc_connector"} if cfg.egress == "connector" else {}
+        super().__init__(name, opts, limited={self.VPC: "compute", self.SUBNET: "compute"}, fitted=fitted)
         self.egress_addresses = []
         vpc = gcp.compute.Network(
-            self.limited_child_name(self.VPC, "compute"),
+            self.limited_child_name(self.VPC),
             project=args.project,
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
@@ -165,7 +168,7 @@ class Networking(GridComponent):
             else None
         )
         subnet = gcp.compute.Subnetwork(
-            self.limited_child_name(self.SUBNET, "compute"),
+            self.limited_child_name(self.SUBNET),
             project=args.project,
             region=args.region,
             network=vpc.id,
@@ -221,9 +224,7 @@ class Networking(GridComponent):
         self.private_access = self._private_service_access(args, vpc) if args.private_service_access else None
         self.connector_id = None
         if cfg.egress == "connector":
-            # A connector name is at most 25 characters, so a long component name gets a fitted one instead of
-            # being refused (https://cloud.google.com/vpc/docs/serverless-vpc-access, as gridlib/gcp_limits.py).
-            name, physical = self.fitted_child_name(self.CONNECTOR, "vpc_connector")
+            name, physical = self.fitted_child_name(self.CONNECTOR)
             connector = gcp.vpcaccess.Connector(
                 name,
                 name=physical,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pulumi
 import pulumi_gcp as gcp
@@ -119,6 +119,23 @@ class Secret(GridComponent):
         return SecretRef(self.name, self.version, MappingProxyType(self.grants))
 
 
+def check_datastore_args(args: Any, store: str, managed: str) -> None:
+    """Refuse a Cache's or Database's args (``config.external``, ``external_url``, ``access``) it cannot build: an
+    external ``store`` (redis, postgres) without its URL, or a ``managed`` instance without the network's private
+    service access. From their ``__post_init__``: before the component registers anything (nothing half-done)."""
+    if args.config.external is not None:
+        if args.external_url is None:
+            raise ValueError(
+                f"an external {store} needs its URL (grid:<external.urlSecret>): pass external_url (a Grid stack "
+                "reads it from the secret config key that external.urlSecret names)"
+            )
+    elif args.access is None:
+        raise ValueError(
+            f"{managed} needs the network's private service access: pass access=the Networking component's "
+            f"private_access (NetworkingArgs.private_service_access on), or use an external {store}"
+        )
+
+
 def external_url_secret(
     owner: GridComponent,
     kind: str,
@@ -129,9 +146,9 @@ def external_url_secret(
     keep_replaced_versions: bool = False,
 ) -> Secret:
     """``owner``'s ``url-secret`` holding the URL of a ``kind`` (postgres, redis) outside Google Cloud: the same
-    secret its managed instance's URL would be in, labelled so the pack and the price report know the case."""
-    if url is None:
-        raise ValueError(f"an external {kind} needs its URL (grid:<external.urlSecret>)")
+    secret its managed instance's URL would be in, labelled so the pack and the price report know the case.
+    ``url`` was checked by the owner's args (``check_datastore_args``), before anything registered."""
+    assert url is not None
     return Secret(
         owner.child_name("url-secret"),
         SecretArgs(

@@ -168,6 +168,16 @@ class FunctionBuilds(GridComponent):
         self.register_outputs({"docker_repository": self.docker_repository})
 
 
+def check_function_source(source_dir: Path) -> None:
+    """Refuse a function's source without its requirements.txt: from the args (``__post_init__``) of whatever
+    builds the function, before that component registers anything (nothing half-done)."""
+    if not (source_dir / "requirements.txt").is_file() and source_dir.is_dir():
+        raise ValueError(
+            f"{source_dir}: a function's source needs a requirements.txt with pinned versions: add one there that "
+            "pins every dependency (name==version)"
+        )
+
+
 @dataclass
 class CloudFunctionArgs:
     function_name: str
@@ -204,6 +214,9 @@ class CloudFunctionArgs:
     """Path in the source archive -> repository file added to it, so a function imports a shared module (e.g.
     ``app/common/logging.py``) under the same name as the services instead of carrying a copy."""
 
+    def __post_init__(self) -> None:
+        check_function_source(self.source_dir)
+
 
 class CloudFunction(GridComponent):
     _module = "compute"
@@ -214,8 +227,6 @@ class CloudFunction(GridComponent):
 
     def __init__(self, name: str, args: CloudFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        if not (args.source_dir / "requirements.txt").is_file() and args.source_dir.is_dir():
-            raise ValueError(f"{args.source_dir}: a function's source needs a requirements.txt with pinned versions")
         cfg = args.config
         digest = tree_hash([args.source_dir], args.source_dir.parent) if args.source_dir.exists() else "missing"
         archive: pulumi.Archive = pulumi.FileArchive(str(args.source_dir))

@@ -67,9 +67,16 @@ STARTUP_PROBE_SECONDS = 240
 STARTUP_CONNECT_SECONDS = 180
 
 
-def _service_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> list:
+def _check_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> None:
+    """Refuse a variable set both ways, from the args' ``__post_init__``: before the component registers."""
     if overlap := set(plain) & set(secrets):
-        raise ValueError(f"{', '.join(sorted(overlap))} given both as plain value and as secret")
+        raise ValueError(
+            f"{', '.join(sorted(overlap))} given both as plain value and as secret: keep each in env or in "
+            "secret_env, not both"
+        )
+
+
+def _service_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> list:
     envs = [run.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(plain.items())]
     envs += [
         run.ServiceTemplateContainerEnvArgs(
@@ -120,6 +127,9 @@ class CloudRunServiceArgs:
     """Revision pinned to 100% in a tagged rollout; None before the first promote."""
     custom_audiences: Sequence[str] = ()
     """Extra OIDC audiences Cloud Run accepts for invocation (a push subscription's audience)."""
+
+    def __post_init__(self) -> None:
+        _check_env(self.env, self.secret_env)
 
 
 def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.ServiceTrafficArgs]:
@@ -252,6 +262,9 @@ class CloudRunJobArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     invokers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Name -> IAM member granted roles/run.invoker on this job only (it may run it, e.g. Cloud Scheduler)."""
+
+    def __post_init__(self) -> None:
+        _check_env(self.env, self.secret_env)
 
 
 class CloudRunJob(GridComponent):

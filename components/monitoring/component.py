@@ -109,6 +109,19 @@ class MonitoringArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     """User labels on policies, channels and checks."""
 
+    def __post_init__(self) -> None:
+        # Refused here, before the component registers anything (nothing half-done).
+        if self.config.paging and self.pagerduty_routing_key is None:
+            raise ValueError(
+                "Monitoring: config.paging is on but no pagerduty_routing_key was given: pass the PagerDuty "
+                "Events v2 routing key or turn paging off"
+            )
+        if self.config.slos and self.slo_service not in self.run_services:
+            raise ValueError(
+                f"Monitoring: SLO service '{self.slo_service}' is not among run_services "
+                f"({', '.join(sorted(self.run_services))}): set slo_service to one of them or turn slos off"
+            )
+
 
 # --- the component ------------------------------------------------------------------------------------------
 
@@ -134,10 +147,6 @@ class Monitoring(Dashboards, Billing):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         cfg = args.config
-        if cfg.paging and args.pagerduty_routing_key is None:
-            raise ValueError("Monitoring: config.paging is on but no pagerduty_routing_key was given")
-        if cfg.slos and args.slo_service not in args.run_services:
-            raise ValueError(f"Monitoring: SLO service '{args.slo_service}' is not among run_services")
         self._args = args
         self._labels = {"environment": args.environment, **args.labels}
         self.alert_policy_names = {}

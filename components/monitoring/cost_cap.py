@@ -11,6 +11,7 @@ import pulumi_gcp as gcp
 
 from components._base import GridComponent
 from components.compute import CloudFunction, CloudFunctionArgs, FunctionBuilds, FunctionSize
+from components.compute.functions import check_function_source
 
 
 @dataclass
@@ -33,6 +34,10 @@ class CostCapArgs:
     """The Eventarc and Pub/Sub service agents (and their roles) the function's trigger is created by."""
     shared_files: Mapping[str, Path] = field(default_factory=dict)
     """Repository files packed into the source (see CloudFunctionArgs.shared_files)."""
+
+    def __post_init__(self) -> None:
+        # The function's args would refuse it only once the topic and the grants were registered.
+        check_function_source(self.source_dir)
 
 
 class CostCap(GridComponent):

@@ -154,6 +154,17 @@ def test_state_and_key_grants_are_scoped_to_the_one_bucket_and_key(plan: Plan) -
             "Pulumi.example.yaml: grid-bootstrap:environments.prod.project: 'Acme_Prod' is not a Google Cloud "
             "project ID (6-30 chars: lowercase letters, digits, -)",
         ),
+        # A name the environment pattern allows but the deployer's account ID (grid-deployer-<name>) does not:
+        # Google refused it at `pulumi up`, after the state bucket and the key were created.
+        (
+            {
+                "grid-bootstrap:environments": {
+                    "production-europe": {"project": "acme-grid-prod", "githubEnvironment": "production"}
+                }
+            },
+            "Pulumi.example.yaml: grid-bootstrap:environments: 'production-europe': its deployer's service account "
+            "ID 'grid-deployer-production-europe' is 31 chars, over the limit of 30: use a shorter environment name",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_file_and_key(override: dict[str, Any], expected: str) -> None:

@@ -9,11 +9,15 @@ uses, so inputs are the camelCase wire form and secrets render as ``"[secret]"``
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from grid.engine import Registration
 from grid.stackfile import StackFile
 from tests.conftest import Synth, run_program
+
+T = TypeVar("T")
 
 _PROGRAM = "import tests.components.offline_program as offline\noffline._pending()\n"
 _pending: Callable[[], None] = lambda: None  # noqa: E731  (set by run_offline for the program to call)
@@ -24,6 +28,14 @@ class OfflineRun(Synth):
 
     def children_of(self, component: Registration) -> list[Registration]:
         return [r for r in self.resources if r.parent == component.urn]
+
+    def descendants_of(self, component: Registration) -> list[Registration]:
+        found, frontier = [], {component.urn}
+        while frontier:
+            children = [r for r in self.resources if r.parent in frontier]
+            found += children
+            frontier = {r.urn for r in children}
+        return found
 
 
 def run_offline(
@@ -50,3 +62,28 @@ def run_offline(
     finally:
         _pending = lambda: None  # noqa: E731
     return OfflineRun(run)
+
+
+def run_offline_catching(
+    build: Callable[[], object], tmp_path: Path, **options: str
+) -> tuple[Exception | None, OfflineRun]:
+    """``run_offline`` of a ``build`` that may raise: what it raised (None: nothing), and what was registered
+    all the same. The engine creates each resource as its registration arrives, so that is what a ``pulumi up``
+    that died of the exception would have left behind."""
+    raised: list[Exception] = []
+
+    def program() -> None:
+        try:
+            build()
+        except Exception as exc:  # what the program dies of; what it registered before is what is checked
+            raised.append(exc)
+
+    run = run_offline(program, tmp_path, **options)
+    return (raised[0] if raised else None), run
+
+
+def outside_any_program(build: Callable[[], T]) -> T:
+    """``build()`` on a thread of its own: no Pulumi program, mock runtime or asyncio event loop there, whatever
+    the tests before left behind in this one. A refusal of bad input must need none of them."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(build).result()

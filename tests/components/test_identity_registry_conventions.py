@@ -6,6 +6,7 @@ import pytest
 
 from components.identity import FORBIDDEN_PROJECT_ROLES, WorkloadIdentities, WorkloadIdentitiesArgs
 from stacks.config import WORKLOADS
+from tests.components.offline_program import outside_any_program
 
 
 def test_one_service_account_per_workload(synth) -> None:
@@ -20,10 +21,11 @@ def test_one_service_account_per_workload(synth) -> None:
 
 
 def test_forbidden_project_roles_are_refused() -> None:
+    """Refused by the args, before anything registers: outside any program (no event loop there), so whatever
+    ran before in this process (tests/components/test_refusals.py proves nothing is registered)."""
+    args = {"project": "p", "accounts": {"api": "x-api"}, "project_roles": {"api": ["roles/editor"]}}
     with pytest.raises(ValueError, match="roles/editor may not be granted at project level"):
-        WorkloadIdentities(
-            "x", WorkloadIdentitiesArgs(project="p", accounts={"api": "x-api"}, project_roles={"api": ["roles/editor"]})
-        )
+        outside_any_program(lambda: WorkloadIdentities("x", WorkloadIdentitiesArgs(**args)))
 
 
 def test_registry_cleanup_policies(synth) -> None:

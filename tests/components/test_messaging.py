@@ -20,7 +20,7 @@ from components.messaging import (
     TaskQueueArgs,
     TasksConfig,
 )
-from tests.components.offline_program import OfflineRun, run_offline
+from tests.components.offline_program import OfflineRun, outside_any_program, run_offline
 
 PROJECT = "acme-grid-test"
 NUMBER = "123456789012"
@@ -192,14 +192,16 @@ def test_scheduler_get_job_has_no_body_and_a_body_needs_a_write_method(tmp_path:
     ping = ScheduledJobArgs(name="ping", schedule="*/5 * * * *", uri=CONSUMER, invoker_email=INVOKER, http_method="get")
     target = _scheduler(tmp_path, ping).one(JOB).inputs["httpTarget"]
     assert target["httpMethod"] == "GET" and "body" not in target and "headers" not in target
-    with pytest.raises(ValueError, match="a body needs POST, PUT or PATCH"):
-        Scheduler(
-            "bad",
-            SchedulerArgs(
-                project=PROJECT,
-                region="us-central1",
-                jobs=[ScheduledJobArgs("x", "* * * * *", CONSUMER, INVOKER, http_method="GET", body="{}")],
-            ),
+    with pytest.raises(ValueError, match="a body needs POST, PUT or PATCH"):  # by the job's args, outside a program
+        outside_any_program(
+            lambda: Scheduler(
+                "bad",
+                SchedulerArgs(
+                    project=PROJECT,
+                    region="us-central1",
+                    jobs=[ScheduledJobArgs("x", "* * * * *", CONSUMER, INVOKER, http_method="GET", body="{}")],
+                ),
+            )
         )
 
 

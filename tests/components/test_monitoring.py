@@ -12,7 +12,7 @@ import pytest
 from app.common.metrics import EXPORTED
 from app.common.monitoring_api import MONITORED_RESOURCE
 from components.monitoring import TOKEN_METRIC, Monitoring, MonitoringArgs, MonitoringConfig
-from tests.components.offline_program import OfflineRun, run_offline
+from tests.components.offline_program import OfflineRun, outside_any_program, run_offline
 
 PROJECT = "acme-grid-test"
 NUMBER = "123456789012"
@@ -114,16 +114,18 @@ def test_without_paging_there_is_no_pagerduty_channel(tmp_path: Path) -> None:
 
 
 def test_paging_without_a_routing_key_is_refused() -> None:
-    with pytest.raises(ValueError, match="no pagerduty_routing_key"):
-        Monitoring(
-            "x",
-            MonitoringArgs(
-                config=MonitoringConfig.model_validate({"paging": True}),
-                project=PROJECT,
-                project_number=NUMBER,
-                environment="prod",
-                display_prefix="x",
-            ),
+    with pytest.raises(ValueError, match="no pagerduty_routing_key"):  # by the args, outside any program
+        outside_any_program(
+            lambda: Monitoring(
+                "x",
+                MonitoringArgs(
+                    config=MonitoringConfig.model_validate({"paging": True}),
+                    project=PROJECT,
+                    project_number=NUMBER,
+                    environment="prod",
+                    display_prefix="x",
+                ),
+            )
         )
 
 

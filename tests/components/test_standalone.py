@@ -8,7 +8,9 @@ could not reach it anyway). The whole-stack wiring is asserted in tests/stacks/.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +49,6 @@ from components.gateway import (
     ArmorConfig,
     ArmorPolicy,
     Backend,
-    EdgeArgs,
     HttpsLoadBalancer,
     LoadBalancerArgs,
 )
@@ -68,7 +69,8 @@ from components.networking import NetworkConfig, Networking, NetworkingArgs
 from components.project import ProjectServices, ProjectServicesArgs, ServiceAgents, ServiceAgentsArgs
 from components.registry import Registry, RegistryArgs, RegistryConfig
 from components.secrets import Secret, SecretArgs
-from tests.components.offline_program import OfflineRun, run_offline
+from grid.engine import Registration
+from tests.components.offline_program import OfflineRun, run_offline, run_offline_catching
 from tests.conftest import REPO_ROOT
 
 PROJECT = "acme-team-prod"
@@ -102,42 +104,50 @@ def _builds(name: str) -> FunctionBuilds:
     )
 
 
-def networking(name: str, _tmp: Path | None = None, config: NetworkConfig | None = None) -> Networking:
-    return Networking(name, NetworkingArgs(config=config or NetworkConfig(), region=REGION, project=PROJECT))
+def networking(name: str, _tmp: Path | None = None, **args: Any) -> Networking:
+    return Networking(name, replace(NetworkingArgs(config=NetworkConfig(), region=REGION, project=PROJECT), **args))
 
 
 def _network(name: str) -> Networking:
     return networking(f"{name}-net")
 
 
-def cache(name: str, _tmp: Path | None = None, config: CacheConfig | None = None) -> Cache:
-    return Cache(
-        name,
-        CacheArgs(
-            config=config or CacheConfig.model_validate({"tier": "BASIC"}),
-            project=PROJECT,
-            region=REGION,
-            access=_network(name).private_access,
-            url_secret_id="redis-url",
-        ),
-    )
+def _datastore_args(name: str, minimal: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """A Cache's or Database's args: ``minimal`` on a network of its own, ``args`` in place of any of them. Merged
+    before they are checked (config and access are checked together), and no network is made when ``args`` give
+    the access (None too)."""
+    access = {} if "access" in args else {"access": _network(name).private_access}
+    return {"project": PROJECT, "region": REGION, **minimal, **access, **args}
 
 
-def api_gateway(name: str, _tmp: Path | None = None, edge: EdgeArgs | None = None) -> ApiGateway:
+def cache(name: str, _tmp: Path | None = None, **args: Any) -> Cache:
+    config = CacheConfig.model_validate({"tier": "BASIC"})
+    return Cache(name, CacheArgs(**_datastore_args(name, {"config": config, "url_secret_id": "redis-url"}, args)))
+
+
+def database(name: str, _tmp: Path | None = None, **args: Any) -> Database:
+    minimal = {"config": DatabaseConfig(), "url_secret_id": "database-url", "password_secret_id": "database-password"}
+    return Database(name, DatabaseArgs(**_datastore_args(name, minimal, args)))
+
+
+def api_gateway(name: str, _tmp: Path | None = None, **args: Any) -> ApiGateway:
     """The gateway in front of one service; ``edge``: the JWT, API key, quota and CORS rules it enforces."""
     return ApiGateway(
         name,
-        ApiGatewayArgs(
-            project=PROJECT,
-            region=REGION,
-            backends=[Backend(key="web", kind="run", service_name="web", path_prefix=None, uri=URL)],
-            service_account=EMAIL,
-            edge=edge,
+        replace(
+            ApiGatewayArgs(
+                project=PROJECT,
+                region=REGION,
+                backends=[Backend(key="web", kind="run", service_name="web", path_prefix=None, uri=URL)],
+                service_account=EMAIL,
+            ),
+            **args,
         ),
     )
 
 
-# Component class -> how a user builds it from minimal args (the tmp dir is for files it reads).
+# Component class -> how a user builds it from minimal args (the tmp dir is for files it reads); a builder that
+# takes ``**args`` puts them in place of its args' fields (``dataclasses.replace``, which checks them again).
 BUILDS: dict[type, Callable[..., object]] = {
     DataAccessAudit: lambda n, _: DataAccessAudit(n, DataAccessAuditArgs(project=PROJECT)),
     SqlExports: lambda n, _: SqlExports(
@@ -171,49 +181,45 @@ BUILDS: dict[type, Callable[..., object]] = {
     GithubFederation: lambda n, _: GithubFederation(
         n, GithubFederationArgs(project=PROJECT, pool_id="github", provider_id="actions", repository="acme/web")
     ),
-    CiIdentity: lambda n, _: CiIdentity(
+    CiIdentity: lambda n, _, **args: CiIdentity(
         n,
-        CiIdentityArgs(
-            project=PROJECT,
-            account_id="deployer",
-            description="Deploys acme/web",
-            principals=["principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/x/*"],
-            project_roles={"deploy": ["roles/run.admin"]},
-            state_bucket="acme-pulumi-state",
-            bucket_role="roles/storage.objectUser",
-            secrets_key=f"projects/{PROJECT}/locations/europe-west1/keyRings/pulumi/cryptoKeys/secrets",
-            key_role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        replace(
+            CiIdentityArgs(
+                project=PROJECT,
+                account_id="deployer",
+                description="Deploys acme/web",
+                principals=["principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/x/*"],
+                project_roles={"deploy": ["roles/run.admin"]},
+                state_bucket="acme-pulumi-state",
+                bucket_role="roles/storage.objectUser",
+                secrets_key=f"projects/{PROJECT}/locations/europe-west1/keyRings/pulumi/cryptoKeys/secrets",
+                key_role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            ),
+            **args,
         ),
     ),
     Cache: cache,
-    Database: lambda n, _: Database(
-        n,
-        DatabaseArgs(
-            config=DatabaseConfig(),
-            project=PROJECT,
-            region=REGION,
-            access=_network(n).private_access,
-            url_secret_id="database-url",
-            password_secret_id="database-password",
-        ),
-    ),
+    Database: database,
     Networking: networking,
     FunctionSourceBucket: lambda n, _: FunctionSourceBucket(
         n, FunctionSourceBucketArgs(project=PROJECT, region=REGION)
     ),
     FunctionBuilds: lambda n, _: _builds(n),
-    CloudFunction: lambda n, tmp: CloudFunction(
+    CloudFunction: lambda n, tmp, **args: CloudFunction(
         n,
-        CloudFunctionArgs(
-            function_name="hello",
-            source_dir=_function_source(tmp),
-            entry_point="handle",
-            bucket="acme-sources",
-            region=REGION,
-            project=PROJECT,
-            config=FunctionSize(),
-            service_account=EMAIL,
-            builds=_builds(f"{n}-builds"),
+        replace(
+            CloudFunctionArgs(
+                function_name="hello",
+                source_dir=_function_source(tmp),
+                entry_point="handle",
+                bucket="acme-sources",
+                region=REGION,
+                project=PROJECT,
+                config=FunctionSize(),
+                service_account=EMAIL,
+                builds=_builds(f"{n}-builds"),
+            ),
+            **args,
         ),
     ),
     ServiceImage: lambda n, _: ServiceImage(
@@ -225,44 +231,53 @@ BUILDS: dict[type, Callable[..., object]] = {
             registry_host=f"{REGION}-docker.pkg.dev",
         ),
     ),
-    CloudRunService: lambda n, _: CloudRunService(
+    CloudRunService: lambda n, _, **args: CloudRunService(
         n,
-        CloudRunServiceArgs(
-            service_name="web",
-            region=REGION,
-            project=PROJECT,
-            image=IMAGE,
-            config=ServiceSize(),
-            service_account=EMAIL,
-            vpc_access=None,
+        replace(
+            CloudRunServiceArgs(
+                service_name="web",
+                region=REGION,
+                project=PROJECT,
+                image=IMAGE,
+                config=ServiceSize(),
+                service_account=EMAIL,
+                vpc_access=None,
+            ),
+            **args,
         ),
     ),
-    CloudRunJob: lambda n, _: CloudRunJob(
+    CloudRunJob: lambda n, _, **args: CloudRunJob(
         n,
-        CloudRunJobArgs(
-            job_name="nightly",
-            region=REGION,
-            project=PROJECT,
-            image=IMAGE,
-            command=["python", "-m", "nightly"],
-            service_account=EMAIL,
-            vpc_access=None,
+        replace(
+            CloudRunJobArgs(
+                job_name="nightly",
+                region=REGION,
+                project=PROJECT,
+                image=IMAGE,
+                command=["python", "-m", "nightly"],
+                service_account=EMAIL,
+                vpc_access=None,
+            ),
+            **args,
         ),
     ),
     ArmorPolicy: lambda n, _: ArmorPolicy(n, ArmorArgs(config=ArmorConfig(), project=PROJECT)),
-    HttpsLoadBalancer: lambda n, _: HttpsLoadBalancer(
+    HttpsLoadBalancer: lambda n, _, **args: HttpsLoadBalancer(
         n,
-        LoadBalancerArgs(
-            project=PROJECT,
-            region=REGION,
-            domains=["web.acme.io"],
-            backends=[Backend(key="web", kind="run", service_name="web", path_prefix=None)],
-            security_policy=None,
+        replace(
+            LoadBalancerArgs(
+                project=PROJECT,
+                region=REGION,
+                domains=["web.acme.io"],
+                backends=[Backend(key="web", kind="run", service_name="web", path_prefix=None)],
+                security_policy=None,
+            ),
+            **args,
         ),
     ),
     ApiGateway: api_gateway,
-    WorkloadIdentities: lambda n, _: WorkloadIdentities(
-        n, WorkloadIdentitiesArgs(project=PROJECT, accounts={"web": "acme-web"})
+    WorkloadIdentities: lambda n, _, **args: WorkloadIdentities(
+        n, replace(WorkloadIdentitiesArgs(project=PROJECT, accounts={"web": "acme-web"}), **args)
     ),
     SigningKey: lambda n, _: SigningKey(n, SigningKeyArgs(secret_id="jwt-key", readers={"web": MEMBER})),
     EventBus: lambda n, _: EventBus(
@@ -276,37 +291,48 @@ BUILDS: dict[type, Callable[..., object]] = {
             push_invoker_email=None,
         ),
     ),
-    Scheduler: lambda n, _: Scheduler(
+    Scheduler: lambda n, _, **args: Scheduler(
         n,
-        SchedulerArgs(
-            project=PROJECT,
-            region=REGION,
-            jobs=[ScheduledJobArgs(name="nightly", schedule="0 3 * * *", uri=URL, invoker_email=EMAIL)],
+        replace(
+            SchedulerArgs(
+                project=PROJECT,
+                region=REGION,
+                jobs=[ScheduledJobArgs(name="nightly", schedule="0 3 * * *", uri=URL, invoker_email=EMAIL)],
+            ),
+            **args,
         ),
     ),
-    TaskQueue: lambda n, _: TaskQueue(n, TaskQueueArgs(config=TasksConfig(), project=PROJECT, region=REGION)),
-    Monitoring: lambda n, _: Monitoring(
+    TaskQueue: lambda n, _, **args: TaskQueue(
+        n, replace(TaskQueueArgs(config=TasksConfig(), project=PROJECT, region=REGION), **args)
+    ),
+    Monitoring: lambda n, _, **args: Monitoring(
         n,
-        MonitoringArgs(
-            config=MonitoringConfig.model_validate({"alertEmails": ["ops@acme.io"]}),
-            project=PROJECT,
-            project_number="123456789012",
-            environment="prod",
-            display_prefix="acme",
+        replace(
+            MonitoringArgs(
+                config=MonitoringConfig.model_validate({"alertEmails": ["ops@acme.io"]}),
+                project=PROJECT,
+                project_number="123456789012",
+                environment="prod",
+                display_prefix="acme",
+            ),
+            **args,
         ),
     ),
-    CostCap: lambda n, tmp: CostCap(
+    CostCap: lambda n, tmp, **args: CostCap(
         n,
-        CostCapArgs(
-            project=PROJECT,
-            region=REGION,
-            stack_label="acme",
-            services=["acme-web"],
-            source_dir=_function_source(tmp),
-            bucket="acme-sources",
-            service_account=EMAIL,
-            member=MEMBER,
-            builds=_builds(f"{n}-builds"),
+        replace(
+            CostCapArgs(
+                project=PROJECT,
+                region=REGION,
+                stack_label="acme",
+                services=["acme-web"],
+                source_dir=_function_source(tmp),
+                bucket="acme-sources",
+                service_account=EMAIL,
+                member=MEMBER,
+                builds=_builds(f"{n}-builds"),
+            ),
+            **args,
         ),
     ),
     ProjectServices: lambda n, _: ProjectServices(n, ProjectServicesArgs(project=PROJECT, apis=["run.googleapis.com"])),
@@ -318,17 +344,12 @@ BUILDS: dict[type, Callable[..., object]] = {
 }
 
 
-def _descendants(run: OfflineRun, root: str) -> list:
-    found, frontier = [], {root}
-    while frontier:
-        children = [r for r in run.resources if r.parent in frontier]
-        found += children
-        frontier = {r.urn for r in children}
-    return found
-
-
 def alone_name(component: type) -> str:
     return "acme-" + component.__name__.lower()
+
+
+def token_of(component: type) -> str:
+    return f"grid:{component._module}:{component.__name__}"  # type: ignore[attr-defined]
 
 
 def build_alone(component: type, tmp_path: Path, name: str | None = None, **args: object) -> OfflineRun:
@@ -339,14 +360,34 @@ def build_alone(component: type, tmp_path: Path, name: str | None = None, **args
     return run_offline(lambda: BUILDS[component](name, tmp_path, **args), tmp_path, project=PROJECT, region=REGION)
 
 
+def refused_alone(
+    component: type, tmp_path: Path, args: Callable[[], dict[str, object]]
+) -> tuple[Exception | None, list[Registration]]:
+    """``build_alone`` with the ``args()`` the component should refuse (made in the program: a bad input may be
+    refused as it is made; ``name`` among them names the component): what it raised, and what of the component
+    was registered all the same, itself and its descendants. What its builder creates first as its input (a
+    network, function builds) is not the component's."""
+
+    def build() -> None:
+        given = args()
+        name = str(given.pop("name", alone_name(component)))
+        built.append(name)
+        BUILDS[component](name, tmp_path, **given)
+
+    built: list[str] = []
+    raised, run = run_offline_catching(build, tmp_path, project=PROJECT, region=REGION)
+    tops = [r for r in run.resources if r.type == token_of(component) and r.name in built]
+    return raised, [*tops, *(r for top in tops for r in run.descendants_of(top))]
+
+
 @pytest.mark.parametrize("component", list(BUILDS), ids=lambda c: c.__name__)
 def test_builds_alone_from_minimal_args(component: type, tmp_path: Path) -> None:
     name = alone_name(component)
     run = build_alone(component, tmp_path)
-    token = f"grid:{component._module}:{component.__name__}"  # type: ignore[attr-defined]
+    token = token_of(component)
     top = [r for r in run.resources if r.type == token and r.name == name]
     assert len(top) == 1, f"{component.__name__} did not register as {token} named {name}"
-    children = _descendants(run, top[0].urn)
+    children = run.descendants_of(top[0])
     assert any(not r.type.startswith("grid:") for r in children), f"{component.__name__} created no resources"
     stray = [r.name for r in children if not r.name.startswith(name)]
     assert not stray, f"children not named after the component: {stray}"
