@@ -72,24 +72,39 @@ def suite_command() -> list[str]:
     return [sys.executable, "-m", "pytest", *unit_options(), "-q", "-p", "no:cacheprovider"]
 
 
+def _report(label: str, plans: list[tuple[float, float, str]], runs: list[tuple[float, float, str]]) -> None:
+    for index, what in enumerate(("wall", "CPU")):
+        plan = statistics.median(p[index] for p in plans)
+        suite = statistics.median(r[index] for r in runs)
+        print(f"{what}: {label} (median of {len(runs)}): {suite:.2f} s  runs: {[round(r[index], 2) for r in runs]}")
+        print(f"{what}: ratio {label} / plan: {suite / plan:.2f}x (goal <= {GOAL:.0f}x)")
+    for *_, outcome in runs:
+        print(f"  pytest {outcome}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plans", type=int, default=4, help="plan runs (at least 3), split around the suite")
     parser.add_argument("--suites", type=int, default=1, help="suite runs")
+    parser.add_argument(
+        "--one-process", action="store_true", help="also time the unit part in one process (-n 0), in the same rounds"
+    )
     args = parser.parse_args()
     plans = [plan_seconds() for _ in range(max(args.plans, 3) // 2)]
     _timed([*suite_command(), "--collect-only", "-n", "0"])
-    runs = [_timed(suite_command()) for _ in range(args.suites)]
+    runs, alone = [], []
+    for _ in range(args.suites):
+        runs.append(_timed(suite_command()))
+        if args.one_process:
+            alone.append(_timed([*suite_command(), "-n", "0"]))
     plans += [plan_seconds() for _ in range(max(args.plans, 3) - len(plans))]
     for index, what in enumerate(("wall", "CPU")):
         plan = statistics.median(p[index] for p in plans)
-        suite = statistics.median(r[index] for r in runs)
         print(f"{what}: grid plan --stack prod (median of {len(plans)}): {plan:.2f} s  runs: "
               f"{[round(p[index], 2) for p in plans]}")  # fmt: skip
-        print(f"{what}: unit suite (median of {len(runs)}): {suite:.2f} s  runs: {[round(r[index], 2) for r in runs]}")
-        print(f"{what}: ratio suite / plan: {suite / plan:.2f}x (goal <= {GOAL:.0f}x)")
-    for *_, outcome in runs:
-        print(f"  pytest {outcome}")
+    _report("unit suite as make test runs it", plans, runs)
+    if alone:
+        _report("unit suite in one process", plans, alone)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
