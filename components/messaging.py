@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
 from pydantic import Field, model_validator
 
-from components._base import GridComponent
+from components._base import GridComponent, child_name_of
+from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 from gridlib.gcp_types import Cron
 
@@ -23,8 +24,8 @@ from gridlib.gcp_types import Cron
 
 
 class TasksConfig(ConfigModel):
-    max_dispatches_per_second: float = Field(5, gt=0, le=500)
-    max_concurrent_dispatches: int = Field(10, ge=1, le=5000)
+    max_dispatches_per_second: float = Field(5, gt=0, le=gcp_limits.TASKS_MAX_DISPATCHES_PER_SECOND)
+    max_concurrent_dispatches: int = Field(10, ge=1, le=gcp_limits.TASKS_MAX_CONCURRENT_DISPATCHES)
     max_attempts: int = Field(5, ge=1, le=100)
 
 
@@ -61,6 +62,23 @@ def type_filter(event_type: str) -> str:
 def _seconds(value: float) -> str:
     """Google's duration string: ``1209600s``, ``0.5s`` (never ``1.2e+06s``, which the APIs reject)."""
     return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
+
+
+def _check_ranges(owner: str, fields: Iterable[tuple[str, float, gcp_limits.Range]]) -> None:
+    """Refuse, from an args type's ``__post_init__`` (before anything registers), a field outside the range
+    Google documents for it (gridlib.gcp_limits), which Google would refuse only at apply time."""
+    for what, value, allowed in fields:
+        if problem := allowed.problem(what, value):
+            raise ValueError(f"{owner}: {problem}: set {what} within that range")
+
+
+def _check_backoffs(owner: str, low: float, high: float) -> None:
+    """Refuse a minimum backoff above the maximum, from an args type's ``__post_init__``."""
+    if low > high:
+        raise ValueError(
+            f"{owner}: min_backoff_seconds is above max_backoff_seconds ({low:g} > {high:g}): lower the minimum or "
+            "raise the maximum"
+        )
 
 
 def _grant(
@@ -300,6 +318,8 @@ class ScheduledJobArgs:
 
     def __post_init__(self) -> None:
         # Refused here, before the Scheduler registers anything (not after the jobs listed before this one).
+        if problem := gcp_limits.time_zone_problem(self.time_zone):
+            raise ValueError(f"scheduler job {self.name}: time_zone {problem}: set time_zone to one")
         method = self.http_method.upper()
         if self.body is not None and method not in _BODY_METHODS:
             raise ValueError(
@@ -323,6 +343,22 @@ class SchedulerArgs:
     """How long one HTTP attempt may take (15 s - 30 min) before Scheduler counts it as failed."""
 
     def __post_init__(self) -> None:
+        # Google's ranges (gridlib.gcp_limits cites them), refused here rather than job by job at apply time.
+        _check_ranges(
+            "Scheduler",
+            (
+                ("retry_count", self.retry_count, gcp_limits.SCHEDULER_RETRY_COUNT),
+                ("min_backoff_seconds", self.min_backoff_seconds, gcp_limits.SCHEDULER_BACKOFF_SECONDS),
+                ("max_backoff_seconds", self.max_backoff_seconds, gcp_limits.SCHEDULER_BACKOFF_SECONDS),
+                ("max_doublings", self.max_doublings, gcp_limits.SCHEDULER_MAX_DOUBLINGS),
+                (
+                    "attempt_deadline_seconds",
+                    self.attempt_deadline_seconds,
+                    gcp_limits.SCHEDULER_HTTP_ATTEMPT_DEADLINE_SECONDS,
+                ),
+            ),
+        )
+        _check_backoffs("Scheduler", self.min_backoff_seconds, self.max_backoff_seconds)
         # Two jobs of one name would be one child name twice: the engine refuses the second after the first
         # registered. Refused here instead, before anything registers.
         if repeated := sorted(n for n, count in Counter(job.name for job in self.jobs).items() if count > 1):
@@ -338,6 +374,11 @@ class Scheduler(GridComponent):
     """Job name -> ``projects/<p>/locations/<region>/jobs/<name>``."""
 
     def __init__(self, name: str, args: SchedulerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # The job IDs are the children's names (the component's and the job's): checked before registering, since
+        # the args do not know the component's name.
+        for job in args.jobs:
+            if problem := gcp_limits.name_problem("scheduler_job", child_name_of(name, job.name)):
+                raise ValueError(f"Scheduler '{name}': the job ID {problem}: rename the component or the job")
         super().__init__(name, opts)
         retry = gcp.cloudscheduler.JobRetryConfigArgs(
             retry_count=args.retry_count,
@@ -405,12 +446,18 @@ class TaskQueueArgs:
     """Share of task operations logged to Cloud Logging (0-1); every attempt logged gets expensive."""
 
     def __post_init__(self) -> None:
-        # Refused here, before the component registers anything (nothing half-done).
-        if self.min_backoff_seconds > self.max_backoff_seconds:
-            raise ValueError(
-                f"TaskQueue: min_backoff_seconds is above max_backoff_seconds ({self.min_backoff_seconds:g} > "
-                f"{self.max_backoff_seconds:g}): lower the minimum or raise the maximum"
-            )
+        # Refused here, before the component registers anything (nothing half-done). The config's own fields
+        # (rate, concurrency, attempts) are bounded by TasksConfig.
+        _check_ranges(
+            "TaskQueue",
+            (
+                ("min_backoff_seconds", self.min_backoff_seconds, gcp_limits.TASKS_BACKOFF_SECONDS),
+                ("max_backoff_seconds", self.max_backoff_seconds, gcp_limits.TASKS_BACKOFF_SECONDS),
+                ("max_doublings", self.max_doublings, gcp_limits.TASKS_MAX_DOUBLINGS),
+                ("log_sampling_ratio", self.log_sampling_ratio, gcp_limits.TASKS_LOG_SAMPLING_RATIO),
+            ),
+        )
+        _check_backoffs("TaskQueue", self.min_backoff_seconds, self.max_backoff_seconds)
 
 
 class TaskQueue(GridComponent):

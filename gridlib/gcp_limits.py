@@ -6,8 +6,10 @@ file before anything is planned, so a typo never becomes a failed `pulumi up` tw
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import zoneinfo
 from dataclasses import dataclass
 
 # https://cloud.google.com/about/locations (regions with Cloud Run, Cloud SQL and Memorystore), 2026-11.
@@ -83,6 +85,8 @@ NAME_RULES: dict[str, tuple[str, int, str]] = {
     "artifact_repository": (r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$", 63, "lowercase letters, digits, -"),
     # https://cloud.google.com/sql/docs/postgres/create-manage-databases (Postgres identifiers)
     "postgres_identifier": (r"^[a-z_][a-z0-9_]*$", 63, "lowercase letters, digits, _"),
+    # https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job (JOB_ID in name)
+    "scheduler_job": (r"^[A-Za-z0-9_-]+$", 500, "1-500 chars, letters, digits, - and _"),
 }
 
 # Pulumi auto-names physical resources as "<logical>-<7 hex>".
@@ -272,3 +276,61 @@ RUN_DEFAULT_MAX_INSTANCES = 100
 def default_max_connections(memory_gb: float) -> int:
     """Cloud SQL's default max_connections for a tier with this much memory."""
     return next(limit for floor, limit in _DEFAULT_MAX_CONNECTIONS if memory_gb >= floor - 1e-9)
+
+
+# --- Numeric ranges Google refuses at apply time -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive range Google documents for a numeric field (``high`` None: no upper bound)."""
+
+    low: float
+    high: float | None = None
+
+    def problem(self, what: str, value: float) -> str | None:
+        """Why ``value`` of ``what`` is out of range (one line, the range included), or None."""
+        if self.low <= value and (self.high is None or value <= self.high):
+            return None
+        allowed = f"{self.low:g} to {self.high:g}" if self.high is not None else f"at least {self.low:g}"
+        return f"{what} is {value:g}, outside Google's allowed {allowed}"
+
+
+# --- Cloud Scheduler ---------------------------------------------------------------------------------------
+# RetryConfig.retryCount: "Values greater than 5 and negative values are not allowed"; the backoffs are
+# durations to wait and maxDoublings a count of doublings, none of them negative
+# (https://cloud.google.com/scheduler/docs/configuring/retry-jobs).
+SCHEDULER_RETRY_COUNT = Range(0, 5)
+SCHEDULER_BACKOFF_SECONDS = Range(0)
+SCHEDULER_MAX_DOUBLINGS = Range(0)
+# Job.attemptDeadline for an HTTP target: "The deadline must be in the interval [15 seconds, 30 minutes]"
+# (https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job).
+SCHEDULER_HTTP_ATTEMPT_DEADLINE_SECONDS = Range(15, 1800)
+
+
+def time_zone_problem(value: str) -> str | None:
+    """Why Cloud Scheduler would refuse ``value`` as a job's timeZone, or None: it "must be a time zone name from
+    the tz database", or "utc" (Job.timeZone, https://cloud.google.com/scheduler/docs/reference/rest/v1/
+    projects.locations.jobs#Job). Python's zoneinfo lists the same database's names."""
+    if value.lower() == "utc" or value in _tz_names():
+        return None
+    return f"'{value}' is not a tz database time zone name (e.g. Etc/UTC, Europe/Paris)"
+
+
+@functools.cache
+def _tz_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+# --- Cloud Tasks -------------------------------------------------------------------------------------------
+# https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#ratelimits: "The maximum
+# allowed value is 500" (maxDispatchesPerSecond, above 0) and "5,000" (maxConcurrentDispatches).
+TASKS_MAX_DISPATCHES_PER_SECOND = 500
+TASKS_MAX_CONCURRENT_DISPATCHES = 5000
+# https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#retryconfig: the backoffs are
+# durations to wait and maxDoublings a count of doublings, none of them negative.
+TASKS_BACKOFF_SECONDS = Range(0)
+TASKS_MAX_DOUBLINGS = Range(0)
+# StackdriverLoggingConfig.samplingRatio: "any value between 0.0 and 1.0, inclusive"
+# (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#stackdriverloggingconfig).
+TASKS_LOG_SAMPLING_RATIO = Range(0, 1)

@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
-from components.compute.run import invoker_grants
+from components.compute.run import check_env, invoker_grants
 from components.compute.source_digest import tree_files, tree_hash
 from components.registry import Registry, RegistryArgs, RegistryConfig
 from components.secrets import SecretRef
@@ -216,6 +216,7 @@ class CloudFunctionArgs:
 
     def __post_init__(self) -> None:
         check_function_source(self.source_dir)
+        check_env(self.env, self.secret_env)
 
 
 class CloudFunction(GridComponent):

@@ -67,7 +67,7 @@ STARTUP_PROBE_SECONDS = 240
 STARTUP_CONNECT_SECONDS = 180
 
 
-def _check_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> None:
+def check_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> None:
     """Refuse a variable set both ways, from the args' ``__post_init__``: before the component registers."""
     if overlap := set(plain) & set(secrets):
         raise ValueError(
@@ -129,7 +129,7 @@ class CloudRunServiceArgs:
     """Extra OIDC audiences Cloud Run accepts for invocation (a push subscription's audience)."""
 
     def __post_init__(self) -> None:
-        _check_env(self.env, self.secret_env)
+        check_env(self.env, self.secret_env)
 
 
 def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.ServiceTrafficArgs]:
@@ -264,7 +264,7 @@ class CloudRunJobArgs:
     """Name -> IAM member granted roles/run.invoker on this job only (it may run it, e.g. Cloud Scheduler)."""
 
     def __post_init__(self) -> None:
-        _check_env(self.env, self.secret_env)
+        check_env(self.env, self.secret_env)
 
 
 class CloudRunJob(GridComponent):

@@ -152,6 +152,68 @@ CASES = {
         lambda _: {"jobs": [_job("nightly"), _job("nightly")]},
         r"scheduler jobs named twice: nightly: give each job a name",
     ),
+    # Google's documented ranges (gridlib/gcp_limits.py cites each), refused before the first job registers.
+    "scheduler-retry-count": Case(
+        Scheduler,
+        lambda _: {"retry_count": 6},
+        r"Scheduler: retry_count is 6, outside Google's allowed 0 to 5: set retry_count within that range",
+    ),
+    "scheduler-negative-backoff": Case(
+        Scheduler,
+        lambda _: {"min_backoff_seconds": -1},
+        r"Scheduler: min_backoff_seconds is -1, outside Google's allowed at least 0: set min_backoff_seconds",
+    ),
+    "scheduler-backoff-order": Case(
+        Scheduler,
+        lambda _: {"min_backoff_seconds": 900, "max_backoff_seconds": 600},
+        r"Scheduler: min_backoff_seconds is above max_backoff_seconds \(900 > 600\): lower the minimum",
+    ),
+    "scheduler-negative-doublings": Case(
+        Scheduler,
+        lambda _: {"max_doublings": -2},
+        r"Scheduler: max_doublings is -2, outside Google's allowed at least 0: set max_doublings within",
+    ),
+    "scheduler-attempt-deadline-short": Case(
+        Scheduler,
+        lambda _: {"attempt_deadline_seconds": 10},
+        r"Scheduler: attempt_deadline_seconds is 10, outside Google's allowed 15 to 1800: set attempt_deadline",
+    ),
+    "scheduler-attempt-deadline-long": Case(
+        Scheduler,
+        lambda _: {"attempt_deadline_seconds": 3600},
+        r"attempt_deadline_seconds is 3600, outside Google's allowed 15 to 1800",
+    ),
+    "scheduler-unknown-time-zone": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("ping", time_zone="Europe/Pariss")]},
+        r"scheduler job ping: time_zone 'Europe/Pariss' is not a tz database time zone name .*: set time_zone",
+    ),
+    "scheduler-job-id-characters": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("ping.hourly")]},
+        r"Scheduler 'acme-scheduler': the job ID 'acme-scheduler-ping.hourly' does not match .*letters, digits, "
+        r"- and _: rename the component or the job",
+    ),
+    "scheduler-job-id-too-long": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("p" * 490)]},
+        r"the job ID 'acme-scheduler-p+' is 505 chars, over the limit of 500: rename the component or the job",
+    ),
+    "task-queue-negative-backoff": Case(
+        TaskQueue,
+        lambda _: {"min_backoff_seconds": -1},
+        r"TaskQueue: min_backoff_seconds is -1, outside Google's allowed at least 0: set min_backoff_seconds",
+    ),
+    "task-queue-negative-doublings": Case(
+        TaskQueue,
+        lambda _: {"max_doublings": -1},
+        r"TaskQueue: max_doublings is -1, outside Google's allowed at least 0: set max_doublings within",
+    ),
+    "task-queue-log-sampling": Case(
+        TaskQueue,
+        lambda _: {"log_sampling_ratio": 1.5},
+        r"TaskQueue: log_sampling_ratio is 1.5, outside Google's allowed 0 to 1: set log_sampling_ratio within",
+    ),
     "task-queue-backoff": Case(
         TaskQueue,
         lambda _: {"min_backoff_seconds": 60, "max_backoff_seconds": 10},
@@ -172,6 +234,9 @@ CASES = {
     ),
     "run-job-env-both-ways": Case(
         CloudRunJob, lambda _: BOTH_WAYS, r"TOKEN given both as plain value and as secret: keep"
+    ),
+    "function-env-both-ways": Case(
+        CloudFunction, lambda _: BOTH_WAYS, r"TOKEN given both as plain value and as secret: keep", inputs=True
     ),
     "function-without-requirements": Case(
         CloudFunction,
