@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -62,14 +62,6 @@ def type_filter(event_type: str) -> str:
 def _seconds(value: float) -> str:
     """Google's duration string: ``1209600s``, ``0.5s`` (never ``1.2e+06s``, which the APIs reject)."""
     return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
-
-
-def _check_ranges(owner: str, fields: Iterable[tuple[str, float, gcp_limits.Range]]) -> None:
-    """Refuse, from an args type's ``__post_init__`` (before anything registers), a field outside the range
-    Google documents for it (gridlib.gcp_limits), which Google would refuse only at apply time."""
-    for what, value, allowed in fields:
-        if problem := allowed.problem(what, value):
-            raise ValueError(f"{owner}: {problem}: set {what} within that range")
 
 
 def _check_backoffs(owner: str, low: float, high: float) -> None:
@@ -344,7 +336,7 @@ class SchedulerArgs:
 
     def __post_init__(self) -> None:
         # Google's ranges (gridlib.gcp_limits cites them), refused here rather than job by job at apply time.
-        _check_ranges(
+        gcp_limits.check_ranges(
             "Scheduler",
             (
                 ("retry_count", self.retry_count, gcp_limits.SCHEDULER_RETRY_COUNT),
@@ -448,7 +440,7 @@ class TaskQueueArgs:
     def __post_init__(self) -> None:
         # Refused here, before the component registers anything (nothing half-done). The config's own fields
         # (rate, concurrency, attempts) are bounded by TasksConfig.
-        _check_ranges(
+        gcp_limits.check_ranges(
             "TaskQueue",
             (
                 ("min_backoff_seconds", self.min_backoff_seconds, gcp_limits.TASKS_BACKOFF_SECONDS),

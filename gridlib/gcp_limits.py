@@ -10,6 +10,7 @@ import functools
 import ipaddress
 import re
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # https://cloud.google.com/about/locations (regions with Cloud Run, Cloud SQL and Memorystore), 2026-11.
@@ -105,6 +106,32 @@ def name_problem(kind: str, value: str, *, autonamed: bool = False) -> str | Non
     return None
 
 
+# --- Numeric ranges Google refuses at apply time -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive range Google documents for a numeric field (``high`` None: no upper bound)."""
+
+    low: float
+    high: float | None = None
+
+    def problem(self, what: str, value: float) -> str | None:
+        """Why ``value`` of ``what`` is out of range (one line, the range included), or None."""
+        if self.low <= value and (self.high is None or value <= self.high):
+            return None
+        allowed = f"{self.low:g} to {self.high:g}" if self.high is not None else f"at least {self.low:g}"
+        return f"{what} is {value:g}, outside Google's allowed {allowed}"
+
+
+def check_ranges(owner: str, fields: Iterable[tuple[str, float, Range]]) -> None:
+    """Refuse, from an args type's ``__post_init__`` (before anything registers), a field outside the range
+    Google documents for it, which Google would refuse only at apply time."""
+    for what, value, allowed in fields:
+        if problem := allowed.problem(what, value):
+            raise ValueError(f"{owner}: {problem}: set {what} within that range")
+
+
 # --- Cloud SQL for PostgreSQL ------------------------------------------------------------------------------
 # https://cloud.google.com/sql/docs/postgres/instance-settings and /editions-intro, 2026-11.
 SHARED_CORE_TIERS = frozenset({"db-f1-micro", "db-g1-small"})
@@ -169,6 +196,11 @@ _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
 # A Cloud Run request, a WebSocket stream included, ends at the service's request timeout: at most 60 minutes
 # (https://cloud.google.com/run/docs/configuring/request-timeout, https://cloud.google.com/run/docs/triggering/websockets).
 CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600
+# A Cloud Run job's task: its timeout "up to 168 hours (7 days)"
+# (https://cloud.google.com/run/docs/configuring/task-timeout) and its retries "an integer from 0 to 10"
+# (https://cloud.google.com/run/docs/configuring/max-retries).
+CLOUD_RUN_TASK_TIMEOUT_SECONDS = Range(1, 168 * 3600)
+CLOUD_RUN_TASK_MAX_RETRIES = Range(0, 10)
 
 
 def memory_mib(value: str) -> int:
@@ -276,24 +308,6 @@ RUN_DEFAULT_MAX_INSTANCES = 100
 def default_max_connections(memory_gb: float) -> int:
     """Cloud SQL's default max_connections for a tier with this much memory."""
     return next(limit for floor, limit in _DEFAULT_MAX_CONNECTIONS if memory_gb >= floor - 1e-9)
-
-
-# --- Numeric ranges Google refuses at apply time -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Range:
-    """An inclusive range Google documents for a numeric field (``high`` None: no upper bound)."""
-
-    low: float
-    high: float | None = None
-
-    def problem(self, what: str, value: float) -> str | None:
-        """Why ``value`` of ``what`` is out of range (one line, the range included), or None."""
-        if self.low <= value and (self.high is None or value <= self.high):
-            return None
-        allowed = f"{self.low:g} to {self.high:g}" if self.high is not None else f"at least {self.low:g}"
-        return f"{what} is {value:g}, outside Google's allowed {allowed}"
 
 
 # --- Cloud Scheduler ---------------------------------------------------------------------------------------

@@ -265,6 +265,21 @@ class CloudRunJobArgs:
 
     def __post_init__(self) -> None:
         check_env(self.env, self.secret_env)
+        # What Google refuses for a job's task, refused before the component registers (a stack's JobConfig
+        # checks the same; a job built from its own args did not).
+        try:
+            cpu = float(self.cpu)
+        except ValueError:
+            raise ValueError(f"CloudRunJob: cpu '{self.cpu}' is not a number: write it like 1 or 0.5") from None
+        if problem := gcp_limits.cloud_run_resources_problem(cpu, self.memory, 0):
+            raise ValueError(f"CloudRunJob: {problem}")
+        gcp_limits.check_ranges(
+            "CloudRunJob",
+            (
+                ("timeout_seconds", self.timeout_seconds, gcp_limits.CLOUD_RUN_TASK_TIMEOUT_SECONDS),
+                ("max_retries", self.max_retries, gcp_limits.CLOUD_RUN_TASK_MAX_RETRIES),
+            ),
+        )
 
 
 class CloudRunJob(GridComponent):

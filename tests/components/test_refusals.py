@@ -238,6 +238,24 @@ CASES = {
     "function-env-both-ways": Case(
         CloudFunction, lambda _: BOTH_WAYS, r"TOKEN given both as plain value and as secret: keep", inputs=True
     ),
+    "run-job-resources": Case(
+        CloudRunJob,
+        lambda _: {"cpu": "2", "memory": "16Gi"},
+        r"CloudRunJob: cpu 2 needs memory between 128Mi and 8192Mi, got 16Gi",
+    ),
+    "run-job-cpu-not-a-number": Case(
+        CloudRunJob, lambda _: {"cpu": "two"}, r"CloudRunJob: cpu 'two' is not a number: write it like 1"
+    ),
+    "run-job-task-timeout": Case(
+        CloudRunJob,
+        lambda _: {"timeout_seconds": 8 * 86400},
+        r"CloudRunJob: timeout_seconds is 691200, outside Google's allowed 1 to 604800: set timeout_seconds",
+    ),
+    "run-job-max-retries": Case(
+        CloudRunJob,
+        lambda _: {"max_retries": 11},
+        r"CloudRunJob: max_retries is 11, outside Google's allowed 0 to 10: set max_retries within that range",
+    ),
     "function-without-requirements": Case(
         CloudFunction,
         _without_requirements,
