@@ -133,6 +133,22 @@ class EventBusArgs:
     """Extra consumers that pull (the ai indexer); each gets the same retry and dead-letter policy."""
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    def pubsub_id(self, suffix: str | None = None) -> str:
+        """The topic or subscription ID ``<topic_name>-<suffix>`` (the events topic itself without one)."""
+        return self.topic_name if suffix is None else f"{self.topic_name}-{suffix}"
+
+    def __post_init__(self) -> None:
+        # Every topic and subscription ID derives from topic_name: refused here, before the first one registers.
+        suffixes = (None, *_FIXED_SUFFIXES, *(consumer.name for consumer in self.pull_subscriptions))
+        for pubsub_id in map(self.pubsub_id, suffixes):
+            if problem := gcp_limits.name_problem("pubsub", pubsub_id):
+                raise ValueError(f"EventBus: the Pub/Sub ID {problem}: change topic_name or the consumer's name")
+
+
+# The topics' and subscriptions' suffixes besides the consumers' names: the dead-letter topic, its inspection
+# subscription and the push subscription.
+_DEAD_LETTER, _INSPECT, _PUSH = _FIXED_SUFFIXES = ("dead-letter", "dead-letter-inspect", "push")
+
 
 class EventBus(GridComponent):
     """Events topic, push subscription with OIDC, pull subscriptions, and a dead-letter topic you can inspect."""
@@ -166,13 +182,13 @@ class EventBus(GridComponent):
                 labels=labels,
                 opts=self.child_opts(),
             )
-            for suffix, topic_id in (("topic", args.topic_name), ("dead-letter", f"{args.topic_name}-dead-letter"))
+            for suffix, topic_id in (("topic", args.pubsub_id()), (_DEAD_LETTER, args.pubsub_id(_DEAD_LETTER)))
         )
         # Without a subscription, messages published to the dead-letter topic are dropped: nothing to inspect.
         dead_letter_inspect = pubsub.Subscription(
-            self.child_name("dead-letter-inspect"),
+            self.child_name(_INSPECT),
             project=args.project,
-            name=f"{args.topic_name}-dead-letter-inspect",
+            name=args.pubsub_id(_INSPECT),
             topic=dead_letter.id,
             ack_deadline_seconds=cfg.ack_deadline_seconds,
             message_retention_duration=subscription_retention,
@@ -199,7 +215,7 @@ class EventBus(GridComponent):
             sub = pubsub.Subscription(
                 self.child_name(suffix),
                 project=args.project,
-                name=f"{args.topic_name}-{suffix}",
+                name=args.pubsub_id(suffix),
                 topic=topic.id,
                 ack_deadline_seconds=cfg.ack_deadline_seconds,
                 message_retention_duration=subscription_retention,
@@ -236,7 +252,7 @@ class EventBus(GridComponent):
                 ),
             )
 
-        push = subscription("push", push_config=push_to(args.push_endpoint, args.push_audience))
+        push = subscription(_PUSH, push_config=push_to(args.push_endpoint, args.push_audience))
         self.pull_subscription_names = {}
         for consumer in args.pull_subscriptions:
             if consumer.push_endpoint is not None:

@@ -24,7 +24,7 @@ from components.compute import CloudFunction, CloudRunJob, CloudRunService
 from components.database import Database, DatabaseConfig
 from components.gateway import ApiGateway, Backend, EdgeArgs, HttpsLoadBalancer
 from components.identity import WorkloadIdentities
-from components.messaging import ScheduledJobArgs, Scheduler, TaskQueue
+from components.messaging import EventBus, PullSubscriptionArgs, ScheduledJobArgs, Scheduler, TaskQueue
 from components.monitoring import CostCap, Monitoring, MonitoringConfig
 from components.networking import Networking
 from components.secrets import SecretRef
@@ -151,6 +151,21 @@ CASES = {
         Scheduler,
         lambda _: {"jobs": [_job("nightly"), _job("nightly")]},
         r"scheduler jobs named twice: nightly: give each job a name",
+    ),
+    "event-bus-topic-starts-with-goog": Case(
+        EventBus,
+        lambda _: {"topic_name": "google-events"},
+        r"EventBus: the Pub/Sub ID 'google-events' does not match 3-255 chars: a letter first \(not goog\).*: change "
+        r"topic_name",
+    ),
+    # The topics' IDs fit, a consumer's subscription's does not: the topics used to register before its refusal.
+    "event-bus-subscription-id-too-long": Case(
+        EventBus,
+        lambda _: {
+            "topic_name": "e" * 230,
+            "pull_subscriptions": [PullSubscriptionArgs(name="ai-indexer-of-all-the-events")],
+        },
+        r"EventBus: the Pub/Sub ID 'e+-ai-indexer-of-all-the-events' is 259 chars, over the limit of 255: change topic_name or the consumer",
     ),
     # Google's documented ranges (gridlib/gcp_limits.py cites each), refused before the first job registers.
     "scheduler-retry-count": Case(
