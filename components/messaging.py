@@ -328,6 +328,11 @@ class ScheduledJobArgs:
         # Refused here, before the Scheduler registers anything (not after the jobs listed before this one).
         if problem := gcp_limits.time_zone_problem(self.time_zone):
             raise ValueError(f"scheduler job {self.name}: time_zone {problem}: set time_zone to one")
+        if len(self.description) > gcp_limits.SCHEDULER_DESCRIPTION_MAX_CHARS:
+            raise ValueError(
+                f"scheduler job {self.name}: description is {len(self.description)} chars, over Google's limit of "
+                f"{gcp_limits.SCHEDULER_DESCRIPTION_MAX_CHARS}: shorten it"
+            )
         method = self.http_method.upper()
         if self.body is not None and method not in _BODY_METHODS:
             raise ValueError(

@@ -327,6 +327,8 @@ SCHEDULER_MAX_DOUBLINGS = Range(0)
 # Job.attemptDeadline for an HTTP target: "The deadline must be in the interval [15 seconds, 30 minutes]"
 # (https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job).
 SCHEDULER_HTTP_ATTEMPT_DEADLINE_SECONDS = Range(15, 1800)
+# Job.description "must not contain more than 500 characters" (same page).
+SCHEDULER_DESCRIPTION_MAX_CHARS = 500
 
 
 def time_zone_problem(value: str) -> str | None:

@@ -203,6 +203,11 @@ CASES = {
         lambda _: {"jobs": [_job("nightly"), _job("ping", time_zone="Europe/Pariss")]},
         r"scheduler job ping: time_zone 'Europe/Pariss' is not a tz database time zone name .*: set time_zone",
     ),
+    "scheduler-description-too-long": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("ping", description="d" * 501)]},
+        r"scheduler job ping: description is 501 chars, over Google's limit of 500: shorten it",
+    ),
     "scheduler-job-id-characters": Case(
         Scheduler,
         lambda _: {"jobs": [_job("nightly"), _job("ping.hourly")]},
