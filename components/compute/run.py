@@ -130,6 +130,8 @@ class CloudRunServiceArgs:
 
     def __post_init__(self) -> None:
         check_env(self.env, self.secret_env)
+        if problem := gcp_limits.name_problem("cloud_run_service", self.service_name):
+            raise ValueError(f"CloudRunService: service_name {problem}: give the service another name")
 
 
 def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.ServiceTrafficArgs]:

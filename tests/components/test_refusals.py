@@ -258,6 +258,16 @@ CASES = {
     "function-env-both-ways": Case(
         CloudFunction, lambda _: BOTH_WAYS, r"TOKEN given both as plain value and as secret: keep", inputs=True
     ),
+    "run-service-name-too-long": Case(
+        CloudRunService,
+        lambda _: {"service_name": "s" * 50},
+        r"CloudRunService: service_name 's+' is 50 chars, over the limit of 49: give the service another name",
+    ),
+    "run-service-name-characters": Case(
+        CloudRunService,
+        lambda _: {"service_name": "Web_API"},
+        r"CloudRunService: service_name 'Web_API' does not match 1-49 chars, lowercase letters, digits, -: give",
+    ),
     "run-job-resources": Case(
         CloudRunJob,
         lambda _: {"cpu": "2", "memory": "16Gi"},
