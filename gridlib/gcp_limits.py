@@ -86,7 +86,6 @@ NAME_RULES: dict[str, tuple[str, int, str]] = {
     "artifact_repository": (r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$", 63, "lowercase letters, digits, -"),
     # https://cloud.google.com/sql/docs/postgres/create-manage-databases (Postgres identifiers)
     "postgres_identifier": (r"^[a-z_][a-z0-9_]*$", 63, "lowercase letters, digits, _"),
-    # https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job (JOB_ID in name)
     # https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics#Topic (and .subscriptions): a letter
     # first, not "goog", 3-255 chars
     "pubsub": (
@@ -94,6 +93,7 @@ NAME_RULES: dict[str, tuple[str, int, str]] = {
         255,
         "3-255 chars: a letter first (not goog), then letters, digits, - _ . ~ + %",
     ),
+    # https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job (JOB_ID in name)
     "scheduler_job": (r"^[A-Za-z0-9_-]+$", 500, "1-500 chars, letters, digits, - and _"),
 }
 
