@@ -86,6 +86,13 @@ NAME_RULES: dict[str, tuple[str, int, str]] = {
     "artifact_repository": (r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$", 63, "lowercase letters, digits, -"),
     # https://cloud.google.com/sql/docs/postgres/create-manage-databases (Postgres identifiers)
     "postgres_identifier": (r"^[a-z_][a-z0-9_]*$", 63, "lowercase letters, digits, _"),
+    # https://cloud.google.com/functions/docs/deploying (a letter, then up to 62 letters, digits, - or _, ending
+    # with a letter or digit)
+    "function": (
+        r"^[A-Za-z](?:[-A-Za-z0-9_]*[A-Za-z0-9])?$",
+        63,
+        "1-63 chars: a letter first, letters, digits, - and _, a letter or digit last",
+    ),
     # https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics#Topic (and .subscriptions): a letter
     # first, not "goog", 3-255 chars
     "pubsub": (

@@ -215,6 +215,8 @@ class CloudFunctionArgs:
     ``app/common/logging.py``) under the same name as the services instead of carrying a copy."""
 
     def __post_init__(self) -> None:
+        if problem := gcp_limits.name_problem("function", self.function_name):
+            raise ValueError(f"CloudFunction: function_name {problem}: give the function another name")
         check_function_source(self.source_dir)
         check_env(self.env, self.secret_env)
 

@@ -286,6 +286,18 @@ CASES = {
         lambda _: {"max_retries": 11},
         r"CloudRunJob: max_retries is 11, outside Google's allowed 0 to 10: set max_retries within that range",
     ),
+    "function-name-ends-with-hyphen": Case(
+        CloudFunction,
+        lambda _: {"function_name": "hello-"},
+        r"CloudFunction: function_name 'hello-' does not match 1-63 chars: a letter first.*: give the function",
+        inputs=True,
+    ),
+    "function-name-too-long": Case(
+        CloudFunction,
+        lambda _: {"function_name": "f" * 64},
+        r"CloudFunction: function_name 'f+' is 64 chars, over the limit of 63: give the function another name",
+        inputs=True,
+    ),
     "function-without-requirements": Case(
         CloudFunction,
         _without_requirements,
