@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from components._base import GridComponent, child_name_of
 from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
-from gridlib.gcp_types import Cron
+from gridlib.gcp_types import Cron, TimeZone
 
 # --- config: the typed, validated input of this component (grid:messaging in a stack file) ---
 
@@ -36,7 +36,7 @@ class MessagingConfig(ConfigModel):
     min_backoff_seconds: int = Field(10, ge=0, le=600)
     max_backoff_seconds: int = Field(600, ge=0, le=600)
     analytics_schedule: Cron = Field("0 3 * * *", description="Cron for the daily analytics report.")
-    time_zone: str = "Etc/UTC"
+    time_zone: TimeZone = "Etc/UTC"
     tasks: TasksConfig = TasksConfig()
 
     @model_validator(mode="after")
