@@ -15,16 +15,17 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import Field, model_validator
 
-from components._base import GridComponent
+from components._base import GridComponent, child_name_of
+from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
-from gridlib.gcp_types import Cron
+from gridlib.gcp_types import Cron, TimeZone
 
 # --- config: the typed, validated input of this component (grid:messaging in a stack file) ---
 
 
 class TasksConfig(ConfigModel):
-    max_dispatches_per_second: float = Field(5, gt=0, le=500)
-    max_concurrent_dispatches: int = Field(10, ge=1, le=5000)
+    max_dispatches_per_second: float = Field(5, gt=0, le=gcp_limits.TASKS_MAX_DISPATCHES_PER_SECOND)
+    max_concurrent_dispatches: int = Field(10, ge=1, le=gcp_limits.TASKS_MAX_CONCURRENT_DISPATCHES)
     max_attempts: int = Field(5, ge=1, le=100)
 
 
@@ -35,7 +36,7 @@ class MessagingConfig(ConfigModel):
     min_backoff_seconds: int = Field(10, ge=0, le=600)
     max_backoff_seconds: int = Field(600, ge=0, le=600)
     analytics_schedule: Cron = Field("0 3 * * *", description="Cron for the daily analytics report.")
-    time_zone: str = "Etc/UTC"
+    time_zone: TimeZone = "Etc/UTC"
     tasks: TasksConfig = TasksConfig()
 
     @model_validator(mode="after")
@@ -61,6 +62,15 @@ def type_filter(event_type: str) -> str:
 def _seconds(value: float) -> str:
     """Google's duration string: ``1209600s``, ``0.5s`` (never ``1.2e+06s``, which the APIs reject)."""
     return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
+
+
+def _check_backoffs(owner: str, low: float, high: float) -> None:
+    """Refuse a minimum backoff above the maximum, from an args type's ``__post_init__``."""
+    if low > high:
+        raise ValueError(
+            f"{owner}: min_backoff_seconds is above max_backoff_seconds ({low:g} > {high:g}): lower the minimum or "
+            "raise the maximum"
+        )
 
 
 def _grant(
@@ -123,6 +133,22 @@ class EventBusArgs:
     """Extra consumers that pull (the ai indexer); each gets the same retry and dead-letter policy."""
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    def pubsub_id(self, suffix: str | None = None) -> str:
+        """The topic or subscription ID ``<topic_name>-<suffix>`` (the events topic itself without one)."""
+        return self.topic_name if suffix is None else f"{self.topic_name}-{suffix}"
+
+    def __post_init__(self) -> None:
+        # Every topic and subscription ID derives from topic_name: refused here, before the first one registers.
+        suffixes = (None, *_FIXED_SUFFIXES, *(consumer.name for consumer in self.pull_subscriptions))
+        for pubsub_id in map(self.pubsub_id, suffixes):
+            if problem := gcp_limits.name_problem("pubsub", pubsub_id):
+                raise ValueError(f"EventBus: the Pub/Sub ID {problem}: change topic_name or the consumer's name")
+
+
+# The topics' and subscriptions' suffixes besides the consumers' names: the dead-letter topic, its inspection
+# subscription and the push subscription.
+_DEAD_LETTER, _INSPECT, _PUSH = _FIXED_SUFFIXES = ("dead-letter", "dead-letter-inspect", "push")
+
 
 class EventBus(GridComponent):
     """Events topic, push subscription with OIDC, pull subscriptions, and a dead-letter topic you can inspect."""
@@ -156,13 +182,13 @@ class EventBus(GridComponent):
                 labels=labels,
                 opts=self.child_opts(),
             )
-            for suffix, topic_id in (("topic", args.topic_name), ("dead-letter", f"{args.topic_name}-dead-letter"))
+            for suffix, topic_id in (("topic", args.pubsub_id()), (_DEAD_LETTER, args.pubsub_id(_DEAD_LETTER)))
         )
         # Without a subscription, messages published to the dead-letter topic are dropped: nothing to inspect.
         dead_letter_inspect = pubsub.Subscription(
-            self.child_name("dead-letter-inspect"),
+            self.child_name(_INSPECT),
             project=args.project,
-            name=f"{args.topic_name}-dead-letter-inspect",
+            name=args.pubsub_id(_INSPECT),
             topic=dead_letter.id,
             ack_deadline_seconds=cfg.ack_deadline_seconds,
             message_retention_duration=subscription_retention,
@@ -189,7 +215,7 @@ class EventBus(GridComponent):
             sub = pubsub.Subscription(
                 self.child_name(suffix),
                 project=args.project,
-                name=f"{args.topic_name}-{suffix}",
+                name=args.pubsub_id(suffix),
                 topic=topic.id,
                 ack_deadline_seconds=cfg.ack_deadline_seconds,
                 message_retention_duration=subscription_retention,
@@ -226,7 +252,7 @@ class EventBus(GridComponent):
                 ),
             )
 
-        push = subscription("push", push_config=push_to(args.push_endpoint, args.push_audience))
+        push = subscription(_PUSH, push_config=push_to(args.push_endpoint, args.push_audience))
         self.pull_subscription_names = {}
         for consumer in args.pull_subscriptions:
             if consumer.push_endpoint is not None:
@@ -300,6 +326,13 @@ class ScheduledJobArgs:
 
     def __post_init__(self) -> None:
         # Refused here, before the Scheduler registers anything (not after the jobs listed before this one).
+        if problem := gcp_limits.time_zone_problem(self.time_zone):
+            raise ValueError(f"scheduler job {self.name}: time_zone {problem}: set time_zone to one")
+        if len(self.description) > gcp_limits.SCHEDULER_DESCRIPTION_MAX_CHARS:
+            raise ValueError(
+                f"scheduler job {self.name}: description is {len(self.description)} chars, over Google's limit of "
+                f"{gcp_limits.SCHEDULER_DESCRIPTION_MAX_CHARS}: shorten it"
+            )
         method = self.http_method.upper()
         if self.body is not None and method not in _BODY_METHODS:
             raise ValueError(
@@ -323,6 +356,22 @@ class SchedulerArgs:
     """How long one HTTP attempt may take (15 s - 30 min) before Scheduler counts it as failed."""
 
     def __post_init__(self) -> None:
+        # Google's ranges (gridlib.gcp_limits cites them), refused here rather than job by job at apply time.
+        gcp_limits.check_ranges(
+            "Scheduler",
+            (
+                ("retry_count", self.retry_count, gcp_limits.SCHEDULER_RETRY_COUNT),
+                ("min_backoff_seconds", self.min_backoff_seconds, gcp_limits.SCHEDULER_BACKOFF_SECONDS),
+                ("max_backoff_seconds", self.max_backoff_seconds, gcp_limits.SCHEDULER_BACKOFF_SECONDS),
+                ("max_doublings", self.max_doublings, gcp_limits.SCHEDULER_MAX_DOUBLINGS),
+                (
+                    "attempt_deadline_seconds",
+                    self.attempt_deadline_seconds,
+                    gcp_limits.SCHEDULER_HTTP_ATTEMPT_DEADLINE_SECONDS,
+                ),
+            ),
+        )
+        _check_backoffs("Scheduler", self.min_backoff_seconds, self.max_backoff_seconds)
         # Two jobs of one name would be one child name twice: the engine refuses the second after the first
         # registered. Refused here instead, before anything registers.
         if repeated := sorted(n for n, count in Counter(job.name for job in self.jobs).items() if count > 1):
@@ -338,6 +387,11 @@ class Scheduler(GridComponent):
     """Job name -> ``projects/<p>/locations/<region>/jobs/<name>``."""
 
     def __init__(self, name: str, args: SchedulerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # The job IDs are the children's names (the component's and the job's): checked before registering, since
+        # the args do not know the component's name.
+        for job in args.jobs:
+            if problem := gcp_limits.name_problem("scheduler_job", child_name_of(name, job.name)):
+                raise ValueError(f"Scheduler '{name}': the job ID {problem}: rename the component or the job")
         super().__init__(name, opts)
         retry = gcp.cloudscheduler.JobRetryConfigArgs(
             retry_count=args.retry_count,
@@ -405,12 +459,18 @@ class TaskQueueArgs:
     """Share of task operations logged to Cloud Logging (0-1); every attempt logged gets expensive."""
 
     def __post_init__(self) -> None:
-        # Refused here, before the component registers anything (nothing half-done).
-        if self.min_backoff_seconds > self.max_backoff_seconds:
-            raise ValueError(
-                f"TaskQueue: min_backoff_seconds is above max_backoff_seconds ({self.min_backoff_seconds:g} > "
-                f"{self.max_backoff_seconds:g}): lower the minimum or raise the maximum"
-            )
+        # Refused here, before the component registers anything (nothing half-done). The config's own fields
+        # (rate, concurrency, attempts) are bounded by TasksConfig.
+        gcp_limits.check_ranges(
+            "TaskQueue",
+            (
+                ("min_backoff_seconds", self.min_backoff_seconds, gcp_limits.TASKS_BACKOFF_SECONDS),
+                ("max_backoff_seconds", self.max_backoff_seconds, gcp_limits.TASKS_BACKOFF_SECONDS),
+                ("max_doublings", self.max_doublings, gcp_limits.TASKS_MAX_DOUBLINGS),
+                ("log_sampling_ratio", self.log_sampling_ratio, gcp_limits.TASKS_LOG_SAMPLING_RATIO),
+            ),
+        )
+        _check_backoffs("TaskQueue", self.min_backoff_seconds, self.max_backoff_seconds)
 
 
 class TaskQueue(GridComponent):

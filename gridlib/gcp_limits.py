@@ -6,8 +6,11 @@ file before anything is planned, so a typo never becomes a failed `pulumi up` tw
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # https://cloud.google.com/about/locations (regions with Cloud Run, Cloud SQL and Memorystore), 2026-11.
@@ -83,6 +86,22 @@ NAME_RULES: dict[str, tuple[str, int, str]] = {
     "artifact_repository": (r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$", 63, "lowercase letters, digits, -"),
     # https://cloud.google.com/sql/docs/postgres/create-manage-databases (Postgres identifiers)
     "postgres_identifier": (r"^[a-z_][a-z0-9_]*$", 63, "lowercase letters, digits, _"),
+    # https://cloud.google.com/functions/docs/deploying (a letter, then up to 62 letters, digits, - or _, ending
+    # with a letter or digit)
+    "function": (
+        r"^[A-Za-z](?:[-A-Za-z0-9_]*[A-Za-z0-9])?$",
+        63,
+        "1-63 chars: a letter first, letters, digits, - and _, a letter or digit last",
+    ),
+    # https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics#Topic (and .subscriptions): a letter
+    # first, not "goog", 3-255 chars
+    "pubsub": (
+        r"^(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,}$",
+        255,
+        "3-255 chars: a letter first (not goog), then letters, digits, - _ . ~ + %",
+    ),
+    # https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job (JOB_ID in name)
+    "scheduler_job": (r"^[A-Za-z0-9_-]+$", 500, "1-500 chars, letters, digits, - and _"),
 }
 
 # Pulumi auto-names physical resources as "<logical>-<7 hex>".
@@ -99,6 +118,32 @@ def name_problem(kind: str, value: str, *, autonamed: bool = False) -> str | Non
     if not re.match(pattern, value):
         return f"'{value}' does not match {rule}"
     return None
+
+
+# --- Numeric ranges Google refuses at apply time -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive range Google documents for a numeric field (``high`` None: no upper bound)."""
+
+    low: float
+    high: float | None = None
+
+    def problem(self, what: str, value: float) -> str | None:
+        """Why ``value`` of ``what`` is out of range (one line, the range included), or None."""
+        if self.low <= value and (self.high is None or value <= self.high):
+            return None
+        allowed = f"{self.low:g} to {self.high:g}" if self.high is not None else f"at least {self.low:g}"
+        return f"{what} is {value:g}, outside Google's allowed {allowed}"
+
+
+def check_ranges(owner: str, fields: Iterable[tuple[str, float, Range]]) -> None:
+    """Refuse, from an args type's ``__post_init__`` (before anything registers), a field outside the range
+    Google documents for it, which Google would refuse only at apply time."""
+    for what, value, allowed in fields:
+        if problem := allowed.problem(what, value):
+            raise ValueError(f"{owner}: {problem}: set {what} within that range")
 
 
 # --- Cloud SQL for PostgreSQL ------------------------------------------------------------------------------
@@ -165,6 +210,11 @@ _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
 # A Cloud Run request, a WebSocket stream included, ends at the service's request timeout: at most 60 minutes
 # (https://cloud.google.com/run/docs/configuring/request-timeout, https://cloud.google.com/run/docs/triggering/websockets).
 CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600
+# A Cloud Run job's task: its timeout "up to 168 hours (7 days)"
+# (https://cloud.google.com/run/docs/configuring/task-timeout) and its retries "an integer from 0 to 10"
+# (https://cloud.google.com/run/docs/configuring/max-retries).
+CLOUD_RUN_TASK_TIMEOUT_SECONDS = Range(1, 168 * 3600)
+CLOUD_RUN_TASK_MAX_RETRIES = Range(0, 10)
 
 
 def memory_mib(value: str) -> int:
@@ -272,3 +322,45 @@ RUN_DEFAULT_MAX_INSTANCES = 100
 def default_max_connections(memory_gb: float) -> int:
     """Cloud SQL's default max_connections for a tier with this much memory."""
     return next(limit for floor, limit in _DEFAULT_MAX_CONNECTIONS if memory_gb >= floor - 1e-9)
+
+
+# --- Cloud Scheduler ---------------------------------------------------------------------------------------
+# RetryConfig.retryCount: "Values greater than 5 and negative values are not allowed"; the backoffs are
+# durations to wait and maxDoublings a count of doublings, none of them negative
+# (https://cloud.google.com/scheduler/docs/configuring/retry-jobs).
+SCHEDULER_RETRY_COUNT = Range(0, 5)
+SCHEDULER_BACKOFF_SECONDS = Range(0)
+SCHEDULER_MAX_DOUBLINGS = Range(0)
+# Job.attemptDeadline for an HTTP target: "The deadline must be in the interval [15 seconds, 30 minutes]"
+# (https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job).
+SCHEDULER_HTTP_ATTEMPT_DEADLINE_SECONDS = Range(15, 1800)
+# Job.description "must not contain more than 500 characters" (same page).
+SCHEDULER_DESCRIPTION_MAX_CHARS = 500
+
+
+def time_zone_problem(value: str) -> str | None:
+    """Why Cloud Scheduler would refuse ``value`` as a job's timeZone, or None: it "must be a time zone name from
+    the tz database", or "utc" (Job.timeZone, https://cloud.google.com/scheduler/docs/reference/rest/v1/
+    projects.locations.jobs#Job). Python's zoneinfo lists the same database's names."""
+    if value.lower() == "utc" or value in _tz_names():
+        return None
+    return f"'{value}' is not a tz database time zone name (e.g. Etc/UTC, Europe/Paris)"
+
+
+@functools.cache
+def _tz_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+# --- Cloud Tasks -------------------------------------------------------------------------------------------
+# https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#ratelimits: "The maximum
+# allowed value is 500" (maxDispatchesPerSecond, above 0) and "5,000" (maxConcurrentDispatches).
+TASKS_MAX_DISPATCHES_PER_SECOND = 500
+TASKS_MAX_CONCURRENT_DISPATCHES = 5000
+# https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#retryconfig: the backoffs are
+# durations to wait and maxDoublings a count of doublings, none of them negative.
+TASKS_BACKOFF_SECONDS = Range(0)
+TASKS_MAX_DOUBLINGS = Range(0)
+# StackdriverLoggingConfig.samplingRatio: "any value between 0.0 and 1.0, inclusive"
+# (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#stackdriverloggingconfig).
+TASKS_LOG_SAMPLING_RATIO = Range(0, 1)

@@ -38,8 +38,16 @@ def _cron(value: str) -> str:
     return value
 
 
+def _time_zone(value: str) -> str:
+    if problem := gcp_limits.time_zone_problem(value):
+        raise ValueError(problem)
+    return value
+
+
 ProjectId = Annotated[str, AfterValidator(_project_id)]
 Cron = Annotated[str, AfterValidator(_cron)]
 """A Cloud Scheduler schedule: five-field unix cron."""
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+"""A Cloud Scheduler time zone: a tz database name."""
 Region = Annotated[str, AfterValidator(_region)]
 BillingAccount = Annotated[str, AfterValidator(_billing_account)]

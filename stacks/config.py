@@ -247,8 +247,18 @@ class JobConfig(WorkloadSettings):
     command: list[str] | None = Field(None, description="Container command; default: the image's own.")
     cpu: float = 1
     memory: str = "512Mi"
-    timeout_seconds: int = Field(600, ge=1, le=86400, description="Per task attempt.")
-    max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed task.")
+    timeout_seconds: int = Field(
+        600,
+        ge=gcp_limits.CLOUD_RUN_TASK_TIMEOUT_SECONDS.low,
+        le=gcp_limits.CLOUD_RUN_TASK_TIMEOUT_SECONDS.high,
+        description="Per task attempt.",
+    )
+    max_retries: int = Field(
+        1,
+        ge=gcp_limits.CLOUD_RUN_TASK_MAX_RETRIES.low,
+        le=gcp_limits.CLOUD_RUN_TASK_MAX_RETRIES.high,
+        description="Retries of a failed task.",
+    )
 
     @model_validator(mode="after")
     def _limits(self) -> JobConfig:

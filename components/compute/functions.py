@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
-from components.compute.run import invoker_grants
+from components.compute.run import check_env, invoker_grants
 from components.compute.source_digest import tree_files, tree_hash
 from components.registry import Registry, RegistryArgs, RegistryConfig
 from components.secrets import SecretRef
@@ -215,7 +215,10 @@ class CloudFunctionArgs:
     ``app/common/logging.py``) under the same name as the services instead of carrying a copy."""
 
     def __post_init__(self) -> None:
+        if problem := gcp_limits.name_problem("function", self.function_name):
+            raise ValueError(f"CloudFunction: function_name {problem}: give the function another name")
         check_function_source(self.source_dir)
+        check_env(self.env, self.secret_env)
 
 
 class CloudFunction(GridComponent):

@@ -67,7 +67,7 @@ STARTUP_PROBE_SECONDS = 240
 STARTUP_CONNECT_SECONDS = 180
 
 
-def _check_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> None:
+def check_env(plain: Mapping[str, pulumi.Input[str]], secrets: Mapping[str, SecretRef]) -> None:
     """Refuse a variable set both ways, from the args' ``__post_init__``: before the component registers."""
     if overlap := set(plain) & set(secrets):
         raise ValueError(
@@ -129,7 +129,9 @@ class CloudRunServiceArgs:
     """Extra OIDC audiences Cloud Run accepts for invocation (a push subscription's audience)."""
 
     def __post_init__(self) -> None:
-        _check_env(self.env, self.secret_env)
+        check_env(self.env, self.secret_env)
+        if problem := gcp_limits.name_problem("cloud_run_service", self.service_name):
+            raise ValueError(f"CloudRunService: service_name {problem}: give the service another name")
 
 
 def traffic(candidate_tag: str | None, stable_revision: str | None) -> list[run.ServiceTrafficArgs]:
@@ -264,7 +266,22 @@ class CloudRunJobArgs:
     """Name -> IAM member granted roles/run.invoker on this job only (it may run it, e.g. Cloud Scheduler)."""
 
     def __post_init__(self) -> None:
-        _check_env(self.env, self.secret_env)
+        check_env(self.env, self.secret_env)
+        # What Google refuses for a job's task, refused before the component registers (a stack's JobConfig
+        # checks the same; a job built from its own args did not).
+        try:
+            cpu = float(self.cpu)
+        except ValueError:
+            raise ValueError(f"CloudRunJob: cpu '{self.cpu}' is not a number: write it like 1 or 0.5") from None
+        if problem := gcp_limits.cloud_run_resources_problem(cpu, self.memory, 0):
+            raise ValueError(f"CloudRunJob: {problem}")
+        gcp_limits.check_ranges(
+            "CloudRunJob",
+            (
+                ("timeout_seconds", self.timeout_seconds, gcp_limits.CLOUD_RUN_TASK_TIMEOUT_SECONDS),
+                ("max_retries", self.max_retries, gcp_limits.CLOUD_RUN_TASK_MAX_RETRIES),
+            ),
+        )
 
 
 class CloudRunJob(GridComponent):

@@ -24,7 +24,7 @@ from components.compute import CloudFunction, CloudRunJob, CloudRunService
 from components.database import Database, DatabaseConfig
 from components.gateway import ApiGateway, Backend, EdgeArgs, HttpsLoadBalancer
 from components.identity import WorkloadIdentities
-from components.messaging import ScheduledJobArgs, Scheduler, TaskQueue
+from components.messaging import EventBus, PullSubscriptionArgs, ScheduledJobArgs, Scheduler, TaskQueue
 from components.monitoring import CostCap, Monitoring, MonitoringConfig
 from components.networking import Networking
 from components.secrets import SecretRef
@@ -152,6 +152,88 @@ CASES = {
         lambda _: {"jobs": [_job("nightly"), _job("nightly")]},
         r"scheduler jobs named twice: nightly: give each job a name",
     ),
+    "event-bus-topic-starts-with-goog": Case(
+        EventBus,
+        lambda _: {"topic_name": "google-events"},
+        r"EventBus: the Pub/Sub ID 'google-events' does not match 3-255 chars: a letter first \(not goog\).*: change "
+        r"topic_name",
+    ),
+    # The topics' IDs fit, a consumer's subscription's does not: the topics used to register before its refusal.
+    "event-bus-subscription-id-too-long": Case(
+        EventBus,
+        lambda _: {
+            "topic_name": "e" * 230,
+            "pull_subscriptions": [PullSubscriptionArgs(name="ai-indexer-of-all-the-events")],
+        },
+        r"EventBus: the Pub/Sub ID 'e+-ai-indexer-of-all-the-events' is 259 chars, over the limit of 255: change topic_name or the consumer",
+    ),
+    # Google's documented ranges (gridlib/gcp_limits.py cites each), refused before the first job registers.
+    "scheduler-retry-count": Case(
+        Scheduler,
+        lambda _: {"retry_count": 6},
+        r"Scheduler: retry_count is 6, outside Google's allowed 0 to 5: set retry_count within that range",
+    ),
+    "scheduler-negative-backoff": Case(
+        Scheduler,
+        lambda _: {"min_backoff_seconds": -1},
+        r"Scheduler: min_backoff_seconds is -1, outside Google's allowed at least 0: set min_backoff_seconds",
+    ),
+    "scheduler-backoff-order": Case(
+        Scheduler,
+        lambda _: {"min_backoff_seconds": 900, "max_backoff_seconds": 600},
+        r"Scheduler: min_backoff_seconds is above max_backoff_seconds \(900 > 600\): lower the minimum",
+    ),
+    "scheduler-negative-doublings": Case(
+        Scheduler,
+        lambda _: {"max_doublings": -2},
+        r"Scheduler: max_doublings is -2, outside Google's allowed at least 0: set max_doublings within",
+    ),
+    "scheduler-attempt-deadline-short": Case(
+        Scheduler,
+        lambda _: {"attempt_deadline_seconds": 10},
+        r"Scheduler: attempt_deadline_seconds is 10, outside Google's allowed 15 to 1800: set attempt_deadline",
+    ),
+    "scheduler-attempt-deadline-long": Case(
+        Scheduler,
+        lambda _: {"attempt_deadline_seconds": 3600},
+        r"attempt_deadline_seconds is 3600, outside Google's allowed 15 to 1800",
+    ),
+    "scheduler-unknown-time-zone": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("ping", time_zone="Europe/Pariss")]},
+        r"scheduler job ping: time_zone 'Europe/Pariss' is not a tz database time zone name .*: set time_zone",
+    ),
+    "scheduler-description-too-long": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("ping", description="d" * 501)]},
+        r"scheduler job ping: description is 501 chars, over Google's limit of 500: shorten it",
+    ),
+    "scheduler-job-id-characters": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("ping.hourly")]},
+        r"Scheduler 'acme-scheduler': the job ID 'acme-scheduler-ping.hourly' does not match .*letters, digits, "
+        r"- and _: rename the component or the job",
+    ),
+    "scheduler-job-id-too-long": Case(
+        Scheduler,
+        lambda _: {"jobs": [_job("nightly"), _job("p" * 490)]},
+        r"the job ID 'acme-scheduler-p+' is 505 chars, over the limit of 500: rename the component or the job",
+    ),
+    "task-queue-negative-backoff": Case(
+        TaskQueue,
+        lambda _: {"min_backoff_seconds": -1},
+        r"TaskQueue: min_backoff_seconds is -1, outside Google's allowed at least 0: set min_backoff_seconds",
+    ),
+    "task-queue-negative-doublings": Case(
+        TaskQueue,
+        lambda _: {"max_doublings": -1},
+        r"TaskQueue: max_doublings is -1, outside Google's allowed at least 0: set max_doublings within",
+    ),
+    "task-queue-log-sampling": Case(
+        TaskQueue,
+        lambda _: {"log_sampling_ratio": 1.5},
+        r"TaskQueue: log_sampling_ratio is 1.5, outside Google's allowed 0 to 1: set log_sampling_ratio within",
+    ),
     "task-queue-backoff": Case(
         TaskQueue,
         lambda _: {"min_backoff_seconds": 60, "max_backoff_seconds": 10},
@@ -172,6 +254,49 @@ CASES = {
     ),
     "run-job-env-both-ways": Case(
         CloudRunJob, lambda _: BOTH_WAYS, r"TOKEN given both as plain value and as secret: keep"
+    ),
+    "function-env-both-ways": Case(
+        CloudFunction, lambda _: BOTH_WAYS, r"TOKEN given both as plain value and as secret: keep", inputs=True
+    ),
+    "run-service-name-too-long": Case(
+        CloudRunService,
+        lambda _: {"service_name": "s" * 50},
+        r"CloudRunService: service_name 's+' is 50 chars, over the limit of 49: give the service another name",
+    ),
+    "run-service-name-characters": Case(
+        CloudRunService,
+        lambda _: {"service_name": "Web_API"},
+        r"CloudRunService: service_name 'Web_API' does not match 1-49 chars, lowercase letters, digits, -: give",
+    ),
+    "run-job-resources": Case(
+        CloudRunJob,
+        lambda _: {"cpu": "2", "memory": "16Gi"},
+        r"CloudRunJob: cpu 2 needs memory between 128Mi and 8192Mi, got 16Gi",
+    ),
+    "run-job-cpu-not-a-number": Case(
+        CloudRunJob, lambda _: {"cpu": "two"}, r"CloudRunJob: cpu 'two' is not a number: write it like 1"
+    ),
+    "run-job-task-timeout": Case(
+        CloudRunJob,
+        lambda _: {"timeout_seconds": 8 * 86400},
+        r"CloudRunJob: timeout_seconds is 691200, outside Google's allowed 1 to 604800: set timeout_seconds",
+    ),
+    "run-job-max-retries": Case(
+        CloudRunJob,
+        lambda _: {"max_retries": 11},
+        r"CloudRunJob: max_retries is 11, outside Google's allowed 0 to 10: set max_retries within that range",
+    ),
+    "function-name-ends-with-hyphen": Case(
+        CloudFunction,
+        lambda _: {"function_name": "hello-"},
+        r"CloudFunction: function_name 'hello-' does not match 1-63 chars: a letter first.*: give the function",
+        inputs=True,
+    ),
+    "function-name-too-long": Case(
+        CloudFunction,
+        lambda _: {"function_name": "f" * 64},
+        r"CloudFunction: function_name 'f+' is 64 chars, over the limit of 63: give the function another name",
+        inputs=True,
     ),
     "function-without-requirements": Case(
         CloudFunction,

@@ -280,15 +280,18 @@ BUILDS: dict[type, Callable[..., object]] = {
         n, replace(WorkloadIdentitiesArgs(project=PROJECT, accounts={"web": "acme-web"}), **args)
     ),
     SigningKey: lambda n, _: SigningKey(n, SigningKeyArgs(secret_id="jwt-key", readers={"web": MEMBER})),
-    EventBus: lambda n, _: EventBus(
+    EventBus: lambda n, _, **args: EventBus(
         n,
-        EventBusArgs(
-            config=MessagingConfig(),
-            project=PROJECT,
-            service_agent=f"serviceAccount:service-1@gcp-sa-pubsub.{PROJECT}.iam.gserviceaccount.com",
-            topic_name="events",
-            push_endpoint=None,
-            push_invoker_email=None,
+        replace(
+            EventBusArgs(
+                config=MessagingConfig(),
+                project=PROJECT,
+                service_agent=f"serviceAccount:service-1@gcp-sa-pubsub.{PROJECT}.iam.gserviceaccount.com",
+                topic_name="events",
+                push_endpoint=None,
+                push_invoker_email=None,
+            ),
+            **args,
         ),
     ),
     Scheduler: lambda n, _, **args: Scheduler(

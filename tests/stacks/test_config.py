@@ -252,6 +252,10 @@ def test_serving_rules() -> None:
     [line] = problems({"grid:monitoring": {"paging": True}})
     assert "pulumi config set --secret grid:pagerdutyRoutingKey" in line
     assert "five-field cron" in problems({"grid:messaging": {"analyticsSchedule": "daily"}})[0]
+    assert (
+        "'Mars/Olympus' is not a tz database time zone name"
+        in problems({"grid:messaging": {"timeZone": "Mars/Olympus"}})[0]
+    )
     assert "must be one of 128Mi" in problems({"grid:functions": {"koreanNlp": {"memory": "300M"}}})[0]
 
 
