@@ -291,9 +291,10 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Any:
 # The suite's two parts (`make test` runs them one after the other, `--part unit` / `--part servers`): the servers part
 # is the app services and `grid local`, which start real PostgreSQL, Redis and service processes and time their
 # answers, so it runs in one process; the unit part (everything else) runs on both cores under pytest-xdist.
-SERVER_TESTS = tuple(
-    REPO_ROOT / path
-    for path in ("tests/app", "tests/grid/localcloud", "tests/grid/test_local.py", "tests/grid/test_local_redis.py")
+APP_TESTS = REPO_ROOT / "tests" / "app"
+SERVER_TESTS = (
+    APP_TESTS,
+    *(REPO_ROOT / "tests" / "grid" / p for p in ("localcloud", "test_local.py", "test_local_redis.py")),
 )
 PARTS = ("unit", "servers")
 
@@ -321,7 +322,6 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 # Plugins only tests/app uses: schemathesis's (what the fuzz tests' ``schema.parametrize()`` needs) imports schemathesis
 # and hypothesis, ~0.6 s of every start. pyproject's addopts keep it from loading with the other plugins
 # (-p no:schemathesis); a session that collects tests/app loads it before collecting any of its modules.
-APP_TESTS = REPO_ROOT / "tests" / "app"
 APP_ONLY_PLUGINS = ("schemathesis",)
 
 
