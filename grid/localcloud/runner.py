@@ -291,9 +291,9 @@ class LocalCloudRunner:
                     )
                 self.addresses.append((cache.address, f"127.0.0.1:{redis_port}"))
             if "postgres" in topology.external:
-                postgres = await self._external_postgres(topology, pki, terminators)
+                postgres = await self._external_postgres(terminators)
             if "redis" in topology.external:
-                redis = await self._external_redis(topology, pki, terminators)
+                redis = await self._external_redis(terminators)
 
             self.monitoring = CloudMonitoring.declared(topology.metric_descriptors, topology.metric_writers)
             self.pubsub = PubSub(topology.topics, topology.subscriptions, self._push, retry_scale=self.retry_scale)
@@ -304,9 +304,15 @@ class LocalCloudRunner:
                 door = FrontDoor(workload, self.issuer, self.forwarder)
                 reservation = reserve_port()
                 running = Running(
-                    workload, door, _listen(), _listen(), _listen(), _listen(), port=reservation.getsockname()[1]
+                    workload,
+                    door,
+                    _listen(),
+                    _listen(),
+                    _listen(),
+                    _listen(),
+                    port=reservation.getsockname()[1],
+                    reservation=reservation,
                 )
-                running.reservation = reservation
                 door.upstream = f"http://127.0.0.1:{running.port}"
                 door.audiences |= {_url(running.internet), _url(running.vpc)}
                 self.running[workload.name] = running
@@ -367,7 +373,7 @@ class LocalCloudRunner:
 
     # -- stores outside Google Cloud (grid:database/cache external: Supabase, Upstash) ----------------------
 
-    async def _external_postgres(self, topology: Topology, pki: LocalPki, terminators: list) -> LocalPostgres:
+    async def _external_postgres(self, terminators: list) -> LocalPostgres:
         """A stand-in for the provider's Postgres, set up as docs/external-datastores.md tells a user to set up
         Supabase: an ordinary role (the services refuse one that bypasses row-level security) with usage and create
         on the public schema of the database ``postgres``, pgvector created by the administrator; reached over TLS
@@ -378,21 +384,21 @@ class LocalCloudRunner:
         )
         await asyncio.to_thread(postgres.start)
         await asyncio.to_thread(_grant_public_schema, postgres)
-        cert = pki.server_cert("external-postgres")  # named for 127.0.0.1 and localhost, as a provider's host
+        cert = self.pki.server_cert("external-postgres")  # named for 127.0.0.1 and localhost, as a provider's host
         port = await _behind_tls(postgres.socket_path, cert, terminators, postgres=True)
-        topology.secrets[topology.external["postgres"]] = (
+        self.topology.secrets[self.topology.external["postgres"]] = (
             f"postgresql://{EXTERNAL_ROLE}:{postgres.password}@127.0.0.1:{port}/postgres"
             "?sslmode=verify-full&pgbouncer=true"
         )
         return postgres
 
-    async def _external_redis(self, topology: Topology, pki: LocalPki, terminators: list) -> LocalRedis:
+    async def _external_redis(self, terminators: list) -> LocalRedis:
         """A stand-in for the provider's Redis (Upstash): AUTH as ``default`` and TLS whose certificate the services
         verify against the system's CAs with the host name checked, as they do Upstash's public one."""
         redis = LocalRedis(self.data_dir / "redis", persist=True)
         await asyncio.to_thread(redis.start)
-        port = await _behind_tls(redis.port, pki.server_cert("external-redis"), terminators, postgres=False)
-        topology.secrets[topology.external["redis"]] = f"rediss://default:{redis.password}@127.0.0.1:{port}"
+        port = await _behind_tls(redis.port, self.pki.server_cert("external-redis"), terminators, postgres=False)
+        self.topology.secrets[self.topology.external["redis"]] = f"rediss://default:{redis.password}@127.0.0.1:{port}"
         return redis
 
     def _system_cas(self) -> Path:
