@@ -21,17 +21,10 @@ _SPEC.loader.exec_module(_PACKAGE)
 import pulumi_policy.policy as _sdk  # noqa: E402
 from pulumi_policy import PolicyPack  # noqa: E402
 
-from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies, pack_version  # noqa: E402
+from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies  # noqa: E402
+from policies.analyzer import served_servicer  # noqa: E402
 
-# pulumi_policy hard-codes "0.0.1" as the version its analyzer reports and puts in its own diagnostics ("can't run
-# policy ... from policy pack 'grid-policies@v0.0.1'"); PolicyPack has no version argument, so the servicer is
-# wrapped to take PulumiPolicy.yaml's version, the one the CLI publishes and `grid plan` reports.
-_Servicer = _sdk._PolicyAnalyzerServicer
-
-
-def _servicer(name, _version, *args, **kwargs):  # type: ignore[no-untyped-def]
-    return _Servicer(name, pack_version(), *args, **kwargs)
-
-
-_sdk._PolicyAnalyzerServicer = _servicer  # type: ignore[assignment,misc]
+# PolicyPack builds its servicer from this name; Grid's hands each resource to its type's policies and reports
+# PulumiPolicy.yaml's version (policies/analyzer.py).
+_sdk._PolicyAnalyzerServicer = served_servicer  # type: ignore[assignment,misc]
 PolicyPack(name=PACK_NAME, policies=all_policies, enforcement_level=DEFAULT_ENFORCEMENT)

@@ -149,7 +149,22 @@ class Meta:
         }
 
 
-def resource_policy(meta: Meta, types: Collection[str], rule: ResourceRule) -> ResourceValidationPolicy:
+class TypedResourcePolicy(ResourceValidationPolicy):
+    """A resource policy that judges only the resource types it names: what lets the served pack hand a resource to
+    the policies for its type alone (policies/analyzer.py) instead of to all of them."""
+
+    def __init__(self, resource_types: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resource_types = resource_types
+
+
+def resource_types(policy: object) -> frozenset[str] | None:
+    """The resource types ``policy`` judges, or None when it may judge any (a policy not made by
+    ``resource_policy``)."""
+    return policy.resource_types if isinstance(policy, TypedResourcePolicy) else None
+
+
+def resource_policy(meta: Meta, types: Collection[str], rule: ResourceRule) -> TypedResourcePolicy:
     """A policy that runs `rule` on every resource whose type is in `types`."""
     wanted = frozenset(types)
     schema = _schema(meta.params)
@@ -166,7 +181,7 @@ def resource_policy(meta: Meta, types: Collection[str], rule: ResourceRule) -> R
         for message in rule(subject):
             report_violation(message, None)
 
-    return ResourceValidationPolicy(validate=validate, **meta.policy_kwargs())
+    return TypedResourcePolicy(wanted, validate=validate, **meta.policy_kwargs())
 
 
 def stack_policy(meta: Meta, rule: StackRule) -> StackValidationPolicy:

@@ -1,7 +1,8 @@
 """One verdict offline and live: the pack served over the analyzer gRPC protocol the Pulumi CLI speaks gives exactly
 the diagnostics `grid plan` gives, on every shipped stack and on injected bad resources.
 
-The server is pulumi_policy's own analyzer servicer (what `policies/__main__.py` serves), on a random local port;
+The server is the servicer `policies/__main__.py` serves (policies/analyzer.py: pulumi_policy's own, handing each
+resource to its type's policies), on a random local port;
 the client is Pulumi's generated analyzer stub, sending Configure, then Analyze per resource and AnalyzeStack once,
 as the engine does during a preview.
 """
@@ -18,12 +19,12 @@ import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from grid import secret_exposure
 from grid.engine import SECRET_SIG, SECRET_SIG_KEY, Registration
 from grid.policy_eval import evaluate, load_pack_config, policy_settings, resolve_settings
-from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies, pack_version
+from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies
+from policies.analyzer import served_servicer
 from tests.grid.test_scanner import inject_faults
 
 _LEVELS = {
@@ -38,7 +39,7 @@ _NAMES = {value: level.value for level, value in _LEVELS.items()}
 @pytest.fixture(scope="module")
 def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    servicer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), all_policies, DEFAULT_ENFORCEMENT)
+    servicer = served_servicer(PACK_NAME, "0.0.1", all_policies, DEFAULT_ENFORCEMENT)  # as PolicyPack builds it
     analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
