@@ -29,3 +29,43 @@ def test_the_tag_changes_when_a_copied_shared_file_changes(tmp_path: Path) -> No
     before = tree_hash([source, *paths], tmp_path)
     (tmp_path / "shared" / "lib.py").write_text("A = 2\n")
     assert tree_hash([source, *paths], tmp_path) != before
+
+
+def _dockerfiles() -> list[Path]:
+    from tests.conftest import REPO_ROOT
+
+    return sorted(p for p in REPO_ROOT.glob("**/Dockerfile") if ".venv" not in p.parts and ".grid" not in p.parts)
+
+
+def test_every_file_a_dockerfile_copies_is_in_its_build_context() -> None:
+    """BuildKit sends only what ``<Dockerfile>.dockerignore`` lets through (the context root's .dockerignore when
+    there is none): a COPY of a file it leaves out fails the image build at `pulumi up`, not at plan time.
+
+    https://docs.docker.com/build/concepts/context/#dockerignore-files: the last pattern matching a path decides, and
+    ``!`` makes an exception. pathspec's gitignore rules agree with Docker's on patterns rooted at the context (a
+    pattern without a slash matches at any depth in git, only at the root in Docker), so every pattern is checked to
+    be rooted first."""
+    import pathspec
+
+    from tests.conftest import REPO_ROOT
+
+    checked = 0
+    for dockerfile in _dockerfiles():
+        ignore = dockerfile.with_name(f"{dockerfile.name}.dockerignore")
+        if not ignore.is_file():
+            ignore = REPO_ROOT / ".dockerignore"
+        if not ignore.is_file():
+            continue
+        patterns = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and line[0] != "#"]
+        assert all("/" in p or p.lstrip("!") == "**" for p in patterns), f"{ignore}: root every pattern"
+        spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+        for copied in copied_paths(dockerfile, REPO_ROOT):
+            files = [copied] if copied.is_file() else [f for f in copied.rglob("*") if f.is_file()]
+            for file in files:
+                relative = file.relative_to(REPO_ROOT).as_posix()
+                if "__pycache__" in relative:
+                    continue
+                where = f"{dockerfile.relative_to(REPO_ROOT)} copies {relative}, which {ignore.relative_to(REPO_ROOT)}"
+                assert not spec.match_file(relative), f"{where} leaves out of the build context: add !{relative}"
+                checked += 1
+    assert checked > 0
