@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.common import tls
+
 log = logging.getLogger("app.ai.completion")
 
 
@@ -142,7 +144,9 @@ class CompletionClient:
         self.backoff_cap = backoff_cap
         self.breaker = breaker or CircuitBreaker()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        self.http = httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), verify=tls.context()
+        )
 
     @property
     def configured(self) -> bool:

@@ -12,6 +12,8 @@ import time
 
 import httpx
 
+from app.common import tls
+
 METADATA_HOST = "metadata.google.internal"
 METADATA_HEADERS = {"Metadata-Flavor": "Google"}
 TOKEN_PATH = "instance/service-accounts/default/token"
@@ -57,7 +59,7 @@ def google_api(
 ) -> tuple[httpx.AsyncClient, str, AccessToken | None]:
     """(client, base URL, token) for a Google REST API; with an emulator (tests, `grid local`) plain HTTP to it
     and no token: the local cloud knows the caller by the listener it calls."""
-    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0))
+    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0), verify=tls.context())
     if emulator_host:
         return http, f"http://{emulator_host}", None
     return http, endpoint, AccessToken(http)
@@ -67,7 +69,7 @@ def google_api_blocking(
     endpoint: str, emulator: str | None, timeout: float
 ) -> tuple[httpx.Client, str, AccessToken | None]:
     """``google_api`` for a caller on a thread of its own; ``emulator`` is the fake's base URL (no token)."""
-    http = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+    http = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0), verify=tls.context())
     if emulator:
         return http, emulator.rstrip("/"), None
     return http, endpoint, AccessToken(http)

@@ -1,6 +1,6 @@
 """Publishing to Google Pub/Sub through its REST API (``topics.publish``), shared by the api's outbox relay and
-the jobs that publish events (jobs/scraper). Standard library and httpx only, so a job's image can copy this one
-module."""
+the jobs that publish events (jobs/scraper). Standard library, httpx and app/common/tls.py only, so a job's image can
+copy these two modules."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from app.common import tls
 
 if TYPE_CHECKING:
     import httpx
@@ -54,7 +56,7 @@ class PubSubPublisher:
         import httpx  # only deployments that publish to Pub/Sub pay for importing it
 
         self.topic = topic
-        self.http = http or httpx.AsyncClient(timeout=10.0)
+        self.http = http or httpx.AsyncClient(timeout=10.0, verify=tls.context())
         self.base = f"http://{emulator_host}" if emulator_host else PUBSUB_ENDPOINT
         self.token = None if emulator_host else MetadataServerToken(self.http)
 

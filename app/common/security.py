@@ -20,6 +20,7 @@ import jwt
 from fastapi import HTTPException, Request, WebSocket
 from fastapi.security import HTTPBearer
 
+from app.common import tls
 from app.common.caching import JWKS_MAX_AGE
 
 log = logging.getLogger("app.security")
@@ -97,7 +98,7 @@ class JwksKeys:
                 return
             try:
                 headers = {"Authorization": f"Bearer {await self.id_token()}"} if self.id_token else {}
-                async with httpx.AsyncClient(timeout=3.0) as client:
+                async with httpx.AsyncClient(timeout=3.0, verify=tls.context()) as client:
                     resp = await client.get(self.url, headers=headers, params={"kid": kid} if kid else None)
                     resp.raise_for_status()
                     jwks = resp.json()

@@ -33,6 +33,7 @@ import feedparser
 import httpx
 import psycopg
 
+from app.common import tls
 from app.common.pgconnect import connect_args
 from app.common.pubsub import Event, PubSubPublisher
 
@@ -249,7 +250,7 @@ async def run(
     DATABASE_CA_CERT, the CA the database server is verified with."""
     result = RunResult()
     own_http = http is None
-    http = http or httpx.AsyncClient(headers={"User-Agent": "grid-scraper/1"})
+    http = http or httpx.AsyncClient(headers={"User-Agent": "grid-scraper/1"}, verify=tls.context())
     try:
         fetched = await asyncio.gather(*(fetch(http, s, settings) for s in settings.sources), return_exceptions=True)
     finally:
