@@ -1,13 +1,14 @@
 """Checkov over the Terraform-plan export of every shipped stack, judged against the reviewed skip file.
 
 ``python -m grid.scanner [TARGET ...]`` exports each target (``dev``, ``staging``, ``prod``: the Grid stacks;
-``bootstrap``: the bootstrap project's stack) with ``grid plan --format tfplan``, runs Checkov once over all of
-them, and prints every failed check that ``policies/scanner-skips.yaml`` does not skip for that target. Exit 0
-when there is none, 1 otherwise, 2 when Checkov is missing.
+``bootstrap``: the bootstrap project's stack) with ``grid plan --format tfplan``, runs Checkov's Google Cloud checks
+once over all of them (grid/checkov_plan_scan.py, in Checkov's own interpreter), and prints every failed check that
+``policies/scanner-skips.yaml`` does not skip for that target. Exit 0 when there is none, 1 otherwise, 2 when Checkov
+is missing.
 
 Checkov pins ``packaging<24`` and ``networkx<2.7`` while Pulumi needs ``packaging>=26``, so it cannot share
 Grid's virtualenv: it lives in its own (``make scanner`` creates ``.grid/scanner`` from
-``policies/scanner-requirements.txt``). ``GRID_CHECKOV`` names another checkov executable.
+``policies/scanner-requirements.txt``). ``GRID_CHECKOV`` names another checkov console script.
 """
 
 from __future__ import annotations
@@ -94,20 +95,27 @@ def checkov_executable() -> str:
     raise ScannerMissing("checkov is not installed: run `make scanner` (or set GRID_CHECKOV to its path)")
 
 
+def checkov_python(executable: str) -> str:
+    """The interpreter of a checkov console script (its ``#!`` line): the one that can import Checkov, and so runs
+    grid/checkov_plan_scan.py."""
+    with open(executable, "rb") as script:
+        first = script.readline().decode(errors="replace")
+    words = first[2:].split() if first.startswith("#!") else []
+    if words and Path(words[0]).name == "env":
+        words = words[1:]
+    interpreter = shutil.which(words[0]) if words else None
+    if interpreter is None or not Path(interpreter).name.startswith("python"):
+        raise ScannerMissing(
+            f"{executable} is not a Python console script of checkov: run `make scanner` (or set GRID_CHECKOV to "
+            "the checkov script pip installed)"
+        )
+    return interpreter
+
+
 def run_checkov(plans: Mapping[str, Path]) -> list[Finding]:
-    """Every passed and failed check of one Checkov run over the plan files (target → path), offline."""
+    """Every passed and failed Google Cloud check of one Checkov run over the plan files (target → path), offline."""
     paths = {str(path.resolve()): target for target, path in plans.items()}
-    command = [
-        checkov_executable(),
-        "--framework",
-        "terraform_plan",
-        "--output",
-        "json",
-        "--compact",
-        "--skip-download",
-    ]
-    for path in paths:
-        command += ["--file", path]
+    command = [checkov_python(checkov_executable()), str(Path(__file__).with_name("checkov_plan_scan.py")), *paths]
     # BC_SKIP_MAPPING: don't ask Prisma Cloud's API for guideline links (the run must work offline).
     # CHECKOV_MAX_IAC_FILE_SIZE: Checkov reads a JSON plan smaller than this with its pure-Python YAML loader, only
     # to know each resource's line, and a larger one with json.loads; findings here are by address, never by line,
@@ -120,14 +128,13 @@ def run_checkov(plans: Mapping[str, Path]) -> list[Finding]:
         "CHECKOV_MAX_IAC_FILE_SIZE": "1",
     }
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if result.returncode not in (0, 1):
+    if result.returncode != 0:
         raise RuntimeError(f"checkov failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
-    reports = json.loads(result.stdout)
     findings: list[Finding] = []
-    for report in reports if isinstance(reports, list) else [reports]:
+    for report in json.loads(result.stdout):
         for outcome, passed in (("failed_checks", False), ("passed_checks", True)):
-            for check in report.get("results", {}).get(outcome, []):
-                target = _target_of(check.get("file_abs_path") or check.get("repo_file_path", ""), paths)
+            for check in report["results"][outcome]:
+                target = _target_of(check["file_abs_path"], paths)
                 findings.append(Finding(target, check["check_id"], check["resource"], check["check_name"], passed))
     return findings
 

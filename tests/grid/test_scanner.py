@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -210,6 +211,21 @@ def test_a_skip_without_check_targets_or_one_sentence_is_rejected(tmp_path: Path
     path.write_text(json.dumps({"skips": [entry]}))
     with pytest.raises(ValueError, match=problem):
         scanner.load_skips(path, known_targets=("dev", "prod"))
+
+
+@pytest.mark.parametrize(
+    ("first_line", "found"),
+    [("#!{python}\n", True), ("#!/usr/bin/env {name}\n", True), ("#!/bin/sh\n", False), ("\x7fELF", False)],
+)
+def test_checkov_runs_in_the_interpreter_its_script_names(tmp_path: Path, first_line: str, found: bool) -> None:
+    """grid/checkov_plan_scan.py needs the interpreter that can import Checkov: the one its console script names."""
+    script = tmp_path / "checkov"
+    script.write_text(first_line.format(python=sys.executable, name=Path(sys.executable).name) + "print()\n")
+    if found:
+        assert Path(scanner.checkov_python(str(script))).name.startswith("python")
+    else:
+        with pytest.raises(scanner.ScannerMissing, match="not a Python console script of checkov"):
+            scanner.checkov_python(str(script))
 
 
 def test_security_doc_lists_every_rule_and_every_skipped_check() -> None:
