@@ -39,8 +39,8 @@ plan: $(STAMP)
 	$(BIN)/grid plan --stack $(STACK)
 
 # The suite in its two parts (tests/conftest.py --part): the unit part on both cores (pytest-xdist, one file per worker
-# at a time; the workers share the session's plans), then the app services and `grid local`, which start real servers
-# and time their answers, in one process. bench/unit_suite_bench.py times the unit part with these same options.
+# at a time; the workers share the session's plans), then the workloads' own code (app services, jobs) and `grid local`,
+# which start real servers and time their answers, in one process. bench/unit_suite_bench.py times the unit part with these same options.
 UNIT_TESTS    := --part unit -n 2 --dist loadfile
 SERVER_TESTS  := --part servers
 

@@ -289,11 +289,13 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 # The suite's two parts (`make test` runs them one after the other, `--part unit` / `--part servers`): the servers part
-# is the app services and `grid local`, which start real PostgreSQL, Redis and service processes and time their
-# answers, so it runs in one process; the unit part (everything else) runs on both cores under pytest-xdist.
+# is the workloads' own code (the app services in tests/app, the jobs in tests/jobs, as app/ and jobs/ hold them) and
+# `grid local`, which start real PostgreSQL, Redis, HTTP and service processes and time their answers, so it runs in
+# one process; the unit part (everything else) runs on both cores under pytest-xdist.
 APP_TESTS = REPO_ROOT / "tests" / "app"
 SERVER_TESTS = (
     APP_TESTS,
+    REPO_ROOT / "tests" / "jobs",
     *(REPO_ROOT / "tests" / "grid" / p for p in ("localcloud", "test_local.py", "test_local_redis.py")),
 )
 PARTS = ("unit", "servers")
@@ -382,6 +384,7 @@ def _scan_beside_the_other_tests(request: pytest.FixtureRequest) -> None:
         return
     if _shared_dir is None:
         request.getfixturevalue("scan")
+        _freeze_what_lives()
         return
     # Under xdist every worker collects every test, but only the worker that runs tests/grid/test_scanner.py
     # (`--dist loadfile`) starts Checkov, when that file's first test asks for it. Meanwhile the workers plan the
@@ -396,3 +399,12 @@ def _scan_beside_the_other_tests(request: pytest.FixtureRequest) -> None:
             _shipped_plan(stack, project)
     for project, stack in wanted:
         _shipped_plan(stack, project)
+    _freeze_what_lives()
+
+
+def _freeze_what_lives() -> None:
+    """Freeze, as ``pytest_collection_finish`` did, what the warm-up left alive: the program's modules and the
+    provider SDKs' classes the first plans imported live as long as the session, yet each full collection walked
+    them again (the last two are pytest's own at the end of the session)."""
+    gc.collect()
+    gc.freeze()

@@ -8,6 +8,7 @@ import still ties the two modules together), so a violation is found without imp
 from __future__ import annotations
 
 import ast
+import functools
 import graphlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@functools.cache
 def _modules() -> dict[str, Path]:
     return {
         _module_name(path): path
@@ -64,9 +66,6 @@ def _modules() -> dict[str, Path]:
         for path in sorted((REPO_ROOT / package).rglob("*.py"))
         if not any(part.startswith(".") or part == "node_modules" for part in path.relative_to(REPO_ROOT).parts)
     }
-
-
-MODULES = _modules()
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -88,13 +87,13 @@ def _walk_runtime(tree: ast.AST) -> Iterator[ast.AST]:
 
 def _resolve(name: str) -> str | None:
     """The project module ``name`` refers to (``a.b.c`` may be a module, or a name in module ``a.b``)."""
-    while name and name not in MODULES:
+    while name and name not in _modules():
         name = name.rpartition(".")[0]
     return name or None
 
 
 def _imports(module: str) -> set[str]:
-    path = MODULES[module]
+    path = _modules()[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in _walk_runtime(ast.parse(path.read_text(), filename=str(path))):
@@ -112,21 +111,25 @@ def _imports(module: str) -> set[str]:
     return found
 
 
-GRAPH = {module: _imports(module) for module in MODULES}
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports at run time. Built when this file's tests run, not when it is
+    collected: parsing every module costs ~1 s, which each worker of the suite would pay otherwise."""
+    return {module: _imports(module) for module in _modules()}
 
 
-def test_the_graph_sees_the_project() -> None:
+def test_the_graph_sees_the_project(graph: dict[str, set[str]]) -> None:
     """The analysis finds the modules and the edges we know exist, so the rules below test something."""
-    assert {"components.database", "stacks.config", "gridlib.gcp_limits", "grid.cli"} <= set(GRAPH)
-    assert "components.database" in GRAPH["stacks.config"]
-    assert "stacks.serving" in GRAPH["stacks.program"]  # imported inside main(): function-level imports count
+    assert {"components.database", "stacks.config", "gridlib.gcp_limits", "grid.cli"} <= set(graph)
+    assert "components.database" in graph["stacks.config"]
+    assert "stacks.serving" in graph["stacks.program"]  # imported inside main(): function-level imports count
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layers_import_only_downwards(layer: str) -> None:
+def test_layers_import_only_downwards(graph: dict[str, set[str]], layer: str) -> None:
     wrong = sorted(
         f"{module} imports {target}"
-        for module, targets in GRAPH.items()
+        for module, targets in graph.items()
         if module.split(".")[0] == layer
         for target in targets
         if target.split(".")[0] in FORBIDDEN[layer] and (module, target) not in LAYER_EXCEPTIONS
@@ -149,17 +152,17 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
             remaining = {**remaining, circle[-1]: remaining[circle[-1]] - {circle[0]}}
 
 
-def test_no_modules_import_each_other_in_a_circle() -> None:
-    graph = {module: {t for t in targets if (module, t) not in CIRCLE_EXCEPTIONS} for module, targets in GRAPH.items()}
-    circles = _circles(graph)
+def test_no_modules_import_each_other_in_a_circle(graph: dict[str, set[str]]) -> None:
+    kept = {module: {t for t in targets if (module, t) not in CIRCLE_EXCEPTIONS} for module, targets in graph.items()}
+    circles = _circles(kept)
     assert not circles, "import circles (break them, or move the shared piece down):\n" + "\n".join(
         " -> ".join([*circle, circle[0]]) for circle in circles
     )
 
 
-def test_exceptions_are_real_edges() -> None:
+def test_exceptions_are_real_edges(graph: dict[str, set[str]]) -> None:
     """A listed exception that no longer exists is removed from the list, so it cannot hide a new violation."""
-    stale = [edge for edge in [*LAYER_EXCEPTIONS, *CIRCLE_EXCEPTIONS] if edge[1] not in GRAPH.get(edge[0], set())]
+    stale = [edge for edge in [*LAYER_EXCEPTIONS, *CIRCLE_EXCEPTIONS] if edge[1] not in graph.get(edge[0], set())]
     assert not stale, f"not imports any more, drop them from the exceptions: {stale}"
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from app.common.metrics import EXPORTED
-from app.common.monitoring_api import MONITORED_RESOURCE
 from components.monitoring import TOKEN_METRIC, Monitoring, MonitoringArgs, MonitoringConfig
 from tests.components.offline_program import OfflineRun, outside_any_program, run_offline
 
@@ -387,6 +386,8 @@ def _filters(node: Any) -> list[tuple[str, dict[str, Any]]]:
 def test_the_plan_reads_exactly_the_metrics_the_apps_export(prod: OfflineRun) -> None:
     """Descriptors, dashboard charts, alert conditions and log metrics name the custom metric types
     app/common/metrics.py exports, with its kinds, labels and resource, and aggregate them as their kinds allow."""
+    from app.common.monitoring_api import MONITORED_RESOURCE  # imports the exporter's libraries: only here
+
     exported = {spec.type: spec for spec in EXPORTED}
     descriptors = {d.inputs["type"]: d.inputs for d in prod.of_type(DESCRIPTOR)}
     assert set(descriptors) == set(exported)

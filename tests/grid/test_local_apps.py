@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from pydantic import Field
 
 import grid.local
-from app.common.settings import ServiceSettings
 from gridlib.workloads import BUNDLED_BY_NAME, Workload
 from stacks.workloads import GRID_ROOT, bundled
-
-
-class EchoSettings(ServiceSettings):
-    jwks_url: str = Field("unset", alias="JWKS_URL", description="Where auth's keys are.")
-
-
-def create_echo(settings: EchoSettings, *, configure_logs: bool = True) -> Any:
-    return ("echo app", settings)
-
 
 ECHO = Workload(
     "echo",
@@ -31,8 +18,8 @@ ECHO = Workload(
     "app/echo",
     route="/echo",
     bundled=True,
-    settings_class=f"{__name__}:EchoSettings",
-    app=f"{__name__}:create_echo",
+    settings_class="tests.grid.echo_service:EchoSettings",
+    app="tests.grid.echo_service:create_echo",
 )
 
 
@@ -56,4 +43,6 @@ def test_a_service_added_to_the_registry_is_served_without_editing_grid_local(mo
     assert settings.jwks_url == "http://127.0.0.1:8123/auth/.well-known/jwks.json"
     assert settings.environment == "local" and settings.log_level == "DEBUG"
     assert settings.database_url.get_secret_value() == "postgresql://grid@localhost/grid"
+    from fastapi import FastAPI
+
     assert isinstance(router.apps["auth"], FastAPI)  # the real auth, from its own registry entry
