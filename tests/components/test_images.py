@@ -32,9 +32,12 @@ def test_the_tag_changes_when_a_copied_shared_file_changes(tmp_path: Path) -> No
 
 
 def _dockerfiles() -> list[Path]:
-    from tests.conftest import REPO_ROOT
+    """The Dockerfile of every bundled workload built as an image (services and jobs), from the registry."""
+    from stacks.workloads import GRID_ROOT, bundled
 
-    return sorted(p for p in REPO_ROOT.glob("**/Dockerfile") if ".venv" not in p.parts and ".grid" not in p.parts)
+    found = [GRID_ROOT / w.source / "Dockerfile" for kind in ("service", "job") for w in bundled(kind)]
+    assert found and all(path.is_file() for path in found), found
+    return found
 
 
 def test_every_file_a_dockerfile_copies_is_in_its_build_context() -> None:
