@@ -26,50 +26,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO_ROOT, shipped_plan
+from tests.grid.shared_plans import PLANS_ENV, plan_file, shared_shipped_plans
 
 
 def _session_plan(stack: str, project: str) -> Any:
     return shipped_plan(stack, project=project)
 
 
-@contextlib.contextmanager
-def shared_shipped_plans(source: Callable[[str, str], Any] | None = None) -> Iterator[None]:
-    """``grid.plan.make_plan`` answering a plan of an unchanged shipped stack file (its project's own directory)
-    from ``source(stack, project)`` (None: plan it), the session cache ``shipped_plan`` unless told otherwise."""
-    from grid import plan as plan_module
-
-    real = plan_module.make_plan
-
-    def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Any:
-        spec = plan_module.project_spec(project)
-        directory = Path(root or plan_module.project_root(spec)).resolve()
-        if directory != Path(spec.root).resolve():
-            return real(stack, root, project)
-        patch.setattr(plan_module, "make_plan", real)  # the cache's first fill plans through grid.plan.make_plan
-        try:
-            plan = (source or _session_plan)(stack, project)
-            return real(stack, root, project) if plan is None else plan
-        finally:
-            patch.setattr(plan_module, "make_plan", make_plan)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(plan_module, "make_plan", make_plan)
-        yield
-
-
-PLANS_ENV = "GRID_TEST_SHARED_PLANS"  # a directory of {project}-{stack}.pickle, read by tests/grid/cli_main.py
 _PLANS_DIR: Path | None = None
-
-
-def _plan_file(directory: Path, project: str, stack: str) -> Path:
-    return directory / f"{project}-{stack}.pickle"
 
 
 def shared_plans_env(*stacks: str, project: str = "grid") -> dict[str, str]:
@@ -80,7 +51,7 @@ def shared_plans_env(*stacks: str, project: str = "grid") -> dict[str, str]:
         _PLANS_DIR = Path(tempfile.mkdtemp(prefix="grid-test-plans-"))
         atexit.register(shutil.rmtree, _PLANS_DIR, ignore_errors=True)
     for stack in stacks:
-        path = _plan_file(_PLANS_DIR, project, stack)
+        path = plan_file(_PLANS_DIR, project, stack)
         if not path.exists():
             path.write_bytes(pickle.dumps(shipped_plan(stack, project=project)))
     return {PLANS_ENV: str(_PLANS_DIR)}
@@ -107,7 +78,7 @@ def run_grid(
         patch.setattr(sys, "stdin", io.StringIO(stdin))
         patch.setattr(sys, "argv", ["grid", *args])
         if shared_plans:
-            stack.enter_context(shared_shipped_plans())
+            stack.enter_context(shared_shipped_plans(_session_plan))
         stack.enter_context(contextlib.redirect_stdout(out))
         stack.enter_context(contextlib.redirect_stderr(err))
         try:
