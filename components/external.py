@@ -15,12 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import Field, field_validator
 
 from gridlib.config_base import ConfigModel
+from gridlib.offline import OFFLINE_PLACEHOLDER
 
 Store = Literal["database", "cache"]
 
-# What ``grid plan`` hands the program for a ``secure:`` value it cannot decrypt (grid/stackfile.py); such a value
-# is not checked: the real one is, by the same program, under `pulumi preview`/`up`, which decrypts it.
-OFFLINE_PLACEHOLDER = "offline-placeholder-for-"
 
 _KEY = re.compile(r"^[a-z][A-Za-z0-9]{0,62}$")
 _POSTGRES_SCHEMES = ("postgresql", "postgres")

@@ -13,7 +13,6 @@ import hashlib
 import logging
 import runpy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from pulumi.runtime.resource_cycle_breaker import _DEPENDENCIES_PROPERTY as _DEP
 from pulumi.runtime.sync_await import _sync_await
 
 from grid.fakecloud import AUTONAMED, FakeCloud, unwrap
+from grid.registrations import ProgramRun, Registration
 from grid.stackfile import PROJECT, StackFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,54 +34,6 @@ SECRET = "[secret]"
 # Pulumi's wire marker of a secret property value (pulumi_policy.deserialize unwraps it for policies).
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-@dataclass
-class Registration:
-    """One resource as the engine saw it (the ``resources[]`` entry of ``grid plan --json``)."""
-
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    custom: bool
-    protect: bool
-    dependencies: list[str]
-    inputs: dict[str, Any]
-    outputs: dict[str, Any] = field(default_factory=dict, repr=False)
-    replace_on_changes: list[str] = field(default_factory=list, repr=False)
-    """Input properties whose change replaces the resource (``ResourceOptions.replace_on_changes``)."""
-    provider: str | None = None
-    """Provider reference (``<provider urn>::<id>``) the resource was registered with; None for the default."""
-    aliases: list[str] = field(default_factory=list, repr=False)
-    """URNs this resource had before (``ResourceOptions.aliases`` given as URNs): the engine moves their state
-    onto it instead of replacing. Never part of the plan document."""
-    policy_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
-    """The inputs as the engine hands them to a policy pack: secrets as wrapped secret values (which the analyzer
-    unwraps), not "[secret]". Never part of the plan document."""
-    revealed: dict[str, Any] | None = field(default=None, repr=False)
-    """Inputs and outputs with secrets in plain text, only when the run was asked to reveal them (`grid local
-    --stack` needs the plan's secret versions); never part of ``to_json``."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "urn": self.urn,
-            "type": self.type,
-            "name": self.name,
-            "parent": self.parent,
-            "custom": self.custom,
-            "protect": self.protect,
-            "dependencies": self.dependencies,
-            "inputs": self.inputs,
-        }
-
-
-@dataclass
-class ProgramRun:
-    stack: str
-    resources: list[Registration]
-    outputs: dict[str, Any]
-    log: list[str]
 
 
 def render(value: Any, *, keep_secrets: bool = False) -> Any:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grid.engine import ProgramRun, run_program
 from grid.projects import PROJECTS, PlanSettings, ProjectSpec
+from grid.registrations import ProgramRun
 from grid.stackfile import StackFile, UsageError, read_stack_file
 
 
@@ -117,6 +117,8 @@ def _make_plan(stack: str, root: Path | None, project: str, phase_done: Callable
     stack_file = read_stack_file(root or project_root(spec), stack, spec.name)
     settings = validate(stack_file, spec)
     phase_done("config")
+    from grid.engine import run_program  # here: a command that reads a kept plan never imports the Pulumi SDK
+
     run = run_program(stack_file, program=spec.program, project=spec.name)
     phase_done("program_run")
     from grid import secret_exposure

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from components.external import OFFLINE_PLACEHOLDER
 from gridlib.config_errors import ConfigError
+from gridlib.offline import OFFLINE_PLACEHOLDER
 
 PROJECT = "grid"
 _ALLOWED_TOP_LEVEL = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # an annotation only: `grid` commands that never validate a stack file skip importing pydantic
+    from pydantic import ValidationError
 
 
 class ConfigError(Exception):

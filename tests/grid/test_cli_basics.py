@@ -103,3 +103,24 @@ def test_several_stacks_refuse_a_one_stack_option(extra: list[str], message: str
     result = grid("plan", "dev", "--stack", "prod", *extra)
     assert result.returncode == 2 and result.stderr.startswith(f"grid: {message}"), result.stderr
     assert result.stderr.count("\n") == 1 and not result.stdout
+
+
+def test_the_command_and_a_kept_plan_load_without_the_sdks(tmp_path: Path) -> None:
+    """`grid` itself, and a plan kept on disk (grid/registrations.py), load without the Pulumi SDK or pydantic: a
+    command that refuses its input or reads a kept plan answers without paying for them (~0.6 s)."""
+    import pickle
+    import subprocess
+    import sys
+
+    from tests.conftest import shipped_plan
+
+    kept = tmp_path / "plan.pickle"
+    kept.write_bytes(pickle.dumps(shipped_plan("dev")))
+    script = (
+        "import pickle, sys\n"
+        "import grid.cli, grid.plan\n"
+        f"plan = pickle.loads(open({str(kept)!r}, 'rb').read())\n"
+        "print(len(plan.run.resources), sorted(m for m in ('pulumi', 'pydantic') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split(maxsplit=1) == [str(len(shipped_plan("dev").run.resources)), "[]\n"]

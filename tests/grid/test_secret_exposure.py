@@ -95,7 +95,7 @@ def test_the_pack_is_handed_the_unwrapped_secret_as_by_the_engine(monkeypatch) -
 def test_grid_plan_hands_the_pack_secret_values_and_shows_only_placeholders(monkeypatch, synth) -> None:
     """What make_plan does with the program's run: the run is the session's of the shipped dev stack (the same
     program on the same file), so the program is not run again only to be judged by a probe."""
-    from grid import plan as plan_module
+    from grid import engine
     from grid.plan import make_plan
 
     session_run = synth("dev").run
@@ -104,7 +104,7 @@ def test_grid_plan_hands_the_pack_secret_values_and_shows_only_placeholders(monk
         assert stack_file.path.resolve() == (REPO_ROOT / "Pulumi.dev.yaml").resolve()
         return session_run
 
-    monkeypatch.setattr(plan_module, "run_program", run_program)
+    monkeypatch.setattr(engine, "run_program", run_program)  # what make_plan runs the program with
     seen: list[Any] = []
     probe = ResourceValidationPolicy(
         name="probe",
