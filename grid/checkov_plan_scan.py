@@ -15,6 +15,7 @@ Standard library and Checkov only: Grid is not installed in that virtualenv.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import sys
@@ -63,4 +64,7 @@ def scan(files: list[str]) -> list[dict]:
 
 
 if __name__ == "__main__":
+    # One scan, then the process exits: the cyclic collector's passes over Checkov's ~2,000 modules and its graph
+    # free nothing that matters before then (the five shipped stacks: 5.2 -> 3.9 CPU s, peak memory 173 MB either way).
+    gc.disable()
     json.dump(scan(sys.argv[1:]), sys.stdout)
