@@ -215,6 +215,10 @@ CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600
 # (https://cloud.google.com/run/docs/configuring/max-retries).
 CLOUD_RUN_TASK_TIMEOUT_SECONDS = Range(1, 168 * 3600)
 CLOUD_RUN_TASK_MAX_RETRIES = Range(0, 10)
+# A Cloud Functions (gen2) function's timeout: "60 minutes (3600 seconds) for HTTP functions and 9 minutes (540
+# seconds) for event-driven functions" (https://cloud.google.com/functions/docs/configuring/timeout).
+FUNCTION_MAX_TIMEOUT_SECONDS = 3600
+FUNCTION_EVENT_TIMEOUT_SECONDS = Range(1, 540)
 
 
 def memory_mib(value: str) -> int:

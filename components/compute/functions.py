@@ -31,7 +31,12 @@ class FunctionSize(ConfigModel):
     """Memory, timeout and scaling of one Cloud Functions (gen2) function; the defaults stay in the free tier."""
 
     memory: str = Field("256Mi", description="Memory per instance.")
-    timeout_seconds: int = Field(60, ge=1, le=540)
+    timeout_seconds: int = Field(
+        60,
+        ge=1,
+        le=gcp_limits.FUNCTION_MAX_TIMEOUT_SECONDS,
+        description="Request timeout; an event-triggered function allows less (CloudFunctionArgs checks it).",
+    )
     min_instances: int = Field(0, ge=0, le=100)
     max_instances: int = Field(3, ge=1, le=1000, description="Cap: the free-tier guard against runaway scaling.")
     concurrency: int = Field(1, ge=1, le=1000)
@@ -219,6 +224,11 @@ class CloudFunctionArgs:
             raise ValueError(f"CloudFunction: function_name {problem}: give the function another name")
         check_function_source(self.source_dir)
         check_env(self.env, self.secret_env)
+        if self.pubsub_topic is not None:
+            gcp_limits.check_ranges(
+                "CloudFunction (Pub/Sub-triggered)",
+                [("timeout_seconds", self.config.timeout_seconds, gcp_limits.FUNCTION_EVENT_TIMEOUT_SECONDS)],
+            )
 
 
 class CloudFunction(GridComponent):

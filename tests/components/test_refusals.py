@@ -21,6 +21,7 @@ from components._base import GridComponent
 from components.bootstrap import CiIdentity
 from components.cache import Cache, CacheConfig
 from components.compute import CloudFunction, CloudRunJob, CloudRunService
+from components.compute.functions import FunctionSize
 from components.database import Database, DatabaseConfig
 from components.gateway import ApiGateway, Backend, EdgeArgs, HttpsLoadBalancer
 from components.identity import WorkloadIdentities
@@ -296,6 +297,15 @@ CASES = {
         CloudFunction,
         lambda _: {"function_name": "f" * 64},
         r"CloudFunction: function_name 'f+' is 64 chars, over the limit of 63: give the function another name",
+        inputs=True,
+    ),
+    "function-event-timeout": Case(
+        CloudFunction,
+        lambda _: {
+            "pubsub_topic": "projects/p/topics/t",
+            "config": FunctionSize.model_validate({"timeoutSeconds": 900}),
+        },
+        r"CloudFunction \(Pub/Sub-triggered\): timeout_seconds is 900, outside Google's allowed 1 to 540: set ",
         inputs=True,
     ),
     "function-without-requirements": Case(

@@ -278,6 +278,14 @@ def test_partial_blocks_keep_per_workload_defaults_and_still_override_what_they_
     assert load({"grid:functions": {"koreanNlp": {"memory": "1Gi"}}}).functions.korean_nlp.memory == "1Gi"
 
 
+def test_an_http_function_may_run_as_long_as_google_allows() -> None:
+    """Grid's functions are HTTP-triggered: up to 60 minutes, not the 9 of an event-triggered one
+    (https://cloud.google.com/functions/docs/configuring/timeout)."""
+    assert load({"grid:functions": {"ml-analytics": {"timeoutSeconds": 3600}}}).functions.ml_analytics.timeout_seconds
+    [line] = problems({"grid:functions": {"ml-analytics": {"timeoutSeconds": 3601}}})
+    assert "timeoutSeconds" in line and "3600" in line
+
+
 def test_gpu_regions_are_the_ones_a_new_project_can_use() -> None:
     """asia-south1 offers Cloud Run L4s by invitation only: a fresh project has no quota there."""
     gpu = {"cpu": 4, "memory": "16Gi", "gpu": 1, "cpuIdle": False}
