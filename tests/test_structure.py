@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-PACKAGES = ("app", "bootstrap", "components", "grid", "gridlib", "policies", "stacks")
+PACKAGES = ("app", "bootstrap", "components", "grid", "gridlib", "jobs", "policies", "stacks")
 
 # Layer -> top-level packages it must not import. components/ are reusable on their own: only the shared
 # gridlib/ (which imports nothing of the project) comes with them. The stack program sits below the tools
@@ -28,7 +28,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "stacks": frozenset({"app", "grid", "policies"}),
     # A published policy pack is its own directory (policies/__main__.py): nothing else of the project comes along.
     "policies": frozenset(PACKAGES) - {"policies"},
-    "app": frozenset({"bootstrap", "components", "grid", "gridlib", "policies", "stacks"}),
+    "app": frozenset({"bootstrap", "components", "grid", "gridlib", "jobs", "policies", "stacks"}),
+    # The jobs are built into their own images too, with only the shared app code they copy (app/common).
+    "jobs": frozenset({"bootstrap", "components", "grid", "gridlib", "policies", "stacks"}),
 }
 
 # Imports a layer rule would refuse but that are deliberate, with the reason.
@@ -59,7 +61,8 @@ def _module_name(path: Path) -> str:
 
 
 @functools.cache
-def _modules() -> dict[str, Path]:
+def project_modules() -> dict[str, Path]:
+    """Module name -> file, for every module of the project's packages."""
     return {
         _module_name(path): path
         for package in PACKAGES
@@ -87,13 +90,14 @@ def _walk_runtime(tree: ast.AST) -> Iterator[ast.AST]:
 
 def _resolve(name: str) -> str | None:
     """The project module ``name`` refers to (``a.b.c`` may be a module, or a name in module ``a.b``)."""
-    while name and name not in _modules():
+    while name and name not in project_modules():
         name = name.rpartition(".")[0]
     return name or None
 
 
-def _imports(module: str) -> set[str]:
-    path = _modules()[module]
+def imports_of(module: str) -> set[str]:
+    """The project modules ``module`` imports at run time (anywhere in it, functions included)."""
+    path = project_modules()[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in _walk_runtime(ast.parse(path.read_text(), filename=str(path))):
@@ -115,7 +119,7 @@ def _imports(module: str) -> set[str]:
 def graph() -> dict[str, set[str]]:
     """Module -> the project modules it imports at run time. Built when this file's tests run, not when it is
     collected: parsing every module costs ~1 s, which each worker of the suite would pay otherwise."""
-    return {module: _imports(module) for module in _modules()}
+    return {module: imports_of(module) for module in project_modules()}
 
 
 def test_the_graph_sees_the_project(graph: dict[str, set[str]]) -> None:

@@ -1,12 +1,11 @@
 """Publishing to Google Pub/Sub through its REST API (``topics.publish``), shared by the api's outbox relay and
-the jobs that publish events (jobs/scraper). Standard library, httpx and app/common/tls.py only, so a job's image can
-copy these two modules."""
+the jobs that publish events (jobs/scraper), authenticated by the metadata server's token (app/common/gcp.py).
+Standard library and httpx besides app/common/gcp.py and tls.py, so a job's image copies these three modules."""
 
 from __future__ import annotations
 
 import base64
 import json
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
     import httpx
 
 PUBSUB_ENDPOINT = "https://pubsub.googleapis.com"
-METADATA_TOKEN_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 
 
 @dataclass(frozen=True)
@@ -25,24 +23,6 @@ class Event:
     type: str
     time: str
     data: dict[str, Any]
-
-
-class MetadataServerToken:
-    """OAuth access token of the Cloud Run service account, from the metadata server, cached until near expiry."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-        self._token: str | None = None
-        self._expires = 0.0
-
-    async def __call__(self) -> str:
-        if self._token is None or time.monotonic() > self._expires:
-            resp = await self.http.get(METADATA_TOKEN_URL, headers={"Metadata-Flavor": "Google"})
-            resp.raise_for_status()
-            body = resp.json()
-            self._token = body["access_token"]
-            self._expires = time.monotonic() + int(body.get("expires_in", 300)) - 60
-        return self._token
 
 
 class PubSubPublisher:
@@ -55,10 +35,12 @@ class PubSubPublisher:
     def __init__(self, topic: str, *, emulator_host: str | None = None, http: httpx.AsyncClient | None = None):
         import httpx  # only deployments that publish to Pub/Sub pay for importing it
 
+        from app.common.gcp import AccessToken
+
         self.topic = topic
         self.http = http or httpx.AsyncClient(timeout=10.0, verify=tls.context())
         self.base = f"http://{emulator_host}" if emulator_host else PUBSUB_ENDPOINT
-        self.token = None if emulator_host else MetadataServerToken(self.http)
+        self.token = None if emulator_host else AccessToken(self.http)
 
     async def publish(self, events: list[Event]) -> None:
         messages = [
@@ -68,7 +50,7 @@ class PubSubPublisher:
             }
             for e in events
         ]
-        headers = {"Authorization": f"Bearer {await self.token()}"} if self.token else {}
+        headers = {"Authorization": f"Bearer {await self.token.get()}"} if self.token else {}
         resp = await self.http.post(
             f"{self.base}/v1/{self.topic}:publish", json={"messages": messages}, headers=headers
         )

@@ -77,3 +77,26 @@ def test_every_file_a_dockerfile_copies_is_in_its_build_context() -> None:
                 assert not spec.match_file(relative), f"{where} leaves out of the build context: add !{relative}"
                 checked += 1
     assert checked > 0
+
+
+def test_every_project_module_an_image_imports_is_copied_into_it() -> None:
+    """An image copies chosen files of the project (a job copies single modules of app/common): each project module
+    that a copied module imports at run time must be copied too, or the container fails at its first import."""
+    from tests.conftest import REPO_ROOT
+    from tests.test_structure import imports_of, project_modules
+
+    files = {path: name for name, path in project_modules().items()}
+    checked = 0
+    for dockerfile in _dockerfiles():
+        copied = {
+            f
+            for path in copied_paths(dockerfile, REPO_ROOT)
+            for f in ([path] if path.is_file() else path.rglob("*.py"))
+            if f.suffix == ".py" and "__pycache__" not in f.parts
+        }
+        for module in sorted(files[f] for f in copied if f in files):
+            missing = [t for t in sorted(imports_of(module)) if project_modules()[t] not in copied]
+            where = dockerfile.relative_to(REPO_ROOT)
+            assert not missing, f"{where} copies {module}, which imports {missing}: copy them into the image too"
+            checked += 1
+    assert checked > 0

@@ -11,7 +11,8 @@ import pytest
 import redis
 from fastapi import FastAPI, Request
 
-from app.common.pubsub import METADATA_TOKEN_URL, Event, PubSubPublisher
+from app.common.gcp import TOKEN_PATH, metadata_url
+from app.common.pubsub import Event, PubSubPublisher
 
 TOPIC = "projects/grid-test-1/topics/messages"
 
@@ -104,7 +105,7 @@ def test_pubsub_publisher_authenticates_with_the_metadata_server_token():
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
-        if str(request.url) == METADATA_TOKEN_URL:
+        if str(request.url) == metadata_url(TOKEN_PATH):
             assert request.headers["Metadata-Flavor"] == "Google"
             return httpx.Response(200, json={"access_token": "ya29.token", "expires_in": 3599, "token_type": "Bearer"})
         assert str(request.url) == f"https://pubsub.googleapis.com/v1/{TOPIC}:publish"
