@@ -16,15 +16,15 @@ from components.compute.source_digest import tree_hash
 _COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?!--from)(?:--\S+\s+)*(.+?)\s+\S+\s*$", re.IGNORECASE | re.MULTILINE)
 
 
+def copy_sources(dockerfile: Path) -> list[str]:
+    """The sources of a Dockerfile's COPY and ADD instructions that come from the build context (not ``--from``)."""
+    return [name for match in _COPY.finditer(dockerfile.read_text(encoding="utf-8")) for name in match.group(1).split()]
+
+
 def copied_paths(dockerfile: Path, context: Path) -> list[Path]:
     """What a Dockerfile copies from its build context: with the source directory, what the tag must hash (an
     immutable registry refuses a changed image under an unchanged tag)."""
-    paths = []
-    for match in _COPY.finditer(dockerfile.read_text(encoding="utf-8")):
-        for name in match.group(1).split():
-            if "*" not in name and (context / name).exists():
-                paths.append(context / name)
-    return paths
+    return [context / name for name in copy_sources(dockerfile) if "*" not in name and (context / name).exists()]
 
 
 @dataclass

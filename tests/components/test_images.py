@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.compute.images import copied_paths
+from components.compute.images import copied_paths, copy_sources
 from components.compute.source_digest import tree_hash
 
 
@@ -100,3 +100,16 @@ def test_every_project_module_an_image_imports_is_copied_into_it() -> None:
             assert not missing, f"{where} copies {module}, which imports {missing}: copy them into the image too"
             checked += 1
     assert checked > 0
+
+
+def test_every_file_a_dockerfile_copies_exists() -> None:
+    """The image tag hashes only what exists (``copied_paths``); a COPY of a path that does not fails the build."""
+    from tests.conftest import REPO_ROOT
+
+    missing = [
+        f"{dockerfile.relative_to(REPO_ROOT)}: {name}"
+        for dockerfile in _dockerfiles()
+        for name in copy_sources(dockerfile)
+        if "*" not in name and not (REPO_ROOT / name).exists()
+    ]
+    assert not missing, f"COPY of paths the repository does not have: {missing}"
