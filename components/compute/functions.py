@@ -39,7 +39,12 @@ class FunctionSize(ConfigModel):
     )
     min_instances: int = Field(0, ge=0, le=100)
     max_instances: int = Field(3, ge=1, le=1000, description="Cap: the free-tier guard against runaway scaling.")
-    concurrency: int = Field(1, ge=1, le=1000)
+    concurrency: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Requests an instance serves at once; above 1 the function gets a full vCPU (Google requires it).",
+    )
 
     @field_validator("memory")
     @classmethod
@@ -52,9 +57,20 @@ class FunctionSize(ConfigModel):
     def _limits(self) -> FunctionSize:
         if self.min_instances > self.max_instances:
             raise ValueError(f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances})")
-        if self.concurrency > 1 and gcp_limits.memory_mib(self.memory) < 512:
-            raise ValueError("concurrency above 1 needs at least 512Mi (a full vCPU) per instance")
+        if self.concurrency > 1 and gcp_limits.memory_mib(self.memory) < gcp_limits.FUNCTION_CONCURRENCY_MIN_MEMORY_MIB:
+            raise ValueError(
+                f"concurrency above 1 needs a full vCPU, which needs at least "
+                f"{gcp_limits.FUNCTION_CONCURRENCY_MIN_MEMORY_MIB}Mi per instance: raise memory or set concurrency 1"
+            )
         return self
+
+    @property
+    def available_cpu(self) -> str | None:
+        """The vCPU to ask for: one when the function serves requests concurrently and its memory alone would give it
+        less; otherwise None (the memory's default)."""
+        if self.concurrency > 1 and gcp_limits.memory_mib(self.memory) < gcp_limits.FUNCTION_ONE_VCPU_MEMORY_MIB:
+            return "1"
+        return None
 
 
 @dataclass
@@ -289,6 +305,7 @@ class CloudFunction(GridComponent):
             ),
             service_config=fn.FunctionServiceConfigArgs(
                 available_memory=cfg.memory,
+                available_cpu=cfg.available_cpu,
                 timeout_seconds=cfg.timeout_seconds,
                 min_instance_count=cfg.min_instances,
                 max_instance_count=cfg.max_instances,
