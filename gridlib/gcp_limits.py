@@ -210,6 +210,12 @@ _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
 # A Cloud Run request, a WebSocket stream included, ends at the service's request timeout: at most 60 minutes
 # (https://cloud.google.com/run/docs/configuring/request-timeout, https://cloud.google.com/run/docs/triggering/websockets).
 CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600
+# Less than one vCPU is for the first-generation execution environment only, with concurrency 1 and request-based
+# billing (https://cloud.google.com/run/docs/configuring/cpu); Grid's services run in the second generation.
+SERVICE_FRACTIONAL_CPU = (
+    "is below 1: Cloud Run gives a service a fraction of a vCPU only in the first-generation execution environment, "
+    "with concurrency 1, and Grid's services run in the second: use cpu 1 or more"
+)
 # A Cloud Run job's task: its timeout "up to 168 hours (7 days)"
 # (https://cloud.google.com/run/docs/configuring/task-timeout) and its retries "an integer from 0 to 10"
 # (https://cloud.google.com/run/docs/configuring/max-retries).
@@ -239,10 +245,13 @@ def cloud_run_resources_problem(cpu: float, memory: str, gpu: int) -> str | None
     """Return why a Cloud Run CPU/memory/GPU combination is invalid, or None."""
     mib = memory_mib(memory)
     if cpu < 1:
+        # https://cloud.google.com/run/docs/configuring/cpu: "A minimum of 0.5 vCPU is needed to set a memory limit
+        # greater than 512MiB. A minimum of 1 vCPU is needed to set a memory limit greater than 1GiB."
         if not 0.08 <= cpu < 1:
             return f"cpu {cpu} is below Cloud Run's minimum of 0.08"
-        if mib > 512:
-            return f"cpu {cpu} (fractional) allows at most 512Mi memory, got {memory}: use cpu 1 or more"
+        most = 1024 if cpu >= 0.5 else 512
+        if mib > most:
+            return f"cpu {cpu} (fractional) allows at most {most}Mi memory, got {memory}: use cpu 1 or more"
     elif cpu not in CLOUD_RUN_CPU_MEMORY:
         return f"cpu {cpu} is not allowed: use a fraction below 1 or one of 1, 2, 4, 6, 8"
     else:

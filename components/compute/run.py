@@ -45,6 +45,8 @@ class ServiceSize(ConfigModel):
                 f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances}): "
                 "lower minInstances or raise maxInstances"
             )
+        if self.cpu < 1:
+            raise ValueError(f"cpu {self.cpu:g} {gcp_limits.SERVICE_FRACTIONAL_CPU}")
         if problem := gcp_limits.cloud_run_resources_problem(self.cpu, self.memory, self.gpu):
             raise ValueError(problem)
         if self.gpu and self.cpu_idle:

@@ -206,7 +206,7 @@ def test_derived_name_lengths() -> None:
     [
         ({"cpu": 1, "memory": "8Gi"}, "needs memory between"),
         ({"cpu": 3}, "not allowed"),
-        ({"cpu": 0.5, "memory": "1Gi"}, "at most 512Mi"),
+        ({"cpu": 0.5, "memory": "512Mi"}, "fraction of a vCPU only in the first-generation execution environment"),
         ({"cpu": 2, "memory": "8Gi", "gpu": 1, "cpuIdle": False}, "at least 4 CPU and 16Gi"),
         ({"cpu": 4, "memory": "16Gi", "gpu": 1, "cpuIdle": True}, "cpuIdle: false"),
         ({"memory": "1GB"}, "512Mi or 4Gi"),
@@ -215,6 +215,19 @@ def test_derived_name_lengths() -> None:
 def test_cloud_run_resources(service: dict[str, Any], fragment: str) -> None:
     [line] = problems({"grid:services": {"ai": service}})
     assert line.startswith("Pulumi.dev.yaml: grid:services.ai") and fragment in line
+
+
+@pytest.mark.parametrize(
+    ("job", "fragment"),
+    [({"cpu": 0.25, "memory": "1Gi"}, "at most 512Mi"), ({"cpu": 0.5, "memory": "2Gi"}, "at most 1024Mi")],
+)
+def test_a_fractional_cpu_allows_the_memory_google_documents(job: dict[str, Any], fragment: str) -> None:
+    """https://cloud.google.com/run/docs/configuring/cpu: 0.5 vCPU allows up to 1 GiB, less than that 512 MiB."""
+    from stacks.config import JobConfig
+
+    assert JobConfig.model_validate({"cpu": 0.5, "memory": "1Gi"}).memory == "1Gi"
+    with pytest.raises(ValueError, match=fragment):
+        JobConfig.model_validate(job)
 
 
 def test_gpu_region_support() -> None:
