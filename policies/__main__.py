@@ -18,13 +18,10 @@ _PACKAGE = importlib.util.module_from_spec(_SPEC)
 sys.modules["policies"] = _PACKAGE
 _SPEC.loader.exec_module(_PACKAGE)
 
-import pulumi_policy.policy as _sdk  # noqa: E402
 from pulumi_policy import PolicyPack  # noqa: E402
 
 from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies  # noqa: E402
-from policies.analyzer import served_servicer  # noqa: E402
+from policies.analyzer import install  # noqa: E402
 
-# PolicyPack builds its servicer from this name; Grid's hands each resource to its type's policies and reports
-# PulumiPolicy.yaml's version (policies/analyzer.py).
-_sdk._PolicyAnalyzerServicer = served_servicer  # type: ignore[assignment,misc]
+install()  # Grid's servicer: each resource to its type's policies, PulumiPolicy.yaml's version (policies/analyzer.py)
 PolicyPack(name=PACK_NAME, policies=all_policies, enforcement_level=DEFAULT_ENFORCEMENT)

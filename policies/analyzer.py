@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pulumi_policy.policy as _sdk
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, Policy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
@@ -80,10 +81,19 @@ class TypeDispatchingServicer(_PolicyAnalyzerServicer):
         return inner.Remediate(request, context) if inner is not None else analyzer_pb2.RemediateResponse()
 
 
-def served_servicer(name: str, _version: str, *args: Any, **kwargs: Any) -> TypeDispatchingServicer:
-    """What ``PolicyPack`` builds in place of pulumi_policy's servicer (policies/__main__.py).
+class ServedServicer(TypeDispatchingServicer):
+    """What ``PolicyPack`` builds in place of pulumi_policy's servicer (``install``, run by policies/__main__.py).
 
     pulumi_policy hard-codes "0.0.1" as the version its analyzer reports and puts in its own diagnostics ("can't
     run policy ... from policy pack 'grid-policies@v0.0.1'"); PolicyPack has no version argument, so this takes
     PulumiPolicy.yaml's version, the one the CLI publishes and `grid plan` reports."""
-    return TypeDispatchingServicer(name, pack_version(), *args, **kwargs)
+
+    def __init__(self, name: str, _version: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(name, pack_version(), *args, **kwargs)
+
+
+def install() -> None:
+    """Make ``PolicyPack`` serve ``ServedServicer``. It has to be a class: pulumi_policy builds its servicer by this
+    module-level name, and its ``AnalyzeStack`` reads ``IntermediateStackResource`` through the same name while it
+    runs (a function there made every stack policy fail under `pulumi preview`)."""
+    _sdk._PolicyAnalyzerServicer = ServedServicer  # type: ignore[misc]

@@ -15,6 +15,7 @@ from concurrent import futures
 from typing import Any
 
 import grpc
+import pulumi_policy.policy as policy_module
 import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
@@ -24,7 +25,7 @@ from grid import secret_exposure
 from grid.engine import SECRET_SIG, SECRET_SIG_KEY, Registration
 from grid.policy_eval import evaluate, load_pack_config, policy_settings, resolve_settings
 from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies
-from policies.analyzer import served_servicer
+from policies.analyzer import install
 from tests.grid.test_scanner import inject_faults
 
 _LEVELS = {
@@ -38,17 +39,20 @@ _NAMES = {value: level.value for level, value in _LEVELS.items()}
 
 @pytest.fixture(scope="module")
 def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    servicer = served_servicer(PACK_NAME, "0.0.1", all_policies, DEFAULT_ENFORCEMENT)  # as PolicyPack builds it
-    analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield analyzer_pb2_grpc.AnalyzerStub(channel)
-    finally:
-        channel.close()
-        server.stop(grace=None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(policy_module, "_PolicyAnalyzerServicer", policy_module._PolicyAnalyzerServicer)  # restored
+        install()  # what policies/__main__.py does before PolicyPack builds its servicer by this name
+        servicer = policy_module._PolicyAnalyzerServicer(PACK_NAME, "0.0.1", all_policies, DEFAULT_ENFORCEMENT)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+        finally:
+            channel.close()
+            server.stop(grace=None)
 
 
 def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi_policy.policy as policy_module
 import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
@@ -12,8 +13,8 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from policies import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies, pack_version
-from policies.analyzer import TypeDispatchingServicer, served_servicer
-from policies.rule import Meta, Subject, google_doc, resource_policy, resource_types
+from policies.analyzer import ServedServicer, TypeDispatchingServicer, install
+from policies.rule import Meta, Subject, TypedResourcePolicy, google_doc, resource_policy, resource_types
 
 BUCKET = "gcp:storage/bucket:Bucket"
 TOPIC = "gcp:pubsub/topic:Topic"
@@ -93,5 +94,31 @@ def test_every_resource_policy_of_the_pack_names_its_types() -> None:
 
 
 def test_the_served_servicer_reports_the_manifests_version() -> None:
-    servicer = served_servicer(PACK_NAME, "0.0.1", all_policies, DEFAULT_ENFORCEMENT)
+    servicer = ServedServicer(PACK_NAME, "0.0.1", all_policies, DEFAULT_ENFORCEMENT)
     assert servicer.GetAnalyzerInfo(None, None).version == pack_version()
+
+
+def test_the_installed_servicer_judges_the_stack(monkeypatch) -> None:
+    """pulumi_policy's AnalyzeStack reads a class attribute through the name ``install`` replaces: what is installed
+    must be a class, or every stack policy fails under `pulumi preview`."""
+    monkeypatch.setattr(policy_module, "_PolicyAnalyzerServicer", policy_module._PolicyAnalyzerServicer)
+    install()
+    servicer = policy_module._PolicyAnalyzerServicer("p", "1.0.0", POLICIES, EnforcementLevel.MANDATORY)
+    resource = analyzer_pb2.AnalyzerResource(type=BUCKET, properties=struct_pb2.Struct(), urn="urn:b", name="b")
+    response = servicer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[resource]), None)
+    assert list(response.diagnostics) == []
+
+
+def test_a_typed_policy_is_not_asked_about_other_types() -> None:
+    """The point of the dispatch: a policy that names its types is not handed (nor converted for) any other."""
+    asked: list[str] = []
+    policy = TypedResourcePolicy(
+        frozenset({BUCKET}),
+        name="bucket-only",
+        description="Buckets.",
+        validate=lambda args, report: asked.append(args.resource_type),
+    )
+    servicer = TypeDispatchingServicer("p", "1.0.0", [policy], EnforcementLevel.MANDATORY)
+    for type_ in (BUCKET, TOPIC, OTHER):
+        servicer.Analyze(_request(type_, bad=False), None)
+    assert asked == [BUCKET]

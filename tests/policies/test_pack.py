@@ -33,7 +33,13 @@ def test_import_from_repo_root_does_not_start_a_server() -> None:
 
 
 def test_main_serves_the_pack() -> None:
-    """`__main__.py` builds the PolicyPack, which prints the port it serves on (what the CLI reads)."""
+    """`__main__.py` builds the PolicyPack, which prints the port it serves on (what the CLI reads), and answers
+    the engine's calls: a resource and the stack (every stack policy failed once when the servicer it installs
+    was not a class: tests/policies/test_analyzer.py)."""
+    import grpc
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "policies" / "__main__.py")],
         cwd=REPO_ROOT / "policies",
@@ -45,6 +51,12 @@ def test_main_serves_the_pack() -> None:
         assert process.stdout is not None
         port = process.stdout.readline().strip()
         assert port.isdigit(), process.stderr.read() if process.stderr else ""
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            bucket = {"type": "gcp:storage/bucket:Bucket", "urn": "urn:pulumi:dev::grid::b", "name": "b"}
+            stub.Analyze(analyzer_pb2.AnalyzeRequest(properties=struct_pb2.Struct(), **bucket), timeout=30)
+            resource = analyzer_pb2.AnalyzerResource(properties=struct_pb2.Struct(), **bucket)
+            stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[resource]), timeout=30)
     finally:
         process.kill()
         process.wait(timeout=10)
