@@ -21,6 +21,7 @@ import pulumi_gcp as gcp
 from pydantic import Field, field_validator, model_validator
 
 from components._base import GridComponent
+from gridlib import gcp_limits
 from gridlib.config_base import ConfigModel
 
 # --- config: the typed, validated input of this component (grid:gateway in a stack file) ---
@@ -154,6 +155,9 @@ class Backend:
     """API Gateway demands the user's access token here (stacks/routes.py's Route.user_token)."""
     probe_paths: Sequence[str] = ()
     """The service's health and readiness paths: open at API Gateway, for uptime checks."""
+    timeout_seconds: float = 60.0
+    """The workload's own request timeout: API Gateway waits as long for its answer (the backend's deadline, at
+    most API Gateway's 3600 s), so a request the workload may still answer is not cut at the gateway first."""
 
     def paths(self) -> list[str]:
         """URL-map path patterns of this (non-default) backend."""
@@ -538,11 +542,13 @@ def openapi_spec(
         for index, path in enumerate([*routed, *probes]):
             params = [{"name": "rest", "in": "path", "required": True, "type": "string"}] if "{rest" in path else []
             requirement = _requirement(backend, path, edge)
+            deadline = min(float(backend.timeout_seconds), gcp_limits.API_GATEWAY_MAX_DEADLINE_SECONDS)
             item = {
-                method: _operation(f"{operation_id}_{method}_{index}", uri, params, requirement) for method in METHODS
+                method: _operation(f"{operation_id}_{method}_{index}", uri, params, requirement, deadline)
+                for method in METHODS
             }
             if edge is not None and edge.allowed_origins:
-                item["options"] = _operation(f"{operation_id}_options_{index}", uri, params, None)
+                item["options"] = _operation(f"{operation_id}_options_{index}", uri, params, None, deadline)
             paths[path] = item
     document: dict = {
         "swagger": "2.0",
@@ -589,14 +595,16 @@ def _requirement(backend: Backend, path: str, edge: EdgeArgs | None) -> list[dic
     return [{USER_TOKEN: [], API_KEY: []}] if backend.user_token else [{API_KEY: []}]
 
 
-def _operation(operation_id: str, uri: str, params: list[dict], requirement: list[dict] | None) -> dict:
+def _operation(
+    operation_id: str, uri: str, params: list[dict], requirement: list[dict] | None, deadline: float
+) -> dict:
     operation = {
         "operationId": operation_id,
         "x-google-backend": {
             "address": uri,
             "path_translation": "APPEND_PATH_TO_ADDRESS",
             "jwt_audience": uri,
-            "deadline": 60.0,
+            "deadline": deadline,
         },
         "parameters": params,
         "responses": {"default": {"description": "Forwarded to the service."}},

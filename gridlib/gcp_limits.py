@@ -263,6 +263,13 @@ def cloud_run_resources_problem(cpu: float, memory: str, gpu: int) -> str | None
     return None
 
 
+# --- API Gateway -------------------------------------------------------------------------------------------
+# A backend's ``deadline`` bounds the whole response: "The default is 15 seconds and the maximum is 3,600 seconds"
+# (https://cloud.google.com/ruby/docs/reference/google-cloud-api_gateway-v1/latest/Google-Cloud-ApiGateway-V1-Gateway-StreamingMode,
+# the API config's backend deadline).
+API_GATEWAY_MAX_DEADLINE_SECONDS = 3600
+
+
 # --- Memorystore for Redis ---------------------------------------------------------------------------------
 # https://cloud.google.com/memorystore/docs/redis/redis-tiers and /supported-versions, 2026-11.
 REDIS_VERSIONS = frozenset({"REDIS_6_X", "REDIS_7_0", "REDIS_7_2"})

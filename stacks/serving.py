@@ -422,7 +422,7 @@ def serving(config: StackConfig, base) -> dict[str, pulumi.Input | None]:
     )
 
     routes = routes_of(config.workloads)
-    backends = [_backend(route, services, functions, config.gateway.cdn) for route in routes]
+    backends = [_backend(route, services, functions, config) for route in routes]
     outputs: dict[str, pulumi.Input | None] = {
         "serviceUrls": {name: s.uri for name, s in services.items()},
         "serviceRevisions": {name: s.latest_revision for name, s in services.items()},
@@ -531,13 +531,16 @@ def scales_to_zero_on_gpu(service: ServiceConfig) -> bool:
 
 
 def _backend(
-    route: Route, services: dict[str, CloudRunService], functions: dict[str, CloudFunction], cdn: bool
+    route: Route, services: dict[str, CloudRunService], functions: dict[str, CloudFunction], config: StackConfig
 ) -> Backend:
     """The gateway backend of one public route (stacks/routes.py); the CDN fronts the routes with something to cache."""
     if route.workload in services:
         target, kind, key = services[route.workload], "run", route.workload
+        timeout = config.services[route.workload].timeout_seconds
     else:
         target, kind, key = functions[route.workload], "function", f"fn-{route.workload}"
+        timeout = config.functions[route.workload].timeout_seconds
+    cdn = config.gateway.cdn
     return Backend(
         key,
         kind,
@@ -548,6 +551,7 @@ def _backend(
         public_paths=route.public_paths,
         user_token=route.user_token,
         probe_paths=[f"{route.prefix or ''}{probe}" for probe in PROBES] if kind == "run" else [],
+        timeout_seconds=timeout,
     )
 
 

@@ -24,7 +24,7 @@ from grid.stackfile import read_stack_file
 from stacks.config import load_stack_config
 from stacks.routes import PROBES, ROUTES
 from stacks.serving import JWKS_PATH
-from tests.components.test_standalone import alone_name, build_alone
+from tests.components.test_standalone import URL, alone_name, build_alone
 from tests.conftest import REPO_ROOT, Synth, shipped_plan
 
 ORIGIN = "https://app.example.com"
@@ -164,6 +164,31 @@ def test_quota_and_cors_follow_the_config(tmp_path: Path) -> None:
         assert "security" not in preflight and "x-google-quota" not in preflight, path
         assert preflight["x-google-backend"] == item["get"]["x-google-backend"], path
     assert _errors(document) == []
+
+
+@pytest.mark.parametrize(("timeout", "deadline"), [(60, 60.0), (900, 900.0), (7200, 3600.0)])
+def test_the_gateway_waits_as_long_as_the_workload_may_answer(tmp_path: Path, timeout: int, deadline: float) -> None:
+    """API Gateway's backend deadline bounds the whole response (default 15 s, at most 3600 s): it follows the
+    workload's own request timeout, so a slow answer the workload may still give is not cut at the gateway."""
+    backend = Backend(key="web", kind="run", service_name="web", path_prefix=None, uri=URL, timeout_seconds=timeout)
+    name = alone_name(ApiGateway)
+    document = _document(build_alone(ApiGateway, tmp_path, name=name, backends=[backend]), f"{name}-config")
+    deadlines = {op["x-google-backend"]["deadline"] for item in document["paths"].values() for op in item.values()}
+    assert deadlines == {deadline}
+
+
+def test_the_shipped_gateway_follows_each_workloads_timeout(dev_document: dict) -> None:
+    file = read_stack_file(REPO_ROOT, "dev")
+    config = load_stack_config(file.values, stack="dev", source=file.path.name, secret_keys=file.secret_keys)
+    timeouts = {w.name: config.settings_of(w).timeout_seconds for w in config.workloads if w.kind != "job"}
+    seen = set()
+    for item in dev_document["paths"].values():
+        for operation in item.values():
+            key = operation["operationId"].rsplit("_", 2)[0]  # the backend's key, as _operation names it
+            workload = key.removeprefix("fn_").replace("_", "-")
+            assert operation["x-google-backend"]["deadline"] == timeouts[workload], operation["operationId"]
+            seen.add(workload)
+    assert {"auth", "api", "ai"} <= seen
 
 
 def test_the_stack_files_gateway_settings_reach_the_gateway_and_every_workloads_cors(dev_plan, dev_document) -> None:
