@@ -1,7 +1,8 @@
 """Wall time of the unit part of the test suite against one `grid plan --stack prod`, measured in the same run.
 
-The unit part is every test but the app services (tests/app) and `grid local` (tests/grid/localcloud and the
-test_local*.py files that start real Postgres/Redis/servers): `pytest --part unit` (tests/conftest.py), run exactly
+The unit part is every test but the workloads' own code (the app services in tests/app, the jobs in tests/jobs) and
+`grid local` (tests/grid/localcloud and the test_local*.py files that start real Postgres/Redis/servers): `pytest
+--part unit` (tests/conftest.py, SERVER_TESTS), run exactly
 as `make test` runs it, with the Makefile's UNIT_TESTS options (both cores, pytest-xdist). Its cost used to be
 dominated by synthesising whole stacks again in most tests; the goal (issue 15) is that it runs in at most 6x one
 `grid plan --stack prod`.

@@ -54,7 +54,7 @@ def version() -> str:
     except metadata.PackageNotFoundError:
         import tomllib
 
-        from grid.engine import REPO_ROOT
+        from grid.projects import REPO_ROOT
 
         return str(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"])
 

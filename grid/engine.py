@@ -25,10 +25,10 @@ from pulumi.runtime.resource_cycle_breaker import _DEPENDENCIES_PROPERTY as _DEP
 from pulumi.runtime.sync_await import _sync_await
 
 from grid.fakecloud import AUTONAMED, FakeCloud, unwrap
+from grid.projects import REPO_ROOT
 from grid.registrations import ProgramRun, Registration
 from grid.stackfile import PROJECT, StackFile
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = REPO_ROOT / "stacks" / "__main__.py"
 SECRET = "[secret]"
 # Pulumi's wire marker of a secret property value (pulumi_policy.deserialize unwraps it for policies).

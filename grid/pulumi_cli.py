@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from grid.plan import project_root, project_spec, validate
 from grid.projects import REPO_ROOT
 from grid.stackfile import UsageError, read_stack_file
 
@@ -139,8 +140,6 @@ def run(
             raise UsageError(JSON_NEEDS_YES)
         if not stdin.isatty():
             raise UsageError(NO_TERMINAL)
-    from grid.plan import project_root, project_spec, validate  # after the refusals: it imports the Pulumi SDK
-
     api = automation()
     root = root or project_root(project_spec())
     config = validate(read_stack_file(root, stack))  # fail fast, offline, with Grid's messages

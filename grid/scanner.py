@@ -33,6 +33,8 @@ SKIPS_FILE: Final = REPO_ROOT / "policies" / "scanner-skips.yaml"
 SCANNER_VENV: Final = REPO_ROOT / ".grid" / "scanner"
 BOOTSTRAP: Final = "bootstrap"
 _CHECK_ID = re.compile(r"^CKV2?_GCP_\d+$")
+# pip's launcher when the interpreter's path cannot be a #! line: #!/bin/sh, then '''exec' "<python>" "$0" "$@"
+_PIP_LAUNCHER = re.compile(r"^'''exec' \"([^\"]+)\"")
 
 
 class ScannerMissing(RuntimeError):
@@ -96,20 +98,28 @@ def checkov_executable() -> str:
 
 
 def checkov_python(executable: str) -> str:
-    """The interpreter of a checkov console script (its ``#!`` line): the one that can import Checkov, and so runs
-    grid/checkov_plan_scan.py."""
+    """The interpreter of a checkov console script: the one that can import Checkov, and so runs
+    grid/checkov_plan_scan.py. pip names it on the script's ``#!`` line or, when that path cannot be one (spaces,
+    over 127 bytes), on the ``exec`` line of a ``#!/bin/sh`` launcher; a virtualenv also has it beside the script."""
     with open(executable, "rb") as script:
-        first = script.readline().decode(errors="replace")
-    words = first[2:].split() if first.startswith("#!") else []
-    if words and Path(words[0]).name == "env":
-        words = words[1:]
-    interpreter = shutil.which(words[0]) if words else None
-    if interpreter is None or not Path(interpreter).name.startswith("python"):
-        raise ScannerMissing(
-            f"{executable} is not a Python console script of checkov: run `make scanner` (or set GRID_CHECKOV to "
-            "the checkov script pip installed)"
-        )
-    return interpreter
+        head = script.read(4096).decode(errors="replace").splitlines()
+    candidates: list[str] = []
+    if head and head[0].startswith("#!"):
+        words = head[0][2:].split()
+        if words and Path(words[0]).name == "env":
+            words = [w for w in words[1:] if not w.startswith("-")]
+        candidates += words[:1]
+    if len(head) > 1 and (launcher := _PIP_LAUNCHER.match(head[1])):
+        candidates.append(launcher.group(1))
+    candidates.append(str(Path(executable).with_name("python")))
+    for candidate in candidates:
+        interpreter = candidate if "/" in candidate else shutil.which(candidate)
+        if interpreter and Path(interpreter).name.startswith("python") and Path(interpreter).is_file():
+            return interpreter
+    raise ScannerMissing(
+        f"{executable} is not a Python console script of checkov: run `make scanner` (or set GRID_CHECKOV to the "
+        "checkov script pip installed)"
+    )
 
 
 def run_checkov(plans: Mapping[str, Path]) -> list[Finding]:

@@ -228,9 +228,7 @@ FUNCTION_EVENT_TIMEOUT_SECONDS = Range(1, 540)
 # A function serving more than one request at a time "must have 1 or more vCPU"
 # (https://cloud.google.com/functions/docs/configuring/concurrency), and without availableCpu its vCPU follows its
 # memory: below 2 GiB that is less than one (512 MiB: .333; https://cloud.google.com/functions/docs/configuring/memory).
-# One vCPU needs at least 512 MiB (https://cloud.google.com/run/docs/configuring/services/cpu).
 FUNCTION_ONE_VCPU_MEMORY_MIB = 2048
-FUNCTION_CONCURRENCY_MIN_MEMORY_MIB = 512
 
 
 def memory_mib(value: str) -> int:

@@ -8,7 +8,9 @@ the types it names (``policies.rule.resource_types``). ``TypeDispatchingServicer
 names, a servicer of pulumi_policy's own holding only the policies that may judge that type (those naming it and
 any policy that names no type), and forwards ``Analyze`` and ``Remediate`` to it; everything else (configuration,
 ``AnalyzeStack``, the pack's info) is the whole pack's servicer. The diagnostics are the same, in the same order:
-tests/grid/test_analyzer_protocol.py serves this class and compares its verdicts with `grid plan`'s.
+tests/grid/test_analyzer_protocol.py serves this class and compares its verdicts with `grid plan`'s. One answer
+differs: a policy configured ``remediate`` that cannot remediate is reported not applicable for its own types only,
+not for every resource (Grid's pack configs never set ``remediate``).
 
 Only ``policies/__main__.py`` (which the CLI runs) and the tests import this module: it needs grpc's generated
 messages, which `grid plan` never loads.

@@ -256,8 +256,8 @@ def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
 
 @pytest.fixture(scope="session")
 def postgres_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The data directory of the session's one embedded PostgreSQL, for the unit tests that need a real one
-    (tests/grid/test_db.py, the scraper job's): ``LocalPostgres(postgres_data, database=NAME).start()`` gives a test
+    """The data directory of the session's one embedded PostgreSQL, for the tests that need a real one
+    (tests/grid/test_db.py in the unit part, the scraper job's in the servers part): ``LocalPostgres(postgres_data, database=NAME).start()`` gives a test
     module a database of its own on the running server (initdb and a server start cost ~1.5 s each time).
 
     A throwaway server, so it never waits for the disk: without fsync, the databases the restore tests create and

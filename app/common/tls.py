@@ -4,7 +4,8 @@ httpx builds a new ``ssl.SSLContext`` for each client it creates, loading certif
 CPU per client on this machine, on the cold-start path of each service that makes its clients as it starts (the ai
 service makes four). A configured context may be shared by many connections, so each process makes one, when its
 first client asks, with httpx's own defaults (certifi's roots; SSL_CERT_FILE and SSL_CERT_DIR honoured, as read
-then).
+then). httpcore sets the context's ALPN protocols for each connection it opens, always the same while no client
+asks for HTTP/2 (none does): a client with ``http2=True`` would need a context of its own.
 
 Standard library and httpx only, so a job's image can copy this module with pubsub.py."""
 

@@ -57,11 +57,6 @@ class FunctionSize(ConfigModel):
     def _limits(self) -> FunctionSize:
         if self.min_instances > self.max_instances:
             raise ValueError(f"minInstances ({self.min_instances}) is above maxInstances ({self.max_instances})")
-        if self.concurrency > 1 and gcp_limits.memory_mib(self.memory) < gcp_limits.FUNCTION_CONCURRENCY_MIN_MEMORY_MIB:
-            raise ValueError(
-                f"concurrency above 1 needs a full vCPU, which needs at least "
-                f"{gcp_limits.FUNCTION_CONCURRENCY_MIN_MEMORY_MIB}Mi per instance: raise memory or set concurrency 1"
-            )
         return self
 
     @property

@@ -214,18 +214,35 @@ def test_a_skip_without_check_targets_or_one_sentence_is_rejected(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    ("first_line", "found"),
-    [("#!{python}\n", True), ("#!/usr/bin/env {name}\n", True), ("#!/bin/sh\n", False), ("\x7fELF", False)],
+    ("head", "found"),
+    [
+        ("#!{python}\n", True),
+        ("#!/usr/bin/env {name}\n", True),
+        ("#!/usr/bin/env -S {name}\n", True),
+        ("#!/bin/sh\n'''exec' \"{python}\" \"$0\" \"$@\"\n' '''\n", True),  # pip's launcher for a path with spaces
+        ("#!/bin/sh\n", False),
+        ("\x7fELF", False),
+    ],
 )
-def test_checkov_runs_in_the_interpreter_its_script_names(tmp_path: Path, first_line: str, found: bool) -> None:
+def test_checkov_runs_in_the_interpreter_its_script_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: str, found: bool
+) -> None:
     """grid/checkov_plan_scan.py needs the interpreter that can import Checkov: the one its console script names."""
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
     script = tmp_path / "checkov"
-    script.write_text(first_line.format(python=sys.executable, name=Path(sys.executable).name) + "print()\n")
+    script.write_text(head.format(python=sys.executable, name=Path(sys.executable).name) + "print()\n")
     if found:
         assert Path(scanner.checkov_python(str(script))).name.startswith("python")
     else:
         with pytest.raises(scanner.ScannerMissing, match="not a Python console script of checkov"):
             scanner.checkov_python(str(script))
+
+
+def test_a_virtualenvs_checkov_runs_in_the_python_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "python").symlink_to(sys.executable)
+    script = tmp_path / "checkov"
+    script.write_text("#!/bin/sh\nexec something-else\n")
+    assert scanner.checkov_python(str(script)) == str(tmp_path / "python")
 
 
 def test_security_doc_lists_every_rule_and_every_skipped_check() -> None:
