@@ -98,4 +98,4 @@ def install() -> None:
     """Make ``PolicyPack`` serve ``ServedServicer``. It has to be a class: pulumi_policy builds its servicer by this
     module-level name, and its ``AnalyzeStack`` reads ``IntermediateStackResource`` through the same name while it
     runs (a function there made every stack policy fail under `pulumi preview`)."""
-    _sdk._PolicyAnalyzerServicer = ServedServicer  # type: ignore[misc]
+    _sdk._PolicyAnalyzerServicer = ServedServicer  # type: ignore[assignment,misc]
