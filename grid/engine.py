@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import empty_pb2
-from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import known_types, mocks, rpc, settings
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import stack as pulumi_stack
 from pulumi.runtime.config import set_all_config
@@ -190,11 +190,35 @@ def _declare_dependency(from_resource: Any, to_resource: Any) -> bool:
     return True
 
 
+def _contains_unknowns(value: Any) -> bool:
+    """Drop-in for the SDK's ``contains_unknowns`` (pulumi/runtime/rpc.py): whether an unknown is reachable through
+    ``value``'s dict values and list items, each object looked at once.
+
+    The SDK's defines a recursive function inside each call, which holds itself through its closure: a reference
+    cycle per call that only the cyclic collector frees. A prod plan calls it ~15,000 times, leaving ~90,000
+    objects of such garbage whose collection took ~0.15 s of each plan."""
+    seen: set[int] = set()
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if known_types.is_unknown(item):
+            return True
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 # The SDK functions an offline run replaces (module, name, replacement); `pulumi up` and `preview` keep the SDK's.
 _OFFLINE_SWAPS: tuple[tuple[Any, str, Any], ...] = (
     (pulumi_stack, "wait_for_rpcs", _wait_for_outstanding_work),
     (pulumi_resource, "_get_stack_trace", _no_stack_trace),
     (rpc, "declare_dependency", _declare_dependency),
+    (rpc, "contains_unknowns", _contains_unknowns),
 )
 
 

@@ -53,10 +53,63 @@ def test_the_offline_cycle_breaker_answers_and_records_as_the_sdks() -> None:
             assert {theirs.index(n) for n in sdk._deps(their)} == {ours.index(n) for n in sdk._deps(our)}
 
 
+def test_the_offline_unknowns_check_answers_as_the_sdks() -> None:
+    from pulumi.output import Unknown
+    from pulumi.runtime import rpc
+
+    from grid.engine import _contains_unknowns
+
+    unknown = Unknown()
+    shared: dict = {"a": [1, {"b": "x"}]}
+    looped: dict = {"k": 1}
+    looped["self"] = looped
+    looped_unknown: list = [1]
+    looped_unknown.append(looped_unknown)
+    looped_unknown.append({"u": unknown})
+    values = [
+        None, 1, "s", unknown, [], {}, [unknown], {"a": {"b": [1, 2, {"c": unknown}]}}, {"a": {"b": [1, 2, 3]}},
+        [shared, shared], looped, looped_unknown, (unknown,), {"t": (unknown,)}, [[[[unknown]]]],
+    ]  # fmt: skip
+    for value in values:
+        assert _contains_unknowns(value) == rpc.contains_unknowns(value), value
+
+
 def test_the_offline_run_gives_the_sdks_functions_back(tmp_path: Path) -> None:
     from pulumi.runtime import rpc
     from pulumi.runtime import stack as pulumi_stack
 
-    before = (rpc.declare_dependency, pulumi_stack.wait_for_rpcs, pulumi_resource._get_stack_trace)
+    def sdk() -> tuple:
+        return (
+            rpc.declare_dependency,
+            rpc.contains_unknowns,
+            pulumi_stack.wait_for_rpcs,
+            pulumi_resource._get_stack_trace,
+        )
+
+    before = sdk()
     run_offline(lambda: pulumi_random.RandomPet("pet", length=2), tmp_path)
-    assert (rpc.declare_dependency, pulumi_stack.wait_for_rpcs, pulumi_resource._get_stack_trace) == before
+    assert sdk() == before
+
+
+def test_an_offline_run_leaves_no_garbage_cycle_per_unknowns_check(tmp_path: Path) -> None:
+    """What the collector has to free after a run: nothing left by checking values for unknowns."""
+    import gc
+
+    def build() -> None:
+        pets = [pulumi_random.RandomPet(f"pet{i}", length=2, prefix="p", separator="-") for i in range(5)]
+        pulumi.export("pets", [pet.id for pet in pets])
+
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run_offline(build, tmp_path)
+        gc.collect()
+        closures = [o for o in gc.garbage if getattr(o, "__qualname__", "") == "contains_unknowns.<locals>.impl"]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if enabled:
+            gc.enable()
+    assert closures == []
