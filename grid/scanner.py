@@ -144,16 +144,11 @@ def run_checkov(plans: Mapping[str, Path]) -> list[Finding]:
     for report in json.loads(result.stdout):
         for outcome, passed in (("failed_checks", False), ("passed_checks", True)):
             for check in report["results"][outcome]:
-                target = _target_of(check["file_abs_path"], paths)
+                target = paths.get(check["file_abs_path"])
+                if target is None:  # grid/checkov_plan_scan.py reports the absolute paths it was given
+                    raise RuntimeError(f"checkov reported a file it was not given: {check['file_abs_path']}")
                 findings.append(Finding(target, check["check_id"], check["resource"], check["check_name"], passed))
     return findings
-
-
-def _target_of(path: str, paths: Mapping[str, str]) -> str:
-    for full, target in paths.items():
-        if path == full or full.endswith(path.lstrip("/")):
-            return target
-    raise RuntimeError(f"checkov reported a file it was not given: {path}")
 
 
 def export(project: str, stack: str) -> dict[str, Any]:
