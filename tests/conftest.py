@@ -258,8 +258,9 @@ def synth_fresh(tmp_path: Path) -> Callable[..., Synth]:
 @pytest.fixture(scope="session")
 def postgres_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The data directory of the session's one embedded PostgreSQL, for the tests that need a real one
-    (tests/grid/test_db.py in the unit part, the scraper job's in the servers part): ``LocalPostgres(postgres_data, database=NAME).start()`` gives a test
-    module a database of its own on the running server (initdb and a server start cost ~1.5 s each time).
+    (tests/grid/test_db.py in the unit part, the scraper job's in the servers part):
+    ``LocalPostgres(postgres_data, database=NAME).start()`` gives a test module a database of its own on the running
+    server (initdb and a server start cost ~1.5 s each time).
 
     A throwaway server, so it never waits for the disk: without fsync, the databases the restore tests create and
     the shutdown checkpoint took up to 12 s on a machine whose disk other jobs kept busy."""
@@ -421,11 +422,10 @@ def _warm_up() -> Iterator[None]:
     plan ended, ~0.3 s; the last two are pytest's own at the end of the session). The plans' own garbage is frozen
     with them (~190k objects for the five shipped plans): the peak memory is the same (212 MB for the five in one
     process, frozen or collected), since the collector would have freed it only after the plans anyway."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    from grid.plan import _no_cycle_collection
+
+    with _no_cycle_collection():
+        try:
+            yield
+        finally:
+            gc.freeze()  # before the collector is back on: its first pass would walk all of it
