@@ -20,8 +20,6 @@ from typing import Any
 
 from grid.pulumi_cli import INSTALL_HINT, policy_arguments
 from grid.stackfile import UsageError, read_stack_file
-from gridlib.config_base import decode_config_value
-from stacks.config import ROLLOUT_LABELS
 from stacks.workloads import bundled
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
@@ -74,6 +72,10 @@ def plan_change(
 
 def recorded(deployment: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """The rollout decision recorded in a stack's state: ``{"stable": {service: revision}, "previous": {...}}``."""
+    # Here, not at the top: stacks.config loads the Pulumi SDK and every component (~0.8 s), which a `grid rollout`
+    # that refuses to start (no Pulumi CLI, an unknown service) never needs; nor pydantic (gridlib.config_base).
+    from stacks.config import ROLLOUT_LABELS
+
     state: dict[str, dict[str, str]] = {key: {} for key in ROLLOUT_LABELS}
     for resource in deployment.get("resources", []):
         if resource.get("type") != RUN_SERVICE:
@@ -88,6 +90,8 @@ def recorded(deployment: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 def overrides(stack_values: Mapping[str, Any], state: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     """Config leaves (``grid:rollout.stable.api`` -> revision) restoring ``state``, but for what the file pins."""
+    from gridlib.config_base import decode_config_value  # here: it loads pydantic (see ``recorded``)
+
     pinned = decode_config_value(stack_values.get("grid:rollout")) or {}
     out: dict[str, str] = {}
     for key, revisions in state.items():
