@@ -9,52 +9,93 @@ session's ``shipped_plan`` copy, the same plan the other tests read; any other s
 project, a ``-C`` elsewhere) is planned for real. An uncaught exception propagates into the test
 (with its traceback) instead of being printed, which is stricter than "no Traceback on stderr".
 
-What only a process shows stays a subprocess test, each saying why: a real terminal (pty: colour, width,
-prompts), the ``python -m grid.cli`` entry point, PATH lookups of the Pulumi CLI and stdin handling. Where such
-a process plans a shipped stack, ``shared_plans_env`` hands it the session's plans (pickled; read by
-tests/grid/cli_main.py, which then runs ``grid.cli.main`` as the entry point does), so it too skips planning.
+``run_grid_on_terminal`` runs it the same way on a real pseudo-terminal (colour, width, progress, the [yes/no]
+question): file descriptors 0-2 and the sys streams are the terminal's for the run, which is all that rich and
+``grid`` ask of a terminal; in a process of its own it paid ~1 CPU s of imports per run for nothing else.
+What only a process shows stays a subprocess test (``run_grid_process``), each saying why: the
+``python -m grid.cli`` entry point, PATH lookups of the Pulumi CLI and a closed stdin.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import fcntl
 import io
 import os
-import pickle
-import shutil
+import pty
+import struct
 import subprocess
 import sys
-import tempfile
-from collections.abc import Mapping
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO_ROOT, shipped_plan
-from tests.grid.shared_plans import PLANS_ENV, plan_file, shared_shipped_plans
+
+
+@contextlib.contextmanager
+def shared_shipped_plans(source: Callable[[str, str], Any]) -> Iterator[None]:
+    """``grid.plan.make_plan`` answering a plan of an unchanged shipped stack file (its project's own directory)
+    from ``source(stack, project)``; any other stack file is planned."""
+    from grid import plan as plan_module
+
+    real = plan_module.make_plan
+
+    def make_plan(stack: str, root: Path | None = None, project: str = "grid") -> Any:
+        spec = plan_module.project_spec(project)
+        directory = Path(root or plan_module.project_root(spec)).resolve()
+        if directory != Path(spec.root).resolve():
+            return real(stack, root, project)
+        plan_module.make_plan = real  # a source that plans (the session cache's first fill) plans for real
+        try:
+            return source(stack, project)
+        finally:
+            plan_module.make_plan = make_plan
+
+    plan_module.make_plan = make_plan
+    try:
+        yield
+    finally:
+        plan_module.make_plan = real
 
 
 def _session_plan(stack: str, project: str) -> Any:
     return shipped_plan(stack, project=project)
 
 
-_PLANS_DIR: Path | None = None
+@contextlib.contextmanager
+def _as_grid(args: tuple[str, ...], cwd: Path, env: Mapping[str, str] | None, shared_plans: bool) -> Iterator[None]:
+    """This process set up as ``grid ARGS`` would find it: argv, working directory, environment (``env`` layered on
+    it, a value of None unsetting a variable), and a plan of an unchanged shipped stack answered by the session."""
+    with contextlib.ExitStack() as stack:
+        patch = stack.enter_context(pytest.MonkeyPatch.context())
+        for name, value in (env or {}).items():
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
+        patch.chdir(cwd)  # `grid -C DIR` changes directory again; the context restores the test's
+        patch.setattr(sys, "argv", ["grid", *args])
+        if shared_plans:
+            stack.enter_context(shared_shipped_plans(_session_plan))
+        yield
 
 
-def shared_plans_env(*stacks: str, project: str = "grid") -> dict[str, str]:
-    """Environment that makes ``python -m tests.grid.cli_main`` answer a plan of these unchanged shipped stacks
-    with the session's plan instead of planning again."""
-    global _PLANS_DIR
-    if _PLANS_DIR is None:
-        _PLANS_DIR = Path(tempfile.mkdtemp(prefix="grid-test-plans-"))
-        atexit.register(shutil.rmtree, _PLANS_DIR, ignore_errors=True)
-    for stack in stacks:
-        path = plan_file(_PLANS_DIR, project, stack)
-        if not path.exists():
-            path.write_bytes(pickle.dumps(shipped_plan(stack, project=project)))
-    return {PLANS_ENV: str(_PLANS_DIR)}
+def _exit_code(args: tuple[str, ...], err: Any) -> int:
+    """``grid.cli.main(args)``'s exit code, argparse's ``SystemExit`` (--help, --version, usage errors) included."""
+    from grid.cli import main
+
+    try:
+        return main(list(args))
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            err.write(exc.code + "\n")
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
 
 
 def run_grid(
@@ -67,27 +108,73 @@ def run_grid(
     """``grid ARGS`` in this process, in ``cwd``, with ``env`` layered on the environment and ``stdin`` as its
     (non-terminal) input. ``shared_plans=False`` plans every stack for real: for a test of planning itself, or
     one whose ``env`` changes what a plan of the repo's own stack file holds."""
-    from grid.cli import main
-
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.ExitStack() as stack:
-        patch = stack.enter_context(pytest.MonkeyPatch.context())
-        for name, value in (env or {}).items():
-            patch.setenv(name, value)
-        patch.chdir(cwd)  # `grid -C DIR` changes directory again; the context restores the test's
+    with _as_grid(args, cwd, env, shared_plans), pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "stdin", io.StringIO(stdin))
-        patch.setattr(sys, "argv", ["grid", *args])
-        if shared_plans:
-            stack.enter_context(shared_shipped_plans(_session_plan))
-        stack.enter_context(contextlib.redirect_stdout(out))
-        stack.enter_context(contextlib.redirect_stderr(err))
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse: --help, --version, usage errors
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if isinstance(exc.code, str):
-                err.write(exc.code + "\n")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = _exit_code(args, err)
     return subprocess.CompletedProcess(["grid", *args], code, out.getvalue(), err.getvalue())
+
+
+QUESTION = b"[yes/no]"
+
+
+def run_grid_on_terminal(
+    *args: str, answer: str = "", columns: int = 120, cwd: Path = REPO_ROOT, env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
+    """``grid ARGS`` in this process on a pseudo-terminal ``columns`` wide, typing ``answer`` when it asks
+    [yes/no]: (exit code, what the terminal showed, its CRLFs as newlines). The terminal's own size decides the
+    width (COLUMNS is unset)."""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    shown = bytearray()
+
+    def read() -> None:  # the other end of the terminal, drained while grid runs so that its writes never block
+        answered = False
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: every descriptor of the terminal's side is closed
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+            if answer and not answered and QUESTION in shown:
+                os.write(primary, answer.encode() + b"\n")
+                answered = True
+
+    reader = threading.Thread(target=read, name="terminal", daemon=True)
+    reader.start()
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    streams = sys.stdin, sys.stdout, sys.stderr
+    try:
+        for fd in (0, 1, 2):
+            os.dup2(secondary, fd)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - restored below
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
+        with _as_grid(args, cwd, {"COLUMNS": None, **(env or {})}, shared_plans=True):
+            code = _exit_code(args, sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdin, sys.stdout, sys.stderr = streams
+        for fd, copy in zip((0, 1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+        _drained(primary)
+        os.close(secondary)
+        reader.join(timeout=30)
+        os.close(primary)
+    return code, shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+def _drained(primary: int, timeout: float = 30) -> None:
+    """Wait until the reader took everything grid wrote: Linux may drop what is left once the terminal closes."""
+    deadline = time.monotonic() + timeout
+    pending = struct.pack("i", 0)
+    while time.monotonic() < deadline and struct.unpack("i", fcntl.ioctl(primary, termios.FIONREAD, pending))[0]:
+        time.sleep(0.01)
 
 
 def run_grid_process(

@@ -1,40 +1,34 @@
 """`grid up` as `pulumi up` users expect it: a preview with Grid's verdicts and the cost change, then a question,
 and nothing changed without a yes, against a fake Automation API (tests/grid/fake_automation.py).
 
-What needs a process runs as one: the question answered through a pseudo-terminal (`in_terminal`, also used by
-test_terminal.py and test_plan_diff.py for colour and width) and the refusal when stdin is not a terminal. Those
-processes run tests/grid/cli_main.py, the entry point with the session's plan of an unchanged shipped stack
-handed in (tests/grid/cli_run.py); `--yes --json` runs in-process."""
+The question is answered on a pseudo-terminal (tests/grid/cli_run.py ``run_grid_on_terminal``, also used by
+test_terminal.py and test_plan_diff.py for colour and width); the refusal when stdin is not a terminal runs the
+`python -m grid.cli` entry point with stdin closed; `--yes --json` runs in-process."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, STACKS
-from tests.grid.cli_run import run_grid, shared_plans_env
+from tests.conftest import REPO_ROOT
+from tests.grid.cli_run import run_grid, run_grid_on_terminal
 
 GRID = [sys.executable, "-m", "grid.cli"]
-GRID_SHARED_PLANS = [sys.executable, "-m", "tests.grid.cli_main"]  # the entry point, given the session's plans
 
 
-def _env(log: Path) -> dict[str, str]:
+def _fake_automation(log: Path) -> dict[str, str]:
     return {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
         "GRID_PULUMI_AUTOMATION": "tests.grid.fake_automation",
         "GRID_FAKE_AUTOMATION_LOG": str(log),
         "NO_COLOR": "1",
     }
+
+
+def _env(log: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), **_fake_automation(log)}
 
 
 def _calls(log: Path) -> list[dict]:
@@ -45,33 +39,7 @@ def in_terminal(
     args: list[str], answer: str, log: Path, columns: int = 120, env: dict[str, str] | None = None
 ) -> tuple[int, str]:
     """Run `grid ARGS` on a pseudo-terminal ``columns`` wide; type ``answer`` when it asks. (exit code, output)"""
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    environment = {**_env(log), **shared_plans_env(*(a for a in args if a in STACKS)), **(env or {})}
-    environment.pop("COLUMNS", None)  # the terminal's own size decides
-    process = subprocess.Popen(
-        [*GRID_SHARED_PLANS, *args], cwd=REPO_ROOT, env=environment, stdin=secondary, stdout=secondary, stderr=secondary
-    )
-    os.close(secondary)
-    output, answered, deadline = b"", False, time.monotonic() + 240
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 1)
-        if ready:
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            output += chunk
-            if not answered and b"[yes/no]" in output:
-                os.write(primary, answer.encode() + b"\n")
-                answered = True
-        elif process.poll() is not None:
-            break
-    code = process.wait(timeout=60)
-    os.close(primary)
-    return code, output.decode(errors="replace").replace("\r\n", "\n")
+    return run_grid_on_terminal(*args, answer=answer, columns=columns, env={**_fake_automation(log), **(env or {})})
 
 
 def test_up_without_a_terminal_refuses_to_ask(tmp_path: Path) -> None:
