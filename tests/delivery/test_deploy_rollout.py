@@ -22,7 +22,7 @@ STEPS = {step.get("name"): step for step in JOB["steps"]}
 NAMES = [step.get("name") for step in JOB["steps"]]
 WAIT = "Wait for DNS and the managed certificate"
 
-# -S: no site import; the fake grid needs only the standard library (as tests/grid/fake_gcloud.py's fake gcloud).
+# -S: no site import; the fake grid needs only the standard library, and starts in about half the time.
 _FAKE_GRID = """#!{python} -S
 import json, os, sys
 key = " ".join(sys.argv[1:])
