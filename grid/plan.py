@@ -11,7 +11,7 @@ from typing import Any
 
 from grid.projects import PROJECTS, PlanSettings, ProjectSpec
 from grid.registrations import ProgramRun
-from grid.stackfile import StackFile, UsageError, read_stack_file
+from grid.stackfile import StackFile, UsageError, load_yaml, read_stack_file
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _project_name(directory: Path) -> str | None:
     if not pulumi_yaml.is_file():
         return None
     try:
-        document = yaml.safe_load(pulumi_yaml.read_text(encoding="utf-8"))
+        document = load_yaml(pulumi_yaml.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise UsageError(f"{pulumi_yaml}: malformed YAML ({exc.__class__.__name__})") from None
     return str(document.get("name")) if isinstance(document, dict) and document.get("name") else None

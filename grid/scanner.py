@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from grid.projects import REPO_ROOT
+from grid.stackfile import load_yaml
 
 SKIPS_FILE: Final = REPO_ROOT / "policies" / "scanner-skips.yaml"
 SCANNER_VENV: Final = REPO_ROOT / ".grid" / "scanner"
@@ -72,7 +71,7 @@ def targets() -> dict[str, tuple[str, str]]:
 
 def load_skips(path: Path = SKIPS_FILE, known_targets: Iterable[str] | None = None) -> list[Skip]:
     """The reviewed skips; raises ValueError naming the entry that lacks a check id, targets or a reason."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = load_yaml(path.read_text(encoding="utf-8")) or {}
     known = set(known_targets) if known_targets is not None else set(targets())
     skips: list[Skip] = []
     for index, entry in enumerate(document.get("skips") or []):

@@ -13,7 +13,15 @@ from gridlib.config_errors import ConfigError
 from gridlib.offline import OFFLINE_PLACEHOLDER
 
 PROJECT = "grid"
+# PyYAML's libyaml loader where PyYAML was built with it (its wheels are): the same documents as SafeLoader, about
+# ten times faster (Pulumi.prod.yaml: 9.6 -> 1.0 ms); the pure-Python one took ~2.3 CPU s of the unit suite.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ALLOWED_TOP_LEVEL = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, parsed by libyaml where PyYAML has it."""
+    return yaml.load(text, Loader=SAFE_LOADER)
 
 
 class UsageError(Exception):
@@ -105,7 +113,7 @@ def read_stack_file(root: Path, stack: str, project: str = PROJECT) -> StackFile
         known = ", ".join(stack_names(root)) or "none"
         raise UsageError(f"no stack file {path.name} in {root} (stacks here: {known})")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

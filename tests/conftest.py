@@ -59,7 +59,9 @@ DEV_VARIANT: dict[str, Any] = {
 
 def stack_values(stack: str) -> dict[str, Any]:
     """The ``config:`` map of a shipped stack file, as written."""
-    return yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    from grid.stackfile import load_yaml
+
+    return load_yaml((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def deep_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -211,9 +213,9 @@ def run_program(stack_file: Any, **options: Any) -> Any:
 
 def _synthesise(stack: str, overrides: dict[str, Any], directory: Path) -> Any:
     """The program's run for a shipped stack file with ``overrides`` merged into its config."""
-    from grid.stackfile import read_stack_file
+    from grid.stackfile import load_yaml, read_stack_file
 
-    document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    document = load_yaml((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
     document["config"] = deep_update(stack_values(stack), overrides)
     (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
     return run_program(read_stack_file(directory, stack))

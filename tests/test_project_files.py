@@ -10,26 +10,51 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
+from grid.stackfile import load_yaml
 from tests.conftest import REPO_ROOT, STACKS
 
-SCHEMA = REPO_ROOT.parent / "shared" / "schemas" / "pulumi" / "project.json"
+SCHEMA = REPO_ROOT / "docs" / "schemas" / "pulumi-project.json"  # Pulumi's own (docs/schemas/README.md)
 
 
-@pytest.mark.skipif(not SCHEMA.is_file(), reason="shared/ schemas not beside the repository")
 def test_pulumi_yaml_matches_pulumis_project_schema() -> None:
     schema = json.loads(SCHEMA.read_text())
-    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    project = load_yaml((REPO_ROOT / "Pulumi.yaml").read_text())
     jsonschema.validate(project, schema)
     assert project["name"] == "grid" and project["main"] == "stacks/"
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
     assert (REPO_ROOT / project["main"] / "__main__.py").is_file()
 
 
+def _yaml_files() -> list[Path]:
+    """Every YAML file of the project (hidden directories other than .github, and node_modules, left out)."""
+    found = []
+    for directory, subdirectories, files in os.walk(REPO_ROOT):
+        subdirectories[:] = [
+            d for d in subdirectories if d not in ("node_modules", "__pycache__") and (d == ".github" or d[0] != ".")
+        ]
+        found += [Path(directory, f) for f in files if f.endswith((".yaml", ".yml"))]
+    return sorted(found)
+
+
+def test_every_yaml_file_reads_as_the_safe_loader_reads_it() -> None:
+    """grid reads YAML with libyaml's loader where PyYAML has it (grid/stackfile.py ``load_yaml``): the documents
+    it gives are yaml.safe_load's, for every stack, workflow, policy and inventory file of the project."""
+    import yaml
+
+    from grid.stackfile import SAFE_LOADER
+
+    assert SAFE_LOADER is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+    files = _yaml_files()
+    assert {"Pulumi.prod.yaml", "deploy-stack.yml", "scanner-skips.yaml", "prod.yaml"} <= {f.name for f in files}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert load_yaml(text) == yaml.safe_load(text), path
+
+
 def test_every_secret_in_stack_files_is_encrypted() -> None:
     for stack in STACKS:
-        document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+        document = load_yaml((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
         # Cloud KMS, which CI can use (tests/delivery/test_secrets_provider.py), not a passphrase.
         assert document["secretsprovider"].startswith("gcpkms://") and "encryptionsalt" not in document
         for key, value in document["config"].items():

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bootstrap import roles
 from bootstrap.config import load_bootstrap_config
 from components.identity import FORBIDDEN_PROJECT_ROLES
 from grid.plan import Plan
-from grid.stackfile import read_stack_file
+from grid.stackfile import load_yaml, read_stack_file
 from gridlib.config_errors import ConfigError
 from tests.conftest import shipped_plan
 
@@ -175,7 +174,7 @@ def test_bad_config_is_one_line_naming_file_and_key(override: dict[str, Any], ex
 
 
 def test_stack_file_parses_as_yaml_with_only_known_namespaces() -> None:
-    document = yaml.safe_load((BOOTSTRAP / "Pulumi.example.yaml").read_text())
+    document = load_yaml((BOOTSTRAP / "Pulumi.example.yaml").read_text())
     assert {key.split(":")[0] for key in document["config"]} == {"gcp", "grid-bootstrap"}
     config = load_bootstrap_config(example_values(), source="Pulumi.example.yaml")
     assert config.projects == ["acme-grid-ops", "acme-grid-dev", "acme-grid-staging", "acme-grid-prod"]

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from grid.plandiff import diff_plans
+from grid.stackfile import load_yaml
 from tests.conftest import STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ FILES = sorted(WORKFLOWS.glob("*.yml"))
 
 
 def load(name: str) -> dict[str, Any]:
-    document = yaml.safe_load((WORKFLOWS / name).read_text())
+    document = load_yaml((WORKFLOWS / name).read_text())
     # YAML 1.1 reads the bare key `on` as True.
     document["on"] = document.pop(True, document.get("on"))
     return document

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from grid.policy_eval import CONFIG_DIR, resolve_settings
+from grid.stackfile import load_yaml
 from policies import all_policies
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def test_main_serves_the_pack() -> None:
 
 
 def test_manifest_and_requirements() -> None:
-    manifest = yaml.safe_load((REPO_ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    manifest = load_yaml((REPO_ROOT / "policies" / "PulumiPolicy.yaml").read_text())
     assert manifest["runtime"]["name"] == "python" and manifest["version"]
     requirements = (REPO_ROOT / "policies" / "requirements.txt").read_text()
     assert "pulumi-policy" in requirements

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from grid.inventory import inventory
+from grid.stackfile import load_yaml
 from tests.conftest import DEPLOYED_STACKS, REPO_ROOT, STACKS, shipped_plan
 
 INVENTORIES = REPO_ROOT / "tests" / "inventories"
@@ -22,7 +23,7 @@ def test_plan_matches_inventory(stack: str) -> None:
     path = INVENTORIES / f"{stack}.yaml"
     if os.environ.get("GRID_UPDATE_INVENTORIES") == "1":
         path.write_text(yaml.safe_dump(actual, sort_keys=False, width=120))
-    expected = yaml.safe_load(path.read_text())
+    expected = load_yaml(path.read_text())
     assert actual == expected, f"{stack} plan changed: review it, then GRID_UPDATE_INVENTORIES=1 make test"
 
 

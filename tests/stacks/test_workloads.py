@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from grid.stackfile import load_yaml
 from stacks.config import ConfigError, load_stack_config
 from stacks.naming import Names
 from stacks.routes import ROUTES, routes_of
@@ -31,7 +32,7 @@ ADDED = {
 
 def _project(root: Path, extra: dict[str, Any]) -> Path:
     """A project directory: a copy of Pulumi.dev.yaml with ``extra`` keys, and the source folders they name."""
-    document = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
+    document = load_yaml((REPO_ROOT / "Pulumi.dev.yaml").read_text())
     for key, value in extra.items():
         document["config"][key] = {**document["config"].get(key, {}), **value}
     (root / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
