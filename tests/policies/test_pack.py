@@ -6,9 +6,11 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from grid.policy_eval import CONFIG_DIR, resolve_settings
@@ -32,13 +34,11 @@ def test_import_from_repo_root_does_not_start_a_server() -> None:
     assert int(result.stdout) == len(all_policies) >= 40
 
 
-def test_main_serves_the_pack() -> None:
-    """`__main__.py` builds the PolicyPack, which prints the port it serves on (what the CLI reads), and answers
-    the engine's calls: a resource and the stack (every stack policy failed once when the servicer it installs
-    was not a class: tests/policies/test_analyzer.py)."""
+@pytest.fixture(scope="module")
+def served_pack() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """`python policies/__main__.py` as the Pulumi CLI starts it (in the pack's directory): a stub of the analyzer it
+    serves on the port it printed. One process for this module's tests (each start is ~0.5 CPU s of imports)."""
     import grpc
-    from google.protobuf import struct_pb2
-    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "policies" / "__main__.py")],
@@ -52,14 +52,33 @@ def test_main_serves_the_pack() -> None:
         port = process.stdout.readline().strip()
         assert port.isdigit(), process.stderr.read() if process.stderr else ""
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
-            bucket = {"type": "gcp:storage/bucket:Bucket", "urn": "urn:pulumi:dev::grid::b", "name": "b"}
-            stub.Analyze(analyzer_pb2.AnalyzeRequest(properties=struct_pb2.Struct(), **bucket), timeout=30)
-            resource = analyzer_pb2.AnalyzerResource(properties=struct_pb2.Struct(), **bucket)
-            stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[resource]), timeout=30)
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_main_serves_the_pack(served_pack: analyzer_pb2_grpc.AnalyzerStub) -> None:
+    """`__main__.py` builds the PolicyPack, which prints the port it serves on (what the CLI reads), and answers
+    the engine's calls: a resource and the stack (every stack policy failed once when the servicer it installs
+    was not a class: tests/policies/test_analyzer.py)."""
+    from google.protobuf import struct_pb2
+
+    bucket = {"type": "gcp:storage/bucket:Bucket", "urn": "urn:pulumi:dev::grid::b", "name": "b"}
+    served_pack.Analyze(analyzer_pb2.AnalyzeRequest(properties=struct_pb2.Struct(), **bucket), timeout=30)
+    resource = analyzer_pb2.AnalyzerResource(properties=struct_pb2.Struct(), **bucket)
+    served_pack.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[resource]), timeout=30)
+
+
+def test_the_served_pack_reports_the_manifests_version(served_pack: analyzer_pb2_grpc.AnalyzerStub) -> None:
+    """One version: what the analyzer tells the engine is PulumiPolicy.yaml's, which `grid plan` reports too."""
+    from google.protobuf import empty_pb2
+
+    from policies import pack_version
+
+    info = served_pack.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+    assert info.name == "grid-policies"
+    assert info.version == pack_version() == "0.1.0"
 
 
 def test_manifest_and_requirements() -> None:

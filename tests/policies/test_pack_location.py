@@ -56,19 +56,3 @@ def test_the_pack_serves_from_a_directory_with_another_name(tmp_path: Path) -> N
     with _serving([sys.executable, "-c", _RUNNER, str(unpacked / "__main__.py"), str(REPO_ROOT)], tmp_path) as line:
         assert line() == str(unpacked / "__init__.py")
         assert line().isdigit()
-
-
-def test_the_served_pack_reports_the_manifests_version() -> None:
-    """One version: what the analyzer tells the engine is PulumiPolicy.yaml's, which `grid plan` reports too."""
-    import grpc
-    from google.protobuf import empty_pb2
-    from pulumi.runtime.proto import analyzer_pb2_grpc
-
-    from policies import pack_version
-
-    with _serving([sys.executable, str(REPO_ROOT / "policies" / "__main__.py")], REPO_ROOT / "policies") as line:
-        port = line()
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
-    assert info.name == "grid-policies"
-    assert info.version == pack_version() == "0.1.0"
