@@ -146,17 +146,37 @@ def test_human_plan_is_a_tree() -> None:
     assert "├─ + grid:database:Database  grid-dev-db" in result.stdout
 
 
-def test_plan_names_the_secrets_it_could_not_decrypt(project: Path) -> None:
-    write_stack(project, GOOD + "  grid:completionApiKey:\n    secure: v1:abc:Y2lwaGVydGV4dA==\n")
-    result = grid("plan", "--stack", "dev", "--json", cwd=project)
+def test_plan_names_the_secrets_it_could_not_decrypt() -> None:
+    """The shipped prod stack's secrets are Cloud KMS ciphertext: planned with placeholders, named on stderr."""
+    from grid.stackfile import load_yaml
+
+    result = grid("plan", "--stack", "prod", "--json")
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)  # stdout stays the document
     warnings = [line for line in result.stderr.splitlines() if line.startswith("grid: warning:")]
     assert warnings == [
-        "grid: warning: Pulumi.dev.yaml: not decrypted, their provider is a passphrase, which an offline plan "
-        "does not ask for; planned with placeholders: grid:completionApiKey"
+        "grid: warning: Pulumi.prod.yaml: not decrypted, their provider is Cloud KMS (gcpkms://projects/acme-grid-ops/"
+        "locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets), which an offline plan does not call; "
+        "planned with placeholders: grid:completionApiKey, grid:pagerdutyRoutingKey, grid:slackAuthToken"
     ]
-    assert "Y2lwaGVydGV4dA" not in result.stderr + result.stdout
+    config = load_yaml((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    ciphertexts = [value["secure"] for value in config.values() if isinstance(value, dict) and "secure" in value]
+    assert len(ciphertexts) == 3
+    assert not any(text.split(":")[-1] in result.stderr + result.stdout for text in ciphertexts)
+
+
+def test_a_passphrase_secret_is_named_as_not_asked_for(project: Path) -> None:
+    """A stack file without a ``secretsprovider:`` uses the passphrase provider, which an offline plan never asks for
+    (the warning above, worded for it)."""
+    from grid.stackfile import read_stack_file
+
+    write_stack(project, GOOD + "  grid:completionApiKey:\n    secure: v1:abc:Y2lwaGVydGV4dA==\n")
+    stack_file = read_stack_file(project, "dev")
+    assert stack_file.undecrypted_warning() == (
+        "Pulumi.dev.yaml: not decrypted, their provider is a passphrase, which an offline plan does not ask for; "
+        "planned with placeholders: grid:completionApiKey"
+    )
+    assert "Y2lwaGVydGV4dA" not in json.dumps(stack_file.values)
 
 
 def test_no_stack_names_the_stack_files_of_the_project(capsys) -> None:
