@@ -169,6 +169,31 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput[_SHARED_OPTION] = str(stash[_CONTROLLER_SHARED])
 
 
+# Test files that import the same libraries, which no other file of the unit part imports, run on one worker:
+# `--dist loadfile` hands files to whichever worker is free, and each worker that got one of these paid the import
+# again. The app services' (fastapi, httpx, numpy, the apps themselves: ~1.3 CPU s per process) are imported by
+# the apps' route counts for metric pricing and by `grid local`'s app registry.
+SAME_WORKER: dict[str, str] = {
+    "tests/policies/test_metrics_pricing.py": "the app services",
+    "tests/grid/test_local_apps.py": "the app services",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's controller: `--dist loadfile`, with each SAME_WORKER group of files one unit of work."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return SAME_WORKER.get(path, path)
+
+    return FilesScheduling(config, log)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _shared_dir
     workerinput = getattr(config, "workerinput", None)

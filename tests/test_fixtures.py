@@ -123,3 +123,11 @@ def test_a_variant_that_raises_is_not_kept_across_the_workers(tmp_path: Path, mo
         with pytest.raises(ValueError, match="bad overrides"):
             conftest._once("variant", failing)
     assert conftest._once("variant", lambda: b"fixed") == b"fixed"
+
+
+def test_the_files_kept_on_one_worker_exist() -> None:
+    """A file renamed or moved would silently leave its SAME_WORKER group (and pay its imports on both workers)."""
+    from tests.conftest import REPO_ROOT, SAME_WORKER
+
+    assert all((REPO_ROOT / path).is_file() for path in SAME_WORKER)
+    assert all(list(SAME_WORKER.values()).count(group) > 1 for group in SAME_WORKER.values())
