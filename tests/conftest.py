@@ -171,12 +171,15 @@ def pytest_configure_node(node: Any) -> None:
 
 # Test files that import the same libraries, which no other file of the unit part imports, run on one worker:
 # `--dist loadfile` hands files to whichever worker is free, and each worker that got one of these paid the import
-# again. The app services' (fastapi, httpx, numpy, the apps themselves: ~1.3 CPU s per process) are imported by
+# again (or parsed it again). The app services' (fastapi, httpx, numpy, the apps themselves: ~1.3 CPU s per process) are imported by
 # the apps' route counts for metric pricing, `grid local`'s app registry and the getting-started guide's checks.
 SAME_WORKER: dict[str, str] = {
     "tests/policies/test_metrics_pricing.py": "the app services",
     "tests/grid/test_local_apps.py": "the app services",
     "tests/delivery/test_docs.py": "the app services",
+    # The project's import graph (tests/test_structure.py imports_of parses each module once per process).
+    "tests/test_structure.py": "the import graph",
+    "tests/components/test_images.py": "the import graph",
 }
 
 

@@ -95,8 +95,11 @@ def _resolve(name: str) -> str | None:
     return name or None
 
 
-def imports_of(module: str) -> set[str]:
-    """The project modules ``module`` imports at run time (anywhere in it, functions included)."""
+@functools.cache
+def imports_of(module: str) -> frozenset[str]:
+    """The project modules ``module`` imports at run time (anywhere in it, functions included). Parsed once per
+    process: tests/components/test_images.py asks for the modules the images copy (and runs on the same worker as
+    this file, tests/conftest.py SAME_WORKER)."""
     path = project_modules()[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
@@ -112,17 +115,17 @@ def imports_of(module: str) -> set[str]:
         else:
             continue
         found.update(target for name in names if (target := _resolve(name)) and target != module)
-    return found
+    return frozenset(found)
 
 
 @pytest.fixture(scope="module")
-def graph() -> dict[str, set[str]]:
+def graph() -> dict[str, frozenset[str]]:
     """Module -> the project modules it imports at run time. Built when this file's tests run, not when it is
     collected: parsing every module costs ~1 s, which each worker of the suite would pay otherwise."""
     return {module: imports_of(module) for module in project_modules()}
 
 
-def test_the_graph_sees_the_project(graph: dict[str, set[str]]) -> None:
+def test_the_graph_sees_the_project(graph: dict[str, frozenset[str]]) -> None:
     """The analysis finds the modules and the edges we know exist, so the rules below test something."""
     assert {"components.database", "stacks.config", "gridlib.gcp_limits", "grid.cli"} <= set(graph)
     assert "components.database" in graph["stacks.config"]
@@ -130,7 +133,7 @@ def test_the_graph_sees_the_project(graph: dict[str, set[str]]) -> None:
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layers_import_only_downwards(graph: dict[str, set[str]], layer: str) -> None:
+def test_layers_import_only_downwards(graph: dict[str, frozenset[str]], layer: str) -> None:
     wrong = sorted(
         f"{module} imports {target}"
         for module, targets in graph.items()
@@ -141,7 +144,7 @@ def test_layers_import_only_downwards(graph: dict[str, set[str]], layer: str) ->
     assert not wrong, f"{layer}/ must not import {', '.join(sorted(FORBIDDEN[layer]))}:\n" + "\n".join(wrong)
 
 
-def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+def _circles(graph: dict[str, frozenset[str]]) -> list[list[str]]:
     """Every import circle: the modules that reach each other, one group per circle (graphlib names one only)."""
     circles = []
     remaining = dict(graph)
@@ -156,7 +159,7 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
             remaining = {**remaining, circle[-1]: remaining[circle[-1]] - {circle[0]}}
 
 
-def test_no_modules_import_each_other_in_a_circle(graph: dict[str, set[str]]) -> None:
+def test_no_modules_import_each_other_in_a_circle(graph: dict[str, frozenset[str]]) -> None:
     kept = {module: {t for t in targets if (module, t) not in CIRCLE_EXCEPTIONS} for module, targets in graph.items()}
     circles = _circles(kept)
     assert not circles, "import circles (break them, or move the shared piece down):\n" + "\n".join(
@@ -164,7 +167,7 @@ def test_no_modules_import_each_other_in_a_circle(graph: dict[str, set[str]]) ->
     )
 
 
-def test_exceptions_are_real_edges(graph: dict[str, set[str]]) -> None:
+def test_exceptions_are_real_edges(graph: dict[str, frozenset[str]]) -> None:
     """A listed exception that no longer exists is removed from the list, so it cannot hide a new violation."""
     stale = [edge for edge in [*LAYER_EXCEPTIONS, *CIRCLE_EXCEPTIONS] if edge[1] not in graph.get(edge[0], set())]
     assert not stale, f"not imports any more, drop them from the exceptions: {stale}"
