@@ -150,7 +150,7 @@ def test_a_workload_declared_background_gets_cpu_and_an_instance(synth_fresh, mo
     from stacks.config import BACKGROUND_WORK
 
     monkeypatch.setitem(BACKGROUND_WORK, "ai", ("message-indexer", "background"))
-    plan = synth_fresh("staging")  # the patched program: not the session's cached staging run
+    plan = synth_fresh("dev")  # the patched program: not the session's cached dev run
     ai = _service(plan, "ai")
     assert ai.inputs["template"]["containers"][0]["resources"]["cpuIdle"] is False
     assert ai.inputs["template"]["scaling"]["minInstanceCount"] == 1
