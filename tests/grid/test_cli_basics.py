@@ -84,13 +84,14 @@ def test_plan_json_follows_its_schema(stack: str) -> None:
 
 
 def test_several_stacks_plan_in_one_process_as_each_alone(shipped_plans) -> None:
-    """`grid plan --stack dev --stack staging --json`: one object, stack -> the document `grid plan STACK --json`
+    """`grid plan --stack dev --stack dev-external --json`: one object, stack -> the document `grid plan STACK --json`
     prints, each following the schema; the second stack's plan is not disturbed by the first in the same process.
-    Both are planned for real here (not the session's plans the other CLI tests share), one after the other."""
-    result = run_grid("plan", "--stack", "dev", "--stack", "staging", "--json", shared_plans=False)
+    Both are planned for real here (not the session's plans the other CLI tests share), one after the other: the
+    two smallest stacks of the project, which differ in what they deploy (Cloud SQL and Memorystore, or neither)."""
+    result = run_grid("plan", "--stack", "dev", "--stack", "dev-external", "--json", shared_plans=False)
     assert result.returncode == 0, result.stderr
     documents = json.loads(result.stdout)
-    assert list(documents) == ["dev", "staging"]
+    assert list(documents) == ["dev", "dev-external"]
     for stack, document in documents.items():
         PLAN_SCHEMA.validate(document)
         assert document == json.loads(json.dumps(shipped_plans[stack].to_json()))
