@@ -43,12 +43,14 @@ def in_terminal(
 
 
 def test_up_without_a_terminal_refuses_to_ask(tmp_path: Path) -> None:
+    """The entry point with stdin closed (as in CI), and --json in-process (its input is no terminal either)."""
     log = tmp_path / "calls.jsonl"
-    for extra in ([], ["--json"]):
-        result = subprocess.run(
-            [*GRID, "up", "dev", *extra], cwd=REPO_ROOT, env=_env(log), capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, timeout=120,
-        )  # fmt: skip
+    process = subprocess.run(
+        [*GRID, "up", "dev"], cwd=REPO_ROOT, env=_env(log), capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+    in_process = run_grid("up", "dev", "--json", env=_fake_automation(log))
+    for result in (process, in_process):
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and "--yes" in result.stderr, result.stderr
     assert _calls(log) == []  # refused before touching the stack
