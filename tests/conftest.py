@@ -16,7 +16,6 @@ import contextlib
 import copy
 import functools
 import gc
-import hashlib
 import json
 import os
 import pickle
@@ -29,6 +28,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests import across_workers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod", "dev-external")
@@ -114,47 +115,8 @@ def fresh(kept_value: bytes) -> Any:
     return pickle.loads(kept_value)
 
 
-# `make test` runs the suite on both cores (pytest-xdist, `-n 2`): each worker is a process of its own, so a plan or a
-# program run that one worker made is handed to the others as the kept bytes in a directory the controller creates
-# for the session (``pytest_configure_node``), under a lock per variant: every variant still runs once per test run.
+# The session's variants are shared between xdist's workers through tests/across_workers.py.
 _SHARED_OPTION = "grid_shared_dir"
-_shared_dir: Path | None = None
-
-
-def _shared_path(directory: Path, key: str) -> Path:
-    return directory / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pickle"
-
-
-def _once(key: str, produce: Callable[[], bytes]) -> bytes:
-    """``produce()``, or what another worker of this run produced under ``key``; a ``produce`` that raises keeps
-    nothing (the next caller, in whichever worker, runs it again and sees the error itself)."""
-    if _shared_dir is None:
-        return produce()
-    from filelock import FileLock
-
-    path = _shared_path(_shared_dir, key)
-    with FileLock(f"{path}.lock"):
-        if path.is_file():
-            return path.read_bytes()
-        value = produce()
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(value)
-        partial.replace(path)
-        return value
-
-
-def _ready_across_workers(key: str) -> bool:
-    """Whether ``key`` is produced or being produced by another worker (never waits): for spreading warm-up work."""
-    if _shared_dir is None:
-        return False
-    from filelock import FileLock, Timeout
-
-    path = _shared_path(_shared_dir, key)
-    try:
-        with FileLock(f"{path}.lock", timeout=0):
-            return path.is_file()
-    except Timeout:
-        return True
 
 
 _CONTROLLER_SHARED = pytest.StashKey[Path]()
@@ -199,10 +161,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _shared_dir
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and _SHARED_OPTION in workerinput:
-        _shared_dir = Path(workerinput[_SHARED_OPTION])
+        across_workers.shared_dir = Path(workerinput[_SHARED_OPTION])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -221,7 +182,7 @@ def _shipped_plan(stack: str, project: str) -> bytes:
 
         return kept(make_plan(stack, root=project_spec(project).root, project=project))
 
-    return _once(_plan_key(stack, project), plan)
+    return across_workers.once(_plan_key(stack, project), plan)
 
 
 def shipped_plan(stack: str, project: str = "grid") -> Any:
@@ -268,7 +229,7 @@ def synth(_synth_runs: dict[str, bytes], tmp_path_factory: pytest.TempPathFactor
         if key not in _synth_runs:
             if overrides:
                 directory = tmp_path_factory.mktemp(f"synth-{stack}")
-                _synth_runs[key] = _once(key, lambda: kept(_synthesise(stack, overrides, directory)))
+                _synth_runs[key] = across_workers.once(key, lambda: kept(_synthesise(stack, overrides, directory)))
             else:  # the shipped stack as written: the very run its session plan made
                 _synth_runs[key] = kept(shipped_plan(stack).run)
         return Synth(fresh(_synth_runs[key]))
@@ -425,7 +386,7 @@ def _scan_beside_the_other_tests(request: pytest.FixtureRequest) -> None:
     by the first tests that ask for them."""
     if not request.config.stash.get(_SCAN_NEEDED, False):
         return
-    if _shared_dir is None:
+    if across_workers.shared_dir is None:
         with _warm_up():
             request.getfixturevalue("scan")
         return
@@ -439,7 +400,7 @@ def _scan_beside_the_other_tests(request: pytest.FixtureRequest) -> None:
         wanted.reverse()
     with _warm_up():
         for project, stack in wanted:
-            if not _ready_across_workers(_plan_key(stack, project)):
+            if not across_workers.ready_elsewhere(_plan_key(stack, project)):
                 _shipped_plan(stack, project)
         for project, stack in wanted:
             _shipped_plan(stack, project)

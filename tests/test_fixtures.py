@@ -84,14 +84,14 @@ def test_a_kept_copy_is_the_same_plan_sharing_nothing_mutable() -> None:
 _WORKER = """
 import sys, time
 from pathlib import Path
-import tests.conftest as conftest
-conftest._shared_dir = Path(sys.argv[1])
+from tests import across_workers
+across_workers.shared_dir = Path(sys.argv[1])
 def produce():
     with open(sys.argv[2], "a") as calls:
         calls.write("produced\\n")
     time.sleep(0.5)
     return b"the plan"
-sys.stdout.write(conftest._once("variant", produce).decode())
+sys.stdout.write(across_workers.once("variant", produce).decode())
 """
 
 
@@ -112,17 +112,17 @@ def test_a_variant_is_produced_once_across_the_workers(tmp_path: Path) -> None:
 
 
 def test_a_variant_that_raises_is_not_kept_across_the_workers(tmp_path: Path, monkeypatch) -> None:
-    import tests.conftest as conftest
+    from tests import across_workers
 
-    monkeypatch.setattr(conftest, "_shared_dir", tmp_path)
+    monkeypatch.setattr(across_workers, "shared_dir", tmp_path)
 
     def failing() -> bytes:
         raise ValueError("bad overrides")
 
     for _ in range(2):  # each caller sees the error itself
         with pytest.raises(ValueError, match="bad overrides"):
-            conftest._once("variant", failing)
-    assert conftest._once("variant", lambda: b"fixed") == b"fixed"
+            across_workers.once("variant", failing)
+    assert across_workers.once("variant", lambda: b"fixed") == b"fixed"
 
 
 def test_the_files_kept_on_one_worker_exist() -> None:
