@@ -15,13 +15,18 @@ from gridlib.offline import OFFLINE_PLACEHOLDER
 PROJECT = "grid"
 # PyYAML's libyaml loader where PyYAML was built with it (its wheels are): the same documents as SafeLoader, about
 # ten times faster (Pulumi.prod.yaml: 9.6 -> 1.0 ms); the pure-Python one took ~2.3 CPU s of the unit suite.
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ALLOWED_TOP_LEVEL = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}
 
 
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load(text)``, parsed by libyaml where PyYAML has it."""
-    return yaml.load(text, Loader=SAFE_LOADER)
+    """``yaml.safe_load(text)``, parsed by libyaml where PyYAML has it. A document libyaml refuses is read again by
+    SafeLoader: its error names the problem more precisely (the tab, the alias), and the few documents libyaml alone
+    refuses (a lone surrogate escape) still load as yaml.safe_load loads them."""
+    try:
+        return yaml.load(text, Loader=SAFE_LOADER)
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
 
 
 class UsageError(Exception):

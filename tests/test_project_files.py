@@ -45,6 +45,13 @@ def test_yaml_reads_as_the_safe_loader_reads_it() -> None:
     for path in files:
         text = path.read_text(encoding="utf-8")
         assert load_yaml(text) == yaml.safe_load(text), path
+    # A malformed file is reported as yaml.safe_load reports it (read_stack_file shows the problem and its place).
+    for bad in ("config:\n\tgrid:environment: dev\n", "config: *missing\n", "config: [1, 2}\n"):
+        with pytest.raises(yaml.YAMLError) as fast:
+            load_yaml(bad)
+        with pytest.raises(yaml.YAMLError) as slow:
+            yaml.safe_load(bad)
+        assert str(fast.value) == str(slow.value)
 
 
 def test_every_secret_in_stack_files_is_encrypted() -> None:
