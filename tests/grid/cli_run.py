@@ -13,7 +13,7 @@ project, a ``-C`` elsewhere) is planned for real. An uncaught exception propagat
 question): file descriptors 0-2 and the sys streams are the terminal's for the run, which is all that rich and
 ``grid`` ask of a terminal; in a process of its own it paid ~1 CPU s of imports per run for nothing else.
 What only a process shows stays a subprocess test (``run_grid_process``), each saying why: the
-``python -m grid.cli`` entry point, PATH lookups of the Pulumi CLI and a closed stdin.
+``python -m grid.cli`` entry point, PATH lookups of the Pulumi CLI and stdin from /dev/null.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import fcntl
 import io
 import os
 import pty
+import select
 import struct
 import subprocess
 import sys
@@ -69,7 +70,9 @@ def _session_plan(stack: str, project: str) -> Any:
 
 
 @contextlib.contextmanager
-def _as_grid(args: tuple[str, ...], cwd: Path, env: Mapping[str, str] | None, shared_plans: bool) -> Iterator[None]:
+def _as_grid(
+    args: tuple[str, ...], cwd: Path, env: Mapping[str, str | None] | None, shared_plans: bool
+) -> Iterator[None]:
     """This process set up as ``grid ARGS`` would find it: argv, working directory, environment (``env`` layered on
     it, a value of None unsetting a variable), and a plan of an unchanged shipped stack answered by the session."""
     with contextlib.ExitStack() as stack:
@@ -117,21 +120,35 @@ def run_grid(
 
 
 QUESTION = b"[yes/no]"
+END_OF_INPUT = b"\x04"  # the terminal's EOF character: at the start of a line, a read of the terminal returns nothing
 
 
 def run_grid_on_terminal(
-    *args: str, answer: str = "", columns: int = 120, cwd: Path = REPO_ROOT, env: Mapping[str, str] | None = None
+    *args: str,
+    answer: str = "",
+    columns: int = 120,
+    cwd: Path = REPO_ROOT,
+    env: Mapping[str, str] | None = None,
+    deadline: float = 240,
 ) -> tuple[int, str]:
     """``grid ARGS`` in this process on a pseudo-terminal ``columns`` wide, typing ``answer`` when it asks
     [yes/no]: (exit code, what the terminal showed, its CRLFs as newlines). The terminal's own size decides the
-    width (COLUMNS is unset)."""
+    width (COLUMNS is unset). A question with no ``answer`` to type, or grid still running after ``deadline``
+    seconds, gets the end of input (grid reads it as a no) instead of blocking the test's process forever."""
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     shown = bytearray()
+    done = threading.Event()
+    give_up_at = time.monotonic() + deadline
 
     def read() -> None:  # the other end of the terminal, drained while grid runs so that its writes never block
         answered = False
-        while True:
+        while not done.is_set():
+            if not answered and time.monotonic() > give_up_at:
+                os.write(primary, END_OF_INPUT)
+                answered = True
+            if not select.select([primary], [], [], 0.2)[0]:
+                continue
             try:
                 chunk = os.read(primary, 4096)
             except OSError:  # EIO: every descriptor of the terminal's side is closed
@@ -139,8 +156,8 @@ def run_grid_on_terminal(
             if not chunk:
                 return
             shown.extend(chunk)
-            if answer and not answered and QUESTION in shown:
-                os.write(primary, answer.encode() + b"\n")
+            if not answered and QUESTION in shown:
+                os.write(primary, answer.encode() + b"\n" if answer else END_OF_INPUT)
                 answered = True
 
     reader = threading.Thread(target=read, name="terminal", daemon=True)
@@ -164,8 +181,11 @@ def run_grid_on_terminal(
             os.close(copy)
         _drained(primary)
         os.close(secondary)
+        done.set()
         reader.join(timeout=30)
-        os.close(primary)
+        if not reader.is_alive():  # else it still holds the descriptor: left open, never reused by a later test
+            os.close(primary)
+    assert not reader.is_alive(), "the terminal's reader did not stop"
     return code, shown.decode(errors="replace").replace("\r\n", "\n")
 
 
@@ -180,7 +200,7 @@ def _drained(primary: int, timeout: float = 30) -> None:
 def run_grid_process(
     *args: str, cwd: Path = REPO_ROOT, env: Mapping[str, str] | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m grid.cli ARGS`` as a fresh process with stdin closed: for what only a process shows."""
+    """``python -m grid.cli ARGS`` as a fresh process reading /dev/null: for what only a process shows."""
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "grid.cli", *args],

@@ -3,20 +3,15 @@ and nothing changed without a yes, against a fake Automation API (tests/grid/fak
 
 The question is answered on a pseudo-terminal (tests/grid/cli_run.py ``run_grid_on_terminal``, also used by
 test_terminal.py and test_plan_diff.py for colour and width); the refusal when stdin is not a terminal runs the
-`python -m grid.cli` entry point with stdin closed; `--yes --json` runs in-process."""
+`python -m grid.cli` entry point reading /dev/null; `--yes --json` runs in-process."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
-from tests.grid.cli_run import run_grid, run_grid_on_terminal
-
-GRID = [sys.executable, "-m", "grid.cli"]
+from tests.grid.cli_run import run_grid, run_grid_on_terminal, run_grid_process
 
 
 def _fake_automation(log: Path) -> dict[str, str]:
@@ -25,10 +20,6 @@ def _fake_automation(log: Path) -> dict[str, str]:
         "GRID_FAKE_AUTOMATION_LOG": str(log),
         "NO_COLOR": "1",
     }
-
-
-def _env(log: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), **_fake_automation(log)}
 
 
 def _calls(log: Path) -> list[dict]:
@@ -43,17 +34,22 @@ def in_terminal(
 
 
 def test_up_without_a_terminal_refuses_to_ask(tmp_path: Path) -> None:
-    """The entry point with stdin closed (as in CI), and --json in-process (its input is no terminal either)."""
+    """The entry point reading /dev/null (as in CI), and --json in-process (its input is no terminal either)."""
     log = tmp_path / "calls.jsonl"
-    process = subprocess.run(
-        [*GRID, "up", "dev"], cwd=REPO_ROOT, env=_env(log), capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=120,
-    )  # fmt: skip
+    process = run_grid_process("up", "dev", env=_fake_automation(log), timeout=120)
     in_process = run_grid("up", "dev", "--json", env=_fake_automation(log))
     for result in (process, in_process):
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and "--yes" in result.stderr, result.stderr
     assert _calls(log) == []  # refused before touching the stack
+
+
+def test_a_question_nobody_answers_is_a_no(tmp_path: Path) -> None:
+    """On a terminal with nothing typed, the end of input (what the test harness sends) declines: no hang."""
+    log = tmp_path / "calls.jsonl"
+    code, output = in_terminal(["up", "dev"], "", log)
+    assert code == 1 and "confirmation declined" in output, output
+    assert [c["call"] for c in _calls(log)] == ["select_stack", "preview"]
 
 
 def test_up_declined_changes_nothing(tmp_path: Path) -> None:
@@ -85,7 +81,7 @@ def test_up_confirmed_passes_pulumi_options_through(tmp_path: Path) -> None:
 
 def test_up_yes_json_is_one_document(tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
-    result = run_grid("up", "dev", "--yes", "--json", env=_env(log))
+    result = run_grid("up", "dev", "--yes", "--json", env=_fake_automation(log))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["result"] == "succeeded" and document["changeSummary"] == {"create": 3, "same": 1}
