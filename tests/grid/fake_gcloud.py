@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# A shell script, not Python: a polling test asks dozens of times, and each Python start (even without site) took
-# ~40 ms where sh, grep and cat take ~5. The answers are files install() writes: keys (one command line per line,
+# A shell script (sh, grep, cut and cat), not Python: a polling test asks dozens of times, and each Python start
+# (even without site) took ~40 ms where the script takes ~5. The answers are files install() writes: keys (one command line per line,
 # its line number the command's index), <index>.count, and <index>-<n>.out (stdout) or <index>-<n>.err (stderr,
 # exit 1) for its n-th answer.
 _SCRIPT = """#!/bin/sh
@@ -56,16 +57,17 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, responses: dict[str
     gcloud.write_text(_SCRIPT)
     gcloud.chmod(0o755)
     answers = tmp_path / "gcloud-answers"
-    answers.mkdir(exist_ok=True)
+    shutil.rmtree(answers, ignore_errors=True)  # a second install() replaces the first one's answers, all of them
+    answers.mkdir()
     assert all("\n" not in key for key in responses), "a command line is one line"
-    (answers / "keys").write_text("".join(f"{key}\n" for key in responses))
+    (answers / "keys").write_text("".join(f"{key}\n" for key in responses), encoding="utf-8")
     for index, played in enumerate(responses.values(), start=1):
         (answers / f"{index}.count").write_text(f"{len(played)}\n")
         for n, answer in enumerate(played, start=1):
             if "error" in answer:
-                (answers / f"{index}-{n}.err").write_text(f"ERROR: (gcloud) {answer['error']}\n")
+                (answers / f"{index}-{n}.err").write_text(f"ERROR: (gcloud) {answer['error']}\n", encoding="utf-8")
             else:
-                (answers / f"{index}-{n}.out").write_text(json.dumps(answer["json"]) + "\n")
+                (answers / f"{index}-{n}.out").write_text(json.dumps(answer["json"]) + "\n", encoding="utf-8")
     log = tmp_path / "gcloud.log"
     log.write_text("")
     monkeypatch.setenv("PATH", f"{directory}{os.pathsep}{os.environ.get('PATH', '')}")
