@@ -64,15 +64,20 @@ def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
 
 
 class InProcessStub:
-    """The stub's calls made on the servicer in this process: each request serialized and parsed back, as the
-    server receives it, and no call context (the servicer uses none for a valid request)."""
+    """The stub's calls made on the servicer in this process: each request and each response serialized and parsed
+    back, as they cross the wire, and no call context (the servicer uses none for a valid request)."""
 
     def __init__(self, servicer: Any) -> None:
         self._servicer = servicer
 
     def __getattr__(self, method: str) -> Any:
         serve = getattr(self._servicer, method)
-        return lambda request: serve(type(request).FromString(request.SerializeToString()), None)
+
+        def call(request: Any) -> Any:
+            response = serve(type(request).FromString(request.SerializeToString()), None)
+            return type(response).FromString(response.SerializeToString())
+
+        return call
 
 
 @pytest.fixture(scope="module")

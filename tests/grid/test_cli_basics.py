@@ -87,7 +87,9 @@ def test_several_stacks_plan_in_one_process_as_each_alone(shipped_plans) -> None
     """`grid plan --stack dev --stack dev-external --json`: one object, stack -> the document `grid plan STACK --json`
     prints, each following the schema; the second stack's plan is not disturbed by the first in the same process.
     Both are planned for real here (not the session's plans the other CLI tests share), one after the other: the
-    two smallest stacks of the project, which differ in what they deploy (Cloud SQL and Memorystore, or neither)."""
+    two smallest stacks of the project (the second has no Cloud SQL or Memorystore, so what those components might
+    keep from one plan to the next is not what this checks; the session's own plans run one after another in each
+    worker, and tests/stacks/test_inventories.py compares every one with its inventory)."""
     result = run_grid("plan", "--stack", "dev", "--stack", "dev-external", "--json", shared_plans=False)
     assert result.returncode == 0, result.stderr
     documents = json.loads(result.stdout)
