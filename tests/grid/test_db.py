@@ -108,9 +108,8 @@ def test_migrations_job_entry_point(postgres, monkeypatch, capsys, logging_resto
     import subprocess
     import sys
 
-    from tests.conftest import REPO_ROOT
-
     from app.common.migrations import main
+    from tests.conftest import REPO_ROOT
 
     monkeypatch.setenv("DATABASE_URL", postgres.admin_url)
     assert main() == 0
