@@ -40,22 +40,13 @@ def served_pack() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     serves on the port it printed. One process for this module's tests (each start is ~0.5 CPU s of imports)."""
     import grpc
 
-    process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "policies" / "__main__.py")],
-        cwd=REPO_ROOT / "policies",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        assert port.isdigit(), process.stderr.read() if process.stderr else ""
+    from tests.policies.test_pack_location import serving
+
+    with serving([sys.executable, str(REPO_ROOT / "policies" / "__main__.py")], REPO_ROOT / "policies") as line:
+        port = line()
+        assert port.isdigit(), port
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             yield analyzer_pb2_grpc.AnalyzerStub(channel)
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def test_main_serves_the_pack(served_pack: analyzer_pb2_grpc.AnalyzerStub) -> None:

@@ -32,7 +32,7 @@ runpy.run_path(sys.argv[1], run_name="__main__")
 
 
 @contextmanager
-def _serving(argv: list[str], cwd: Path) -> Iterator[Callable[[], str]]:
+def serving(argv: list[str], cwd: Path) -> Iterator[Callable[[], str]]:
     """Run a pack entry point; yields a reader of its stdout lines (the port comes last); stops it afterwards."""
     process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stderr is not None
@@ -53,6 +53,6 @@ def _serving(argv: list[str], cwd: Path) -> Iterator[Callable[[], str]]:
 def test_the_pack_serves_from_a_directory_with_another_name(tmp_path: Path) -> None:
     unpacked = tmp_path / "grid-policies-0.1.0"
     shutil.copytree(REPO_ROOT / "policies", unpacked, ignore=shutil.ignore_patterns("__pycache__"))
-    with _serving([sys.executable, "-c", _RUNNER, str(unpacked / "__main__.py"), str(REPO_ROOT)], tmp_path) as line:
+    with serving([sys.executable, "-c", _RUNNER, str(unpacked / "__main__.py"), str(REPO_ROOT)], tmp_path) as line:
         assert line() == str(unpacked / "__init__.py")
         assert line().isdigit()
