@@ -30,7 +30,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,9 @@ from tests.conftest import REPO_ROOT, shipped_plan
 
 
 @contextlib.contextmanager
-def shared_shipped_plans(source: Callable[[str, str], Any]) -> Iterator[None]:
+def shared_shipped_plans() -> Iterator[None]:
     """``grid.plan.make_plan`` answering a plan of an unchanged shipped stack file (its project's own directory)
-    from ``source(stack, project)``; any other stack file is planned."""
+    with the session's ``shipped_plan``; any other stack file is planned."""
     from grid import plan as plan_module
 
     real = plan_module.make_plan
@@ -52,9 +52,9 @@ def shared_shipped_plans(source: Callable[[str, str], Any]) -> Iterator[None]:
         directory = Path(root or plan_module.project_root(spec)).resolve()
         if directory != Path(spec.root).resolve():
             return real(stack, root, project)
-        plan_module.make_plan = real  # a source that plans (the session cache's first fill) plans for real
+        plan_module.make_plan = real  # the session cache's first fill plans for real
         try:
-            return source(stack, project)
+            return shipped_plan(stack, project=project)
         finally:
             plan_module.make_plan = make_plan
 
@@ -63,10 +63,6 @@ def shared_shipped_plans(source: Callable[[str, str], Any]) -> Iterator[None]:
         yield
     finally:
         plan_module.make_plan = real
-
-
-def _session_plan(stack: str, project: str) -> Any:
-    return shipped_plan(stack, project=project)
 
 
 @contextlib.contextmanager
@@ -85,7 +81,7 @@ def _as_grid(
         patch.chdir(cwd)  # `grid -C DIR` changes directory again; the context restores the test's
         patch.setattr(sys, "argv", ["grid", *args])
         if shared_plans:
-            stack.enter_context(shared_shipped_plans(_session_plan))
+            stack.enter_context(shared_shipped_plans())
         yield
 
 
