@@ -133,8 +133,9 @@ def pytest_configure_node(node: Any) -> None:
 
 # Test files that import the same libraries, which no other file of the unit part imports, run on one worker:
 # `--dist loadfile` hands files to whichever worker is free, and each worker that got one of these paid the import
-# again (or parsed it again). The app services' (fastapi, httpx, numpy, the apps themselves: ~1.3 CPU s per process) are imported by
-# the apps' route counts for metric pricing, `grid local`'s app registry and the getting-started guide's checks.
+# again (or parsed it again). The app services' (fastapi, httpx, numpy, the apps themselves: ~1.3 CPU s per
+# process) are imported by the apps' route counts for metric pricing, `grid local`'s app registry and the
+# getting-started guide's checks.
 SAME_WORKER: dict[str, str] = {
     "tests/policies/test_metrics_pricing.py": "the app services",
     "tests/grid/test_local_apps.py": "the app services",
@@ -206,7 +207,7 @@ def _synthesise(stack: str, overrides: dict[str, Any], directory: Path) -> Any:
     from grid.stackfile import load_yaml, read_stack_file
 
     document = load_yaml((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
-    document["config"] = deep_update(stack_values(stack), overrides)
+    document["config"] = deep_update(document["config"], overrides)
     (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
     return run_program(read_stack_file(directory, stack))
 

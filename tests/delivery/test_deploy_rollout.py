@@ -65,8 +65,9 @@ def run_step(name: str, tmp_path: Path, replies: dict[str, Any] | None = None) -
     answers = tmp_path / f"grid-replies-{len(list(tmp_path.glob('grid-replies-*')))}"  # this run's own
     answers.mkdir()
     for command, (code, text) in (replies or {}).items():
-        (answers / f"{command.replace(' ', '_')}.text").write_text(text + "\n")
-        (answers / f"{command.replace(' ', '_')}.code").write_text(f"{code}\n")
+        reply = command.replace(" ", "_")  # the fake's file name for this command line
+        (answers / f"{reply}.text").write_text(text + "\n")
+        (answers / f"{reply}.code").write_text(f"{code}\n")
     runner_temp = tmp_path / "runner-temp"
     runner_temp.mkdir(exist_ok=True)
     log = tmp_path / "grid.log"
